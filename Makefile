@@ -1,0 +1,43 @@
+# halo — see README.md. `make run` starts the quick-start load balancer,
+# `make test` runs every test (CI runs exactly that).
+GO      ?= go
+BIN     := bin/halo
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.Version=$(VERSION)
+PREFIX  ?= /usr/local
+FUZZTIME ?= 5m
+SHORTFUZZ ?= 10s
+
+.PHONY: all build run test vet fuzz fuzz-short install conformance clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/halo
+
+run: build
+	./$(BIN) demo
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo 'gofmt needed on the files above' >&2; exit 1)
+
+test: build vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz-short
+	./scripts/conformance-ratchet
+
+# Every fuzz target, FUZZTIME each (make fuzz FUZZTIME=5m).
+fuzz:
+	./scripts/fuzz-all $(FUZZTIME)
+
+fuzz-short:
+	./scripts/fuzz-all $(SHORTFUZZ)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/halo
+	ln -sf halo $(DESTDIR)$(PREFIX)/bin/haproxy
+	ln -sf halo $(DESTDIR)$(PREFIX)/bin/keepalived
+
+clean:
+	rm -rf bin

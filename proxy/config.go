@@ -1,0 +1,393 @@
+// Package proxy is the HAProxy runtime: it executes a Config. It never sees
+// the configuration's syntax; package compat builds the Config.
+package proxy
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is everything `halo haproxy` runs: the global section and every
+// proxy (frontend, backend, listen) with its defaults already applied and
+// its references resolved.
+type Config struct {
+	Global  Global
+	Proxies []*Proxy // in configuration order, as HAProxy numbers them (iid)
+	// HTTPErrors holds http-errors sections by name; each maps status code
+	// to the full raw HTTP response to send.
+	HTTPErrors map[string]map[int][]byte
+	Userlists  map[string]*Userlist
+}
+
+// Global is the `global` section.
+type Global struct {
+	Daemon         bool
+	MasterWorker   bool
+	Maxconn        int
+	Nbthread       int
+	PidFile        string
+	User, Group    string
+	Chroot         string
+	Logs           []LogTarget
+	StatsSockets   []StatsSocket
+	StatsTimeout   time.Duration
+	TuneBufsize    int // tune.bufsize, default 16384
+	TuneMaxrewrite int // tune.maxrewrite, default 1024
+	HardStopAfter  time.Duration
+}
+
+// LogTarget is one `log` line: address is "/dev/log", "udp@host:port",
+// "stdout", "stderr", "ring@name".
+type LogTarget struct {
+	Address  string
+	Facility string
+	Level    string
+	MinLevel string
+	Format   string // rfc3164 (default), rfc5424, raw, short …
+	Len      int
+}
+
+// StatsSocket is `stats socket PATH [mode M] [level L] …`.
+type StatsSocket struct {
+	Path  string // unix path, or "ipv4@host:port"
+	Mode  uint32
+	Level string // user, operator, admin
+}
+
+// Mode is a proxy's `mode`.
+type Mode int
+
+const (
+	ModeTCP Mode = iota
+	ModeHTTP
+)
+
+// Cap says which sides a proxy has: frontend (accepts), backend (servers),
+// or both (listen).
+type Cap int
+
+const (
+	CapFE Cap = 1 << iota
+	CapBE
+)
+
+// Timeouts are a proxy's `timeout` values; zero means unset.
+type Timeouts struct {
+	Client, ClientFin time.Duration
+	Server, ServerFin time.Duration
+	Connect           time.Duration
+	Queue             time.Duration
+	Tunnel            time.Duration
+	HTTPRequest       time.Duration
+	HTTPKeepAlive     time.Duration
+	Check             time.Duration
+	Tarpit            time.Duration
+}
+
+// ConnMode is the HTTP connection mode (option http-keep-alive, …).
+type ConnMode int
+
+const (
+	ConnKeepAlive ConnMode = iota // 2.6 default
+	ConnServerClose
+	ConnClose
+	ConnPretendKeepAlive // http-pretend-keepalive with http-server-close semantics
+)
+
+// Forwardfor is `option forwardfor [except NET] [header NAME] [if-none]`.
+type Forwardfor struct {
+	Enabled bool
+	Except  []netip.Prefix
+	Header  string // default "X-Forwarded-For"
+	IfNone  bool
+}
+
+// Originalto is `option originalto [except NET] [header NAME]`.
+type Originalto struct {
+	Enabled bool
+	Except  []netip.Prefix
+	Header  string // default "X-Original-To"
+}
+
+// Proxy is a frontend, backend or listen section after defaults are applied.
+type Proxy struct {
+	Name string
+	ID   int // iid: position among proxies, 1-based (or `id` keyword)
+	Cap  Cap
+	Mode Mode
+	File string
+	Line int
+
+	Disabled bool
+	Maxconn  int
+	Backlog  int
+	Timeouts Timeouts
+
+	// Frontend side.
+	Binds          []Bind
+	ACLs           []*ACL
+	UseBackends    []UseBackend
+	DefaultBackend *Proxy // nil when none
+	HTTPRequest    []*HTTPRule
+	HTTPResponse   []*HTTPRule
+	TCPRequest     []*TCPRule
+	Redirects      []*HTTPRule
+	MonitorURI     string
+	Stats          *StatsPage // nil when `stats enable` is absent
+	Logs           []LogTarget
+	LogFormat      string // resolved: httplog/tcplog/custom
+	DontLogNull    bool
+	ConnMode       ConnMode
+	Forwardfor     Forwardfor
+	Originalto     Originalto
+	ErrorFiles     map[int][]byte // status → full raw response (errorfile/errorfiles)
+	UniqueIDFormat string
+	UniqueIDHeader string
+
+	// Backend side.
+	Balance        Balance
+	Servers        []*Server
+	Retries        int // default 3
+	Redispatch     bool
+	AllBackups     bool
+	Fullconn       int
+	HTTPReuse      HTTPReuse
+	HealthCheck    HealthCheck
+	Cookie         *CookieConfig
+	HTTPCheckRules []HTTPCheckRule
+}
+
+// Bind is one `bind` line, one per address after port ranges are expanded.
+type Bind struct {
+	Addr        netip.AddrPort // unspecified address = all
+	Network     string         // "tcp", "tcp4", "tcp6", "unix"
+	Path        string         // unix socket path
+	V4V6        bool
+	V6Only      bool
+	Maxconn     int
+	Backlog     int
+	Name        string
+	SSL         bool
+	Certs       []string // crt files/dirs, resolved paths
+	ALPN        []string
+	AcceptProxy bool
+	Line        int
+}
+
+// BalanceAlgo is the `balance` algorithm.
+type BalanceAlgo int
+
+const (
+	BalanceRoundRobin BalanceAlgo = iota
+	BalanceStaticRR
+	BalanceLeastConn
+	BalanceFirst
+	BalanceSource
+	BalanceURI
+	BalanceURLParam
+	BalanceHdr
+	BalanceRandom
+	BalanceRDPCookie
+)
+
+// HashType is `hash-type`.
+type HashType int
+
+const (
+	HashMapBased HashType = iota
+	HashConsistent
+)
+
+// Balance is `balance ALGO [args]` plus `hash-type`.
+type Balance struct {
+	Algo        BalanceAlgo
+	URIWhole    bool
+	URILen      int
+	URIDepth    int
+	Param       string // url_param name, hdr name, rdp-cookie name
+	HashType    HashType
+	Avalanche   bool
+	RandomDraws int
+}
+
+// HTTPReuse is `http-reuse`.
+type HTTPReuse int
+
+const (
+	ReuseSafe HTTPReuse = iota
+	ReuseNever
+	ReuseAggressive
+	ReuseAlways
+)
+
+// Server is a `server` line with default-server applied.
+type Server struct {
+	Name      string
+	ID        int
+	Host      string // as written, before resolution
+	Addr      netip.Addr
+	Port      int // 0 = same port as the client connected to
+	Weight    int // 0..256, default 1
+	Backup    bool
+	Disabled  bool
+	Maxconn   int
+	Maxqueue  int
+	Slowstart time.Duration
+	Cookie    string
+	SendProxy bool
+	SSL       bool
+	Verify    string
+	Line      int
+
+	Check        bool
+	CheckPort    int
+	CheckAddr    netip.Addr
+	Inter        time.Duration // default 2s
+	FastInter    time.Duration // default = Inter
+	DownInter    time.Duration // default = Inter
+	Rise, Fall   int           // default 2, 3
+	OnMarkedDown string        // "shutdown-sessions" or ""
+	OnMarkedUp   string
+	// Resolved is false when the address could not be resolved and
+	// init-addr allowed starting without it (server starts in MAINT).
+	Resolved bool
+}
+
+// HealthCheck is the proxy-wide check type.
+type HealthCheck struct {
+	Type    CheckType
+	Method  string // httpchk: default OPTIONS
+	URI     string // default "/"
+	Version string // default HTTP/1.0
+	Headers [][2]string
+	Body    string
+	Expect  []HTTPCheckExpect
+}
+
+// CheckType is the kind of health check.
+type CheckType int
+
+const (
+	CheckTCP CheckType = iota
+	CheckHTTP
+	CheckSSLHello
+	CheckMySQL
+	CheckPgSQL
+	CheckRedis
+	CheckSMTP
+	CheckLDAP
+)
+
+// HTTPCheckExpect is `http-check expect [!] status|rstatus|string|rstring PATTERN`.
+type HTTPCheckExpect struct {
+	Negate  bool
+	Kind    string // "status", "rstatus", "string", "rstring", "hdr", …
+	Pattern string
+}
+
+// HTTPCheckRule is one `http-check` rule (connect, send, expect …) in order.
+type HTTPCheckRule struct {
+	Action string
+	Args   []string
+	Line   int
+}
+
+// CookieConfig is `cookie NAME [insert|rewrite|prefix] [indirect] [nocache] …`.
+type CookieConfig struct {
+	Name     string
+	Mode     string // "insert", "rewrite", "prefix"
+	Indirect bool
+	NoCache  bool
+	PostOnly bool
+	Preserve bool
+	HTTPOnly bool
+	Secure   bool
+	Domain   []string
+	MaxIdle  time.Duration
+	MaxLife  time.Duration
+	Dynamic  bool
+	Attrs    []string
+}
+
+// StatsPage is `stats enable` and its friends in a proxy.
+type StatsPage struct {
+	URI         string // default "/haproxy?stats"
+	Realm       string
+	Auth        [][2]string // user, password
+	Refresh     time.Duration
+	Admin       *Cond
+	HideVersion bool
+	ShowLegends bool
+	ShowNode    string
+}
+
+// Userlist is a `userlist` section.
+type Userlist struct {
+	Name   string
+	Users  map[string]UserEntry
+	Groups map[string][]string
+}
+
+// UserEntry is a `user` line in a userlist.
+type UserEntry struct {
+	Password string
+	Insecure bool // "insecure-password": clear text
+	Groups   []string
+}
+
+// ACL is a named `acl NAME criterion [flags] [operator] value…` line.
+// Several lines with the same name OR together; Criteria keeps them in order.
+type ACL struct {
+	Name     string
+	Criteria []*Criterion
+}
+
+// Criterion is one fetch+matcher+patterns test: a named acl line or an
+// anonymous `{ … }` condition term.
+type Criterion struct {
+	Fetch      string // e.g. "path_beg", "hdr(host)", "src"
+	FetchArgs  []string
+	Converters []string
+	Flags      []string // -i, -m beg, -f file …
+	Match      string   // explicit -m method, or derived from the fetch suffix
+	Values     []string
+	Line       int
+}
+
+// Cond is a compiled `if`/`unless` condition: OR of ANDs of (negated) terms.
+type Cond struct {
+	Unless bool
+	Or     [][]CondTerm
+}
+
+// CondTerm is one term of a condition: a named ACL or an anonymous one.
+type CondTerm struct {
+	Neg bool
+	ACL *ACL // resolved named (or built-in like TRUE, METH_GET) or anonymous ACL
+}
+
+// UseBackend is `use_backend NAME if|unless COND`. Name may hold a
+// log-format expression (dynamic use_backend); then Backend is nil.
+type UseBackend struct {
+	Backend *Proxy
+	Dynamic string
+	Cond    *Cond
+	Line    int
+}
+
+// HTTPRule is one http-request / http-response / redirect rule.
+type HTTPRule struct {
+	Action string   // "set-header", "deny", "redirect", "return", …
+	Args   []string // action arguments, already split
+	Cond   *Cond
+	Line   int
+}
+
+// TCPRule is one tcp-request rule.
+type TCPRule struct {
+	Stage  string // "connection", "content", "session", "inspect-delay"
+	Action string
+	Args   []string
+	Cond   *Cond
+	Line   int
+}

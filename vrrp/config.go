@@ -1,0 +1,184 @@
+// Package vrrp is the Keepalived runtime: it executes a Config. It never
+// sees the configuration's syntax; package compat builds the Config.
+package vrrp
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is everything `halo keepalived` runs.
+type Config struct {
+	Global     Global
+	Scripts    map[string]*Script // vrrp_script blocks by name
+	Instances  []*Instance
+	SyncGroups []*SyncGroup
+	TrackFiles map[string]*TrackFile
+}
+
+// Global is `global_defs`.
+type Global struct {
+	RouterID                string
+	NotificationEmail       []string
+	NotificationEmailFrom   string
+	SMTPServer              string        // host or host:port
+	SMTPConnectTimeout      time.Duration // default 30s
+	SMTPAlert               bool
+	McastGroup4             netip.Addr // default 224.0.0.18
+	McastGroup6             netip.Addr // default ff02::12
+	ScriptUser              string
+	ScriptGroup             string
+	EnableScriptSecurity    bool
+	GARPMasterDelay         time.Duration // vrrp_garp_master_delay, default 5s
+	GARPMasterRepeat        int           // default 5
+	GARPMasterRefresh       time.Duration
+	GARPMasterRefreshRepeat int
+	GARPInterval            time.Duration
+	GNAInterval             time.Duration
+	Version                 int // vrrp_version, default 2
+	Strict                  bool
+	SkipCheckAdvAddr        bool
+	NotifyFIFO              string
+	NotifyFIFOScript        string
+	DynamicInterfaces       bool
+	MaxAutoPriority         int
+}
+
+// State is a VRRP instance state.
+type State int
+
+const (
+	StateInit State = iota
+	StateBackup
+	StateMaster
+	StateFault
+	StateStop
+)
+
+func (s State) String() string {
+	switch s {
+	case StateInit:
+		return "INIT"
+	case StateBackup:
+		return "BACKUP"
+	case StateMaster:
+		return "MASTER"
+	case StateFault:
+		return "FAULT"
+	case StateStop:
+		return "STOP"
+	}
+	return "UNKNOWN"
+}
+
+// Instance is a `vrrp_instance` block.
+type Instance struct {
+	Name                    string
+	Line                    int
+	InitialState            State // state MASTER|BACKUP (keepalived starts in BACKUP either way)
+	Interface               string
+	VRID                    int           // 1..255
+	Priority                int           // 1..255, default 100
+	AdvertInt               time.Duration // default 1s; v3 centiseconds
+	Version                 int           // 2 or 3
+	Family                  int           // 4 or 6, from the VIPs
+	NoPreempt               bool
+	PreemptDelay            time.Duration
+	AuthType                string // "", "PASS", "AH"
+	AuthPass                string // at most 8 bytes used
+	McastSrcIP              netip.Addr
+	UnicastSrcIP            netip.Addr
+	UnicastPeers            []netip.Addr
+	UnicastTTL              int
+	VIPs                    []VIP
+	ExcludedVIPs            []VIP
+	Routes                  []Route
+	TrackScripts            []TrackRef
+	TrackInterfaces         []TrackRef
+	TrackFiles              []TrackRef
+	DontTrackPrimary        bool
+	NotifyMaster            string
+	NotifyBackup            string
+	NotifyFault             string
+	NotifyStop              string
+	Notify                  string
+	SMTPAlert               bool
+	GARPMasterDelay         time.Duration
+	GARPMasterRepeat        int
+	GARPMasterRefresh       time.Duration
+	GARPMasterRefreshRepeat int
+	Accept                  bool // accept (default) / no_accept; strict mode defaults to no_accept
+	UseVMAC                 string
+	VMACXmitBase            bool
+	Debug                   int
+}
+
+// VIP is one `virtual_ipaddress` entry:
+// ADDR[/PREFIX] [brd ADDR] [dev IFACE] [scope SCOPE] [label LABEL].
+type VIP struct {
+	Prefix    netip.Prefix
+	Broadcast netip.Addr
+	Dev       string
+	Scope     string
+	Label     string
+	NoDAD     bool
+}
+
+// Route is one `virtual_routes` entry.
+type Route struct {
+	Dst       netip.Prefix
+	Via       netip.Addr
+	Src       netip.Addr
+	Dev       string
+	Metric    int
+	Table     int
+	Scope     string
+	Blackhole bool
+}
+
+// TrackRef names a tracked script/interface/file with an optional weight
+// override (`weight N` after the name, `reverse`).
+type TrackRef struct {
+	Name      string
+	Weight    int
+	HasWeight bool
+	Reverse   bool
+}
+
+// Script is a `vrrp_script` block.
+type Script struct {
+	Name     string
+	Line     int
+	Command  string
+	Interval time.Duration // default 1s
+	Timeout  time.Duration // default = interval
+	Weight   int           // -253..253
+	Reverse  bool
+	Rise     int // default 1
+	Fall     int // default 1
+	User     string
+	Group    string
+	InitFail bool
+}
+
+// TrackFile is a `vrrp_track_file` block.
+type TrackFile struct {
+	Name      string
+	Path      string
+	Weight    int
+	InitFile  bool
+	InitValue int
+}
+
+// SyncGroup is a `vrrp_sync_group` block.
+type SyncGroup struct {
+	Name         string
+	Instances    []string
+	NotifyMaster string
+	NotifyBackup string
+	NotifyFault  string
+	NotifyStop   string
+	Notify       string
+	SMTPAlert    bool
+	TrackScripts []TrackRef
+}
