@@ -67,3 +67,39 @@ func (sm *Summary) Add(s Status) {
 		sm.Unsupported++
 	}
 }
+
+// Diagnostic is a message about the configuration: a syntax or semantic
+// error (SevAlert), a warning, or a notice. Msg is in halo's words; the
+// command renders it in the original tool's format.
+type Diagnostic struct {
+	Pos parser.Pos
+	Sev parser.Severity
+	Msg string
+}
+
+// Report is everything loading a configuration says besides the typed
+// config: diagnostics for -c/-t, and findings for the migration report.
+//
+// The loaders have these shapes (one per language):
+//
+//	func LoadHAProxy(paths []string, opt HAProxyOptions) (*proxy.Config, *Report)
+//	func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report)
+//
+// The config is nil when Fatal() is true.
+type Report struct {
+	Lang     parser.Lang
+	Files    []string
+	Diags    []Diagnostic
+	Findings []Finding
+	Summary  Summary
+}
+
+// Fatal reports whether some diagnostic rejects the configuration.
+func (r *Report) Fatal() bool {
+	for _, d := range r.Diags {
+		if d.Sev == parser.SevAlert {
+			return true
+		}
+	}
+	return false
+}
