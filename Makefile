@@ -8,7 +8,8 @@ PREFIX  ?= /usr/local
 FUZZTIME ?= 5m
 SHORTFUZZ ?= 10s
 
-.PHONY: all build run test vet fuzz fuzz-short install conformance clean
+.PHONY: all build run test vet lint fuzz fuzz-short install conformance clean
+STATICCHECK_VERSION := 2026.2.2
 
 all: build
 
@@ -22,7 +23,13 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo 'gofmt needed on the files above' >&2; exit 1)
 
-test: build vet
+# staticcheck comes from the Go module proxy; installed on first use.
+lint:
+	@command -v staticcheck >/dev/null 2>&1 || test -x $$($(GO) env GOPATH)/bin/staticcheck || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	PATH=$$PATH:$$($(GO) env GOPATH)/bin staticcheck ./...
+
+test: build vet lint
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz-short
 	./scripts/conformance-ratchet
