@@ -69,8 +69,8 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // The checksum is left zero: the kernel fills it on raw ICMPv6 sockets.
 func NAMessage(mac net.HardwareAddr, target netip.Addr) []byte {
 	b := make([]byte, 32)
-	b[0] = 136                // neighbour advertisement
-	b[4] = 0x20               // Override
+	b[0] = 136  // neighbour advertisement
+	b[4] = 0x20 // Override
 	t := target.As16()
 	copy(b[8:24], t[:])
 	b[24], b[25] = 2, 1 // option: target link-layer address, 8 bytes
