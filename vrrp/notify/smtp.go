@@ -55,7 +55,7 @@ func Send(ctx context.Context, g *vrrp.Global, subject, body string) error {
 	d := net.Dialer{Timeout: to}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("Timeout opening connection to remote SMTP server %s.", addr)
+		return alertErr("Timeout opening connection to remote SMTP server %s.", addr)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(to))
@@ -64,24 +64,24 @@ func Send(ctx context.Context, g *vrrp.Global, subject, body string) error {
 		for {
 			line, err := r.ReadString('\n')
 			if err != nil {
-				return fmt.Errorf("Error reading data from remote SMTP server %s.", addr)
+				return alertErr("Error reading data from remote SMTP server %s.", addr)
 			}
 			if len(line) < 4 {
-				return fmt.Errorf("Error processing %s cmd on SMTP server %s. SMTP status code = %d", cmd, addr, 0)
+				return alertErr("Error processing %s cmd on SMTP server %s. SMTP status code = %d", cmd, addr, 0)
 			}
 			if line[3] == '-' {
 				continue
 			}
 			got, _ := strconv.Atoi(line[:3])
 			if got != code {
-				return fmt.Errorf("Error processing %s cmd on SMTP server %s. SMTP status code = %d", cmd, addr, got)
+				return alertErr("Error processing %s cmd on SMTP server %s. SMTP status code = %d", cmd, addr, got)
 			}
 			return nil
 		}
 	}
 	send := func(s string) error {
 		if _, err := c.Write([]byte(s)); err != nil {
-			return fmt.Errorf("Cannot send data to remote SMTP server %s.", addr)
+			return alertErr("Cannot send data to remote SMTP server %s.", addr)
 		}
 		return nil
 	}
@@ -128,3 +128,11 @@ func Send(ctx context.Context, g *vrrp.Global, subject, body string) error {
 	_ = step("QUIT", "QUIT\r\n", 221)
 	return nil
 }
+
+// alertErr keeps keepalived's own wording (capitalised, full stop) for the
+// log line an SMTP failure produces.
+type alertError string
+
+func (e alertError) Error() string { return string(e) }
+
+func alertErr(format string, args ...any) error { return alertError(fmt.Sprintf(format, args...)) }

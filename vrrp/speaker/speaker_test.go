@@ -1,0 +1,210 @@
+package speaker
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"halo/vrrp"
+	"halo/vrrp/internal/nstest"
+)
+
+const envCfg = "HALO_SPEAKER_TEST_CFG"
+
+// TestMain doubles as the speaker process of the integration tests: with
+// envCfg set, the test binary runs one speaker (inside the namespace `ip
+// netns exec` put it in) until SIGTERM.
+func TestMain(m *testing.M) {
+	if js := os.Getenv(envCfg); js != "" {
+		os.Exit(serve(js))
+	}
+	os.Exit(m.Run())
+}
+
+func serve(js string) int {
+	var cfg vrrp.Config
+	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
+		fmt.Println(err)
+		return 2
+	}
+	var mu sync.Mutex
+	logf := func(f string, a ...any) {
+		mu.Lock()
+		fmt.Printf(f+"\n", a...)
+		mu.Unlock()
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	sp, err := New(&cfg, logf)
+	if err == nil {
+		err = sp.Start()
+	}
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	<-sigs
+	sp.Stop()
+	return 0
+}
+
+type node struct {
+	cmd *exec.Cmd
+	out *syncBuf
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startNode(t *testing.T, ns string, cfg *vrrp.Config) *node {
+	t.Helper()
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{out: &syncBuf{}}
+	n.cmd = exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
+	n.cmd.Env = append(os.Environ(), envCfg+"="+string(js))
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", ns, n.out.String())
+		}
+	})
+	return n
+}
+
+func labConfig(lab *nstest.Lab, i int, prio int, mutate func(*vrrp.Instance)) *vrrp.Config {
+	in := &vrrp.Instance{
+		Name: "VI_1", InitialState: vrrp.StateBackup, Interface: "eth0", VRID: 51, Priority: prio,
+		AdvertInt: time.Second, Version: 2, Family: 4, AuthType: "PASS", AuthPass: "secret12", Accept: true,
+		VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix(lab.Net + ".100/24")}},
+	}
+	if mutate != nil {
+		mutate(in)
+	}
+	return &vrrp.Config{Global: vrrp.Global{RouterID: fmt.Sprintf("node%d", i)}, Instances: []*vrrp.Instance{in}}
+}
+
+// holders is the set of nodes holding the VIP, like netlab's.
+func holders(t *testing.T, lab *nstest.Lab) string {
+	var h []string
+	for i := range lab.Nodes {
+		if strings.Contains(lab.Addrs(t, i+1, "eth0"), " "+lab.Net+".100/") {
+			h = append(h, fmt.Sprint(i+1))
+		}
+	}
+	return strings.Join(h, " ")
+}
+
+func waitHolders(t *testing.T, lab *nstest.Lab, want string, limit time.Duration) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	for time.Since(t0) < limit {
+		if holders(t, lab) == want {
+			return time.Since(t0)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("VIP holders %q after %v, want %q", holders(t, lab), limit, want)
+	return 0
+}
+
+func TestElectionAndSigtermFailover(t *testing.T) {
+	lab := nstest.NewLab(t, "el", 2, 211)
+	// A VIP left over from a crash on the backup must go at start.
+	if out, err := exec.Command("ip", "-n", lab.Nodes[1], "addr", "add", lab.Net+".100/24", "dev", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	n1 := startNode(t, lab.Nodes[0], labConfig(lab, 1, 150, func(in *vrrp.Instance) { in.InitialState = vrrp.StateMaster }))
+	n2 := startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, nil))
+	el := waitHolders(t, lab, "1", 10*time.Second)
+	// master down interval 3 s + skew (256-150)/256 s, from BACKUP at start
+	if el < 3*time.Second || el > 5*time.Second {
+		t.Errorf("election took %v, want about 3.4 s", el)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if h := holders(t, lab); h != "1" {
+		t.Fatalf("holders %q after election settled", h)
+	}
+	t0 := time.Now()
+	if err := n1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitHolders(t, lab, "2", 5*time.Second)
+	fo := time.Since(t0)
+	// priority-0 advert → node 2 waits skew (256-100)/256 = 0.61 s
+	if fo > 1500*time.Millisecond {
+		t.Errorf("failover after SIGTERM took %v, want about 0.65 s", fo)
+	}
+	_ = n1.cmd.Wait()
+	for _, want := range []string{"(VI_1) Entering BACKUP STATE (init)", "(VI_1) Entering MASTER STATE", "(VI_1) sent 0 priority", "(VI_1) removing VIPs."} {
+		if !strings.Contains(n1.out.String(), want) {
+			t.Errorf("node 1 log lacks %q", want)
+		}
+	}
+	for _, want := range []string{"(VI_1) Backup received priority 0 advertisement", "(VI_1) Entering MASTER STATE", "(VI_1) Sending/queueing gratuitous ARPs on eth0 for " + lab.Net + ".100"} {
+		if !strings.Contains(n2.out.String(), want) {
+			t.Errorf("node 2 log lacks %q", want)
+		}
+	}
+	t.Logf("election %v, SIGTERM failover %v", el.Round(10*time.Millisecond), fo.Round(10*time.Millisecond))
+}
+
+func TestTrackScriptWeightFailover(t *testing.T) {
+	lab := nstest.NewLab(t, "tr", 2, 212)
+	dir := t.TempDir()
+	flag := dir + "/healthy"
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c1 := labConfig(lab, 1, 150, func(in *vrrp.Instance) {
+		in.InitialState = vrrp.StateMaster
+		in.Version, in.AuthType, in.AdvertInt = 3, "", 500*time.Millisecond
+		in.TrackScripts = []vrrp.TrackRef{{Name: "chk"}}
+	})
+	c1.Scripts = map[string]*vrrp.Script{"chk": {Name: "chk", Command: "/usr/bin/test -f " + flag, Interval: 500 * time.Millisecond, Weight: -60, Rise: 1, Fall: 2}}
+	n1 := startNode(t, lab.Nodes[0], c1)
+	startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, func(in *vrrp.Instance) {
+		in.Version, in.AuthType, in.AdvertInt = 3, "", 500*time.Millisecond
+	}))
+	waitHolders(t, lab, "1", 10*time.Second)
+	time.Sleep(time.Second)
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	waitHolders(t, lab, "2", 8*time.Second)
+	for _, want := range []string{"Script `chk` now returning 1", "VRRP_Script(chk) failed (exited with status 1)", "(VI_1) Changing effective priority from 150 to 90", "(VI_1) Master received advert from " + lab.Net + ".2 with higher priority 100, ours 90"} {
+		if !strings.Contains(n1.out.String(), want) {
+			t.Errorf("node 1 log lacks %q", want)
+		}
+	}
+}
