@@ -37,11 +37,11 @@ type vrrpRunOpts struct {
 
 // Keepalived's default files (keepalived(8), /run per Debian's build).
 const (
-	defaultPidFile      = "/run/keepalived.pid"
-	defaultVRRPPidFile  = "/run/keepalived_vrrp.pid"
-	dataFile            = "/tmp/keepalived.data"
-	statsFile           = "/tmp/keepalived.stats"
-	envDaemonized       = "HALO_KEEPALIVED_DAEMONIZED"
+	defaultPidFile     = "/run/keepalived.pid"
+	defaultVRRPPidFile = "/run/keepalived_vrrp.pid"
+	dataFile           = "/tmp/keepalived.data"
+	statsFile          = "/tmp/keepalived.stats"
+	envDaemonized      = "HALO_KEEPALIVED_DAEMONIZED"
 )
 
 // vrrpLogger writes keepalived-style lines to the console (-l) or syslog.
