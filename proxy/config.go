@@ -143,6 +143,9 @@ type Proxy struct {
 	ErrorFiles     map[int][]byte // status → full raw response (errorfile/errorfiles)
 	UniqueIDFormat string
 	UniqueIDHeader string
+	// IgnoreProbes is `option http-ignore-probes`: a connection closed or
+	// timed out before sending any byte gets no 408/400 and no log.
+	IgnoreProbes bool
 
 	// Backend side.
 	Balance        Balance

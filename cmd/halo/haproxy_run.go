@@ -3,6 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
 
 	"halo/proxy"
 )
@@ -19,9 +24,110 @@ type proxyRunOpts struct {
 	ConfigFiles  []string
 }
 
+// proxyModules are the engine extensions (balance algorithms, health
+// checks, ACLs and rules, stats, logging). Each package adds its Module
+// from an init function in its own cmd/halo/wire_*.go file, so this file
+// does not change when one is added. Order matters for Request/Response
+// hooks (they run in this order); for NewPicker the last one that returns
+// a picker wins.
+var proxyModules []proxy.Module
+
+// daemonEnv marks the re-executed child of a daemonizing `halo haproxy`.
+const daemonEnv = "HALO_HAPROXY_DAEMON"
+
 // runProxy runs the load balancer until it is told to stop and returns the
 // process exit code.
 func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
-	fmt.Fprintln(os.Stderr, "[ALERT] halo: the proxy runtime is not built yet")
-	return 1
+	if !o.Foreground && os.Getenv(daemonEnv) == "" {
+		return daemonize(o)
+	}
+	rt, err := proxy.New(cfg, proxyModules...)
+	if err != nil {
+		alert("%v", err)
+		return 1
+	}
+	// Catch signals before listening so an early SIGUSR1 is not fatal.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2)
+	if err := rt.Start(); err != nil {
+		alert("%v", err)
+		return 1
+	}
+	pidfile := o.PidFile
+	if pidfile == "" {
+		pidfile = cfg.Global.PidFile
+	}
+	if pidfile != "" {
+		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			alert("[%s.main()] Cannot create pidfile %s", "haproxy", pidfile)
+		}
+	}
+	// Once we listen (SO_REUSEPORT lets both generations bind), tell the
+	// old processes to leave: -sf finishes their connections, -st kills.
+	for _, pid := range o.SoftStop {
+		_ = syscall.Kill(pid, syscall.SIGUSR1)
+	}
+	for _, pid := range o.HardStop {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	var hardAfter <-chan time.Time
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR1:
+				// Soft stop: stop listening, finish in-flight work, exit.
+				rt.SoftStop()
+				if d := cfg.Global.HardStopAfter; d > 0 && hardAfter == nil {
+					hardAfter = time.After(d)
+				}
+			case syscall.SIGHUP, syscall.SIGUSR2:
+				// HAProxy dumps server states on SIGHUP; reload needs -W.
+			default:
+				rt.HardStop()
+			}
+		case <-hardAfter:
+			rt.HardStop()
+		case <-rt.Done():
+			if pidfile != "" {
+				if b, err := os.ReadFile(pidfile); err == nil && string(b) == strconv.Itoa(os.Getpid())+"\n" {
+					_ = os.Remove(pidfile)
+				}
+			}
+			return 0
+		}
+	}
+}
+
+// daemonize re-executes this command detached from the terminal (Go
+// cannot fork), as HAProxy's `daemon`: the parent writes the pidfile with
+// the child's PID and exits 0.
+func daemonize(o proxyRunOpts) int {
+	exe, err := os.Executable()
+	if err != nil {
+		alert("cannot daemonize: %v", err)
+		return 1
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		alert("cannot daemonize: %v", err)
+		return 1
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), daemonEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		alert("cannot daemonize: %v", err)
+		return 1
+	}
+	if o.PidFile != "" {
+		_ = os.WriteFile(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	}
+	return 0
+}
+
+func alert(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,71 @@
+// Package proxy is the HAProxy runtime: it executes a Config. It never sees
+// the configuration's syntax; package compat builds the Config.
+//
+// # Data path
+//
+// New(cfg, modules...) builds the runtime state (Frontends, Backends,
+// ServerState per server, atomic Counters); Start opens the listeners
+// (SO_REUSEPORT, backlog, v6only; global/frontend/bind maxconn taken
+// before accept(), so excess connections wait in the kernel backlog) and
+// serves each connection in its own goroutine:
+//
+//   - mode tcp (tcpmode.go): backend choice, connect with retries and
+//     redispatch, then a bidirectional copy (splice(2) through io.CopyN
+//     between *net.TCPConn) with half-close and the client/server/tunnel/
+//     client-fin/server-fin timeouts.
+//   - mode http (http.go): the HTTP/1.1 engine over pooled tune.bufsize
+//     buffers and package http1 (strict parser, chunked validator, head
+//     serializer). Header names are lower-cased and their order kept, as
+//     HAProxy 2.6's HTX does; bodies stream (content-length, chunked, until
+//     close); 100-continue, 1xx, Upgrade tunnels; HAProxy's connection
+//     modes and Connection header rules; server connection reuse
+//     (http-reuse safe/never/aggressive/always, idle pools purged after
+//     5 s); HAProxy's exact error pages (errorpages.go, or the proxy's
+//     ErrorFiles).
+//
+// # Hook points (Module, hooks.go)
+//
+// Other packages extend the engine with a Module; cmd/halo collects them
+// (cmd/halo/haproxy_run.go: proxyModules, appended from each package's
+// cmd/halo/wire_*.go init function).
+//
+//  1. Backend selection: Module.NewPicker(b) returns the backend's Picker.
+//     Pick(k *PickKey) gets the hashing inputs (k.Src, k.Dst, k.Req for
+//     URI / url_param / hdr(name), k.Exclude for redispatch, k.Deadline for
+//     maxconn queueing) and returns a usable *ServerState or ErrNoServer /
+//     ErrQueueTimeout (both answered 503). Each successful Pick is paired
+//     with one Release when the transaction is done with the server; the
+//     picker owns ServerState.Counters.CurConns (increment in Pick,
+//     decrement in Release), the engine counts TotConns and the rest.
+//     Persistence (cookie, stick tables) sets tx.Server in a Request hook
+//     before the engine picks; the engine then does not call Pick (but
+//     still calls Release, so such a hook must count the server as Pick
+//     would). Health checks change ServerState.SetStatus; the built-in
+//     RoundRobin is the fallback.
+//  2. Request: Module.Request(tx, px) after the request head is parsed,
+//     first for the frontend, then for the chosen backend (if another
+//     proxy). tx.Req (*http1.Message) gives zero-allocation access to
+//     Method, URI, Path(), Query(), Major/Minor, headers by name
+//     (Get/Count, case-insensitive) and AddHeader/SetHeader/DelHeader,
+//     SetURI/SetMethod; tx.Src, tx.Dst, tx.SSL. The frontend stage applies
+//     use_backend by setting tx.Backend (Runtime.BackendByName for dynamic
+//     names); when it stays nil the engine uses default_backend. Returning
+//     Replied after tx.SetReply(raw, close) answers without a server
+//     (deny, return, redirect, stats page); Reject closes silently. In TCP
+//     mode the hook runs once per connection with tx.Req == nil.
+//  3. Response: Module.Response(tx, px) after the server's response head
+//     is parsed, backend first then frontend: tx.Resp has the same
+//     accessors (http-response rules, cookie insertion); Replied replaces
+//     the server's answer.
+//  4. Log: Module.Log(tx) when a transaction ends: tx.ReqLine, Status,
+//     BytesIn/BytesOut, timers Th/Ti/TR/Tw/Tc/Tr/Ta/Tt (-1 when not
+//     reached), Term (termination state, e.g. "--", "CD", "sH", "SC"),
+//     Retries, ActConn/FeConn/BeConn/SrvConn, queues, Frontend/Backend/
+//     Server names.
+//  5. Counters: Frontend.Counters, Backend.Counters, ServerState.Counters
+//     (atomic) for the stats page and CSV; Runtime.Frontends/Backends list
+//     them in configuration order. Module.Init(rt) runs before listening
+//     (start health checks, stats sockets), Module.Stop at the end.
+//
+// The Txn passed to hooks is reused between transactions: never keep it.
+package proxy

@@ -1,0 +1,248 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// backend is a test origin server (net/http is fine here: it is not the
+// proxy's data path). It echoes the request it saw.
+type backend struct {
+	ln    net.Listener
+	name  string
+	conns atomic.Int64
+	srv   *http.Server
+}
+
+func newBackend(t *testing.T, name string, h http.HandlerFunc) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{ln: ln, name: name}
+	if h == nil {
+		h = func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Backend", name)
+			var hs []string
+			for k, v := range r.Header {
+				hs = append(hs, strings.ToLower(k)+"="+strings.Join(v, ","))
+			}
+			fmt.Fprintf(w, "%s %s %s %s body=%d\n", name, r.Method, r.RequestURI, r.Proto, len(body))
+			for _, h := range hs {
+				fmt.Fprintln(w, h)
+			}
+		}
+	}
+	b.srv = &http.Server{Handler: h, ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			b.conns.Add(1)
+		}
+	}}
+	go b.srv.Serve(ln)
+	t.Cleanup(func() { b.srv.Close() })
+	return b
+}
+
+func (b *backend) addr() netip.AddrPort { return netip.MustParseAddrPort(b.ln.Addr().String()) }
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return p
+}
+
+func testServer(name string, ap netip.AddrPort) *Server {
+	return &Server{Name: name, Addr: ap.Addr(), Port: int(ap.Port()), Weight: 1, Resolved: true}
+}
+
+// startProxy runs cfg and returns the first frontend's address.
+func startProxy(t *testing.T, cfg *Config, mods ...Module) (*Runtime, string) {
+	t.Helper()
+	for _, p := range cfg.Proxies {
+		for i := range p.Binds {
+			if p.Binds[i].Addr.Port() == 0 {
+				p.Binds[i].Addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t)))
+			}
+		}
+	}
+	rt, err := New(cfg, mods...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.HardStop)
+	return rt, cfg.Proxies[0].Binds[0].Addr.String()
+}
+
+func httpConfig(servers ...*Server) *Config {
+	be := &Proxy{Name: "app", Cap: CapBE, Mode: ModeHTTP, Servers: servers, Retries: 3,
+		Timeouts: Timeouts{Connect: time.Second, Server: 5 * time.Second}}
+	fe := &Proxy{Name: "fe", Cap: CapFE, Mode: ModeHTTP, DefaultBackend: be,
+		Binds:    []Bind{{Network: "tcp"}},
+		Timeouts: Timeouts{Client: 5 * time.Second, HTTPRequest: 2 * time.Second}}
+	return &Config{Proxies: []*Proxy{fe, be}}
+}
+
+func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, raw string) (*http.Response, string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func TestHTTPForwarding(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	b2 := newBackend(t, "b2", nil)
+	cfg := httpConfig(testServer("s1", b1.addr()), testServer("s2", b2.addr()))
+	cfg.Proxies[0].Forwardfor = Forwardfor{Enabled: true}
+	_, addr := startProxy(t, cfg)
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	tests := []struct {
+		name, raw  string
+		wantStatus int
+		wantBody   []string
+	}{
+		{"simple GET", "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"b1 GET /a?x=1 HTTP/1.1 body=0", "x-forwarded-for=127.0.0.1"}},
+		{"round robin", "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"b2 GET /b"}},
+		{"content-length body", "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", 200, []string{"b1 POST /p HTTP/1.1 body=5"}},
+		{"chunked body", "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n", 200, []string{"b2 POST /c HTTP/1.1 body=8"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := roundTrip(t, c, br, tc.raw)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tc.wantStatus, body)
+			}
+			for _, w := range tc.wantBody {
+				if !strings.Contains(body, w) {
+					t.Errorf("body %q lacks %q", body, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t)))
+	tests := []struct {
+		name       string
+		servers    []*Server
+		raw        string
+		wantStatus int
+		wantClose  bool
+		wantPage   string
+	}{
+		{"garbage", []*Server{testServer("s1", b1.addr())}, "GARBAGE\r\n\r\n", 400, true, string(DefaultErrorPage(400))},
+		{"conflicting content-length", []*Server{testServer("s1", b1.addr())}, "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, true, string(DefaultErrorPage(400))},
+		{"no server", nil, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 503, false, "No server is available"},
+		{"refused", []*Server{testServer("s1", dead)}, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 503, false, "No server is available"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := httpConfig(tc.servers...)
+			cfg.Proxies[1].Retries = 1
+			cfg.Proxies[1].Timeouts.Connect = 100 * time.Millisecond
+			_, addr := startProxy(t, cfg)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, tc.raw)
+			br := bufio.NewReader(c)
+			if tc.wantClose {
+				all, _ := io.ReadAll(br)
+				if string(all) != tc.wantPage {
+					t.Fatalf("got %q, want %q", all, tc.wantPage)
+				}
+				return
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantPage) {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestTCPMode(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				// Echo until the client half-closes, then answer "bye".
+				io.Copy(c, c)
+				io.WriteString(c, "bye")
+				c.(*net.TCPConn).CloseWrite()
+			}()
+		}
+	}()
+	be := &Proxy{Name: "bt", Cap: CapBE, Mode: ModeTCP, Retries: 3,
+		Servers:  []*Server{testServer("s1", netip.MustParseAddrPort(ln.Addr().String()))},
+		Timeouts: Timeouts{Connect: time.Second, Server: 5 * time.Second}}
+	fe := &Proxy{Name: "ft", Cap: CapFE, Mode: ModeTCP, DefaultBackend: be, Binds: []Bind{{Network: "tcp"}},
+		Timeouts: Timeouts{Client: 5 * time.Second}}
+	_, addr := startProxy(t, &Config{Proxies: []*Proxy{fe, be}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	payload := strings.Repeat("x", 3<<20)
+	go func() {
+		io.WriteString(c, payload)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != payload+"bye" {
+		t.Fatalf("got %d bytes, want %d", len(got), len(payload)+3)
+	}
+}

@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"halo/proxy/http1"
+)
+
+// Module extends the engine; see doc.go. Every field may be nil.
+type Module struct {
+	Name string
+	// NewPicker returns the server picker of a backend, or nil to leave
+	// the choice to a later module (the built-in round robin is the last
+	// resort). Called once per backend by New.
+	NewPicker func(b *Backend) Picker
+	// Init runs once after every backend has its picker and before any
+	// listener opens: compile rules, start health checks, open the stats
+	// socket. An error aborts the start.
+	Init func(rt *Runtime) error
+	// Stop runs once when the runtime stops (after listeners close).
+	Stop func()
+	// Connection runs when a client connection is accepted (tcp-request
+	// connection rules); false closes it at once.
+	Connection func(fe *Frontend, src, dst netip.AddrPort) bool
+	// Request runs after the request head is parsed (HTTP), or once per
+	// connection before a server is chosen (TCP, tx.Req nil): first with
+	// px = the frontend, then, if a different backend was chosen, with px
+	// = that backend. In the frontend stage it applies use_backend by
+	// setting tx.Backend. A verdict other than Continue stops the chain.
+	Request func(tx *Txn, px *Proxy) Verdict
+	// Response runs after the server's response head is parsed: backend
+	// first, then the frontend (HAProxy's order).
+	Response func(tx *Txn, px *Proxy) Verdict
+	// Log runs once per transaction (HTTP request or TCP connection) when
+	// it ends, with every timer and counter filled.
+	Log func(tx *Txn)
+}
+
+// Verdict is what a Request/Response hook decided.
+type Verdict int
+
+const (
+	// Continue passes the transaction on.
+	Continue Verdict = iota
+	// Replied: the hook set tx.SetReply; the engine sends it instead of
+	// forwarding (request stage) or instead of the server's response
+	// (response stage).
+	Replied
+	// Reject closes the client connection without an answer
+	// (http-request silent-drop, tcp-request reject).
+	Reject
+)
+
+// Picker chooses a server of a backend for one transaction. Implementations
+// must be safe for concurrent use. Pick returns ErrNoServer when no server
+// is usable (the engine answers 503) and may block until k.Deadline for a
+// server slot (maxconn queueing), then return ErrQueueTimeout. Each
+// successful Pick is paired with exactly one Release of that server.
+type Picker interface {
+	Pick(k *PickKey) (*ServerState, error)
+	Release(s *ServerState)
+}
+
+// Errors a Picker returns.
+var (
+	ErrNoServer     = errors.New("no server available")
+	ErrQueueTimeout = errors.New("queue timeout")
+)
+
+// PickKey is what a picker may hash or inspect. Req is nil in TCP mode.
+type PickKey struct {
+	Src      netip.AddrPort
+	Dst      netip.AddrPort
+	Req      *http1.Message // URI, headers (hdr(name), url_param)
+	Exclude  *ServerState   // redispatch: avoid the server that just failed
+	Deadline time.Time      // zero: do not wait (no timeout queue)
+	Txn      *Txn
+}
+
+// ServerStatus is a server's administrative/operational state.
+type ServerStatus int32
+
+const (
+	SrvUp    ServerStatus = iota
+	SrvDown               // failed health checks
+	SrvMaint              // disabled / set server state maint
+	SrvDrain              // takes no new traffic except persistence
+	SrvNoLB               // up but excluded from load balancing (e.g. 404 with http-check disable-on-404)
+)
+
+// Counters are the atomic per-proxy and per-server figures the stats page
+// and log lines need.
+type Counters struct {
+	CurConns  atomic.Int64 // current sessions
+	MaxConns  atomic.Int64 // peak sessions
+	TotConns  atomic.Int64 // cumulated sessions
+	Requests  atomic.Int64 // HTTP requests (frontend) / sent to server
+	BytesIn   atomic.Int64 // from client
+	BytesOut  atomic.Int64 // to client
+	DeniedReq atomic.Int64
+	DeniedRsp atomic.Int64
+	ErrReq    atomic.Int64 // bad requests
+	ErrConn   atomic.Int64 // server connection errors
+	ErrResp   atomic.Int64 // server response errors
+	Retries   atomic.Int64
+	Redisp    atomic.Int64
+	ClientAb  atomic.Int64 // client aborts during data transfer
+	ServerAb  atomic.Int64 // server aborts during data transfer
+	Hrsp      [6]atomic.Int64 // 1xx..5xx, other
+	LastSess  atomic.Int64    // unix seconds of the last session
+	// Rate/queue figures a picker may maintain.
+	CurQueue atomic.Int64
+	MaxQueue atomic.Int64
+}
+
+// connOpen counts a new session.
+func (c *Counters) connOpen() {
+	n := c.CurConns.Add(1)
+	for {
+		m := c.MaxConns.Load()
+		if n <= m || c.MaxConns.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	c.TotConns.Add(1)
+}
+
+// CountStatus adds one response with HTTP status st.
+func (c *Counters) CountStatus(st int) {
+	i := st/100 - 1
+	if i < 0 || i > 4 {
+		i = 5
+	}
+	c.Hrsp[i].Add(1)
+}
+
+// Txn is one transaction: an HTTP request/response exchange, or a TCP
+// connection. Hooks read and change it; it is reused, never retain it.
+type Txn struct {
+	Frontend *Frontend
+	Backend  *Backend // chosen backend; set by use_backend in Request hooks
+	Server   *ServerState
+	Req      *http1.Message // nil in TCP mode
+	Resp     *http1.Message // nil until a response head is parsed
+
+	Src, Dst netip.AddrPort
+	SSL      bool
+
+	// ReqLine is a copy of the request line as received ("GET / HTTP/1.1")
+	// for logs (the head may be rewritten by rules).
+	ReqLine []byte
+
+	// Timers, HAProxy's names (configuration.txt §8.4); -1 when the step
+	// was not reached.
+	AcceptAt time.Time     // connection accept date
+	ReqAt    time.Time     // transaction start (first byte of the request)
+	Th       time.Duration // handshake (TLS) time
+	Ti       time.Duration // idle time before the first byte
+	TR       time.Duration // time to receive the full request head
+	Tw       time.Duration // time in queues
+	Tc       time.Duration // time to connect to the server
+	Tr       time.Duration // server response time (head)
+	Ta       time.Duration // active time: request start to end of response
+	Tt       time.Duration // total session time (TCP) / Ta + Ti + Th (HTTP)
+
+	Status   int   // HTTP status sent to the client (-1 none)
+	BytesIn  int64 // bytes read from the client
+	BytesOut int64 // bytes sent to the client
+	Retries  int
+	// Term is HAProxy's two-character termination state ("--", "CD",
+	// "sH", "SC", "PR", …).
+	Term [2]byte
+	// Connection counts at log time: actconn, feconn, beconn, srv_conn.
+	ActConn, FeConn, BeConn, SrvConn int64
+	SrvQueue, BeQueue               int64
+
+	// Reply, when set by a hook with SetReply, is answered instead of
+	// forwarding. Raw is a complete HTTP/1.1 response (errorfile format);
+	// the engine re-frames it for the client (lower-cased header names and
+	// Connection handling as HAProxy's HTX path does).
+	Reply      []byte
+	ReplyClose bool
+
+	// Module scratch space (captures, variables), reset per transaction.
+	Vars map[string][]byte
+	// Data lets a module keep per-transaction state without allocation.
+	Data [4]any
+
+	// internal
+	firstReq bool
+	released bool // the picked server was released
+}
+
+// SetReply makes the engine answer raw (a full HTTP response) instead of
+// forwarding; close forces the client connection to close afterwards.
+func (tx *Txn) SetReply(raw []byte, close bool) {
+	tx.Reply = raw
+	tx.ReplyClose = close
+}
+
+// ErrorPage returns the raw response HAProxy would send for status:
+// the backend's errorfile, else the frontend's, else the built-in page.
+func (tx *Txn) ErrorPage(status int) []byte {
+	if tx.Backend != nil {
+		if b, ok := tx.Backend.Proxy.ErrorFiles[status]; ok {
+			return b
+		}
+	}
+	if tx.Frontend != nil {
+		if b, ok := tx.Frontend.Proxy.ErrorFiles[status]; ok {
+			return b
+		}
+	}
+	return DefaultErrorPage(status)
+}
+
+func (tx *Txn) reset() {
+	v := tx.Vars
+	for k := range v {
+		delete(v, k)
+	}
+	rl := tx.ReqLine[:0]
+	*tx = Txn{Vars: v, ReqLine: rl}
+	tx.Th, tx.Ti, tx.TR, tx.Tw, tx.Tc, tx.Tr, tx.Ta, tx.Tt = -1, -1, -1, -1, -1, -1, -1, -1
+	tx.Status = -1
+	tx.Term = [2]byte{'-', '-'}
+}
+
+func (tx *Txn) setTerm(cause, state byte) {
+	if tx.Term[0] == '-' {
+		tx.Term[0] = cause
+	}
+	if tx.Term[1] == '-' {
+		tx.Term[1] = state
+	}
+}

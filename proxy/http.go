@@ -1,0 +1,922 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"halo/proxy/http1"
+)
+
+// session is one client connection in mode http.
+type session struct {
+	rt  *Runtime
+	fe  *Frontend
+	c   net.Conn
+	st  *connState
+	src netip.AddrPort
+	dst netip.AddrPort
+
+	buf  []byte // client read buffer (tune.bufsize); data in buf[r:w]
+	r, w int
+	next int // where the next request starts once the current one is done
+
+	out     []byte // serialized heads
+	scratch []byte // copy of a reply being re-framed
+	req     http1.Message
+	resp    http1.Message
+	tx      Txn
+	ch      http1.Chunked
+	nreq    int
+
+	// Server connections kept by this session, one per server (HAProxy
+	// keeps a session's idle connections attached to it).
+	conns [4]*serverConn
+}
+
+// errors that end a transaction; the client connection is closed.
+var (
+	errClientGone = errors.New("client closed")
+	errServerGone = errors.New("server closed")
+)
+
+func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState) {
+	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst}
+	s.buf = getBuf(rt.bufsize)
+	s.out = make([]byte, 0, 1024)
+	s.req.Headers = make([]http1.Header, 0, 32)
+	s.resp.Headers = make([]http1.Header, 0, 32)
+	accept := time.Now()
+	defer func() {
+		c.Close()
+		putBuf(s.buf)
+		s.releaseConns()
+	}()
+	for {
+		s.tx.reset()
+		tx := &s.tx
+		tx.Frontend, tx.Src, tx.Dst = fe, src, dst
+		tx.AcceptAt = accept
+		tx.firstReq = s.nreq == 0
+		if !s.readRequest() {
+			return
+		}
+		keep := s.transaction()
+		s.nreq++
+		rt.logTxn(tx)
+		if !keep || rt.stopping.Load() {
+			return
+		}
+		// Drop the finished request's bytes; keep pipelined ones.
+		n := copy(s.buf, s.buf[s.next:s.w])
+		s.r, s.w = 0, n
+	}
+}
+
+// releaseConns hands the session's server connections to the servers'
+// idle pools (or closes them) when the client leaves.
+func (s *session) releaseConns() {
+	for i, sc := range s.conns {
+		if sc == nil {
+			continue
+		}
+		s.conns[i] = nil
+		if sc.private || s.rt.stopping.Load() {
+			sc.close()
+		} else {
+			sc.srv.putIdle(sc)
+		}
+	}
+}
+
+func (s *session) timeouts() *Timeouts { return &s.fe.Proxy.Timeouts }
+
+// readRequest reads until a complete request head is parsed. On a bad
+// request it answers HAProxy's raw 400/408 and returns false; on a silent
+// close (client gone, idle keep-alive timeout) it returns false too.
+func (s *session) readRequest() bool {
+	tx := &s.tx
+	to := s.timeouts()
+	reqTO := pick(to.HTTPRequest, to.Client)
+	kaTO := pick(to.HTTPKeepAlive, reqTO)
+	waitStart := time.Now()
+	var first time.Time
+	if s.w > s.r {
+		first = waitStart
+	}
+	for {
+		if s.w > s.r {
+			err := http1.ParseRequest(&s.req, s.buf[s.r:s.w], s.rt.headLimit)
+			if err == nil {
+				break
+			}
+			if err != http1.ErrIncomplete {
+				s.reqError(400, first)
+				return false
+			}
+			if s.w == len(s.buf) {
+				s.reqError(400, first)
+				return false
+			}
+		}
+		var dl time.Time
+		switch {
+		case s.w > s.r:
+			dl = deadline(reqTO)
+			if reqTO > 0 {
+				dl = first.Add(reqTO)
+			}
+		case s.nreq == 0:
+			dl = deadline(reqTO)
+			if reqTO > 0 {
+				dl = tx.AcceptAt.Add(reqTO)
+			}
+		default:
+			dl = deadline(kaTO)
+			if kaTO > 0 {
+				dl = waitStart.Add(kaTO)
+			}
+		}
+		_ = s.c.SetReadDeadline(dl)
+		idle := s.w == s.r && s.nreq > 0
+		if idle {
+			s.st.idle.Store(true)
+			if s.rt.stopping.Load() {
+				return false
+			}
+		}
+		n, err := s.c.Read(s.buf[s.w:])
+		if idle {
+			s.st.idle.Store(false)
+		}
+		if n > 0 {
+			if s.w == s.r {
+				first = time.Now()
+			}
+			s.w += n
+			tx.BytesIn += int64(n)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) && !s.rt.stopping.Load() {
+			if s.w > s.r || (s.nreq == 0 && !s.fe.Proxy.IgnoreProbes) {
+				s.reqError(408, first)
+				tx.setTerm('c', 'R')
+			}
+		}
+		return false
+	}
+	tx.ReqAt = first
+	now := time.Now()
+	tx.Ti = first.Sub(waitStart)
+	if s.nreq == 0 {
+		tx.Ti = first.Sub(tx.AcceptAt)
+	}
+	tx.Th = 0
+	tx.TR = now.Sub(first)
+	return true
+}
+
+// reqError answers a request the engine could not read with HAProxy's raw
+// error page (Connection: close) and counts it.
+func (s *session) reqError(status int, first time.Time) {
+	tx := &s.tx
+	page := tx.ErrorPage(status)
+	_ = s.c.SetWriteDeadline(deadline(pick(s.timeouts().Client, 5*time.Second)))
+	n, _ := s.c.Write(page)
+	tx.BytesOut += int64(n)
+	tx.Status = status
+	s.fe.Counters.ErrReq.Add(1)
+	s.fe.Counters.CountStatus(status)
+	s.fe.Counters.BytesOut.Add(int64(n))
+	if status == 400 {
+		tx.setTerm('P', 'R')
+	}
+	if !first.IsZero() {
+		tx.ReqAt = first
+		tx.Ta = time.Since(first)
+	}
+	s.rt.logTxn(tx)
+}
+
+// connMode is the effective HTTP connection mode: HAProxy takes the
+// strongest closing option of the frontend and the backend.
+func connMode(fe, be *Proxy) ConnMode {
+	m := fe.ConnMode
+	if be != nil {
+		if be.ConnMode == ConnClose || m == ConnClose {
+			return ConnClose
+		}
+		if be.ConnMode > m {
+			m = be.ConnMode
+		}
+	}
+	return m
+}
+
+// transaction forwards one parsed request and its response. It returns
+// whether the client connection may carry another request.
+func (s *session) transaction() bool {
+	rt, tx, req := s.rt, &s.tx, &s.req
+	tx.Req = req
+	tx.ReqLine = append(tx.ReqLine[:0], req.Method...)
+	tx.ReqLine = append(tx.ReqLine, ' ')
+	tx.ReqLine = append(tx.ReqLine, req.URI...)
+	tx.ReqLine = append(tx.ReqLine, ' ')
+	tx.ReqLine = append(tx.ReqLine, "HTTP/"...)
+	tx.ReqLine = append(tx.ReqLine, byte('0'+req.Major), '.', byte('0'+req.Minor))
+	s.fe.Counters.Requests.Add(1)
+
+	// Request body framing and how much of it is already buffered.
+	headEnd := s.r + req.HeadLen
+	var bodyBuf []byte // body bytes already in s.buf
+	bodyDone := true
+	switch {
+	case req.Chunked:
+		s.ch.Reset()
+		n, done, err := s.ch.Feed(s.buf[headEnd:s.w])
+		if err != nil {
+			s.reqError(400, tx.ReqAt)
+			return false
+		}
+		bodyBuf, bodyDone = s.buf[headEnd:headEnd+n], done
+	case req.ContentLength > 0:
+		n := int64(s.w - headEnd)
+		if n >= req.ContentLength {
+			n = req.ContentLength
+		} else {
+			bodyDone = false
+		}
+		bodyBuf = s.buf[headEnd : headEnd+int(n)]
+	}
+	s.next = headEnd + len(bodyBuf)
+	if !bodyDone {
+		s.next = s.w
+	}
+
+	cliKeep := req.ConnKeepAlive
+	if req.Is11() {
+		cliKeep = !req.ConnClose
+	}
+
+	// Frontend rules, backend choice, backend rules.
+	if v := rt.runRequest(tx, s.fe.Proxy); v != Continue {
+		return s.verdict(v, cliKeep && bodyDone)
+	}
+	be := rt.chooseBackend(tx)
+	if be == nil {
+		s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
+		tx.setTerm('S', 'C')
+		return cliKeep && bodyDone
+	}
+	if be.Proxy != s.fe.Proxy {
+		if v := rt.runRequest(tx, be.Proxy); v != Continue {
+			return s.verdict(v, cliKeep && bodyDone)
+		}
+	}
+	be.Counters.connOpen()
+	be.Counters.Requests.Add(1)
+	defer be.Counters.CurConns.Add(-1)
+	mode := connMode(s.fe.Proxy, be.Proxy)
+	if mode == ConnClose {
+		cliKeep = false
+	}
+	s.addForwardHeaders(be.Proxy)
+
+	// Serialize the request head for the server.
+	srvKeep := mode == ConnKeepAlive
+	s.out = req.AppendRequestHead(s.out[:0])
+	s.out = appendConnHeader(s.out, req, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
+	s.out = append(s.out, '\r', '\n')
+	replayable := bodyDone
+	if len(bodyBuf) <= 4096 {
+		s.out = append(s.out, bodyBuf...)
+		bodyBuf = nil
+	}
+
+	key := PickKey{Src: s.src, Dst: s.dst, Req: req, Txn: tx}
+	resp := &s.resp
+	var sc *serverConn
+	var reqSent time.Time
+	expectPending := false
+	for try := 0; ; try++ {
+		var err error
+		sc, err = s.serverConn(&key)
+		if err != nil {
+			be.Counters.CountStatus(503)
+			s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
+			return cliKeep && bodyDone
+		}
+		reused := sc.reqs > 0
+		// A reused connection the server closed meanwhile fails on write
+		// or gives EOF before any response byte: retry once on a new
+		// connection while the whole request is still in our buffers.
+		canRetry := reused && try == 0 && replayable
+		sc.reqs++
+		_ = sc.c.SetWriteDeadline(deadline(be.Proxy.Timeouts.Server))
+		_, err = sc.c.Write(s.out)
+		if err == nil && len(bodyBuf) > 0 {
+			_, err = sc.c.Write(bodyBuf)
+		}
+		if err != nil {
+			sc.close()
+			if canRetry {
+				continue
+			}
+			s.rt.releaseServer(tx)
+			return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
+		}
+		if try == 0 {
+			tx.Server.Counters.Requests.Add(1)
+		}
+		reqSent = time.Now()
+		// 100-continue: the client waits for the interim answer before
+		// sending the body, so read the server's answer first.
+		expectPending = req.Expect100 && !bodyDone
+		if !bodyDone && !expectPending {
+			if err := s.streamRequestBody(sc, req); err != nil {
+				return s.bodyFail(sc, be, err, cliKeep)
+			}
+			bodyDone = true
+		}
+		err = s.readResponseHead(sc, be.Proxy.Timeouts.Server)
+		if err == nil {
+			break
+		}
+		if canRetry && sc.w == 0 && !isTimeout(err) {
+			sc.close()
+			continue
+		}
+		s.dropConn(sc)
+		if isTimeout(err) {
+			be.Counters.CountStatus(504)
+			return s.serverFail(be, 504, 's', 'H', cliKeep && bodyDone)
+		}
+		return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
+	}
+
+	// Interim 1xx answers are forwarded as they come.
+	for resp.Status < 200 && resp.Status != 101 {
+		s.out = resp.AppendResponseHead(s.out[:0])
+		s.out = append(s.out, '\r', '\n')
+		if _, err := s.c.Write(s.out); err != nil {
+			s.dropConn(sc)
+			tx.setTerm('C', 'H')
+			return false
+		}
+		sc.r += resp.HeadLen
+		if resp.Status == 100 && expectPending {
+			expectPending = false
+			if err := s.streamRequestBody(sc, req); err != nil {
+				return s.bodyFail(sc, be, err, cliKeep)
+			}
+			bodyDone = true
+		}
+		if err := s.readResponseHead(sc, be.Proxy.Timeouts.Server); err != nil {
+			s.dropConn(sc)
+			if isTimeout(err) {
+				return s.serverFail(be, 504, 's', 'H', false)
+			}
+			return s.serverFail(be, 502, 'S', 'H', false)
+		}
+	}
+	tx.Tr = time.Since(reqSent)
+	tx.Resp = resp
+	if !bodyDone {
+		// Final answer without 100 Continue: the body will never come on
+		// this connection.
+		cliKeep, srvKeep = false, false
+	}
+	// Response rules: backend, then frontend.
+	if v := rt.runResponse(tx, be.Proxy); v == Continue && be.Proxy != s.fe.Proxy {
+		v = rt.runResponse(tx, s.fe.Proxy)
+		if v != Continue {
+			s.dropConn(sc)
+			be.Counters.DeniedRsp.Add(1)
+			return s.verdict(v, false)
+		}
+	} else if v != Continue {
+		s.dropConn(sc)
+		be.Counters.DeniedRsp.Add(1)
+		return s.verdict(v, false)
+	}
+
+	// Response framing.
+	noBody := http1.EqualFold(req.Method, "HEAD") || resp.Status < 200 || resp.Status == 204 || resp.Status == 304
+	untilClose := !noBody && !resp.Chunked && resp.ContentLength < 0
+	upgrade := resp.Status == 101
+	if untilClose || upgrade {
+		srvKeep = false
+	}
+	if untilClose {
+		cliKeep = false
+	}
+	if resp.ConnClose || (!resp.Is11() && !resp.ConnKeepAlive) {
+		srvKeep = false
+	}
+	tx.Status = resp.Status
+	s.fe.Counters.CountStatus(resp.Status)
+	be.Counters.CountStatus(resp.Status)
+	tx.Server.Counters.CountStatus(resp.Status)
+
+	s.out = resp.AppendResponseHead(s.out[:0])
+	if upgrade {
+		s.out = appendConnHeader(s.out, resp, false, false, false)
+	} else {
+		s.out = appendConnHeader(s.out, resp, cliKeep, !resp.Is11() || !req.Is11(), resp.Is11())
+	}
+	s.out = append(s.out, '\r', '\n')
+	sc.r += resp.HeadLen
+	// Body bytes already read from the server.
+	var pre []byte
+	respDone := noBody
+	if !noBody {
+		avail := sc.buf[sc.r:sc.w]
+		switch {
+		case resp.Chunked:
+			s.ch.Reset()
+			n, done, err := s.ch.Feed(avail)
+			if err != nil {
+				s.dropConn(sc)
+				return s.serverFail(be, 502, 'S', 'D', false)
+			}
+			pre, respDone = avail[:n], done
+		case resp.ContentLength >= 0:
+			n := int64(len(avail))
+			if n >= resp.ContentLength {
+				n, respDone = resp.ContentLength, true
+			}
+			pre = avail[:n]
+		default:
+			pre = avail
+		}
+		sc.r += len(pre)
+	}
+	if upgrade {
+		pre = sc.buf[sc.r:sc.w]
+		sc.r = sc.w
+	}
+	preLen := int64(len(pre))
+	if len(pre) <= 8192 {
+		s.out = append(s.out, pre...)
+		pre = nil
+	}
+	_ = s.c.SetWriteDeadline(deadline(s.timeouts().Client))
+	n, err := s.c.Write(s.out)
+	tx.BytesOut += int64(n)
+	if err == nil && len(pre) > 0 {
+		n, err = s.c.Write(pre)
+		tx.BytesOut += int64(n)
+	}
+	if err != nil {
+		s.dropConn(sc)
+		tx.setTerm('C', 'D')
+		s.countBytes(be)
+		return false
+	}
+	if upgrade {
+		s.upgradeTunnel(sc, be)
+		return false
+	}
+	if !respDone {
+		if err := s.streamResponseBody(sc, resp, untilClose, preLen); err != nil {
+			s.dropConn(sc)
+			s.countBytes(be)
+			return false
+		}
+	}
+	tx.Ta = time.Since(tx.ReqAt)
+	s.countBytes(be)
+	if srvKeep && sc.r == sc.w {
+		sc.r, sc.w = 0, 0
+		s.keepConn(sc, be.Proxy.HTTPReuse)
+	} else {
+		s.dropConn(sc)
+	}
+	return cliKeep
+}
+
+func (s *session) countBytes(be *Backend) {
+	tx := &s.tx
+	s.fe.Counters.BytesIn.Add(tx.BytesIn)
+	s.fe.Counters.BytesOut.Add(tx.BytesOut)
+	be.Counters.BytesIn.Add(tx.BytesIn)
+	be.Counters.BytesOut.Add(tx.BytesOut)
+	if tx.Server != nil {
+		tx.Server.Counters.BytesIn.Add(tx.BytesIn)
+		tx.Server.Counters.BytesOut.Add(tx.BytesOut)
+	}
+}
+
+// appendConnHeader writes the Connection header HAProxy's H1 mux emits
+// (h1_update_req_conn_value / h1_update_res_conn_value): "keep-alive" when
+// keeping the connection and addKA (the peer would otherwise close), and
+// "close" when closing and addClose (the peer would otherwise keep it);
+// other tokens of the original header (upgrade) are kept.
+func appendConnHeader(dst []byte, m *http1.Message, keep, addKA, addClose bool) []byte {
+	start := len(dst)
+	dst = append(dst, "connection: "...)
+	mark := len(dst)
+	dst = m.ConnectionTokens(dst)
+	var v string
+	if keep && addKA {
+		v = "keep-alive"
+	} else if !keep && addClose {
+		v = "close"
+	}
+	if v != "" {
+		if len(dst) > mark {
+			dst = append(dst, ',', ' ')
+		}
+		dst = append(dst, v...)
+	}
+	if len(dst) == mark {
+		return dst[:start]
+	}
+	return append(dst, '\r', '\n')
+}
+
+// addForwardHeaders applies option forwardfor / originalto of the
+// frontend or the backend (HAProxy: either enables it; the backend's
+// header name wins).
+func (s *session) addForwardHeaders(be *Proxy) {
+	fe := s.fe.Proxy
+	req := &s.req
+	ff := be.Forwardfor
+	if !ff.Enabled {
+		ff = fe.Forwardfor
+	}
+	if ff.Enabled && s.src.Addr().IsValid() {
+		name := ff.Header
+		if name == "" {
+			name = "X-Forwarded-For"
+		}
+		src := s.src.Addr()
+		except := inPrefixes(src, fe.Forwardfor.Except) || inPrefixes(src, be.Forwardfor.Except)
+		if !except && !(ff.IfNone && req.Count(name) > 0) {
+			var tmp [64]byte
+			req.AddHeaderBytes([]byte(name), src.AppendTo(tmp[:0]))
+		}
+	}
+	ot := be.Originalto
+	if !ot.Enabled {
+		ot = fe.Originalto
+	}
+	if ot.Enabled && s.dst.Addr().IsValid() {
+		name := ot.Header
+		if name == "" {
+			name = "X-Original-To"
+		}
+		dst := s.dst.Addr()
+		if !inPrefixes(dst, fe.Originalto.Except) && !inPrefixes(dst, be.Originalto.Except) {
+			var tmp [64]byte
+			req.AddHeaderBytes([]byte(name), dst.AppendTo(tmp[:0]))
+		}
+	}
+}
+
+func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverConn returns a connection to a server for this request, honouring
+// http-reuse: the session's own connection to the picked server first,
+// then (not for a session's first request in safe mode, never with
+// `never`) an idle one, else a new one (with retries and redispatch).
+func (s *session) serverConn(key *PickKey) (*serverConn, error) {
+	tx := &s.tx
+	be := tx.Backend
+	if tx.Server == nil {
+		s, err := be.Picker.Pick(key)
+		if err != nil {
+			tx.Tw = 0
+			tx.setTerm('S', 'C')
+			if errors.Is(err, ErrQueueTimeout) {
+				tx.setTerm('s', 'Q')
+			}
+			return nil, err
+		}
+		tx.Server = s
+		s.Counters.TotConns.Add(1)
+		s.Counters.LastSess.Store(time.Now().Unix())
+	}
+	tx.Tw = 0
+	srv := tx.Server
+	for i, sc := range s.conns {
+		if sc != nil && sc.srv == srv {
+			s.conns[i] = nil
+			tx.Tc = 0
+			return sc, nil
+		}
+	}
+	reuse := be.Proxy.HTTPReuse
+	if reuse != ReuseNever && (!tx.firstReq || reuse == ReuseAlways || reuse == ReuseAggressive) {
+		if sc := srv.takeIdle(); sc != nil {
+			tx.Tc = 0
+			return sc, nil
+		}
+	}
+	sc, err := s.rt.connect(tx, key)
+	if err != nil {
+		return nil, err
+	}
+	sc.buf = getBuf(s.rt.bufsize)
+	sc.private = reuse == ReuseNever
+	return sc, nil
+}
+
+// keepConn attaches sc to the session for its next requests.
+func (s *session) keepConn(sc *serverConn, reuse HTTPReuse) {
+	s.rt.releaseServer(&s.tx)
+	for i := range s.conns {
+		if s.conns[i] == nil {
+			s.conns[i] = sc
+			return
+		}
+	}
+	// Full: the oldest goes to its server's idle pool.
+	old := s.conns[0]
+	copy(s.conns[:], s.conns[1:])
+	s.conns[len(s.conns)-1] = sc
+	if old.private {
+		old.close()
+	} else {
+		old.srv.putIdle(old)
+	}
+}
+
+// dropConn closes sc and releases the server slot.
+func (s *session) dropConn(sc *serverConn) {
+	sc.close()
+	s.rt.releaseServer(&s.tx)
+}
+
+func (rt *Runtime) releaseServer(tx *Txn) {
+	if tx.Server != nil && !tx.released {
+		tx.released = true
+		tx.Backend.Picker.Release(tx.Server)
+	}
+}
+
+// serverFail answers a server-side failure with the error page.
+func (s *session) serverFail(be *Backend, status int, cause, state byte, keep bool) bool {
+	tx := &s.tx
+	tx.setTerm(cause, state)
+	be.Counters.ErrResp.Add(1)
+	if tx.Server != nil {
+		tx.Server.Counters.ErrResp.Add(1)
+	}
+	s.rt.releaseServer(tx)
+	s.reply(tx.ErrorPage(status), keep, status)
+	return keep
+}
+
+func (s *session) bodyFail(sc *serverConn, be *Backend, err error, keep bool) bool {
+	s.dropConn(sc)
+	tx := &s.tx
+	if errors.Is(err, errClientGone) || errors.Is(err, http1.ErrBadChunk) {
+		tx.setTerm('C', 'D')
+		if errors.Is(err, http1.ErrBadChunk) {
+			s.reply(tx.ErrorPage(400), false, 400)
+		}
+		return false
+	}
+	if isTimeout(err) {
+		tx.setTerm('c', 'D')
+		s.reply(tx.ErrorPage(408), false, 408)
+		return false
+	}
+	return s.serverFail(be, 502, 'S', 'D', false)
+}
+
+// verdict carries out a hook's non-Continue verdict.
+func (s *session) verdict(v Verdict, keep bool) bool {
+	tx := &s.tx
+	if v == Reject || tx.Reply == nil {
+		tx.setTerm('P', 'R')
+		return false
+	}
+	if tx.ReplyClose {
+		keep = false
+	}
+	tx.setTerm('P', 'R')
+	s.reply(tx.Reply, keep, 0)
+	return keep
+}
+
+// reply sends a raw HTTP response (error page, deny, return, redirect)
+// re-framed as HAProxy's HTX path does: header names lower-cased, the
+// Connection header set for the client connection's fate, no body for
+// HEAD. A response that does not parse is sent as is and the connection
+// closed.
+func (s *session) reply(raw []byte, keep bool, status int) {
+	tx := &s.tx
+	s.scratch = append(s.scratch[:0], raw...)
+	var m http1.Message
+	m.Headers = s.resp.Headers[:0]
+	_ = s.c.SetWriteDeadline(deadline(pick(s.timeouts().Client, 5*time.Second)))
+	if err := http1.ParseResponse(&m, s.scratch, len(s.scratch)); err != nil {
+		n, _ := s.c.Write(raw)
+		tx.BytesOut += int64(n)
+		tx.Status = status
+		return
+	}
+	s.resp = m
+	tx.Status = m.Status
+	if status == 0 || status != 503 {
+		s.fe.Counters.CountStatus(m.Status)
+	} else {
+		s.fe.Counters.CountStatus(status)
+	}
+	req := &s.req
+	s.out = m.AppendResponseHead(s.out[:0])
+	s.out = appendConnHeader(s.out, &m, keep, !req.Is11(), true)
+	s.out = append(s.out, '\r', '\n')
+	if !http1.EqualFold(req.Method, "HEAD") {
+		s.out = append(s.out, s.scratch[m.HeadLen:]...)
+	}
+	n, _ := s.c.Write(s.out)
+	tx.BytesOut += int64(n)
+	if tx.Ta < 0 && !tx.ReqAt.IsZero() {
+		tx.Ta = time.Since(tx.ReqAt)
+	}
+}
+
+// readResponseHead reads from sc until a response head parses.
+func (s *session) readResponseHead(sc *serverConn, timeout time.Duration) error {
+	_ = sc.c.SetReadDeadline(deadline(timeout))
+	for {
+		if sc.w > sc.r {
+			err := http1.ParseResponse(&s.resp, sc.buf[sc.r:sc.w], s.rt.headLimit)
+			if err == nil {
+				return nil
+			}
+			if err != http1.ErrIncomplete {
+				return err
+			}
+		}
+		if sc.r > 0 {
+			n := copy(sc.buf, sc.buf[sc.r:sc.w])
+			sc.r, sc.w = 0, n
+		}
+		if sc.w == len(sc.buf) {
+			return http1.ErrTooLarge
+		}
+		n, err := sc.c.Read(sc.buf[sc.w:])
+		sc.w += n
+		if n == 0 && err != nil {
+			if err == io.EOF {
+				return errServerGone
+			}
+			return err
+		}
+	}
+}
+
+// streamRequestBody copies the rest of the request body (what was not in
+// the client buffer) from the client to the server through sc.buf.
+func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
+	tx := &s.tx
+	var remain int64
+	if !req.Chunked {
+		remain = req.ContentLength - int64(s.w-(s.r+req.HeadLen))
+	}
+	cliTO := s.timeouts().Client
+	srvTO := tx.Backend.Proxy.Timeouts.Server
+	buf := sc.buf
+	for {
+		_ = s.c.SetReadDeadline(deadline(cliTO))
+		lim := len(buf)
+		if !req.Chunked && remain < int64(lim) {
+			lim = int(remain)
+		}
+		n, err := s.c.Read(buf[:lim])
+		if n > 0 {
+			tx.BytesIn += int64(n)
+			body := buf[:n]
+			done := false
+			if req.Chunked {
+				k, d, cerr := s.ch.Feed(body)
+				if cerr != nil {
+					return cerr
+				}
+				done = d
+				if k < n {
+					// Pipelined bytes after the body: keep them for the next
+					// request, after what the client buffer holds.
+					extra := buf[k:n]
+					if s.w+len(extra) > len(s.buf) {
+						return http1.ErrBadChunk
+					}
+					s.w += copy(s.buf[s.w:], extra)
+				}
+				body = body[:k]
+			} else {
+				remain -= int64(n)
+				done = remain == 0
+			}
+			_ = sc.c.SetWriteDeadline(deadline(srvTO))
+			if _, werr := sc.c.Write(body); werr != nil {
+				return werr
+			}
+			if done {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			if isTimeout(err) {
+				return err
+			}
+			return errClientGone
+		}
+	}
+}
+
+// streamResponseBody copies the rest of the response body from the server
+// to the client through sc.buf.
+func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilClose bool, sent int64) error {
+	tx := &s.tx
+	var remain int64
+	if !resp.Chunked && !untilClose {
+		remain = resp.ContentLength - sent
+	}
+	srvTO := tx.Backend.Proxy.Timeouts.Server
+	cliTO := s.timeouts().Client
+	sc.r, sc.w = 0, 0
+	buf := sc.buf
+	for {
+		_ = sc.c.SetReadDeadline(deadline(srvTO))
+		lim := len(buf)
+		if !resp.Chunked && !untilClose && remain < int64(lim) {
+			lim = int(remain)
+		}
+		n, err := sc.c.Read(buf[:lim])
+		if n > 0 {
+			body := buf[:n]
+			done := false
+			switch {
+			case resp.Chunked:
+				k, d, cerr := s.ch.Feed(body)
+				if cerr != nil {
+					tx.setTerm('S', 'D')
+					return cerr
+				}
+				body, done = body[:k], d
+			case !untilClose:
+				remain -= int64(n)
+				done = remain == 0
+			}
+			_ = s.c.SetWriteDeadline(deadline(cliTO))
+			w, werr := s.c.Write(body)
+			tx.BytesOut += int64(w)
+			if werr != nil {
+				tx.setTerm('C', 'D')
+				return werr
+			}
+			if done {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			if untilClose && err == io.EOF {
+				return nil
+			}
+			if isTimeout(err) {
+				tx.setTerm('s', 'D')
+			} else {
+				tx.setTerm('S', 'D')
+			}
+			return err
+		}
+	}
+}
+
+// upgradeTunnel turns the connection into a tunnel after 101 Switching
+// Protocols (WebSocket), bounded by timeout tunnel.
+func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
+	tx := &s.tx
+	fe := s.fe.Proxy
+	cliTO := pick(be.Proxy.Timeouts.Tunnel, pick(fe.Timeouts.Tunnel, fe.Timeouts.Client))
+	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
+	cpre := s.buf[s.next:s.w]
+	in, out, cause := s.rt.tunnel(s.c, sc.c, cpre, nil, cliTO, srvTO, pick(fe.Timeouts.ClientFin, cliTO), pick(be.Proxy.Timeouts.ServerFin, srvTO))
+	tx.BytesIn += in
+	tx.BytesOut += out
+	if cause != 0 {
+		tx.setTerm(cause, 'D')
+	}
+	tx.Ta = time.Since(tx.ReqAt)
+	s.countBytes(be)
+	s.dropConn(sc)
+}

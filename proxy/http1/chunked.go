@@ -1,0 +1,195 @@
+package http1
+
+import "errors"
+
+// ErrBadChunk is a malformed chunked body (bad size line, missing CRLF).
+var ErrBadChunk = errors.New("http1: invalid chunked encoding")
+
+// Chunked validates a chunked body as it streams through, so the engine can
+// forward the bytes verbatim and still know where the message ends
+// (RFC 7230 §4.1). The zero value is ready for a new body.
+type Chunked struct {
+	state  uint8
+	digits uint8
+	size   int64 // remaining data bytes of the current chunk
+	last   bool  // the size line was 0: trailers follow
+	// Body counts data bytes seen (the decoded body length).
+	Body int64
+}
+
+const (
+	cSize uint8 = iota
+	cSizeWS
+	cExt
+	cSizeLF
+	cData
+	cDataCR
+	cDataLF
+	cTrailerStart
+	cTrailer
+	cTrailerLF
+	cEndLF
+	cDone
+)
+
+// Reset prepares c for a new body.
+func (c *Chunked) Reset() { *c = Chunked{} }
+
+// Done reports whether the terminating chunk and trailers were seen.
+func (c *Chunked) Done() bool { return c.state == cDone }
+
+// Feed consumes bytes of the body. It returns how many bytes of p belong to
+// the body (all of p unless the body ends inside it), whether the body is
+// complete, and ErrBadChunk on malformed input.
+func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
+	i := 0
+	for i < len(p) {
+		b := p[i]
+		switch c.state {
+		case cSize:
+			v := hexVal(b)
+			if v >= 0 {
+				if c.digits >= 15 {
+					return i, false, ErrBadChunk // size overflow
+				}
+				c.digits++
+				c.size = c.size<<4 | int64(v)
+				i++
+				continue
+			}
+			if c.digits == 0 {
+				return i, false, ErrBadChunk
+			}
+			switch b {
+			case ' ', '\t':
+				c.state = cSizeWS
+			case ';':
+				c.state = cExt
+			case '\r':
+				c.state = cSizeLF
+			case '\n':
+				c.endSizeLine()
+			default:
+				return i, false, ErrBadChunk
+			}
+			i++
+		case cSizeWS:
+			switch b {
+			case ' ', '\t':
+			case ';':
+				c.state = cExt
+			case '\r':
+				c.state = cSizeLF
+			case '\n':
+				c.endSizeLine()
+			default:
+				return i, false, ErrBadChunk
+			}
+			i++
+		case cExt:
+			switch {
+			case b == '\r':
+				c.state = cSizeLF
+			case b == '\n':
+				c.endSizeLine()
+			case b < ' ' && b != '\t' || b == 0x7f:
+				return i, false, ErrBadChunk
+			}
+			i++
+		case cSizeLF:
+			if b != '\n' {
+				return i, false, ErrBadChunk
+			}
+			c.endSizeLine()
+			i++
+		case cData:
+			k := int64(len(p) - i)
+			if k > c.size {
+				k = c.size
+			}
+			i += int(k)
+			c.size -= k
+			c.Body += k
+			if c.size == 0 {
+				c.state = cDataCR
+			}
+		case cDataCR:
+			switch b {
+			case '\r':
+				c.state = cDataLF
+			case '\n':
+				c.state = cSize
+				c.digits = 0
+			default:
+				return i, false, ErrBadChunk
+			}
+			i++
+		case cDataLF:
+			if b != '\n' {
+				return i, false, ErrBadChunk
+			}
+			c.state = cSize
+			c.digits = 0
+			i++
+		case cTrailerStart:
+			switch b {
+			case '\r':
+				c.state = cEndLF
+			case '\n':
+				c.state = cDone
+				return i + 1, true, nil
+			default:
+				if b < ' ' || b == 0x7f {
+					return i, false, ErrBadChunk
+				}
+				c.state = cTrailer
+			}
+			i++
+		case cTrailer:
+			switch {
+			case b == '\r':
+				c.state = cTrailerLF
+			case b == '\n':
+				c.state = cTrailerStart
+			case b < ' ' && b != '\t' || b == 0x7f:
+				return i, false, ErrBadChunk
+			}
+			i++
+		case cTrailerLF:
+			if b != '\n' {
+				return i, false, ErrBadChunk
+			}
+			c.state = cTrailerStart
+			i++
+		case cEndLF:
+			if b != '\n' {
+				return i, false, ErrBadChunk
+			}
+			c.state = cDone
+			return i + 1, true, nil
+		case cDone:
+			return i, true, nil
+		}
+	}
+	return i, c.state == cDone, nil
+}
+
+func (c *Chunked) endSizeLine() {
+	if c.size == 0 {
+		c.state = cTrailerStart
+		return
+	}
+	c.state = cData
+}
+
+func hexVal(b byte) int {
+	switch {
+	case '0' <= b && b <= '9':
+		return int(b - '0')
+	case 'a' <= b && b <= 'f':
+		return int(b-'a') + 10
+	case 'A' <= b && b <= 'F':
+		return int(b-'A') + 10
+	}
+	return -1
+}

@@ -1,0 +1,195 @@
+package http1
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Header access is case-insensitive; names are stored lower-case (parsed
+// names are lower-cased in place; added names are lower-cased into the
+// arena) so lookups compare with EqualFold against any spelling.
+
+// Get returns the value of the first header named name, and whether it exists.
+func (m *Message) Get(name string) ([]byte, bool) {
+	for i := range m.Headers {
+		if EqualFold(m.Headers[i].Name, name) {
+			return m.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// Count returns how many header lines are named name.
+func (m *Message) Count(name string) int {
+	n := 0
+	for i := range m.Headers {
+		if EqualFold(m.Headers[i].Name, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// arenaCopy copies s into the arena and returns the copy. Earlier slices
+// stay valid when the arena grows: they keep the old backing array alive.
+func (m *Message) arenaCopy(s []byte, lower bool) []byte {
+	start := len(m.Arena)
+	m.Arena = append(m.Arena, s...)
+	out := m.Arena[start:len(m.Arena):len(m.Arena)]
+	if lower {
+		for i, c := range out {
+			if 'A' <= c && c <= 'Z' {
+				out[i] = c + 'a' - 'A'
+			}
+		}
+	}
+	return out
+}
+
+// AddHeader appends a header line (name lower-cased, as HAProxy emits it).
+func (m *Message) AddHeader(name, value string) {
+	n := m.arenaCopy([]byte(name), true)
+	v := m.arenaCopy([]byte(value), false)
+	m.Headers = append(m.Headers, Header{Name: n, Value: v})
+}
+
+// AddHeaderBytes is AddHeader for byte slices (no conversion allocation).
+func (m *Message) AddHeaderBytes(name, value []byte) {
+	n := m.arenaCopy(name, true)
+	v := m.arenaCopy(value, false)
+	m.Headers = append(m.Headers, Header{Name: n, Value: v})
+}
+
+// SetHeader removes every header named name and appends one with value.
+func (m *Message) SetHeader(name, value string) {
+	m.DelHeader(name)
+	m.AddHeader(name, value)
+}
+
+// DelHeader removes every header named name, keeping the others' order.
+func (m *Message) DelHeader(name string) int {
+	j, n := 0, 0
+	for i := range m.Headers {
+		if EqualFold(m.Headers[i].Name, name) {
+			n++
+			continue
+		}
+		m.Headers[j] = m.Headers[i]
+		j++
+	}
+	m.Headers = m.Headers[:j]
+	return n
+}
+
+// SetURI replaces the request URI (copied into the arena).
+func (m *Message) SetURI(uri []byte) { m.URI = m.arenaCopy(uri, false) }
+
+// SetMethod replaces the request method.
+func (m *Message) SetMethod(meth []byte) { m.Method = m.arenaCopy(meth, false) }
+
+// Path returns the URI's path part: the URI up to '?' with an absolute
+// form's scheme://authority removed (as HAProxy's `path` fetch).
+func (m *Message) Path() []byte {
+	u := m.URI
+	if i := bytes.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	if len(u) > 0 && u[0] != '/' && u[0] != '*' {
+		if i := bytes.Index(u, []byte("://")); i >= 0 {
+			rest := u[i+3:]
+			if j := bytes.IndexByte(rest, '/'); j >= 0 {
+				return rest[j:]
+			}
+			return nil
+		}
+	}
+	return u
+}
+
+// Query returns the part of the URI after '?', or nil.
+func (m *Message) Query() []byte {
+	if i := bytes.IndexByte(m.URI, '?'); i >= 0 {
+		return m.URI[i+1:]
+	}
+	return nil
+}
+
+// VersionString returns "HTTP/1.0" or "HTTP/1.1" as HAProxy forwards it:
+// every version other than 1.0 goes out as 1.1.
+func (m *Message) VersionString() string {
+	if m.Is11() {
+		return "HTTP/1.1"
+	}
+	return "HTTP/1.0"
+}
+
+// AppendRequestHead serializes the request head (without the final empty
+// line) into dst: the request line and every header except Connection,
+// which the caller writes (its value depends on the connection mode).
+func (m *Message) AppendRequestHead(dst []byte) []byte {
+	dst = append(dst, m.Method...)
+	dst = append(dst, ' ')
+	dst = append(dst, m.URI...)
+	dst = append(dst, ' ')
+	dst = append(dst, m.VersionString()...)
+	dst = append(dst, '\r', '\n')
+	return m.appendHeaders(dst)
+}
+
+// AppendResponseHead serializes the status line and headers except
+// Connection (without the final empty line).
+func (m *Message) AppendResponseHead(dst []byte) []byte {
+	dst = append(dst, m.VersionString()...)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, m.Reason...)
+	dst = append(dst, '\r', '\n')
+	return m.appendHeaders(dst)
+}
+
+func (m *Message) appendHeaders(dst []byte) []byte {
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if string(h.Name) == "connection" {
+			continue
+		}
+		dst = append(dst, h.Name...)
+		dst = append(dst, ':', ' ')
+		dst = append(dst, h.Value...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}
+
+// ConnectionTokens returns the Connection header's tokens other than
+// close/keep-alive (e.g. "upgrade"), joined by ", ", appended to dst.
+func (m *Message) ConnectionTokens(dst []byte) []byte {
+	first := true
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if string(h.Name) != "connection" {
+			continue
+		}
+		v := h.Value
+		for len(v) > 0 {
+			j := bytes.IndexByte(v, ',')
+			tok := v
+			if j >= 0 {
+				tok, v = v[:j], v[j+1:]
+			} else {
+				v = nil
+			}
+			tok = bytes.Trim(tok, " \t")
+			if len(tok) == 0 || equalFold(tok, "close") || equalFold(tok, "keep-alive") {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',', ' ')
+			}
+			first = false
+			dst = append(dst, tok...)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,144 @@
+package proxy
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// serverConn is a connection to a server with its read buffer.
+type serverConn struct {
+	c        *net.TCPConn
+	srv      *ServerState
+	buf      []byte
+	r, w     int
+	reqs     int // requests sent on it
+	idleAt   time.Time
+	private  bool // http-reuse never: only the session that opened it
+	lastUsed time.Time
+}
+
+// maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
+// is unlimited by default, but purges; a bound keeps memory flat).
+const maxIdlePerServer = 256
+
+var bufPools sync.Map // size → *sync.Pool
+
+func getBuf(size int) []byte {
+	p, _ := bufPools.Load(size)
+	if p == nil {
+		p, _ = bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
+	}
+	return *(p.(*sync.Pool).Get().(*[]byte))
+}
+
+func putBuf(b []byte) {
+	if b == nil {
+		return
+	}
+	b = b[:cap(b)]
+	p, _ := bufPools.Load(len(b))
+	if p == nil {
+		return
+	}
+	p.(*sync.Pool).Put(&b)
+}
+
+func (sc *serverConn) close() {
+	if sc.c != nil {
+		sc.c.Close()
+	}
+	putBuf(sc.buf)
+	sc.buf = nil
+}
+
+// takeIdle returns an idle connection of s, or nil.
+func (s *ServerState) takeIdle() *serverConn {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if n := len(s.idle); n > 0 {
+		sc := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		return sc
+	}
+	return nil
+}
+
+// putIdle parks sc for reuse by later requests.
+func (s *ServerState) putIdle(sc *serverConn) {
+	if !s.Usable() {
+		sc.close()
+		return
+	}
+	sc.idleAt = time.Now()
+	s.idleMu.Lock()
+	if len(s.idle) >= maxIdlePerServer {
+		old := s.idle[0]
+		copy(s.idle, s.idle[1:])
+		s.idle[len(s.idle)-1] = sc
+		s.idleMu.Unlock()
+		old.close()
+		return
+	}
+	s.idle = append(s.idle, sc)
+	s.idleMu.Unlock()
+}
+
+func (s *ServerState) closeIdle() {
+	s.idleMu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.idleMu.Unlock()
+	for _, sc := range idle {
+		sc.close()
+	}
+}
+
+func (s *ServerState) purgeIdle(before time.Time) {
+	s.idleMu.Lock()
+	var old []*serverConn
+	j := 0
+	for _, sc := range s.idle {
+		if sc.idleAt.Before(before) {
+			old = append(old, sc)
+			continue
+		}
+		s.idle[j] = sc
+		j++
+	}
+	for i := j; i < len(s.idle); i++ {
+		s.idle[i] = nil
+	}
+	s.idle = s.idle[:j]
+	s.idleMu.Unlock()
+	for _, sc := range old {
+		sc.close()
+	}
+}
+
+// dial opens a connection to s within timeout (timeout connect; HAProxy
+// without one waits forever, we cap at a minute).
+func (rt *Runtime) dial(s *ServerState, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.Dial("tcp", s.Addr(dst).String())
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*net.TCPConn)
+	_ = tc.SetNoDelay(true)
+	return &serverConn{c: tc, srv: s}, nil
+}
+
+// turnAround is HAProxy's delay before retrying a failed connection
+// attempt: min(timeout connect, 1s) (configuration.txt, "retries").
+func turnAround(connect time.Duration) time.Duration {
+	if connect <= 0 || connect > time.Second {
+		return time.Second
+	}
+	return connect
+}

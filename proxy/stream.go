@@ -1,0 +1,144 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+)
+
+// runRequest runs every module's Request hook for px until one decides.
+func (rt *Runtime) runRequest(tx *Txn, px *Proxy) Verdict {
+	for i := range rt.modules {
+		if h := rt.modules[i].Request; h != nil {
+			if v := h(tx, px); v != Continue {
+				return v
+			}
+		}
+	}
+	return Continue
+}
+
+// runResponse runs every module's Response hook for px until one decides.
+func (rt *Runtime) runResponse(tx *Txn, px *Proxy) Verdict {
+	for i := range rt.modules {
+		if h := rt.modules[i].Response; h != nil {
+			if v := h(tx, px); v != Continue {
+				return v
+			}
+		}
+	}
+	return Continue
+}
+
+// chooseBackend returns the backend a frontend-stage hook chose, else the
+// default_backend, else the frontend itself when it is a listen section.
+func (rt *Runtime) chooseBackend(tx *Txn) *Backend {
+	if tx.Backend != nil {
+		return tx.Backend
+	}
+	fe := tx.Frontend.Proxy
+	if fe.DefaultBackend != nil {
+		tx.Backend = rt.backends[fe.DefaultBackend]
+	} else if fe.Cap&CapBE != 0 {
+		tx.Backend = rt.backends[fe]
+	}
+	return tx.Backend
+}
+
+func (rt *Runtime) logTxn(tx *Txn) {
+	tx.ActConn = rt.ActConn.Load()
+	if tx.Frontend != nil {
+		tx.FeConn = tx.Frontend.Counters.CurConns.Load()
+	}
+	if tx.Backend != nil {
+		tx.BeConn = tx.Backend.Counters.CurConns.Load()
+		tx.BeQueue = tx.Backend.Counters.CurQueue.Load()
+	}
+	if tx.Server != nil {
+		tx.SrvConn = tx.Server.Counters.CurConns.Load()
+		tx.SrvQueue = tx.Server.Counters.CurQueue.Load()
+	}
+	for i := range rt.modules {
+		if h := rt.modules[i].Log; h != nil {
+			h(tx)
+		}
+	}
+}
+
+var errConnect = errors.New("cannot connect to server")
+
+// connect picks a server (unless tx.Server is already set by persistence)
+// and connects to it: `retries` more attempts after a failure, each after
+// the turn-around delay, the last one on another server with `option
+// redispatch` (HAProxy's default redispatch interval -1). On success
+// tx.Server holds a picked server that the caller must Release. Errors:
+// ErrNoServer / ErrQueueTimeout (nothing picked), errConnect.
+func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
+	be := tx.Backend
+	px := be.Proxy
+	retries := px.Retries
+	if retries < 0 {
+		retries = 0
+	}
+	start := time.Now()
+	if px.Timeouts.Queue > 0 {
+		key.Deadline = start.Add(px.Timeouts.Queue)
+	} else if px.Timeouts.Connect > 0 {
+		key.Deadline = start.Add(px.Timeouts.Connect)
+	}
+	for attempt := 0; ; attempt++ {
+		if tx.Server == nil {
+			s, err := be.Picker.Pick(key)
+			if err != nil {
+				if tx.Tw < 0 {
+					tx.Tw = time.Since(start)
+				}
+				if errors.Is(err, ErrQueueTimeout) {
+					tx.setTerm('s', 'Q')
+				} else {
+					tx.setTerm('S', 'C')
+				}
+				return nil, err
+			}
+			tx.Server = s
+			s.Counters.TotConns.Add(1)
+			s.Counters.LastSess.Store(time.Now().Unix())
+			if n := s.Counters.CurConns.Load(); n > s.Counters.MaxConns.Load() {
+				s.Counters.MaxConns.Store(n)
+			}
+		}
+		if tx.Tw < 0 {
+			tx.Tw = time.Since(start)
+		}
+		t0 := time.Now()
+		sc, err := rt.dial(tx.Server, tx.Dst, px.Timeouts.Connect)
+		if err == nil {
+			tx.Tc = time.Since(t0)
+			return sc, nil
+		}
+		tx.Server.Counters.ErrConn.Add(1)
+		be.Counters.ErrConn.Add(1)
+		if attempt >= retries {
+			be.Picker.Release(tx.Server)
+			tx.Server = nil
+			tx.Tc = -1
+			if isTimeout(err) {
+				tx.setTerm('s', 'C')
+			} else {
+				tx.setTerm('S', 'C')
+			}
+			return nil, errConnect
+		}
+		tx.Retries++
+		be.Counters.Retries.Add(1)
+		tx.Server.Counters.Retries.Add(1)
+		if el := time.Since(t0); el < px.Timeouts.Connect || px.Timeouts.Connect <= 0 {
+			time.Sleep(turnAround(px.Timeouts.Connect))
+		}
+		if px.Redispatch && attempt+1 == retries {
+			key.Exclude = tx.Server
+			be.Picker.Release(tx.Server)
+			tx.Server = nil
+			be.Counters.Redisp.Add(1)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// serveTCP runs one mode-tcp connection: choose a backend and a server,
+// connect (retries, redispatch), then copy both ways until both sides
+// have closed (half-close is propagated) or a timeout fires.
+func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort) {
+	defer c.Close()
+	tx := &Txn{}
+	tx.reset()
+	tx.Frontend, tx.Src, tx.Dst = fe, src, dst
+	tx.AcceptAt = time.Now()
+	tx.ReqAt = tx.AcceptAt
+	tx.Th, tx.Ti, tx.TR = 0, 0, 0
+	defer rt.logTxn(tx)
+
+	if v := rt.runRequest(tx, fe.Proxy); v != Continue {
+		tx.setTerm('P', 'R')
+		return
+	}
+	be := rt.chooseBackend(tx)
+	if be == nil {
+		tx.setTerm('P', 'R')
+		return
+	}
+	if be.Proxy != fe.Proxy {
+		if v := rt.runRequest(tx, be.Proxy); v != Continue {
+			tx.setTerm('P', 'R')
+			return
+		}
+	}
+	be.Counters.connOpen()
+	defer be.Counters.CurConns.Add(-1)
+	key := PickKey{Src: src, Dst: dst, Txn: tx}
+	sc, err := rt.connect(tx, &key)
+	if err != nil {
+		return
+	}
+	srv := tx.Server
+	defer func() {
+		sc.close()
+		be.Picker.Release(srv)
+	}()
+	cliTO := pick(fe.Proxy.Timeouts.Tunnel, fe.Proxy.Timeouts.Client)
+	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
+	if be.Proxy.Timeouts.Tunnel > 0 {
+		cliTO = be.Proxy.Timeouts.Tunnel
+	}
+	cliFin := pick(fe.Proxy.Timeouts.ClientFin, cliTO)
+	srvFin := pick(be.Proxy.Timeouts.ServerFin, srvTO)
+	in, out, cause := rt.tunnel(c, sc.c, nil, nil, cliTO, srvTO, cliFin, srvFin)
+	tx.BytesIn, tx.BytesOut = in, out
+	fe.Counters.BytesIn.Add(in)
+	fe.Counters.BytesOut.Add(out)
+	be.Counters.BytesIn.Add(in)
+	be.Counters.BytesOut.Add(out)
+	srv.Counters.BytesIn.Add(in)
+	srv.Counters.BytesOut.Add(out)
+	if cause != 0 {
+		tx.setTerm(cause, 'D')
+	}
+	tx.Ta = time.Since(tx.ReqAt)
+	tx.Tt = tx.Ta
+}
+
+func pick(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// tunnel copies client↔server until both directions are done. cpre/spre
+// are bytes already read from the client/server to send first. It returns
+// bytes client→server, server→client, and the termination cause ('c'
+// client timeout, 's' server timeout, 'C'/'S' abort, 0 normal).
+func (rt *Runtime) tunnel(cli, srv net.Conn, cpre, spre []byte, cliTO, srvTO, cliFin, srvFin time.Duration) (in, out int64, cause byte) {
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	type res struct {
+		n     int64
+		err   error
+		toSrv bool
+	}
+	ch := make(chan res, 2)
+	var cliIdle, srvIdle atomic.Int64
+	cliIdle.Store(int64(cliTO))
+	srvIdle.Store(int64(srvTO))
+	go func() {
+		n, err := pipe(srv, cli, cpre, &cliIdle, &last)
+		ch <- res{n, err, true}
+	}()
+	go func() {
+		n, err := pipe(cli, srv, spre, &srvIdle, &last)
+		ch <- res{n, err, false}
+	}()
+	for i := 0; i < 2; i++ {
+		r := <-ch
+		if r.toSrv {
+			in = r.n
+		} else {
+			out = r.n
+		}
+		if r.err != nil {
+			// An error or timeout on one side ends both.
+			if cause == 0 {
+				switch {
+				case isTimeout(r.err) && r.toSrv:
+					cause = 'c'
+				case isTimeout(r.err):
+					cause = 's'
+				case r.toSrv:
+					cause = 'C'
+				default:
+					cause = 'S'
+				}
+			}
+			cli.Close()
+			srv.Close()
+			continue
+		}
+		// Clean EOF: propagate the half-close, and bound the other
+		// direction by the fin timeout.
+		if r.toSrv {
+			closeWrite(srv)
+			if srvFin > 0 {
+				srvIdle.Store(int64(srvFin))
+				_ = srv.SetReadDeadline(deadline(srvFin))
+			}
+		} else {
+			closeWrite(cli)
+			if cliFin > 0 {
+				cliIdle.Store(int64(cliFin))
+				_ = cli.SetReadDeadline(deadline(cliFin))
+			}
+		}
+	}
+	return in, out, cause
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	} else {
+		c.Close()
+	}
+}
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// pipeChunk bounds one splice call so the idle deadline can be refreshed.
+const pipeChunk = 1 << 20
+
+// pipe copies src to dst until EOF (nil error) or an error. idle is the
+// inactivity timeout: a read that waits idle with no traffic in either
+// direction (last) fails with os.ErrDeadlineExceeded. io.CopyN between
+// *net.TCPConn uses splice(2) on Linux (the LimitedReader is supported).
+func pipe(dst, src net.Conn, pre []byte, idleTO *atomic.Int64, last *atomic.Int64) (int64, error) {
+	var total int64
+	if len(pre) > 0 {
+		n, err := dst.Write(pre)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	for {
+		idle := time.Duration(idleTO.Load())
+		if idle > 0 {
+			_ = src.SetReadDeadline(time.Now().Add(idle))
+		}
+		n, err := io.CopyN(dst, src, pipeChunk)
+		total += n
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+		}
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF:
+			return total, nil
+		case isTimeout(err) && idle > 0:
+			if n > 0 || time.Since(time.Unix(0, last.Load())) < idle {
+				continue // the other direction was active
+			}
+			return total, err
+		default:
+			return total, err
+		}
+	}
+}
