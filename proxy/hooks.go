@@ -107,8 +107,8 @@ type Counters struct {
 	ErrResp   atomic.Int64 // server response errors
 	Retries   atomic.Int64
 	Redisp    atomic.Int64
-	ClientAb  atomic.Int64 // client aborts during data transfer
-	ServerAb  atomic.Int64 // server aborts during data transfer
+	ClientAb  atomic.Int64    // client aborts during data transfer
+	ServerAb  atomic.Int64    // server aborts during data transfer
 	Hrsp      [6]atomic.Int64 // 1xx..5xx, other
 	LastSess  atomic.Int64    // unix seconds of the last session
 	// Rate/queue figures a picker may maintain.
@@ -175,7 +175,7 @@ type Txn struct {
 	Term [2]byte
 	// Connection counts at log time: actconn, feconn, beconn, srv_conn.
 	ActConn, FeConn, BeConn, SrvConn int64
-	SrvQueue, BeQueue               int64
+	SrvQueue, BeQueue                int64
 
 	// Reply, when set by a hook with SetReply, is answered instead of
 	// forwarding. Raw is a complete HTTP/1.1 response (errorfile format);

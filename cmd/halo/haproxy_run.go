@@ -39,18 +39,18 @@ const daemonEnv = "HALO_HAPROXY_DAEMON"
 // process exit code.
 func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	if !o.Foreground && os.Getenv(daemonEnv) == "" {
-		return daemonize(o)
+		return daemonizeProxy(o)
 	}
 	rt, err := proxy.New(cfg, proxyModules...)
 	if err != nil {
-		alert("%v", err)
+		proxyAlert("%v", err)
 		return 1
 	}
 	// Catch signals before listening so an early SIGUSR1 is not fatal.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2)
 	if err := rt.Start(); err != nil {
-		alert("%v", err)
+		proxyAlert("%v", err)
 		return 1
 	}
 	pidfile := o.PidFile
@@ -59,7 +59,7 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	}
 	if pidfile != "" {
 		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			alert("[%s.main()] Cannot create pidfile %s", "haproxy", pidfile)
+			proxyAlert("[%s.main()] Cannot create pidfile %s", "haproxy", pidfile)
 		}
 	}
 	// Once we listen (SO_REUSEPORT lets both generations bind), tell the
@@ -99,18 +99,18 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	}
 }
 
-// daemonize re-executes this command detached from the terminal (Go
+// daemonizeProxy re-executes this command detached from the terminal (Go
 // cannot fork), as HAProxy's `daemon`: the parent writes the pidfile with
 // the child's PID and exits 0.
-func daemonize(o proxyRunOpts) int {
+func daemonizeProxy(o proxyRunOpts) int {
 	exe, err := os.Executable()
 	if err != nil {
-		alert("cannot daemonize: %v", err)
+		proxyAlert("cannot daemonize: %v", err)
 		return 1
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		alert("cannot daemonize: %v", err)
+		proxyAlert("cannot daemonize: %v", err)
 		return 1
 	}
 	cmd := exec.Command(exe, os.Args[1:]...)
@@ -119,7 +119,7 @@ func daemonize(o proxyRunOpts) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		alert("cannot daemonize: %v", err)
+		proxyAlert("cannot daemonize: %v", err)
 		return 1
 	}
 	if o.PidFile != "" {
@@ -128,6 +128,6 @@ func daemonize(o proxyRunOpts) int {
 	return 0
 }
 
-func alert(format string, args ...any) {
+func proxyAlert(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), fmt.Sprintf(format, args...))
 }
