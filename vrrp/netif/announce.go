@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -98,7 +99,7 @@ func SendNA(dev string, ip netip.Addr, count int) error {
 		return err
 	}
 	cm := &ipv6.ControlMessage{IfIndex: ifi.Index, HopLimit: 255}
-	dst := &net.IPAddr{IP: net.IPv6linklocalallnodes, Zone: dev}
+	dst := &net.IPAddr{IP: net.IPv6linklocalallnodes, Zone: strconv.Itoa(ifi.Index)}
 	msg := NAMessage(ifi.HardwareAddr, ip)
 	for range count {
 		if _, err := p.WriteTo(msg, cm, dst); err != nil {

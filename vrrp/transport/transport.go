@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -46,6 +47,7 @@ type Conn struct {
 	dests []netip.Addr
 	cm4   *ipv4.ControlMessage
 	cm6   *ipv6.ControlMessage
+	zone  string
 }
 
 // Open opens and configures the socket; the error names what failed.
@@ -65,7 +67,7 @@ func Open(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("VRRP socket: %w", err)
 	}
-	t := &Conn{o: o, ifi: ifi, c: c}
+	t := &Conn{o: o, ifi: ifi, c: c, zone: strconv.Itoa(ifi.Index)}
 	if err := bindToDevice(c, o.Iface); err != nil {
 		c.Close()
 		return nil, err
@@ -194,7 +196,7 @@ func (t *Conn) SendTo(msg []byte, dst netip.Addr) error {
 		_, err = t.p4.WriteTo(msg, t.cm4, a)
 	} else {
 		if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-			a.Zone = t.o.Iface
+			a.Zone = t.zone // numeric: no interface lookup per send
 		}
 		_, err = t.p6.WriteTo(msg, t.cm6, a)
 	}
