@@ -47,7 +47,6 @@ func newSMTPSink(t *testing.T) *smtpSink {
 	return s
 }
 
-
 func (s *smtpSink) serve(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
