@@ -157,6 +157,9 @@ next:
 		if v6 != x.Is6() || (v6 && !x.IsLinkLocalUnicast()) {
 			continue
 		}
+		if a.Flags&(syscall.IFA_F_TENTATIVE|syscall.IFA_F_DADFAILED) != 0 {
+			continue // not usable as a source yet (or ever)
+		}
 		for _, e := range exclude {
 			if e == x {
 				continue next

@@ -32,6 +32,7 @@ const (
 	evStop
 	evDetach
 	evSnapshot
+	evSync
 )
 
 type event struct {
@@ -40,6 +41,7 @@ type event struct {
 	done   chan struct{}
 	snap   chan Snapshot
 	notify bool
+	state  vrrp.State // evSync: the state the sync group moves to
 }
 
 // instance is one running vrrp_instance. Everything below `events` is owned
@@ -70,6 +72,8 @@ type instance struct {
 	stats          Stats
 	buf            []byte
 	adv            packet.Advert
+
+	syncing bool // transition caused by the sync group: do not re-propagate
 
 	statsMu sync.Mutex
 	snapSt  Stats
@@ -274,6 +278,8 @@ func (in *instance) run(st vrrp.State, resumed bool) {
 				in.recompute()
 			case evSnapshot:
 				ev.snap <- in.snap()
+			case evSync:
+				in.onSync(ev.state)
 			case evStop:
 				in.shutdown(ev.notify)
 				close(ev.done)
@@ -444,6 +450,23 @@ func (in *instance) transition(st vrrp.State, why string) {
 		in.setVIPs(true)
 	}
 	in.sp.notifier.Notify(notify.Event{Name: in.cfg.Name, State: st, Priority: in.effPrio}, notify.InstanceScripts(in.cfg))
+	if !in.syncing {
+		in.sp.syncGroup(in, st)
+	}
+}
+
+// onSync follows a vrrp_sync_group peer into st (keepalived's
+// vrrp_sync_master/backup/fault): one member's transition moves them all.
+func (in *instance) onSync(st vrrp.State) {
+	if in.state == st || in.state == vrrp.StateStop {
+		return
+	}
+	if in.fault && st != vrrp.StateFault {
+		return // our own fault holds until it clears
+	}
+	in.syncing = true
+	defer func() { in.syncing = false }()
+	in.transition(st, "")
 }
 
 func (in *instance) garpDelay() time.Duration {

@@ -38,6 +38,9 @@ type Speaker struct {
 	files    map[string]*track.File
 	links    *track.Links
 
+	groupOf    map[string]*vrrp.SyncGroup // instance name → its sync group
+	groupState map[string]vrrp.State
+
 	mu     sync.Mutex
 	insts  []*instance
 	resume map[string]vrrp.State // instance states carried over a reload
@@ -74,8 +77,15 @@ func (s *Speaker) Start() error {
 
 	// vrrp_script runners: one per script that some instance tracks.
 	s.scripts = map[string]*track.Script{}
+	var refs []vrrp.TrackRef
 	for _, in := range s.cfg.Instances {
-		for _, ref := range in.TrackScripts {
+		refs = append(refs, in.TrackScripts...)
+	}
+	for _, g := range s.cfg.SyncGroups {
+		refs = append(refs, g.TrackScripts...)
+	}
+	{
+		for _, ref := range refs {
 			sc := s.cfg.Scripts[ref.Name]
 			if sc == nil || s.scripts[ref.Name] != nil {
 				continue
@@ -132,6 +142,12 @@ func (s *Speaker) Start() error {
 		return fmt.Errorf("netlink link monitor: %w", err)
 	}
 
+	s.groupOf, s.groupState = map[string]*vrrp.SyncGroup{}, map[string]vrrp.State{}
+	for _, g := range s.cfg.SyncGroups {
+		for _, name := range g.Instances {
+			s.groupOf[name] = g
+		}
+	}
 	var insts []*instance
 	for _, ic := range s.cfg.Instances {
 		in, err := newInstance(s, ic)
@@ -184,12 +200,43 @@ func (s *Speaker) trackChanged() {
 	}
 }
 
+// syncGroup moves the other members of in's sync group to st and runs the
+// group's notifications once per group transition.
+func (s *Speaker) syncGroup(in *instance, st vrrp.State) {
+	g := s.groupOf[in.cfg.Name]
+	if g == nil {
+		return
+	}
+	s.mu.Lock()
+	changed := s.groupState[g.Name] != st
+	s.groupState[g.Name] = st
+	insts := s.insts
+	s.mu.Unlock()
+	if !changed {
+		return
+	}
+	if st != vrrp.StateStop {
+		s.logf("VRRP_Group(%s) Syncing instances to %s state", g.Name, st)
+	}
+	for _, o := range insts {
+		if o != in && s.groupOf[o.cfg.Name] == g {
+			o.post(event{kind: evSync, state: st})
+		}
+	}
+	s.notifier.Notify(notify.Event{Group: true, Name: g.Name, State: st, Priority: 0}, notify.GroupScripts(g))
+}
+
 // terms gathers the tracking inputs of one instance.
 func (s *Speaker) terms(ic *vrrp.Instance) (terms []track.Term, ifaceDown bool) {
 	if !ic.DontTrackPrimary && !s.links.Up(ic.Interface) {
 		ifaceDown = true
 	}
-	for _, ref := range ic.TrackScripts {
+	refs := ic.TrackScripts
+	if g := s.groupOf[ic.Name]; g != nil {
+		// A sync group's track_script applies to every member.
+		refs = append(append([]vrrp.TrackRef(nil), refs...), g.TrackScripts...)
+	}
+	for _, ref := range refs {
 		sc := s.scripts[ref.Name]
 		if sc == nil {
 			continue

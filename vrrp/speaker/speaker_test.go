@@ -208,3 +208,83 @@ func TestTrackScriptWeightFailover(t *testing.T) {
 		}
 	}
 }
+
+func TestIPv6VRRPv3(t *testing.T) {
+	lab := nstest.NewLab(t, "v6", 2, 213)
+	for i, ns := range lab.Nodes {
+		ll := fmt.Sprintf("fe80::b%d/64", i+1)
+		if out, err := exec.Command("ip", "-n", ns, "addr", "add", ll, "dev", "eth0", "nodad").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	v6 := func(in *vrrp.Instance) {
+		in.Version, in.Family, in.AuthType, in.AdvertInt = 3, 6, "", 500*time.Millisecond
+		in.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("2001:db8:213::100/64")}}
+	}
+	n1 := startNode(t, lab.Nodes[0], labConfig(lab, 1, 150, func(in *vrrp.Instance) { v6(in); in.InitialState = vrrp.StateMaster }))
+	startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, v6))
+	has := func(i int) bool {
+		out, _ := exec.Command("ip", "-n", lab.Nodes[i-1], "-6", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+		return strings.Contains(string(out), "2001:db8:213::100/64")
+	}
+	wait := func(i int, limit time.Duration) {
+		t.Helper()
+		for t0 := time.Now(); time.Since(t0) < limit; time.Sleep(50 * time.Millisecond) {
+			if has(i) && !has(3-i) {
+				return
+			}
+		}
+		t.Fatalf("node %d does not hold the IPv6 VIP alone", i)
+	}
+	wait(1, 6*time.Second)
+	if err := n1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wait(2, 3*time.Second)
+	_ = n1.cmd.Wait()
+	if !strings.Contains(n1.out.String(), "Sending/queueing Unsolicited Neighbour Adverts on eth0 for 2001:db8:213::100") {
+		t.Errorf("node 1 log lacks the NA line")
+	}
+}
+
+func TestSyncGroupFault(t *testing.T) {
+	lab := nstest.NewLab(t, "sg", 2, 214)
+	dir := t.TempDir()
+	flag := dir + "/healthy"
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(i, prio int, tracked bool) *vrrp.Config {
+		c := labConfig(lab, i, prio, func(in *vrrp.Instance) { in.Version, in.AuthType, in.AdvertInt = 3, "", 500*time.Millisecond })
+		in2 := *c.Instances[0]
+		in2.Name, in2.VRID = "VI_2", 52
+		in2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix(lab.Net + ".101/24")}}
+		c.Instances = append(c.Instances, &in2)
+		c.SyncGroups = []*vrrp.SyncGroup{{Name: "G", Instances: []string{"VI_1", "VI_2"}}}
+		if tracked {
+			c.Instances[0].TrackScripts = []vrrp.TrackRef{{Name: "chk"}}
+			c.Scripts = map[string]*vrrp.Script{"chk": {Name: "chk", Command: "/usr/bin/test -f " + flag, Interval: 300 * time.Millisecond, Weight: 0, Rise: 1, Fall: 1}}
+		}
+		return c
+	}
+	n1 := startNode(t, lab.Nodes[0], mk(1, 150, true))
+	startNode(t, lab.Nodes[1], mk(2, 100, false))
+	waitHolders(t, lab, "1", 8*time.Second)
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	// VI_1 goes FAULT; VI_2 must follow it although nothing of its own failed.
+	waitHolders(t, lab, "2", 5*time.Second)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(lab.Addrs(t, 2, "eth0"), lab.Net+".101/") {
+		if time.Now().After(deadline) {
+			t.Fatalf("VI_2 did not follow to node 2:\n%s", n1.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"(VI_1) Entering FAULT STATE", "VRRP_Group(G) Syncing instances to FAULT state", "(VI_2) Entering FAULT STATE"} {
+		if !strings.Contains(n1.out.String(), want) {
+			t.Errorf("node 1 log lacks %q", want)
+		}
+	}
+}
