@@ -141,23 +141,45 @@ func TestGARPOnTheWire(t *testing.T) {
 	tv := unix.NsecToTimeval(int64(3 * time.Second))
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	var mac net.HardwareAddr
+	// A fresh veth pair can drop the first frames while the link comes up:
+	// send a burst every 100 ms until the receiver has seen one whole burst.
+	stop := make(chan struct{})
+	defer close(stop)
+	sendErr := make(chan error, 1)
 	nstest.In(t, lab.Nodes[0], func() {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		mac = ifi.HardwareAddr
-		if err := SendGARP("eth0", netip.MustParseAddr("10.78.202.100"), 3); err != nil {
-			t.Fatal(err)
-		}
 	})
+	go func() {
+		nstest.In(t, lab.Nodes[0], func() {
+			for {
+				if err := SendGARP("eth0", netip.MustParseAddr("10.78.202.100"), 3); err != nil {
+					sendErr <- err
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}()
 	want := GARPFrame(mac, netip.MustParseAddr("10.78.202.100"))
 	got := 0
 	buf := make([]byte, 1500)
 	for got < 3 {
+		select {
+		case err := <-sendErr:
+			t.Fatal(err)
+		default:
+		}
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			t.Fatalf("received %d of 3 gratuitous ARPs: %v", got, err)
+			t.Fatalf("received %d gratuitous ARPs: %v", got, err)
 		}
 		if bytes.Equal(buf[:n], want) || (n > len(want) && bytes.Equal(buf[:len(want)], want)) {
 			got++

@@ -148,7 +148,7 @@ func TestElectionAndSigtermFailover(t *testing.T) {
 	n2 := startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, nil))
 	el := waitHolders(t, lab, "1", 10*time.Second)
 	// master down interval 3 s + skew (256-150)/256 s, from BACKUP at start
-	if el < 3*time.Second || el > 5*time.Second {
+	if el < 3*time.Second || el > 6*time.Second {
 		t.Errorf("election took %v, want about 3.4 s", el)
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -162,7 +162,7 @@ func TestElectionAndSigtermFailover(t *testing.T) {
 	waitHolders(t, lab, "2", 5*time.Second)
 	fo := time.Since(t0)
 	// priority-0 advert → node 2 waits skew (256-100)/256 = 0.61 s
-	if fo > 1500*time.Millisecond {
+	if fo > 2500*time.Millisecond {
 		t.Errorf("failover after SIGTERM took %v, want about 0.65 s", fo)
 	}
 	_ = n1.cmd.Wait()
