@@ -35,10 +35,10 @@ type stamped struct {
 // reach every other live router after latency, timers fire on the fake
 // clock. It plays the netlab scenarios without sockets.
 type lan struct {
-	t       *testing.T
-	now     time.Time
-	latency time.Duration
-	routers []*router
+	t        *testing.T
+	now      time.Time
+	latency  time.Duration
+	routers  []*router
 	inflight []delivery
 	// holders samples: every change of who holds each VRID's VIPs.
 	changes []string
