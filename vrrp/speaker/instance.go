@@ -56,6 +56,7 @@ type instance struct {
 	expect packet.Expect
 	events chan event
 	exited chan struct{}
+	ready  chan struct{} // closed once the initial state is entered
 
 	state          vrrp.State
 	effPrio        int
@@ -86,7 +87,7 @@ func instanceKey(ic *vrrp.Instance) string {
 func (in *instance) key() string { return instanceKey(in.cfg) }
 
 func newInstance(sp *Speaker, ic *vrrp.Instance) (*instance, error) {
-	in := &instance{sp: sp, cfg: ic, events: make(chan event, 64), exited: make(chan struct{}), effPrio: ic.Priority}
+	in := &instance{sp: sp, cfg: ic, events: make(chan event, 64), exited: make(chan struct{}), ready: make(chan struct{}), effPrio: ic.Priority}
 	in.v6 = ic.Family == 6
 	if ic.Family == 0 && len(ic.VIPs) > 0 {
 		in.v6 = ic.VIPs[0].Prefix.Addr().Is6()
@@ -188,6 +189,7 @@ func (in *instance) post(ev event) {
 func (in *instance) start(st vrrp.State, resumed bool) {
 	go in.readLoop()
 	go in.run(st, resumed)
+	<-in.ready
 }
 
 func (in *instance) readLoop() {
@@ -268,6 +270,7 @@ func (in *instance) run(st vrrp.State, resumed bool) {
 			in.transition(vrrp.StateBackup, " (init)")
 		}
 	}
+	close(in.ready)
 	for {
 		select {
 		case ev := <-in.events:
@@ -419,7 +422,7 @@ func (in *instance) recomputeQuiet() {
 func (in *instance) transition(st vrrp.State, why string) {
 	prev := in.state
 	if prev == vrrp.StateMaster && st != vrrp.StateMaster {
-		if st == vrrp.StateFault {
+		if st == vrrp.StateFault && in.sp.links.Up(in.cfg.Interface) {
 			// Let the backups take over at once rather than after the
 			// master down interval.
 			in.sendAdvert(0)

@@ -18,7 +18,10 @@ import (
 	"halo/vrrp/internal/nstest"
 )
 
-const envCfg = "HALO_SPEAKER_TEST_CFG"
+const (
+	envCfg     = "HALO_SPEAKER_TEST_CFG"
+	envCfgFile = "HALO_SPEAKER_TEST_CFGFILE"
+)
 
 // TestMain doubles as the speaker process of the integration tests: with
 // envCfg set, the test binary runs one speaker (inside the namespace `ip
@@ -43,7 +46,7 @@ func serve(js string) int {
 		mu.Unlock()
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 	sp, err := New(&cfg, logf)
 	if err == nil {
 		err = sp.Start()
@@ -52,7 +55,22 @@ func serve(js string) int {
 		fmt.Println(err)
 		return 1
 	}
-	<-sigs
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			// SIGHUP: reload from the file the test rewrote.
+			b, err := os.ReadFile(os.Getenv(envCfgFile))
+			var nc vrrp.Config
+			if err == nil {
+				err = json.Unmarshal(b, &nc)
+			}
+			if err == nil {
+				err = sp.Reload(&nc)
+			}
+			logf("reload done: %v", err)
+			continue
+		}
+		break
+	}
 	sp.Stop()
 	return 0
 }
@@ -286,5 +304,45 @@ func TestSyncGroupFault(t *testing.T) {
 		if !strings.Contains(n1.out.String(), want) {
 			t.Errorf("node 1 log lacks %q", want)
 		}
+	}
+}
+
+func TestReloadKeepsMaster(t *testing.T) {
+	lab := nstest.NewLab(t, "rl", 2, 215)
+	c1 := labConfig(lab, 1, 150, func(in *vrrp.Instance) { in.InitialState = vrrp.StateMaster })
+	file := t.TempDir() + "/cfg.json"
+	t.Setenv(envCfgFile, file)
+	n1 := startNode(t, lab.Nodes[0], c1)
+	startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, nil))
+	waitHolders(t, lab, "1", 8*time.Second)
+	// The new configuration adds an excluded VIP (not in adverts, so the
+	// peer's configuration still matches) and keeps the instance's identity.
+	c1.Instances[0].ExcludedVIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix(lab.Net + ".102/24")}}
+	js, _ := json.Marshal(c1)
+	if err := os.WriteFile(file, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(n1.out.String(), "Entering")
+	if err := n1.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(n1.out.String(), "reload done: <nil>") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload:\n%s", n1.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Mastership holds through the reload and for several master down intervals.
+	for t0 := time.Now(); time.Since(t0) < 4*time.Second; time.Sleep(100 * time.Millisecond) {
+		if h := holders(t, lab); h != "1" {
+			t.Fatalf("holders %q after reload", h)
+		}
+	}
+	if !strings.Contains(lab.Addrs(t, 1, "eth0"), lab.Net+".102/24") {
+		t.Errorf("added VIP not set after reload")
+	}
+	if after := strings.Count(n1.out.String(), "Entering"); after != before {
+		t.Errorf("state changed during reload:\n%s", n1.out.String())
 	}
 }
