@@ -262,6 +262,9 @@ func (s *session) transaction() bool {
 	if req.Is11() {
 		cliKeep = !req.ConnClose
 	}
+	if req.MustClose {
+		cliKeep = false
+	}
 
 	// Frontend rules, backend choice, backend rules.
 	if v := rt.runRequest(tx, s.fe.Proxy); v != Continue {
@@ -292,6 +295,9 @@ func (s *session) transaction() bool {
 	s.out = req.AppendRequestHead(s.out[:0])
 	s.out = appendConnHeader(s.out, req, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
 	s.out = append(s.out, '\r', '\n')
+	if req.MustClose {
+		srvKeep = false // ambiguous framing: never reuse this connection
+	}
 	replayable := bodyDone
 	if len(bodyBuf) <= 4096 {
 		s.out = append(s.out, bodyBuf...)
@@ -415,7 +421,7 @@ func (s *session) transaction() bool {
 	if untilClose {
 		cliKeep = false
 	}
-	if resp.ConnClose || (!resp.Is11() && !resp.ConnKeepAlive) {
+	if resp.ConnClose || resp.MustClose || (!resp.Is11() && !resp.ConnKeepAlive) {
 		srvKeep = false
 	}
 	tx.Status = resp.Status

@@ -10,6 +10,7 @@ package http1
 import (
 	"bytes"
 	"errors"
+	"strconv"
 )
 
 // Errors returned by the parsers. ErrIncomplete means "read more bytes and
@@ -55,6 +56,11 @@ type Message struct {
 	HasUpgrade                            bool // an Upgrade header is present
 	Expect100                             bool
 	HasTE                                 bool // Transfer-Encoding present (any value)
+	// MustClose: the framing was ambiguous (TE with CL, TE in HTTP/1.0);
+	// the connection closes after this message.
+	MustClose bool
+
+	websocket, wsKey bool
 
 	// HeadLen is the number of buffer bytes the head used (including any
 	// leading empty lines and the final empty line).
@@ -163,7 +169,9 @@ func ParseRequest(m *Message, buf []byte, limit int) error {
 	}
 	m.URI = rest[:sp]
 	for _, c := range m.URI {
-		if c <= ' ' || c >= 0x7f {
+		// HAProxy 2.6 refuses controls, space, DEL, non-ASCII and '#'
+		// (a fragment never belongs on the wire).
+		if c <= ' ' || c >= 0x7f || c == '#' {
 			return ErrBadRequest
 		}
 	}
@@ -252,10 +260,31 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 			m.HeadLen = lf + 1
 			break
 		}
-		line := buf[off:end]
-		if line[0] == ' ' || line[0] == '\t' {
-			return ErrBadRequest // obsolete line folding
+		if buf[off] == ' ' || buf[off] == '\t' {
+			return ErrBadRequest // continuation line without a header
 		}
+		// Obsolete line folding (RFC 7230 §3.2.4): HAProxy replaces the
+		// line break with spaces and keeps the value.
+		for {
+			if lf+1 >= len(buf) {
+				return incomplete(len(buf), limit)
+			}
+			if buf[lf+1] != ' ' && buf[lf+1] != '\t' {
+				break
+			}
+			for i := end; i <= lf; i++ {
+				buf[i] = ' '
+			}
+			lf2, end2 := lineEnd(buf, lf+1)
+			if lf2 < 0 {
+				return incomplete(len(buf), limit)
+			}
+			if lf2 >= limit {
+				return ErrTooLarge
+			}
+			lf, end = lf2, end2
+		}
+		line := buf[off:end]
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			return ErrBadRequest
@@ -277,7 +306,9 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 			val = val[:len(val)-1]
 		}
 		for _, c := range val {
-			if c < ' ' && c != '\t' || c == 0x7f {
+			// HAProxy 2.6 only refuses a lone CR in a value (NUL and
+			// non-ASCII bytes pass).
+			if c == '\r' {
 				return ErrBadRequest
 			}
 		}
@@ -296,6 +327,11 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 			}
 			clSeen = true
 			m.ContentLength = n
+			if !isDigits(val) {
+				// "3, 3" goes out as "3".
+				var tmp [20]byte
+				val = m.arenaCopy(strconv.AppendInt(tmp[:0], n, 10), false)
+			}
 		case "transfer-encoding":
 			m.HasTE = true
 			if err := parseTE(m, val); err != nil {
@@ -305,6 +341,11 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 			parseConnection(m, val)
 		case "upgrade":
 			m.HasUpgrade = true
+			if equalFold(bytes.TrimSpace(val), "websocket") {
+				m.websocket = true
+			}
+		case "sec-websocket-key":
+			m.wsKey = true
 		case "expect":
 			if isReq && equalFold(val, "100-continue") {
 				m.Expect100 = true
@@ -313,18 +354,20 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 		m.Headers = append(m.Headers, Header{Name: name, Value: val})
 	}
 	if m.HasTE {
-		if isReq && !m.Is11() {
-			return ErrBadRequest // RFC 7230 §3.3.1: no TE in HTTP/1.0 requests
-		}
 		if isReq && !m.Chunked {
 			return ErrBadRequest // request TE must end with chunked
 		}
-		if clSeen {
+		if !m.Is11() || clSeen {
 			// RFC 7230 §3.3.3 #3: TE overrides CL; HAProxy drops the CL
-			// header and later closes the server connection.
+			// header and closes the connection after this message (also
+			// for TE in an HTTP/1.0 message).
 			m.ContentLength = -1
 			m.DelHeader("content-length")
+			m.MustClose = true
 		}
+	}
+	if isReq && m.ConnUpgrade && m.websocket && !m.wsKey {
+		return ErrBadRequest // RFC 6455 §4.1: a WebSocket upgrade needs a key
 	}
 	return nil
 }
@@ -390,6 +433,15 @@ func parseTE(m *Message, v []byte) error {
 		}
 	}
 	return nil
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func trimParams(t []byte) []byte {

@@ -58,7 +58,26 @@ func TestParseRequest(t *testing.T) {
 			}
 		}},
 		{name: "TE not ending in chunked", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", wantErr: ErrBadRequest},
-		{name: "TE in HTTP/1.0", raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", wantErr: ErrBadRequest},
+		{name: "TE in HTTP/1.0 accepted, then close", raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", check: func(t *testing.T, m *Message) {
+			if !m.MustClose || !m.Chunked {
+				t.Errorf("%+v", m)
+			}
+		}},
+		{name: "fragment in URI", raw: "GET /a#b HTTP/1.1\r\n\r\n", wantErr: ErrBadRequest},
+		{name: "obs-fold joined", raw: "GET / HTTP/1.1\r\nX-F: a\r\n b\r\nY: c\r\n\r\n", check: func(t *testing.T, m *Message) {
+			if v, _ := m.Get("x-f"); string(v) != "a   b" {
+				t.Errorf("x-f %q", v)
+			}
+		}},
+		{name: "NUL in value passes", raw: "GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n"},
+		{name: "lone CR", raw: "GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", wantErr: ErrBadRequest},
+		{name: "websocket without key", raw: "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", wantErr: ErrBadRequest},
+		{name: "websocket with key", raw: "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n"},
+		{name: "content-length list normalized", raw: "POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n", check: func(t *testing.T, m *Message) {
+			if v, _ := m.Get("content-length"); string(v) != "3" {
+				t.Errorf("cl %q", v)
+			}
+		}},
 		{name: "TE and CL: CL dropped", raw: "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", check: func(t *testing.T, m *Message) {
 			if m.ContentLength != -1 || m.Count("content-length") != 0 || !m.Chunked {
 				t.Errorf("cl %d chunked %v", m.ContentLength, m.Chunked)
