@@ -15,6 +15,7 @@ type session struct {
 	rt  *Runtime
 	fe  *Frontend
 	c   net.Conn
+	cf  fastConn
 	st  *connState
 	src netip.AddrPort
 	dst netip.AddrPort
@@ -44,6 +45,7 @@ var (
 
 func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState) {
 	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst}
+	s.cf.init(c)
 	s.buf = getBuf(rt.bufsize)
 	s.out = make([]byte, 0, 1024)
 	s.req.Headers = make([]http1.Header, 0, 32)
@@ -121,25 +123,16 @@ func (s *session) readRequest() bool {
 				return false
 			}
 		}
-		var dl time.Time
 		switch {
+		case reqTO <= 0 && (s.w > s.r || s.nreq == 0):
+			s.cf.readDeadline(time.Time{})
 		case s.w > s.r:
-			dl = deadline(reqTO)
-			if reqTO > 0 {
-				dl = first.Add(reqTO)
-			}
+			s.cf.readDeadline(first.Add(reqTO))
 		case s.nreq == 0:
-			dl = deadline(reqTO)
-			if reqTO > 0 {
-				dl = tx.AcceptAt.Add(reqTO)
-			}
+			s.cf.readDeadline(tx.AcceptAt.Add(reqTO))
 		default:
-			dl = deadline(kaTO)
-			if kaTO > 0 {
-				dl = waitStart.Add(kaTO)
-			}
+			s.cf.readTimeout(kaTO)
 		}
-		_ = s.c.SetReadDeadline(dl)
 		idle := s.w == s.r && s.nreq > 0
 		if idle {
 			s.st.idle.Store(true)
@@ -147,7 +140,7 @@ func (s *session) readRequest() bool {
 				return false
 			}
 		}
-		n, err := s.c.Read(s.buf[s.w:])
+		n, err := s.cf.Read(s.buf[s.w:])
 		if idle {
 			s.st.idle.Store(false)
 		}
@@ -186,7 +179,7 @@ func (s *session) readRequest() bool {
 func (s *session) reqError(status int, first time.Time) {
 	tx := &s.tx
 	page := tx.ErrorPage(status)
-	_ = s.c.SetWriteDeadline(deadline(pick(s.timeouts().Client, 5*time.Second)))
+	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
 	n, _ := s.c.Write(page)
 	tx.BytesOut += int64(n)
 	tx.Status = status
@@ -323,7 +316,7 @@ func (s *session) transaction() bool {
 		// connection while the whole request is still in our buffers.
 		canRetry := reused && try == 0 && replayable
 		sc.reqs++
-		_ = sc.c.SetWriteDeadline(deadline(be.Proxy.Timeouts.Server))
+		sc.f.writeTimeout(be.Proxy.Timeouts.Server)
 		_, err = sc.c.Write(s.out)
 		if err == nil && len(bodyBuf) > 0 {
 			_, err = sc.c.Write(bodyBuf)
@@ -471,7 +464,7 @@ func (s *session) transaction() bool {
 		s.out = append(s.out, pre...)
 		pre = nil
 	}
-	_ = s.c.SetWriteDeadline(deadline(s.timeouts().Client))
+	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
 	tx.BytesOut += int64(n)
 	if err == nil && len(pre) > 0 {
@@ -729,7 +722,7 @@ func (s *session) reply(raw []byte, keep bool, status int) {
 	s.scratch = append(s.scratch[:0], raw...)
 	var m http1.Message
 	m.Headers = s.resp.Headers[:0]
-	_ = s.c.SetWriteDeadline(deadline(pick(s.timeouts().Client, 5*time.Second)))
+	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
 	if err := http1.ParseResponse(&m, s.scratch, len(s.scratch)); err != nil {
 		n, _ := s.c.Write(raw)
 		tx.BytesOut += int64(n)
@@ -759,7 +752,7 @@ func (s *session) reply(raw []byte, keep bool, status int) {
 
 // readResponseHead reads from sc until a response head parses.
 func (s *session) readResponseHead(sc *serverConn, timeout time.Duration) error {
-	_ = sc.c.SetReadDeadline(deadline(timeout))
+	sc.f.readTimeout(timeout)
 	for {
 		if sc.w > sc.r {
 			err := http1.ParseResponse(&s.resp, sc.buf[sc.r:sc.w], s.rt.headLimit)
@@ -777,7 +770,7 @@ func (s *session) readResponseHead(sc *serverConn, timeout time.Duration) error 
 		if sc.w == len(sc.buf) {
 			return http1.ErrTooLarge
 		}
-		n, err := sc.c.Read(sc.buf[sc.w:])
+		n, err := sc.f.Read(sc.buf[sc.w:])
 		sc.w += n
 		if n == 0 && err != nil {
 			if err == io.EOF {
@@ -800,12 +793,12 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 	srvTO := tx.Backend.Proxy.Timeouts.Server
 	buf := sc.buf
 	for {
-		_ = s.c.SetReadDeadline(deadline(cliTO))
+		s.cf.readTimeout(cliTO)
 		lim := len(buf)
 		if !req.Chunked && remain < int64(lim) {
 			lim = int(remain)
 		}
-		n, err := s.c.Read(buf[:lim])
+		n, err := s.cf.Read(buf[:lim])
 		if n > 0 {
 			tx.BytesIn += int64(n)
 			body := buf[:n]
@@ -830,7 +823,7 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 				remain -= int64(n)
 				done = remain == 0
 			}
-			_ = sc.c.SetWriteDeadline(deadline(srvTO))
+			sc.f.writeTimeout(srvTO)
 			if _, werr := sc.c.Write(body); werr != nil {
 				return werr
 			}
@@ -861,12 +854,12 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 	sc.r, sc.w = 0, 0
 	buf := sc.buf
 	for {
-		_ = sc.c.SetReadDeadline(deadline(srvTO))
+		sc.f.readTimeout(srvTO)
 		lim := len(buf)
 		if !resp.Chunked && !untilClose && remain < int64(lim) {
 			lim = int(remain)
 		}
-		n, err := sc.c.Read(buf[:lim])
+		n, err := sc.f.Read(buf[:lim])
 		if n > 0 {
 			body := buf[:n]
 			done := false
@@ -882,7 +875,7 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 				remain -= int64(n)
 				done = remain == 0
 			}
-			_ = s.c.SetWriteDeadline(deadline(cliTO))
+			s.cf.writeTimeout(cliTO)
 			w, werr := s.c.Write(body)
 			tx.BytesOut += int64(w)
 			if werr != nil {

@@ -10,6 +10,7 @@ import (
 // serverConn is a connection to a server with its read buffer.
 type serverConn struct {
 	c        *net.TCPConn
+	f        fastConn
 	srv      *ServerState
 	buf      []byte
 	r, w     int
@@ -131,7 +132,9 @@ func (rt *Runtime) dial(s *ServerState, dst netip.AddrPort, timeout time.Duratio
 	}
 	tc := c.(*net.TCPConn)
 	_ = tc.SetNoDelay(true)
-	return &serverConn{c: tc, srv: s}, nil
+	sc := &serverConn{c: tc, srv: s}
+	sc.f.init(tc)
+	return sc, nil
 }
 
 // turnAround is HAProxy's delay before retrying a failed connection
