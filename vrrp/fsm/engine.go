@@ -619,7 +619,7 @@ func (e *Engine) masterTx(in *instance) {
 		}
 		return
 	}
-	if in.cfg.GARPRefresh > 0 && e.now.After(in.refreshAt) {
+	if in.cfg.GARPRefresh > 0 && !e.now.Before(in.refreshAt) {
 		e.garp(in, in.cfg.GARPRefreshRepeat)
 		in.refreshAt = e.now.Add(in.cfg.GARPRefresh)
 	}

@@ -288,6 +288,7 @@ type rig struct {
 	timers map[[2]int]Action
 	acts   []stamped
 	warn   []string
+	vips   map[int]bool // instances whose VIPs are installed
 }
 
 func newRig(t *testing.T, cfgs []Config, groups []GroupConfig) *rig {
@@ -296,7 +297,7 @@ func newRig(t *testing.T, cfgs []Config, groups []GroupConfig) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{t: t, e: e, now: t0, timers: map[[2]int]Action{}, warn: warn}
+	return &rig{t: t, e: e, now: t0, timers: map[[2]int]Action{}, warn: warn, vips: map[int]bool{}}
 }
 
 func (r *rig) apply(acts []Action) []Action {
@@ -307,6 +308,10 @@ func (r *rig) apply(acts []Action) []Action {
 			r.timers[[2]int{a.Inst, int(a.Timer.Kind)}] = a
 		case ActCancelTimer:
 			delete(r.timers, [2]int{a.Inst, int(a.Timer.Kind)})
+		case ActAddVIPs:
+			r.vips[a.Inst] = true
+		case ActRemoveVIPs:
+			r.vips[a.Inst] = false
 		}
 	}
 	return acts
