@@ -89,6 +89,9 @@ const (
 	SevAlert // a fatal error: the configuration is rejected
 )
 
+// SevDiag is a haproxy .diag message: shown only in diagnostic mode (-dD).
+const SevDiag Severity = -1
+
 // Diag is a message produced while reading a configuration: a syntax
 // error, or a .diag/.notice/.warning/.alert directive.
 type Diag struct {
