@@ -20,6 +20,10 @@ type Keyword[C any] struct {
 	// keyword's own words. It reports problems through the context (which
 	// knows the Report); its error, when non-nil, is an alert at d.Pos.
 	Decode func(c C, d *parser.Directive, args []parser.Word) error
+	// Sub marks a row that only documents the status of a sub-keyword
+	// ("http-request set-header") whose parent row ("http-request")
+	// decodes it; Lookup never returns it, Get does.
+	Sub bool
 }
 
 // Table is the keyword table of one section kind. Rows are matched on the
@@ -65,7 +69,7 @@ func (t *Table[C]) Lookup(words []string) (kw *Keyword[C], n int) {
 		max = len(words)
 	}
 	for n = max; n >= 1; n-- {
-		if k, ok := t.byName[strings.Join(words[:n], " ")]; ok {
+		if k, ok := t.byName[strings.Join(words[:n], " ")]; ok && !k.Sub {
 			return k, n
 		}
 	}

@@ -31,23 +31,23 @@ type CondTerm struct {
 // tokenizer, so its lexer turns each word into one token (and a leading
 // "!" into negations, as HAProxy's build_acl_cond() strips them).
 type condAST struct {
-	Kw string    `@Kw`
-	Or []*andAST `@@ ( Or @@ )*`
+	Kw string    `parser:"@Kw"`
+	Or []*andAST `parser:"@@ ( Or @@ )*"`
 }
 
 type andAST struct {
-	Terms []*termAST `@@+`
+	Terms []*termAST `parser:"@@+"`
 }
 
 type termAST struct {
 	Pos   lexer.Position
-	Not   []string  `@Not*`
-	Brace *braceAST `( @@`
-	Name  string    `| @Word )`
+	Not   []string  `parser:"@Not*"`
+	Brace *braceAST `parser:"( @@"`
+	Name  string    `parser:"| @Word )"`
 }
 
 type braceAST struct {
-	Words []string `LBrace @Word+ RBrace`
+	Words []string `parser:"LBrace @Word+ RBrace"`
 }
 
 const (

@@ -118,7 +118,7 @@ func TestParseHAProxySections(t *testing.T) {
 func TestParseHAProxyDiags(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
-		line        int
+		line            int
 	}{
 		{"missing LF", "global\n  maxconn 100", "Missing LF on last line, file might have been truncated at position 14.", 2},
 		{"lone endif", "global\n.endif\n", "lone '.endif' with no matching '.if'.", 2},

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"halo/compat"
+	"halo/parser"
+)
+
+func init() { register("compat", compatMain) }
+
+// keepalivedCompat loads a keepalived.conf for the migration report. The
+// keepalived side sets it in its own init() (it wraps
+// compat.LoadKeepalived), so this file builds whether or not that loader
+// is on main yet.
+var keepalivedCompat func(path string) *compat.Report
+
+var (
+	kaHint = regexp.MustCompile(`(?m)^\s*(global_defs|vrrp_instance|vrrp_script|vrrp_sync_group|virtual_server|virtual_server_group|static_ipaddress|include)\b`)
+	haHint = regexp.MustCompile(`(?m)^\s*(global|defaults|frontend|backend|listen|userlist|resolvers|peers)(\s|$)`)
+)
+
+// detectLang tells a keepalived.conf from a haproxy.cfg by its content,
+// then by its name.
+func detectLang(path string, data []byte) parser.Lang {
+	ka, ha := kaHint.Match(data), haHint.Match(data)
+	switch {
+	case ka && !ha:
+		return parser.LangKeepalived
+	case ha && !ka:
+		return parser.LangHAProxy
+	}
+	base := filepath.Base(path)
+	if bytes.Contains([]byte(base), []byte("keepalived")) {
+		return parser.LangKeepalived
+	}
+	if filepath.Ext(base) == ".conf" && ka {
+		return parser.LangKeepalived
+	}
+	return parser.LangHAProxy
+}
+
+const compatUsage = `usage: halo compat [--json] FILE…
+Reports, for each haproxy.cfg or keepalived.conf, every directive halo does
+not run exactly as the original tool, and a summary. Exit status 1 when
+something unsupported would change behaviour or the file is invalid.
+`
+
+func compatMain(argv []string) int {
+	asJSON := false
+	var files []string
+	for _, a := range argv {
+		switch a {
+		case "--json", "-json":
+			asJSON = true
+		case "-h", "--help":
+			fmt.Print(compatUsage)
+			return 0
+		default:
+			if len(a) > 1 && a[0] == '-' {
+				fmt.Fprintf(os.Stderr, "halo compat: unknown option %s\n%s", a, compatUsage)
+				return 2
+			}
+			files = append(files, a)
+		}
+	}
+	if len(files) == 0 {
+		fmt.Fprint(os.Stderr, compatUsage)
+		return 2
+	}
+	// All haproxy files form one configuration, as with repeated -f; each
+	// keepalived file is its own.
+	var haFiles []string
+	var reports []*compat.Report
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if st, serr := os.Stat(f); serr == nil && st.IsDir() {
+				haFiles = append(haFiles, f)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "halo compat: %v\n", err)
+			return 2
+		}
+		if detectLang(f, data) == parser.LangKeepalived {
+			if keepalivedCompat == nil {
+				fmt.Fprintf(os.Stderr, "halo compat: %s: keepalived support is not built into this binary\n", f)
+				return 2
+			}
+			reports = append(reports, keepalivedCompat(f))
+			continue
+		}
+		haFiles = append(haFiles, f)
+	}
+	if len(haFiles) > 0 {
+		paths, err := parser.ExpandHAProxyPaths(haFiles)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "halo compat: %v\n", err)
+			return 2
+		}
+		_, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{})
+		reports = append([]*compat.Report{rep}, reports...)
+	}
+	code := 0
+	if asJSON {
+		if len(reports) == 1 {
+			if err := compat.RenderJSON(os.Stdout, reports[0]); err != nil {
+				return 2
+			}
+		} else {
+			var raw []json.RawMessage
+			for _, r := range reports {
+				var b bytes.Buffer
+				if err := compat.RenderJSON(&b, r); err != nil {
+					return 2
+				}
+				raw = append(raw, b.Bytes())
+			}
+			out, _ := json.MarshalIndent(raw, "", "  ")
+			fmt.Println(string(out))
+		}
+	}
+	for _, r := range reports {
+		if !asJSON {
+			if err := compat.RenderText(os.Stdout, r); err != nil {
+				return 2
+			}
+		}
+		if r.ExitCode() != 0 {
+			code = 1
+		}
+	}
+	return code
+}

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"halo/compat"
+	"halo/parser"
+	"halo/proxy"
+)
+
+func init() { register("haproxy", haproxyMain) }
+
+// haproxyVersion is the HAProxy version halo is compatible with.
+const haproxyVersion = "2.6.12"
+
+// haproxyArgs is HAProxy's command line (management.txt section 3).
+type haproxyArgs struct {
+	files        []string
+	check        bool
+	quiet        bool
+	verbose      bool
+	version      int // -v = 1, -vv = 2
+	foreground   bool
+	daemon       bool
+	debug        bool
+	masterWorker bool
+	systemd      bool
+	pidFile      string
+	softStop     []int
+	hardStop     []int
+	localPeer    string
+	chdir        string
+	zeroWarning  bool
+	diag         bool
+	ignoreDNS    bool
+	maxconn      int
+	maxpconn     int
+	checkCond    string
+}
+
+const haproxyUsage = `Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
+        [ -p <pidfile> ] [ -m <max megs> ] [ -C <dir> ] [-- <cfgfile>*]
+        -v displays version ; -vv shows known build options.
+        -d enters debug mode ; -db only disables background mode.
+        -dM[<byte>,help,...] debug memory (default: poison with <byte>/0x50)
+        -V enters verbose mode (disables quiet mode)
+        -D goes daemon ; -C changes to <dir> before loading files.
+        -W master-worker mode.
+        -Ws master-worker mode with systemd notify support.
+        -q quiet mode : don't display messages
+        -c check mode : only check config files and exit
+        -cc check condition : evaluate a condition and exit
+        -n sets the maximum total # of connections (uses ulimit -n)
+        -m limits the usable amount of memory (in MB)
+        -N sets the default, per-proxy maximum # of connections (0)
+        -L set local peer name (default to hostname)
+        -p writes pids of all children to this file
+        -dr ignores server address resolution failures
+        -dW fails if any warning is emitted
+        -dD diagnostic mode : warn about suspicious configuration statements
+        -sf/-st [pid ]* finishes/terminates old pids.
+`
+
+// parseHAProxyArgs reads HAProxy's command line. HAProxy's flags are
+// single-dash and often multi-letter (-db, -sf, -Ws, -dM0x55), which no
+// getopt-style parser handles, so this is a direct port of its loop.
+func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
+	a := &haproxyArgs{}
+	for i := 0; i < len(argv); i++ {
+		arg := argv[i]
+		next := func() (string, error) {
+			if i+1 >= len(argv) {
+				return "", fmt.Errorf("option '%s' expects an argument", arg)
+			}
+			i++
+			return argv[i], nil
+		}
+		if arg == "--" {
+			a.files = append(a.files, argv[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(arg, "-") || arg == "-" {
+			// HAProxy treats a bare word after -f's as another config file
+			// only after "--"; otherwise it is an error.
+			return nil, fmt.Errorf("unknown option '%s'", arg)
+		}
+		switch {
+		case arg == "-f":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.files = append(a.files, v)
+		case strings.HasPrefix(arg, "-f") && len(arg) > 2:
+			a.files = append(a.files, arg[2:])
+		case arg == "-c":
+			a.check = true
+		case arg == "-cc":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.checkCond = v
+		case arg == "-q":
+			a.quiet = true
+		case arg == "-V":
+			a.verbose = true
+		case arg == "-v":
+			a.version = 1
+		case arg == "-vv":
+			a.version = 2
+		case arg == "-d":
+			a.debug, a.foreground = true, true
+		case arg == "-db":
+			a.foreground = true
+		case arg == "-D":
+			a.daemon = true
+		case arg == "-W":
+			a.masterWorker = true
+		case arg == "-Ws":
+			a.masterWorker, a.systemd = true, true
+		case arg == "-dW":
+			a.zeroWarning = true
+		case arg == "-dD":
+			a.diag = true
+		case arg == "-dr":
+			a.ignoreDNS = true
+		case strings.HasPrefix(arg, "-dM"), arg == "-de", arg == "-dp", arg == "-dS", arg == "-dG",
+			arg == "-dR", arg == "-dV", arg == "-dL", strings.HasPrefix(arg, "-dK"), arg == "-dk":
+			// Debug/tuning switches of HAProxy's internals: nothing to do.
+		case arg == "-p":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.pidFile = v
+		case arg == "-L":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.localPeer = v
+		case arg == "-C":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.chdir = v
+		case arg == "-n" || arg == "-N" || arg == "-m":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			n, cerr := strconv.Atoi(v)
+			if cerr != nil {
+				return nil, fmt.Errorf("option '%s' expects an integer argument", arg)
+			}
+			switch arg {
+			case "-n":
+				a.maxconn = n
+			case "-N":
+				a.maxpconn = n
+			}
+		case arg == "-x" || arg == "-S":
+			if _, err := next(); err != nil {
+				return nil, err
+			}
+		case arg == "-sf" || arg == "-st":
+			// Every following numeric argument is a PID.
+			for i+1 < len(argv) {
+				pid, err := strconv.Atoi(argv[i+1])
+				if err != nil {
+					break
+				}
+				i++
+				if arg == "-sf" {
+					a.softStop = append(a.softStop, pid)
+				} else {
+					a.hardStop = append(a.hardStop, pid)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("unknown option '%s'", arg)
+		}
+	}
+	return a, nil
+}
+
+// diagPrinter prints diagnostics as HAProxy 2.6 does, with the startup
+// notices before the first message.
+type diagPrinter struct {
+	w       io.Writer
+	pid     int
+	started bool
+}
+
+func (p *diagPrinter) header() {
+	if p.started {
+		return
+	}
+	p.started = true
+	exe, _ := os.Executable()
+	fmt.Fprintf(p.w, "[NOTICE]   (%d) : haproxy version is %s (halo %s)\n", p.pid, haproxyVersion, Version)
+	fmt.Fprintf(p.w, "[NOTICE]   (%d) : path to executable is %s\n", p.pid, exe)
+}
+
+func sevTag(s parser.Severity) string {
+	switch s {
+	case parser.SevAlert:
+		return "[ALERT]   "
+	case parser.SevWarning:
+		return "[WARNING] "
+	}
+	return "[NOTICE]  "
+}
+
+// line prints one message; pos may be empty (whole-configuration messages).
+func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, msg string) {
+	p.header()
+	if pos.Line > 0 {
+		fmt.Fprintf(p.w, "%s (%d) : config : parsing [%s] : %s\n", sevTag(sev), p.pid, pos, msg)
+		return
+	}
+	fmt.Fprintf(p.w, "%s (%d) : config : %s\n", sevTag(sev), p.pid, msg)
+}
+
+func (p *diagPrinter) plain(sev parser.Severity, msg string) {
+	p.header()
+	fmt.Fprintf(p.w, "%s (%d) : %s\n", sevTag(sev), p.pid, msg)
+}
+
+func haproxyMain(argv []string) int {
+	a, err := parseHAProxyArgs(argv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), err)
+		fmt.Fprint(os.Stderr, haproxyUsage)
+		return 1
+	}
+	if a.version > 0 {
+		fmt.Printf("HAProxy version %s (halo %s) - https://haproxy.org/\n", haproxyVersion, Version)
+		if a.version > 1 {
+			fmt.Println("Status: halo, a Go drop-in replacement for HAProxy 2.6 and Keepalived 2.2.")
+			var feats []string
+			for f, on := range parser.DefaultCondEnv().Features {
+				if on {
+					feats = append(feats, "+"+f)
+				}
+			}
+			fmt.Printf("Feature list : %s -LUA -QUIC\n", strings.Join(sortStrings(feats), " "))
+		}
+		return 0
+	}
+	dp := &diagPrinter{w: os.Stderr, pid: os.Getpid()}
+	if a.checkCond != "" {
+		ok, cerr := parser.DefaultCondEnv().Eval([]parser.Word{{Value: a.checkCond}})
+		if cerr != nil {
+			dp.plain(parser.SevAlert, fmt.Sprintf("Failed to evaluate condition: %v", a.checkCond))
+			return 2
+		}
+		if ok {
+			return 0
+		}
+		return 1
+	}
+	if a.chdir != "" {
+		if err := os.Chdir(a.chdir); err != nil {
+			dp.plain(parser.SevAlert, fmt.Sprintf("Cannot chdir to '%s' : %s.", a.chdir, err))
+			return 1
+		}
+	}
+	if len(a.files) == 0 {
+		fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : No configuration file specified.\n", os.Getpid())
+		fmt.Fprint(os.Stderr, haproxyUsage)
+		return 1
+	}
+	paths, err := parser.ExpandHAProxyPaths(a.files)
+	if err != nil {
+		dp.plain(parser.SevAlert, err.Error())
+		return 1
+	}
+	cfg, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{IgnoreResolveErrors: a.ignoreDNS, Diag: a.diag})
+	warned := false
+	errFiles := map[string]bool{}
+	for _, d := range rep.Diags {
+		if d.Sev == parser.SevWarning {
+			warned = true
+		}
+		if d.Sev == parser.SevAlert && d.Pos.File != "" {
+			errFiles[d.Pos.File] = true
+		}
+		dp.line(d.Sev, d.Pos, d.Msg)
+	}
+	if rep.Fatal() {
+		if n := len(rep.Diags); n > 0 && rep.Diags[n-1].Msg == compat.AddrInitFailed {
+			return 1
+		}
+		for _, f := range paths {
+			if errFiles[f] {
+				dp.line(parser.SevAlert, parser.Pos{}, "Error(s) found in configuration file : "+f)
+			}
+		}
+		dp.line(parser.SevAlert, parser.Pos{}, "Fatal errors found in configuration.")
+		return 1
+	}
+	if a.zeroWarning && warned {
+		dp.plain(parser.SevAlert, "Some warnings were found and 'zero-warning' is set. Aborting.")
+		return 1
+	}
+	if a.maxconn > 0 {
+		cfg.Global.Maxconn = a.maxconn
+	}
+	if !hasListener(cfg) {
+		if a.check {
+			fmt.Println("Configuration file has no error but will not start (no listener) => exit(2).")
+		} else {
+			dp.plain(parser.SevAlert, "[haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
+		}
+		return 2
+	}
+	if a.check {
+		if !a.quiet || a.verbose {
+			fmt.Println("Configuration file is valid")
+		}
+		return 0
+	}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		if ap, err := filepath.Abs(p); err == nil {
+			abs[i] = ap
+		} else {
+			abs[i] = p
+		}
+	}
+	return runProxy(cfg, proxyRunOpts{
+		Foreground:   a.foreground || (!a.daemon && !cfg.Global.Daemon),
+		MasterWorker: a.masterWorker || cfg.Global.MasterWorker,
+		PidFile:      firstNonEmpty(a.pidFile, cfg.Global.PidFile),
+		SoftStop:     a.softStop,
+		HardStop:     a.hardStop,
+		Quiet:        a.quiet,
+		ConfigFiles:  abs,
+	})
+}
+
+func hasListener(cfg *proxy.Config) bool {
+	if len(cfg.Global.StatsSockets) > 0 {
+		return true
+	}
+	for _, p := range cfg.Proxies {
+		if !p.Disabled && len(p.Binds) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

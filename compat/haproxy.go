@@ -1,0 +1,592 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+// HAProxyOptions tunes LoadHAProxy. Zero values mean "as haproxy does".
+type HAProxyOptions struct {
+	Env parser.Env // nil: the process environment
+	// Resolve turns a server host name into an address; nil: the system
+	// resolver (/etc/hosts, then DNS) with a short timeout.
+	Resolve func(host string) (netip.Addr, error)
+	// Stat checks that a file exists (certificates, error files); nil: os.Stat.
+	Stat func(path string) (os.FileInfo, error)
+	// ReadFile reads errorfiles and configuration files; nil: os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
+	// IgnoreResolveErrors is -dr: servers whose address cannot be
+	// resolved start in maintenance instead of failing the check.
+	IgnoreResolveErrors bool
+	// Diag is -dD: .diag messages are shown.
+	Diag bool
+}
+
+// pstate is a proxy (or defaults section) under construction: the typed
+// proxy plus what is only needed while loading.
+type pstate struct {
+	p         *proxy.Proxy
+	kind      string // "defaults", "frontend", "backend", "listen"
+	pos       parser.Pos
+	acls      map[string]*proxy.ACL
+	defServer *proxy.Server
+	defExtra  serverExtra
+	// defSrvSet records which default-server fields were set, so that a
+	// server line only inherits what was configured.
+	defBackend    string
+	defBackendPos parser.Pos
+	useBackends   []pendingUseBackend
+	servers       map[string]int // name → line
+	logGlobal     bool
+	logFormatSet  parser.Pos
+	httpLog       parser.Pos
+	tcpLog        parser.Pos
+	forwardfor    bool
+	errorfilesRef []pendingErrorfiles
+	statsAuthUL   []pendingUserlist
+	sawUseBackend bool
+	anonymous     bool // anonymous defaults section
+}
+
+type pendingUseBackend struct {
+	name string
+	pos  parser.Pos
+	cond *proxy.Cond
+}
+
+type pendingErrorfiles struct {
+	name   string
+	codes  []int
+	pos    parser.Pos
+	before map[int][]byte
+}
+
+type pendingUserlist struct {
+	name string
+	pos  parser.Pos
+}
+
+// hctx is the decoding context of the haproxy keyword tables.
+type hctx struct {
+	opt HAProxyOptions
+	rep *Report
+	cfg *proxy.Config
+
+	abort bool // an error HAProxy treats as ERR_ABORT: stop reading
+
+	sec     string // current section kind
+	secName string
+	secPos  parser.Pos
+	cur     *pstate // current proxy or defaults
+	// the directive being decoded and its status, which decoders may
+	// lower (e.g. a server line using a partly executed parameter).
+	d         *parser.Directive
+	table     *Table[*hctx]
+	status    Status
+	statusKey string
+	note      string
+	neg       bool // "no option …"
+	// quietStatus: the section header already said the status, so its
+	// lines are counted without a diagnostic each.
+	quietStatus bool
+	deflt       bool // "default option …"
+
+	defaults     map[string]*pstate
+	lastDefaults *pstate
+	byName       map[string][]*pstate
+	proxies      []*pstate
+
+	userlist   *proxy.Userlist
+	httpErrors map[int][]byte
+	sections   map[string]map[string]parser.Pos // other named sections (peers, resolvers, …)
+
+	crtBase, caBase string
+	globalLogs      bool
+	resolved        map[string]resolveResult
+	srvExtra        map[*proxy.Server]*serverExtra
+}
+
+type resolveResult struct {
+	addr netip.Addr
+	err  error
+}
+
+// LoadHAProxy reads haproxy configuration files (already expanded from -f
+// arguments) into a proxy.Config. Diagnostics are in HAProxy's wording; the
+// Config is nil when the Report is fatal.
+func LoadHAProxy(paths []string, opt HAProxyOptions) (*proxy.Config, *Report) {
+	if opt.Env == nil {
+		opt.Env = parser.OSEnv{}
+	}
+	if opt.Stat == nil {
+		opt.Stat = os.Stat
+	}
+	if opt.ReadFile == nil {
+		opt.ReadFile = os.ReadFile
+	}
+	if opt.Resolve == nil {
+		opt.Resolve = systemResolve
+	}
+	rep := &Report{Lang: parser.LangHAProxy, Files: paths}
+	file, pdiags := parser.ParseHAProxy(paths, parser.HAProxyOptions{Env: opt.Env, ReadFile: opt.ReadFile})
+	return loadHAProxyFile(file, pdiags, opt, rep)
+}
+
+// LoadHAProxyBytes loads one in-memory file (tests, fuzzing, benchmarks).
+func LoadHAProxyBytes(name string, data []byte, opt HAProxyOptions) (*proxy.Config, *Report) {
+	if opt.Env == nil {
+		opt.Env = parser.MapEnv{}
+	}
+	if opt.Stat == nil {
+		opt.Stat = os.Stat
+	}
+	if opt.ReadFile == nil {
+		opt.ReadFile = os.ReadFile
+	}
+	if opt.Resolve == nil {
+		opt.Resolve = func(h string) (netip.Addr, error) { return netip.Addr{}, fmt.Errorf("no resolver") }
+	}
+	rep := &Report{Lang: parser.LangHAProxy, Files: []string{name}}
+	file, pdiags := parser.ParseHAProxyBytes(name, data, parser.HAProxyOptions{Env: opt.Env})
+	return loadHAProxyFile(file, pdiags, opt, rep)
+}
+
+func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions, rep *Report) (*proxy.Config, *Report) {
+	c := &hctx{
+		opt: opt, rep: rep,
+		cfg: &proxy.Config{
+			Global:     proxy.Global{TuneBufsize: 16384, TuneMaxrewrite: 1024, Nbthread: 0},
+			HTTPErrors: map[string]map[int][]byte{},
+			Userlists:  map[string]*proxy.Userlist{},
+		},
+		defaults: map[string]*pstate{},
+		byName:   map[string][]*pstate{},
+		sections: map[string]map[string]parser.Pos{},
+		resolved: map[string]resolveResult{},
+		srvExtra: map[*proxy.Server]*serverExtra{},
+	}
+	parseFatal := false
+	for _, d := range pdiags {
+		if d.Sev == parser.SevDiag && !opt.Diag {
+			continue
+		}
+		sev := d.Sev
+		if sev == parser.SevDiag {
+			sev = parser.SevNotice
+		}
+		rep.Diags = append(rep.Diags, Diagnostic{Pos: d.Pos, Sev: sev, Msg: d.Msg})
+		if sev == parser.SevAlert {
+			parseFatal = true
+		}
+	}
+	// Diagnostics from the parser come first, then those of the sections,
+	// as haproxy reports line by line; sort keeps file order stable.
+	for _, d := range file.Directives {
+		if c.abort {
+			break
+		}
+		c.section(d)
+	}
+	if !c.abort && !rep.Fatal() && !parseFatal {
+		c.postCheck()
+	}
+	sortDiags(rep)
+	if rep.Fatal() {
+		return nil, rep
+	}
+	return c.cfg, rep
+}
+
+// sortDiags orders diagnostics by file position, keeping position-less
+// (post-check) messages after the parsing ones in their original order.
+func sortDiags(r *Report) {
+	fileIdx := map[string]int{}
+	for i, f := range r.Files {
+		if _, ok := fileIdx[f]; !ok {
+			fileIdx[f] = i
+		}
+	}
+	sort.SliceStable(r.Diags, func(i, j int) bool {
+		a, b := r.Diags[i].Pos, r.Diags[j].Pos
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line == 0 {
+			return false
+		}
+		if a.File != b.File {
+			return fileIdx[a.File] < fileIdx[b.File]
+		}
+		return a.Line < b.Line
+	})
+}
+
+// section handles one top-level directive: a section with its body, or a
+// line outside any section.
+func (c *hctx) section(d *parser.Directive) {
+	if !d.HasBlock {
+		c.rep.Alertf(d.Pos, "unknown keyword '%s' out of section.", d.Name)
+		return
+	}
+	c.sec, c.secPos, c.cur, c.userlist, c.httpErrors = d.Name, d.Pos, nil, nil, nil
+	c.secName = ""
+	if len(d.Args) > 0 {
+		c.secName = d.Args[0].Value
+	}
+	var table *Table[*hctx]
+	switch d.Name {
+	case "global":
+		c.rep.Record(d.Pos, "global", "global", Supported, "")
+		table = globalTable
+	case "defaults", "frontend", "backend", "listen":
+		if !c.openProxy(d) {
+			return
+		}
+		table = proxyTable
+	case "userlist":
+		if !c.openUserlist(d) {
+			return
+		}
+		table = userlistTable
+	case "http-errors":
+		if len(d.Args) == 0 {
+			c.rep.Alertf(d.Pos, "missing name for http-errors section.")
+			return
+		}
+		c.rep.Record(d.Pos, "http-errors", "http-errors", Supported, "")
+		c.httpErrors = map[int][]byte{}
+		c.cfg.HTTPErrors[c.secName] = c.httpErrors
+		table = httpErrorsTable
+	default:
+		table = otherSectionTables[d.Name]
+		c.openOther(d)
+	}
+	for _, line := range d.Body {
+		if c.abort {
+			return
+		}
+		c.directive(table, line)
+	}
+}
+
+// directive decodes one line of a section through its table.
+func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
+	words := make([]string, 0, 3)
+	words = append(words, d.Name)
+	for i := 0; i < len(d.Args) && i < 2; i++ {
+		words = append(words, d.Args[i].Value)
+	}
+	prefix := ""
+	// "no option x" and "default option x" (configuration.txt 4.1).
+	if d.Name == "no" || d.Name == "default" {
+		if len(d.Args) == 0 || d.Args[0].Value != "option" {
+			if len(d.Args) > 0 && c.sec != "global" {
+				c.rep.Alertf(d.Pos, "'%s' only supports 'option' (got '%s').", d.Name, d.Args[0].Value)
+			} else {
+				c.unknownKeyword(t, d)
+			}
+			return
+		}
+		prefix = d.Name
+		words = words[1:]
+	}
+	kw, n := t.Lookup(words)
+	if kw == nil {
+		c.unknownKeyword(t, d)
+		return
+	}
+	args := d.Args
+	skip := n - 1
+	if prefix != "" {
+		skip = n
+	}
+	if skip > len(args) {
+		skip = len(args)
+	}
+	args = args[skip:]
+	c.d, c.table, c.status, c.note, c.statusKey = d, t, kw.Status, kw.Note, kw.Name
+	c.neg, c.deflt = prefix == "no", prefix == "default"
+	c.quietStatus = false
+	if prefix != "" {
+		c.statusKey = prefix + " " + kw.Name
+	}
+	nDiags := len(c.rep.Diags)
+	if kw.Decode != nil {
+		if err := kw.Decode(c, d, args); err != nil {
+			c.rep.Alertf(d.Pos, "%s", err.Error())
+		}
+	}
+	// A directive that failed is not counted as executed.
+	failed := false
+	for _, dg := range c.rep.Diags[nDiags:] {
+		if dg.Sev == parser.SevAlert {
+			failed = true
+		}
+	}
+	if failed {
+		return
+	}
+	c.rep.Record(d.Pos, t.Section, c.statusKey, c.status, c.note)
+	if c.quietStatus {
+		return
+	}
+	switch c.status {
+	case Ignored:
+		c.rep.Warnf(d.Pos, "halo: '%s' is accepted but not executed (ignored): %s", c.statusKey, c.note)
+	case Partial:
+		c.rep.Warnf(d.Pos, "halo: '%s' is only partly executed: %s", c.statusKey, c.note)
+	case Unsupported:
+		c.rep.Alertf(d.Pos, "halo: '%s' is not supported: %s", c.statusKey, c.note)
+	}
+}
+
+// lower makes the current directive's status at least s (worse), with the
+// note explaining why.
+func (c *hctx) lower(s Status, note string) {
+	if s > c.status {
+		c.status, c.note = s, note
+	} else if s == c.status && s != Supported && note != "" && !strings.Contains(c.note, note) {
+		if c.note != "" {
+			c.note += "; "
+		}
+		c.note += note
+	}
+}
+
+func (c *hctx) unknownKeyword(t *Table[*hctx], d *parser.Directive) {
+	secName := c.sec
+	msg := fmt.Sprintf("unknown keyword '%s' in '%s' section", d.Name, secName)
+	if s := t.Suggest(d.Name); s != "" {
+		msg += fmt.Sprintf("; did you mean '%s' maybe ?", s)
+	}
+	c.rep.Alertf(d.Pos, "%s", msg)
+}
+
+// sectionTitle is "frontend 'fe'" as haproxy names proxies in messages.
+func (s *pstate) title() string {
+	return fmt.Sprintf("%s '%s'", s.kind, s.p.Name)
+}
+
+func capName(cp proxy.Cap) string {
+	switch cp {
+	case proxy.CapFE:
+		return "frontend"
+	case proxy.CapBE:
+		return "backend"
+	}
+	return "listen"
+}
+
+// openProxy starts a frontend/backend/listen/defaults section.
+func (c *hctx) openProxy(d *parser.Directive) bool {
+	kind := d.Name
+	name := ""
+	args := d.Args
+	if len(args) > 0 && !(kind == "defaults" && args[0].Value == "from") {
+		name = args[0].Value
+		args = args[1:]
+	}
+	if kind != "defaults" && name == "" {
+		c.rep.Alertf(d.Pos, "'%s' expects <name> as an argument", kind)
+		c.abort = true
+		return false
+	}
+	if name != "" {
+		if bad := invalidNameChar(name); bad != 0 {
+			c.rep.Alertf(d.Pos, "character '%c' is not permitted in '%s' name '%s'.", bad, kind, name)
+			return false
+		}
+	}
+	var from *pstate
+	if len(args) > 0 {
+		if args[0].Value == "from" {
+			if len(args) < 2 {
+				c.rep.Alertf(d.Pos, "'from' expects a defaults section name as argument.")
+				return false
+			}
+			fromName := args[1].Value
+			from = c.defaults[fromName]
+			if from == nil {
+				c.rep.Alertf(d.Pos, "defaults section '%s' not found for %s '%s'.", fromName, kind, name)
+				return false
+			}
+			args = args[2:]
+		}
+		if len(args) > 0 {
+			if kind == "listen" || kind == "frontend" {
+				c.rep.Alertf(d.Pos, "please use the 'bind' keyword for listening addresses.")
+			} else {
+				c.rep.Alertf(d.Pos, "'%s' : unexpected argument '%s'.", kind, args[0].Value)
+			}
+			return false
+		}
+	}
+	if from == nil {
+		from = c.lastDefaults
+	}
+	st := newProxyState(kind, name, d.Pos, from)
+	if kind == "defaults" {
+		st.anonymous = name == ""
+		if name != "" {
+			c.defaults[name] = st
+		}
+		c.lastDefaults = st
+		c.cur = st
+		c.rep.Record(d.Pos, kind, kind, Supported, "")
+		return true
+	}
+	for _, other := range c.byName[name] {
+		if other.p.Cap&st.p.Cap != 0 {
+			c.rep.Alertf(d.Pos, "Parsing [%s:%d]: %s '%s' has the same name as %s '%s' declared at %s:%d.",
+				d.Pos.File, d.Pos.Line, kind, name, other.kind, name, other.pos.File, other.pos.Line)
+			break
+		}
+	}
+	st.p.ID = len(c.proxies) + 1
+	c.byName[name] = append(c.byName[name], st)
+	c.proxies = append(c.proxies, st)
+	c.cfg.Proxies = append(c.cfg.Proxies, st.p)
+	c.cur = st
+	c.rep.Record(d.Pos, kind, kind, Supported, "")
+	return true
+}
+
+func invalidNameChar(s string) byte {
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(isAlnumByte(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+			return ch
+		}
+	}
+	return 0
+}
+
+func isAlnumByte(ch byte) bool {
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+}
+
+// newProxyState creates a proxy preset from its defaults section, as
+// haproxy's proxy_preset_defaults() + defaults copy do: settings are
+// inherited, rules (acl, use_backend, http-request, …) and servers are not.
+func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
+	var cp proxy.Cap
+	switch kind {
+	case "frontend":
+		cp = proxy.CapFE
+	case "backend":
+		cp = proxy.CapBE
+	default:
+		cp = proxy.CapFE | proxy.CapBE
+	}
+	st := &pstate{kind: kind, pos: pos, acls: map[string]*proxy.ACL{}, servers: map[string]int{}}
+	if from != nil {
+		p := *from.p
+		p.Logs = append([]proxy.LogTarget(nil), from.p.Logs...)
+		p.ErrorFiles = copyErrorFiles(from.p.ErrorFiles)
+		p.HTTPCheckRules = append([]proxy.HTTPCheckRule(nil), from.p.HTTPCheckRules...)
+		p.HealthCheck.Headers = append([][2]string(nil), from.p.HealthCheck.Headers...)
+		p.HealthCheck.Expect = append([]proxy.HTTPCheckExpect(nil), from.p.HealthCheck.Expect...)
+		if from.p.Cookie != nil {
+			ck := *from.p.Cookie
+			p.Cookie = &ck
+		}
+		if from.p.Stats != nil {
+			sp := *from.p.Stats
+			p.Stats = &sp
+		}
+		p.Binds, p.ACLs, p.UseBackends, p.DefaultBackend = nil, nil, nil, nil
+		p.HTTPRequest, p.HTTPResponse, p.TCPRequest, p.Redirects, p.Servers = nil, nil, nil, nil, nil
+		st.p = &p
+		st.defBackend, st.defBackendPos = from.defBackend, from.defBackendPos
+		st.logGlobal = from.logGlobal
+		st.httpLog, st.tcpLog, st.logFormatSet = from.httpLog, from.tcpLog, from.logFormatSet
+		st.forwardfor = from.forwardfor
+		st.errorfilesRef = append([]pendingErrorfiles(nil), from.errorfilesRef...)
+		if from.defServer != nil {
+			ds := *from.defServer
+			st.defServer = &ds
+		}
+		st.defExtra = from.defExtra
+	} else {
+		st.p = &proxy.Proxy{Retries: 3}
+	}
+	st.p.Name = name
+	st.p.Cap = cp
+	st.p.File = pos.File
+	st.p.Line = pos.Line
+	st.p.ID = 0
+	return st
+}
+
+func copyErrorFiles(m map[int][]byte) map[int][]byte {
+	if m == nil {
+		return nil
+	}
+	out := make(map[int][]byte, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// openOther records a named section of a kind halo does not execute
+// (peers, resolvers, cache, ring, …) so references to it resolve.
+func (c *hctx) openOther(d *parser.Directive) {
+	m := c.sections[d.Name]
+	if m == nil {
+		m = map[string]parser.Pos{}
+		c.sections[d.Name] = m
+	}
+	if c.secName != "" {
+		m[c.secName] = d.Pos
+	}
+	kw := otherSectionStatus[d.Name]
+	c.rep.Record(d.Pos, d.Name, d.Name, kw.status, kw.note)
+	switch kw.status {
+	case Ignored:
+		c.rep.Warnf(d.Pos, "halo: '%s' section is accepted but not executed (ignored): %s", d.Name, kw.note)
+	case Partial:
+		c.rep.Warnf(d.Pos, "halo: '%s' section is only partly executed: %s", d.Name, kw.note)
+	case Unsupported:
+		c.rep.Alertf(d.Pos, "halo: '%s' section is not supported: %s", d.Name, kw.note)
+	}
+}
+
+// systemResolve resolves like haproxy's init-addr libc: /etc/hosts, then
+// DNS, bounded in time so an unreachable resolver does not hang -c.
+func systemResolve(host string) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("no address")
+	}
+	// getaddrinfo returns IPv4 first on a typical host; prefer it too.
+	for _, a := range addrs {
+		if a.Is4() || a.Is4In6() {
+			return a.Unmap(), nil
+		}
+	}
+	return addrs[0], nil
+}
+
+func (c *hctx) resolve(host string) (netip.Addr, error) {
+	if r, ok := c.resolved[host]; ok {
+		return r.addr, r.err
+	}
+	a, err := c.opt.Resolve(host)
+	c.resolved[host] = resolveResult{a, err}
+	return a, err
+}

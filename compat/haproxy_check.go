@@ -1,0 +1,168 @@
+package compat
+
+import (
+	"fmt"
+	"strings"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+func modeWord(m proxy.Mode) string {
+	if m == proxy.ModeHTTP {
+		return "http"
+	}
+	return "tcp"
+}
+
+// kindWord is haproxy's proxy_type_str(): "proxy" for a listen section.
+func kindWord(s *pstate) string {
+	if s.kind == "listen" {
+		return "proxy"
+	}
+	return s.kind
+}
+
+// postCheck is haproxy's check_config_validity(): references between
+// sections, server addresses and the warnings that need the whole file.
+func (c *hctx) postCheck() {
+	findBackend := func(name string) *pstate {
+		for _, st := range c.byName[name] {
+			if st.p.Cap&capBE != 0 {
+				return st
+			}
+		}
+		return nil
+	}
+	nopos := parser.Pos{}
+	for _, st := range c.proxies {
+		p := st.p
+		// default_backend (checked in every proxy, as haproxy does).
+		if st.defBackend != "" {
+			if st.defBackend == p.Name && p.Cap&capBE != 0 {
+				c.rep.Alertf(nopos, "Proxy '%s': loop detected for default_backend: '%s'.", p.Name, st.defBackend)
+			} else if be := findBackend(st.defBackend); be == nil {
+				c.rep.Alertf(nopos, "Proxy '%s': unable to find required default_backend: '%s'.", p.Name, st.defBackend)
+			} else if p.Cap&capFE != 0 {
+				if p.Mode == proxy.ModeHTTP && be.p.Mode != proxy.ModeHTTP {
+					c.rep.Alertf(nopos, "%s %s '%s' (%s:%d) tries to use incompatible %s %s '%s' (%s:%d) as its default backend (see 'mode').",
+						modeWord(p.Mode), kindWord(st), p.Name, st.pos.File, st.pos.Line, modeWord(be.p.Mode), kindWord(be), be.p.Name, be.pos.File, be.pos.Line)
+				}
+				p.DefaultBackend = be.p
+			}
+		}
+		for _, ub := range st.useBackends {
+			if strings.Contains(ub.name, "%[") {
+				p.UseBackends = append(p.UseBackends, proxy.UseBackend{Dynamic: ub.name, Cond: ub.cond, Line: ub.pos.Line})
+				continue
+			}
+			be := findBackend(ub.name)
+			if be == nil {
+				c.rep.Alertf(nopos, "Proxy '%s': unable to find required use_backend: '%s'.", p.Name, ub.name)
+				continue
+			}
+			if p.Mode == proxy.ModeHTTP && be.p.Mode != proxy.ModeHTTP {
+				c.rep.Alertf(nopos, "%s %s '%s' (%s:%d) tries to use incompatible %s %s '%s' (%s:%d) in a 'use_backend' rule (see 'mode').",
+					modeWord(p.Mode), kindWord(st), p.Name, st.pos.File, st.pos.Line, modeWord(be.p.Mode), kindWord(be), be.p.Name, be.pos.File, be.pos.Line)
+			}
+			p.UseBackends = append(p.UseBackends, proxy.UseBackend{Backend: be.p, Cond: ub.cond, Line: ub.pos.Line})
+		}
+		// errorfiles referencing http-errors sections.
+		for _, ef := range st.errorfilesRef {
+			sec, ok := c.cfg.HTTPErrors[ef.name]
+			if !ok {
+				c.rep.Alertf(nopos, "proxy '%s': unknown http-errors section '%s' (at %s:%d).", p.Name, ef.name, ef.pos.File, ef.pos.Line)
+				continue
+			}
+			if p.ErrorFiles == nil {
+				p.ErrorFiles = map[int][]byte{}
+			}
+			for code, body := range sec {
+				if len(ef.codes) > 0 && !containsInt(ef.codes, code) {
+					continue
+				}
+				p.ErrorFiles[code] = body
+			}
+		}
+		if p.Mode != proxy.ModeHTTP {
+			if st.forwardfor && p.Forwardfor.Enabled {
+				c.rep.Warnf(nopos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kindWord(st), p.Name)
+				p.Forwardfor.Enabled = false
+			}
+			if st.httpLog.Line > 0 && p.Cap&capFE != 0 && (p.LogFormat == "httplog" || p.LogFormat == "httpslog" || p.LogFormat == "clf") {
+				c.rep.Warnf(st.httpLog, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kindWord(st), p.Name)
+				p.LogFormat = "tcplog"
+			}
+		}
+		// Timeouts haproxy wants set (configuration.txt 4.2 "timeout").
+		to := p.Timeouts
+		if p.Mode == proxy.ModeHTTP || p.Mode == proxy.ModeTCP {
+			missing := (p.Cap&capFE != 0 && to.Client == 0) || (p.Cap&capBE != 0 && (to.Connect == 0 || to.Server == 0))
+			if missing && !p.Disabled {
+				c.rep.Warnf(nopos, "missing timeouts for %s '%s'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.", kindWord(st), p.Name)
+			}
+		}
+		// Logs: `log global` copies the global targets.
+		if st.logGlobal {
+			p.Logs = append(append([]proxy.LogTarget(nil), c.cfg.Global.Logs...), p.Logs...)
+		}
+		if p.Cap&capFE != 0 && p.LogFormat != "" && len(p.Logs) == 0 {
+			c.rep.Warnf(nopos, "log format ignored for %s '%s' since it has no log address.", kindWord(st), p.Name)
+		}
+	}
+	if c.rep.Fatal() {
+		return
+	}
+	// Addresses are resolved once the configuration is known valid, as
+	// haproxy's srv_init_addr() does after check_config_validity().
+	failed := false
+	for _, st := range c.proxies {
+		if c.resolveServers(st) {
+			failed = true
+		}
+	}
+	if failed {
+		c.rep.Alertf(parser.Pos{}, "%s", AddrInitFailed)
+	}
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveServers resolves server host names as haproxy's init-addr
+// (default "last,libc") does at start-up.
+// AddrInitFailed is the last alert when server addresses could not be
+// resolved; haproxy then stops without its "Fatal errors" summary.
+const AddrInitFailed = "Failed to initialize server(s) addr."
+
+func (c *hctx) resolveServers(st *pstate) (failed bool) {
+	for _, srv := range st.p.Servers {
+		if srv.Addr.IsValid() || strings.HasPrefix(srv.Host, "/") || strings.Contains(srv.Host, "@") {
+			continue
+		}
+		pos := parser.Pos{File: st.pos.File, Line: srv.Line}
+		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
+		ex := c.srvExtra[srv]
+		host := srv.Host
+		a, err := c.resolve(host)
+		if err == nil {
+			srv.Addr = a
+			continue
+		}
+		initNone := ex != nil && strings.Contains(","+ex.initAddr+",", ",none,")
+		if initNone || c.opt.IgnoreResolveErrors {
+			c.rep.Warnf(pos, "%s : could not resolve address '%s', disabling server.", title, host)
+			srv.Resolved = false
+			continue
+		}
+		c.rep.Alertf(pos, "%s : could not resolve address '%s'.", title, host)
+		failed = true
+	}
+	return failed
+}

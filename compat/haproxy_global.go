@@ -1,0 +1,293 @@
+package compat
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+type hrow = Keyword[*hctx]
+type hdecode = func(c *hctx, d *parser.Directive, args []parser.Word) error
+
+// row builds a table row; statuses are then set from haproxy_status.go.
+func row(name string, dec hdecode) hrow { return hrow{Name: name, Status: Supported, Decode: dec} }
+
+// accept decodes nothing: the keyword's effect is what its status says.
+func accept(min int, usage string) hdecode {
+	return func(c *hctx, d *parser.Directive, args []parser.Word) error {
+		if len(args) < min {
+			return fmt.Errorf("%s", usage)
+		}
+		return nil
+	}
+}
+
+func noArg(c *hctx, d *parser.Directive, args []parser.Word) error { return nil }
+
+func intArg(name string, dst func(c *hctx) *int) hdecode {
+	return func(c *hctx, d *parser.Directive, args []parser.Word) error {
+		if len(args) == 0 || args[0].Value == "" {
+			return fmt.Errorf("'%s' expects an integer argument.", name)
+		}
+		*dst(c) = atol(args[0].Value)
+		return nil
+	}
+}
+
+var globalTable = buildGlobalTable()
+
+func buildGlobalTable() *Table[*hctx] {
+	rows := []hrow{
+		row("daemon", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cfg.Global.Daemon = true
+			return nil
+		}),
+		row("master-worker", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) > 0 && a[0].Value != "no-exit-on-failure" {
+				return fmt.Errorf("'master-worker' only supports 'no-exit-on-failure' option.")
+			}
+			c.cfg.Global.MasterWorker = true
+			return nil
+		}),
+		row("maxconn", intArg("maxconn", func(c *hctx) *int { return &c.cfg.Global.Maxconn })),
+		row("nbthread", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			v := ""
+			if len(a) > 0 {
+				v = a[0].Value
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("'nbthread' passed a missing or unparsable integer value in '%s'", v)
+			}
+			if n < 1 || n > 64 {
+				return fmt.Errorf("'nbthread' is out of range (1..64)")
+			}
+			c.cfg.Global.Nbthread = n
+			return nil
+		}),
+		row("pidfile", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'pidfile' expects a file name as an argument.")
+			}
+			c.cfg.Global.PidFile = a[0].Value
+			return nil
+		}),
+		row("user", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'user' expects a user name.")
+			}
+			c.cfg.Global.User = a[0].Value
+			return nil
+		}),
+		row("group", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'group' expects a group name.")
+			}
+			c.cfg.Global.Group = a[0].Value
+			return nil
+		}),
+		row("uid", accept(1, "'uid' expects an integer argument.")),
+		row("gid", accept(1, "'gid' expects an integer argument.")),
+		row("chroot", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'chroot' expects a directory as an argument.")
+			}
+			c.cfg.Global.Chroot = a[0].Value
+			return nil
+		}),
+		row("log", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			lt, err := parseLogTarget(a)
+			if err != nil {
+				return err
+			}
+			c.cfg.Global.Logs = append(c.cfg.Global.Logs, lt)
+			return nil
+		}),
+		row("stats socket", decodeStatsSocket),
+		row("stats timeout", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			t, err := timeArg("stats timeout", a, 0)
+			if err != nil {
+				return err
+			}
+			c.cfg.Global.StatsTimeout = t
+			return nil
+		}),
+		row("stats maxconn", accept(1, "'stats maxconn' expects an integer argument.")),
+		row("stats bind-process", accept(1, "'stats bind-process' expects a process number.")),
+		row("tune.bufsize", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 || a[0].Value == "" {
+				return fmt.Errorf("'tune.bufsize' expects an integer argument.")
+			}
+			n := atol(a[0].Value)
+			if n <= 0 {
+				return fmt.Errorf("'tune.bufsize' expects a positive integer argument.")
+			}
+			c.cfg.Global.TuneBufsize = n
+			return nil
+		}),
+		row("tune.maxrewrite", intArg("tune.maxrewrite", func(c *hctx) *int { return &c.cfg.Global.TuneMaxrewrite })),
+		row("hard-stop-after", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			t, err := timeArg("hard-stop-after", a, 0)
+			if err != nil {
+				return err
+			}
+			c.cfg.Global.HardStopAfter = t
+			return nil
+		}),
+		row("crt-base", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'crt-base' expects a directory path as an argument.")
+			}
+			c.crtBase = a[0].Value
+			return nil
+		}),
+		row("ca-base", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'ca-base' expects a directory path as an argument.")
+			}
+			c.caBase = a[0].Value
+			return nil
+		}),
+		row("issuers-chain-path", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("global statement '%s' expects a directory path as an argument.", d.Name)
+			}
+			if st, err := c.opt.Stat(a[0].Value); err != nil || !st.IsDir() {
+				return fmt.Errorf("global statement '%s' expects a directory path as an argument.", d.Name)
+			}
+			return nil
+		}),
+		row("lua-load", luaLoad),
+		row("lua-load-per-thread", luaLoad),
+		row("nbproc", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
+		}),
+	}
+	// Keywords haproxy 2.6 knows whose arguments halo only checks for
+	// presence; their status (haproxy_status.go) says what halo does.
+	for _, kw := range []string{
+		"busy-polling", "insecure-fork-wanted", "insecure-setuid-wanted", "noepoll", "nokqueue",
+		"noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "quiet", "zero-warning",
+		"set-dumpable", "strict-limits", "expose-experimental-directives", "no-memory-trimming",
+		"pp2-never-send-local", "ssl-mode-async", "ssl-skip-self-issued-ca", "tune.fail-alloc",
+		"external-check", "h1-accept-payload-with-any-method", "log-send-hostname", "numa-cpu-mapping",
+		"resetenv", "tune.sched.low-latency", "tune.idle-pool.shared", "tune.listener.multi-queue",
+		"tune.fd.edge-triggered", "profiling.memory",
+	} {
+		rows = append(rows, row(kw, noArg))
+	}
+	for _, kw := range []string{
+		"ulimit-n", "maxconnrate", "maxsessrate", "maxsslrate", "maxcomprate", "maxpipes",
+		"maxzlibmem", "maxcompcpuusage", "maxsslconn", "fd-hard-limit", "description", "node",
+		"unix-bind", "server-state-base", "server-state-file", "log-tag", "spread-checks",
+		"max-spread-checks", "cpu-map", "setenv", "presetenv", "unsetenv", "localpeer", "anonkey",
+		"cluster-secret", "default-path", "grace", "close-spread-time", "h1-case-adjust",
+		"h1-case-adjust-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
+		"httpclient.ssl.ca-file", "httpclient.ssl.verify", "lua-prepend-path", "mworker-max-reloads",
+		"profiling.tasks", "set-var", "set-var-fmt", "ssl-default-bind-ciphers",
+		"ssl-default-bind-ciphersuites", "ssl-default-bind-curves", "ssl-default-bind-options",
+		"ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
+		"ssl-dh-param-file", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-propquery",
+		"ssl-provider", "ssl-provider-path", "ssl-server-verify", "ssl-engine", "thread-group",
+		"thread-groups", "tune.runqueue-depth", "tune.maxpollevents", "tune.maxaccept", "tune.chksize",
+		"tune.recv_enough", "tune.buffers.limit", "tune.buffers.reserve", "tune.idletimer",
+		"tune.rcvbuf.client", "tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server",
+		"tune.pipesize", "tune.http.cookielen", "tune.http.logurilen", "tune.http.maxhdr",
+		"tune.comp.maxlevel", "tune.pattern.cache-size", "tune.zlib.memlevel", "tune.zlib.windowsize",
+		"tune.h2.header-table-size", "tune.h2.initial-window-size", "tune.h2.max-concurrent-streams",
+		"tune.h2.max-frame-size", "tune.lua.forced-yield", "tune.lua.maxmem", "tune.lua.service-timeout",
+		"tune.lua.session-timeout", "tune.lua.task-timeout", "tune.peers.max-updates-at-once",
+		"tune.pool-high-fd-ratio", "tune.pool-low-fd-ratio", "tune.ssl.cachesize",
+		"tune.ssl.capture-buffer-size", "tune.ssl.capture-cipherlist-size", "tune.ssl.default-dh-param",
+		"tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.lifetime",
+		"tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size", "tune.vars.check-max-size",
+		"tune.vars.global-max-size", "tune.vars.proc-max-size", "tune.vars.reqres-max-size",
+		"tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.ssl.ocsp-update.maxdelay",
+		"tune.quic.frontend.conn-tx-buffers.limit", "stats", "debug",
+	} {
+		if globalHas(rows, kw) {
+			continue
+		}
+		rows = append(rows, row(kw, accept(1, fmt.Sprintf("'%s' expects an argument.", kw))))
+	}
+	t := NewTable("global", rows)
+	return t
+}
+
+func globalHas(rows []hrow, name string) bool {
+	for _, r := range rows {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// luaLoad reports a missing Lua file as haproxy does; an existing one is
+// refused by the status table (halo has no Lua).
+func luaLoad(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'%s' expects a path as argument.", d.Name)
+	}
+	if _, err := c.opt.Stat(a[0].Value); err != nil {
+		return fmt.Errorf("error in Lua file '%s': cannot open %s: No such file or directory", a[0].Value, a[0].Value)
+	}
+	return nil
+}
+
+// decodeStatsSocket is `stats socket <path|[ipv4@]addr:port> [params]`.
+func decodeStatsSocket(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'stats socket' requires a path or an address")
+	}
+	ss := proxy.StatsSocket{Path: a[0].Value, Level: "user", Mode: 0}
+	for i := 1; i < len(a); i++ {
+		k := a[i].Value
+		need := func() (string, error) {
+			if i+1 >= len(a) {
+				return "", fmt.Errorf("'stats socket' : '%s' : missing value", k)
+			}
+			i++
+			return a[i].Value, nil
+		}
+		switch k {
+		case "mode":
+			v, err := need()
+			if err != nil {
+				return err
+			}
+			m, perr := strconv.ParseUint(v, 8, 32)
+			if perr != nil {
+				return fmt.Errorf("'stats socket' : '%s' : missing or invalid mode '%s' (octal integer expected)", k, v)
+			}
+			ss.Mode = uint32(m)
+		case "level":
+			v, err := need()
+			if err != nil {
+				return err
+			}
+			if v != "user" && v != "operator" && v != "admin" {
+				return fmt.Errorf("'stats socket' : 'level' only supports 'user', 'operator', and 'admin'")
+			}
+			ss.Level = v
+		case "user", "group", "uid", "gid", "process", "name", "thread", "severity-output", "maxconn", "backlog", "id", "nice":
+			if _, err := need(); err != nil {
+				return err
+			}
+		case "expose-fd":
+			if _, err := need(); err != nil {
+				return err
+			}
+			c.lower(Partial, "expose-fd: halo hands listeners over its own way on reload")
+		case "accept-proxy", "transparent", "v4v6", "v6only", "defer-accept", "tfo":
+		default:
+			return fmt.Errorf("'stats socket' : unknown keyword '%s'.", k)
+		}
+	}
+	ss.Path = strings.TrimPrefix(ss.Path, "unix@")
+	c.cfg.Global.StatsSockets = append(c.cfg.Global.StatsSockets, ss)
+	return nil
+}

@@ -1,0 +1,1105 @@
+package compat
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+// capFE/capBE say which side of a proxy a keyword belongs to.
+const (
+	capFE = proxy.CapFE
+	capBE = proxy.CapBE
+)
+
+// needCap implements haproxy's warnifnotcap(): a keyword of the other side
+// is ignored with a warning. It returns false when the caller must stop.
+func (c *hctx) needCap(d *parser.Directive, cp proxy.Cap, what string) bool {
+	if c.cur.p.Cap&cp != 0 {
+		return true
+	}
+	c.rep.Warnf(d.Pos, "'%s' ignored because %s '%s' has no %s capability.", what, c.cur.kind, c.cur.p.Name, capWord(cp))
+	c.status = Supported // nothing to execute: haproxy ignores it too
+	return false
+}
+
+// mustCap implements alertif_not_cap(): the keyword is an error here.
+func (c *hctx) mustCap(d *parser.Directive, cp proxy.Cap, what string) bool {
+	if c.cur.p.Cap&cp != 0 {
+		return true
+	}
+	c.rep.Alertf(d.Pos, "'%s' not allowed because %s '%s' has no %s capability.", what, c.cur.kind, c.cur.p.Name, capWord(cp))
+	return false
+}
+
+// notInDefaults refuses keywords that only make sense in a real proxy.
+func (c *hctx) notInDefaults(d *parser.Directive, what string) bool {
+	if c.cur.kind != "defaults" {
+		return true
+	}
+	c.rep.Alertf(d.Pos, "'%s' not allowed in 'defaults' section.", what)
+	return false
+}
+
+func capWord(cp proxy.Cap) string {
+	if cp == capFE {
+		return "frontend"
+	}
+	return "backend"
+}
+
+var proxyTable = buildProxyTable()
+
+func buildProxyTable() *Table[*hctx] {
+	rows := []hrow{
+		row("mode", decodeMode),
+		row("bind", decodeBind),
+		row("server", decodeServer),
+		row("default-server", decodeDefaultServer),
+		row("server-template", decodeServerTemplate),
+		row("balance", decodeBalance),
+		row("hash-type", decodeHashType),
+		row("timeout", decodeTimeout),
+		row("retries", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capBE, "retries") {
+				return nil
+			}
+			if len(a) == 0 || a[0].Value == "" {
+				return fmt.Errorf("'retries' expects an integer argument (dispatch counts for one).")
+			}
+			c.cur.p.Retries = atol(a[0].Value)
+			return nil
+		}),
+		row("maxconn", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if c.cur.p.Cap&capFE == 0 {
+				c.rep.Warnf(d.Pos, "'maxconn' ignored because %s '%s' has no frontend capability. Maybe you want 'fullconn' instead ?", c.cur.kind, c.cur.p.Name)
+				c.status = Supported
+				return nil
+			}
+			if len(a) == 0 || a[0].Value == "" {
+				return fmt.Errorf("'maxconn' expects an integer argument.")
+			}
+			c.cur.p.Maxconn = atol(a[0].Value)
+			return nil
+		}),
+		row("backlog", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capFE, "backlog") {
+				return nil
+			}
+			if len(a) == 0 {
+				return fmt.Errorf("'backlog' expects an integer argument.")
+			}
+			c.cur.p.Backlog = atol(a[0].Value)
+			return nil
+		}),
+		row("fullconn", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capBE, "fullconn") {
+				return nil
+			}
+			if len(a) == 0 {
+				return fmt.Errorf("'fullconn' expects an integer argument.")
+			}
+			c.cur.p.Fullconn = atol(a[0].Value)
+			return nil
+		}),
+		row("id", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.notInDefaults(d, "id") {
+				return nil
+			}
+			if len(a) == 0 {
+				return fmt.Errorf("'id' : expects an integer argument")
+			}
+			n, ok := strictInt(a[0].Value)
+			if !ok || n <= 0 {
+				return fmt.Errorf("'id' : custom id has to be > 0")
+			}
+			c.cur.p.ID = n
+			return nil
+		}),
+		row("description", noArg),
+		row("disabled", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cur.p.Disabled = true
+			return nil
+		}),
+		row("enabled", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cur.p.Disabled = false
+			return nil
+		}),
+		row("acl", decodeACL),
+		row("use_backend", decodeUseBackend),
+		row("default_backend", decodeDefaultBackend),
+		row("use-server", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.notInDefaults(d, "use-server") || !c.needCap(d, capBE, "use-server") {
+				return nil
+			}
+			if len(a) == 0 {
+				return fmt.Errorf("'use-server' expects a server name.")
+			}
+			_, _, err := c.condition(d, a[1:], "'use-server' rule")
+			return err
+		}),
+		row("http-request", decodeHTTPRule("http-request")),
+		row("http-response", decodeHTTPRule("http-response")),
+		row("http-after-response", decodeHTTPRule("http-after-response")),
+		row("redirect", decodeRedirect),
+		row("tcp-request", decodeTCPRequest),
+		row("tcp-response", decodeTCPResponse),
+		row("monitor-uri", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capFE, "monitor-uri") {
+				return nil
+			}
+			if len(a) == 0 || a[0].Value == "" {
+				return fmt.Errorf("'monitor-uri' expects an URI.")
+			}
+			c.cur.p.MonitorURI = a[0].Value
+			return nil
+		}),
+		row("monitor fail", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capFE, "monitor") {
+				return nil
+			}
+			_, _, err := c.condition(d, a, "'monitor fail' condition")
+			return err
+		}),
+		row("log", decodeProxyLog),
+		row("no log", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cur.p.Logs = nil
+			c.cur.logGlobal = false
+			return nil
+		}),
+		row("log-format", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'log-format' expects a format string as argument.")
+			}
+			if len(a) > 1 {
+				return fmt.Errorf("'log-format' expects only one argument, found '%s'. Use quotes if the format contains spaces.", a[1].Value)
+			}
+			c.cur.p.LogFormat = a[0].Value
+			c.cur.logFormatSet = d.Pos
+			return nil
+		}),
+		row("log-format-sd", accept(1, "'log-format-sd' expects a format string as argument.")),
+		row("error-log-format", accept(1, "'error-log-format' expects a format string as argument.")),
+		row("log-tag", accept(1, "'log-tag' expects a tag as argument.")),
+		row("unique-id-format", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'unique-id-format' expects an argument.")
+			}
+			c.cur.p.UniqueIDFormat = a[0].Value
+			return nil
+		}),
+		row("unique-id-header", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'unique-id-header' expects an argument.")
+			}
+			c.cur.p.UniqueIDHeader = a[0].Value
+			return nil
+		}),
+		row("cookie", decodeCookie),
+		row("dynamic-cookie-key", accept(1, "'dynamic-cookie-key' expects a key as argument.")),
+		row("errorfile", decodeErrorfile),
+		row("errorfiles", decodeErrorfiles),
+		row("errorloc", decodeErrorloc),
+		row("errorloc302", decodeErrorloc),
+		row("errorloc303", decodeErrorloc),
+		row("http-error", accept(1, "'http-error' expects 'status <code>' as arguments.")),
+		row("http-check", decodeHTTPCheck),
+		row("tcp-check", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capBE, "tcp-check") {
+				return nil
+			}
+			if len(a) == 0 {
+				return fmt.Errorf("'tcp-check' expects 'comment', 'connect', 'send', 'send-lf', 'send-binary', 'send-binary-lf', 'expect', 'set-var' and 'unset-var' as arguments.")
+			}
+			c.cur.p.HTTPCheckRules = append(c.cur.p.HTTPCheckRules, proxy.HTTPCheckRule{Action: "tcp-check " + a[0].Value, Args: values(a[1:]), Line: d.Pos.Line})
+			return nil
+		}),
+		row("http-reuse", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capBE, "http-reuse") {
+				return nil
+			}
+			v := ""
+			if len(a) > 0 {
+				v = a[0].Value
+			}
+			switch v {
+			case "never":
+				c.cur.p.HTTPReuse = proxy.ReuseNever
+			case "safe":
+				c.cur.p.HTTPReuse = proxy.ReuseSafe
+			case "aggressive":
+				c.cur.p.HTTPReuse = proxy.ReuseAggressive
+			case "always":
+				c.cur.p.HTTPReuse = proxy.ReuseAlways
+			default:
+				return fmt.Errorf("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+			}
+			return nil
+		}),
+		row("capture request header", captureHeader),
+		row("capture response header", captureHeader),
+		row("capture cookie", captureHeader),
+		row("declare capture", accept(3, "'declare capture' expects 'request' or 'response', 'len' and a length.")),
+		row("stick-table", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) < 2 || a[0].Value != "type" {
+				return fmt.Errorf("stick-table: missing type.")
+			}
+			return nil
+		}),
+		row("stick", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capBE, "stick") {
+				return nil
+			}
+			if len(a) < 2 {
+				return fmt.Errorf("'stick' expects 'match', 'on', 'store-request' or 'store-response' and a pattern.")
+			}
+			_, _, err := c.condition(d, a[2:], "'stick' rule")
+			return err
+		}),
+		row("force-persist", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			_, _, err := c.condition(d, a, "'force-persist' rule")
+			return err
+		}),
+		row("ignore-persist", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			_, _, err := c.condition(d, a, "'ignore-persist' rule")
+			return err
+		}),
+		row("persist rdp-cookie", noArg),
+		row("retry-on", accept(1, "'retry-on' expects a list of failure types.")),
+		row("compression", accept(1, "'compression' expects 'algo', 'type' or 'offload'.")),
+		row("filter", accept(1, "'filter' expects a filter name.")),
+		row("use-fcgi-app", accept(1, "'use-fcgi-app' expects an application name.")),
+		row("email-alert", accept(1, "'email-alert' expects 'from', 'mailers', 'myhostname', 'level' or 'to'.")),
+		row("source", accept(1, "'source' expects <addr>[:<port>] as argument.")),
+		row("dispatch", accept(1, "'dispatch' expects <addr>:<port> as argument.")),
+		row("http-send-name-header", accept(0, "")),
+		row("rate-limit sessions", accept(1, "'rate-limit sessions' expects an integer.")),
+		row("max-keep-alive-queue", accept(1, "'max-keep-alive-queue' expects an integer argument.")),
+		row("load-server-state-from-file", accept(1, "'load-server-state-from-file' expects 'global', 'local' or 'none'.")),
+		row("server-state-file-name", accept(0, "")),
+		row("external-check command", accept(1, "'external-check command' expects a path.")),
+		row("external-check path", accept(1, "'external-check path' expects a path.")),
+		row("clitcpka-cnt", accept(1, "'clitcpka-cnt' expects an integer.")),
+		row("clitcpka-idle", accept(1, "'clitcpka-idle' expects a time.")),
+		row("clitcpka-intvl", accept(1, "'clitcpka-intvl' expects a time.")),
+		row("srvtcpka-cnt", accept(1, "'srvtcpka-cnt' expects an integer.")),
+		row("srvtcpka-idle", accept(1, "'srvtcpka-idle' expects a time.")),
+		row("srvtcpka-intvl", accept(1, "'srvtcpka-intvl' expects a time.")),
+		row("hash-balance-factor", accept(1, "'hash-balance-factor' expects an integer.")),
+		row("option", decodeOption),
+	}
+	// stats keywords (configuration.txt 4.2 "stats …").
+	for _, kw := range []string{"enable", "uri", "realm", "auth", "refresh", "admin", "hide-version",
+		"show-legends", "show-node", "show-desc", "show-modules", "scope", "http-request", "disable", "bind-process"} {
+		rows = append(rows, row("stats "+kw, decodeStats))
+	}
+	// Directives removed from haproxy before 2.6: haproxy rejects them with
+	// a pointer to their replacement, and so does halo.
+	for name, msg := range removedProxyKeywords {
+		msg := msg
+		rows = append(rows, row(name, func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			return fmt.Errorf("%s", msg)
+		}))
+	}
+	for _, o := range proxyOptions {
+		rows = append(rows, hrow{Name: "option " + o.name, Status: Supported, Sub: true})
+	}
+	return NewTable("proxy", rows)
+}
+
+var removedProxyKeywords = map[string]string{
+	"clitimeout":   "the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'.",
+	"contimeout":   "the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'.",
+	"srvtimeout":   "the 'srvtimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout server'.",
+	"reqadd":       "The 'reqadd' directive is not supported anymore since HAProxy 2.1. Use 'http-request add-header' instead.",
+	"reqdel":       "The 'reqdel' directive is not supported anymore since HAProxy 2.1. Use 'http-request del-header' instead.",
+	"reqrep":       "The 'reqrep' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.",
+	"reqirep":      "The 'reqirep' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.",
+	"reqidel":      "The 'reqidel' directive is not supported anymore since HAProxy 2.1. Use 'http-request del-header' instead.",
+	"reqdeny":      "The 'reqdeny' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' instead.",
+	"reqallow":     "The 'reqallow' directive is not supported anymore since HAProxy 2.1. Use 'http-request allow' instead.",
+	"reqtarpit":    "The 'reqtarpit' directive is not supported anymore since HAProxy 2.1. Use 'http-request tarpit' instead.",
+	"reqpass":      "The 'reqpass' directive is not supported anymore since HAProxy 2.1.",
+	"rspadd":       "The 'rspadd' directive is not supported anymore since HAProxy 2.1. Use 'http-response add-header' instead.",
+	"rspdel":       "The 'rspdel' directive is not supported anymore since HAProxy 2.1. Use 'http-response del-header' instead.",
+	"rsprep":       "The 'rsprep' directive is not supported anymore since HAProxy 2.1. Use 'http-response replace-header' instead.",
+	"rspirep":      "The 'rspirep' directive is not supported anymore since HAProxy 2.1. Use 'http-response replace-header' instead.",
+	"rspidel":      "The 'rspidel' directive is not supported anymore since HAProxy 2.1. Use 'http-response del-header' instead.",
+	"rspdeny":      "The 'rspdeny' directive is not supported anymore since HAProxy 2.1. Use 'http-response deny' instead.",
+	"block":        "The 'block' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' which uses the exact same syntax.",
+	"redisp":       "the 'redisp' keyword is not supported anymore since HAProxy 2.1. Use 'option redispatch'.",
+	"redispatch":   "the 'redispatch' keyword is not supported anymore since HAProxy 2.1. Use 'option redispatch'.",
+	"monitor-net":  "the 'monitor-net' directive is not supported anymore since HAProxy 2.2. Use 'tcp-request connection accept if { src <net> }'.",
+	"bind-process": "'bind-process' is not supported anymore since HAProxy 2.5.",
+}
+
+// proxyOption describes one `option` keyword of haproxy 2.6.
+type proxyOption struct {
+	name string
+	cap  proxy.Cap // side it applies to
+	http bool      // requires mode http
+}
+
+var proxyOptions = []proxyOption{
+	{"abortonclose", capBE, false}, {"accept-invalid-http-request", capFE, true},
+	{"accept-invalid-http-response", capBE, true}, {"allbackups", capBE, false},
+	{"checkcache", capBE, true}, {"clitcpka", capFE, false}, {"contstats", capFE, false},
+	{"disable-h2-upgrade", capFE, true}, {"dontlog-normal", capFE, false},
+	{"dontlognull", capFE, false}, {"forwardfor", capFE | capBE, true},
+	{"forwarded", capBE, true}, {"h1-case-adjust-bogus-client", capFE, false},
+	{"h1-case-adjust-bogus-server", capBE, false}, {"http-buffer-request", capFE | capBE, true},
+	{"http-ignore-probes", capFE, true}, {"http-keep-alive", capFE | capBE, true},
+	{"http-no-delay", capFE | capBE, true}, {"http-pretend-keepalive", capBE, true},
+	{"http-server-close", capFE | capBE, true}, {"http-use-proxy-header", capFE, true},
+	{"httpclose", capFE | capBE, true}, {"httplog", capFE, false}, {"httpslog", capFE, false},
+	{"http_proxy", capFE | capBE, true}, {"idle-close-on-response", capFE, true},
+	{"independent-streams", capFE | capBE, false}, {"ldap-check", capBE, false},
+	{"external-check", capBE, false}, {"log-health-checks", capBE, false},
+	{"log-separate-errors", capFE, false}, {"logasap", capFE, false},
+	{"mysql-check", capBE, false}, {"nolinger", capFE | capBE, false},
+	{"originalto", capFE | capBE, true}, {"persist", capBE, false},
+	{"pgsql-check", capBE, false}, {"prefer-last-server", capBE, true},
+	{"redis-check", capBE, false}, {"redispatch", capBE, false}, {"smtpchk", capBE, false},
+	{"socket-stats", capFE, false}, {"splice-auto", capFE | capBE, false},
+	{"splice-request", capFE | capBE, false}, {"splice-response", capFE | capBE, false},
+	{"spop-check", capBE, false}, {"srvtcpka", capBE, false}, {"ssl-hello-chk", capBE, false},
+	{"tcp-check", capBE, false}, {"tcp-smart-accept", capFE, false},
+	{"tcp-smart-connect", capBE, false}, {"tcpka", capFE | capBE, false}, {"tcplog", capFE, false},
+	{"transparent", capBE, false}, {"httpchk", capBE, false},
+	{"http-restrict-req-hdr-names", capFE | capBE, true},
+}
+
+func findOption(name string) *proxyOption {
+	for i := range proxyOptions {
+		if proxyOptions[i].name == name {
+			return &proxyOptions[i]
+		}
+	}
+	return nil
+}
+
+func decodeMode(c *hctx, d *parser.Directive, a []parser.Word) error {
+	v := ""
+	if len(a) > 0 {
+		v = a[0].Value
+	}
+	switch v {
+	case "http":
+		c.cur.p.Mode = proxy.ModeHTTP
+	case "tcp":
+		c.cur.p.Mode = proxy.ModeTCP
+	case "health":
+		return fmt.Errorf("'mode health' doesn't exist anymore. Please use 'http-request return status 200' instead.")
+	default:
+		return fmt.Errorf("unknown proxy mode '%s'.", v)
+	}
+	return nil
+}
+
+var timeoutNames = map[string]bool{
+	"client": true, "server": true, "connect": true, "check": true, "queue": true,
+	"http-keep-alive": true, "http-request": true, "tunnel": true, "tarpit": true,
+	"client-fin": true, "server-fin": true,
+}
+
+func decodeTimeout(c *hctx, d *parser.Directive, a []parser.Word) error {
+	name := ""
+	if len(a) > 0 {
+		name = a[0].Value
+	}
+	if !timeoutNames[name] {
+		return fmt.Errorf("'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin' (got '%s')", name)
+	}
+	c.statusKey = "timeout " + name
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	kw := "timeout " + name
+	t, err := timeArg(kw, a, 1)
+	if err != nil {
+		return err
+	}
+	if len(a) > 2 {
+		return fmt.Errorf("'timeout %s' : unexpected extra argument '%s' after value '%s'.", name, a[2].Value, a[1].Value)
+	}
+	feSide := map[string]bool{"client": true, "client-fin": true, "http-request": true, "http-keep-alive": true}
+	beSide := map[string]bool{"server": true, "server-fin": true, "connect": true, "check": true, "queue": true, "tunnel": true}
+	if feSide[name] && c.cur.p.Cap&capFE == 0 {
+		c.rep.Warnf(d.Pos, "'%s' will be ignored because %s '%s' has no frontend capability", kw, c.cur.kind, c.cur.p.Name)
+		c.status = Supported
+		return nil
+	}
+	if beSide[name] && c.cur.p.Cap&capBE == 0 {
+		c.rep.Warnf(d.Pos, "'%s' will be ignored because %s '%s' has no backend capability", kw, c.cur.kind, c.cur.p.Name)
+		c.status = Supported
+		return nil
+	}
+	to := &c.cur.p.Timeouts
+	switch name {
+	case "client":
+		to.Client = t
+	case "client-fin":
+		to.ClientFin = t
+	case "server":
+		to.Server = t
+	case "server-fin":
+		to.ServerFin = t
+	case "connect":
+		to.Connect = t
+	case "check":
+		to.Check = t
+	case "queue":
+		to.Queue = t
+	case "http-keep-alive":
+		to.HTTPKeepAlive = t
+	case "http-request":
+		to.HTTPRequest = t
+	case "tunnel":
+		to.Tunnel = t
+	case "tarpit":
+		to.Tarpit = t
+	}
+	return nil
+}
+
+func decodeBalance(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capBE, "balance") {
+		return nil
+	}
+	v := ""
+	if len(a) > 0 {
+		v = a[0].Value
+	}
+	b := &c.cur.p.Balance
+	algo := v
+	arg := ""
+	if i := strings.IndexByte(v, '('); i >= 0 && strings.HasSuffix(v, ")") {
+		algo, arg = v[:i], v[i+1:len(v)-1]
+	}
+	c.statusKey = "balance " + algo
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	rest := a
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	switch algo {
+	case "roundrobin":
+		b.Algo = proxy.BalanceRoundRobin
+	case "static-rr":
+		b.Algo = proxy.BalanceStaticRR
+	case "leastconn":
+		b.Algo = proxy.BalanceLeastConn
+	case "first":
+		b.Algo = proxy.BalanceFirst
+	case "source":
+		b.Algo = proxy.BalanceSource
+	case "random":
+		b.Algo = proxy.BalanceRandom
+		b.RandomDraws = 2
+		if arg != "" {
+			n, ok := strictInt(arg)
+			if !ok || n < 1 {
+				return fmt.Errorf("balance random(<draws>) expects a positive integer.")
+			}
+			b.RandomDraws = n
+		}
+	case "uri":
+		b.Algo = proxy.BalanceURI
+		for i := 0; i < len(rest); i++ {
+			switch rest[i].Value {
+			case "whole":
+				b.URIWhole = true
+			case "path-only":
+			case "len", "depth":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'balance uri %s' expects a positive integer (got '').", rest[i].Value)
+				}
+				n := atol(rest[i+1].Value)
+				if rest[i].Value == "len" {
+					b.URILen = n
+				} else {
+					b.URIDepth = n
+				}
+				i++
+			default:
+				return fmt.Errorf("'balance uri' only accepts parameters 'whole', 'len', 'depth' and 'path-only' (got '%s').", rest[i].Value)
+			}
+		}
+	case "url_param":
+		b.Algo = proxy.BalanceURLParam
+		if len(rest) == 0 {
+			return fmt.Errorf("'balance url_param' requires an URL parameter name.")
+		}
+		b.Param = rest[0].Value
+	case "hdr":
+		b.Algo = proxy.BalanceHdr
+		if arg == "" {
+			return fmt.Errorf("'balance hdr' requires an http header field name.")
+		}
+		b.Param = arg
+	case "rdp-cookie":
+		b.Algo = proxy.BalanceRDPCookie
+		b.Param = arg
+		if b.Param == "" {
+			b.Param = "mstshash"
+		}
+	default:
+		return fmt.Errorf("balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options.")
+	}
+	return nil
+}
+
+func decodeHashType(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capBE, "hash-type") {
+		return nil
+	}
+	v := ""
+	if len(a) > 0 {
+		v = a[0].Value
+	}
+	switch v {
+	case "map-based":
+		c.cur.p.Balance.HashType = proxy.HashMapBased
+	case "consistent":
+		c.cur.p.Balance.HashType = proxy.HashConsistent
+	case "avalanche":
+		c.cur.p.Balance.Avalanche = true
+	default:
+		return fmt.Errorf("'hash-type' only supports 'consistent' and 'map-based'.")
+	}
+	for _, w := range a[1:] {
+		switch w.Value {
+		case "sdbm", "djb2", "wt6", "crc32":
+		case "avalanche":
+			c.cur.p.Balance.Avalanche = true
+		default:
+			return fmt.Errorf("'hash-type %s' : unknown hash function '%s'.", v, w.Value)
+		}
+	}
+	return nil
+}
+
+func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
+	name := ""
+	if len(a) > 0 {
+		name = a[0].Value
+	}
+	o := findOption(name)
+	if o == nil {
+		return fmt.Errorf("unknown option '%s'.", name)
+	}
+	c.statusKey = "option " + name
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	if c.neg {
+		c.statusKey = "no " + c.statusKey
+	} else if c.deflt {
+		c.statusKey = "default " + c.statusKey
+	}
+	p := c.cur.p
+	// Option statuses are per option; the generic "option" row never wins.
+	if name == "tcplog" || name == "httplog" || name == "httpslog" {
+		if p.Cap&capFE == 0 {
+			c.rep.Warnf(d.Pos, "%s '%s' : 'option %s' directive is ignored in backends.", c.cur.kind, p.Name, name)
+			c.status = Supported
+			return nil
+		}
+	} else if o.cap != capFE|capBE && p.Cap&o.cap == 0 {
+		c.rep.Warnf(d.Pos, "'%s' ignored because %s '%s' has no %s capability.", name, c.cur.kind, p.Name, capWord(o.cap))
+		c.status = Supported
+		return nil
+	}
+	on := !c.neg
+	rest := a[1:]
+	switch name {
+	case "httplog", "httpslog":
+		p.LogFormat = "httplog"
+		if name == "httpslog" {
+			p.LogFormat = "httpslog"
+		}
+		if len(rest) > 0 && rest[0].Value == "clf" {
+			p.LogFormat = "clf"
+		}
+		c.cur.httpLog = d.Pos
+	case "tcplog":
+		p.LogFormat = "tcplog"
+		c.cur.tcpLog = d.Pos
+	case "dontlognull":
+		p.DontLogNull = on
+	case "forwardfor":
+		ff := proxy.Forwardfor{Enabled: on, Header: "X-Forwarded-For"}
+		for i := 0; i < len(rest); i++ {
+			switch rest[i].Value {
+			case "except":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'option forwardfor' except requires an IP address or network.")
+				}
+				pf, err := parseNet(rest[i+1].Value)
+				if err != nil {
+					return fmt.Errorf("'option forwardfor' except requires an IP address or network.")
+				}
+				ff.Except = append(ff.Except, pf)
+				i++
+			case "header":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'option forwardfor' header requires a header name.")
+				}
+				ff.Header = rest[i+1].Value
+				i++
+			case "if-none":
+				ff.IfNone = true
+			default:
+				return fmt.Errorf("'option forwardfor' only supports optional values 'except', 'header' and 'if-none'.")
+			}
+		}
+		p.Forwardfor = ff
+		c.cur.forwardfor = on
+	case "originalto":
+		ot := proxy.Originalto{Enabled: on, Header: "X-Original-To"}
+		for i := 0; i < len(rest); i++ {
+			switch rest[i].Value {
+			case "except":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'option originalto' except requires an IP address or network.")
+				}
+				pf, err := parseNet(rest[i+1].Value)
+				if err != nil {
+					return fmt.Errorf("'option originalto' except requires an IP address or network.")
+				}
+				ot.Except = append(ot.Except, pf)
+				i++
+			case "header":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'option originalto' header requires a header name.")
+				}
+				ot.Header = rest[i+1].Value
+				i++
+			default:
+				return fmt.Errorf("'option originalto' only supports optional values 'except' and 'header'.")
+			}
+		}
+		p.Originalto = ot
+	case "httpclose":
+		p.ConnMode = connMode(on, proxy.ConnClose)
+	case "http-server-close":
+		p.ConnMode = connMode(on, proxy.ConnServerClose)
+	case "http-keep-alive":
+		p.ConnMode = proxy.ConnKeepAlive
+	case "http-pretend-keepalive":
+		if on {
+			p.ConnMode = proxy.ConnPretendKeepAlive
+		} else if p.ConnMode == proxy.ConnPretendKeepAlive {
+			p.ConnMode = proxy.ConnServerClose
+		}
+	case "redispatch":
+		p.Redispatch = on
+	case "allbackups":
+		p.AllBackups = on
+	case "httpchk":
+		hc := proxy.HealthCheck{Type: proxy.CheckHTTP, Method: "OPTIONS", URI: "/", Version: "HTTP/1.0", Expect: p.HealthCheck.Expect}
+		switch len(rest) {
+		case 0:
+		case 1:
+			hc.URI = rest[0].Value
+		default:
+			hc.Method, hc.URI = rest[0].Value, rest[1].Value
+			if len(rest) > 2 {
+				v := rest[2].Value
+				// "HTTP/1.1\r\nHost:\ x" — the old way of adding headers.
+				if i := strings.Index(v, "\r\n"); i >= 0 {
+					for _, h := range strings.Split(v[i+2:], "\r\n") {
+						if k, val, ok := strings.Cut(h, ":"); ok {
+							hc.Headers = append(hc.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(val)})
+						}
+					}
+					v = v[:i]
+				}
+				hc.Version = v
+			}
+		}
+		if !on {
+			hc = proxy.HealthCheck{}
+		}
+		p.HealthCheck = hc
+	case "ssl-hello-chk":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckSSLHello}
+	case "mysql-check":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckMySQL}
+	case "pgsql-check":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckPgSQL}
+	case "redis-check":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckRedis}
+	case "smtpchk":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckSMTP}
+	case "ldap-check":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckLDAP}
+	case "tcp-check":
+		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckTCP}
+	}
+	return nil
+}
+
+func connMode(on bool, m proxy.ConnMode) proxy.ConnMode {
+	if on {
+		return m
+	}
+	return proxy.ConnKeepAlive
+}
+
+// parseNet parses "10.0.0.0/8", "10.0.0.1", "::1/128".
+func parseNet(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(s)
+		if err == nil {
+			return pf.Masked(), nil
+		}
+		// haproxy also accepts a dotted netmask: 10.0.0.0/255.0.0.0
+		addr, mask, _ := strings.Cut(s, "/")
+		a, err1 := netip.ParseAddr(addr)
+		m, err2 := netip.ParseAddr(mask)
+		if err1 != nil || err2 != nil || !a.Is4() || !m.Is4() {
+			return netip.Prefix{}, fmt.Errorf("invalid network")
+		}
+		mb := m.As4()
+		bits := 0
+		for _, b := range mb {
+			for i := 7; i >= 0; i-- {
+				if b&(1<<i) != 0 {
+					bits++
+				}
+			}
+		}
+		return netip.PrefixFrom(a, bits).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func decodeProxyLog(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) > 0 && a[0].Value == "global" {
+		c.cur.logGlobal = true
+		return nil
+	}
+	lt, err := parseLogTarget(a)
+	if err != nil {
+		return err
+	}
+	c.cur.p.Logs = append(c.cur.p.Logs, lt)
+	return nil
+}
+
+func decodeCookie(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capBE, "cookie") {
+		return nil
+	}
+	if len(a) == 0 || a[0].Value == "" {
+		return fmt.Errorf("'cookie' expects <cookie_name> as argument.")
+	}
+	ck := &proxy.CookieConfig{Name: a[0].Value}
+	for i := 1; i < len(a); i++ {
+		v := a[i].Value
+		switch v {
+		case "insert", "rewrite", "prefix":
+			if ck.Mode != "" && ck.Mode != v {
+				return fmt.Errorf("'cookie' supports only one of 'rewrite', 'insert' and 'prefix' options.")
+			}
+			ck.Mode = v
+		case "indirect":
+			ck.Indirect = true
+		case "nocache":
+			ck.NoCache = true
+		case "postonly":
+			ck.PostOnly = true
+		case "preserve":
+			ck.Preserve = true
+		case "httponly":
+			ck.HTTPOnly = true
+		case "secure":
+			ck.Secure = true
+		case "dynamic":
+			ck.Dynamic = true
+		case "domain", "maxidle", "maxlife", "attr":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'cookie' '%s' requires a value.", v)
+			}
+			val := a[i+1].Value
+			switch v {
+			case "domain":
+				ck.Domain = append(ck.Domain, val)
+			case "attr":
+				ck.Attrs = append(ck.Attrs, val)
+			default:
+				t, bad, err := parseHATime(val, time.Second)
+				if err != nil {
+					if bad != 0 {
+						return fmt.Errorf("cookie : unexpected character '%c' in %s.", bad, v)
+					}
+					return fmt.Errorf("cookie : '%s' expects a time value.", v)
+				}
+				if v == "maxidle" {
+					ck.MaxIdle = t
+				} else {
+					ck.MaxLife = t
+				}
+			}
+			i++
+		default:
+			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife' and 'attr' options.")
+		}
+	}
+	if ck.Mode == "" {
+		ck.Mode = "rewrite"
+	}
+	c.cur.p.Cookie = ck
+	return nil
+}
+
+func captureHeader(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capFE, "capture") {
+		return nil
+	}
+	if len(a) < 3 || a[1].Value != "len" {
+		return fmt.Errorf("'capture' expects <name> 'len' <length>.")
+	}
+	return nil
+}
+
+func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {
+	sub := strings.TrimPrefix(c.statusKey, "stats ")
+	p := c.cur.p
+	if p.Stats == nil && sub != "disable" {
+		p.Stats = &proxy.StatsPage{URI: "/haproxy?stats"}
+	}
+	st := p.Stats
+	switch sub {
+	case "enable":
+	case "disable":
+		p.Stats = nil
+	case "uri":
+		if len(a) == 0 {
+			return fmt.Errorf("'uri' needs an URI prefix.")
+		}
+		st.URI = a[0].Value
+	case "realm":
+		if len(a) == 0 {
+			return fmt.Errorf("'realm' needs an realm name.")
+		}
+		st.Realm = strings.Join(values(a), " ")
+	case "auth":
+		if len(a) == 0 {
+			return fmt.Errorf("'auth' needs a user:password account.")
+		}
+		user, pass, _ := strings.Cut(a[0].Value, ":")
+		st.Auth = append(st.Auth, [2]string{user, pass})
+	case "refresh":
+		if len(a) == 0 {
+			return fmt.Errorf("'refresh' needs a delay in seconds.")
+		}
+		t, bad, err := parseHATime(a[0].Value, time.Second)
+		if err != nil {
+			if bad != 0 {
+				return fmt.Errorf("unexpected character '%c' in argument to 'stats refresh'.", bad)
+			}
+			return fmt.Errorf("'refresh' needs a delay in seconds.")
+		}
+		st.Refresh = t
+	case "admin":
+		if !c.notInDefaults(d, "stats admin") {
+			return nil
+		}
+		_, cond, err := c.condition(d, a, "'stats admin' rule")
+		if err != nil {
+			return err
+		}
+		if cond == nil {
+			return fmt.Errorf("'stats admin' requires either 'if' or 'unless' followed by a condition.")
+		}
+		st.Admin = cond
+	case "hide-version":
+		st.HideVersion = true
+	case "show-legends":
+		st.ShowLegends = true
+	case "show-node":
+		st.ShowNode = "-"
+		if len(a) > 0 {
+			st.ShowNode = a[0].Value
+		}
+	case "show-desc", "show-modules", "scope":
+	case "http-request":
+		if !c.notInDefaults(d, "stats http-request") {
+			return nil
+		}
+		if len(a) == 0 {
+			return fmt.Errorf("'stats http-request' expects an action.")
+		}
+		_, _, err := c.condition(d, a[1:], "'stats http-request' rule")
+		return err
+	case "bind-process":
+		return fmt.Errorf("'stats bind-process' is not supported anymore since HAProxy 2.5.")
+	}
+	return nil
+}
+
+func decodeErrorfile(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) < 2 {
+		return fmt.Errorf("%s : <code> and <file> expected", d.Name)
+	}
+	code, ok := strictInt(a[0].Value)
+	if !ok || !errorfileCodes[code] {
+		return fmt.Errorf("%s : status code '%s' not handled.", d.Name, a[0].Value)
+	}
+	data, err := c.opt.ReadFile(a[1].Value)
+	if err != nil {
+		return fmt.Errorf("%s : error opening file '%s'.", d.Name, a[1].Value)
+	}
+	if len(data) == 0 {
+		c.rep.Warnf(d.Pos, "%s : ignored empty file '%s'.", d.Name, a[1].Value)
+		return nil
+	}
+	if c.httpErrors != nil {
+		c.httpErrors[code] = data
+		return nil
+	}
+	if c.cur.p.ErrorFiles == nil {
+		c.cur.p.ErrorFiles = map[int][]byte{}
+	}
+	c.cur.p.ErrorFiles[code] = data
+	return nil
+}
+
+// errorfileCodes are the statuses haproxy 2.6 can serve from an errorfile.
+var errorfileCodes = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 405: true,
+	407: true, 408: true, 410: true, 413: true, 425: true, 429: true, 500: true, 501: true,
+	502: true, 503: true, 504: true}
+
+func decodeErrorfiles(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("%s : expects <name> as argument.", d.Name)
+	}
+	pe := pendingErrorfiles{name: a[0].Value, pos: d.Pos}
+	for _, w := range a[1:] {
+		n, ok := strictInt(w.Value)
+		if !ok {
+			return fmt.Errorf("%s : invalid status code '%s'", d.Name, w.Value)
+		}
+		pe.codes = append(pe.codes, n)
+	}
+	c.cur.errorfilesRef = append(c.cur.errorfilesRef, pe)
+	return nil
+}
+
+func decodeErrorloc(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) < 2 {
+		return fmt.Errorf("%s : <code> and <url> expected", d.Name)
+	}
+	code, ok := strictInt(a[0].Value)
+	if !ok || !errorfileCodes[code] {
+		return fmt.Errorf("%s : status code '%s' not handled.", d.Name, a[0].Value)
+	}
+	status := 302
+	if d.Name == "errorloc303" {
+		status = 303
+	}
+	reason := map[int]string{302: "Found", 303: "See Other"}[status]
+	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: %s\r\nConnection: close\r\n\r\n", status, reason, a[1].Value)
+	if c.cur.p.ErrorFiles == nil {
+		c.cur.p.ErrorFiles = map[int][]byte{}
+	}
+	c.cur.p.ErrorFiles[code] = []byte(resp)
+	return nil
+}
+
+func decodeHTTPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capBE, "http-check") {
+		return nil
+	}
+	if len(a) == 0 {
+		return fmt.Errorf("'http-check' expects 'comment', 'connect', 'send', 'expect', 'disable-on-404', 'send-state', 'set-var' and 'unset-var' as arguments.")
+	}
+	act := a[0].Value
+	c.statusKey = "http-check " + act
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	rest := a[1:]
+	p := c.cur.p
+	switch act {
+	case "expect":
+		e := proxy.HTTPCheckExpect{}
+		i := 0
+		for i < len(rest) && (rest[i].Value == "min-recv" || rest[i].Value == "comment" || strings.HasPrefix(rest[i].Value, "on-") || rest[i].Value == "status-code" || rest[i].Value == "error-status" || rest[i].Value == "tout-status") {
+			i += 2
+		}
+		if i < len(rest) && rest[i].Value == "!" {
+			e.Negate = true
+			i++
+		}
+		if i >= len(rest) {
+			return fmt.Errorf("'http-check expect' : expects a pattern type.")
+		}
+		kind := rest[i].Value
+		if strings.HasPrefix(kind, "!") {
+			e.Negate = true
+			kind = kind[1:]
+		}
+		switch kind {
+		case "status", "rstatus", "string", "rstring", "string-lf", "hdr", "fhdr":
+		default:
+			return fmt.Errorf("'http-check expect' : 'only supports min-recv, [!]string', '[!]rstring', '[!]string-lf', '[!]status', '[!]rstatus', [!]hdr, [!]fhdr or comment but got '%s' as argument.", rest[i].Value)
+		}
+		e.Kind = kind
+		if i+1 >= len(rest) && kind != "hdr" && kind != "fhdr" {
+			return fmt.Errorf("'http-check expect' : '%s' expects <pattern> as an argument.", kind)
+		}
+		e.Pattern = strings.Join(values(rest[i+1:]), " ")
+		p.HealthCheck.Expect = append(p.HealthCheck.Expect, e)
+	case "send":
+		for i := 0; i < len(rest); i++ {
+			if i+1 >= len(rest) {
+				break
+			}
+			k, v := rest[i].Value, rest[i+1].Value
+			switch k {
+			case "meth":
+				p.HealthCheck.Method = v
+			case "uri", "uri-lf":
+				p.HealthCheck.URI = v
+			case "ver":
+				p.HealthCheck.Version = v
+			case "hdr":
+				if i+2 < len(rest) {
+					p.HealthCheck.Headers = append(p.HealthCheck.Headers, [2]string{v, rest[i+2].Value})
+					i++
+				}
+			case "body", "body-lf":
+				p.HealthCheck.Body = v
+			}
+			i++
+		}
+	case "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var":
+	default:
+		return fmt.Errorf("'http-check' expects 'comment', 'connect', 'send', 'expect', 'disable-on-404', 'send-state', 'set-var' and 'unset-var' as arguments, got '%s'.", act)
+	}
+	p.HTTPCheckRules = append(p.HTTPCheckRules, proxy.HTTPCheckRule{Action: act, Args: values(rest), Line: d.Pos.Line})
+	return nil
+}
+
+// ensureInt is used by decoders that need a strict integer argument.
+func ensureInt(kw, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("'%s' expects an integer between %d and %d (got '%s').", kw, lo, hi, v)
+	}
+	return n, nil
+}

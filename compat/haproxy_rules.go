@@ -1,0 +1,602 @@
+package compat
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+// builtinACLs are haproxy's predefined ACLs (configuration.txt 7.4), as
+// fetch + values.
+var builtinACLs = map[string][]string{
+	"TRUE": {"always_true"}, "FALSE": {"always_false"},
+	"LOCALHOST": {"src", "127.0.0.1/8"},
+	"HTTP":      {"req.proto_http"},
+	"HTTP_1.0":  {"req.ver", "1.0"}, "HTTP_1.1": {"req.ver", "1.1"},
+	"HTTP_2.0": {"req.ver", "2.0"}, "HTTP_3.0": {"req.ver", "3.0"},
+	"HTTP_CONTENT":   {"req.hdr_val(content-length)", "gt", "0"},
+	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
+	"HTTP_URL_SLASH": {"url_beg", "/"},
+	"HTTP_URL_STAR":  {"url", "*"},
+	"METH_CONNECT":   {"method", "CONNECT"}, "METH_DELETE": {"method", "DELETE"},
+	"METH_GET": {"method", "GET", "HEAD"}, "METH_HEAD": {"method", "HEAD"},
+	"METH_OPTIONS": {"method", "OPTIONS"}, "METH_POST": {"method", "POST"},
+	"METH_PUT": {"method", "PUT"}, "METH_TRACE": {"method", "TRACE"},
+	"RDP_COOKIE":  {"req.rdp_cookie_cnt", "gt", "0"},
+	"REQ_CONTENT": {"req.len", "gt", "0"},
+	"WAIT_END":    {"wait_end"},
+}
+
+// splitFetch splits "hdr(host),lower,map(f)" into the fetch name, its
+// arguments and the converters.
+func splitFetch(expr string) (name string, args []string, convs []string) {
+	parts := splitTopLevel(expr, ',')
+	head := parts[0]
+	if i := strings.IndexByte(head, '('); i >= 0 {
+		name = head[:i]
+		inner := strings.TrimSuffix(head[i+1:], ")")
+		if inner != "" {
+			for _, a := range splitTopLevel(inner, ',') {
+				args = append(args, strings.Trim(a, "\"'"))
+			}
+		}
+	} else {
+		name = head
+	}
+	return name, args, parts[1:]
+}
+
+// splitTopLevel splits s on sep outside parentheses and quotes.
+func splitTopLevel(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	var q byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case q != 0:
+			if ch == q {
+				q = 0
+			}
+		case ch == '"' || ch == '\'':
+			q = ch
+		case ch == '(':
+			depth++
+		case ch == ')':
+			if depth > 0 {
+				depth--
+			}
+		case ch == sep && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// matchFromType is the default match method for a fetch output type.
+func matchFromType(sig string) string {
+	t := sig[strings.LastIndex(sig, " ")+1:]
+	switch t {
+	case "bool":
+		return "bool"
+	case "sint":
+		return "int"
+	case "ipv4", "ipv6", "addr":
+		return "ip"
+	case "bin":
+		return "bin"
+	}
+	return "str"
+}
+
+var matchMethods = map[string]bool{"found": true, "bool": true, "int": true, "ip": true, "bin": true,
+	"len": true, "str": true, "sub": true, "reg": true, "beg": true, "end": true, "dir": true, "dom": true}
+
+// compileCriterion turns `fetch[(args)][,conv…] [flags] [values…]` into a
+// Criterion. warn is the "no pattern" warning haproxy prints, if any.
+func (c *hctx) compileCriterion(words []parser.Word) (*proxy.Criterion, string, error) {
+	if len(words) == 0 {
+		return nil, "", fmt.Errorf("missing fetch method")
+	}
+	expr := words[0].Value
+	name, fargs, convs := splitFetch(expr)
+	cr := &proxy.Criterion{FetchArgs: fargs, Converters: convs, Line: words[0].Pos.Line}
+	if alias, ok := haproxyACLKeywords[name]; ok {
+		cr.Fetch, cr.Match = alias[0], alias[1]
+		if sig, ok := haproxyFetches[alias[0]]; ok && cr.Match == "" {
+			cr.Match = matchFromType(sig)
+		}
+	} else if sig, ok := haproxyFetches[name]; ok {
+		cr.Fetch, cr.Match = name, matchFromType(sig)
+	} else {
+		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
+	}
+	for _, cv := range convs {
+		cn, _, _ := splitFetch(cv)
+		if _, ok := haproxyConverters[cn]; !ok {
+			return nil, "", fmt.Errorf("unknown conv method '%s' in ACL expression '%s'", cn, expr)
+		}
+		cr.Match = "str"
+	}
+	rest := words[1:]
+	explicit := false
+	for len(rest) > 0 && strings.HasPrefix(rest[0].Value, "-") && len(rest[0].Value) > 1 {
+		f := rest[0].Value
+		if f == "--" {
+			rest = rest[1:]
+			explicit = true
+			break
+		}
+		switch f {
+		case "-i", "-n", "-u":
+			cr.Flags = append(cr.Flags, f)
+			rest = rest[1:]
+		case "-m", "-f", "-M":
+			if len(rest) < 2 {
+				return nil, "", fmt.Errorf("'%s' expects an argument", f)
+			}
+			v := rest[1].Value
+			cr.Flags = append(cr.Flags, f, v)
+			switch f {
+			case "-m":
+				if !matchMethods[v] {
+					return nil, "", fmt.Errorf("'-m' : unknown match method '%s' for ACL keyword '%s'", v, expr)
+				}
+				cr.Match = v
+				explicit = true
+			case "-f":
+				data, err := c.opt.ReadFile(v)
+				if err != nil {
+					return nil, "", fmt.Errorf("failed to open pattern file <%s>", v)
+				}
+				for _, l := range strings.Split(string(data), "\n") {
+					l = strings.TrimSpace(strings.TrimSuffix(l, "\r"))
+					if l == "" || strings.HasPrefix(l, "#") {
+						continue
+					}
+					cr.Values = append(cr.Values, l)
+				}
+				explicit = true
+			}
+			rest = rest[2:]
+		default:
+			// A negative number is a value, not a flag.
+			if f[1] >= '0' && f[1] <= '9' {
+				goto vals
+			}
+			return nil, "", fmt.Errorf("'%s' : unknown flag in ACL expression", f)
+		}
+	}
+vals:
+	cr.Values = append(cr.Values, values(rest)...)
+	warn := ""
+	if len(cr.Values) == 0 && !explicit && cr.Match != "bool" && cr.Match != "found" {
+		warn = fmt.Sprintf("parsing acl keyword '%s' :\n  no pattern to match against were provided, so this ACL will never match.\n  If this is what you intended, please add '--' to get rid of this warning.\n  If you intended to match only for existence, please use '-m found'.\n  If you wanted to force an int to match as a bool, please use '-m bool'.\n", name)
+	}
+	if cr.Match == "ip" {
+		for _, v := range cr.Values {
+			if _, err := parseNet(v); err != nil {
+				if _, err := c.resolve(v); err != nil {
+					return nil, "", fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", v)
+				}
+			}
+		}
+	}
+	if cr.Match == "int" {
+		for _, v := range cr.Values {
+			if !validIntPattern(v) {
+				return nil, "", fmt.Errorf("'%s' is neither a number nor a supported operator", v)
+			}
+		}
+	}
+	return cr, warn, nil
+}
+
+func validIntPattern(v string) bool {
+	switch v {
+	case "eq", "ge", "gt", "le", "lt":
+		return true
+	}
+	lo, hi, rng := strings.Cut(v, ":")
+	ok := func(s string) bool {
+		if s == "" {
+			return rng
+		}
+		_, good := strictInt(s)
+		return good
+	}
+	return ok(lo) && ok(hi) || (!rng && ok(lo))
+}
+
+// decodeACL is `acl <name> <criterion> [flags] [operator] <value> …`.
+func decodeACL(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if c.cur.kind == "defaults" {
+		if c.cur.anonymous {
+			return fmt.Errorf("'acl' not allowed in anonymous 'defaults' section.")
+		}
+	}
+	if len(a) == 0 {
+		return fmt.Errorf("'acl' expects an ACL name as first argument.")
+	}
+	name := a[0].Value
+	if bad := invalidACLChar(name); bad != 0 {
+		return fmt.Errorf("character '%c' is not permitted in acl name '%s'.", bad, name)
+	}
+	if _, builtin := builtinACLs[name]; builtin {
+		c.rep.Warnf(d.Pos, "acl '%s' will never match because it masks a predefined ACL.", name)
+	}
+	cr, warn, err := c.compileCriterion(a[1:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing ACL '%s' : %s.", name, err)
+	}
+	if warn != "" {
+		c.rep.Warnf(d.Pos, "%s", warn)
+	}
+	acl := c.cur.acls[name]
+	if acl == nil {
+		acl = &proxy.ACL{Name: name}
+		c.cur.acls[name] = acl
+		c.cur.p.ACLs = append(c.cur.p.ACLs, acl)
+	}
+	acl.Criteria = append(acl.Criteria, cr)
+	c.lowerForFetch(cr)
+	return nil
+}
+
+func invalidACLChar(s string) byte {
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(isAlnumByte(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+			return ch
+		}
+	}
+	return 0
+}
+
+// condition parses the optional `if|unless …` at the start of args and
+// resolves it against the ACLs declared so far. what names the rule in
+// haproxy's error ("switching rule", "'http-request deny' condition").
+func (c *hctx) condition(d *parser.Directive, args []parser.Word, what string) ([]parser.Word, *proxy.Cond, error) {
+	before, pc, err := parser.SplitCondition(args)
+	if err != nil {
+		return nil, nil, fmt.Errorf("error detected while parsing %s : %s.", what, err)
+	}
+	if pc == nil {
+		return before, nil, nil
+	}
+	cond := &proxy.Cond{Unless: pc.Unless}
+	for _, and := range pc.Or {
+		var terms []proxy.CondTerm
+		for _, t := range and {
+			var acl *proxy.ACL
+			if t.Anon != nil {
+				cr, warn, err := c.compileCriterion(t.Anon)
+				if err != nil {
+					return nil, nil, fmt.Errorf("error detected while parsing %s : %s.", what, err)
+				}
+				if warn != "" {
+					c.rep.Warnf(t.Pos, "%s", warn)
+				}
+				acl = &proxy.ACL{Name: "", Criteria: []*proxy.Criterion{cr}}
+				c.lowerForFetch(cr)
+			} else if acl = c.cur.acls[t.Name]; acl == nil {
+				acl = builtinACL(t.Name)
+				if acl == nil {
+					return nil, nil, fmt.Errorf("error detected while parsing %s : no such ACL : '%s'.", what, t.Name)
+				}
+			}
+			terms = append(terms, proxy.CondTerm{Neg: t.Neg, ACL: acl})
+		}
+		cond.Or = append(cond.Or, terms)
+	}
+	return before, cond, nil
+}
+
+func builtinACL(name string) *proxy.ACL {
+	def, ok := builtinACLs[name]
+	if !ok {
+		return nil
+	}
+	fname, fargs, _ := splitFetch(def[0])
+	cr := &proxy.Criterion{Fetch: fname, FetchArgs: fargs, Values: def[1:]}
+	if alias, ok := haproxyACLKeywords[fname]; ok {
+		cr.Fetch, cr.Match = alias[0], alias[1]
+	} else if sig, ok := haproxyFetches[fname]; ok {
+		cr.Match = matchFromType(sig)
+	}
+	if cr.Match == "" {
+		cr.Match = "str"
+	}
+	return &proxy.ACL{Name: name, Criteria: []*proxy.Criterion{cr}}
+}
+
+func decodeUseBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if c.cur.kind == "defaults" {
+		return fmt.Errorf("'use_backend' not allowed in 'defaults' section.")
+	}
+	if !c.needCap(d, capFE, "use_backend") {
+		return nil
+	}
+	if len(a) == 0 {
+		return fmt.Errorf("'use_backend' requires a backend name.")
+	}
+	_, cond, err := c.condition(d, a[1:], "switching rule")
+	if err != nil {
+		return err
+	}
+	c.cur.sawUseBackend = true
+	c.cur.useBackends = append(c.cur.useBackends, pendingUseBackend{name: a[0].Value, pos: d.Pos, cond: cond})
+	return nil
+}
+
+func decodeDefaultBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'default_backend' expects a backend name.")
+	}
+	// haproxy warns and ignores it in a backend, yet still records the
+	// name, so `default_backend <itself>` later fails as a loop.
+	c.cur.defBackend, c.cur.defBackendPos = a[0].Value, d.Pos
+	if !c.needCap(d, capFE, "default_backend") {
+		return nil
+	}
+	return nil
+}
+
+// httpActions are the http-request / http-response / http-after-response
+// actions haproxy 2.6 knows; "*" marks a prefix taking "(args)".
+var httpActions = map[string][]string{
+	"http-request": {"add-acl*", "add-header", "allow", "auth", "cache-use", "capture", "del-acl*", "del-header",
+		"del-map*", "deny", "disable-l7-retry", "do-resolve*", "early-hint", "normalize-uri", "ot-group", "redirect",
+		"reject", "replace-header", "replace-path", "replace-pathq", "replace-uri", "replace-value", "return",
+		"sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "set-dst",
+		"set-dst-port", "set-header", "set-log-level", "set-map*", "set-mark", "set-method", "set-nice", "set-path",
+		"set-pathq", "set-priority-class", "set-priority-offset", "set-query", "set-src", "set-src-port",
+		"set-timeout", "set-tos", "set-uri", "set-var*", "set-var-fmt*", "silent-drop", "strict-mode", "tarpit",
+		"track-sc*", "unset-var*", "use-service", "wait-for-body", "wait-for-handshake"},
+	"http-response": {"add-acl*", "add-header", "allow", "cache-store", "capture", "del-acl*", "del-header",
+		"del-map*", "deny", "ot-group", "redirect", "replace-header", "replace-value", "return", "sc-inc-gpc*",
+		"sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "set-header",
+		"set-log-level", "set-map*", "set-mark", "set-nice", "set-status", "set-tos", "set-var*", "set-var-fmt*",
+		"silent-drop", "strict-mode", "track-sc*", "unset-var*", "wait-for-body"},
+	"http-after-response": {"add-header", "allow", "capture", "del-header", "ot-group", "replace-header",
+		"replace-value", "set-header", "set-status", "set-var*", "set-var-fmt*", "strict-mode", "unset-var*"},
+}
+
+// actionName finds the action of word w ("set-var(txn.x)" → "set-var").
+func actionName(kind, w string) (string, bool) {
+	for _, a := range httpActions[kind] {
+		if strings.HasSuffix(a, "*") {
+			p := strings.TrimSuffix(a, "*")
+			if w == p || (strings.HasPrefix(w, p) && len(w) > len(p) && (w[len(p)] == '(' || (p == "track-sc" && w[len(p)] >= '0' && w[len(p)] <= '9'))) {
+				return p, true
+			}
+			continue
+		}
+		if w == a {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// httpActionArgs gives the exact argument counts haproxy checks.
+var httpActionArgs = map[string][2]int{
+	"add-header": {2, 2}, "set-header": {2, 2}, "del-header": {1, 3}, "replace-header": {3, 3},
+	"replace-value": {3, 3}, "set-path": {1, 1}, "set-pathq": {1, 1}, "set-query": {1, 1},
+	"set-uri": {1, 1}, "set-method": {1, 1}, "replace-path": {2, 2}, "replace-pathq": {2, 2},
+	"replace-uri": {2, 2}, "set-status": {1, 3}, "set-log-level": {1, 1}, "set-var": {1, 1},
+	"set-var-fmt": {1, 1}, "unset-var": {0, 0}, "use-service": {1, 1}, "cache-use": {1, 1},
+	"cache-store": {1, 1},
+}
+
+func decodeHTTPRule(kind string) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if len(a) == 0 {
+			c.abort = true
+			return fmt.Errorf("'%s' expects at least 1 argument.", kind)
+		}
+		act, ok := actionName(kind, a[0].Value)
+		if !ok {
+			c.abort = true
+			var names []string
+			for _, n := range httpActions[kind] {
+				if strings.HasSuffix(n, "*") {
+					n = strings.TrimSuffix(n, "*") + "(*)"
+				}
+				names = append(names, "'"+n+"'")
+			}
+			msg := fmt.Sprintf("'%s' expects %s, but got '%s'.", kind, strings.Join(names, ", "), a[0].Value)
+			if strings.HasPrefix(a[0].Value, "lua.") {
+				msg = fmt.Sprintf("'%s' expects %s, but got '%s'. (halo: Lua actions are not supported)", kind, strings.Join(names, ", "), a[0].Value)
+			}
+			return fmt.Errorf("%s", msg)
+		}
+		c.statusKey = kind + " " + act
+		if k := c.table.Get(c.statusKey); k != nil {
+			c.status, c.note = k.Status, k.Note
+		}
+		if kind == "http-request" && c.cur.kind != "defaults" && c.cur.sawUseBackend && c.cur.p.Cap&capFE != 0 {
+			c.rep.Warnf(d.Pos, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
+		}
+		before, cond, err := c.condition(d, a[1:], fmt.Sprintf("an '%s %s' condition", kind, act))
+		if err != nil {
+			c.abort = true
+			return err
+		}
+		if n, ok := httpActionArgs[act]; ok && (len(before) < n[0] || len(before) > n[1]) {
+			c.abort = true
+			if n[0] == n[1] {
+				return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : expects exactly %d arguments.", c.cur.kind, c.cur.p.Name, kind, act, n[0])
+			}
+			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : expects %d to %d arguments.", c.cur.kind, c.cur.p.Name, kind, act, n[0], n[1])
+		}
+		rule := &proxy.HTTPRule{Action: a[0].Value, Args: values(before), Cond: cond, Line: d.Pos.Line}
+		if act != a[0].Value {
+			rule.Action = act
+			rule.Args = append([]string{a[0].Value}, rule.Args...)
+		}
+		switch kind {
+		case "http-request":
+			c.cur.p.HTTPRequest = append(c.cur.p.HTTPRequest, rule)
+		case "http-response":
+			c.cur.p.HTTPResponse = append(c.cur.p.HTTPResponse, rule)
+		default:
+			// http-after-response rules run on every response, including
+			// haproxy's own; the runtime receives them as http-response
+			// rules flagged by their action prefix.
+			rule.Action = "after:" + rule.Action
+			c.cur.p.HTTPResponse = append(c.cur.p.HTTPResponse, rule)
+		}
+		return nil
+	}
+}
+
+func decodeRedirect(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capFE, "redirect") && c.cur.p.Cap&capBE == 0 {
+		return nil
+	}
+	before, cond, err := c.condition(d, a, "redirect rule")
+	if err != nil {
+		return err
+	}
+	if len(before) == 0 {
+		return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '').", c.cur.kind, c.cur.p.Name)
+	}
+	var typ string
+	for i := 0; i < len(before); i++ {
+		v := before[i].Value
+		switch v {
+		case "location", "prefix", "scheme":
+			if i+1 >= len(before) {
+				return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : missing argument for '%s'.", c.cur.kind, c.cur.p.Name, v)
+			}
+			typ = v
+			i++
+		case "code":
+			if i+1 >= len(before) {
+				return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : missing argument for 'code'.", c.cur.kind, c.cur.p.Name)
+			}
+			n, ok := strictInt(before[i+1].Value)
+			if !ok || !(n >= 301 && n <= 303 || n == 307 || n == 308) {
+				return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : unsupported HTTP code '%s' (must be one of 301, 302, 303, 307 or 308).", c.cur.kind, c.cur.p.Name, before[i+1].Value)
+			}
+			i++
+		case "set-cookie", "clear-cookie":
+			if i+1 >= len(before) {
+				return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : missing argument for '%s'.", c.cur.kind, c.cur.p.Name, v)
+			}
+			i++
+		case "drop-query", "append-slash", "ignore-empty":
+		default:
+			return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '%s').", c.cur.kind, c.cur.p.Name, v)
+		}
+	}
+	if typ == "" {
+		return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : redirect type must be one of 'location', 'prefix' or 'scheme'.", c.cur.kind, c.cur.p.Name)
+	}
+	if c.cur.sawUseBackend {
+		c.rep.Warnf(d.Pos, "a 'redirect' rule placed after a 'use_backend' rule will still be processed before.")
+	}
+	c.cur.p.Redirects = append(c.cur.p.Redirects, &proxy.HTTPRule{Action: "redirect", Args: values(before), Cond: cond, Line: d.Pos.Line})
+	return nil
+}
+
+var tcpActions = map[string][]string{
+	"connection": {"accept", "reject", "expect-proxy", "expect-netscaler-cip", "capture", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "unset-var*"},
+	"session":    {"accept", "reject", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "unset-var*"},
+	"content":    {"accept", "reject", "capture", "track-sc*", "do-resolve*", "ot-group", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-mark", "set-nice", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "switch-mode", "unset-var*", "use-service"},
+}
+
+func tcpActionName(stage, w string) (string, bool) {
+	for _, a := range tcpActions[stage] {
+		if strings.HasSuffix(a, "*") {
+			p := strings.TrimSuffix(a, "*")
+			if w == p || (strings.HasPrefix(w, p) && len(w) > len(p) && (w[len(p)] == '(' || (p == "track-sc" && w[len(p)] >= '0' && w[len(p)] <= '9'))) {
+				return p, true
+			}
+			continue
+		}
+		if w == a {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay' as first argument.")
+	}
+	stage := a[0].Value
+	if stage == "inspect-delay" {
+		c.statusKey = "tcp-request inspect-delay"
+		if k := c.table.Get(c.statusKey); k != nil {
+			c.status, c.note = k.Status, k.Note
+		}
+		if c.cur.kind == "defaults" && c.cur.anonymous {
+			return fmt.Errorf("tcp-request inspect-delay is not allowed in anonymous 'defaults' section.")
+		}
+		t, err := timeArg("tcp-request inspect-delay", a, 1)
+		if err != nil {
+			return err
+		}
+		c.cur.p.TCPRequest = append(c.cur.p.TCPRequest, &proxy.TCPRule{Stage: "inspect-delay", Args: []string{t.String()}, Line: d.Pos.Line})
+		return nil
+	}
+	if _, ok := tcpActions[stage]; !ok {
+		return fmt.Errorf("'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay' as first argument, but got '%s'.", stage)
+	}
+	if (stage == "connection" || stage == "session") && c.cur.p.Cap&capFE == 0 {
+		c.rep.Warnf(d.Pos, "'tcp-request %s' ignored because %s '%s' has no frontend capability.", stage, c.cur.kind, c.cur.p.Name)
+		c.status = Supported
+		return nil
+	}
+	if len(a) < 2 {
+		return fmt.Errorf("'tcp-request %s' expects an action.", stage)
+	}
+	act, ok := tcpActionName(stage, a[1].Value)
+	if !ok {
+		var names []string
+		for _, n := range tcpActions[stage] {
+			names = append(names, "'"+strings.TrimSuffix(n, "*")+"'")
+		}
+		sort.Strings(names)
+		return fmt.Errorf("'tcp-request %s' expects %s, but got '%s'", stage, strings.Join(names, ", "), a[1].Value)
+	}
+	c.statusKey = "tcp-request " + stage + " " + act
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	before, cond, err := c.condition(d, a[2:], fmt.Sprintf("'tcp-request %s %s' rule", stage, act))
+	if err != nil {
+		return err
+	}
+	c.cur.p.TCPRequest = append(c.cur.p.TCPRequest, &proxy.TCPRule{Stage: stage, Action: a[1].Value, Args: values(before), Cond: cond, Line: d.Pos.Line})
+	return nil
+}
+
+func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.needCap(d, capBE, "tcp-response") {
+		return nil
+	}
+	if len(a) == 0 || (a[0].Value != "content" && a[0].Value != "inspect-delay") {
+		return fmt.Errorf("'tcp-response' expects 'content' or 'inspect-delay' as first argument.")
+	}
+	if a[0].Value == "content" && len(a) > 1 {
+		_, _, err := c.condition(d, a[2:], "'tcp-response content' rule")
+		return err
+	}
+	return nil
+}
+
+// lowerForFetch lowers the directive's status when a criterion uses a
+// fetch the runtime does not evaluate (see fetchStatus in haproxy_status.go).
+func (c *hctx) lowerForFetch(cr *proxy.Criterion) {
+	if st, note := fetchStatus(cr.Fetch); st != Supported {
+		c.lower(st, note)
+	}
+}

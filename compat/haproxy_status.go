@@ -1,0 +1,312 @@
+package compat
+
+import "strings"
+
+// This file is the one place that says how far halo executes each haproxy
+// keyword. Decoders live elsewhere; flip a status here when the runtime on
+// main starts (or stops) executing a keyword, and -c, the migration report
+// and the docs follow.
+
+// haproxyStatus overrides the Supported default of the table rows:
+// keyword → status and what differs.
+var haproxyStatus = map[string]struct {
+	s    Status
+	note string
+}{
+	// global
+	"user":                        {Partial, "privileges are dropped only when started as root"},
+	"group":                       {Partial, "privileges are dropped only when started as root"},
+	"uid":                         {Partial, "privileges are dropped only when started as root"},
+	"gid":                         {Partial, "privileges are dropped only when started as root"},
+	"chroot":                      {Ignored, "halo does not chroot"},
+	"nbthread":                    {Ignored, "the Go scheduler uses every CPU; the thread count is not applied"},
+	"cpu-map":                     {Ignored, "CPU pinning is not applied"},
+	"ulimit-n":                    {Ignored, "the file descriptor limit is not raised by halo"},
+	"lua-load":                    {Unsupported, "halo has no Lua interpreter"},
+	"lua-load-per-thread":         {Unsupported, "halo has no Lua interpreter"},
+	"lua-prepend-path":            {Ignored, "halo has no Lua interpreter"},
+	"stats maxconn":               {Ignored, "not applied to the stats socket"},
+	"stats bind-process":          {Ignored, "single process"},
+	"spread-checks":               {Ignored, "checks are not spread"},
+	"server-state-file":           {Ignored, "server state is not loaded from a file"},
+	"server-state-base":           {Ignored, "server state is not loaded from a file"},
+	"log-send-hostname":           {Ignored, "the hostname field is not sent"},
+	"log-tag":                     {Ignored, "the syslog tag is always 'haproxy'"},
+	"node":                        {Ignored, "not shown on the stats page"},
+	"description":                 {Ignored, "not shown on the stats page"},
+	"set-var":                     {Ignored, "variables are not implemented"},
+	"set-var-fmt":                 {Ignored, "variables are not implemented"},
+	"tune.maxrewrite":             {Supported, ""},
+	"master-worker":               {Partial, "no master CLI"},
+	"mworker-max-reloads":         {Ignored, "not applied"},
+	"hard-stop-after":             {Supported, ""},
+	"localpeer":                   {Ignored, "peers are not implemented"},
+	"setenv":                      {Ignored, "the environment is not changed after parsing"},
+	"presetenv":                   {Ignored, "the environment is not changed after parsing"},
+	"unsetenv":                    {Ignored, "the environment is not changed after parsing"},
+	"resetenv":                    {Ignored, "the environment is not changed after parsing"},
+	"default-path":                {Ignored, "relative paths are resolved from the working directory"},
+	"httpclient.ssl.verify":       {Ignored, "there is no internal HTTP client"},
+	"httpclient.ssl.ca-file":      {Ignored, "there is no internal HTTP client"},
+	"httpclient.resolvers.id":     {Ignored, "there is no internal HTTP client"},
+	"httpclient.resolvers.prefer": {Ignored, "there is no internal HTTP client"},
+	"external-check":              {Ignored, "external checks are not run"},
+	"insecure-fork-wanted":        {Ignored, "external checks are not run"},
+}
+
+// haproxyProxyStatus is the same for defaults/frontend/backend/listen.
+var haproxyProxyStatus = map[string]struct {
+	s    Status
+	note string
+}{
+	"description":                         {Ignored, "not shown on the stats page"},
+	"stick-table":                         {Ignored, "stick tables are not implemented: tracking, rate limits and stickiness based on them do not apply"},
+	"stick":                               {Ignored, "stick tables are not implemented: no server stickiness from stick rules"},
+	"capture request header":              {Ignored, "captured headers are not logged"},
+	"capture response header":             {Ignored, "captured headers are not logged"},
+	"capture cookie":                      {Ignored, "captured cookies are not logged"},
+	"declare capture":                     {Ignored, "captures are not implemented"},
+	"compression":                         {Ignored, "responses are not compressed"},
+	"filter":                              {Unsupported, "filters (spoe, trace, cache, compression) are not implemented"},
+	"use-fcgi-app":                        {Unsupported, "FastCGI is not supported"},
+	"email-alert":                         {Ignored, "email alerts are not sent"},
+	"retry-on":                            {Partial, "only connection failures are retried"},
+	"tcp-check":                           {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
+	"http-error":                          {Ignored, "http-error status pages are not served"},
+	"dynamic-cookie-key":                  {Ignored, "dynamic cookies are not implemented"},
+	"persist rdp-cookie":                  {Ignored, "RDP cookie persistence is not implemented"},
+	"force-persist":                       {Ignored, "persistence overrides are not implemented"},
+	"ignore-persist":                      {Ignored, "persistence overrides are not implemented"},
+	"use-server":                          {Ignored, "use-server rules are not executed"},
+	"source":                              {Ignored, "the source address for server connections is not set"},
+	"dispatch":                            {Unsupported, "dispatch servers are not supported"},
+	"http-send-name-header":               {Ignored, "the server name header is not added"},
+	"rate-limit sessions":                 {Ignored, "session rate limiting is not applied"},
+	"max-keep-alive-queue":                {Ignored, "not applied"},
+	"load-server-state-from-file":         {Ignored, "server state is not loaded from a file"},
+	"server-state-file-name":              {Ignored, "server state is not loaded from a file"},
+	"external-check command":              {Ignored, "external checks are not run"},
+	"external-check path":                 {Ignored, "external checks are not run"},
+	"clitcpka-cnt":                        {Ignored, "TCP keep-alive tuning is not applied"},
+	"clitcpka-idle":                       {Ignored, "TCP keep-alive tuning is not applied"},
+	"clitcpka-intvl":                      {Ignored, "TCP keep-alive tuning is not applied"},
+	"srvtcpka-cnt":                        {Ignored, "TCP keep-alive tuning is not applied"},
+	"srvtcpka-idle":                       {Ignored, "TCP keep-alive tuning is not applied"},
+	"srvtcpka-intvl":                      {Ignored, "TCP keep-alive tuning is not applied"},
+	"hash-balance-factor":                 {Ignored, "bounded-load consistent hashing is not applied"},
+	"log-format-sd":                       {Ignored, "structured data is not added to RFC5424 logs"},
+	"error-log-format":                    {Ignored, "the error log format is the default one"},
+	"log-tag":                             {Ignored, "the syslog tag is always 'haproxy'"},
+	"unique-id-format":                    {Supported, ""},
+	"monitor fail":                        {Ignored, "monitor fail conditions are not evaluated"},
+	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
+	"stats scope":                         {Ignored, "the stats page shows every proxy"},
+	"stats show-desc":                     {Ignored, "no description on the stats page"},
+	"stats show-modules":                  {Ignored, "no module statistics"},
+	"stats http-request":                  {Ignored, "stats http-request rules are not executed"},
+	"option abortonclose":                 {Ignored, "not applied"},
+	"option accept-invalid-http-request":  {Ignored, "halo's parser stays strict"},
+	"option accept-invalid-http-response": {Ignored, "halo's parser stays strict"},
+	"option checkcache":                   {Ignored, "not applied"},
+	"option clitcpka":                     {Ignored, "not applied"},
+	"option srvtcpka":                     {Ignored, "not applied"},
+	"option tcpka":                        {Ignored, "not applied"},
+	"option contstats":                    {Ignored, "not applied"},
+	"option disable-h2-upgrade":           {Supported, ""},
+	"option dontlog-normal":               {Ignored, "normal connections are logged"},
+	"option forwarded":                    {Ignored, "the Forwarded header is not added"},
+	"option h1-case-adjust-bogus-client":  {Ignored, "header case is preserved as received"},
+	"option h1-case-adjust-bogus-server":  {Ignored, "header case is preserved as received"},
+	"option http-buffer-request":          {Ignored, "the body is not waited for"},
+	"option http-ignore-probes":           {Ignored, "not applied"},
+	"option http-no-delay":                {Ignored, "not applied"},
+	"option http-use-proxy-header":        {Ignored, "not applied"},
+	"option http_proxy":                   {Unsupported, "the HTTP proxy mode is not implemented"},
+	"option idle-close-on-response":       {Ignored, "not applied"},
+	"option independent-streams":          {Ignored, "not applied"},
+	"option ldap-check":                   {Ignored, "a TCP connect check is done instead"},
+	"option external-check":               {Ignored, "a TCP connect check is done instead"},
+	"option smtpchk":                      {Ignored, "a TCP connect check is done instead"},
+	"option spop-check":                   {Ignored, "a TCP connect check is done instead"},
+	"option mysql-check":                  {Ignored, "a TCP connect check is done instead"},
+	"option pgsql-check":                  {Ignored, "a TCP connect check is done instead"},
+	"option redis-check":                  {Ignored, "a TCP connect check is done instead"},
+	"option ssl-hello-chk":                {Ignored, "a TCP connect check is done instead"},
+	"option log-health-checks":            {Ignored, "health check changes are not logged"},
+	"option log-separate-errors":          {Ignored, "not applied"},
+	"option logasap":                      {Ignored, "logs are emitted at the end of the stream"},
+	"option nolinger":                     {Ignored, "not applied"},
+	"option persist":                      {Ignored, "not applied"},
+	"option prefer-last-server":           {Ignored, "not applied"},
+	"option socket-stats":                 {Ignored, "per-listener stats are not kept"},
+	"option splice-auto":                  {Ignored, "not applied"},
+	"option splice-request":               {Ignored, "not applied"},
+	"option splice-response":              {Ignored, "not applied"},
+	"option tcp-smart-accept":             {Ignored, "not applied"},
+	"option tcp-smart-connect":            {Ignored, "not applied"},
+	"option transparent":                  {Unsupported, "transparent proxying is not implemented"},
+	"option http-restrict-req-hdr-names":  {Ignored, "not applied"},
+	"option tcp-check":                    {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
+	"option httpslog":                     {Partial, "logged in httplog format"},
+
+	"http-check connect":        {Ignored, "a custom check connection is not made"},
+	"http-check disable-on-404": {Ignored, "servers answering 404 are not set to NOLB"},
+	"http-check send-state":     {Ignored, "the X-Haproxy-Server-State header is not sent"},
+	"http-check set-var":        {Ignored, "variables are not implemented"},
+	"http-check unset-var":      {Ignored, "variables are not implemented"},
+	"http-check comment":        {Supported, ""},
+
+	"balance rdp-cookie": {Unsupported, "RDP cookie balancing is not implemented"},
+	"balance first":      {Supported, ""},
+}
+
+// httpActionStatus: what halo does with each http-request/-response action.
+var httpActionStatus = map[string]struct {
+	s    Status
+	note string
+}{
+	"add-acl": {Ignored, "ACL files are not modified at runtime"}, "del-acl": {Ignored, "ACL files are not modified at runtime"},
+	"add-map": {Ignored, "maps are not modified at runtime"}, "del-map": {Ignored, "maps are not modified at runtime"},
+	"set-map":     {Ignored, "maps are not modified at runtime"},
+	"cache-use":   {Ignored, "the HTTP cache is not implemented"},
+	"cache-store": {Ignored, "the HTTP cache is not implemented"},
+	"capture":     {Ignored, "captures are not logged"},
+	"do-resolve":  {Ignored, "not executed"}, "early-hint": {Ignored, "103 responses are not sent"},
+	"normalize-uri": {Ignored, "the URI is not normalized"}, "ot-group": {Ignored, "no OpenTracing"},
+	"sc-inc-gpc": {Ignored, "stick counters are not implemented"}, "sc-inc-gpc0": {Ignored, "stick counters are not implemented"},
+	"sc-inc-gpc1": {Ignored, "stick counters are not implemented"}, "sc-set-gpt": {Ignored, "stick counters are not implemented"},
+	"sc-set-gpt0": {Ignored, "stick counters are not implemented"}, "track-sc": {Ignored, "stick counters are not implemented: tracking and rate limits do not apply"},
+	"send-spoe-group": {Ignored, "SPOE is not implemented"}, "set-dst": {Ignored, "not executed"},
+	"set-dst-port": {Ignored, "not executed"}, "set-src": {Ignored, "not executed"}, "set-src-port": {Ignored, "not executed"},
+	"set-log-level": {Ignored, "not executed"}, "set-mark": {Ignored, "not executed"}, "set-nice": {Ignored, "not executed"},
+	"set-tos": {Ignored, "not executed"}, "set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
+	"set-timeout": {Ignored, "not executed"}, "set-var": {Ignored, "variables are not implemented"},
+	"set-var-fmt": {Ignored, "variables are not implemented"}, "unset-var": {Ignored, "variables are not implemented"},
+	"silent-drop": {Partial, "the connection is closed without the TTL trick"},
+	"strict-mode": {Ignored, "not executed"}, "tarpit": {Partial, "answered like deny"},
+	"use-service":   {Unsupported, "services (Lua, prometheus-exporter) are not implemented"},
+	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
+	"reject": {Supported, ""},
+}
+
+// fetchStatus says whether a sample fetch used in an ACL is evaluated.
+func fetchStatus(fetch string) (Status, string) {
+	switch {
+	case strings.HasPrefix(fetch, "sc_") || strings.HasPrefix(fetch, "sc0_") || strings.HasPrefix(fetch, "sc1_") ||
+		strings.HasPrefix(fetch, "sc2_") || strings.HasPrefix(fetch, "src_") || strings.HasPrefix(fetch, "table_"):
+		return Ignored, "stick-table fetches are not implemented; the ACL never matches"
+	case strings.HasPrefix(fetch, "lua."):
+		return Unsupported, "Lua fetches are not supported"
+	case fetch == "var":
+		return Ignored, "variables are not implemented; the ACL never matches"
+	}
+	return Supported, ""
+}
+
+// bindParamStatus says what halo does with each bind parameter.
+func bindParamStatus(k string) (Status, string) {
+	switch k {
+	case "ssl", "crt", "crt-list", "alpn", "name", "maxconn", "backlog", "v4v6", "v6only", "accept-proxy",
+		"ssl-min-ver", "ssl-max-ver", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
+		"force-tlsv12", "force-tlsv13", "ciphers", "ciphersuites", "strict-sni", "id", "process", "thread",
+		"no-tls-tickets", "prefer-client-ciphers", "curves", "ecdhe":
+		return Supported, ""
+	case "ca-file", "verify", "crl-file", "ca-verify-file", "ca-ignore-err", "crt-ignore-err":
+		return Partial, "client certificates are verified with Go's TLS stack"
+	case "user", "group", "uid", "gid", "mode", "level", "severity-output", "expose-fd":
+		return Supported, ""
+	}
+	return Ignored, "bind '" + k + "' is not applied"
+}
+
+// serverParamStatus says what halo does with each server parameter.
+func serverParamStatus(k string) (Status, string) {
+	switch k {
+	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
+		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "slowstart", "port", "addr", "cookie",
+		"on-marked-down", "on-marked-up", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
+		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "sni", "alpn", "ca-file", "crt", "verifyhost",
+		"resolvers", "resolve-prefer", "check-ssl", "check-sni", "no-check-ssl":
+		return Supported, ""
+	case "agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check":
+		return Ignored, "agent checks are not run"
+	case "track":
+		return Ignored, "tracked server state is not followed"
+	case "observe", "on-error", "error-limit":
+		return Ignored, "traffic is not observed for health"
+	}
+	return Ignored, "server '" + k + "' is not applied"
+}
+
+func init() {
+	for k, v := range haproxyStatus {
+		if !globalTable.SetStatus(k, v.s, v.note) {
+			panic("compat: status for unknown global keyword " + k)
+		}
+	}
+	for name, v := range httpActionStatus {
+		for _, kind := range []string{"http-request", "http-response", "http-after-response"} {
+			if _, ok := actionName(kind, name); ok {
+				key := kind + " " + name
+				if proxyTable.Get(key) == nil {
+					proxyTable.Add(hrow{Name: key, Status: v.s, Note: v.note, Sub: true})
+				}
+			}
+		}
+	}
+	// Each known action gets a row so the report and docs list it; the
+	// rule decoder is the "http-request" row, these rows carry statuses.
+	for kind, acts := range httpActions {
+		for _, a := range acts {
+			key := kind + " " + strings.TrimSuffix(a, "*")
+			if proxyTable.Get(key) == nil {
+				proxyTable.Add(hrow{Name: key, Status: Supported, Sub: true})
+			}
+		}
+	}
+	for stage, acts := range tcpActions {
+		for _, a := range acts {
+			key := "tcp-request " + stage + " " + strings.TrimSuffix(a, "*")
+			if proxyTable.Get(key) != nil {
+				continue
+			}
+			st, note := Supported, ""
+			switch strings.TrimSuffix(a, "*") {
+			case "accept", "reject", "expect-proxy":
+			case "use-service":
+				st, note = Unsupported, "services are not implemented"
+			case "switch-mode":
+				st, note = Ignored, "not executed"
+			default:
+				if v, ok := httpActionStatus[strings.TrimSuffix(a, "*")]; ok {
+					st, note = v.s, v.note
+				} else {
+					st, note = Ignored, "not executed"
+				}
+			}
+			proxyTable.Add(hrow{Name: key, Status: st, Note: note, Sub: true})
+		}
+	}
+	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Supported, Sub: true})
+	for _, t := range []string{"client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin"} {
+		st, note := Supported, ""
+		switch t {
+		case "client-fin", "server-fin":
+			st, note = Ignored, "half-closed connections use the client/server timeout"
+		case "tarpit":
+			st, note = Partial, "tarpit answers like deny"
+		}
+		proxyTable.Add(hrow{Name: "timeout " + t, Status: st, Note: note, Sub: true})
+	}
+	for _, b := range []string{"roundrobin", "static-rr", "leastconn", "source", "uri", "url_param", "hdr", "random", "first", "rdp-cookie"} {
+		proxyTable.Add(hrow{Name: "balance " + b, Status: Supported, Sub: true})
+	}
+	for _, a := range []string{"expect", "send", "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var"} {
+		proxyTable.Add(hrow{Name: "http-check " + a, Status: Supported, Sub: true})
+	}
+	for k, v := range haproxyProxyStatus {
+		if !proxyTable.SetStatus(k, v.s, v.note) {
+			panic("compat: status for unknown proxy keyword " + k)
+		}
+	}
+}

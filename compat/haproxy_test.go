@@ -1,0 +1,226 @@
+package compat
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"halo/parser"
+	"halo/proxy"
+)
+
+func load(t *testing.T, src string) (*proxy.Config, *Report) {
+	t.Helper()
+	return LoadHAProxyBytes("h.cfg", []byte(src), HAProxyOptions{})
+}
+
+const basicCfg = `global
+    maxconn 1000
+    daemon
+    log 127.0.0.1:514 local0 notice
+    stats socket /run/haproxy.sock mode 660 level admin
+    tune.bufsize 32768
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    option forwardfor except 127.0.0.0/8
+    option http-server-close
+    retries 2
+
+frontend fe
+    bind 127.0.0.1:8080,[::1]:8081-8082
+    acl is_api path_beg /api
+    acl is_api hdr(host) -i api.example.com
+    http-request set-header X-Test 1 if is_api !{ src 10.0.0.0/8 }
+    use_backend api if is_api
+    default_backend app
+
+backend app
+    balance leastconn
+    default-server inter 3s fall 5
+    server s1 127.0.0.1:9001 check weight 10
+    server s2 127.0.0.1:9002 check backup
+
+backend api
+    balance uri whole
+    hash-type consistent
+    cookie SRV insert indirect nocache
+    server a1 10.0.0.1:80 cookie a1 maxconn 50 slowstart 10s
+`
+
+func TestLoadBasic(t *testing.T) {
+	cfg, rep := load(t, basicCfg)
+	if rep.Fatal() {
+		t.Fatalf("fatal: %+v", rep.Diags)
+	}
+	g := cfg.Global
+	if g.Maxconn != 1000 || !g.Daemon || g.TuneBufsize != 32768 || len(g.Logs) != 1 || g.Logs[0].Facility != "local0" {
+		t.Fatalf("global %+v", g)
+	}
+	if len(g.StatsSockets) != 1 || g.StatsSockets[0].Mode != 0o660 || g.StatsSockets[0].Level != "admin" {
+		t.Fatalf("stats socket %+v", g.StatsSockets)
+	}
+	if len(cfg.Proxies) != 3 {
+		t.Fatalf("proxies %d", len(cfg.Proxies))
+	}
+	fe, app, api := cfg.Proxies[0], cfg.Proxies[1], cfg.Proxies[2]
+	if fe.Mode != proxy.ModeHTTP || fe.Timeouts.Client != 5*time.Second || fe.ConnMode != proxy.ConnServerClose {
+		t.Fatalf("fe %+v", fe)
+	}
+	if len(fe.Binds) != 3 || fe.Binds[1].Addr.String() != "[::1]:8081" || fe.Binds[2].Addr.Port() != 8082 {
+		t.Fatalf("binds %+v", fe.Binds)
+	}
+	if !fe.Forwardfor.Enabled || len(fe.Forwardfor.Except) != 1 {
+		t.Fatalf("forwardfor %+v", fe.Forwardfor)
+	}
+	if fe.DefaultBackend != app || len(fe.UseBackends) != 1 || fe.UseBackends[0].Backend != api {
+		t.Fatalf("routing %+v %+v", fe.DefaultBackend, fe.UseBackends)
+	}
+	if len(fe.ACLs) != 1 || len(fe.ACLs[0].Criteria) != 2 {
+		t.Fatalf("acls %+v", fe.ACLs)
+	}
+	cr := fe.ACLs[0].Criteria[1]
+	if cr.Fetch != "req.hdr" || cr.Match != "str" || cr.FetchArgs[0] != "host" || cr.Values[0] != "api.example.com" {
+		t.Fatalf("criterion %+v", cr)
+	}
+	r := fe.HTTPRequest[0]
+	if r.Action != "set-header" || len(r.Args) != 2 || len(r.Cond.Or) != 1 || len(r.Cond.Or[0]) != 2 || !r.Cond.Or[0][1].Neg {
+		t.Fatalf("rule %+v cond %+v", r, r.Cond)
+	}
+	if app.Balance.Algo != proxy.BalanceLeastConn || app.Retries != 2 || len(app.Servers) != 2 {
+		t.Fatalf("app %+v", app)
+	}
+	s1, s2 := app.Servers[0], app.Servers[1]
+	if !s1.Check || s1.Weight != 10 || s1.Inter != 3*time.Second || s1.Fall != 5 || s1.Rise != 2 || s1.Port != 9001 {
+		t.Fatalf("s1 %+v", s1)
+	}
+	if !s2.Backup || s2.Weight != 1 {
+		t.Fatalf("s2 %+v", s2)
+	}
+	if api.Balance.Algo != proxy.BalanceURI || !api.Balance.URIWhole || api.Balance.HashType != proxy.HashConsistent {
+		t.Fatalf("api balance %+v", api.Balance)
+	}
+	if api.Cookie == nil || api.Cookie.Mode != "insert" || !api.Cookie.Indirect || api.Servers[0].Cookie != "a1" || api.Servers[0].Slowstart != 10*time.Second {
+		t.Fatalf("api %+v %+v", api.Cookie, api.Servers[0])
+	}
+}
+
+// diagLines renders diagnostics as "SEV line: msg" for comparison.
+func diagLines(r *Report) []string {
+	var out []string
+	for _, d := range r.Diags {
+		sev := map[parser.Severity]string{parser.SevAlert: "ALERT", parser.SevWarning: "WARNING", parser.SevNotice: "NOTICE"}[d.Sev]
+		out = append(out, sev+" "+itoa(d.Pos.Line)+": "+d.Msg)
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func noStat(string) (os.FileInfo, error) { return nil, os.ErrNotExist }
+func noRead(string) ([]byte, error)      { return nil, os.ErrNotExist }
+
+func TestDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		want string // a diagnostic that must be present: "SEV line: msg"
+	}{
+		{"unknown keyword", "backend b\n    frobnicate on\n", "ALERT 2: unknown keyword 'frobnicate' in 'backend' section"},
+		{"suggestion", "global\n    maxconnn 10\n", "ALERT 2: unknown keyword 'maxconnn' in 'global' section; did you mean 'maxconn' maybe ?"},
+		{"missing use_backend", "frontend f\n    bind :80\n    use_backend nosuch if { path_beg /x }\n", "ALERT 0: Proxy 'f': unable to find required use_backend: 'nosuch'."},
+		{"unknown fetch", "frontend f\n    bind :80\n    acl bad no_such_fetch(foo) -i bar\n", "ALERT 3: error detected while parsing ACL 'bad' : unknown fetch method 'no_such_fetch' in ACL expression 'no_such_fetch(foo)'."},
+		{"no such acl", "frontend f\n    bind :80\n    use_backend b if bad\nbackend b\n", "ALERT 3: error detected while parsing switching rule : no such ACL : 'bad'."},
+		{"server in frontend", "frontend f\n    bind :80\n    server s 1.2.3.4:80\n", "ALERT 3: 'server' not allowed because frontend 'f' has no backend capability."},
+		{"default_backend in backend", "backend b\n    default_backend b\n", "WARNING 2: 'default_backend' ignored because backend 'b' has no frontend capability."},
+		{"default_backend loop", "backend b\n    default_backend b\n", "ALERT 0: Proxy 'b': loop detected for default_backend: 'b'."},
+		{"timeout unit", "defaults\n    timeout client 5x\n", "ALERT 2: unexpected character 'x' in 'timeout client'"},
+		{"timeout kind", "defaults\n    timeout bogus 5s\n", "ALERT 2: 'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin' (got 'bogus')"},
+		{"weight range", "backend b\n    server s1 1.2.3.4:80 weight 300\n", "ALERT 2: 'server b/s1' : weight of server s1 is not within 0 and 256 (300)."},
+		{"bind port", "frontend f\n    bind :99999\n", "ALERT 2: 'bind' : invalid port '99999'"},
+		{"bind missing port", "frontend f\n    bind \"*:$PORT\"\n", "ALERT 2: 'bind' : missing port specification in '*:'"},
+		{"missing cert", "frontend f\n    bind :443 ssl crt /nonexistent/x.pem\n", "ALERT 2: 'bind :443' in section 'frontend' : unable to stat SSL certificate from file '/nonexistent/x.pem' : No such file or directory."},
+		{"duplicate server", "backend b\n    server n 1.2.3.4:80\n    server n 1.2.3.5:80\n", "ALERT 3: backend 'b', another server named 'n' was already defined at line 2, please use distinct names."},
+		{"removed keyword", "defaults\n    clitimeout 5000\n", "ALERT 2: the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."},
+		{"listen address", "listen l 0.0.0.0:80\n", "ALERT 1: please use the 'bind' keyword for listening addresses."},
+		{"unresolvable", "backend b\n    server s nohost.invalid:80\n", "ALERT 2: 'server b/s' : could not resolve address 'nohost.invalid'."},
+		{"init-addr none", "backend b\n    server s nohost.invalid:80 init-addr last,libc,none\n", "WARNING 2: 'server b/s' : could not resolve address 'nohost.invalid', disabling server."},
+		{"out of section", "maxconn 10\n", "ALERT 1: unknown keyword 'maxconn' out of section."},
+		{"forwardfor tcp", "backend b\n    mode tcp\n    option forwardfor\n", "WARNING 0: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode."},
+		{"tcplog in backend", "backend b\n    option tcplog\n", "WARNING 2: backend 'b' : 'option tcplog' directive is ignored in backends."},
+		{"lua missing", "global\n    lua-load /nonexistent.lua\n", "ALERT 2: error in Lua file '/nonexistent.lua': cannot open /nonexistent.lua: No such file or directory"},
+		{"ignored keyword warns", "global\n    chroot /var/empty\n", "WARNING 2: halo: 'chroot' is accepted but not executed (ignored): halo does not chroot"},
+		{"unknown option", "defaults\n    option nosuch\n", "ALERT 2: unknown option 'nosuch'."},
+		{"http-request unknown action", "frontend f\n    http-request frob X\n", "ALERT 2: 'http-request' expects"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rep := load(t, tc.src)
+			got := diagLines(rep)
+			for _, g := range got {
+				if strings.HasPrefix(g, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("missing %q in\n%s", tc.want, strings.Join(got, "\n"))
+		})
+	}
+}
+
+func TestDefaultsInheritance(t *testing.T) {
+	src := `defaults base
+    mode http
+    timeout client 7s
+    timeout connect 1s
+    timeout server 1s
+defaults
+    mode tcp
+    timeout client 3s
+    timeout connect 1s
+    timeout server 1s
+frontend plain
+    bind :1
+    default_backend be
+frontend named from base
+    bind :2
+    default_backend be
+backend be from base
+    server s 127.0.0.1:1
+`
+	cfg, rep := load(t, src)
+	if rep.Fatal() {
+		t.Fatalf("%v", diagLines(rep))
+	}
+	if p := cfg.Proxies[0]; p.Mode != proxy.ModeTCP || p.Timeouts.Client != 3*time.Second {
+		t.Fatalf("plain %+v", p)
+	}
+	if p := cfg.Proxies[1]; p.Mode != proxy.ModeHTTP || p.Timeouts.Client != 7*time.Second {
+		t.Fatalf("named %+v", p)
+	}
+}
+
+func TestFindings(t *testing.T) {
+	_, rep := load(t, "global\n    chroot /x\n    maxconn 5\nbackend b\n    stick-table type ip size 1m\n")
+	if rep.Summary.Ignored != 2 || rep.Summary.Supported < 2 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "chroot" || rep.Findings[1].Keyword != "stick-table" {
+		t.Fatalf("findings %+v", rep.Findings)
+	}
+}
+
+func FuzzLoadHAProxy(f *testing.F) {
+	f.Add([]byte(basicCfg))
+	f.Add([]byte("frontend f\n bind :80 ssl crt x\n use_backend %[req.hdr(host)] if { hdr(x) -m beg a } || !TRUE\nbackend b\n server s 1.2.3.4:+1 check inter 1s\n"))
+	f.Add([]byte("defaults d\nlisten l from d\n bind :1-3\n balance hdr(x)\n cookie c prefix\n stats enable\n stats auth a:b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, rep := LoadHAProxyBytes("f.cfg", data, HAProxyOptions{Stat: noStat, ReadFile: noRead})
+		if rep.Fatal() != (cfg == nil) {
+			t.Fatalf("config %v but fatal %v", cfg != nil, rep.Fatal())
+		}
+	})
+}
