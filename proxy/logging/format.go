@@ -233,8 +233,8 @@ type Entry struct {
 	Th, Ti, TR, Tw, Tc, Tr, Ta, Tt int64
 
 	Status            int
-	BytesOut, BytesIn int64    // %B (to the client), %U (from the client)
-	Term              [4]byte  // termination state, e.g. "LR--"; zero bytes print '-'
+	BytesOut, BytesIn int64   // %B (to the client), %U (from the client)
+	Term              [4]byte // termination state, e.g. "LR--"; zero bytes print '-'
 	ActConn, FeConn   int
 	BeConn, SrvConn   int
 	Retries           int
