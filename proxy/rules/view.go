@@ -1,0 +1,142 @@
+package rules
+
+import (
+	"net/netip"
+
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/http1"
+)
+
+// view adapts the engine's *proxy.Txn to Txn without allocating.
+type view struct {
+	tx  *proxy.Txn
+	req hdrs
+	res hdrs
+}
+
+var _ Txn = (*view)(nil)
+
+func (v *view) bind(tx *proxy.Txn) {
+	v.tx = tx
+	v.req.m = tx.Req
+	v.res.m = tx.Resp
+}
+
+var empty = []byte{}
+
+func (v *view) Method() []byte {
+	if v.tx.Req == nil {
+		return nil
+	}
+	return v.tx.Req.Method
+}
+
+func (v *view) URI() []byte {
+	if v.tx.Req == nil {
+		return nil
+	}
+	return v.tx.Req.URI
+}
+
+func (v *view) Path() []byte {
+	if v.tx.Req == nil {
+		return nil
+	}
+	return v.tx.Req.Path()
+}
+
+func (v *view) Query() []byte {
+	if v.tx.Req == nil {
+		return nil
+	}
+	return v.tx.Req.Query()
+}
+
+var versions = [][]byte{[]byte("HTTP/1.0"), []byte("HTTP/1.1")}
+
+func (v *view) Version() []byte {
+	m := v.tx.Req
+	if m == nil {
+		return nil
+	}
+	if m.Major == 1 && m.Minor <= 1 {
+		return versions[m.Minor]
+	}
+	return []byte(m.VersionString())
+}
+
+func (v *view) ReqHeaders() acl.HeaderList {
+	if v.tx.Req == nil {
+		return nil
+	}
+	v.req.m = v.tx.Req
+	return &v.req
+}
+
+func (v *view) ResHeaders() acl.HeaderList {
+	if v.tx.Resp == nil {
+		return nil
+	}
+	v.res.m = v.tx.Resp
+	return &v.res
+}
+
+func (v *view) Status() int {
+	if v.tx.Resp == nil {
+		return 0
+	}
+	return v.tx.Resp.Status
+}
+
+func (v *view) Src() netip.AddrPort { return v.tx.Src }
+func (v *view) Dst() netip.AddrPort { return v.tx.Dst }
+func (v *view) SSL() bool           { return v.tx.SSL }
+
+// SNI is not exposed by the engine's Txn yet; ssl_fc_sni finds nothing.
+func (v *view) SNI() []byte { return nil }
+
+func (v *view) SetMethod(m []byte) {
+	if v.tx.Req != nil {
+		v.tx.Req.SetMethod(m)
+	}
+}
+
+func (v *view) SetURI(u []byte) {
+	if v.tx.Req != nil {
+		v.tx.Req.SetURI(u)
+	}
+}
+
+func (v *view) SetStatus(code int, reason []byte) {
+	m := v.tx.Resp
+	if m == nil {
+		return
+	}
+	m.Status = code
+	if reason == nil {
+		reason = []byte(Reason(code))
+	}
+	m.Reason = arena(m, reason)
+}
+
+// hdrs adapts an http1.Message's header slice to acl.HeaderList.
+type hdrs struct{ m *http1.Message }
+
+func (h *hdrs) Len() int                      { return len(h.m.Headers) }
+func (h *hdrs) At(i int) (name, value []byte) { return h.m.Headers[i].Name, h.m.Headers[i].Value }
+func (h *hdrs) Add(name, value []byte)        { h.m.AddHeaderBytes(name, value) }
+func (h *hdrs) Set(i int, value []byte)       { h.m.Headers[i].Value = arena(h.m, value) }
+func (h *hdrs) Del(i int) {
+	hs := h.m.Headers
+	copy(hs[i:], hs[i+1:])
+	h.m.Headers = hs[:len(hs)-1]
+}
+
+// arena copies b into the message's arena (the engine's storage for
+// rewritten bytes), so it outlives our scratch buffers.
+func arena(m *http1.Message, b []byte) []byte {
+	start := len(m.Arena)
+	m.Arena = append(m.Arena, b...)
+	return m.Arena[start:len(m.Arena):len(m.Arena)]
+}
