@@ -34,6 +34,10 @@ type Global struct {
 	TuneBufsize    int // tune.bufsize, default 16384
 	TuneMaxrewrite int // tune.maxrewrite, default 1024
 	HardStopAfter  time.Duration
+	// LogTag is `log-tag` (default "haproxy"); LogSendHostname is the
+	// name `log-send-hostname` puts in syslog headers ("" when unset).
+	LogTag          string
+	LogSendHostname string
 }
 
 // LogTarget is one `log` line: address is "/dev/log", "udp@host:port",
@@ -143,6 +147,13 @@ type Proxy struct {
 	ErrorFiles     map[int][]byte // status → full raw response (errorfile/errorfiles)
 	UniqueIDFormat string
 	UniqueIDHeader string
+	// MonitorFail holds `monitor fail if|unless COND` conditions: when one
+	// holds, monitor-uri answers 503 instead of 200.
+	MonitorFail []*Cond
+	// CaptureReqHeaders / CaptureResHeaders are `capture request|response
+	// header NAME len N`, in declaration order (logged by %hr/%hs).
+	CaptureReqHeaders []Capture
+	CaptureResHeaders []Capture
 	// IgnoreProbes is `option http-ignore-probes`: a connection closed or
 	// timed out before sending any byte gets no 408/400 and no log.
 	IgnoreProbes bool
@@ -310,6 +321,12 @@ type CookieConfig struct {
 	MaxLife  time.Duration
 	Dynamic  bool
 	Attrs    []string
+}
+
+// Capture is one `capture request|response header NAME len N`.
+type Capture struct {
+	Name string
+	Len  int
 }
 
 // StatsPage is `stats enable` and its friends in a proxy.

@@ -83,14 +83,14 @@ func (t *Txn) ResHeaders() acl.HeaderList {
 	}
 	return &t.Res
 }
-func (t *Txn) Status() int         { return t.Code }
-func (t *Txn) Src() netip.AddrPort { return t.Source }
-func (t *Txn) Dst() netip.AddrPort { return t.Dest }
-func (t *Txn) SSL() bool           { return t.TLS }
-func (t *Txn) SNI() []byte         { return t.ServerName }
-func (t *Txn) SetMethod(m []byte)  { t.Meth = append([]byte(nil), m...) }
-func (t *Txn) SetURI(u []byte)     { t.U = append([]byte(nil), u...) }
-func (t *Txn) SetStatus(code int)  { t.Code = code }
+func (t *Txn) Status() int                       { return t.Code }
+func (t *Txn) Src() netip.AddrPort               { return t.Source }
+func (t *Txn) Dst() netip.AddrPort               { return t.Dest }
+func (t *Txn) SSL() bool                         { return t.TLS }
+func (t *Txn) SNI() []byte                       { return t.ServerName }
+func (t *Txn) SetMethod(m []byte)                { t.Meth = append([]byte(nil), m...) }
+func (t *Txn) SetURI(u []byte)                   { t.U = append([]byte(nil), u...) }
+func (t *Txn) SetStatus(code int, reason []byte) { t.Code = code }
 func (t *Txn) SetPath(p []byte) {
 	q := t.Query()
 	u := append([]byte(nil), p...)

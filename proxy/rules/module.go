@@ -1,0 +1,621 @@
+package rules
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/logging"
+)
+
+// dataSlot is the proxy.Txn.Data index holding the layer-7 State.
+const dataSlot = 3
+
+// StatsPage serves a proxy's `stats uri` (implemented by package stats).
+type StatsPage interface {
+	// Match reports whether the request is for the stats page.
+	Match(t acl.Txn) bool
+	// Serve answers the request (page, CSV, 401 challenge, admin action).
+	Serve(dst []byte, ctx *acl.Ctx) []byte
+}
+
+// NewStatsPage builds a proxy's stats page; package stats sets it (from
+// cmd/halo's wiring) so this package does not depend on it.
+var NewStatsPage func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (StatsPage, error)
+
+type useBackend struct {
+	cond    *acl.Cond
+	backend *proxy.Backend
+	dynamic *logging.Format
+	line    int
+}
+
+type capture struct {
+	name []byte
+	len  int
+}
+
+// compiled is everything a proxy runs per request, built once.
+type compiled struct {
+	px          *proxy.Proxy
+	httpReq     []*Rule
+	httpRes     []*Rule
+	redirects   []*Rule
+	useBackends []useBackend
+	monitorURI  []byte
+	monitorFail []*acl.Cond
+	cookie      *Cookie
+	errPage     Errorer
+	stats       StatsPage
+	reqCaps     []capture
+	resCaps     []capture
+
+	logger     *logging.Logger
+	logFmt     *logging.Format
+	dontLogNul bool
+}
+
+// L7 is the layer-7 module: ACL-driven rules, stats pages, persistence
+// and logging. Build it with New and pass Module() to proxy.New.
+type L7 struct {
+	rt       *proxy.Runtime
+	px       map[*proxy.Proxy]*compiled
+	pool     sync.Pool
+	hostname string
+	pid      int
+}
+
+// New returns an unconfigured module; Init compiles the configuration.
+func New() *L7 {
+	l := &L7{}
+	l.pool.New = func() any { return &txnState{} }
+	return l
+}
+
+// Module returns the engine hooks.
+func (l *L7) Module() proxy.Module {
+	return proxy.Module{
+		Name:     "l7",
+		Init:     l.Init,
+		Stop:     l.Stop,
+		Request:  l.Request,
+		Response: l.Response,
+		Log:      l.Log,
+	}
+}
+
+type txnState struct {
+	State
+	v    view
+	refs []ServerRef
+}
+
+// Check compiles cfg's layer-7 parts without a runtime (for -c). Errors
+// name the proxy and, where known, the line.
+func Check(cfg *proxy.Config) error {
+	l := New()
+	_, err := l.compileAll(cfg, nil)
+	return err
+}
+
+// Init compiles every proxy's rules once, opens log targets and stats
+// pages.
+func (l *L7) Init(rt *proxy.Runtime) error {
+	l.rt = rt
+	l.hostname, _ = os.Hostname()
+	l.pid = os.Getpid()
+	m, err := l.compileAll(rt.Cfg, rt)
+	if err != nil {
+		return err
+	}
+	l.px = m
+	return nil
+}
+
+// Stop closes log targets.
+func (l *L7) Stop() {
+	for _, c := range l.px {
+		if c.logger != nil {
+			c.logger.Close()
+		}
+	}
+}
+
+func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]*compiled, error) {
+	byName := map[string]*proxy.Proxy{}
+	for _, p := range cfg.Proxies {
+		if p.Cap&proxy.CapBE != 0 {
+			byName[p.Name] = p
+		}
+	}
+	opts := &acl.Options{
+		Userlists: cfg.Userlists,
+		NbSrv: func(name string) (func() int, error) {
+			if byName[name] == nil {
+				return nil, fmt.Errorf("no such backend '%s'", name)
+			}
+			if rt == nil {
+				return func() int { return 0 }, nil
+			}
+			be := rt.BackendByName(name)
+			if be == nil {
+				return nil, fmt.Errorf("no such backend '%s'", name)
+			}
+			return func() int {
+				n := 0
+				for _, s := range be.Servers {
+					if s.Usable() {
+						n++
+					}
+				}
+				return n
+			}, nil
+		},
+	}
+	cp := acl.NewCompiler(opts)
+	out := map[*proxy.Proxy]*compiled{}
+	for _, p := range cfg.Proxies {
+		c, err := l.compileProxy(p, cfg, rt, cp, opts)
+		if err != nil {
+			kind := "frontend"
+			switch {
+			case p.Cap == proxy.CapBE:
+				kind = "backend"
+			case p.Cap == proxy.CapFE|proxy.CapBE:
+				kind = "proxy"
+			}
+			return nil, fmt.Errorf("%s '%s': %w", kind, p.Name, err)
+		}
+		out[p] = c
+	}
+	return out, nil
+}
+
+func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, cp *acl.Compiler, opts *acl.Options) (*compiled, error) {
+	c := &compiled{px: p}
+	files := p.ErrorFiles
+	c.errPage = func(status int) []byte {
+		if b, ok := files[status]; ok {
+			return b
+		}
+		return proxy.DefaultErrorPage(status)
+	}
+	env := &Env{ACL: cp, Opts: opts, Proxy: p, ErrorPage: c.errPage}
+	var err error
+	if c.httpReq, err = CompileHTTP(p.HTTPRequest, false, env); err != nil {
+		return nil, err
+	}
+	if c.httpRes, err = CompileHTTP(p.HTTPResponse, true, env); err != nil {
+		return nil, err
+	}
+	for _, r := range p.Redirects {
+		rr := *r
+		if rr.Action != "redirect" {
+			rr.Args = append([]string{rr.Action}, rr.Args...)
+			rr.Action = "redirect"
+		}
+		rs, err := CompileHTTP([]*proxy.HTTPRule{&rr}, false, env)
+		if err != nil {
+			return nil, err
+		}
+		c.redirects = append(c.redirects, rs...)
+	}
+	for _, ub := range p.UseBackends {
+		cond, err := cp.Cond(ub.Cond)
+		if err != nil {
+			return nil, fmt.Errorf("use_backend (line %d): %w", ub.Line, err)
+		}
+		u := useBackend{cond: cond, line: ub.Line}
+		switch {
+		case ub.Backend != nil:
+			if rt != nil {
+				u.backend = rt.Backend(ub.Backend)
+			}
+		case ub.Dynamic != "":
+			f, err := logging.Compile(ub.Dynamic, logging.CtxAction, opts)
+			if err != nil {
+				return nil, fmt.Errorf("use_backend (line %d): %w", ub.Line, err)
+			}
+			u.dynamic = f
+		default:
+			return nil, fmt.Errorf("use_backend (line %d): missing backend", ub.Line)
+		}
+		c.useBackends = append(c.useBackends, u)
+	}
+	if p.MonitorURI != "" {
+		c.monitorURI = []byte(p.MonitorURI)
+		for _, mf := range p.MonitorFail {
+			cond, err := cp.Cond(mf)
+			if err != nil {
+				return nil, fmt.Errorf("monitor fail: %w", err)
+			}
+			c.monitorFail = append(c.monitorFail, cond)
+		}
+	}
+	for _, h := range p.CaptureReqHeaders {
+		c.reqCaps = append(c.reqCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len})
+	}
+	for _, h := range p.CaptureResHeaders {
+		c.resCaps = append(c.resCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len})
+	}
+	if p.Cap&proxy.CapBE != 0 {
+		c.cookie = NewCookie(p.Cookie)
+	}
+	if p.Stats != nil && rt != nil && NewStatsPage != nil {
+		sp, err := NewStatsPage(rt, p, cp)
+		if err != nil {
+			return nil, err
+		}
+		c.stats = sp
+	}
+	if p.Cap&proxy.CapFE != 0 {
+		var lf string
+		switch p.LogFormat {
+		case "httplog":
+			lf = logging.HTTPLog
+		case "httpslog":
+			lf = logging.HTTPSLog
+		case "tcplog":
+			lf = logging.TCPLog
+		case "clf", "httplog clf":
+			lf = logging.CLFLog
+		default:
+			lf = p.LogFormat
+		}
+		// Without a format HAProxy logs its "Connect from" line
+		// (appendConnect).
+		if lf != "" {
+			f, err := logging.Compile(lf, logging.CtxLog, opts)
+			if err != nil {
+				return nil, fmt.Errorf("failed to parse log-format : %w", err)
+			}
+			c.logFmt = f
+		}
+		c.dontLogNul = p.DontLogNull
+		if len(p.Logs) > 0 && rt != nil {
+			lg, err := logging.Open(p.Logs, cfg.Global.LogTag)
+			if err != nil {
+				return nil, err
+			}
+			lg.Hostname = cfg.Global.LogSendHostname
+			c.logger = lg
+		}
+	}
+	return c, nil
+}
+
+func (l *L7) state(tx *proxy.Txn) *txnState {
+	if st, ok := tx.Data[dataSlot].(*txnState); ok {
+		return st
+	}
+	st := l.pool.Get().(*txnState)
+	st.v.bind(tx)
+	st.Reset(&st.v)
+	tx.Data[dataSlot] = st
+	return st
+}
+
+func hasBody(tx *proxy.Txn) bool {
+	return tx.Req != nil && (tx.Req.ContentLength > 0 || tx.Req.Chunked)
+}
+
+// Request runs a proxy's request-side layer-7 processing in HAProxy's
+// order: monitor-uri (frontend), http-request rules, stats page, redirect
+// rules, then use_backend (frontend) and cookie persistence (backend).
+func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
+	c := l.px[px]
+	if c == nil {
+		return proxy.Continue
+	}
+	st := l.state(tx)
+	st.v.bind(tx)
+	feStage := tx.Frontend != nil && px == tx.Frontend.Proxy
+	if feStage {
+		st.Ctx.Frontend = px.Name
+	}
+	if tx.Req == nil { // TCP mode: only use_backend applies
+		if feStage {
+			l.useBackend(tx, c, st)
+		}
+		return proxy.Continue
+	}
+	if feStage {
+		for _, cap := range c.reqCaps {
+			if v, ok := lastHeader(st.v.ReqHeaders(), cap.name); ok {
+				st.Capture(false, v, cap.len)
+			} else {
+				st.CaptureNone(false)
+			}
+		}
+		if c.monitorURI != nil && string(tx.Req.URI) == string(c.monitorURI) {
+			page := proxy.DefaultErrorPage(200)
+			for _, mf := range c.monitorFail {
+				if mf.Eval(&st.Ctx) {
+					page = c.errPage(503)
+					break
+				}
+			}
+			tx.Term = [2]byte{'L', 'R'}
+			tx.SetReply(page, hasBody(tx))
+			return proxy.Replied
+		}
+	}
+	if v, done := l.outcome(tx, px, st, Run(c.httpReq, &st.State, false, c.errPage)); done {
+		return v
+	}
+	if c.stats != nil && c.stats.Match(&st.v) {
+		st.Stats = true
+		st.out = c.stats.Serve(st.out[:0], &st.Ctx)
+		tx.Term = [2]byte{'L', 'R'}
+		tx.SetReply(st.out, hasBody(tx))
+		return proxy.Replied
+	}
+	if v, done := l.outcome(tx, px, st, Run(c.redirects, &st.State, false, c.errPage)); done {
+		return v
+	}
+	if feStage {
+		l.useBackend(tx, c, st)
+	}
+	// Cookie persistence belongs to the backend stage; a listen section
+	// that keeps its own servers has only the frontend stage.
+	if c.cookie != nil && tx.Server == nil && (!feStage || l.effectiveBackend(tx, px) == px) {
+		be := tx.Backend
+		if be == nil {
+			be = l.rt.Backend(px)
+		}
+		if be != nil {
+			refs := serverRefs(be, st)
+			if i := c.cookie.Request(st.v.ReqHeaders(), refs, &st.State); i >= 0 {
+				s := be.Servers[i]
+				tx.Server = s
+				s.Counters.CurConns.Add(1)
+				s.Counters.TotConns.Add(1)
+				s.Counters.LastSess.Store(time.Now().Unix())
+			}
+		}
+	}
+	return proxy.Continue
+}
+
+// effectiveBackend is the proxy whose servers will serve tx once the
+// frontend stage is over.
+func (l *L7) effectiveBackend(tx *proxy.Txn, fe *proxy.Proxy) *proxy.Proxy {
+	if tx.Backend != nil {
+		return tx.Backend.Proxy
+	}
+	if fe.DefaultBackend != nil {
+		return fe.DefaultBackend
+	}
+	if fe.Cap&proxy.CapBE != 0 {
+		return fe
+	}
+	return nil
+}
+
+type srvRef struct{ s *proxy.ServerState }
+
+func (r srvRef) CookieValue() string { return r.s.Server.Cookie }
+func (r srvRef) Persistable() bool {
+	st := r.s.Status()
+	return st == proxy.SrvUp || st == proxy.SrvDrain || st == proxy.SrvNoLB
+}
+
+// serverRefs views a backend's servers for persistence, reusing st's
+// slice.
+func serverRefs(be *proxy.Backend, st *txnState) []ServerRef {
+	refs := st.refs[:0]
+	for _, s := range be.Servers {
+		refs = append(refs, srvRef{s})
+	}
+	st.refs = refs
+	return refs
+}
+
+func (l *L7) useBackend(tx *proxy.Txn, c *compiled, st *txnState) {
+	for i := range c.useBackends {
+		u := &c.useBackends[i]
+		if !u.cond.Eval(&st.Ctx) {
+			continue
+		}
+		if u.dynamic != nil {
+			st.val = u.dynamic.Append(st.val[:0], &st.Entry)
+			be := l.rt.BackendByName(string(st.val))
+			if be == nil {
+				continue
+			}
+			tx.Backend = be
+		} else {
+			tx.Backend = u.backend
+		}
+		st.Ctx.Backend = tx.Backend.Proxy.Name
+		return
+	}
+}
+
+// outcome turns a rule list's result into an engine verdict.
+func (l *L7) outcome(tx *proxy.Txn, px *proxy.Proxy, st *txnState, r Result) (proxy.Verdict, bool) {
+	switch r.Outcome {
+	case Reply:
+		if r.Deny {
+			l.countDenied(tx, px, false)
+			tx.Term = [2]byte{'P', 'R'}
+		} else {
+			tx.Term = [2]byte{'L', 'R'}
+		}
+		tx.SetReply(r.Reply, hasBody(tx))
+		return proxy.Replied, true
+	case Drop:
+		tx.Term = [2]byte{'P', 'R'}
+		return proxy.Reject, true
+	}
+	return proxy.Continue, false
+}
+
+func (l *L7) countDenied(tx *proxy.Txn, px *proxy.Proxy, response bool) {
+	var ctr *proxy.Counters
+	if tx.Frontend != nil && tx.Frontend.Proxy == px {
+		ctr = &tx.Frontend.Counters
+	} else if be := l.rt.Backend(px); be != nil {
+		ctr = &be.Counters
+	}
+	if ctr == nil {
+		return
+	}
+	if response {
+		ctr.DeniedRsp.Add(1)
+	} else {
+		ctr.DeniedReq.Add(1)
+	}
+}
+
+// Response runs http-response rules and cookie insertion/rewriting.
+func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
+	c := l.px[px]
+	if c == nil || tx.Resp == nil {
+		return proxy.Continue
+	}
+	st := l.state(tx)
+	st.v.bind(tx)
+	r := Run(c.httpRes, &st.State, true, c.errPage)
+	switch r.Outcome {
+	case Reply:
+		if r.Deny {
+			l.countDenied(tx, px, true)
+		}
+		tx.SetReply(r.Reply, false)
+		return proxy.Replied
+	case Drop:
+		return proxy.Reject
+	}
+	if c.cookie != nil && tx.Server != nil && tx.Backend != nil && tx.Backend.Proxy == px {
+		c.cookie.Response(st.v.ResHeaders(), tx.Server.Server.Cookie, &st.State)
+	}
+	if tx.Frontend != nil && px == tx.Frontend.Proxy {
+		for _, cap := range c.resCaps {
+			if v, ok := lastHeader(st.v.ResHeaders(), cap.name); ok {
+				st.Capture(true, v, cap.len)
+			} else {
+				st.CaptureNone(true)
+			}
+		}
+	}
+	return proxy.Continue
+}
+
+func lastHeader(hl acl.HeaderList, name []byte) ([]byte, bool) {
+	if hl == nil {
+		return nil, false
+	}
+	var out []byte
+	found := false
+	for i := 0; i < hl.Len(); i++ {
+		k, v := hl.At(i)
+		if string(k) == string(name) || strings.EqualFold(string(k), string(name)) {
+			out, found = v, true
+		}
+	}
+	return out, found
+}
+
+func ms(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
+}
+
+// Log renders and sends the frontend's log line, then recycles the state.
+func (l *L7) Log(tx *proxy.Txn) {
+	st, _ := tx.Data[dataSlot].(*txnState)
+	defer func() {
+		if st != nil {
+			tx.Data[dataSlot] = nil
+			st.v.tx = nil
+			l.pool.Put(st)
+		}
+	}()
+	if tx.Frontend == nil {
+		return
+	}
+	c := l.px[tx.Frontend.Proxy]
+	if c == nil || c.logger == nil {
+		return
+	}
+	if c.dontLogNul && tx.BytesIn == 0 {
+		return
+	}
+	if st == nil {
+		st = l.pool.Get().(*txnState)
+		st.v.bind(tx)
+		st.Reset(&st.v)
+	}
+	e := &st.Entry
+	fillEntry(e, tx, st, l)
+	st.out = st.out[:0]
+	if c.logFmt == nil {
+		st.out = appendConnect(st.out, tx)
+	} else {
+		st.out = c.logFmt.Append(st.out, e)
+	}
+	c.logger.Send(logging.LevelInfo, st.out)
+}
+
+// appendConnect is HAProxy's default log line (no option httplog/tcplog).
+func appendConnect(dst []byte, tx *proxy.Txn) []byte {
+	dst = append(dst, "Connect from "...)
+	dst = tx.Src.AppendTo(dst)
+	dst = append(dst, " to "...)
+	dst = tx.Dst.AppendTo(dst)
+	dst = append(dst, " ("...)
+	dst = append(dst, tx.Frontend.Proxy.Name...)
+	if tx.Frontend.Proxy.Mode == proxy.ModeHTTP {
+		dst = append(dst, "/HTTP)"...)
+	} else {
+		dst = append(dst, "/TCP)"...)
+	}
+	return dst
+}
+
+func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
+	ctx := e.Ctx
+	*e = logging.Entry{Ctx: ctx}
+	e.Client, e.Frontend = tx.Src, tx.Dst
+	e.Accept, e.Request = tx.AcceptAt, tx.ReqAt
+	e.FrontendName, e.SSL = tx.Frontend.Proxy.Name, tx.SSL
+	if tx.Backend != nil {
+		e.BackendName = tx.Backend.Proxy.Name
+	}
+	switch {
+	case st.Stats:
+		e.ServerName = "<STATS>"
+	case tx.Server != nil:
+		e.ServerName = tx.Server.Server.Name
+	}
+	e.Th, e.Ti, e.TR, e.Tw = ms(tx.Th), ms(tx.Ti), ms(tx.TR), ms(tx.Tw)
+	e.Tc, e.Tr, e.Ta, e.Tt = ms(tx.Tc), ms(tx.Tr), ms(tx.Ta), ms(tx.Tt)
+	if e.Th < 0 {
+		e.Th = 0
+	}
+	if e.Ti < 0 {
+		e.Ti = 0
+	}
+	e.Status = tx.Status
+	e.BytesOut, e.BytesIn = tx.BytesOut, tx.BytesIn
+	e.Term = [4]byte{tx.Term[0], tx.Term[1], st.CookieReq, st.CookieRes}
+	e.ActConn, e.FeConn = int(tx.ActConn), int(tx.FeConn)
+	e.BeConn, e.SrvConn = int(tx.BeConn), int(tx.SrvConn)
+	e.Retries = tx.Retries
+	e.SrvQueue, e.BeQueue = int(tx.SrvQueue), int(tx.BeQueue)
+	if len(tx.ReqLine) > 0 {
+		e.RequestLine = tx.ReqLine
+	}
+	e.ReqCaptures, e.ResCaptures = st.ReqCaps, st.ResCaps
+	e.PID, e.Hostname = l.pid, l.hostname
+	if tx.Server != nil {
+		e.Server = tx.Server.Addr(tx.Dst)
+	}
+}
