@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"halo/proxy/http1"
@@ -20,17 +21,17 @@ type session struct {
 	src netip.AddrPort
 	dst netip.AddrPort
 
-	buf  []byte // client read buffer (tune.bufsize); data in buf[r:w]
+	// Buffers needed only while a request is in progress; an idle
+	// connection gives them back to the pool and waits reading into peek,
+	// so an idle keep-alive connection costs about 2 KB plus its goroutine.
+	*work
+	peek [512]byte
 	r, w int
 	next int // where the next request starts once the current one is done
 
-	out     []byte // serialized heads
-	scratch []byte // copy of a reply being re-framed
-	req     http1.Message
-	resp    http1.Message
-	tx      Txn
-	ch      http1.Chunked
-	nreq    int
+	tx   Txn
+	ch   http1.Chunked
+	nreq int
 
 	// Server connections kept by this session, one per server (HAProxy
 	// keeps a session's idle connections attached to it).
@@ -46,14 +47,10 @@ var (
 func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState) {
 	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst}
 	s.cf.init(c)
-	s.buf = getBuf(rt.bufsize)
-	s.out = make([]byte, 0, 1024)
-	s.req.Headers = make([]http1.Header, 0, 32)
-	s.resp.Headers = make([]http1.Header, 0, 32)
 	accept := time.Now()
 	defer func() {
 		c.Close()
-		putBuf(s.buf)
+		s.releaseWork()
 		s.releaseConns()
 	}()
 	for {
@@ -75,6 +72,55 @@ func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, 
 		n := copy(s.buf, s.buf[s.next:s.w])
 		s.r, s.w = 0, n
 	}
+}
+
+// work holds a session's per-request buffers (pooled).
+type work struct {
+	buf     []byte // client read buffer (tune.bufsize); data in buf[r:w]
+	out     []byte // serialized heads
+	scratch []byte // copy of a reply being re-framed
+	req     http1.Message
+	resp    http1.Message
+}
+
+var workPool sync.Pool
+
+func (s *session) acquireWork() {
+	if s.work != nil {
+		return
+	}
+	w, _ := workPool.Get().(*work)
+	if w == nil {
+		w = &work{out: make([]byte, 0, 1024)}
+		w.req.Headers = make([]http1.Header, 0, 32)
+		w.resp.Headers = make([]http1.Header, 0, 32)
+	}
+	if len(w.buf) != s.rt.bufsize {
+		w.buf = make([]byte, s.rt.bufsize)
+	}
+	s.work = w
+}
+
+func (s *session) releaseWork() {
+	if s.work == nil {
+		return
+	}
+	w := s.work
+	s.work = nil
+	s.r, s.w, s.next = 0, 0, 0
+	// Drop references into the old buffers (and oversized arenas).
+	w.req.Reset()
+	w.resp.Reset()
+	if cap(w.req.Arena) > 64<<10 {
+		w.req.Arena = nil
+	}
+	if cap(w.scratch) > 64<<10 {
+		w.scratch = nil
+	}
+	if cap(w.out) > 64<<10 {
+		w.out = make([]byte, 0, 1024)
+	}
+	workPool.Put(w)
 }
 
 // releaseConns hands the session's server connections to the servers'
@@ -133,22 +179,32 @@ func (s *session) readRequest() bool {
 		default:
 			s.cf.readTimeout(kaTO)
 		}
-		idle := s.w == s.r && s.nreq > 0
-		if idle {
-			s.st.idle.Store(true)
-			if s.rt.stopping.Load() {
-				return false
+		var n int
+		var err error
+		if s.w == s.r {
+			// Nothing pending: wait without holding the big buffers.
+			s.releaseWork()
+			idle := s.nreq > 0
+			if idle {
+				s.st.idle.Store(true)
+				if s.rt.stopping.Load() {
+					return false
+				}
 			}
-		}
-		n, err := s.cf.Read(s.buf[s.w:])
-		if idle {
-			s.st.idle.Store(false)
+			n, err = s.cf.Read(s.peek[:])
+			if idle {
+				s.st.idle.Store(false)
+			}
+			if n > 0 {
+				s.acquireWork()
+				first = time.Now()
+				s.r, s.w = 0, copy(s.buf, s.peek[:n])
+			}
+		} else {
+			n, err = s.cf.Read(s.buf[s.w:])
+			s.w += n
 		}
 		if n > 0 {
-			if s.w == s.r {
-				first = time.Now()
-			}
-			s.w += n
 			tx.BytesIn += int64(n)
 			continue
 		}
@@ -491,7 +547,10 @@ func (s *session) transaction() bool {
 	tx.Ta = time.Since(tx.ReqAt)
 	s.countBytes(be)
 	if srvKeep && sc.r == sc.w {
+		// Idle server connections do not hold a buffer.
 		sc.r, sc.w = 0, 0
+		putBuf(sc.buf)
+		sc.buf = nil
 		s.keepConn(sc, be.Proxy.HTTPReuse)
 	} else {
 		s.dropConn(sc)
@@ -613,7 +672,9 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	for i, sc := range s.conns {
 		if sc != nil && sc.srv == srv {
 			s.conns[i] = nil
+			sc.unmarkIdle()
 			tx.Tc = 0
+			sc.buf = getBuf(s.rt.bufsize)
 			return sc, nil
 		}
 	}
@@ -621,6 +682,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	if reuse != ReuseNever && (!tx.firstReq || reuse == ReuseAlways || reuse == ReuseAggressive) {
 		if sc := srv.takeIdle(); sc != nil {
 			tx.Tc = 0
+			sc.buf = getBuf(s.rt.bufsize)
 			return sc, nil
 		}
 	}
@@ -633,9 +695,14 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	return sc, nil
 }
 
-// keepConn attaches sc to the session for its next requests.
+// keepConn attaches sc to the session for its next requests (or closes
+// it when the idle connection budget is used up).
 func (s *session) keepConn(sc *serverConn, reuse HTTPReuse) {
 	s.rt.releaseServer(&s.tx)
+	if !sc.markIdle() {
+		sc.close()
+		return
+	}
 	for i := range s.conns {
 		if s.conns[i] == nil {
 			s.conns[i] = sc

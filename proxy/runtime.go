@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type Runtime struct {
 	headLimit int
 	// ActConn counts every client connection of the process (actconn).
 	ActConn atomic.Int64
+	// Idle server connections (attached to sessions or pooled) and their
+	// budget: HAProxy's tune.pool-high-fd-ratio, 25 % of the descriptors.
+	idleConns atomic.Int64
+	idleMax   int64
 	global  chan struct{} // global maxconn slots (nil: unlimited)
 
 	mu        sync.Mutex
@@ -120,6 +125,11 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		}
 	}
 	rt.headLimit = rt.bufsize - maxrw
+	rt.idleMax = 1024
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur/4 > 1024 {
+		rt.idleMax = int64(rl.Cur / 4)
+	}
 	if cfg.Global.Maxconn > 0 {
 		rt.global = make(chan struct{}, cfg.Global.Maxconn)
 	}

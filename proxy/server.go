@@ -17,7 +17,7 @@ type serverConn struct {
 	reqs     int // requests sent on it
 	idleAt   time.Time
 	private  bool // http-reuse never: only the session that opened it
-	lastUsed time.Time
+	idle     bool // counted in Runtime.idleConns
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
@@ -47,11 +47,32 @@ func putBuf(b []byte) {
 }
 
 func (sc *serverConn) close() {
+	sc.unmarkIdle()
 	if sc.c != nil {
 		sc.c.Close()
 	}
 	putBuf(sc.buf)
 	sc.buf = nil
+}
+
+// markIdle counts sc among the idle server connections; false means the
+// budget (tune.pool-high-fd-ratio: 25 % of the descriptor limit) is used
+// up and sc should be closed instead.
+func (sc *serverConn) markIdle() bool {
+	rt := sc.srv.Backend.rt
+	if rt.idleConns.Add(1) > rt.idleMax {
+		rt.idleConns.Add(-1)
+		return false
+	}
+	sc.idle = true
+	return true
+}
+
+func (sc *serverConn) unmarkIdle() {
+	if sc.idle {
+		sc.idle = false
+		sc.srv.Backend.rt.idleConns.Add(-1)
+	}
 }
 
 // takeIdle returns an idle connection of s, or nil.
@@ -62,6 +83,7 @@ func (s *ServerState) takeIdle() *serverConn {
 		sc := s.idle[n-1]
 		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
+		sc.unmarkIdle()
 		return sc
 	}
 	return nil
