@@ -31,7 +31,7 @@ type Runtime struct {
 	// budget: HAProxy's tune.pool-high-fd-ratio, 25 % of the descriptors.
 	idleConns atomic.Int64
 	idleMax   int64
-	global  chan struct{} // global maxconn slots (nil: unlimited)
+	global    chan struct{} // global maxconn slots (nil: unlimited)
 
 	mu        sync.Mutex
 	listeners []*listener

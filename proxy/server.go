@@ -9,15 +9,15 @@ import (
 
 // serverConn is a connection to a server with its read buffer.
 type serverConn struct {
-	c        *net.TCPConn
-	f        fastConn
-	srv      *ServerState
-	buf      []byte
-	r, w     int
-	reqs     int // requests sent on it
-	idleAt   time.Time
-	private  bool // http-reuse never: only the session that opened it
-	idle     bool // counted in Runtime.idleConns
+	c       *net.TCPConn
+	f       fastConn
+	srv     *ServerState
+	buf     []byte
+	r, w    int
+	reqs    int // requests sent on it
+	idleAt  time.Time
+	private bool // http-reuse never: only the session that opened it
+	idle    bool // counted in Runtime.idleConns
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
