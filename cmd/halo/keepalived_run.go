@@ -121,6 +121,7 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 
 	sp, err := speaker.New(cfg, log.Printf)
 	if err == nil {
+		sp.Detail = o.LogDetail
 		err = sp.Start()
 	}
 	if err != nil {

@@ -1,31 +1,67 @@
 // Package speaker is the Keepalived runtime: it runs every vrrp_instance of a
-// vrrp.Config on real sockets and interfaces, with Keepalived's timers,
-// messages, tracking and notifications. It lives below vrrp/ because the
-// helper packages it drives (netif, track, notify, transport) import vrrp's
-// config types.
+// vrrp.Config on real sockets and interfaces. Decisions come from the pure
+// state machine in vrrp/fsm; this package feeds it (adverts, timers,
+// script/link/file verdicts) and performs its actions (adverts, VIPs, GARP,
+// notifications, log lines). It lives below vrrp/ because the helper
+// packages it drives import vrrp's config types.
 package speaker
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"halo/vrrp"
+	"halo/vrrp/fsm"
 	"halo/vrrp/netif"
 	"halo/vrrp/notify"
+	"halo/vrrp/packet"
 	"halo/vrrp/track"
 )
+
+const centisecond = 10 * time.Millisecond
 
 // Logf receives one log line in Keepalived's wording, without timestamp.
 type Logf func(format string, args ...any)
 
+type evKind int
+
+const (
+	evAdvert evKind = iota
+	evFire
+	evScript
+	evIface
+	evFile
+	evCall // run fn on the loop goroutine
+	evStop // SIGTERM: the engine's Stop, then the loop ends
+	evQuit // reload: the loop ends without stopping instances
+)
+
+type event struct {
+	kind  evKind
+	inst  int
+	adv   fsm.Advert
+	timer fsm.Timer
+	name  string
+	ok    bool
+	value int
+	fn    func()
+	done  chan struct{}
+}
+
+type timerKey struct {
+	inst int
+	kind fsm.TimerKind
+}
+
 // Speaker runs a configuration until Stop.
 type Speaker struct {
+	// Detail prints the lines keepalived prints only with -D.
+	Detail bool
+
 	cfg  *vrrp.Config
 	logf Logf
 
@@ -38,12 +74,13 @@ type Speaker struct {
 	files    map[string]*track.File
 	links    *track.Links
 
-	groupOf    map[string]*vrrp.SyncGroup // instance name → its sync group
-	groupState map[string]vrrp.State
-
-	mu     sync.Mutex
-	insts  []*instance
-	resume map[string]vrrp.State // instance states carried over a reload
+	eng      *fsm.Engine
+	ports    []*port
+	events   chan event
+	loopDone chan struct{}
+	timers   map[timerKey]*time.Timer // loop goroutine only
+	armed    map[timerKey]fsm.Timer   // loop goroutine only
+	carry    map[string]vrrp.State    // states kept over a reload
 }
 
 // New checks what can be checked before anything changes on the host.
@@ -57,11 +94,111 @@ func New(cfg *vrrp.Config, logf Logf) (*Speaker, error) {
 	return &Speaker{cfg: cfg, logf: logf}, nil
 }
 
+// post hands an event to the loop; it gives up once the loop has ended.
+func (s *Speaker) post(ev event) {
+	select {
+	case s.events <- ev:
+	case <-s.loopDone:
+	}
+}
+
+func advertInt(ic *vrrp.Instance) time.Duration {
+	if ic.AdvertInt > 0 {
+		return ic.AdvertInt
+	}
+	return time.Second
+}
+
+// fsmConfig maps one instance onto the state machine's view of it.
+func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
+	g := &s.cfg.Global
+	c := fsm.Config{
+		Name: ic.Name, VRID: uint8(ic.VRID), Version: int(p.adv.Version), Priority: ic.Priority,
+		AdvertInt: advertInt(ic), InitialState: fsm.State(ic.InitialState),
+		NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Strict: g.Strict,
+		Addr: p.src, Interface: ic.Interface, DontTrackPrimary: ic.DontTrackPrimary,
+		GARPDelay:         firstDur(ic.GARPMasterDelay, g.GARPMasterDelay, 5*time.Second),
+		GARPRepeat:        firstInt(ic.GARPMasterRepeat, g.GARPMasterRepeat, 5),
+		GARPRefresh:       firstDur(ic.GARPMasterRefresh, g.GARPMasterRefresh, 0),
+		GARPRefreshRepeat: firstInt(ic.GARPMasterRefreshRepeat, g.GARPMasterRefreshRepeat, 1),
+	}
+	if c.InitialState != fsm.Master {
+		c.InitialState = fsm.Backup
+	}
+	for _, list := range [][]vrrp.VIP{ic.VIPs, ic.ExcludedVIPs} {
+		for _, v := range list {
+			c.VIPs = append(c.VIPs, fsm.VIP{Addr: v.Prefix.Addr(), Dev: netif.VIPDev(v, ic.Interface)})
+		}
+	}
+	c.Trackers = s.scriptTrackers(ic.TrackScripts)
+	for _, r := range ic.TrackInterfaces {
+		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackInterface, Name: r.Name, Weight: r.Weight, Reverse: r.Reverse})
+	}
+	for _, r := range ic.TrackFiles {
+		w := 0
+		if tf := s.cfg.TrackFiles[r.Name]; tf != nil {
+			w = tf.Weight
+		}
+		if r.HasWeight {
+			w = r.Weight
+		}
+		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackFile, Name: r.Name, Weight: w, Reverse: r.Reverse})
+	}
+	return c
+}
+
+func (s *Speaker) scriptTrackers(refs []vrrp.TrackRef) []fsm.Tracker {
+	var out []fsm.Tracker
+	for _, r := range refs {
+		sc := s.cfg.Scripts[r.Name]
+		if sc == nil {
+			continue
+		}
+		w, rev := sc.Weight, sc.Reverse
+		if r.HasWeight {
+			w, rev = r.Weight, r.Reverse
+		}
+		out = append(out, fsm.Tracker{Kind: fsm.TrackScript, Name: r.Name, Weight: w, Reverse: rev})
+	}
+	return out
+}
+
+func firstDur(v ...time.Duration) time.Duration {
+	for _, d := range v[:len(v)-1] {
+		if d > 0 {
+			return d
+		}
+	}
+	return v[len(v)-1]
+}
+
+func firstInt(v ...int) int {
+	for _, d := range v[:len(v)-1] {
+		if d > 0 {
+			return d
+		}
+	}
+	return v[len(v)-1]
+}
+
 // Start brings every instance up (leftover VIPs removed, BACKUP or FAULT
 // state) and returns; the instances run in the background.
 func (s *Speaker) Start() error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.events = make(chan event, 256)
+	s.loopDone = make(chan struct{})
+	s.timers, s.armed = map[timerKey]*time.Timer{}, map[timerKey]fsm.Timer{}
 	g := &s.cfg.Global
+	fail := func(err error) error {
+		for _, p := range s.ports {
+			p.conn.Close()
+		}
+		s.ports = nil
+		s.cancel()
+		close(s.loopDone)
+		return err
+	}
+
 	cred, err := track.LookupUser(g.ScriptUser, g.ScriptGroup)
 	if err != nil {
 		s.logf("%v", err)
@@ -69,64 +206,99 @@ func (s *Speaker) Start() error {
 	if !g.EnableScriptSecurity && cred.UID == 0 && s.hasScripts() {
 		s.logf("SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
 	}
-	s.notifier, err = notify.New(s.ctx, g, cred, s.logf)
-	if err != nil {
+	if s.notifier, err = notify.New(s.ctx, g, cred, s.logf); err != nil {
 		s.logf("%v", err)
 		s.notifier, _ = notify.New(s.ctx, &vrrp.Global{}, cred, s.logf)
 	}
 
-	// vrrp_script runners: one per script that some instance tracks.
+	s.ports = nil
+	for i, ic := range s.cfg.Instances {
+		p, err := newPort(s, i, ic)
+		if err != nil {
+			return fail(fmt.Errorf("(%s) %w", ic.Name, err))
+		}
+		s.ports = append(s.ports, p)
+	}
+	cfgs := make([]fsm.Config, len(s.ports))
+	for i, p := range s.ports {
+		cfgs[i] = s.fsmConfig(p.cfg, p)
+	}
+	var groups []fsm.GroupConfig
+	for _, sg := range s.cfg.SyncGroups {
+		groups = append(groups, fsm.GroupConfig{Name: sg.Name, Members: sg.Instances, Trackers: s.scriptTrackers(sg.TrackScripts)})
+	}
+	eng, warnings, err := fsm.NewEngine(cfgs, groups)
+	if err != nil {
+		return fail(err)
+	}
+	for _, w := range warnings {
+		s.logf("%s", w)
+	}
+	s.eng = eng
+
+	// Trackers: scripts, files, links. Their first verdicts go in before
+	// Start, as keepalived's initial tracker states.
 	s.scripts = map[string]*track.Script{}
 	var refs []vrrp.TrackRef
-	for _, in := range s.cfg.Instances {
-		refs = append(refs, in.TrackScripts...)
+	for _, ic := range s.cfg.Instances {
+		refs = append(refs, ic.TrackScripts...)
 	}
-	for _, g := range s.cfg.SyncGroups {
-		refs = append(refs, g.TrackScripts...)
+	for _, sg := range s.cfg.SyncGroups {
+		refs = append(refs, sg.TrackScripts...)
 	}
-	{
-		for _, ref := range refs {
-			sc := s.cfg.Scripts[ref.Name]
-			if sc == nil || s.scripts[ref.Name] != nil {
+	for _, ref := range refs {
+		sc := s.cfg.Scripts[ref.Name]
+		if sc == nil || s.scripts[ref.Name] != nil {
+			continue
+		}
+		if sc.Name == "" {
+			sc.Name = ref.Name
+		}
+		c := cred
+		if sc.User != "" {
+			if c2, err := track.LookupUser(sc.User, sc.Group); err == nil {
+				c = c2
+			} else {
+				s.logf("%v", err)
+			}
+		}
+		if g.EnableScriptSecurity {
+			path, err := track.Resolve(track.SplitCommand(sc.Command))
+			if err != nil {
+				s.logf("Disabling track script %s since not found/accessible", sc.Name)
 				continue
 			}
-			sc.Name = ref.Name
-			c := cred
-			if sc.User != "" {
-				if c2, err := track.LookupUser(sc.User, sc.Group); err == nil {
-					c = c2
-				} else {
-					s.logf("%v", err)
-				}
+			if err := track.CheckSecure(path, c); err != nil {
+				s.logf("Unsafe permissions found for script '%s' (%v) - disabling.", sc.Command, err)
+				continue
 			}
-			runner := track.NewScript(sc, c, s.logf)
-			if g.EnableScriptSecurity {
-				if path, err := track.Resolve(track.SplitCommand(sc.Command)); err != nil {
-					s.logf("Disabling track script %s since not found/accessible", sc.Name)
-					continue
-				} else if err := track.CheckSecure(path, c); err != nil {
-					s.logf("Unsafe permissions found for script '%s' (%v) - disabling.", sc.Command, err)
-					continue
-				}
-			}
-			runner.OnChange = func(*track.Script, track.ScriptState) { s.trackChanged() }
-			s.scripts[ref.Name] = runner
+		}
+		runner := track.NewScript(sc, c, s.logf)
+		runner.OnChange = func(r *track.Script, st track.ScriptState) {
+			s.post(event{kind: evScript, name: r.Cfg.Name, ok: st != track.ScriptFailed})
+		}
+		s.scripts[ref.Name] = runner
+		if runner.Failed() { // init_fail
+			eng.Script(time.Now(), sc.Name, false)
 		}
 	}
 	s.files = map[string]*track.File{}
-	for _, in := range s.cfg.Instances {
-		for _, ref := range in.TrackFiles {
+	for _, ic := range s.cfg.Instances {
+		for _, ref := range ic.TrackFiles {
 			tf := s.cfg.TrackFiles[ref.Name]
 			if tf == nil || s.files[ref.Name] != nil {
 				continue
 			}
-			s.files[ref.Name] = track.NewFile(tf.Path, tf.InitValue, func(*track.File, int) { s.trackChanged() })
+			name := ref.Name
+			f := track.NewFile(tf.Path, tf.InitValue, func(_ *track.File, v int) { s.post(event{kind: evFile, name: name, value: v}) })
+			s.files[name] = f
+			eng.File(time.Now(), name, f.Value())
 		}
 	}
 	var ifnames []string
-	for _, in := range s.cfg.Instances {
-		ifnames = append(ifnames, in.Interface)
-		for _, ref := range in.TrackInterfaces {
+	for _, ic := range s.cfg.Instances {
+		ifnames = append(ifnames, ic.Interface)
+		for _, ref := range ic.TrackInterfaces {
 			ifnames = append(ifnames, ref.Name)
 		}
 	}
@@ -136,38 +308,54 @@ func (s *Speaker) Start() error {
 			st = "up"
 		}
 		s.logf("Netlink reports %s %s", name, st)
-		s.trackChanged()
+		s.post(event{kind: evIface, name: name, ok: up})
 	})
 	if err != nil {
-		return fmt.Errorf("netlink link monitor: %w", err)
+		return fail(fmt.Errorf("netlink link monitor: %w", err))
+	}
+	for _, n := range ifnames {
+		eng.Interface(time.Now(), n, s.links.Up(n))
 	}
 
-	s.groupOf, s.groupState = map[string]*vrrp.SyncGroup{}, map[string]vrrp.State{}
-	for _, g := range s.cfg.SyncGroups {
-		for _, name := range g.Instances {
-			s.groupOf[name] = g
+	// VIPs left over from a crash (or a kill -9) go first, as keepalived
+	// does; an instance kept as MASTER over a reload keeps them.
+	for _, p := range s.ports {
+		if s.carry[p.cfg.Name] == vrrp.StateMaster {
+			continue
 		}
+		if len(p.cfg.VIPs) > 0 {
+			s.logf("(%s) removing VIPs.", p.cfg.Name)
+		}
+		p.removeVIPs()
 	}
-	var insts []*instance
-	for _, ic := range s.cfg.Instances {
-		in, err := newInstance(s, ic)
-		if err != nil {
-			for _, in := range insts {
-				in.conn.Close()
+	if len(s.carry) == 0 {
+		s.exec(eng.Start(time.Now()))
+	} else {
+		// A reload: the engine has no resume entry, so instances kept
+		// over the reload go through Start and a MASTER's master down
+		// timer fires at once. What that would announce is dropped for
+		// them (log lines, notifications, GARPs): keepalived keeps such
+		// instances silently. The VIPs are re-asserted (idempotent) and an
+		// advert goes out at once, so the peers never see a gap.
+		quiet := s.quietFor(s.carry)
+		s.exec(quiet(eng.Start(time.Now())))
+		for i, p := range s.ports {
+			if s.carry[p.cfg.Name] == vrrp.StateMaster {
+				if t, ok := s.armed[timerKey{i, fsm.TimerMasterDown}]; ok {
+					s.exec(quiet(eng.Fire(time.Now(), t)))
+				}
 			}
-			s.cancel()
-			return fmt.Errorf("(%s) %w", ic.Name, err)
 		}
-		insts = append(insts, in)
 	}
-	s.mu.Lock()
-	s.insts = insts
-	resume := s.resume
-	s.resume = nil
-	s.mu.Unlock()
-	for _, in := range insts {
-		st, ok := resume[in.cfg.Name]
-		in.start(st, ok)
+	s.carry = nil
+
+	go s.loop()
+	for _, p := range s.ports {
+		s.wg.Go(func() {
+			p.readLoop(func(idx int, a *packet.Advert) {
+				s.post(event{kind: evAdvert, inst: idx, adv: fsm.Advert{Src: a.Src, Priority: a.Priority, Interval: a.IntervalDuration()}})
+			})
+		})
 	}
 	for _, sc := range s.scripts {
 		s.wg.Go(func() { sc.Run(s.ctx) })
@@ -176,6 +364,36 @@ func (s *Speaker) Start() error {
 		s.wg.Go(func() { f.Run(s.ctx) })
 	}
 	return nil
+}
+
+// quietFor returns a filter that drops the announcements of the instances
+// in carry that end up in the state they had before the reload.
+func (s *Speaker) quietFor(carry map[string]vrrp.State) func([]fsm.Action) []fsm.Action {
+	return func(acts []fsm.Action) []fsm.Action {
+		out := acts[:0]
+		for _, a := range acts {
+			name := ""
+			switch a.Kind {
+			case fsm.ActNotify:
+				if a.Group < 0 {
+					name = a.Name
+				}
+			case fsm.ActSendGARP:
+				name = s.cfg.Instances[a.Inst].Name
+			case fsm.ActLog:
+				for n := range carry {
+					if strings.HasPrefix(a.Text, "("+n+") ") {
+						name = n
+					}
+				}
+			}
+			if st, ok := carry[name]; ok && name != "" && (a.Kind != fsm.ActNotify || vrrp.State(a.State) != vrrp.StateFault || st == vrrp.StateFault) {
+				continue
+			}
+			out = append(out, a)
+		}
+		return out
+	}
 }
 
 func (s *Speaker) hasScripts() bool {
@@ -190,173 +408,160 @@ func (s *Speaker) hasScripts() bool {
 	return false
 }
 
-// trackChanged asks every instance to recompute its priority and fault state.
-func (s *Speaker) trackChanged() {
-	s.mu.Lock()
-	insts := s.insts
-	s.mu.Unlock()
-	for _, in := range insts {
-		in.post(event{kind: evTrack})
+// loop is the only goroutine that touches the engine and the timers.
+func (s *Speaker) loop() {
+	defer close(s.loopDone)
+	for ev := range s.events {
+		now := time.Now()
+		switch ev.kind {
+		case evAdvert:
+			s.exec(s.eng.Receive(now, ev.inst, ev.adv))
+		case evFire:
+			s.exec(s.eng.Fire(now, ev.timer))
+		case evScript:
+			s.exec(s.eng.Script(now, ev.name, ev.ok))
+		case evIface:
+			s.exec(s.eng.Interface(now, ev.name, ev.ok))
+		case evFile:
+			s.exec(s.eng.File(now, ev.name, ev.value))
+		case evCall:
+			ev.fn()
+		case evStop, evQuit:
+			if ev.kind == evStop {
+				s.exec(s.eng.Stop(now))
+			} else if ev.fn != nil {
+				ev.fn()
+			}
+			for k, t := range s.timers {
+				t.Stop()
+				delete(s.timers, k)
+			}
+			close(ev.done)
+			return
+		}
 	}
 }
 
-// syncGroup moves the other members of in's sync group to st and runs the
-// group's notifications once per group transition.
-func (s *Speaker) syncGroup(in *instance, st vrrp.State) {
-	g := s.groupOf[in.cfg.Name]
-	if g == nil {
-		return
-	}
-	s.mu.Lock()
-	changed := s.groupState[g.Name] != st
-	s.groupState[g.Name] = st
-	insts := s.insts
-	s.mu.Unlock()
-	if !changed {
-		return
-	}
-	if st != vrrp.StateStop {
-		s.logf("VRRP_Group(%s) Syncing instances to %s state", g.Name, st)
-	}
-	for _, o := range insts {
-		if o != in && s.groupOf[o.cfg.Name] == g {
-			o.post(event{kind: evSync, state: st})
+// exec performs the engine's actions in order.
+func (s *Speaker) exec(acts []fsm.Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case fsm.ActSendAdvert:
+			s.ports[a.Inst].send(a.Priority)
+		case fsm.ActAddVIPs:
+			s.ports[a.Inst].setVIPs()
+		case fsm.ActRemoveVIPs:
+			s.ports[a.Inst].removeVIPs()
+			s.ports[a.Inst].stats.releaseMaster.Add(1)
+		case fsm.ActSendGARP:
+			s.ports[a.Inst].garp(a.Repeat)
+		case fsm.ActNotify:
+			if a.Group >= 0 {
+				s.notifier.Notify(notify.Event{Group: true, Name: a.Name, State: vrrp.State(a.State), Priority: a.Priority},
+					notify.GroupScripts(s.cfg.SyncGroups[a.Group]))
+				continue
+			}
+			if a.State == fsm.Master {
+				s.ports[a.Inst].stats.becomeMaster.Add(1)
+			}
+			s.notifier.Notify(notify.Event{Name: a.Name, State: vrrp.State(a.State), Priority: a.Priority},
+				notify.InstanceScripts(s.cfg.Instances[a.Inst]))
+		case fsm.ActLog:
+			if !a.Detail || s.Detail {
+				s.logf("%s", a.Text)
+			}
+		case fsm.ActSetTimer:
+			k := timerKey{a.Timer.Inst, a.Timer.Kind}
+			if t := s.timers[k]; t != nil {
+				t.Stop()
+			}
+			tm := a.Timer
+			s.armed[k] = tm
+			s.timers[k] = time.AfterFunc(time.Until(a.At), func() { s.post(event{kind: evFire, timer: tm}) })
+		case fsm.ActCancelTimer:
+			k := timerKey{a.Timer.Inst, a.Timer.Kind}
+			if t := s.timers[k]; t != nil {
+				t.Stop()
+				delete(s.timers, k)
+			}
+			delete(s.armed, k)
 		}
 	}
-	s.notifier.Notify(notify.Event{Group: true, Name: g.Name, State: st, Priority: 0}, notify.GroupScripts(g))
-}
-
-// terms gathers the tracking inputs of one instance.
-func (s *Speaker) terms(ic *vrrp.Instance) (terms []track.Term, ifaceDown bool) {
-	if !ic.DontTrackPrimary && !s.links.Up(ic.Interface) {
-		ifaceDown = true
-	}
-	refs := ic.TrackScripts
-	if g := s.groupOf[ic.Name]; g != nil {
-		// A sync group's track_script applies to every member.
-		refs = append(append([]vrrp.TrackRef(nil), refs...), g.TrackScripts...)
-	}
-	for _, ref := range refs {
-		sc := s.scripts[ref.Name]
-		if sc == nil {
-			continue
-		}
-		w := sc.Cfg.Weight
-		if ref.HasWeight {
-			w = ref.Weight
-		}
-		failed := sc.Failed()
-		if ref.Reverse {
-			w = -w
-		}
-		terms = append(terms, track.Term{Weight: w, Failed: failed})
-	}
-	for _, ref := range ic.TrackInterfaces {
-		w := 0
-		if ref.HasWeight {
-			w = ref.Weight
-		}
-		down := !s.links.Up(ref.Name)
-		if ref.Reverse {
-			w = -w
-		}
-		terms = append(terms, track.Term{Weight: w, Failed: down})
-	}
-	for _, ref := range ic.TrackFiles {
-		f := s.files[ref.Name]
-		if f == nil {
-			continue
-		}
-		w := s.cfg.TrackFiles[ref.Name].Weight
-		if ref.HasWeight {
-			w = ref.Weight
-		}
-		if ref.Reverse {
-			w = -w
-		}
-		terms = append(terms, track.Term{File: true, Weight: w, Value: f.Value()})
-	}
-	return terms, ifaceDown
 }
 
 // Stop ends every instance the way keepalived does on SIGTERM: masters send
 // a priority-0 advert and remove their VIPs; notify_stop runs.
 func (s *Speaker) Stop() {
 	s.logf("Stopping")
-	s.stopInstances(true)
+	done := make(chan struct{})
+	s.post(event{kind: evStop, done: done})
+	select {
+	case <-done:
+	case <-s.loopDone:
+	}
+	s.shutdown()
+}
+
+// shutdown releases sockets and goroutines once the loop has ended.
+func (s *Speaker) shutdown() {
 	s.cancel()
+	for _, p := range s.ports {
+		p.conn.Close()
+	}
 	s.wg.Wait()
 	s.notifier.Wait()
 	s.notifier.Close()
 }
 
-func (s *Speaker) stopInstances(announce bool) {
-	s.mu.Lock()
-	insts := s.insts
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, in := range insts {
-		wg.Go(func() { in.stop(announce) })
-	}
-	wg.Wait()
-}
-
 // Reload swaps in cfg (SIGHUP). Instances whose identity (name, interface,
 // VRID, family, addressing) is unchanged keep their state, so a MASTER stays
-// MASTER without a new election; others are stopped (priority 0) or started.
+// MASTER and keeps its VIPs; instances that are gone stop as on SIGTERM.
 func (s *Speaker) Reload(cfg *vrrp.Config) error {
 	if len(cfg.Instances) == 0 {
 		return fmt.Errorf("no vrrp_instance configured")
 	}
 	s.logf("Reloading")
-	old := map[string]*instance{}
-	s.mu.Lock()
-	insts := s.insts
-	s.mu.Unlock()
-	for _, in := range insts {
-		old[in.key()] = in
-	}
-	keep := map[string]vrrp.State{}
-	kept := map[*instance]*vrrp.Instance{}
+	next := map[string]*vrrp.Instance{}
 	for _, ic := range cfg.Instances {
-		if in, ok := old[instanceKey(ic)]; ok {
-			keep[ic.Name] = in.snapshot().State
-			kept[in] = ic
-		}
+		next[instanceKey(ic)] = ic
 	}
-	var wg sync.WaitGroup
-	for _, in := range insts {
-		nic, ok := kept[in]
-		wg.Go(func() {
-			if !ok {
-				in.stop(true)
-				return
-			}
-			in.detach()
-			if keep[nic.Name] == vrrp.StateMaster {
+	carry := map[string]vrrp.State{}
+	done := make(chan struct{})
+	s.post(event{kind: evQuit, done: done, fn: func() {
+		for i, p := range s.ports {
+			st := vrrp.State(s.eng.State(i))
+			nic, kept := next[instanceKey(p.cfg)]
+			switch {
+			case kept:
+				carry[p.cfg.Name] = st
+				if st != vrrp.StateMaster {
+					continue
+				}
 				// VIPs and routes the new configuration dropped go now.
-				for _, v := range in.cfg.VIPs {
-					if !hasVIP(nic.VIPs, v) {
-						_ = netif.DelVIP(netif.VIPDev(v, in.cfg.Interface), v)
+				for _, v := range append(append([]vrrp.VIP(nil), p.cfg.VIPs...), p.cfg.ExcludedVIPs...) {
+					if !hasVIP(nic.VIPs, v) && !hasVIP(nic.ExcludedVIPs, v) {
+						_ = netif.DelVIP(netif.VIPDev(v, p.cfg.Interface), v)
 					}
 				}
-				for _, v := range in.cfg.ExcludedVIPs {
-					if !hasVIP(nic.ExcludedVIPs, v) {
-						_ = netif.DelVIP(netif.VIPDev(v, in.cfg.Interface), v)
-					}
-				}
+			case st == vrrp.StateMaster:
+				p.send(0)
+				s.logf("(%s) sent 0 priority", p.cfg.Name)
+				s.logf("(%s) removing VIPs.", p.cfg.Name)
+				p.removeVIPs()
 			}
-		})
+		}
+	}})
+	select {
+	case <-done:
+	case <-s.loopDone:
 	}
-	wg.Wait()
-	s.cancel()
-	s.wg.Wait()
-	s.notifier.Wait()
-	s.notifier.Close()
-	s.mu.Lock()
-	s.cfg, s.insts, s.resume = cfg, nil, keep
-	s.mu.Unlock()
+	s.shutdown()
+	s.cfg, s.carry = cfg, carry
 	return s.Start()
+}
+
+func instanceKey(ic *vrrp.Instance) string {
+	return fmt.Sprintf("%s|%s|%d|%d|%d|%v|%v", ic.Name, ic.Interface, ic.VRID, ic.Family, ic.Version, ic.UnicastSrcIP, ic.UnicastPeers)
 }
 
 func hasVIP(list []vrrp.VIP, v vrrp.VIP) bool {
@@ -366,6 +571,29 @@ func hasVIP(list []vrrp.VIP, v vrrp.VIP) bool {
 		}
 	}
 	return false
+}
+
+// Instances returns a snapshot of every instance, in config order.
+func (s *Speaker) Instances() []Snapshot {
+	out := make([]Snapshot, len(s.ports))
+	for i, p := range s.ports {
+		out[i] = Snapshot{Name: p.cfg.Name, State: vrrp.StateStop, Priority: p.cfg.Priority, EffectivePriority: p.cfg.Priority,
+			Interface: p.cfg.Interface, VRID: p.cfg.VRID, Stats: p.stats.snapshot()}
+	}
+	done := make(chan struct{})
+	s.post(event{kind: evCall, fn: func() {
+		for i := range out {
+			out[i].State = vrrp.State(s.eng.State(i))
+			out[i].EffectivePriority = s.eng.Priority(i)
+			out[i].MasterAddr = s.eng.MasterAddr(i)
+		}
+		close(done)
+	}})
+	select {
+	case <-done:
+	case <-s.loopDone:
+	}
+	return out
 }
 
 // Snapshot is one instance's state for dumps and tests.
@@ -378,132 +606,4 @@ type Snapshot struct {
 	VRID              int
 	Stats             Stats
 	MasterAddr        netip.Addr
-	LastTransition    time.Time
-}
-
-// Instances returns a snapshot of every instance, in config order.
-func (s *Speaker) Instances() []Snapshot {
-	s.mu.Lock()
-	insts := s.insts
-	s.mu.Unlock()
-	out := make([]Snapshot, 0, len(insts))
-	for _, in := range insts {
-		out = append(out, in.snapshot())
-	}
-	return out
-}
-
-// WriteData writes keepalived's SIGUSR1 dump (/tmp/keepalived.data).
-func (s *Speaker) WriteData(w io.Writer) {
-	g := &s.cfg.Global
-	fmt.Fprintf(w, "------< Global definitions >------\n")
-	fmt.Fprintf(w, " Router ID = %s\n", g.RouterID)
-	if g.SMTPServer != "" {
-		fmt.Fprintf(w, " Smtp server = %s\n", g.SMTPServer)
-	}
-	fmt.Fprintf(w, " Email notification from = %s\n", g.NotificationEmailFrom)
-	fmt.Fprintf(w, " Script security %s\n", map[bool]string{true: "enabled", false: "disabled"}[g.EnableScriptSecurity])
-	fmt.Fprintf(w, "------< VRRP Topology >------\n")
-	for _, in := range s.Instances() {
-		ic := s.cfgFor(in.Name)
-		fmt.Fprintf(w, " VRRP Instance = %s\n", in.Name)
-		fmt.Fprintf(w, "   State = %s\n", in.State)
-		if in.State != vrrp.StateMaster && in.MasterAddr.IsValid() {
-			fmt.Fprintf(w, "   Master router = %s\n", in.MasterAddr)
-		}
-		fmt.Fprintf(w, "   Last transition = %d (%s)\n", in.LastTransition.Unix(), in.LastTransition.UTC().Format(time.ANSIC))
-		fmt.Fprintf(w, "   Interface = %s\n", in.Interface)
-		fmt.Fprintf(w, "   Virtual Router ID = %d\n", in.VRID)
-		fmt.Fprintf(w, "   Priority = %d\n", in.Priority)
-		fmt.Fprintf(w, "   Effective priority = %d\n", in.EffectivePriority)
-		if ic != nil {
-			fmt.Fprintf(w, "   Advert interval = %gsec\n", ic.AdvertInt.Seconds())
-			fmt.Fprintf(w, "   Preempt = %s\n", map[bool]string{true: "disabled", false: "enabled"}[ic.NoPreempt])
-			if ic.PreemptDelay > 0 {
-				fmt.Fprintf(w, "   Preempt delay = %g secs\n", ic.PreemptDelay.Seconds())
-			}
-			fmt.Fprintf(w, "   Virtual IP (%d):\n", len(ic.VIPs))
-			for _, v := range ic.VIPs {
-				fmt.Fprintf(w, "     %s dev %s scope %s\n", v.Prefix, netif.VIPDev(v, ic.Interface), scopeName(v.Scope))
-			}
-			if len(ic.TrackScripts) > 0 {
-				fmt.Fprintf(w, "   Tracked scripts :\n")
-				for _, r := range ic.TrackScripts {
-					st := "INIT"
-					if sc := s.scripts[r.Name]; sc != nil {
-						st = map[track.ScriptState]string{track.ScriptInit: "INIT", track.ScriptGood: "GOOD", track.ScriptFailed: "BAD"}[sc.State()]
-					}
-					fmt.Fprintf(w, "     %s weight %d %s\n", r.Name, s.cfg.Scripts[r.Name].Weight, st)
-				}
-			}
-		}
-	}
-	if len(s.cfg.Scripts) > 0 {
-		fmt.Fprintf(w, "------< VRRP Scripts >------\n")
-		names := make([]string, 0, len(s.cfg.Scripts))
-		for n := range s.cfg.Scripts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			sc := s.cfg.Scripts[n]
-			fmt.Fprintf(w, " VRRP Script = %s\n", n)
-			fmt.Fprintf(w, "   Command = %s\n", sc.Command)
-			fmt.Fprintf(w, "   Interval = %g sec\n", sc.Interval.Seconds())
-			fmt.Fprintf(w, "   Timeout = %g sec\n", sc.Timeout.Seconds())
-			fmt.Fprintf(w, "   Weight = %d\n", sc.Weight)
-			fmt.Fprintf(w, "   Rise = %d\n", sc.Rise)
-			fmt.Fprintf(w, "   Fall = %d\n", sc.Fall)
-			st := "INIT"
-			if r := s.scripts[n]; r != nil {
-				st = map[track.ScriptState]string{track.ScriptInit: "INIT", track.ScriptGood: "GOOD", track.ScriptFailed: "BAD"}[r.State()]
-			}
-			fmt.Fprintf(w, "   Status = %s\n", st)
-		}
-	}
-}
-
-func scopeName(s string) string {
-	if s == "" {
-		return "global"
-	}
-	return s
-}
-
-func (s *Speaker) cfgFor(name string) *vrrp.Instance {
-	for _, ic := range s.cfg.Instances {
-		if ic.Name == name {
-			return ic
-		}
-	}
-	return nil
-}
-
-// WriteStats writes keepalived's SIGUSR2 dump (/tmp/keepalived.stats).
-func (s *Speaker) WriteStats(w io.Writer) {
-	for _, in := range s.Instances() {
-		st := in.Stats
-		fmt.Fprintf(w, "VRRP Instance: %s\n", in.Name)
-		fmt.Fprintf(w, "  Advertisements:\n    Received: %d\n    Sent: %d\n", st.AdvertRcvd, st.AdvertSent)
-		fmt.Fprintf(w, "  Became master: %d\n  Released master: %d\n", st.BecomeMaster, st.ReleaseMaster)
-		fmt.Fprintf(w, "  Packet Errors:\n    Length: %d\n    TTL: %d\n    Invalid Type: %d\n    Advertisement Interval: %d\n    Address List: %d\n",
-			st.PacketLenErr, st.IPTTLErr, st.InvalidTypeRcvd, st.AdvertIntervalErr, st.AddrListErr)
-		fmt.Fprintf(w, "  Authentication Errors:\n    Invalid Type: %d\n    Type Mismatch: %d\n    Failure: %d\n",
-			st.InvalidAuthType, st.AuthTypeMismatch, st.AuthFailure)
-		fmt.Fprintf(w, "  Priority Zero:\n    Received: %d\n    Sent: %d\n", st.PriZeroRcvd, st.PriZeroSent)
-	}
-}
-
-// WriteFile writes a dump to path (mode 0644, replaced atomically).
-func WriteFile(path string, fill func(io.Writer)) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	fill(f)
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

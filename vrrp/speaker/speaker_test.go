@@ -49,6 +49,7 @@ func serve(js string) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 	sp, err := New(&cfg, logf)
 	if err == nil {
+		sp.Detail = true
 		err = sp.Start()
 	}
 	if err != nil {

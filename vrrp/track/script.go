@@ -1,3 +1,7 @@
+// Package track watches what an instance's priority depends on: vrrp_script
+// runs (with keepalived's rise/fall counting and messages), link states for
+// track_interface, and track_file values. It reports verdicts; the weights
+// are applied by the state machine (vrrp/fsm).
 package track
 
 import (
@@ -124,10 +128,9 @@ func (s *Script) Apply(r Result) {
 		msgs = append(msgs, fmt.Sprintf("Script `%s` now returning %d", name, r.Status))
 		s.lastStatus = r.Status
 	}
+	// `weight N reverse` reverses the weight's direction, not the verdict:
+	// the state machine applies it (fsm.Tracker.Reverse).
 	ok := r.OK()
-	if s.Cfg.Reverse {
-		ok = !ok && r.Err == nil && !r.TimedOut
-	}
 	old := s.state
 	if ok {
 		if s.result < rise-1 {

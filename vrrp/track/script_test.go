@@ -55,9 +55,9 @@ func TestRiseFall(t *testing.T) {
 			results:    []Result{{TimedOut: true}},
 			wantStates: []ScriptState{ScriptFailed},
 			wantLog:    "VRRP_Script(c) timed_out"},
-		{name: "reverse", cfg: vrrp.Script{Name: "c", Rise: 1, Fall: 1, Reverse: true},
+		{name: "reverse leaves the verdict alone", cfg: vrrp.Script{Name: "c", Rise: 1, Fall: 1, Reverse: true},
 			results:    []Result{bad, ok},
-			wantStates: []ScriptState{ScriptGood, ScriptFailed}},
+			wantStates: []ScriptState{ScriptFailed, ScriptGood}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

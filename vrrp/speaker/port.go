@@ -1,0 +1,265 @@
+package speaker
+
+import (
+	"errors"
+	"net/netip"
+	"sync/atomic"
+
+	"halo/vrrp"
+	"halo/vrrp/netif"
+	"halo/vrrp/packet"
+	"halo/vrrp/transport"
+)
+
+// Stats are keepalived's per-instance counters (SIGUSR2 dump).
+type Stats struct {
+	AdvertRcvd, AdvertSent                                                  uint64
+	BecomeMaster, ReleaseMaster                                             uint64
+	PacketLenErr, IPTTLErr, InvalidTypeRcvd, AdvertIntervalErr, AddrListErr uint64
+	InvalidAuthType, AuthTypeMismatch, AuthFailure                          uint64
+	PriZeroRcvd, PriZeroSent                                                uint64
+}
+
+// counters are Stats updated from the reader goroutine and the loop.
+type counters struct {
+	advertRcvd, advertSent, becomeMaster, releaseMaster               atomic.Uint64
+	lenErr, ttlErr, typeErr, intervalErr, addrErr                     atomic.Uint64
+	invalidAuthType, authTypeMismatch, authFailure, priZeroRcvd, pri0 atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		AdvertRcvd: c.advertRcvd.Load(), AdvertSent: c.advertSent.Load(),
+		BecomeMaster: c.becomeMaster.Load(), ReleaseMaster: c.releaseMaster.Load(),
+		PacketLenErr: c.lenErr.Load(), IPTTLErr: c.ttlErr.Load(), InvalidTypeRcvd: c.typeErr.Load(),
+		AdvertIntervalErr: c.intervalErr.Load(), AddrListErr: c.addrErr.Load(),
+		InvalidAuthType: c.invalidAuthType.Load(), AuthTypeMismatch: c.authTypeMismatch.Load(), AuthFailure: c.authFailure.Load(),
+		PriZeroRcvd: c.priZeroRcvd.Load(), PriZeroSent: c.pri0.Load(),
+	}
+}
+
+// port is one instance's I/O: its socket, its advert template and its
+// addresses. The state machine decides; the port does what it is told.
+type port struct {
+	idx    int
+	cfg    *vrrp.Instance
+	conn   *transport.Conn
+	src    netip.Addr
+	v6     bool
+	vips   []netip.Addr
+	expect packet.Expect
+	adv    packet.Advert // template; only the loop goroutine encodes
+	buf    []byte
+	stats  counters
+	logf   Logf
+	detail bool
+}
+
+func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
+	p := &port{idx: idx, cfg: ic, logf: sp.logf, detail: sp.Detail}
+	p.v6 = isV6(ic)
+	for _, v := range ic.VIPs {
+		p.vips = append(p.vips, v.Prefix.Addr())
+	}
+	version := instVersion(sp.cfg, ic)
+	switch {
+	case ic.UnicastSrcIP.IsValid():
+		p.src = ic.UnicastSrcIP
+	case ic.McastSrcIP.IsValid():
+		p.src = ic.McastSrcIP
+	default:
+		a, err := netif.PrimaryAddr(ic.Interface, p.v6, p.vips)
+		if err != nil {
+			return nil, err
+		}
+		p.src = a
+	}
+	group := sp.cfg.Global.McastGroup4
+	if p.v6 {
+		group = sp.cfg.Global.McastGroup6
+	}
+	if !group.IsValid() {
+		group = packet.Group4
+		if p.v6 {
+			group = packet.Group6
+		}
+	}
+	conn, err := transport.Open(transport.Options{Iface: ic.Interface, V6: p.v6, Group: group, Src: p.src, Peers: ic.UnicastPeers, UnicastTTL: ic.UnicastTTL})
+	if err != nil {
+		return nil, err
+	}
+	p.conn = conn
+	p.expect = packet.Expect{Version: uint8(version), VRID: uint8(ic.VRID), Interval: intervalUnits(ic, version),
+		Addrs: p.vips, CheckAddrs: !sp.cfg.Global.SkipCheckAdvAddr, Unicast: len(ic.UnicastPeers) > 0}
+	if version == 2 && ic.AuthType == "PASS" {
+		p.expect.AuthType = packet.AuthPass
+		p.expect.AuthData = packet.PassData(ic.AuthPass)
+	}
+	p.adv = packet.Advert{Version: uint8(version), VRID: uint8(ic.VRID), Interval: p.expect.Interval, Addrs: p.vips,
+		AuthType: p.expect.AuthType, AuthData: p.expect.AuthData, Src: p.src}
+	p.buf = make([]byte, 0, 1500)
+	return p, nil
+}
+
+func isV6(ic *vrrp.Instance) bool {
+	if ic.Family != 0 {
+		return ic.Family == 6
+	}
+	return len(ic.VIPs) > 0 && ic.VIPs[0].Prefix.Addr().Is6()
+}
+
+func instVersion(cfg *vrrp.Config, ic *vrrp.Instance) int {
+	v := ic.Version
+	if v == 0 {
+		v = cfg.Global.Version
+	}
+	if v == 0 {
+		v = 2
+	}
+	if isV6(ic) {
+		v = 3 // VRRPv2 is IPv4 only (RFC 3768)
+	}
+	return v
+}
+
+func intervalUnits(ic *vrrp.Instance, version int) uint16 {
+	d := advertInt(ic)
+	if version == 3 {
+		return uint16(d / centisecond)
+	}
+	return uint16(max(d/1e9, 1))
+}
+
+// readLoop decodes and checks adverts and hands the good ones to deliver.
+func (p *port) readLoop(deliver func(idx int, a *packet.Advert)) {
+	buf := make([]byte, 1500)
+	for {
+		pk, err := p.conn.Recv(buf)
+		if err != nil {
+			return
+		}
+		a := &packet.Advert{}
+		if err := packet.DecodePayload(pk.Payload, pk.Src, pk.Dst, a); err != nil {
+			p.countErr(err)
+			p.logf("(%s) %v", p.cfg.Name, err)
+			continue
+		}
+		if a.VRID != p.expect.VRID {
+			continue // another virtual router on the same segment
+		}
+		if err := p.expect.Check(a, pk.TTL); err != nil {
+			p.countErr(err)
+			p.logf("(%s) %v", p.cfg.Name, err)
+			continue
+		}
+		p.stats.advertRcvd.Add(1)
+		if a.Priority == 0 {
+			p.stats.priZeroRcvd.Add(1)
+		}
+		deliver(p.idx, a)
+	}
+}
+
+func (p *port) countErr(err error) {
+	c := &p.stats
+	switch {
+	case errors.Is(err, packet.ErrLength):
+		c.lenErr.Add(1)
+	case errors.Is(err, packet.ErrTTL):
+		c.ttlErr.Add(1)
+	case errors.Is(err, packet.ErrType):
+		c.typeErr.Add(1)
+	case errors.Is(err, packet.ErrInterval):
+		c.intervalErr.Add(1)
+	case errors.Is(err, packet.ErrAddrCount), errors.Is(err, packet.ErrAddrList):
+		c.addrErr.Add(1)
+	case errors.Is(err, packet.ErrAuthType):
+		c.invalidAuthType.Add(1)
+	case errors.Is(err, packet.ErrAuthMismatch):
+		c.authTypeMismatch.Add(1)
+	case errors.Is(err, packet.ErrPassword):
+		c.authFailure.Add(1)
+	}
+}
+
+// send sends one advertisement with prio to every destination.
+func (p *port) send(prio int) {
+	p.adv.Priority = uint8(prio)
+	for _, dst := range p.conn.Dests() {
+		p.adv.Dst = dst
+		b, err := p.adv.AppendBinary(p.buf[:0])
+		if err != nil {
+			p.logf("(%s) %v", p.cfg.Name, err)
+			return
+		}
+		p.buf = b
+		if err := p.conn.SendTo(b, dst); err != nil {
+			if p.detail {
+				p.logf("(%s) send advert to %s: %v", p.cfg.Name, dst, err)
+			}
+		}
+	}
+	p.stats.advertSent.Add(1)
+	if prio == 0 {
+		p.stats.pri0.Add(1)
+	}
+}
+
+// setVIPs adds VIPs, excluded VIPs and virtual routes.
+func (p *port) setVIPs() {
+	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
+		for _, v := range list {
+			if err := netif.AddVIP(netif.VIPDev(v, p.cfg.Interface), v); err != nil {
+				p.logf("(%s) %v", p.cfg.Name, err)
+			}
+		}
+	}
+	for _, r := range p.cfg.Routes {
+		if err := netif.AddRoute(r, p.cfg.Interface); err != nil {
+			p.logf("(%s) %v", p.cfg.Name, err)
+		}
+	}
+}
+
+// removeVIPs undoes setVIPs; what is already gone is fine.
+func (p *port) removeVIPs() {
+	for _, r := range p.cfg.Routes {
+		_ = netif.DelRoute(r, p.cfg.Interface)
+	}
+	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
+		for _, v := range list {
+			if err := netif.DelVIP(netif.VIPDev(v, p.cfg.Interface), v); err != nil {
+				p.logf("(%s) %v", p.cfg.Name, err)
+			}
+		}
+	}
+}
+
+// garp sends count gratuitous ARPs (IPv4) or unsolicited neighbour
+// advertisements (IPv6) for every VIP, on the VIP's device.
+func (p *port) garp(count int) {
+	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
+		for _, v := range list {
+			dev, ip := netif.VIPDev(v, p.cfg.Interface), v.Prefix.Addr()
+			var err error
+			if ip.Is4() {
+				if p.detail {
+					for range count {
+						p.logf("Sending gratuitous ARP on %s for %s", dev, ip)
+					}
+				}
+				err = netif.SendGARP(dev, ip, count)
+			} else {
+				if p.detail {
+					for range count {
+						p.logf("Sending unsolicited Neighbour Advert on %s for %s", dev, ip)
+					}
+				}
+				err = netif.SendNA(dev, ip, count)
+			}
+			if err != nil {
+				p.logf("(%s) %v", p.cfg.Name, err)
+			}
+		}
+	}
+}
