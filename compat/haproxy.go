@@ -183,7 +183,7 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 		if sev == parser.SevDiag {
 			sev = parser.SevNotice
 		}
-		rep.Diags = append(rep.Diags, Diagnostic{Pos: d.Pos, Sev: sev, Msg: d.Msg})
+		rep.Diags = append(rep.Diags, Diagnostic{Pos: d.Pos, Sev: sev, Msg: d.Msg, Form: "tight"})
 		if sev == parser.SevAlert {
 			parseFatal = true
 		}
@@ -322,7 +322,11 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	nDiags := len(c.rep.Diags)
 	if kw.Decode != nil {
 		if err := kw.Decode(c, d, args); err != nil {
-			c.rep.Alertf(d.Pos, "%s", err.Error())
+			form := ""
+			if fe, ok := err.(formError); ok {
+				form = fe.form
+			}
+			c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Msg: err.Error(), Form: form})
 		}
 	}
 	// A directive that failed is not counted as executed.
@@ -589,4 +593,11 @@ func (c *hctx) resolve(host string) (netip.Addr, error) {
 	a, err := c.opt.Resolve(host)
 	c.resolved[host] = resolveResult{a, err}
 	return a, err
+}
+
+// formError carries the prefix form haproxy uses for a decoder's error
+// (see Diagnostic.Form).
+type formError struct {
+	form string
+	error
 }

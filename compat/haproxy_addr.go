@@ -87,6 +87,11 @@ func parseAddr(s string, allowRange bool) (hostPort, error) {
 				return hp, fmt.Errorf("port range not permitted here in '%s'", s)
 			}
 		}
+		if strings.HasPrefix(port, "$") {
+			// An unexpanded "$VAR" (outside double quotes): haproxy
+			// reports the port as missing.
+			return hp, fmt.Errorf("missing port specification in '%s'", s)
+		}
 		for _, part := range []string{lo, hi} {
 			for k := 0; k < len(part); k++ {
 				if part[k] < '0' || part[k] > '9' {
@@ -399,6 +404,16 @@ func decodeDefaultServer(c *hctx, d *parser.Directive, a []parser.Word) error {
 }
 
 func decodeServer(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if err := decodeServerLine(c, d, a); err != nil {
+		if _, ok := err.(formError); ok {
+			return err
+		}
+		return formError{"bare", err}
+	}
+	return nil
+}
+
+func decodeServerLine(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if c.cur.kind == "defaults" {
 		return fmt.Errorf("'server' not allowed in 'defaults' section.")
 	}
@@ -443,7 +458,7 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	p := c.cur.p
 	title := fmt.Sprintf("'server %s/%s'", p.Name, name)
 	if line, dup := c.cur.servers[name]; dup {
-		return fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", c.cur.kind, p.Name, name, line)
+		return formError{"", fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", c.cur.kind, p.Name, name, line)}
 	}
 	var srv *proxy.Server
 	if c.cur.defServer != nil {

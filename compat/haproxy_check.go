@@ -150,6 +150,11 @@ func (c *hctx) resolveServers(st *pstate) (failed bool) {
 		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
 		ex := c.srvExtra[srv]
 		host := srv.Host
+		if ex != nil && ex.resolvers != "" && !validHostname(host) {
+			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : Can't create DNS resolution for server '%s'", title, host))
+			failed = true
+			continue
+		}
 		a, err := c.resolve(host)
 		if err == nil {
 			srv.Addr = a
@@ -157,12 +162,31 @@ func (c *hctx) resolveServers(st *pstate) (failed bool) {
 		}
 		initNone := ex != nil && strings.Contains(","+ex.initAddr+",", ",none,")
 		if initNone || c.opt.IgnoreResolveErrors {
-			c.rep.Warnf(pos, "%s : could not resolve address '%s', disabling server.", title, host)
+			c.bare(parser.SevWarning, pos, fmt.Sprintf("%s : could not resolve address '%s', disabling server.", title, host))
 			srv.Resolved = false
 			continue
 		}
-		c.rep.Alertf(pos, "%s : could not resolve address '%s'.", title, host)
+		c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : could not resolve address '%s'.", title, host))
 		failed = true
 	}
 	return failed
+}
+
+// bare adds a diagnostic in haproxy's "[file:line] : msg" form.
+func (c *hctx) bare(sev parser.Severity, pos parser.Pos, msg string) {
+	c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: pos, Sev: sev, Msg: msg, Form: "bare"})
+}
+
+// validHostname reports whether s can be sent to a DNS resolver.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(isAlnumByte(ch) || ch == '-' || ch == '.' || ch == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -475,6 +475,10 @@ func decodeBalance(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if len(a) > 0 {
 		v = a[0].Value
 	}
+	if v == "" {
+		// haproxy: "balance" alone selects round-robin.
+		v = "roundrobin"
+	}
 	b := &c.cur.p.Balance
 	algo := v
 	arg := ""

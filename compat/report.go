@@ -75,6 +75,11 @@ type Diagnostic struct {
 	Pos parser.Pos
 	Sev parser.Severity
 	Msg string
+	// Form is how the original tool prefixes the position, when it
+	// differs from the language's usual one (haproxy: "parsing [f:l] : ").
+	// haproxy uses "bare" ("[f:l] : ") for server address problems and
+	// "tight" ("parsing [f:l]: ") for its line reader's messages.
+	Form string
 }
 
 // Report is everything loading a configuration says besides the typed

@@ -220,10 +220,18 @@ func sevTag(s parser.Severity) string {
 }
 
 // line prints one message; pos may be empty (whole-configuration messages).
-func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, msg string) {
+// form is compat.Diagnostic.Form.
+func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, form, msg string) {
 	p.header()
 	if pos.Line > 0 {
-		fmt.Fprintf(p.w, "%s (%d) : config : parsing [%s] : %s\n", sevTag(sev), p.pid, pos, msg)
+		switch form {
+		case "bare":
+			fmt.Fprintf(p.w, "%s (%d) : config : [%s] : %s\n", sevTag(sev), p.pid, pos, msg)
+		case "tight":
+			fmt.Fprintf(p.w, "%s (%d) : config : parsing [%s]: %s\n", sevTag(sev), p.pid, pos, msg)
+		default:
+			fmt.Fprintf(p.w, "%s (%d) : config : parsing [%s] : %s\n", sevTag(sev), p.pid, pos, msg)
+		}
 		return
 	}
 	fmt.Fprintf(p.w, "%s (%d) : config : %s\n", sevTag(sev), p.pid, msg)
@@ -293,7 +301,7 @@ func haproxyMain(argv []string) int {
 		if d.Sev == parser.SevAlert && d.Pos.File != "" {
 			errFiles[d.Pos.File] = true
 		}
-		dp.line(d.Sev, d.Pos, d.Msg)
+		dp.line(d.Sev, d.Pos, d.Form, d.Msg)
 	}
 	if rep.Fatal() {
 		if n := len(rep.Diags); n > 0 && rep.Diags[n-1].Msg == compat.AddrInitFailed {
@@ -301,10 +309,10 @@ func haproxyMain(argv []string) int {
 		}
 		for _, f := range paths {
 			if errFiles[f] {
-				dp.line(parser.SevAlert, parser.Pos{}, "Error(s) found in configuration file : "+f)
+				dp.line(parser.SevAlert, parser.Pos{}, "", "Error(s) found in configuration file : "+f)
 			}
 		}
-		dp.line(parser.SevAlert, parser.Pos{}, "Fatal errors found in configuration.")
+		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
 		return 1
 	}
 	if a.zeroWarning && warned {
