@@ -55,6 +55,15 @@ type pstate struct {
 	statsAuthUL   []pendingUserlist
 	sawUseBackend bool
 	anonymous     bool // anonymous defaults section
+	dupServers    []dupServer
+	logFmtHere    string // log format set in this very section (not inherited)
+	ruleStages    [8]int // rules seen per processing stage (misplaced-rule warnings)
+}
+
+type dupServer struct {
+	name  string
+	first int
+	pos   parser.Pos
 }
 
 type pendingUseBackend struct {
@@ -196,8 +205,13 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 		}
 		c.section(d)
 	}
+	rep.Aborted = c.abort
 	if !c.abort && !rep.Fatal() && !parseFatal {
+		n := len(rep.Diags)
 		c.postCheck()
+		for i := n; i < len(rep.Diags); i++ {
+			rep.Diags[i].Late = true
+		}
 	}
 	sortDiags(rep)
 	if rep.Fatal() {
@@ -249,6 +263,11 @@ func (c *hctx) section(d *parser.Directive) {
 		table = globalTable
 	case "defaults", "frontend", "backend", "listen":
 		if !c.openProxy(d) {
+			// haproxy keeps reading the section's lines without a proxy
+			// and refuses each of them.
+			for _, line := range d.Body {
+				c.rep.Alertf(line.Pos, "'listen' or 'defaults' expected.")
+			}
 			return
 		}
 		table = proxyTable

@@ -458,7 +458,8 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	p := c.cur.p
 	title := fmt.Sprintf("'server %s/%s'", p.Name, name)
 	if line, dup := c.cur.servers[name]; dup {
-		return formError{"", fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", c.cur.kind, p.Name, name, line)}
+		// haproxy finds duplicates once the file is read.
+		c.cur.dupServers = append(c.cur.dupServers, dupServer{name: name, first: line, pos: d.Pos})
 	}
 	var srv *proxy.Server
 	if c.cur.defServer != nil {
@@ -494,7 +495,9 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	}
 	c.srvExtra[srv] = &ex
 	srv.ID = len(p.Servers) + 1
-	c.cur.servers[name] = d.Pos.Line
+	if _, seen := c.cur.servers[name]; !seen {
+		c.cur.servers[name] = d.Pos.Line
+	}
 	p.Servers = append(p.Servers, srv)
 	return nil
 }

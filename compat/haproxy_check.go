@@ -37,6 +37,9 @@ func (c *hctx) postCheck() {
 	nopos := parser.Pos{}
 	for _, st := range c.proxies {
 		p := st.p
+		for _, ds := range st.dupServers {
+			c.rep.Alertf(ds.pos, "%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", st.kind, p.Name, ds.name, ds.first)
+		}
 		// default_backend (checked in every proxy, as haproxy does).
 		if st.defBackend != "" {
 			if st.defBackend == p.Name && p.Cap&capBE != 0 {

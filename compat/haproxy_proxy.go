@@ -141,6 +141,9 @@ func buildProxyTable() *Table[*hctx] {
 				return fmt.Errorf("'use-server' expects a server name.")
 			}
 			_, _, err := c.condition(d, a[1:], "'use-server' rule")
+			if err == nil {
+				c.misplaced(d, stageUseServer, "use-server")
+			}
 			return err
 		}),
 		row("http-request", decodeHTTPRule("http-request")),
@@ -164,6 +167,9 @@ func buildProxyTable() *Table[*hctx] {
 				return nil
 			}
 			_, _, err := c.condition(d, a, "'monitor fail' condition")
+			if err == nil {
+				c.misplaced(d, stageMonitor, "monitor fail")
+			}
 			return err
 		}),
 		row("log", decodeProxyLog),
@@ -179,6 +185,11 @@ func buildProxyTable() *Table[*hctx] {
 			if len(a) > 1 {
 				return fmt.Errorf("'log-format' expects only one argument, found '%s'. Use quotes if the format contains spaces.", a[1].Value)
 			}
+			if c.cur.kind == "defaults" && c.cur.logFmtHere != "" {
+				c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
+					Msg: fmt.Sprintf("'log-format' overrides previous '%s' in 'defaults' section.", c.cur.logFmtHere)})
+			}
+			c.cur.logFmtHere = "log-format"
 			c.cur.p.LogFormat = a[0].Value
 			c.cur.logFormatSet = d.Pos
 			return nil
@@ -623,6 +634,13 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	on := !c.neg
 	rest := a[1:]
+	if (name == "httplog" || name == "tcplog" || name == "httpslog") && c.cur.kind == "defaults" && c.cur.logFmtHere != "" {
+		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
+			Msg: fmt.Sprintf("'option %s' overrides previous '%s' in 'defaults' section.", name, c.cur.logFmtHere)})
+	}
+	if name == "httplog" || name == "tcplog" || name == "httpslog" {
+		c.cur.logFmtHere = "option " + name
+	}
 	switch name {
 	case "httplog", "httpslog":
 		p.LogFormat = "httplog"
@@ -719,6 +737,8 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 				v := rest[2].Value
 				// "HTTP/1.1\r\nHost:\ x" — the old way of adding headers.
 				if i := strings.Index(v, "\r\n"); i >= 0 {
+					c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
+						Msg: "'option httpchk' : hiding headers or body at the end of the version string is deprecated. Please, consider to use 'http-check send' directive instead."})
 					for _, h := range strings.Split(v[i+2:], "\r\n") {
 						if k, val, ok := strings.Cut(h, ":"); ok {
 							hc.Headers = append(hc.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(val)})

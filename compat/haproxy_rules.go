@@ -117,10 +117,16 @@ func (c *hctx) compileCriterion(words []parser.Word) (*proxy.Criterion, string, 
 	}
 	for _, cv := range convs {
 		cn, _, _ := splitFetch(cv)
-		if _, ok := haproxyConverters[cn]; !ok {
+		sig, ok := haproxyConverters[cn]
+		if !ok {
 			return nil, "", fmt.Errorf("unknown conv method '%s' in ACL expression '%s'", cn, expr)
 		}
-		cr.Match = "str"
+		// haproxy -dKcnv prints "name(args): out => in".
+		out := strings.TrimSpace(sig[strings.Index(sig, ":")+1:])
+		if i := strings.Index(out, " =>"); i >= 0 {
+			out = out[:i]
+		}
+		cr.Match = matchFromType(out)
 	}
 	rest := words[1:]
 	explicit := false
@@ -329,6 +335,7 @@ func decodeUseBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
 		return err
 	}
 	c.cur.sawUseBackend = true
+	c.misplaced(d, stageUseBackend, "use_backend")
 	c.cur.useBackends = append(c.cur.useBackends, pendingUseBackend{name: a[0].Value, pos: d.Pos, cond: cond})
 	return nil
 }
@@ -419,9 +426,6 @@ func decodeHTTPRule(kind string) hdecode {
 		if k := c.table.Get(c.statusKey); k != nil {
 			c.status, c.note = k.Status, k.Note
 		}
-		if kind == "http-request" && c.cur.kind != "defaults" && c.cur.sawUseBackend && c.cur.p.Cap&capFE != 0 {
-			c.rep.Warnf(d.Pos, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
-		}
 		before, cond, err := c.condition(d, a[1:], fmt.Sprintf("an '%s %s' condition", kind, act))
 		if err != nil {
 			c.abort = true
@@ -434,6 +438,10 @@ func decodeHTTPRule(kind string) hdecode {
 			}
 			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : expects %d to %d arguments.", c.cur.kind, c.cur.p.Name, kind, act, n[0], n[1])
 		}
+		if msg := c.checkActionSamples(act, a[0].Value, before); msg != "" {
+			c.abort = true
+			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : %s", c.cur.kind, c.cur.p.Name, kind, a[0].Value, msg)
+		}
 		rule := &proxy.HTTPRule{Action: a[0].Value, Args: values(before), Cond: cond, Line: d.Pos.Line}
 		if act != a[0].Value {
 			rule.Action = act
@@ -441,6 +449,7 @@ func decodeHTTPRule(kind string) hdecode {
 		}
 		switch kind {
 		case "http-request":
+			c.misplaced(d, stageHTTPReq, kind)
 			c.cur.p.HTTPRequest = append(c.cur.p.HTTPRequest, rule)
 		case "http-response":
 			c.cur.p.HTTPResponse = append(c.cur.p.HTTPResponse, rule)
@@ -498,9 +507,7 @@ func decodeRedirect(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if typ == "" {
 		return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : redirect type must be one of 'location', 'prefix' or 'scheme'.", c.cur.kind, c.cur.p.Name)
 	}
-	if c.cur.sawUseBackend {
-		c.rep.Warnf(d.Pos, "a 'redirect' rule placed after a 'use_backend' rule will still be processed before.")
-	}
+	c.misplaced(d, stageRedirect, "redirect")
 	c.cur.p.Redirects = append(c.cur.p.Redirects, &proxy.HTTPRule{Action: "redirect", Args: values(before), Cond: cond, Line: d.Pos.Line})
 	return nil
 }
@@ -575,6 +582,7 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if err != nil {
 		return err
 	}
+	c.misplaced(d, map[string]int{"connection": stageTCPConn, "session": stageTCPSess, "content": stageTCPContent}[stage], "tcp-request")
 	c.cur.p.TCPRequest = append(c.cur.p.TCPRequest, &proxy.TCPRule{Stage: stage, Action: a[1].Value, Args: values(before), Cond: cond, Line: d.Pos.Line})
 	return nil
 }
@@ -599,4 +607,106 @@ func (c *hctx) lowerForFetch(cr *proxy.Criterion) {
 	if st, note := fetchStatus(cr.Fetch); st != Supported {
 		c.lower(st, note)
 	}
+}
+
+// Rule processing stages, in the order haproxy runs them whatever their
+// order in the file.
+const (
+	stageTCPConn = iota
+	stageTCPSess
+	stageTCPContent
+	stageMonitor
+	stageHTTPReq
+	stageRedirect
+	stageUseBackend
+	stageUseServer
+)
+
+var stageNames = [...]string{"a 'tcp-request connection'", "a 'tcp-request session'", "a 'tcp-request content'",
+	"a 'monitor fail'", "an 'http-request'", "a 'redirect'", "a 'use_backend'", "a 'use-server'"}
+
+// misplaced is haproxy's warnif_misplaced_*(): a rule written after one
+// that runs later still runs first, which is worth a warning. The nearest
+// later stage present is named.
+func (c *hctx) misplaced(d *parser.Directive, stage int, kw string) {
+	if c.cur.kind == "defaults" {
+		return
+	}
+	for t := stage + 1; t < len(stageNames); t++ {
+		if c.cur.ruleStages[t] > 0 {
+			c.rep.Warnf(d.Pos, "a '%s' rule placed after %s rule will still be processed before.", kw, stageNames[t])
+			break
+		}
+	}
+	c.cur.ruleStages[stage]++
+}
+
+// checkSample validates a sample expression "fetch(args),conv(args)…" the
+// way haproxy's sample_parse() does: known fetch, known converters, and
+// map files that exist. It returns haproxy's message or "".
+func (c *hctx) checkSample(expr, shown string) string {
+	name, _, convs := splitFetch(expr)
+	if name == "" {
+		return fmt.Sprintf("failed to parse sample expression <%s> : missing fetch method.", shown)
+	}
+	if _, ok := haproxyFetches[name]; !ok {
+		if _, ok := haproxyACLKeywords[name]; !ok {
+			return fmt.Sprintf("failed to parse sample expression <%s> : unknown fetch method '%s'.", shown, name)
+		}
+	}
+	for _, cv := range convs {
+		cn, cargs, _ := splitFetch(cv)
+		if _, ok := haproxyConverters[cn]; !ok {
+			return fmt.Sprintf("failed to parse sample expression <%s> : unknown converter '%s'.", shown, cn)
+		}
+		if strings.HasPrefix(cn, "map") && len(cargs) > 0 {
+			if _, err := c.opt.Stat(cargs[0]); err != nil {
+				return fmt.Sprintf("invalid args in converter '%s' : failed to open pattern file <%s>.", cn, cargs[0])
+			}
+		}
+	}
+	return ""
+}
+
+// checkLogFormat validates every %[expr] of a log-format string.
+func (c *hctx) checkLogFormat(s string) string {
+	for {
+		i := strings.Index(s, "%[")
+		if i < 0 {
+			return ""
+		}
+		rest := s[i+2:]
+		j := strings.IndexByte(rest, ']')
+		if j < 0 {
+			return fmt.Sprintf("missing ']' in sample expression <%s>.", rest)
+		}
+		if msg := c.checkSample(rest[:j], rest); msg != "" {
+			return msg
+		}
+		s = rest[j+1:]
+	}
+}
+
+// logFormatActions take log-format arguments.
+var logFormatActions = map[string]bool{"add-header": true, "set-header": true, "replace-header": true,
+	"replace-value": true, "set-path": true, "set-pathq": true, "set-query": true, "set-uri": true,
+	"replace-path": true, "replace-pathq": true, "replace-uri": true, "set-var-fmt": true,
+	"redirect": true, "return": true, "set-method": true, "early-hint": true, "set-status": false}
+
+func (c *hctx) checkActionSamples(act, word string, args []parser.Word) string {
+	switch {
+	case act == "use-service":
+		if len(args) > 0 && args[0].Value != "prometheus-exporter" {
+			return fmt.Sprintf("'%s' unknown service name.", args[0].Value)
+		}
+	case act == "set-var" && len(args) > 0:
+		return c.checkSample(args[0].Value, args[0].Value)
+	case logFormatActions[act]:
+		for _, a := range args {
+			if msg := c.checkLogFormat(a.Value); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }

@@ -80,6 +80,9 @@ type Diagnostic struct {
 	// haproxy uses "bare" ("[f:l] : ") for server address problems and
 	// "tight" ("parsing [f:l]: ") for its line reader's messages.
 	Form string
+	// Late: found by the whole-configuration checks that run after every
+	// file was read (haproxy's check_config_validity()).
+	Late bool
 }
 
 // Report is everything loading a configuration says besides the typed
@@ -97,6 +100,9 @@ type Report struct {
 	Diags    []Diagnostic
 	Findings []Finding
 	Summary  Summary
+	// Aborted: reading stopped at an error the original tool aborts on
+	// (haproxy's ERR_ABORT), so no whole-configuration checks ran.
+	Aborted bool
 }
 
 // Fatal reports whether some diagnostic rejects the configuration.

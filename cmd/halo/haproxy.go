@@ -298,7 +298,7 @@ func haproxyMain(argv []string) int {
 		if d.Sev == parser.SevWarning {
 			warned = true
 		}
-		if d.Sev == parser.SevAlert && d.Pos.File != "" {
+		if d.Sev == parser.SevAlert && d.Pos.File != "" && !d.Late {
 			errFiles[d.Pos.File] = true
 		}
 		dp.line(d.Sev, d.Pos, d.Form, d.Msg)
@@ -312,7 +312,9 @@ func haproxyMain(argv []string) int {
 				dp.line(parser.SevAlert, parser.Pos{}, "", "Error(s) found in configuration file : "+f)
 			}
 		}
-		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
+		if !rep.Aborted {
+			dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
+		}
 		return 1
 	}
 	if a.zeroWarning && warned {
