@@ -14,8 +14,17 @@ const (
 
 type trackState struct {
 	Tracker
+	known   bool // a state has been reported
+	value   int  // the last reported value (1/0 for up/down)
 	contrib int  // current addition to the total priority
 	fault   bool // currently holding the instance in FAULT
+}
+
+// holdsInit: an unweighted script not yet run keeps its instance out of the
+// election (Keepalived's num_script_init): silently in FAULT until the
+// script's first result.
+func (t *trackState) holdsInit() bool {
+	return !t.known && t.Kind == TrackScript && t.Weight == 0
 }
 
 type instance struct {
@@ -35,6 +44,7 @@ type instance struct {
 	vipSet         bool
 	refreshAt      time.Time // next garp_master_refresh
 	faults         int       // trackers currently holding the instance down
+	inits          int       // unweighted scripts that have not reported yet
 	tracks         []trackState
 	group          *group
 	notified       State // last state notified, to notify once per change
@@ -195,6 +205,13 @@ func NewEngine(cfgs []Config, groups []GroupConfig) (*Engine, []string, error) {
 			in.tracks = append(in.tracks, trackState{Tracker: Tracker{Kind: TrackInterface, Name: in.cfg.Interface}})
 		}
 	}
+	for _, in := range e.inst {
+		for j := range in.tracks {
+			if in.tracks[j].holdsInit() {
+				in.inits++
+			}
+		}
+	}
 	return e, warn, nil
 }
 
@@ -340,10 +357,13 @@ func (e *Engine) Start(now time.Time) []Action {
 	e.started = true
 	for _, g := range e.groups {
 		g.numFault = 0
-		owners := true
+		owners, inits := true, false
 		for _, m := range g.members {
 			if m.faults > 0 {
 				g.numFault++
+			}
+			if m.inits > 0 {
+				inits = true
 			}
 			if m.want != Master || m.base != prioOwner {
 				owners = false
@@ -352,6 +372,8 @@ func (e *Engine) Start(now time.Time) []Action {
 		switch {
 		case g.numFault > 0:
 			g.state = Fault
+		case inits:
+			g.state = Init // waiting for scripts: no group notification yet
 		case owners:
 			g.state = Master
 		default:
@@ -363,30 +385,45 @@ func (e *Engine) Start(now time.Time) []Action {
 	}
 	for _, in := range e.inst {
 		isUp := in.faults == 0
+		held := in.inits > 0 || (in.group != nil && in.group.state == Init)
 		newState := in.want
 		if in.group != nil {
 			newState = in.group.state
 		}
 		in.masterAdverInt = in.cfg.AdvertInt
-		if isUp && newState == Master && in.base == prioOwner && in.want == Master {
+		if isUp && !held && newState == Master && in.base == prioOwner && in.want == Master {
 			// "The simplest way to become master is to timeout from the
 			// backup state very quickly (1usec)."
 			in.state = Backup
 			in.msDownTimer = time.Microsecond
+			e.initSands(in)
+			continue
+		}
+		if newState == Backup && in.want == Master {
+			in.msDownTimer = in.masterAdverInt + in.skewFor(prioOwner)
 		} else {
-			if newState == Backup && in.want == Master {
-				in.msDownTimer = in.masterAdverInt + in.skewFor(prioOwner)
-			} else {
-				in.msDownTimer = 3*in.masterAdverInt + in.skew()
+			in.msDownTimer = 3*in.masterAdverInt + in.skew()
+		}
+		// Keepalived clears any VIPs a previous run left behind.
+		e.removeVIPs(in)
+		switch {
+		case isUp && !held && newState != Fault:
+			e.log(false, "(%s) Entering BACKUP STATE (init)", in.cfg.Name)
+			in.state = Backup
+			e.notify(in)
+		case !isUp:
+			for j := range in.tracks {
+				if t := &in.tracks[j]; t.fault {
+					e.faultReason(in, t)
+				}
 			}
-			if isUp && newState != Fault {
-				e.log(false, "(%s) Entering BACKUP STATE (init)", in.cfg.Name)
-				in.state = Backup
-			} else {
-				e.log(false, "(%s) Entering FAULT STATE (init)", in.cfg.Name)
-				in.state = Fault
-				in.want = Fault
-			}
+			in.state, in.want = Fault, Fault
+			e.notify(in)
+		case held:
+			in.state = Fault // silently, until the scripts report
+		default:
+			e.log(false, "(%s) Entering FAULT STATE (init)", in.cfg.Name)
+			in.state = Fault
 			e.notify(in)
 		}
 		e.initSands(in)
@@ -674,12 +711,16 @@ func (e *Engine) restoreInterface(in *instance, advF bool) {
 	e.cancelTimer(in, TimerGARP)
 	e.cancelTimer(in, TimerGARPLowerPrio)
 	if in.vipSet {
-		if len(in.cfg.VIPs) > 0 {
-			e.log(true, "(%s) removing VIPs.", in.cfg.Name)
-		}
-		e.emit(e.act(in, ActRemoveVIPs))
-		in.vipSet = false
+		e.removeVIPs(in)
 	}
+}
+
+func (e *Engine) removeVIPs(in *instance) {
+	if len(in.cfg.VIPs) > 0 {
+		e.log(true, "(%s) removing VIPs.", in.cfg.Name)
+	}
+	e.emit(e.act(in, ActRemoveVIPs))
+	in.vipSet = false
 }
 
 // leaveMaster is vrrp_state_leave_master.
@@ -724,7 +765,7 @@ func (e *Engine) leaveFault(in *instance) {
 	e.initSands(in)
 }
 
-// downInstance is down_instance: a weight-0 tracker failed.
+// downInstance is down_instance: an unweighted tracker failed.
 func (e *Engine) downInstance(in *instance) {
 	in.faults++
 	if !e.started {
@@ -746,10 +787,13 @@ func (e *Engine) downInstance(in *instance) {
 	}
 }
 
-// tryUpInstance is try_up_instance: a weight-0 tracker recovered.
-func (e *Engine) tryUpInstance(in *instance) {
-	in.faults--
-	if in.faults > 0 || !e.started {
+// tryUpInstance is try_up_instance: an unweighted tracker recovered
+// (leavingInit: the last unweighted script reported for the first time, OK).
+func (e *Engine) tryUpInstance(in *instance, leavingInit bool) {
+	if !leavingInit {
+		in.faults--
+	}
+	if !e.started || in.faults > 0 || in.inits > 0 {
 		return
 	}
 	if !(in.want == Master && in.base == prioOwner) {
@@ -762,7 +806,9 @@ func (e *Engine) tryUpInstance(in *instance) {
 		in.msDownTimer = 3*in.masterAdverInt + in.skew()
 	}
 	if g := in.group; g != nil {
-		g.numFault--
+		if !leavingInit {
+			g.numFault--
+		}
 		if g.numFault > 0 {
 			return
 		}

@@ -87,6 +87,9 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
+	{"KA: real Keepalived runs (sigterm, track, preempt_delay, sync group) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
+	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
 	{"timers tagged by generation: stale expiries ignored", "TestStaleTimerIgnored"},
 	{"State numbering equals vrrp.State's", "TestStateNumbering"},
 }
@@ -157,12 +160,40 @@ func TestOwnerTakesOverAtOnce(t *testing.T) {
 func TestStartBackupWithDownTimer(t *testing.T) {
 	r := newRig(t, []Config{basic(100)}, nil)
 	acts := r.start()
-	if r.e.State(0) != Backup || !hasLog(acts, "(VI_1) Entering BACKUP STATE (init)") {
+	if want := "log+ (VI_1) removing VIPs.\nremove-vips VI_1\nlog (VI_1) Entering BACKUP STATE (init)\nnotify INSTANCE VI_1 BACKUP 100\n"; transcript(acts) != want {
 		t.Fatalf("state %s, %s", r.e.State(0), transcript(acts))
 	}
 	at, ok := r.timerAt(0, TimerMasterDown)
 	if !ok || at != 3*time.Second+609375*time.Microsecond {
 		t.Fatalf("master down timer at %v (%v)", at, ok)
+	}
+}
+
+func TestInitScriptHold(t *testing.T) {
+	c := basic(100)
+	c.Trackers = []Tracker{{Kind: TrackScript, Name: "chk"}, {Kind: TrackScript, Name: "w", Weight: 10}}
+	r := newRig(t, []Config{c}, nil)
+	acts := r.start()
+	if r.e.State(0) != Fault || transcript(acts) != "log+ (VI_1) removing VIPs.\nremove-vips VI_1\n" {
+		t.Fatalf("state %s:\n%s", r.e.State(0), transcript(acts))
+	}
+	r.advance(10 * time.Second) // no timers run while held
+	if r.e.State(0) != Fault || len(r.timers) != 0 {
+		t.Fatal("held instance moved")
+	}
+	if acts := r.apply(r.e.Script(r.now, "w", true)); r.e.State(0) != Fault || r.e.Priority(0) != 110 {
+		t.Fatalf("weighted script released the hold: %s", transcript(acts))
+	}
+	acts = r.apply(r.e.Script(r.now, "chk", true))
+	if want := "log (VI_1) Entering BACKUP STATE\nnotify INSTANCE VI_1 BACKUP 110\n"; transcript(acts) != want {
+		t.Fatalf("transcript:\n%s", transcript(acts))
+	}
+	// A first result of failure notifies FAULT once, without a state line.
+	r = newRig(t, []Config{c}, nil)
+	r.start()
+	acts = r.apply(r.e.Script(r.now, "chk", false))
+	if want := "notify INSTANCE VI_1 FAULT 100\n"; transcript(acts) != want {
+		t.Fatalf("transcript:\n%s", transcript(acts))
 	}
 }
 
@@ -575,8 +606,9 @@ func TestMasterToFaultSendsPriorityZero(t *testing.T) {
 	m := r.mark()
 	r.apply(r.e.Script(r.now, "chk", false))
 	got := transcript(r.since(m))
-	want := "log (VI_1): entering FAULT state due to script chk\n" +
-		"log (VI_1) Entering FAULT STATE\n" +
+	// Two priority-0 adverts, as Keepalived 2.2.7 sends (leave_master and
+	// restore_interface each send one; seen on the wire in the lab).
+	want := "log (VI_1) Entering FAULT STATE\n" +
 		"advert VI_1 prio 0\n" +
 		"advert VI_1 prio 0\n" +
 		"log+ (VI_1) sent 0 priority\n" +
@@ -597,7 +629,7 @@ func TestFaultIgnoresAdverts(t *testing.T) {
 	r := newRig(t, []Config{c}, nil)
 	r.apply(r.e.Script(r.now, "chk", false))
 	acts := r.start()
-	if !hasLog(acts, "(VI_1) Entering FAULT STATE (init)") || r.e.State(0) != Fault {
+	if !hasLog(acts, "(VI_1): entering FAULT state due to script chk") || r.e.State(0) != Fault {
 		t.Fatal(transcript(acts))
 	}
 	if acts := r.recv(0, "10.0.0.2", 0); len(acts) != 0 {
@@ -668,7 +700,7 @@ func TestScriptWeightZeroFault(t *testing.T) {
 	r.advance(time.Second)
 	m := r.mark()
 	r.apply(r.e.Script(r.now, "chk", false))
-	want := "log (VI_1): entering FAULT state due to script chk\nlog (VI_1) Entering FAULT STATE\nnotify INSTANCE VI_1 FAULT 100\n"
+	want := "log (VI_1) Entering FAULT STATE\nnotify INSTANCE VI_1 FAULT 100\n"
 	if got := transcript(r.since(m)); got != want {
 		t.Fatalf("transcript:\n%s", got)
 	}
@@ -695,7 +727,7 @@ func TestInterfaceDownFault(t *testing.T) {
 	r := masterRig(t, basic(100))
 	m := r.mark()
 	r.apply(r.e.Interface(r.now, "eth0", false))
-	if got := transcript(r.since(m)); !strings.HasPrefix(got, "log (VI_1): entering FAULT state (interface eth0 down)\nlog (VI_1) Entering FAULT STATE\n") {
+	if got := transcript(r.since(m)); !strings.HasPrefix(got, "log (VI_1) Entering FAULT STATE\n") {
 		t.Fatalf("transcript:\n%s", got)
 	}
 	r.apply(r.e.Interface(r.now, "eth0", true))
@@ -745,8 +777,8 @@ func TestTrackFile(t *testing.T) {
 			c := basic(100)
 			c.Trackers = []Tracker{{Kind: TrackFile, Name: "tf", Weight: tc.weight, Reverse: tc.rev}}
 			r := newRig(t, []Config{c}, nil)
-			r.start()
-			acts := r.apply(r.e.File(r.now, "tf", tc.value))
+			r.apply(r.e.File(r.now, "tf", tc.value))
+			acts := r.start()
 			if r.e.Priority(0) != tc.prio || r.e.State(0) != tc.state {
 				t.Fatalf("prio %d state %s: %s", r.e.Priority(0), r.e.State(0), transcript(acts))
 			}

@@ -3,7 +3,6 @@ package fsm
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ type router struct {
 	addr   netip.Addr
 	e      *Engine
 	timers map[[2]int]Action // (inst, kind) -> the arming action
+	seq    map[[2]int]uint64 // arming order, for equal expiry times
 	up     bool              // process alive
 	vips   map[int]bool      // instances whose VIPs are installed
 	acts   []stamped
@@ -40,6 +40,7 @@ type lan struct {
 	latency  time.Duration
 	routers  []*router
 	inflight []delivery
+	armSeq   uint64
 	// holders samples: every change of who holds each VRID's VIPs.
 	changes []string
 }
@@ -58,17 +59,18 @@ func newLAN(t *testing.T) *lan {
 // add creates a router running the given instances (and sync groups).
 func (l *lan) add(name, addr string, cfgs []Config, groups []GroupConfig) *router {
 	l.t.Helper()
-	r := &router{name: name, addr: netip.MustParseAddr(addr), timers: map[[2]int]Action{}, vips: map[int]bool{}}
+	r := &router{name: name, addr: netip.MustParseAddr(addr), timers: map[[2]int]Action{}, seq: map[[2]int]uint64{}, vips: map[int]bool{}}
 	for i := range cfgs {
 		if !cfgs[i].Addr.IsValid() {
 			cfgs[i].Addr = r.addr
 		}
 	}
-	e, _, err := NewEngine(cfgs, groups)
+	e, warn, err := NewEngine(cfgs, groups)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	r.e = e
+	r.warn(l, warn)
 	l.routers = append(l.routers, r)
 	return r
 }
@@ -81,7 +83,9 @@ func (l *lan) apply(r *router, acts []Action) {
 		r.acts = append(r.acts, stamped{l.elapsed(), a})
 		switch a.Kind {
 		case ActSetTimer:
+			l.armSeq++
 			r.timers[[2]int{a.Inst, int(a.Timer.Kind)}] = a
+			r.seq[[2]int{a.Inst, int(a.Timer.Kind)}] = l.armSeq
 		case ActCancelTimer:
 			delete(r.timers, [2]int{a.Inst, int(a.Timer.Kind)})
 		case ActAddVIPs:
@@ -128,13 +132,21 @@ func (l *lan) restart(r *router, cfgs []Config, groups []GroupConfig) {
 			cfgs[i].Addr = r.addr
 		}
 	}
-	e, _, err := NewEngine(cfgs, groups)
+	e, warn, err := NewEngine(cfgs, groups)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	r.e = e
+	r.warn(l, warn)
 	r.timers = map[[2]int]Action{}
 	l.start(r)
+}
+
+// warn records NewEngine's warnings as the daemon logs them at startup.
+func (r *router) warn(l *lan, warn []string) {
+	for _, w := range warn {
+		r.acts = append(r.acts, stamped{l.elapsed(), Action{Kind: ActLog, Inst: -1, Group: -1, Text: w}})
+	}
 }
 
 // run advances the clock to t0+until, processing events in time order.
@@ -146,25 +158,22 @@ func (l *lan) run(until time.Duration) {
 		kind := 0 // 1 timer, 2 delivery
 		var tr *router
 		var ta Action
+		var tseq uint64
 		di := -1
+		// Timers fire in expiry order. Equal expiries follow Keepalived's
+		// scheduler: the per-socket advert/master-down timers in instance
+		// order, other timer threads (GARP) in arming order.
 		for _, r := range l.routers {
 			if !r.up {
 				continue
 			}
-			keys := make([][2]int, 0, len(r.timers))
-			for k := range r.timers {
-				keys = append(keys, k)
-			}
-			sort.Slice(keys, func(i, j int) bool {
-				if keys[i][0] != keys[j][0] {
-					return keys[i][0] < keys[j][0]
+			for k, a := range r.timers {
+				sq := r.seq[k] + 1<<32
+				if a.Timer.Kind == TimerAdvert || a.Timer.Kind == TimerMasterDown {
+					sq = uint64(a.Inst)
 				}
-				return keys[i][1] < keys[j][1]
-			})
-			for _, k := range keys {
-				a := r.timers[k]
-				if kind == 0 || a.At.Before(next) {
-					next, kind, tr, ta = a.At, 1, r, a
+				if kind == 0 || a.At.Before(next) || (a.At.Equal(next) && sq < tseq) {
+					next, kind, tr, ta, tseq = a.At, 1, r, a, sq
 				}
 			}
 		}

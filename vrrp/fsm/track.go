@@ -80,6 +80,12 @@ func (e *Engine) track(now time.Time, kind TrackKind, name string, value int) []
 			if t.Kind != kind || t.Name != name {
 				continue
 			}
+			leftInit := false
+			if t.holdsInit() {
+				in.inits--
+				leftInit = in.inits == 0
+			}
+			t.known, t.value = true, value
 			contrib, fault := evaluate(t.Tracker, value)
 			if contrib != t.contrib {
 				in.total += contrib - t.contrib
@@ -90,30 +96,31 @@ func (e *Engine) track(now time.Time, kind TrackKind, name string, value int) []
 					in.eff = clampPriority(in)
 				}
 			}
-			if fault != t.fault {
-				t.fault = fault
-				if fault {
-					if e.started && in.faults == 0 {
-						e.faultReason(in, t, value)
-					}
-					e.downInstance(in)
-				} else {
-					e.tryUpInstance(in)
-				}
+			wasFault := t.fault
+			t.fault = fault
+			switch {
+			case fault && !wasFault:
+				e.downInstance(in)
+			case !fault && wasFault:
+				e.tryUpInstance(in, false)
+			case !fault && leftInit:
+				e.tryUpInstance(in, true)
 			}
 		}
 	}
 	return e.done()
 }
 
-func (e *Engine) faultReason(in *instance, t *trackState, value int) {
+// faultReason is the line Keepalived logs at startup for a tracker that
+// holds its instance in FAULT.
+func (e *Engine) faultReason(in *instance, t *trackState) {
 	switch t.Kind {
 	case TrackScript:
 		e.log(false, "(%s): entering FAULT state due to script %s", in.cfg.Name, t.Name)
 	case TrackInterface:
 		e.log(false, "(%s): entering FAULT state (interface %s down)", in.cfg.Name, t.Name)
 	case TrackFile:
-		e.log(false, "(%s): entering FAULT state (tracked file %s has status %d)", in.cfg.Name, t.Name, value)
+		e.log(false, "(%s): entering FAULT state (tracked file %s has status %d)", in.cfg.Name, t.Name, t.value)
 	}
 }
 

@@ -1,0 +1,95 @@
+package fsm
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKeepalivedReplay plays, on the simulated LAN, scenarios that were run
+// with real Keepalived 2.2.7 in network namespaces (netlab, and a sync group
+// lab with the config in testdata/keepalived/syncgroup-n1.conf), and compares
+// every router's instance log lines, in order, with what Keepalived logged
+// (-D; lines starting with "(" or "VRRP_Group(", see testdata/keepalived/).
+func TestKeepalivedReplay(t *testing.T) {
+	vip := func(a string) []VIP { return []VIP{{Addr: netip.MustParseAddr(a)}} }
+	lab := func(node int, mod func(*Config)) []Config {
+		c := labConfig(node)
+		if mod != nil {
+			mod(&c)
+		}
+		return []Config{c}
+	}
+	syncCfg := func(node int) ([]Config, []GroupConfig) {
+		prio := 200 - 50*node
+		a := Config{Name: "VI_1", VRID: 51, Priority: prio, AdvertInt: time.Second, Interface: "eth0",
+			GARPDelay: 5 * time.Second, VIPs: vip("10.77.0.100"), Trackers: []Tracker{{Kind: TrackScript, Name: "chk"}}}
+		b := Config{Name: "VI_2", VRID: 52, Priority: prio, AdvertInt: time.Second, Interface: "eth0",
+			GARPDelay: 5 * time.Second, VIPs: vip("10.77.0.101")}
+		return []Config{a, b}, []GroupConfig{{Name: "G1", Members: []string{"VI_1", "VI_2"}}}
+	}
+	type step struct {
+		at   time.Duration
+		node int
+		do   func(l *lan, r *router)
+	}
+	script := func(name string, ok bool) func(*lan, *router) {
+		return func(l *lan, r *router) { l.apply(r, r.e.Script(l.now, name, ok)) }
+	}
+	stop := func(l *lan, r *router) { l.stop(r) }
+	start := func(l *lan, r *router) { l.start(r) }
+	tests := []struct {
+		name  string
+		cfg   func(node int) ([]Config, []GroupConfig)
+		steps []step
+	}{
+		{name: "sigterm", cfg: func(n int) ([]Config, []GroupConfig) { return lab(n, nil), nil },
+			steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop}, {6 * time.Second, 2, stop}}},
+		{name: "track", cfg: func(n int) ([]Config, []GroupConfig) {
+			return lab(n, func(c *Config) { c.Trackers = []Tracker{{Kind: TrackScript, Name: "chk_health", Weight: -60}} }), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk_health", true)}, {1, 2, script("chk_health", true)},
+			{7500 * time.Millisecond, 1, script("chk_health", false)}, {13 * time.Second, 1, stop}, {13 * time.Second, 2, stop}}},
+		{name: "preempt-delay", cfg: func(n int) ([]Config, []GroupConfig) {
+			return lab(n, func(c *Config) { c.PreemptDelay = 2 * time.Second }), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop},
+			{7 * time.Second, 1, func(l *lan, r *router) { cfgs, _ := syncNone(lab(1, func(c *Config) { c.PreemptDelay = 2 * time.Second })); l.restart(r, cfgs, nil) }},
+			{10600 * time.Millisecond, 1, stop}, {11500 * time.Millisecond, 2, stop}}},
+		{name: "syncgroup", cfg: syncCfg,
+			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
+				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},
+				{20 * time.Second, 1, stop}, {20*time.Second + time.Millisecond, 2, stop}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLAN(t)
+			var rs []*router
+			for n := 1; n <= 2; n++ {
+				cfgs, groups := tc.cfg(n)
+				rs = append(rs, l.add("n"+string(rune('0'+n)), "10.77.0."+string(rune('0'+n)), cfgs, groups))
+			}
+			for _, s := range tc.steps {
+				l.run(s.at)
+				s.do(l, rs[s.node-1])
+			}
+			l.run(l.elapsed() + 5*time.Second)
+			for n, r := range rs {
+				file := filepath.Join("testdata", "keepalived", tc.name+"-n"+string(rune('1'+n))+".log")
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := strings.Split(strings.TrimSpace(string(b)), "\n")
+				got := r.logs(0)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("%s: halo logged\n\t%s\nkeepalived logged\n\t%s", r.name,
+						strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+				}
+			}
+		})
+	}
+}
+
+func syncNone(c []Config) ([]Config, []GroupConfig) { return c, nil }
