@@ -55,7 +55,10 @@ func TestKeepalivedReplay(t *testing.T) {
 		{name: "preempt-delay", cfg: func(n int) ([]Config, []GroupConfig) {
 			return lab(n, func(c *Config) { c.PreemptDelay = 2 * time.Second }), nil
 		}, steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop},
-			{7 * time.Second, 1, func(l *lan, r *router) { cfgs, _ := syncNone(lab(1, func(c *Config) { c.PreemptDelay = 2 * time.Second })); l.restart(r, cfgs, nil) }},
+			{7 * time.Second, 1, func(l *lan, r *router) {
+				cfgs, _ := syncNone(lab(1, func(c *Config) { c.PreemptDelay = 2 * time.Second }))
+				l.restart(r, cfgs, nil)
+			}},
 			{10600 * time.Millisecond, 1, stop}, {11500 * time.Millisecond, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
