@@ -1,0 +1,155 @@
+package health
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"halo/proxy/balance"
+)
+
+// Config is one server's check configuration, ready to run.
+type Config struct {
+	Proxy, Server string
+	Backup        bool
+	Probe         Probe
+	Rise, Fall    int
+	Intervals     Intervals
+	// ShutdownOnDown is `on-marked-down shutdown-sessions`.
+	ShutdownOnDown bool
+}
+
+// Timeouts computes a probe's connect and read timeouts the way HAProxy
+// does: without `timeout check` the whole check must finish within inter;
+// with it, the connection gets min(inter, timeout connect) and the answer
+// `timeout check`.
+func Timeouts(inter, connect, check time.Duration) (conn, read time.Duration) {
+	if check <= 0 {
+		return inter, inter
+	}
+	conn = inter
+	if connect > 0 && connect < conn {
+		conn = connect
+	}
+	return conn, check
+}
+
+// Checker runs one server's checks and applies their results.
+type Checker struct {
+	cfg  Config
+	srv  *balance.Server
+	sink Sink
+
+	mu   sync.Mutex
+	fsm  FSM
+	last Result
+}
+
+// New prepares a checker for srv. sink receives state-change messages
+// (nil: StderrSink).
+func New(cfg Config, srv *balance.Server, sink Sink) *Checker {
+	if sink == nil {
+		sink = StderrSink
+	}
+	c := &Checker{cfg: cfg, srv: srv, sink: sink, fsm: NewFSM(cfg.Rise, cfg.Fall)}
+	srv.SetCheck(c.info(), false)
+	return c
+}
+
+func (c *Checker) info() balance.CheckInfo {
+	return balance.CheckInfo{
+		Enabled: true, Status: c.last.Status.Code(), Code: c.last.Code, Desc: c.last.Info,
+		Duration: c.last.Duration, Health: c.fsm.Health, Rise: c.fsm.Rise, Fall: c.fsm.Fall,
+	}
+}
+
+// Apply feeds one result to the state machine and, on a transition,
+// changes the server's state and reports it. It returns the transition
+// direction: +1 up, -1 down, 0 none.
+func (c *Checker) Apply(r Result) int {
+	c.mu.Lock()
+	if c.srv.Stats().Admin&balance.AdminMaint != 0 && r.Status.Passed() {
+		// HAProxy does not count successes of a server in maintenance.
+		c.last = r
+		c.srv.SetCheck(c.info(), false)
+		c.mu.Unlock()
+		return 0
+	}
+	changed := c.fsm.Report(r.Status.Passed())
+	up := c.fsm.Up()
+	c.last = r
+	c.srv.SetCheck(c.info(), !r.Status.Passed())
+	c.mu.Unlock()
+	if !changed {
+		return 0
+	}
+	st := balance.StateStopped
+	if up {
+		st = balance.StateRunning
+	}
+	t := c.srv.SetState(st)
+	if c.srv.Stats().Admin&balance.AdminMaint == 0 {
+		Report(c.sink, c.cfg.Proxy, c.cfg.Server, c.cfg.Backup, up, r, t)
+	}
+	if !up && c.cfg.ShutdownOnDown {
+		c.srv.ShutdownSessions()
+	}
+	if up {
+		return 1
+	}
+	return -1
+}
+
+// Next is the delay before the next check.
+func (c *Checker) Next() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fsm.Next(c.cfg.Intervals)
+}
+
+// Run checks until ctx ends, the first check after delay.
+func (c *Checker) Run(ctx context.Context, delay time.Duration) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.srv.Stats().Admin&balance.AdminMaint != 0 {
+			// Checks pause while in maintenance, as the stats page says.
+			t.Reset(c.cfg.Intervals.Inter)
+			continue
+		}
+		r := c.cfg.Probe.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.Apply(r)
+		t.Reset(c.Next())
+	}
+}
+
+// Start runs every checker, spreading their first checks as HAProxy does,
+// and returns a function that stops them and waits.
+func Start(ctx context.Context, checkers []*Checker) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	inters := make([]time.Duration, len(checkers))
+	for i, c := range checkers {
+		inters[i] = c.Next()
+	}
+	delays := StartDelays(inters)
+	var wg sync.WaitGroup
+	for i, c := range checkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Run(ctx, delays[i])
+		}()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
