@@ -1,9 +1,18 @@
 package main
 
-import "halo/proxy/rules"
+import (
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/rules"
+	"halo/proxy/stats"
+)
 
-// The layer-7 module: ACLs, http-request/response rules, redirects,
-// use_backend, cookie persistence, monitor-uri, stats pages and logs.
+// The layer-7 modules: ACLs, http-request/response rules, redirects,
+// use_backend, cookie persistence, monitor-uri, stats pages and logs;
+// then the stats sockets (runtime API).
 func init() {
-	proxyModules = append(proxyModules, rules.New().Module())
+	rules.NewStatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
+		return stats.NewPage(stats.For(rt), px, cp)
+	}
+	proxyModules = append(proxyModules, rules.New().Module(), stats.Module())
 }

@@ -1,0 +1,576 @@
+package stats
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"halo/proxy"
+)
+
+// Level is a CLI access level (management.txt §9.3 "level").
+type Level int
+
+const (
+	LevelUser Level = iota
+	LevelOperator
+	LevelAdmin
+)
+
+// ParseLevel reads `stats socket … level L`; "operator" is the default
+// (configuration.txt §5.1 "level").
+func ParseLevel(s string) Level {
+	switch s {
+	case "user":
+		return LevelUser
+	case "admin":
+		return LevelAdmin
+	}
+	return LevelOperator
+}
+
+// Session is one CLI connection's state.
+type Session struct {
+	Level       Level
+	Interactive bool // "prompt" mode
+	Quit        bool
+}
+
+type command struct {
+	words []string // the fixed words that select it
+	usage string   // "show info [desc|json|typed|float]*"
+	help  string
+	level Level
+	run   func(s *Stats, sess *Session, args []string) string
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{[]string{"disable", "server"}, "disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)", LevelAdmin, cmdDisableServer},
+		{[]string{"enable", "server"}, "enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)", LevelAdmin, cmdEnableServer},
+		{[]string{"get", "weight"}, "get weight <bk>/<srv>", "report a server's current weight", LevelUser, cmdGetWeight},
+		{[]string{"help"}, "help [<command>]", "list matching or all commands", LevelUser, nil},
+		{[]string{"operator"}, "operator", "lower the level of the current CLI session to operator", LevelOperator, cmdOperator},
+		{[]string{"prompt"}, "prompt", "toggle interactive mode with prompt", LevelUser, cmdPrompt},
+		{[]string{"quit"}, "quit", "disconnect", LevelUser, cmdQuit},
+		{[]string{"set", "server"}, "set server <bk>/<srv> [opts]", "change a server's state, weight, address or ssl", LevelAdmin, cmdSetServer},
+		{[]string{"set", "weight"}, "set weight <bk>/<srv>  (DEPRECATED)", "change a server's weight (use 'set server' instead)", LevelAdmin, cmdSetWeight},
+		{[]string{"show", "backend"}, "show backend", "list backends in the current running config", LevelUser, cmdShowBackend},
+		{[]string{"show", "info"}, "show info [desc|json|typed|float]*", "report information about the running process", LevelUser, cmdShowInfo},
+		{[]string{"show", "servers", "state"}, "show servers state [<backend>]", "dump volatile server information (all or for a single backend)", LevelUser, cmdShowServersState},
+		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
+		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
+	}
+}
+
+// Execute runs one command line (possibly several commands separated by
+// ';') and returns what HAProxy's CLI prints for it.
+func (s *Stats) Execute(line string, sess *Session) string {
+	var out strings.Builder
+	for _, cmd := range splitCommands(line) {
+		args := tokenize(cmd)
+		if len(args) == 0 {
+			continue
+		}
+		out.WriteString(s.run(args, sess))
+		if sess.Quit {
+			break
+		}
+	}
+	return out.String()
+}
+
+// splitCommands splits on unescaped ';'.
+func splitCommands(line string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\\' && i+1 < len(line) && line[i+1] == ';' {
+			cur.WriteByte(';')
+			i++
+			continue
+		}
+		if line[i] == ';' {
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(line[i])
+	}
+	return append(out, cur.String())
+}
+
+// tokenize splits on blanks; a backslash escapes the next character.
+func tokenize(s string) []string {
+	var out []string
+	var cur strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			in = true
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func (s *Stats) run(args []string, sess *Session) string {
+	best := -1
+	for i, c := range commands {
+		if len(args) < len(c.words) {
+			continue
+		}
+		ok := true
+		for j, w := range c.words {
+			if args[j] != w {
+				ok = false
+				break
+			}
+		}
+		if ok && (best < 0 || len(c.words) > len(commands[best].words)) {
+			best = i
+		}
+	}
+	if best < 0 || commands[best].level > sess.Level {
+		return helpText(sess, args)
+	}
+	c := commands[best]
+	if c.run == nil { // help
+		return helpText(sess, nil)
+	}
+	return c.run(s, sess, args[len(c.words):])
+}
+
+// helpText answers help and unknown commands as 2.6 does: an unknown
+// command lists the closest matches, or every command.
+func helpText(sess *Session, unknown []string) string {
+	var b strings.Builder
+	var list []command
+	for _, c := range commands {
+		if c.level <= sess.Level {
+			list = append(list, c)
+		}
+	}
+	if unknown != nil {
+		var close []command
+		for _, c := range list {
+			if strings.Contains(" "+strings.Join(c.words, " ")+" ", " "+unknown[0]+" ") ||
+				(len(unknown) > 1 && strings.Contains(" "+strings.Join(c.words, " ")+" ", " "+unknown[1]+" ")) {
+				close = append(close, c)
+			}
+		}
+		if len(close) > 0 {
+			b.WriteString("Unknown command, but maybe one of the following ones is a better match:\n")
+			list = close
+		} else {
+			b.WriteString("Unknown command. Please enter one of the following commands only :\n")
+		}
+	} else {
+		b.WriteString("The following commands are valid at this level:\n")
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].usage < list[j].usage })
+	for _, c := range list {
+		fmt.Fprintf(&b, "  %-39s : %s\n", c.usage, c.help)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func cmdPrompt(s *Stats, sess *Session, args []string) string {
+	sess.Interactive = !sess.Interactive
+	return ""
+}
+
+func cmdQuit(s *Stats, sess *Session, args []string) string {
+	sess.Quit = true
+	return ""
+}
+
+func cmdOperator(s *Stats, sess *Session, args []string) string {
+	if sess.Level > LevelOperator {
+		sess.Level = LevelOperator
+	}
+	return ""
+}
+
+func cmdUser(s *Stats, sess *Session, args []string) string {
+	sess.Level = LevelUser
+	return ""
+}
+
+// findServer resolves "backend/server" (names or #ids).
+func (s *Stats) findServer(arg string) (*proxy.ServerState, string) {
+	bk, sv, ok := strings.Cut(arg, "/")
+	if !ok || bk == "" || sv == "" {
+		return nil, "Require 'backend/server'.\n\n"
+	}
+	var be *proxy.Backend
+	for _, b := range s.rt.Backends {
+		if b.Proxy.Name == bk || (strings.HasPrefix(bk, "#") && "#"+strconv.Itoa(b.Proxy.ID) == bk) {
+			be = b
+			break
+		}
+	}
+	if be == nil {
+		return nil, "No such backend.\n\n"
+	}
+	for _, ss := range be.Servers {
+		if ss.Server.Name == sv || (strings.HasPrefix(sv, "#") && "#"+strconv.Itoa(ss.Server.ID) == sv) {
+			return ss, ""
+		}
+	}
+	return nil, "No such server.\n\n"
+}
+
+func cmdDisableServer(s *Stats, sess *Session, args []string) string {
+	if len(args) < 1 {
+		return "Require 'backend/server'.\n\n"
+	}
+	ss, msg := s.findServer(args[0])
+	if ss == nil {
+		return msg
+	}
+	ss.SetStatus(proxy.SrvMaint)
+	return "\n"
+}
+
+func cmdEnableServer(s *Stats, sess *Session, args []string) string {
+	if len(args) < 1 {
+		return "Require 'backend/server'.\n\n"
+	}
+	ss, msg := s.findServer(args[0])
+	if ss == nil {
+		return msg
+	}
+	if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
+		ss.SetStatus(proxy.SrvUp)
+	}
+	return "\n"
+}
+
+func cmdGetWeight(s *Stats, sess *Session, args []string) string {
+	if len(args) < 1 {
+		return "Require 'backend/server'.\n\n"
+	}
+	ss, msg := s.findServer(args[0])
+	if ss == nil {
+		return msg
+	}
+	return fmt.Sprintf("%d (initial %d)\n\n", ss.Weight.Load(), ss.Server.Weight)
+}
+
+// setWeight applies "N" or "N%" (of the initial weight).
+func setWeight(ss *proxy.ServerState, v string) string {
+	var w int
+	if strings.HasSuffix(v, "%") {
+		pct, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
+		if err != nil || pct < 0 {
+			return "Require <weight> or <weight%>.\n\n"
+		}
+		w = ss.Server.Weight * pct / 100
+		if w > 256 {
+			w = 256
+		}
+	} else {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return "Require <weight> or <weight%>.\n\n"
+		}
+		if n < 0 || n > 256 {
+			return "Absolute weight can only be between 0 and 256 inclusive.\n\n"
+		}
+		w = n
+	}
+	ss.Weight.Store(int32(w))
+	return "\n"
+}
+
+func cmdSetWeight(s *Stats, sess *Session, args []string) string {
+	if len(args) < 2 {
+		return "Require <weight> or <weight%>.\n\n"
+	}
+	ss, msg := s.findServer(args[0])
+	if ss == nil {
+		return msg
+	}
+	return setWeight(ss, args[1])
+}
+
+func cmdSetServer(s *Stats, sess *Session, args []string) string {
+	if len(args) < 1 {
+		return "Require 'backend/server'.\n\n"
+	}
+	ss, msg := s.findServer(args[0])
+	if ss == nil {
+		return msg
+	}
+	if len(args) < 2 {
+		return "unknown keyword ''. Supported keywords are 'weight', 'state', 'health', 'agent', 'addr', 'check-port', 'check-addr', 'fqdn' and 'ssl'.\n\n"
+	}
+	switch args[1] {
+	case "weight":
+		if len(args) < 3 {
+			return "Require <weight> or <weight%>.\n\n"
+		}
+		return setWeight(ss, args[2])
+	case "state":
+		v := ""
+		if len(args) > 2 {
+			v = args[2]
+		}
+		switch v {
+		case "ready":
+			if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
+				ss.SetStatus(proxy.SrvUp)
+			}
+		case "drain":
+			ss.SetStatus(proxy.SrvDrain)
+		case "maint":
+			ss.SetStatus(proxy.SrvMaint)
+		default:
+			return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"
+		}
+		return "\n"
+	case "health":
+		v := ""
+		if len(args) > 2 {
+			v = args[2]
+		}
+		switch v {
+		case "up":
+			ss.SetStatus(proxy.SrvUp)
+		case "stopping":
+			ss.SetStatus(proxy.SrvNoLB)
+		case "down":
+			ss.SetStatus(proxy.SrvDown)
+		default:
+			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n"
+		}
+		return "\n"
+	}
+	return fmt.Sprintf("'set server <srv> %s' is not supported by halo.\n\n", args[1])
+}
+
+func cmdShowBackend(s *Stats, sess *Session, args []string) string {
+	var b strings.Builder
+	b.WriteString("# name\n")
+	for _, be := range s.rt.Backends {
+		b.WriteString(be.Proxy.Name + "\n")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func cmdShowStat(s *Stats, sess *Session, args []string) string {
+	f := AllRows
+	f.Admin = sess.Level >= LevelOperator
+	var pos []string
+	for _, a := range args {
+		switch a {
+		case "typed", "json", "desc", "no-maint", "up", "float":
+			if a == "typed" || a == "json" {
+				return fmt.Sprintf("show stat %s is not supported by halo.\n\n", a)
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) > 0 && len(pos) != 3 {
+		return "Require <iid> <type> <sid>.\n\n"
+	}
+	if len(pos) == 3 {
+		iid, err := strconv.Atoi(pos[0])
+		if err != nil {
+			f.Name = pos[0]
+		} else {
+			f.IID = iid
+		}
+		t, err1 := strconv.Atoi(pos[1])
+		sid, err2 := strconv.Atoi(pos[2])
+		if err1 != nil || err2 != nil {
+			return "Require <iid> <type> <sid>.\n\n"
+		}
+		if t != -1 {
+			f.Types = t
+		}
+		f.SID = sid
+	}
+	return string(AppendCSV(nil, s.Rows(f)))
+}
+
+func (s *Stats) totals() (conns, reqs, bytesOut int64) {
+	for _, fe := range s.rt.Frontends {
+		conns += fe.Counters.TotConns.Load()
+		reqs += fe.Counters.Requests.Load()
+		bytesOut += fe.Counters.BytesOut.Load()
+	}
+	return
+}
+
+func cmdShowInfo(s *Stats, sess *Session, args []string) string {
+	for _, a := range args {
+		if a == "typed" || a == "json" {
+			return fmt.Sprintf("show info %s is not supported by halo.\n\n", a)
+		}
+	}
+	return s.Info()
+}
+
+// Info renders `show info` in 2.6's order.
+func (s *Stats) Info() string {
+	g := s.rt.Cfg.Global
+	up := time.Since(s.start)
+	secs := int64(up / time.Second)
+	var rl syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	host, _ := os.Hostname()
+	conns, reqs, bout := s.totals()
+	maxconn := g.Maxconn
+	if maxconn == 0 {
+		maxconn = 2000
+	}
+	nbthread := g.Nbthread
+	if nbthread <= 0 {
+		nbthread = runtime.GOMAXPROCS(0)
+	}
+	listeners := 0
+	for _, fe := range s.rt.Frontends {
+		listeners += len(fe.Proxy.Binds)
+	}
+	cur := s.rt.ActConn.Load()
+	kv := []struct {
+		k string
+		v any
+	}{
+		{"Name", "HAProxy"}, {"Version", s.Version}, {"Release_date", s.Release},
+		{"Nbthread", nbthread}, {"Nbproc", 1}, {"Process_num", 1}, {"Pid", os.Getpid()},
+		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", secs/86400, secs/3600%24, secs/60%60, secs%60)},
+		{"Uptime_sec", secs}, {"Memmax_MB", 0}, {"PoolAlloc_MB", ms.HeapAlloc >> 20}, {"PoolUsed_MB", ms.HeapInuse >> 20},
+		{"PoolFailed", 0}, {"Ulimit-n", rl.Cur}, {"Maxsock", rl.Cur}, {"Maxconn", maxconn}, {"Hard_maxconn", maxconn},
+		{"CurrConns", cur}, {"CumConns", conns}, {"CumReq", reqs}, {"MaxSslConns", 0}, {"CurrSslConns", 0},
+		{"CumSslConns", 0}, {"Maxpipes", 0}, {"PipesUsed", 0}, {"PipesFree", 0}, {"ConnRate", 0},
+		{"ConnRateLimit", 0}, {"MaxConnRate", 0}, {"SessRate", 0}, {"SessRateLimit", 0}, {"MaxSessRate", 0},
+		{"SslRate", 0}, {"SslRateLimit", 0}, {"MaxSslRate", 0}, {"SslFrontendKeyRate", 0},
+		{"SslFrontendMaxKeyRate", 0}, {"SslFrontendSessionReuse_pct", 0}, {"SslBackendKeyRate", 0},
+		{"SslBackendMaxKeyRate", 0}, {"SslCacheLookups", 0}, {"SslCacheMisses", 0}, {"CompressBpsIn", 0},
+		{"CompressBpsOut", 0}, {"CompressBpsRateLim", 0}, {"Tasks", runtime.NumGoroutine()}, {"Run_queue", 0},
+		{"Idle_pct", 100}, {"node", host}, {"Stopping", 0}, {"Jobs", cur + int64(listeners)},
+		{"Unstoppable Jobs", 0}, {"Listeners", listeners}, {"ActivePeers", 0}, {"ConnectedPeers", 0},
+		{"DroppedLogs", 0}, {"BusyPolling", 0}, {"FailedResolutions", 0}, {"TotalBytesOut", bout},
+		{"TotalSplicdedBytesOut", 0}, {"BytesOutRate", 0}, {"DebugCommandsIssued", 0}, {"CumRecvLogs", 0},
+		{"Build info", s.Version}, {"Memmax_bytes", 0}, {"PoolAlloc_bytes", ms.HeapAlloc}, {"PoolUsed_bytes", ms.HeapInuse},
+		{"Start_time_sec", s.start.Unix()}, {"Tainted", 0},
+	}
+	var b strings.Builder
+	for _, e := range kv {
+		fmt.Fprintf(&b, "%s: %v\n", e.k, e.v)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// HAProxy's check status numbers (enum healthcheck_status) and results.
+var checkStatusNum = map[string]int{
+	"": 1, "UNK": 0, "INI": 1, "SOCKERR": 5, "L4OK": 6, "L4TOUT": 7, "L4CON": 8, "L6OK": 9, "L6TOUT": 10,
+	"L6RSP": 11, "L7TOUT": 12, "L7RSP": 13, "L57DATA": 14, "L7OKD": 15, "L7OKCD": 16, "L7STS": 17,
+	"PROCERR": 18, "PROCTOUT": 19, "PROCOK": 20,
+}
+
+func cmdShowServersState(s *Stats, sess *Session, args []string) string {
+	var b strings.Builder
+	if len(args) > 0 && s.rt.BackendByName(args[0]) == nil {
+		return fmt.Sprintf("Can't find backend.\n\n")
+	}
+	b.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for _, be := range s.rt.Backends {
+		if len(args) > 0 && be.Proxy.Name != args[0] {
+			continue
+		}
+		for _, ss := range be.Servers {
+			sv := ss.Server
+			m := s.mark(ss, now)
+			op, admin := 2, 0
+			switch ss.Status() {
+			case proxy.SrvDown:
+				op = 0
+			case proxy.SrvMaint:
+				op = 0
+				admin = 1
+				if sv.Disabled {
+					admin = 5
+				}
+			case proxy.SrvDrain:
+				admin = 8
+			case proxy.SrvNoLB:
+				op = 3
+			}
+			var chk CheckState
+			has := false
+			if Checks != nil {
+				chk, has = Checks(ss)
+			}
+			cs, cr, chs := 1, 0, 0
+			if sv.Check {
+				chs = 6
+				if has {
+					cs = checkStatusNum[chk.Status]
+					switch {
+					case strings.HasSuffix(chk.Status, "OK") || strings.HasPrefix(chk.Status, "L7OK"):
+						cr = 3
+					case chk.Status != "":
+						cr = 2
+					}
+				}
+			}
+			health := 0
+			if has {
+				health = chk.Health
+			} else if ss.Status() == proxy.SrvUp || ss.Status() == proxy.SrvDrain {
+				health = sv.Rise + sv.Fall - 1
+				if !sv.Check {
+					health = sv.Rise
+				}
+			}
+			ssl := 0
+			if sv.SSL {
+				ssl = 1
+			}
+			checkAddr := "-"
+			if sv.CheckAddr.IsValid() {
+				checkAddr = sv.CheckAddr.String()
+			}
+			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - %d %d %s - 0\n",
+				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, sv.Addr, op, admin, ss.Weight.Load(), sv.Weight,
+				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, sv.Port, ssl, sv.CheckPort, checkAddr)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}

@@ -1,0 +1,51 @@
+package stats
+
+import (
+	"sync"
+
+	"halo/proxy"
+)
+
+var (
+	regMu sync.Mutex
+	reg   = map[*proxy.Runtime]*Stats{}
+)
+
+// For returns the statistics of rt, shared by its stats pages and sockets.
+func For(rt *proxy.Runtime) *Stats {
+	regMu.Lock()
+	defer regMu.Unlock()
+	s := reg[rt]
+	if s == nil {
+		s = New(rt)
+		reg[rt] = s
+	}
+	return s
+}
+
+// Module opens the global `stats socket`s when the runtime starts and
+// closes them when it stops.
+func Module() proxy.Module {
+	var srv *Server
+	var rt0 *proxy.Runtime
+	return proxy.Module{
+		Name: "stats",
+		Init: func(rt *proxy.Runtime) error {
+			rt0 = rt
+			s, err := Listen(For(rt), rt.Cfg.Global.StatsSockets, rt.Cfg.Global.StatsTimeout)
+			if err != nil {
+				return err
+			}
+			srv = s
+			return nil
+		},
+		Stop: func() {
+			if srv != nil {
+				srv.Close()
+			}
+			regMu.Lock()
+			delete(reg, rt0)
+			regMu.Unlock()
+		},
+	}
+}
