@@ -2,11 +2,21 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -244,5 +254,54 @@ func TestTCPMode(t *testing.T) {
 	}
 	if string(got) != payload+"bye" {
 		t.Fatalf("got %d bytes, want %d", len(got), len(payload)+3)
+	}
+}
+
+func writeSelfSigned(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "halo.test"},
+		DNSNames: []string{"halo.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalECPrivateKey(key)
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})...)
+	path := filepath.Join(t.TempDir(), "site.pem")
+	if err := os.WriteFile(path, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTLSOffload(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	cfg := httpConfig(testServer("s1", b1.addr()))
+	cfg.Proxies[0].Binds[0].SSL = true
+	cfg.Proxies[0].Binds[0].Certs = []string{writeSelfSigned(t)}
+	var sawSNI atomic.Value
+	mod := Module{Name: "test", Request: func(tx *Txn, px *Proxy) Verdict {
+		if tx.SSL && tx.TLS != nil {
+			sawSNI.Store(tx.TLS.ServerName)
+		}
+		return Continue
+	}}
+	_, addr := startProxy(t, cfg, mod)
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: "halo.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET /tls HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp.StatusCode != 200 || !strings.Contains(body, "b1 GET /tls") {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	if sni, _ := sawSNI.Load().(string); sni != "halo.test" {
+		t.Fatalf("hook saw SNI %q", sni)
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/netip"
 	"sync/atomic"
@@ -148,6 +149,9 @@ type Txn struct {
 
 	Src, Dst netip.AddrPort
 	SSL      bool
+	// TLS is the client connection's TLS state (SNI in ServerName,
+	// Version, NegotiatedProtocol, PeerCertificates); nil without TLS.
+	TLS *tls.ConnectionState
 
 	// ReqLine is a copy of the request line as received ("GET / HTTP/1.1")
 	// for logs (the head may be rewritten by rules).

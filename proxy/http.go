@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ type session struct {
 	st  *connState
 	src netip.AddrPort
 	dst netip.AddrPort
+	tls *tls.ConnectionState
 
 	// Buffers needed only while a request is in progress; an idle
 	// connection gives them back to the pool and waits reading into peek,
@@ -44,8 +46,8 @@ var (
 	errServerGone = errors.New("server closed")
 )
 
-func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState) {
-	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst}
+func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState, tlsState *tls.ConnectionState) {
+	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst, tls: tlsState}
 	s.cf.init(c)
 	accept := time.Now()
 	defer func() {
@@ -57,6 +59,7 @@ func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, 
 		s.tx.reset()
 		tx := &s.tx
 		tx.Frontend, tx.Src, tx.Dst = fe, src, dst
+		tx.TLS, tx.SSL = tlsState, tlsState != nil
 		tx.AcceptAt = accept
 		tx.firstReq = s.nreq == 0
 		if !s.readRequest() {

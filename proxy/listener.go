@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ type listener struct {
 	fe    *Frontend
 	bind  *Bind
 	slots chan struct{} // bind maxconn
+	tls   *tls.Config   // bind … ssl
 }
 
 func bindString(b *Bind) string {
@@ -188,9 +190,26 @@ func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	var tlsState *tls.ConnectionState
+	if l.tls != nil {
+		// TLS offload: the handshake must finish within the time allowed
+		// for a request (timeout http-request, else client).
+		tc := tls.Server(c, l.tls)
+		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
+		_ = c.SetDeadline(deadline(pick(to, 10*time.Second)))
+		if err := tc.Handshake(); err != nil {
+			fe.Counters.ErrReq.Add(1)
+			c.Close()
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+		cs := tc.ConnectionState()
+		tlsState = &cs
+		c = tc
+	}
 	if fe.Proxy.Mode == ModeHTTP {
-		rt.serveHTTP(fe, c, src, dst, st)
+		rt.serveHTTP(fe, c, src, dst, st, tlsState)
 	} else {
-		rt.serveTCP(fe, c, src, dst)
+		rt.serveTCP(fe, c, src, dst, tlsState)
 	}
 }

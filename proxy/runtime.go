@@ -199,6 +199,13 @@ func (rt *Runtime) Start() error {
 					capName(f.Proxy), f.Proxy.Name, err, bindString(b))
 			}
 			l := &listener{ln: ln, fe: f, bind: b}
+			if b.SSL {
+				if l.tls, err = tlsConfig(b); err != nil {
+					ln.Close()
+					rt.closeListeners()
+					return fmt.Errorf("Proxy '%s': %v", f.Proxy.Name, err)
+				}
+			}
 			if b.Maxconn > 0 {
 				l.slots = make(chan struct{}, b.Maxconn)
 			}
