@@ -205,6 +205,7 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 		}
 		c.section(d)
 	}
+	c.abort = c.abort || file.Aborted
 	rep.Aborted = c.abort
 	if !c.abort && !rep.Fatal() && !parseFatal {
 		n := len(rep.Diags)
@@ -358,7 +359,11 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	if failed {
 		return
 	}
-	c.rep.Record(d.Pos, t.Section, c.statusKey, c.status, c.note)
+	sec := c.sec
+	if sec == "" {
+		sec = t.Section
+	}
+	c.rep.Record(d.Pos, sec, c.statusKey, c.status, c.note)
 	if c.quietStatus {
 		return
 	}
@@ -383,6 +388,17 @@ func (c *hctx) lower(s Status, note string) {
 		}
 		c.note += note
 	}
+}
+
+// lowerPart lowers the status for one part of a directive (a server or
+// bind parameter, a fetch in a condition): the directive itself still
+// runs, so an ignored part makes it partial, an unsupported one
+// unsupported.
+func (c *hctx) lowerPart(part string, s Status, note string) {
+	if s == Ignored {
+		s = Partial
+	}
+	c.lower(s, part+": "+note)
 }
 
 func (c *hctx) unknownKeyword(t *Table[*hctx], d *parser.Directive) {

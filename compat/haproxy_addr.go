@@ -222,7 +222,7 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			i++
 		}
 		if st, note := bindParamStatus(k); st != Supported {
-			c.lower(st, note)
+			c.lowerPart(k, st, note)
 		}
 		switch k {
 		case "ssl":
@@ -518,7 +518,7 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 		if n == -1 {
 			// source <addr>[:<port>] [usesrc …] [interface …]: the rest.
 			i = len(a)
-			c.lower(Ignored, "server 'source' is not applied by halo")
+			c.lowerPart("source", Ignored, "the source address is not applied by halo")
 			continue
 		}
 		if n > 0 {
@@ -529,7 +529,7 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			i++
 		}
 		if st, note := serverParamStatus(k); st != Supported {
-			c.lower(st, note)
+			c.lowerPart(k, st, note)
 		}
 		name := strings.TrimPrefix(title, "'server ")
 		name = strings.TrimSuffix(name[strings.LastIndex(name, "/")+1:], "'")

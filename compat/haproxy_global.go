@@ -177,7 +177,7 @@ func buildGlobalTable() *Table[*hctx] {
 		"resetenv", "tune.sched.low-latency", "tune.idle-pool.shared", "tune.listener.multi-queue",
 		"tune.fd.edge-triggered", "profiling.memory",
 	} {
-		rows = append(rows, row(kw, noArg))
+		rows = append(rows, hrow{Name: kw, Status: Ignored, Note: "accepted, not applied by halo", Decode: noArg})
 	}
 	for _, kw := range []string{
 		"ulimit-n", "maxconnrate", "maxsessrate", "maxsslrate", "maxcomprate", "maxpipes",
@@ -211,7 +211,7 @@ func buildGlobalTable() *Table[*hctx] {
 		if globalHas(rows, kw) {
 			continue
 		}
-		rows = append(rows, row(kw, accept(1, fmt.Sprintf("'%s' expects an argument.", kw))))
+		rows = append(rows, hrow{Name: kw, Status: Ignored, Note: "accepted, not applied by halo", Decode: accept(1, fmt.Sprintf("'%s' expects an argument.", kw))})
 	}
 	t := NewTable("global", rows)
 	return t

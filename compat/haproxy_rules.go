@@ -605,7 +605,7 @@ func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
 // fetch the runtime does not evaluate (see fetchStatus in haproxy_status.go).
 func (c *hctx) lowerForFetch(cr *proxy.Criterion) {
 	if st, note := fetchStatus(cr.Fetch); st != Supported {
-		c.lower(st, note)
+		c.lowerPart(cr.Fetch, st, note)
 	}
 }
 

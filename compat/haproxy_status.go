@@ -216,7 +216,7 @@ func bindParamStatus(k string) (Status, string) {
 	case "user", "group", "uid", "gid", "mode", "level", "severity-output", "expose-fd":
 		return Supported, ""
 	}
-	return Ignored, "bind '" + k + "' is not applied"
+	return Ignored, "not applied"
 }
 
 // serverParamStatus says what halo does with each server parameter.
@@ -235,7 +235,7 @@ func serverParamStatus(k string) (Status, string) {
 	case "observe", "on-error", "error-limit":
 		return Ignored, "traffic is not observed for health"
 	}
-	return Ignored, "server '" + k + "' is not applied"
+	return Ignored, "not applied"
 }
 
 func init() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"halo/parser"
 )
@@ -26,7 +27,9 @@ func RenderText(w io.Writer, r *Report) error {
 		}
 	}
 	for _, d := range r.Diags {
-		if d.Sev != parser.SevAlert { // only errors belong in the report
+		if d.Sev != parser.SevAlert || strings.HasPrefix(d.Msg, "halo: ") {
+			// Only errors belong here, and halo's own refusals are
+			// already findings.
 			continue
 		}
 		if _, err := fmt.Fprintf(w, "%s: error: %s\n", d.Pos, d.Msg); err != nil {
@@ -77,7 +80,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 	}
 	jr.Errors = []jsonDiag{}
 	for _, d := range r.Diags {
-		if d.Sev == parser.SevAlert {
+		if d.Sev == parser.SevAlert && !strings.HasPrefix(d.Msg, "halo: ") {
 			jr.Errors = append(jr.Errors, jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Msg})
 		}
 	}

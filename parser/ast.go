@@ -78,6 +78,9 @@ type File struct {
 	Lang       Lang
 	Paths      []string // files read, in order
 	Directives []*Directive
+	// Aborted: reading stopped at an error the original tool does not
+	// continue after (haproxy: a broken .if/.elif/.else/.endif structure).
+	Aborted bool
 }
 
 // Severity of a Diag.

@@ -112,9 +112,13 @@ func ParseHAProxy(paths []string, opt HAProxyOptions) (*File, []Diag) {
 			continue
 		}
 		f.Paths = append(f.Paths, p)
-		dirs, d := parseHAProxyBytes(p, data, opt)
+		dirs, d, aborted := parseHAProxyBytes(p, data, opt)
 		f.Directives = append(f.Directives, dirs...)
 		diags = append(diags, d...)
+		if aborted {
+			f.Aborted = true
+			break
+		}
 	}
 	return f, diags
 }
@@ -128,14 +132,14 @@ func ParseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (*File, []D
 		opt.Cond = DefaultCondEnv()
 		opt.Cond.Env = opt.Env
 	}
-	dirs, d := parseHAProxyBytes(name, data, opt)
-	return &File{Lang: LangHAProxy, Paths: []string{name}, Directives: dirs}, d
+	dirs, d, aborted := parseHAProxyBytes(name, data, opt)
+	return &File{Lang: LangHAProxy, Paths: []string{name}, Directives: dirs, Aborted: aborted}, d
 }
 
-func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directive, []Diag) {
+// parseHAProxyBytes reads one file; aborted is true when a conditional
+// block error stopped the reading, as haproxy stops (ERR_ABORT).
+func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (out []*Directive, diags []Diag, aborted bool) {
 	var (
-		out     []*Directive
-		diags   []Diag
 		section *Directive
 		secName string
 		conds   []condLevel
@@ -180,13 +184,14 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directi
 		case ".if":
 			if len(conds) >= maxCondNesting {
 				alert(lineno, pos.Col, fmt.Sprintf("too many nested '.if', max is %d.", maxCondNesting))
-				continue
+				return out, diags, true
 			}
 			lvl := condLevel{parentOK: active(), pos: pos}
 			if lvl.parentOK {
 				ok, err := opt.Cond.Eval(words[1:])
 				if err != nil {
 					alert(lineno, pos.Col, fmt.Sprintf("%s in '.if' at position %d:\n  .if %s\n  %*s", err.msg, err.pos, err.text, err.pos+4, "^"))
+					return out, diags, true
 				}
 				lvl.active, lvl.taken = ok, ok
 			}
@@ -195,18 +200,19 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directi
 		case ".elif":
 			if len(conds) == 0 {
 				alert(lineno, pos.Col, "lone '.elif' with no matching '.if'.")
-				continue
+				return out, diags, true
 			}
 			lvl := &conds[len(conds)-1]
 			if lvl.sawElse {
 				alert(lineno, pos.Col, "'.elif' after '.else' is not permitted.")
-				continue
+				return out, diags, true
 			}
 			lvl.active = false
 			if lvl.parentOK && !lvl.taken {
 				ok, err := opt.Cond.Eval(words[1:])
 				if err != nil {
 					alert(lineno, pos.Col, fmt.Sprintf("%s in '.elif' at position %d:\n  .elif %s\n  %*s", err.msg, err.pos, err.text, err.pos+6, "^"))
+					return out, diags, true
 				}
 				lvl.active, lvl.taken = ok, ok
 			}
@@ -214,12 +220,12 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directi
 		case ".else":
 			if len(conds) == 0 {
 				alert(lineno, pos.Col, "lone '.else' with no matching '.if'.")
-				continue
+				return out, diags, true
 			}
 			lvl := &conds[len(conds)-1]
 			if lvl.sawElse {
 				alert(lineno, pos.Col, "'.else' after '.else' is not permitted.")
-				continue
+				return out, diags, true
 			}
 			lvl.sawElse = true
 			lvl.active = lvl.parentOK && !lvl.taken
@@ -228,7 +234,7 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directi
 		case ".endif":
 			if len(conds) == 0 {
 				alert(lineno, pos.Col, "lone '.endif' with no matching '.if'.")
-				continue
+				return out, diags, true
 			}
 			conds = conds[:len(conds)-1]
 			continue
@@ -266,8 +272,9 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) ([]*Directi
 	}
 	if len(conds) > 0 {
 		alert(conds[len(conds)-1].pos.Line, conds[len(conds)-1].pos.Col, "non-terminated '.if' block.")
+		return out, diags, true
 	}
-	return out, diags
+	return out, diags, false
 }
 
 // Col is the word's 1-based column.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,7 +52,10 @@ not run exactly as the original tool, and a summary. Exit status 1 when
 something unsupported would change behaviour or the file is invalid.
 `
 
-func compatMain(argv []string) int {
+func compatMain(argv []string) int { return compatCmd(argv, os.Stdout, os.Stderr) }
+
+// compatCmd is `halo compat ARGS…` writing to the given streams.
+func compatCmd(argv []string, stdout, stderr io.Writer) int {
 	asJSON := false
 	var files []string
 	for _, a := range argv {
@@ -59,18 +63,18 @@ func compatMain(argv []string) int {
 		case "--json", "-json":
 			asJSON = true
 		case "-h", "--help":
-			fmt.Print(compatUsage)
+			fmt.Fprint(stdout, compatUsage)
 			return 0
 		default:
 			if len(a) > 1 && a[0] == '-' {
-				fmt.Fprintf(os.Stderr, "halo compat: unknown option %s\n%s", a, compatUsage)
+				fmt.Fprintf(stderr, "halo compat: unknown option %s\n%s", a, compatUsage)
 				return 2
 			}
 			files = append(files, a)
 		}
 	}
 	if len(files) == 0 {
-		fmt.Fprint(os.Stderr, compatUsage)
+		fmt.Fprint(stderr, compatUsage)
 		return 2
 	}
 	// All haproxy files form one configuration, as with repeated -f; each
@@ -84,12 +88,12 @@ func compatMain(argv []string) int {
 				haFiles = append(haFiles, f)
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "halo compat: %v\n", err)
+			fmt.Fprintf(stderr, "halo compat: %v\n", err)
 			return 2
 		}
 		if detectLang(f, data) == parser.LangKeepalived {
 			if keepalivedCompat == nil {
-				fmt.Fprintf(os.Stderr, "halo compat: %s: keepalived support is not built into this binary\n", f)
+				fmt.Fprintf(stderr, "halo compat: %s: keepalived support is not built into this binary\n", f)
 				return 2
 			}
 			reports = append(reports, keepalivedCompat(f))
@@ -100,7 +104,7 @@ func compatMain(argv []string) int {
 	if len(haFiles) > 0 {
 		paths, err := parser.ExpandHAProxyPaths(haFiles)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "halo compat: %v\n", err)
+			fmt.Fprintf(stderr, "halo compat: %v\n", err)
 			return 2
 		}
 		_, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{})
@@ -109,7 +113,7 @@ func compatMain(argv []string) int {
 	code := 0
 	if asJSON {
 		if len(reports) == 1 {
-			if err := compat.RenderJSON(os.Stdout, reports[0]); err != nil {
+			if err := compat.RenderJSON(stdout, reports[0]); err != nil {
 				return 2
 			}
 		} else {
@@ -122,12 +126,12 @@ func compatMain(argv []string) int {
 				raw = append(raw, b.Bytes())
 			}
 			out, _ := json.MarshalIndent(raw, "", "  ")
-			fmt.Println(string(out))
+			fmt.Fprintln(stdout, string(out))
 		}
 	}
 	for _, r := range reports {
 		if !asJSON {
-			if err := compat.RenderText(os.Stdout, r); err != nil {
+			if err := compat.RenderText(stdout, r); err != nil {
 				return 2
 			}
 		}

@@ -222,7 +222,11 @@ func sevTag(s parser.Severity) string {
 // line prints one message; pos may be empty (whole-configuration messages).
 // form is compat.Diagnostic.Form.
 func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, form, msg string) {
-	p.header()
+	// haproxy announces its version before the first warning or alert;
+	// notices do not trigger it.
+	if sev != parser.SevNotice {
+		p.header()
+	}
 	if pos.Line > 0 {
 		switch form {
 		case "bare":
@@ -242,28 +246,32 @@ func (p *diagPrinter) plain(sev parser.Severity, msg string) {
 	fmt.Fprintf(p.w, "%s (%d) : %s\n", sevTag(sev), p.pid, msg)
 }
 
-func haproxyMain(argv []string) int {
+func haproxyMain(argv []string) int { return haproxyCmd(argv, os.Stdout, os.Stderr) }
+
+// haproxyCmd is `halo haproxy ARGS…` writing to the given streams; it
+// returns the exit status.
+func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	a, err := parseHAProxyArgs(argv)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), err)
-		fmt.Fprint(os.Stderr, haproxyUsage)
+		fmt.Fprintf(stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), err)
+		fmt.Fprint(stderr, haproxyUsage)
 		return 1
 	}
 	if a.version > 0 {
-		fmt.Printf("HAProxy version %s (halo %s) - https://haproxy.org/\n", haproxyVersion, Version)
+		fmt.Fprintf(stdout, "HAProxy version %s (halo %s) - https://haproxy.org/\n", haproxyVersion, Version)
 		if a.version > 1 {
-			fmt.Println("Status: halo, a Go drop-in replacement for HAProxy 2.6 and Keepalived 2.2.")
+			fmt.Fprintln(stdout, "Status: halo, a Go drop-in replacement for HAProxy 2.6 and Keepalived 2.2.")
 			var feats []string
 			for f, on := range parser.DefaultCondEnv().Features {
 				if on {
 					feats = append(feats, "+"+f)
 				}
 			}
-			fmt.Printf("Feature list : %s -LUA -QUIC\n", strings.Join(sortStrings(feats), " "))
+			fmt.Fprintf(stdout, "Feature list : %s -LUA -QUIC\n", strings.Join(sortStrings(feats), " "))
 		}
 		return 0
 	}
-	dp := &diagPrinter{w: os.Stderr, pid: os.Getpid()}
+	dp := &diagPrinter{w: stderr, pid: os.Getpid()}
 	if a.checkCond != "" {
 		ok, cerr := parser.DefaultCondEnv().Eval([]parser.Word{{Value: a.checkCond}})
 		if cerr != nil {
@@ -282,8 +290,8 @@ func haproxyMain(argv []string) int {
 		}
 	}
 	if len(a.files) == 0 {
-		fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : No configuration file specified.\n", os.Getpid())
-		fmt.Fprint(os.Stderr, haproxyUsage)
+		fmt.Fprintf(stderr, "[ALERT]    (%d) : No configuration file specified.\n", os.Getpid())
+		fmt.Fprint(stderr, haproxyUsage)
 		return 1
 	}
 	paths, err := parser.ExpandHAProxyPaths(a.files)
@@ -326,7 +334,7 @@ func haproxyMain(argv []string) int {
 	}
 	if !hasListener(cfg) {
 		if a.check {
-			fmt.Println("Configuration file has no error but will not start (no listener) => exit(2).")
+			fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
 		} else {
 			dp.plain(parser.SevAlert, "[haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
 		}
@@ -334,7 +342,7 @@ func haproxyMain(argv []string) int {
 	}
 	if a.check {
 		if !a.quiet || a.verbose {
-			fmt.Println("Configuration file is valid")
+			fmt.Fprintln(stdout, "Configuration file is valid")
 		}
 		return 0
 	}

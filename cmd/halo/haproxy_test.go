@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const corpusDir = "../../../shared/corpus"
+
+// TestCorpusVerdicts checks that `halo haproxy -c` exits as haproxy 2.6
+// did on every real-world file of the shared corpus, except the few listed
+// with a reason in testdata/corpus-differences.tsv.
+func TestCorpusVerdicts(t *testing.T) {
+	verdicts := filepath.Join(corpusDir, "VERDICTS.tsv")
+	f, err := os.Open(verdicts)
+	if err != nil {
+		t.Skipf("corpus not available (%v): skipping the corpus verdict test", err)
+	}
+	defer f.Close()
+	differ := map[string]string{}
+	if data, err := os.ReadFile("../../testdata/corpus-differences.tsv"); err == nil {
+		for _, l := range strings.Split(string(data), "\n")[1:] {
+			if file, reason, ok := strings.Cut(l, "\t"); ok {
+				differ[file] = reason
+			}
+		}
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Scan() // header
+	matched, total := 0, 0
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		if len(cols) < 3 || !strings.HasPrefix(cols[1], "haproxy") {
+			continue
+		}
+		file, want := cols[0], cols[2]
+		total++
+		t.Run(file, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := haproxyCmd([]string{"-c", "-f", filepath.Join(corpusDir, file)}, &out, &errb)
+			got := strconv.Itoa(code)
+			if reason, ok := differ[file]; ok {
+				if got == want {
+					t.Errorf("listed in corpus-differences.tsv (%s) but now exits %s like haproxy: remove the row", reason, got)
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("exit %s, haproxy exits %s\n%s%s", got, want, out.String(), errb.String())
+				return
+			}
+			matched++
+		})
+	}
+	t.Logf("corpus: %d/%d haproxy verdicts matched (%d listed as differences)", matched, total, len(differ))
+}
+
+var (
+	pidRe  = regexp.MustCompile(`\(\d+\) :`)
+	exeRe  = regexp.MustCompile(`path to executable is .*`)
+	verRe  = regexp.MustCompile(`\(halo [^)]*\)`)
+	goldIn = "../../testdata/haproxy/check"
+)
+
+// TestCheckGolden runs `halo haproxy -c` on each testdata/haproxy/check/*.cfg
+// and compares stdout+stderr+exit status with NAME.golden.
+func TestCheckGolden(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(goldIn, "*.cfg"))
+	if len(files) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	t.Setenv("HALO_TEST_SET", "set")
+	for _, cfg := range files {
+		name := strings.TrimSuffix(filepath.Base(cfg), ".cfg")
+		t.Run(name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := haproxyCmd([]string{"-c", "-f", cfg}, &out, &errb)
+			got := normalize(fmt.Sprintf("%s%sexit %d\n", errb.String(), out.String(), code))
+			golden := strings.TrimSuffix(cfg, ".cfg") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+func normalize(s string) string {
+	s = pidRe.ReplaceAllString(s, "(PID) :")
+	s = exeRe.ReplaceAllString(s, "path to executable is BIN")
+	s = verRe.ReplaceAllString(s, "(halo VERSION)")
+	return strings.ReplaceAll(s, goldIn+"/", "")
+}
+
+func TestParseHAProxyArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"multi -f", []string{"-f", "a.cfg", "-f", "dir", "-c"}, "files=[a.cfg dir] check=true"},
+		{"-db -W", []string{"-db", "-W", "-f", "x"}, "files=[x] fg=true mw=true"},
+		{"-Ws -p", []string{"-Ws", "-p", "/run/h.pid", "-f", "x"}, "files=[x] mw=true systemd=true pid=/run/h.pid"},
+		{"-sf pids", []string{"-f", "x", "-sf", "10", "11", "-q"}, "files=[x] sf=[10 11] quiet=true"},
+		{"-st pids", []string{"-st", "7", "-f", "x"}, "files=[x] st=[7]"},
+		{"-- files", []string{"-c", "--", "a", "b"}, "files=[a b] check=true"},
+		{"debug switches", []string{"-dM0x55", "-dr", "-dW", "-f", "x"}, "files=[x] dr=true dW=true"},
+		{"bad flag", []string{"-Z"}, "error: unknown option '-Z'"},
+		{"missing arg", []string{"-f"}, "error: option '-f' expects an argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := parseHAProxyArgs(tc.argv)
+			got := ""
+			if err != nil {
+				got = "error: " + err.Error()
+			} else {
+				got = fmt.Sprintf("files=%v", a.files)
+				add := func(cond bool, s string) {
+					if cond {
+						got += " " + s
+					}
+				}
+				add(a.check, "check=true")
+				add(a.foreground, "fg=true")
+				add(a.masterWorker, "mw=true")
+				add(a.systemd, "systemd=true")
+				add(a.pidFile != "", "pid="+a.pidFile)
+				add(len(a.softStop) > 0, fmt.Sprintf("sf=%v", a.softStop))
+				add(len(a.hardStop) > 0, fmt.Sprintf("st=%v", a.hardStop))
+				add(a.quiet, "quiet=true")
+				add(a.ignoreDNS, "dr=true")
+				add(a.zeroWarning, "dW=true")
+			}
+			if got != tc.want {
+				t.Fatalf("got %q want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompatGolden runs `halo compat` (text and --json) on each
+// testdata/haproxy/compat/*.cfg and compares with NAME.golden / NAME.json.golden.
+func TestCompatGolden(t *testing.T) {
+	dir := "../../testdata/haproxy/compat"
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cfg"))
+	if len(files) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	for _, cfg := range files {
+		for _, asJSON := range []bool{false, true} {
+			name := strings.TrimSuffix(filepath.Base(cfg), ".cfg")
+			golden := strings.TrimSuffix(cfg, ".cfg") + ".golden"
+			argv := []string{cfg}
+			if asJSON {
+				name += "-json"
+				golden = strings.TrimSuffix(cfg, ".cfg") + ".json.golden"
+				argv = []string{"--json", cfg}
+			}
+			t.Run(name, func(t *testing.T) {
+				var out, errb bytes.Buffer
+				code := compatCmd(argv, &out, &errb)
+				got := strings.ReplaceAll(fmt.Sprintf("%s%sexit %d\n", out.String(), errb.String(), code), dir+"/", "")
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if got != string(want) {
+					t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+				}
+			})
+		}
+	}
+}
