@@ -2,6 +2,7 @@ package acl
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -26,12 +27,13 @@ const (
 	mDir
 	mDom
 	mLen
+	mBin
 )
 
 var matchNames = map[string]matchKind{
 	"found": mFound, "bool": mBool, "int": mInt, "ip": mIP, "str": mStr,
 	"beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "dir": mDir,
-	"dom": mDom, "len": mLen,
+	"dom": mDom, "len": mLen, "bin": mBin,
 }
 
 // suffix matchers derived from ACL keywords such as path_beg, hdr_reg.
@@ -275,9 +277,22 @@ func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
 	for _, fn := range files {
 		data, err := o.readFile(fn)
 		if err != nil {
+			// The configuration loader may have read the file already (its
+			// patterns are then in Values, relative to its own directory).
+			if len(pc.Values) > 0 {
+				continue
+			}
 			return nil, fmt.Errorf("failed to open pattern file <%s>", fn)
 		}
-		vals = append(vals, ParsePatternFile(data)...)
+		have := map[string]bool{}
+		for _, v := range vals {
+			have[v] = true
+		}
+		for _, v := range ParsePatternFile(data) {
+			if !have[v] {
+				vals = append(vals, v)
+			}
+		}
 	}
 	if err := c.addPatterns(vals); err != nil {
 		return nil, err
@@ -368,6 +383,17 @@ func (c *Criterion) addPatterns(vals []string) error {
 			}
 			c.ips = append(c.ips, p)
 		}
+	case mBin:
+		// binary patterns are written in hex; compare raw bytes.
+		for _, v := range vals {
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				return fmt.Errorf("'%s' is not a valid hex string", v)
+			}
+			c.strs = append(c.strs, b)
+		}
+		c.match = mStr
+		c.icase = false
 	case mReg:
 		for _, v := range vals {
 			expr := v

@@ -238,6 +238,13 @@ func init() {
 	def(&fetchDef{name: "always_true", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		return boolVal(true), once(st)
 	}})
+	def(&fetchDef{name: "req.proto_http", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		return boolVal(c.T.Method() != nil), once(st)
+	}}, "req_proto_http")
+	def(&fetchDef{name: "wait_end", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		// rules run once the request head is complete: nothing to wait for
+		return boolVal(true), once(st)
+	}})
 	def(&fetchDef{name: "always_false", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		return boolVal(false), once(st)
 	}})
