@@ -222,6 +222,12 @@ type Balance struct {
 	HashType    HashType
 	Avalanche   bool
 	RandomDraws int
+	// HashFunction is the function of `hash-type … <function>`: "sdbm"
+	// (default), "djb2", "wt6" or "crc32".
+	HashFunction string
+	URIPathOnly  bool // balance uri path-only
+	// HdrUseDomainOnly is `balance hdr(name) use_domain_only`.
+	HdrUseDomainOnly bool
 }
 
 // HTTPReuse is `http-reuse`.
@@ -246,6 +252,7 @@ type Server struct {
 	Disabled  bool
 	Maxconn   int
 	Maxqueue  int
+	Minconn   int // dynamic maxconn floor with the backend's fullconn
 	Slowstart time.Duration
 	Cookie    string
 	SendProxy bool

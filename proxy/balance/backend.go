@@ -250,19 +250,24 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *Serve
 // every eligible server is at its maxconn the call waits in a queue until a
 // slot frees, `timeout queue` expires (ErrQueueTimeout) or ctx ends.
 func (b *Backend) Take(ctx context.Context, req *Request, prev *Server) (*Server, error) {
-	return b.take(ctx, req, prev, nil)
+	return b.take(ctx, req, prev, nil, time.Time{})
+}
+
+// TakeUntil is Take with an explicit queue deadline (zero: the backend's
+// QueueTimeout) and no context.
+func (b *Backend) TakeUntil(req *Request, prev *Server, deadline time.Time) (*Server, error) {
+	return b.take(nil, req, prev, nil, deadline)
 }
 
 // TakeServer reserves a slot on a server chosen by persistence (a cookie, a
 // stick table), queueing on that server if it is full. It does not count as
 // a load-balancing decision.
 func (b *Backend) TakeServer(ctx context.Context, s *Server) error {
-	_, err := b.take(ctx, nil, nil, s)
+	_, err := b.take(ctx, nil, nil, s, time.Time{})
 	return err
 }
 
-func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server) (*Server, error) {
-	var deadline time.Time
+func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, deadline time.Time) (*Server, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -307,13 +312,15 @@ func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server) 
 		}
 		b.mu.Unlock()
 
-		if deadline.IsZero() {
-			to := b.cfg.QueueTimeout
-			if to <= 0 {
-				to = 5 * time.Second
+		if timer == nil {
+			if deadline.IsZero() {
+				to := b.cfg.QueueTimeout
+				if to <= 0 {
+					to = 5 * time.Second
+				}
+				deadline = now.Add(to)
 			}
-			deadline = now.Add(to)
-			timer = time.NewTimer(to)
+			timer = time.NewTimer(deadline.Sub(now))
 		}
 		var done <-chan struct{}
 		if ctx != nil {

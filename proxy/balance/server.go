@@ -132,6 +132,9 @@ func newServer(b *Backend, idx int, c ServerConfig) *Server {
 	return s
 }
 
+// Index is the server's position in its backend (declaration order).
+func (s *Server) Index() int { return s.idx }
+
 // Backend returns the server's backend.
 func (s *Server) Backend() *Backend { return s.b }
 

@@ -17,6 +17,8 @@ type Config struct {
 	Intervals     Intervals
 	// ShutdownOnDown is `on-marked-down shutdown-sessions`.
 	ShutdownOnDown bool
+	// OnChange, when set, runs after each UP/DOWN transition was applied.
+	OnChange func()
 }
 
 // Timeouts computes a probe's connect and read timeouts the way HAProxy
@@ -88,6 +90,9 @@ func (c *Checker) Apply(r Result) int {
 		st = balance.StateRunning
 	}
 	t := c.srv.SetState(st)
+	if c.cfg.OnChange != nil {
+		c.cfg.OnChange()
+	}
 	if c.srv.Stats().Admin&balance.AdminMaint == 0 {
 		Report(c.sink, c.cfg.Proxy, c.cfg.Server, c.cfg.Backup, up, r, t)
 	}
