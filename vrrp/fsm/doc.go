@@ -41,7 +41,7 @@
 //
 //   - Every instance starts in BACKUP, even with `state MASTER`; election is
 //     by the master down timer, 3 x advert_int + skew. Only the address
-//     owner (priority 255) takes over at once.
+//     owner (priority 255) configured `state MASTER` takes over at once.
 //   - Skew in Keepalived's integer microseconds: v2 (256-prio)/256 s, v3
 //     ((256-prio) x Master_Adver_Interval)/256 on the effective priority;
 //     VRRPv3 backups adopt the master's interval.
@@ -60,4 +60,11 @@
 //     Keepalived's warnings (NewEngine returns them).
 //
 // The requirement-to-test table is in fsm_test.go (TestRequirements).
+// TestKeepalivedReplay replays runs of real Keepalived 2.2.7 (network
+// namespace labs, logs in testdata/keepalived) and requires the same log
+// lines in the same order.
+//
+// Log lines Keepalived prints from its daemon rather than its state machine
+// ("Sending gratuitous ARP on eth0 for 10.77.0.100" per packet, script and
+// netlink messages, "Stopping") are the daemon's to print.
 package fsm

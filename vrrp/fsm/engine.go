@@ -114,6 +114,19 @@ func NewEngine(cfgs []Config, groups []GroupConfig) (*Engine, []string, error) {
 		if c.DownTimerAdverts <= 0 {
 			c.DownTimerAdverts = 3
 		}
+		// garp_lower_prio_* default to the garp_master_* values.
+		switch {
+		case c.GARPLowerPrioRepeat == 0:
+			c.GARPLowerPrioRepeat = c.GARPRepeat
+		case c.GARPLowerPrioRepeat < 0:
+			c.GARPLowerPrioRepeat = 0
+		}
+		switch {
+		case c.GARPLowerPrioDelay == 0:
+			c.GARPLowerPrioDelay = c.GARPDelay
+		case c.GARPLowerPrioDelay < 0:
+			c.GARPLowerPrioDelay = 0
+		}
 		in := &instance{idx: i, cfg: c, state: Init, base: c.Priority}
 		// vrrp_complete_instance, in Keepalived 2.2's order and words.
 		if in.base == prioOwner && c.NoPreempt {
@@ -127,11 +140,6 @@ func NewEngine(cfgs []Config, groups []GroupConfig) (*Engine, []string, error) {
 				warn = append(warn, fmt.Sprintf("(%s) State MASTER must match being address owner", c.Name))
 				in.want = Backup
 			}
-		}
-		if in.base == prioOwner {
-			// The owner acts as though `state MASTER` were given, so it
-			// takes over at once (RFC 3768 6.4.1).
-			in.want = Master
 		}
 		if in.want == Master {
 			if in.cfg.NoPreempt {
@@ -391,9 +399,13 @@ func (e *Engine) Start(now time.Time) []Action {
 			newState = in.group.state
 		}
 		in.masterAdverInt = in.cfg.AdvertInt
+		// Keepalived clears any VIPs a previous run left behind.
+		e.removeVIPs(in)
 		if isUp && !held && newState == Master && in.base == prioOwner && in.want == Master {
-			// "The simplest way to become master is to timeout from the
-			// backup state very quickly (1usec)."
+			// The address owner with `state MASTER` (RFC 3768 6.4.1): "The
+			// simplest way to become master is to timeout from the backup
+			// state very quickly (1usec)." An owner left in `state BACKUP`
+			// elects through the timer like everyone else.
 			in.state = Backup
 			in.msDownTimer = time.Microsecond
 			e.initSands(in)
@@ -404,8 +416,6 @@ func (e *Engine) Start(now time.Time) []Action {
 		} else {
 			in.msDownTimer = 3*in.masterAdverInt + in.skew()
 		}
-		// Keepalived clears any VIPs a previous run left behind.
-		e.removeVIPs(in)
 		switch {
 		case isUp && !held && newState != Fault:
 			e.log(false, "(%s) Entering BACKUP STATE (init)", in.cfg.Name)

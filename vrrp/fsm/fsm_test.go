@@ -19,6 +19,7 @@ import (
 var requirements = []struct{ req, test string }{
 	// RFC 3768 / 5798 section 6.4.1 Initialize
 	{"RFC 6.4.1: owner (255) sends an advert, GARPs, becomes MASTER at once", "TestOwnerTakesOverAtOnce"},
+	{"KA: an owner configured `state BACKUP` elects through the timer (lab)", "TestOwnerWithStateBackupWaits"},
 	{"RFC 6.4.1: non-owner sets Master_Down_Timer and becomes BACKUP", "TestStartBackupWithDownTimer"},
 	// 6.4.2 Backup
 	{"RFC 6.4.2: BACKUP does not own the VIPs (no ARP answers, no packets)", "TestBackupHoldsNoVIPs"},
@@ -87,7 +88,7 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
-	{"KA: real Keepalived runs (sigterm, track, preempt_delay, sync group) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: 9 real Keepalived runs (sigterm, track, preempt_delay, split/heal, v3 intervals, link down, owner x2, sync group) replayed: same log lines", "TestKeepalivedReplay"},
 	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
 	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
 	{"timers tagged by generation: stale expiries ignored", "TestStaleTimerIgnored"},
@@ -141,7 +142,9 @@ func masterRig(t *testing.T, c Config) *rig {
 }
 
 func TestOwnerTakesOverAtOnce(t *testing.T) {
-	r := newRig(t, []Config{basic(255)}, nil)
+	c := basic(255)
+	c.InitialState = Master
+	r := newRig(t, []Config{c}, nil)
 	acts := r.start()
 	if hasLog(acts, "(VI_1) Entering BACKUP STATE (init)") {
 		t.Fatal("owner logged BACKUP (init)")
@@ -151,7 +154,7 @@ func TestOwnerTakesOverAtOnce(t *testing.T) {
 		t.Fatalf("state %s", r.e.State(0))
 	}
 	got := transcript(r.since(0))
-	want := "log+ (VI_1) Receive advertisement timeout\nadvert VI_1 prio 255\nlog (VI_1) Entering MASTER STATE\n"
+	want := "log+ (VI_1) removing VIPs.\nremove-vips VI_1\nlog+ (VI_1) Receive advertisement timeout\nadvert VI_1 prio 255\nlog (VI_1) Entering MASTER STATE\n"
 	if !strings.HasPrefix(got, want) || !strings.Contains(got, "garp VI_1 x5") {
 		t.Fatalf("transcript:\n%s", got)
 	}
@@ -397,7 +400,9 @@ func TestMasterKeepsEqualPriorityLowerAddress(t *testing.T) {
 func TestMasterAnswersLowerPriority(t *testing.T) {
 	r := masterRig(t, basic(100))
 	acts := r.recv(0, "10.0.0.2", 50)
-	want := "log (VI_1) Received advert from 10.0.0.2 with lower priority 50, ours 100, forcing new election\nadvert VI_1 prio 100\n"
+	// garp_lower_prio_repeat defaults to garp_master_repeat (seen in the lab).
+	want := "log (VI_1) Received advert from 10.0.0.2 with lower priority 50, ours 100, forcing new election\nadvert VI_1 prio 100\n" +
+		"log+ (VI_1) Sending/queueing gratuitous ARPs on eth0 for 10.0.0.100\ngarp VI_1 x5\n"
 	if got := transcript(acts); got != want {
 		t.Fatalf("transcript:\n%s", got)
 	}
@@ -406,6 +411,7 @@ func TestMasterAnswersLowerPriority(t *testing.T) {
 func TestLowerPrioNoAdvert(t *testing.T) {
 	c := basic(100)
 	c.LowerPrioNoAdvert = true
+	c.GARPLowerPrioRepeat = -1
 	r := masterRig(t, c)
 	acts := r.recv(0, "10.0.0.2", 50)
 	if want := "log (VI_1) Received advert from 10.0.0.2 with lower priority 50, ours 100\n"; transcript(acts) != want {
@@ -477,7 +483,11 @@ func TestConfigWarnings(t *testing.T) {
 		{name: "preempt_delay under state MASTER", mod: func(c *Config) { c.InitialState, c.PreemptDelay = Master, 2*time.Second },
 			want: []string{"(VI_1) Warning - preempt delay will not work with initial state MASTER - clearing"}, wantSate: Master},
 		{name: "nopreempt with priority 255", mod: func(c *Config) { c.Priority, c.NoPreempt = 255, true },
-			want: []string{"(VI_1) nopreempt is incompatible with priority 255. resetting nopreempt"}, wantSate: Master},
+			want: []string{"(VI_1) nopreempt is incompatible with priority 255. resetting nopreempt"}, wantSate: Backup},
+		{name: "owner state MASTER with nopreempt and delay", mod: func(c *Config) {
+			c.Priority, c.InitialState, c.NoPreempt, c.PreemptDelay = 255, Master, true, 3*time.Second
+		}, want: []string{"(VI_1) nopreempt is incompatible with priority 255. resetting nopreempt",
+			"(VI_1) Warning - preempt delay will not work with initial state MASTER - clearing"}, wantSate: Master},
 		{name: "preempt_delay with nopreempt", mod: func(c *Config) { c.NoPreempt, c.PreemptDelay = true, time.Second },
 			want: []string{"(VI_1) preempt_delay is incompatible with nopreempt mode - resetting"}, noPre: true, wantSate: Backup},
 		{name: "preempt_delay in strict mode", mod: func(c *Config) { c.Strict, c.PreemptDelay = true, time.Second },
@@ -560,10 +570,22 @@ func TestNoPreempt(t *testing.T) {
 	}
 }
 
+func TestOwnerWithStateBackupWaits(t *testing.T) {
+	r := newRig(t, []Config{basic(255)}, nil)
+	acts := r.start()
+	if !hasLog(acts, "(VI_1) Entering BACKUP STATE (init)") {
+		t.Fatal(transcript(acts))
+	}
+	// 3 x 1 s + (256-255)/256 s, as Keepalived 2.2.7 does in the lab.
+	if at, _ := r.timerAt(0, TimerMasterDown); at != 3*time.Second+3906*time.Microsecond {
+		t.Fatalf("down timer %v", at)
+	}
+}
+
 func TestOwnerConflict(t *testing.T) {
 	r := newRig(t, []Config{basic(255)}, nil)
 	r.start()
-	r.advance(time.Millisecond)
+	r.advance(4 * time.Second)
 	acts := r.recv(0, "10.0.0.2", 255)
 	if !hasLog(acts, "(VI_1) CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority") {
 		t.Fatal(transcript(acts))

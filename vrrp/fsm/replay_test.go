@@ -10,8 +10,8 @@ import (
 )
 
 // TestKeepalivedReplay plays, on the simulated LAN, scenarios that were run
-// with real Keepalived 2.2.7 in network namespaces (netlab, and a sync group
-// lab with the config in testdata/keepalived/syncgroup-n1.conf), and compares
+// with real Keepalived 2.2.7 in network namespaces (netlab scenarios, and
+// hand-made labs whose configs are in testdata/keepalived/*.conf), and compares
 // every router's instance log lines, in order, with what Keepalived logged
 // (-D; lines starting with "(" or "VRRP_Group(", see testdata/keepalived/).
 func TestKeepalivedReplay(t *testing.T) {
@@ -30,6 +30,12 @@ func TestKeepalivedReplay(t *testing.T) {
 		b := Config{Name: "VI_2", VRID: 52, Priority: prio, AdvertInt: time.Second, Interface: "eth0",
 			GARPDelay: 5 * time.Second, VIPs: vip("10.77.0.101")}
 		return []Config{a, b}, []GroupConfig{{Name: "G1", Members: []string{"VI_1", "VI_2"}}}
+	}
+	// inst is a lab instance: VRID 51, VIP 10.77.0.100 on eth0.
+	one := func(c Config) []Config { return []Config{c} }
+	inst := func(prio int, st State, adv time.Duration, version int) Config {
+		return Config{Name: "VI_1", VRID: 51, Version: version, Priority: prio, AdvertInt: adv, InitialState: st,
+			Interface: "eth0", GARPDelay: 5 * time.Second, VIPs: vip("10.77.0.100")}
 	}
 	type step struct {
 		at   time.Duration
@@ -60,6 +66,38 @@ func TestKeepalivedReplay(t *testing.T) {
 				l.restart(r, cfgs, nil)
 			}},
 			{10600 * time.Millisecond, 1, stop}, {11500 * time.Millisecond, 2, stop}}},
+		{name: "splitheal", cfg: func(n int) ([]Config, []GroupConfig) { return lab(n, nil), nil },
+			steps: []step{{0, 1, start}, {0, 2, start},
+				{6 * time.Second, 2, func(l *lan, r *router) { l.cut[r] = true }},
+				{12 * time.Second, 2, func(l *lan, r *router) { l.cut[r] = false }},
+				{15 * time.Second, 1, stop}, {17 * time.Second, 2, stop}}},
+		{name: "v3iv", cfg: func(n int) ([]Config, []GroupConfig) {
+			if n == 1 {
+				return one(inst(150, Backup, time.Second, 3)), nil
+			}
+			return one(inst(100, Backup, 2*time.Second, 3)), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {8 * time.Second, 1, stop}, {14 * time.Second, 2, stop}}},
+		{name: "ifdown", cfg: func(n int) ([]Config, []GroupConfig) { return lab(n, nil), nil },
+			steps: []step{{0, 1, start}, {0, 2, start},
+				{6 * time.Second, 1, func(l *lan, r *router) { l.cut[r] = true; l.apply(r, r.e.Interface(l.now, "eth0", false)) }},
+				{12500 * time.Millisecond, 1, func(l *lan, r *router) { l.cut[r] = false; l.apply(r, r.e.Interface(l.now, "eth0", true)) }},
+				{18 * time.Second, 1, stop}, {18*time.Second + 300*time.Millisecond, 2, stop}}},
+		{name: "owner", cfg: func(n int) ([]Config, []GroupConfig) {
+			if n == 1 {
+				return one(inst(255, Backup, time.Second, 2)), nil
+			}
+			c := inst(100, Master, time.Second, 2)
+			c.NoPreempt = true
+			return one(c), nil
+		}, steps: []step{{0, 2, start}, {5 * time.Second, 1, start}, {9 * time.Second, 1, stop}, {12 * time.Second, 2, stop}}},
+		{name: "owner2", cfg: func(n int) ([]Config, []GroupConfig) {
+			if n == 1 {
+				c := inst(255, Master, time.Second, 2)
+				c.NoPreempt, c.PreemptDelay = true, 3*time.Second
+				return one(c), nil
+			}
+			return one(inst(100, Backup, time.Second, 2)), nil
+		}, steps: []step{{0, 2, start}, {5 * time.Second, 1, start}, {9 * time.Second, 1, stop}, {12 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},

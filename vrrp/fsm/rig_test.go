@@ -41,6 +41,7 @@ type lan struct {
 	routers  []*router
 	inflight []delivery
 	armSeq   uint64
+	cut      map[*router]bool // routers detached from the segment
 	// holders samples: every change of who holds each VRID's VIPs.
 	changes []string
 }
@@ -53,7 +54,7 @@ type delivery struct {
 }
 
 func newLAN(t *testing.T) *lan {
-	return &lan{t: t, now: t0, latency: 50 * time.Microsecond}
+	return &lan{t: t, now: t0, latency: 50 * time.Microsecond, cut: map[*router]bool{}}
 }
 
 // add creates a router running the given instances (and sync groups).
@@ -197,7 +198,7 @@ func (l *lan) run(until time.Duration) {
 			d := l.inflight[di]
 			l.inflight = append(l.inflight[:di], l.inflight[di+1:]...)
 			for _, r := range l.routers {
-				if r == d.from || !r.up {
+				if r == d.from || !r.up || l.cut[r] || l.cut[d.from] {
 					continue
 				}
 				for i, in := range r.e.inst {

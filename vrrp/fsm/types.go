@@ -80,8 +80,9 @@ type VIP struct {
 
 // Config is one vrrp_instance as the state machine needs it. Zero values
 // mean Keepalived's defaults where Keepalived has no zero: AdvertInt 1s,
-// GARPRepeat 5, GARPRefreshRepeat 1, DownTimerAdverts 3. GARPDelay zero
-// means no delayed second burst (the daemon passes Keepalived's 5s default).
+// GARPRepeat 5, GARPRefreshRepeat 1, DownTimerAdverts 3, GARPLowerPrio*
+// the GARP* values. GARPDelay zero means no delayed second burst (the
+// daemon passes Keepalived's 5s default).
 type Config struct {
 	Name         string
 	VRID         uint8
@@ -102,12 +103,15 @@ type Config struct {
 	DontTrackPrimary bool
 	Trackers         []Tracker
 
-	GARPDelay           time.Duration // garp_master_delay: second burst after becoming MASTER
-	GARPRepeat          int           // garp_master_repeat
-	GARPRefresh         time.Duration // garp_master_refresh, 0: off
-	GARPRefreshRepeat   int           // garp_master_refresh_repeat
-	GARPLowerPrioDelay  time.Duration // garp_lower_prio_delay
-	GARPLowerPrioRepeat int           // garp_lower_prio_repeat, 0: off
+	GARPDelay         time.Duration // garp_master_delay: second burst after becoming MASTER
+	GARPRepeat        int           // garp_master_repeat
+	GARPRefresh       time.Duration // garp_master_refresh, 0: off
+	GARPRefreshRepeat int           // garp_master_refresh_repeat
+	// garp_lower_prio_delay/repeat: a MASTER receiving a lower-priority
+	// advert sends a GARP burst now and another after the delay. Zero
+	// means Keepalived's default (the garp_master_* value), negative: none.
+	GARPLowerPrioDelay  time.Duration
+	GARPLowerPrioRepeat int
 	// LowerPrioNoAdvert: a MASTER does not answer a lower-priority advert
 	// with its own (vrrp_lower_prio_no_advert).
 	LowerPrioNoAdvert bool
