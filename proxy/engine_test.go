@@ -305,3 +305,189 @@ func TestTLSOffload(t *testing.T) {
 		t.Fatalf("hook saw SNI %q", sni)
 	}
 }
+
+func TestKeepAliveReuseAndModes(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	tests := []struct {
+		name      string
+		mode      ConnMode
+		wantConns int64 // backend connections after 3 requests on one client connection
+	}{
+		{"keep-alive reuses the server connection", ConnKeepAlive, 1},
+		{"http-server-close opens one per request", ConnServerClose, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := b1.conns.Load()
+			cfg := httpConfig(testServer("s1", b1.addr()))
+			cfg.Proxies[1].ConnMode = tc.mode
+			_, addr := startProxy(t, cfg)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for i := 0; i < 3; i++ {
+				resp, _ := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+				if resp.StatusCode != 200 || resp.Close {
+					t.Fatalf("request %d: %d close=%v", i, resp.StatusCode, resp.Close)
+				}
+			}
+			if got := b1.conns.Load() - before; got != tc.wantConns {
+				t.Fatalf("backend saw %d connections, want %d", got, tc.wantConns)
+			}
+		})
+	}
+}
+
+func TestHTTP10AndClose(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	_, addr := startProxy(t, httpConfig(testServer("s1", b1.addr())))
+	tests := []struct {
+		name, raw string
+		wantConn  string // Connection header of the answer
+		wantEOF   bool
+	}{
+		{"HTTP/1.0 closes", "GET / HTTP/1.0\r\n\r\n", "close", true},
+		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "keep-alive", false},
+		{"HTTP/1.1 close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "close", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			resp, _ := roundTrip(t, c, br, tc.raw)
+			got := resp.Header.Get("Connection")
+			if resp.Close {
+				got = "close" // net/http strips "Connection: close" into Close
+			}
+			if got != tc.wantConn {
+				t.Errorf("Connection %q, want %q", got, tc.wantConn)
+			}
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, err = br.ReadByte()
+			if gotEOF := err == io.EOF; gotEOF != tc.wantEOF {
+				t.Errorf("EOF after answer: %v (err %v), want %v", gotEOF, err, tc.wantEOF)
+			}
+		})
+	}
+}
+
+func TestExpect100Continue(t *testing.T) {
+	b1 := newBackend(t, "b1", nil) // net/http answers 100 Continue when the handler reads the body
+	_, addr := startProxy(t, httpConfig(testServer("s1", b1.addr())))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("interim answer %q %v", line, err)
+	}
+	if l, _ := br.ReadString('\n'); l != "\r\n" {
+		t.Fatalf("interim head not empty: %q", l)
+	}
+	io.WriteString(c, "data")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "PUT /up HTTP/1.1 body=4") {
+		t.Fatalf("body %q", body)
+	}
+}
+
+func TestWebSocketUpgrade(t *testing.T) {
+	// Origin: answers the upgrade with 101, then echoes upper-cased bytes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		buf := make([]byte, 64)
+		for {
+			n, err := br.Read(buf)
+			if err != nil {
+				return
+			}
+			c.Write([]byte(strings.ToUpper(string(buf[:n]))))
+		}
+	}()
+	cfg := httpConfig(testServer("s1", netip.MustParseAddrPort(ln.Addr().String())))
+	cfg.Proxies[1].Timeouts.Tunnel = 2 * time.Second
+	_, addr := startProxy(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade answer %v %v", resp, err)
+	}
+	io.WriteString(c, "hello")
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "HELLO" {
+		t.Fatalf("tunnel echoed %q %v", buf, err)
+	}
+}
+
+func TestSoftStopFinishesInFlight(t *testing.T) {
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "done")
+	})
+	rt, addr := startProxy(t, httpConfig(testServer("s1", slow.addr())))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	rt.SoftStop()
+	if _, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		t.Error("still accepting after soft stop")
+	}
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "done" {
+		t.Fatalf("body %q", body)
+	}
+	select {
+	case <-rt.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("runtime did not stop after the last connection")
+	}
+}
