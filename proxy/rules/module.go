@@ -597,6 +597,14 @@ func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	}
 	e.Th, e.Ti, e.TR, e.Tw = ms(tx.Th), ms(tx.Ti), ms(tx.TR), ms(tx.Tw)
 	e.Tc, e.Tr, e.Ta, e.Tt = ms(tx.Tc), ms(tx.Tr), ms(tx.Ta), ms(tx.Tt)
+	if st.Stats {
+		// the stats applet "connects" at once (HAProxy logs 0/0/0/0/0)
+		for _, t := range []*int64{&e.Tw, &e.Tc, &e.Tr} {
+			if *t < 0 {
+				*t = 0
+			}
+		}
+	}
 	if e.Th < 0 {
 		e.Th = 0
 	}

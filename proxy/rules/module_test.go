@@ -1,0 +1,133 @@
+package rules_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/rules"
+	"halo/proxy/stats"
+)
+
+// echo starts an HTTP server on port that answers "name cookie=<Cookie>".
+func echo(t *testing.T, name string, port int) *proxy.Server {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Skipf("port %d busy: %v", port, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s cookie=%s", name, r.Header.Get("Cookie"))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &proxy.Server{Name: name, ID: 1, Addr: netip.MustParseAddr("127.0.0.1"), Port: port, Weight: 1,
+		Cookie: name, Resolved: true, Rise: 2, Fall: 3}
+}
+
+func get(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, raw)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func crit(fetch string, args []string, vals ...string) *proxy.Cond {
+	return &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{
+		{Fetch: fetch, FetchArgs: args, Values: vals, Match: "str"}}}}}}}
+}
+
+// TestModuleEndToEnd runs the module inside the real engine: dynamic
+// use_backend, cookie persistence, deny, monitor-uri, stats page and the
+// log line, on ports 23200-23259.
+func TestModuleEndToEnd(t *testing.T) {
+	logs, err := net.ListenPacket("udp", "127.0.0.1:23250")
+	if err != nil {
+		t.Skip("port 23250 busy")
+	}
+	defer logs.Close()
+	to := proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second, Client: 5 * time.Second}
+	ba := &proxy.Proxy{Name: "b_a", ID: 2, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
+		Servers: []*proxy.Server{echo(t, "sa", 23201)},
+		Cookie:  &proxy.CookieConfig{Name: "SRV", Mode: "insert", Indirect: true}}
+	bb := &proxy.Proxy{Name: "b_b", ID: 3, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
+		Servers: []*proxy.Server{echo(t, "sb", 23202)}}
+	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeHTTP, Timeouts: to,
+		Binds:          []proxy.Bind{{Network: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:23200")}},
+		DefaultBackend: bb,
+		UseBackends:    []proxy.UseBackend{{Dynamic: "b_%[req.hdr(host),lower,word(1,.)]"}},
+		HTTPRequest:    []*proxy.HTTPRule{{Action: "deny", Cond: crit("path", nil, "/admin")}},
+		MonitorURI:     "/health",
+		Stats:          &proxy.StatsPage{URI: "/st"},
+		Logs:           []proxy.LogTarget{{Address: "127.0.0.1:23250", Facility: "local0"}},
+		LogFormat:      "httplog",
+	}
+	cfg := &proxy.Config{Global: proxy.Global{Maxconn: 100}, Proxies: []*proxy.Proxy{fe, ba, bb}}
+	rules.NewStatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
+		return stats.NewPage(stats.For(rt), px, cp)
+	}
+	rt, err := proxy.New(cfg, rules.New().Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Skip("cannot listen on 23200: ", err)
+	}
+	defer rt.HardStop()
+	addr := "127.0.0.1:23200"
+
+	resp, body := get(t, addr, "GET / HTTP/1.1\r\nHost: A.example.com\r\n\r\n")
+	if !strings.HasPrefix(body, "sa ") || resp.Header.Get("Set-Cookie") != "SRV=sa; path=/" {
+		t.Errorf("dynamic use_backend + insert: %q %v", body, resp.Header)
+	}
+	_, body = get(t, addr, "GET / HTTP/1.1\r\nHost: a.example.com\r\nCookie: x=1; SRV=sa\r\n\r\n")
+	if body != "sa cookie=x=1" {
+		t.Errorf("indirect cookie not stripped: %q", body)
+	}
+	_, body = get(t, addr, "GET / HTTP/1.1\r\nHost: nosuch.example.com\r\n\r\n")
+	if !strings.HasPrefix(body, "sb ") {
+		t.Errorf("unknown dynamic backend must fall back to default: %q", body)
+	}
+	resp, _ = get(t, addr, "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != 403 {
+		t.Errorf("deny: %d", resp.StatusCode)
+	}
+	resp, body = get(t, addr, "GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Service ready.") {
+		t.Errorf("monitor-uri: %d %q", resp.StatusCode, body)
+	}
+	resp, body = get(t, addr, "GET /st;csv HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "# pxname,svname,") || !strings.Contains(body, "\nb_a,sa,") {
+		t.Errorf("stats csv: %d %q", resp.StatusCode, body)
+	}
+	// The first log line is the first request's.
+	logs.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 2048)
+	n, _, err := logs.ReadFrom(buf)
+	if err != nil {
+		t.Fatal("no log line:", err)
+	}
+	line := string(buf[:n])
+	for _, want := range []string{"<134>", " fe b_a/sa ", " 200 ", " - - --NI ", `"GET / HTTP/1.1"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q", line, want)
+		}
+	}
+}
