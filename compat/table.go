@@ -68,8 +68,18 @@ func (t *Table[C]) Lookup(words []string) (kw *Keyword[C], n int) {
 	if max > len(words) {
 		max = len(words)
 	}
+	// The key is built in a stack buffer: a map index with string(buf)
+	// does not allocate, and every configuration line goes through here.
+	var arr [128]byte
 	for n = max; n >= 1; n-- {
-		if k, ok := t.byName[strings.Join(words[:n], " ")]; ok && !k.Sub {
+		buf := arr[:0]
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				buf = append(buf, ' ')
+			}
+			buf = append(buf, words[i]...)
+		}
+		if k, ok := t.byName[string(buf)]; ok && !k.Sub {
 			return k, n
 		}
 	}

@@ -157,6 +157,11 @@ func ParseCondition(words []Word) (*Condition, error) {
 	if depth != 0 {
 		return nil, errors.New("missing closing '}' in condition")
 	}
+	if depth == 0 && !hasBrace(words) {
+		if c, ok := parseNamedCondition(words); ok {
+			return c, nil
+		}
+	}
 	pl, err := lexer.Upgrade(lexCondWords(words))
 	if err != nil {
 		return nil, err
@@ -206,4 +211,63 @@ func SplitCondition(args []Word) ([]Word, *Condition, error) {
 		}
 	}
 	return args, nil, nil
+}
+
+func hasBrace(words []Word) bool {
+	for _, w := range words[1:] {
+		v := strings.TrimLeft(w.Value, "!")
+		if v == "{" || v == "}" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseNamedCondition is a fast path for the most common conditions, made
+// only of (negated) ACL names and "||"/"or": most lines of a large
+// configuration. It returns ok=false for anything else, which then goes
+// through the grammar; FuzzCondition checks both agree.
+func parseNamedCondition(words []Word) (*Condition, bool) {
+	c := &Condition{Pos: words[0].Pos, Unless: words[0].Value == "unless"}
+	var and []CondTerm
+	neg := false
+	var negPos *Pos
+	for i := 1; i < len(words); i++ {
+		w := words[i]
+		v := w.Value
+		if v == "||" || v == "or" {
+			if len(and) == 0 || neg {
+				return nil, false
+			}
+			c.Or = append(c.Or, and)
+			and = nil
+			continue
+		}
+		n := 0
+		for n < len(v) && v[n] == '!' {
+			n++
+		}
+		if n > 0 && negPos == nil {
+			p := w.Pos
+			negPos = &p
+		}
+		if n%2 == 1 {
+			neg = !neg
+		}
+		v = v[n:]
+		if v == "" {
+			continue
+		}
+		pos := w.Pos
+		if negPos != nil {
+			pos = *negPos
+		}
+		and = append(and, CondTerm{Pos: pos, Neg: neg, Name: v})
+		neg, negPos = false, nil
+	}
+	if len(and) == 0 || neg || negPos != nil {
+		return nil, false
+	}
+	c.Or = append(c.Or, and)
+	return c, true
 }

@@ -3,6 +3,8 @@ package parser
 import (
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/participle/v2/lexer"
 )
 
 func words(s string) []Word {
@@ -91,6 +93,32 @@ func FuzzCondition(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ws := words(s)
+		// The fast path for named conditions must agree with the grammar.
+		if len(ws) > 1 && (ws[0].Value == "if" || ws[0].Value == "unless") && !hasBrace(ws) {
+			if fast, ok := parseNamedCondition(ws); ok {
+				pl, err := lexer.Upgrade(lexCondWords(ws))
+				if err != nil {
+					t.Fatal(err)
+				}
+				slow, err := aclCondParser.ParseFromLexer(pl)
+				if err != nil {
+					t.Fatalf("fast path accepted %q, grammar refused: %v", s, err)
+				}
+				if len(slow.Or) != len(fast.Or) {
+					t.Fatalf("%q: fast %d OR groups, grammar %d", s, len(fast.Or), len(slow.Or))
+				}
+				for i := range slow.Or {
+					if len(slow.Or[i].Terms) != len(fast.Or[i]) {
+						t.Fatalf("%q: group %d sizes differ", s, i)
+					}
+					for j, term := range slow.Or[i].Terms {
+						if term.Name != fast.Or[i][j].Name || (len(term.Not)%2 == 1) != fast.Or[i][j].Neg {
+							t.Fatalf("%q: term %d.%d differs: %+v vs %+v", s, i, j, term, fast.Or[i][j])
+						}
+					}
+				}
+			}
+		}
 		c, err := ParseCondition(ws)
 		if err == nil {
 			if len(c.Or) == 0 {

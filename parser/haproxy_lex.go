@@ -44,10 +44,17 @@ func lexLine(line string, file string, lineno int, section string, env Env) ([]W
 		if start < 0 {
 			start = end
 		}
+		raw := line[start:end]
+		val := raw
+		// Most words are written plainly: their value is their raw text,
+		// which shares the file's memory instead of allocating.
+		if string(cur) != raw {
+			val = string(cur)
+		}
 		words = append(words, Word{
 			Pos:    Pos{File: file, Line: lineno, Col: start + 1},
-			Value:  string(cur),
-			Raw:    line[start:end],
+			Value:  val,
+			Raw:    raw,
 			Quoted: quoted,
 		})
 		cur = cur[:0]

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -298,6 +299,11 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		dp.plain(parser.SevAlert, err.Error())
 		return 1
+	}
+	if a.check {
+		// A check is a short-lived process whose garbage dies with it:
+		// fewer collections make `-c` on large files faster.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	cfg, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{IgnoreResolveErrors: a.ignoreDNS, Diag: a.diag})
 	warned := false
