@@ -83,6 +83,11 @@ type Diagnostic struct {
 	// Late: found by the whole-configuration checks that run after every
 	// file was read (haproxy's check_config_validity()).
 	Late bool
+	// Class is a tool-specific category (keepalived: the config_err_t
+	// level, see parser.KaUnknownKeyword…); empty when it has none.
+	Class string
+	// Hint is halo's extra help ("did you mean …?"), printed after Msg.
+	Hint string
 }
 
 // Report is everything loading a configuration says besides the typed

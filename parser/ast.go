@@ -101,6 +101,10 @@ type Diag struct {
 	Pos Pos
 	Sev Severity
 	Msg string
+	// Class is a tool-specific category; for keepalived it is the
+	// config_err_t level (KaUnknownKeyword, …) that decides -t's exit
+	// status. Empty for plain log lines.
+	Class string
 }
 
 func (d Diag) Error() string { return d.Pos.String() + ": " + d.Msg }

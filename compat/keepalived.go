@@ -1,0 +1,826 @@
+package compat
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"halo/parser"
+	"halo/vrrp"
+)
+
+// KeepalivedOptions tunes LoadKeepalived.
+type KeepalivedOptions struct {
+	// ConfigID is -i: which "@ID" conditional lines apply ("" = none).
+	ConfigID string
+	// HostChecks makes the loader check the host as `keepalived -t` does:
+	// interfaces exist, scripts exist and are executable, script users
+	// exist. `halo compat` (possibly run on another machine) leaves it off.
+	HostChecks bool
+	// Interfaces lists the host's interface names (nil: ask the kernel).
+	Interfaces func() map[string]bool
+	// LookupUser resolves a user name to uid/gid (nil: os/user).
+	LookupUser func(name string) (uid, gid int, ok bool)
+	// Parse is passed to the parser (FS, MaxLines); ConfigID is filled in.
+	Parse parser.KeepalivedOptions
+}
+
+// ClassExitConfig marks a diagnostic after which keepalived exits at once
+// with status 2 (a keyword missing its parameter).
+const ClassExitConfig = "EXIT_CONFIG"
+
+// kaClassRank orders keepalived's config_err_t (lib/parser.h). keepalived
+// -t keeps the numerically highest level seen, so a security error wins
+// over everything and a missing interface alone still exits 5 when any
+// other error came with it.
+var kaClassRank = map[string]int{
+	parser.KaFileNotFound:     1,
+	parser.KaBadIf:            2,
+	parser.KaFatal:            3,
+	parser.KaMultipleFiles:    4,
+	parser.KaUnknownKeyword:   5,
+	parser.KaUnexpectedBOB:    6,
+	parser.KaMissingBOB:       7,
+	parser.KaUnexpectedEOB:    8,
+	parser.KaMissingEOB:       9,
+	parser.KaUnmatchedQuote:   10,
+	parser.KaMissingParameter: 11,
+	parser.KaInvalidNumber:    12,
+	parser.KaGeneralError:     13,
+	parser.KaWarning:          14,
+	parser.KaDeprecated:       15,
+	parser.KaSecurityError:    16,
+}
+
+// KeepalivedTestExit is `keepalived -t`'s exit status for a report: 0
+// clean, 4 cannot run, 5 errors but it would run, 6 only script security,
+// 2 a keyword without its parameter (keepalived exits there).
+func KeepalivedTestExit(r *Report) int {
+	worst := 0
+	for _, d := range r.Diags {
+		if d.Class == ClassExitConfig {
+			return 2
+		}
+		if k := kaClassRank[d.Class]; k > worst {
+			worst = k
+		}
+	}
+	switch {
+	case worst == 0:
+		return 0
+	case worst <= kaClassRank[parser.KaFatal]:
+		return 4
+	case worst == kaClassRank[parser.KaSecurityError]:
+		return 6
+	}
+	return 5
+}
+
+// KeepalivedDiagText renders a diagnostic in keepalived's words:
+// "(FILE: Line N) message", with the column and halo's hint added.
+func KeepalivedDiagText(d Diagnostic) string {
+	var b strings.Builder
+	if d.Pos.Line > 0 {
+		fmt.Fprintf(&b, "(%s: Line %d", d.Pos.File, d.Pos.Line)
+		if d.Pos.Col > 0 {
+			fmt.Fprintf(&b, ", col %d", d.Pos.Col)
+		}
+		b.WriteString(") ")
+	}
+	if d.Class == "" && d.Sev != parser.SevAlert {
+		b.WriteString("halo: ")
+	}
+	b.WriteString(d.Msg)
+	if d.Hint != "" {
+		b.WriteString(" (" + d.Hint + ")")
+	}
+	return b.String()
+}
+
+// kaCtx is the decoding context of one LoadKeepalived call.
+type kaCtx struct {
+	r    *Report
+	opt  KeepalivedOptions
+	cfg  *vrrp.Config
+	stop bool // keepalived would have exited (status 2)
+
+	inst   *vrrp.Instance
+	im     *kaInstMeta
+	script *vrrp.Script
+	sm     *kaScriptMeta
+	sg     *vrrp.SyncGroup
+	sgPos  parser.Pos
+	tf     *vrrp.TrackFile
+
+	instMeta   map[*vrrp.Instance]*kaInstMeta
+	scriptMeta map[string]*kaScriptMeta
+	sgMeta     map[*vrrp.SyncGroup]parser.Pos
+	scripts    []kaScriptUse
+	global     kaGlobalMeta
+	ifaces     map[string]bool
+}
+
+type kaGlobalMeta struct {
+	scriptUserSet bool
+	scriptUserPos parser.Pos
+	uid, gid      int
+	userOK        bool
+}
+
+type kaInstMeta struct {
+	pos                       parser.Pos
+	vridSet                   bool
+	vridPos                   parser.Pos
+	ifacePos                  parser.Pos
+	stateMaster               bool
+	preemptDelaySet           bool
+	nopreemptSet              bool
+	trackScriptPos            map[string]parser.Pos
+	authPos                   parser.Pos
+	garpDelaySet, garpRepSet  bool
+	garpRefSet, garpRefRepSet bool
+	acceptSet                 bool
+}
+
+type kaScriptMeta struct {
+	pos     parser.Pos
+	userSet bool
+	used    bool
+	removed bool
+}
+
+// kaScriptUse is one script keepalived would run, for the security and
+// existence checks done after reading the configuration.
+type kaScriptUse struct {
+	pos     parser.Pos
+	cmd     string
+	user    string // "" = default script user
+	track   string // vrrp_script name, for track scripts
+	uid     int
+	hasUser bool
+}
+
+// LoadKeepalived reads a keepalived.conf and decodes it into a vrrp.Config
+// with the diagnostics `keepalived -t` would print (in keepalived's
+// words, with halo's notes on what it does not execute). The config is nil
+// only when keepalived itself would stop (Report.Fatal).
+func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) {
+	po := opt.Parse
+	po.ConfigID = opt.ConfigID
+	f, pdiags := parser.ParseKeepalived(path, po)
+	r := &Report{Lang: parser.LangKeepalived, Files: f.Paths}
+	if len(r.Files) == 0 {
+		r.Files = []string{path}
+	}
+	for _, d := range pdiags {
+		r.Diags = append(r.Diags, Diagnostic{Pos: d.Pos, Sev: d.Sev, Msg: d.Msg, Class: d.Class})
+	}
+	c := &kaCtx{
+		r: r, opt: opt,
+		cfg: &vrrp.Config{
+			Scripts:    map[string]*vrrp.Script{},
+			TrackFiles: map[string]*vrrp.TrackFile{},
+		},
+		instMeta:   map[*vrrp.Instance]*kaInstMeta{},
+		scriptMeta: map[string]*kaScriptMeta{},
+		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
+	}
+	c.setGlobalDefaults()
+	c.walk(kaTop, f.Directives)
+	if !c.stop {
+		c.finish()
+	}
+	if r.Fatal() {
+		return nil, r
+	}
+	return c.cfg, r
+}
+
+func (c *kaCtx) setGlobalDefaults() {
+	g := &c.cfg.Global
+	g.SMTPConnectTimeout = 30 * time.Second
+	g.McastGroup4 = netip.MustParseAddr("224.0.0.18")
+	g.McastGroup6 = netip.MustParseAddr("ff02::12")
+	g.GARPMasterDelay = 5 * time.Second
+	g.GARPMasterRepeat = 5
+	g.GARPMasterRefreshRepeat = 1
+	g.Version = 2
+}
+
+// errf reports a keepalived configuration error of the given class.
+func (c *kaCtx) errf(pos parser.Pos, class, format string, a ...any) {
+	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Class: class, Msg: fmt.Sprintf(format, a...)})
+}
+
+// logf is a line keepalived logs without counting it as an error.
+func (c *kaCtx) logf(pos parser.Pos, format string, a ...any) {
+	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: pos, Sev: parser.SevNotice, Class: "log", Msg: fmt.Sprintf(format, a...)})
+}
+
+// walk decodes a block's statements against a section's table.
+func (c *kaCtx) walk(s *kaSection, body []*parser.Directive) {
+	for _, d := range body {
+		if c.stop {
+			return
+		}
+		kw := s.tab.Get(d.Name)
+		if kw == nil {
+			diag := Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Class: parser.KaUnknownKeyword,
+				Msg: fmt.Sprintf("Unknown keyword '%s'", d.Name)}
+			if sug := s.tab.Suggest(d.Name); sug != "" {
+				diag.Hint = fmt.Sprintf("did you mean '%s'?", sug)
+			} else if other := kaWhereElse(s, d.Name); other != "" {
+				diag.Hint = fmt.Sprintf("'%s' belongs in %s", d.Name, other)
+			}
+			c.r.Diags = append(c.r.Diags, diag)
+			if d.HasBlock {
+				// keepalived reads an unknown keyword's '{' as unexpected
+				c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
+			}
+			continue
+		}
+		kind := s.blocks[d.Name]
+		switch {
+		case kind == kaNoBlock && d.HasBlock:
+			c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
+		case kind != kaNoBlock && kind != kaOptBlock && !d.HasBlock:
+			c.errf(d.Pos, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
+		}
+		c.r.Record(d.Pos, s.name, d.Name, kw.Status, kw.Note)
+		if kw.Status != Supported && kw.Note != "" {
+			c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevNotice,
+				Msg: fmt.Sprintf("'%s' is %s: %s", d.Name, kw.Status, kw.Note)})
+		}
+		if kw.Decode != nil {
+			if err := kw.Decode(c, d, d.Args); err != nil {
+				c.r.Alertf(d.Pos, "%v", err)
+			}
+		}
+	}
+}
+
+// arg returns argument i of d (0 = first after the keyword). A missing
+// argument makes keepalived print its message and exit with status 2.
+func (c *kaCtx) arg(d *parser.Directive, i int) (string, bool) {
+	if i < len(d.Args) {
+		return d.Args[i].Value, true
+	}
+	prev := d.Name
+	if i > 0 && i-1 < len(d.Args) {
+		prev = d.Args[i-1].Value
+	}
+	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Class: ClassExitConfig,
+		Msg: fmt.Sprintf("*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", d.Name, prev, i+2)})
+	c.stop = true
+	return "", false
+}
+
+// unsigned reads an unsigned number like keepalived's read_unsigned.
+func (c *kaCtx) unsigned(pos parser.Pos, s string, lo, hi uint64) (uint64, bool) {
+	t := strings.TrimLeft(s, " \t\n\r\f\v")
+	if strings.HasPrefix(t, "-") {
+		c.errf(pos, parser.KaInvalidNumber, "negative number '%s'", s)
+		return 0, false
+	}
+	v, err := strconv.ParseUint(strings.TrimPrefix(t, "+"), 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			c.errf(pos, parser.KaInvalidNumber, "number '%s' outside unsigned integer range", s)
+		} else {
+			c.errf(pos, parser.KaInvalidNumber, "invalid number '%s'", s)
+		}
+		return 0, false
+	}
+	if v > 0xffffffff {
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside unsigned integer range", s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside range [%d, %d]", s, lo, hi)
+		return v, false
+	}
+	return v, true
+}
+
+// integer reads a signed number like keepalived's read_int.
+func (c *kaCtx) integer(pos parser.Pos, s string, lo, hi int64) (int64, bool) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			c.errf(pos, parser.KaInvalidNumber, "number '%s' outside integer range", s)
+		} else {
+			c.errf(pos, parser.KaInvalidNumber, "invalid number '%s'", s)
+		}
+		return 0, false
+	}
+	if v < -1<<31 || v > 1<<31-1 {
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside integer range", s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside range [%d, %d]", s, lo, hi)
+		return v, false
+	}
+	return v, true
+}
+
+// timer reads a time in (fractional) seconds like keepalived's read_timer.
+func (c *kaCtx) timer(pos parser.Pos, s string, lo, hi float64) (time.Duration, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			c.errf(pos, parser.KaInvalidNumber, "number '%s' out of range", s)
+		} else {
+			c.errf(pos, parser.KaInvalidNumber, "invalid number '%s'", s)
+		}
+		return 0, false
+	}
+	if v != v || v > 1e300 || v < -1e300 {
+		c.errf(pos, parser.KaInvalidNumber, "invalid number '%s'", s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside range [%s, %s]", s, fmtG(lo), fmtG(hi))
+		return 0, false
+	}
+	return time.Duration(v * float64(time.Second)), true
+}
+
+// fmtG prints like C's %g.
+func fmtG(f float64) string {
+	s := strconv.FormatFloat(f, 'g', 6, 64)
+	if strings.Contains(s, "e+") {
+		mant, exp, _ := strings.Cut(s, "e+")
+		if len(exp) < 2 {
+			exp = "0" + exp
+		}
+		s = mant + "e+" + exp
+	}
+	return s
+}
+
+// boolArg reads an optional on/off argument; no argument means true.
+func (c *kaCtx) boolArg(d *parser.Directive) bool {
+	if len(d.Args) == 0 {
+		return true
+	}
+	switch d.Args[0].Value {
+	case "true", "on", "yes":
+		return true
+	case "false", "off", "no":
+		return false
+	}
+	c.errf(d.Pos, parser.KaGeneralError, "Invalid value '%s' for global %s - ignoring", d.Args[0].Value, d.Name)
+	return true
+}
+
+// scriptCmd rebuilds a script command from the words after the keyword,
+// as keepalived takes the rest of the raw line.
+func scriptCmd(args []parser.Word) string {
+	raw := make([]string, len(args))
+	for i, a := range args {
+		raw[i] = a.Raw
+	}
+	return strings.Join(raw, " ")
+}
+
+// addScript records a script keepalived would run; user/group follow the
+// command when given (notify scripts: "notify_master CMD [user [group]]").
+func (c *kaCtx) addScript(d *parser.Directive, args []parser.Word, track string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	cmd := args[0].Value
+	use := kaScriptUse{pos: d.Pos, cmd: cmd, track: track}
+	if len(args) > 1 {
+		use.user = args[1].Value
+		use.hasUser = true
+	}
+	c.scripts = append(c.scripts, use)
+	return cmd
+}
+
+// parseVIP reads one virtual_ipaddress / static_ipaddress line:
+// ADDR[/PREFIX] [brd ADDR] [dev IF] [scope S] [label L] [no_dad] …
+func (c *kaCtx) parseVIP(d *parser.Directive) (vrrp.VIP, bool) {
+	words := append([]parser.Word{{Pos: d.Pos, Value: d.Name}}, d.Args...)
+	var v vrrp.VIP
+	a := words[0].Value
+	p, err := parseKaPrefix(a)
+	if err != nil {
+		c.errf(d.Pos, parser.KaGeneralError, "VRRP parsed invalid IP %s. skipping IP...", a)
+		return v, false
+	}
+	v.Prefix = p
+	for i := 1; i < len(words); i++ {
+		w := words[i].Value
+		next := func() string {
+			if i+1 < len(words) {
+				i++
+				return words[i].Value
+			}
+			c.errf(d.Pos, parser.KaGeneralError, "%s requires a parameter", w)
+			return ""
+		}
+		switch w {
+		case "brd":
+			b := next()
+			if ba, err := netip.ParseAddr(b); err == nil {
+				v.Broadcast = ba
+			} else if b != "" && b != "+" && b != "-" {
+				c.errf(d.Pos, parser.KaGeneralError, "Invalid broadcast address %s for VIP - ignoring", b)
+			}
+		case "dev":
+			v.Dev = next()
+		case "scope":
+			v.Scope = next()
+		case "label":
+			v.Label = next()
+		case "no_dad":
+			v.NoDAD = true
+		case "home", "nodad", "noprefixroute", "autojoin", "preferred_lft", "track", "use_vmac", "use_ipvlan":
+			// accepted address flags halo does not apply
+			if w == "preferred_lft" {
+				next()
+			}
+		default:
+			c.errf(d.Pos, parser.KaGeneralError, "Unknown configuration entry '%s' for ip address - ignoring", w)
+		}
+	}
+	return v, true
+}
+
+// parseKaPrefix reads ADDR or ADDR/LEN; a bare address is a host prefix.
+func parseKaPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseRoute reads one virtual_routes / static_routes line.
+func (c *kaCtx) parseRoute(d *parser.Directive) (vrrp.Route, bool) {
+	words := append([]parser.Word{{Pos: d.Pos, Value: d.Name}}, d.Args...)
+	var rt vrrp.Route
+	i := 0
+	switch words[0].Value {
+	case "blackhole", "unreachable", "prohibit", "throw":
+		rt.Blackhole = true
+		i++
+	case "src":
+		if len(words) > 1 {
+			rt.Src, _ = netip.ParseAddr(words[1].Value)
+		}
+		i += 2
+	}
+	if i >= len(words) {
+		c.errf(d.Pos, parser.KaGeneralError, "Route has no destination")
+		return rt, false
+	}
+	dst := words[i].Value
+	if dst == "default" {
+		dst = "0.0.0.0/0"
+	}
+	p, err := parseKaPrefix(dst)
+	if err != nil {
+		c.errf(d.Pos, parser.KaGeneralError, "Invalid route destination %s - ignoring", words[i].Value)
+		return rt, false
+	}
+	rt.Dst = p
+	for i++; i < len(words); i++ {
+		w := words[i].Value
+		val := ""
+		if i+1 < len(words) {
+			val = words[i+1].Value
+		}
+		switch w {
+		case "via", "gw":
+			if w == "gw" {
+				c.errf(d.Pos, parser.KaDeprecated, "\"gw\" for routes is deprecated. Please use \"via\"")
+			}
+			rt.Via, _ = netip.ParseAddr(val)
+			i++
+		case "src":
+			rt.Src, _ = netip.ParseAddr(val)
+			i++
+		case "dev", "oif":
+			rt.Dev = val
+			i++
+		case "metric", "preference", "priority":
+			n, _ := strconv.Atoi(val)
+			rt.Metric = n
+			i++
+		case "table":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				n = kaRouteTable(val)
+			}
+			rt.Table = n
+			i++
+		case "scope":
+			rt.Scope = val
+			i++
+		case "or":
+			c.errf(d.Pos, parser.KaDeprecated, "\"or\" for routes is deprecated. Please use \"nexthop\"")
+		case "blackhole", "onlink", "no_track":
+		default:
+			// other `ip route` options (proto, mtu, nexthop…) take one value
+			i++
+		}
+	}
+	return rt, true
+}
+
+func kaRouteTable(name string) int {
+	switch name {
+	case "main":
+		return 254
+	case "local":
+		return 255
+	case "default":
+		return 253
+	}
+	return 0
+}
+
+// trackRef reads "NAME [weight N [reverse]]" in a track_* block.
+func (c *kaCtx) trackRef(d *parser.Directive, lo, hi int64) vrrp.TrackRef {
+	t := vrrp.TrackRef{Name: d.Name}
+	for i := 0; i < len(d.Args); i++ {
+		switch d.Args[i].Value {
+		case "weight":
+			if i+1 < len(d.Args) {
+				i++
+				if n, ok := c.integer(d.Pos, d.Args[i].Value, lo, hi); ok {
+					t.Weight, t.HasWeight = int(n), true
+				}
+			}
+		case "reverse":
+			t.Reverse = true
+		}
+	}
+	return t
+}
+
+// finish resolves references and validates the whole configuration, the
+// checks keepalived makes once everything is read (vrrp_complete_init,
+// check_script_secure, …).
+func (c *kaCtx) finish() {
+	if c.opt.HostChecks {
+		c.ifaces = c.hostInterfaces()
+	}
+	c.resolveScriptUser()
+	badIf := false
+	names := map[string]bool{}
+	for _, in := range c.cfg.Instances {
+		m := c.instMeta[in]
+		if names[in.Name] {
+			c.errf(m.pos, parser.KaGeneralError, "vrrp instance %s already defined", in.Name)
+		}
+		names[in.Name] = true
+		if !m.vridSet {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
+		}
+		if c.ifaces != nil && in.Interface != "" && !c.ifaces[in.Interface] {
+			c.errf(m.ifacePos, parser.KaGeneralError, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
+			badIf = true
+		}
+		if c.ifaces != nil {
+			for _, v := range append(append([]vrrp.VIP{}, in.VIPs...), in.ExcludedVIPs...) {
+				if v.Dev != "" && !c.ifaces[v.Dev] {
+					c.errf(m.pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, v.Prefix)
+					badIf = true
+				}
+			}
+			for _, t := range in.TrackInterfaces {
+				if t.Name == in.Interface {
+					continue
+				}
+				if !c.ifaces[t.Name] {
+					c.errf(m.pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", in.Name, t.Name)
+					badIf = true
+				}
+			}
+		}
+		if len(in.VIPs) == 0 {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is sensible", in.Name)
+		}
+		if in.Priority == 255 && in.InitialState != vrrp.StateMaster {
+			// address owner: keepalived forces MASTER
+			in.InitialState = vrrp.StateMaster
+		}
+		if in.AuthType == "AH" && m.stateMaster {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
+			in.InitialState = vrrp.StateBackup
+			m.stateMaster = false
+		}
+		if m.stateMaster && in.NoPreempt {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", in.Name)
+			in.NoPreempt = false
+		}
+		if m.stateMaster && in.PreemptDelay > 0 {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
+			in.PreemptDelay = 0
+		}
+		// track_script references
+		kept := in.TrackScripts[:0]
+		for _, t := range in.TrackScripts {
+			if sc := c.cfg.Scripts[t.Name]; sc == nil || c.scriptMeta[t.Name].removed {
+				c.errf(m.trackScriptPos[t.Name], parser.KaGeneralError, "(%s) track script %s not found, ignoring...", in.Name, t.Name)
+				continue
+			}
+			c.scriptMeta[t.Name].used = true
+			kept = append(kept, t)
+		}
+		in.TrackScripts = kept
+		if in.Family == 0 {
+			in.Family = 4
+			if len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6() {
+				in.Family = 6
+			}
+		}
+		c.instanceGlobals(in, m)
+	}
+	for _, g := range c.cfg.SyncGroups {
+		pos := c.sgMeta[g]
+		kept := g.Instances[:0]
+		for _, name := range g.Instances {
+			if !names[name] {
+				c.errf(pos, parser.KaGeneralError, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, g.Name)
+				continue
+			}
+			kept = append(kept, name)
+		}
+		g.Instances = kept
+		if len(kept) <= 1 {
+			c.errf(parser.Pos{}, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
+		}
+	}
+	for name, sm := range c.scriptMeta {
+		if !sm.used && !sm.removed {
+			c.logf(sm.pos, "Warning - script %s is not used", name)
+		}
+	}
+	c.checkScripts()
+	if badIf {
+		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
+	}
+}
+
+// instanceGlobals copies global defaults into instances that did not set
+// their own (garp timers, smtp_alert).
+func (c *kaCtx) instanceGlobals(in *vrrp.Instance, m *kaInstMeta) {
+	g := &c.cfg.Global
+	if !m.garpDelaySet {
+		in.GARPMasterDelay = g.GARPMasterDelay
+	}
+	if !m.garpRepSet {
+		in.GARPMasterRepeat = g.GARPMasterRepeat
+	}
+	if !m.garpRefSet {
+		in.GARPMasterRefresh = g.GARPMasterRefresh
+	}
+	if !m.garpRefRepSet {
+		in.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
+	}
+	if in.Version == 0 {
+		in.Version = g.Version
+	}
+}
+
+func (c *kaCtx) hostInterfaces() map[string]bool {
+	if c.opt.Interfaces != nil {
+		return c.opt.Interfaces()
+	}
+	out := map[string]bool{}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	for _, i := range ifs {
+		out[i.Name] = true
+	}
+	return out
+}
+
+func (c *kaCtx) lookupUser(name string) (int, int, bool) {
+	if c.opt.LookupUser != nil {
+		return c.opt.LookupUser(name)
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, false
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, true
+}
+
+// resolveScriptUser finds the default script user: script_user, else
+// keepalived_script when it exists, else root.
+func (c *kaCtx) resolveScriptUser() {
+	g := &c.global
+	if !c.opt.HostChecks {
+		g.userOK = true
+		g.uid = -1
+		return
+	}
+	if g.scriptUserSet {
+		name := c.cfg.Global.ScriptUser
+		uid, gid, ok := c.lookupUser(name)
+		if !ok {
+			c.errf(g.scriptUserPos, parser.KaGeneralError, "Error setting global script uid/gid")
+			g.userOK = false
+			return
+		}
+		g.uid, g.gid, g.userOK = uid, gid, true
+		return
+	}
+	if uid, gid, ok := c.lookupUser("keepalived_script"); ok {
+		g.uid, g.gid, g.userOK = uid, gid, true
+		return
+	}
+	g.uid, g.gid, g.userOK = 0, 0, true
+}
+
+// checkScripts does keepalived's script checks: that tracked scripts
+// exist, and that scripts run as root only with enable_script_security.
+func (c *kaCtx) checkScripts() {
+	if len(c.scripts) == 0 {
+		return
+	}
+	if !c.opt.HostChecks {
+		return
+	}
+	g := &c.global
+	rootScripts := false
+	for _, s := range c.scripts {
+		uid := g.uid
+		if s.hasUser {
+			u, _, ok := c.lookupUser(s.user)
+			if !ok {
+				c.errf(s.pos, parser.KaGeneralError, "Unable to set uid/gid for script '%s'", s.cmd)
+				continue
+			}
+			uid = u
+		} else if !g.userOK {
+			if s.track != "" {
+				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user for vrrp script %s - removing", s.track)
+				c.scriptMeta[s.track].removed = true
+			} else {
+				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user keepalived_script for script")
+			}
+			continue
+		}
+		if s.track != "" {
+			if !kaScriptRunnable(s.cmd) {
+				c.errf(parser.Pos{}, parser.KaGeneralError, "Disabling track script %s since not found/accessible", s.track)
+				continue
+			}
+		}
+		if uid == 0 {
+			rootScripts = true
+		}
+	}
+	if rootScripts && !c.cfg.Global.EnableScriptSecurity {
+		c.errf(parser.Pos{}, parser.KaSecurityError, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
+	}
+}
+
+// kaScriptRunnable reports whether a script's program can be found: an
+// absolute or relative path that exists, or a name on PATH.
+func kaScriptRunnable(cmd string) bool {
+	words, err := parser.SplitScript(cmd)
+	if err != nil || len(words) == 0 {
+		return false
+	}
+	prog := words[0]
+	if strings.Contains(prog, "/") {
+		st, err := os.Stat(prog)
+		return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") {
+		if dir == "" {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(dir, prog))
+		if err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package compat
+
+// This file is the one place where halo says how far it executes each
+// keepalived keyword. The tables in keepalived_tables.go and
+// keepalived_vrrp.go only declare keywords and decoders; a test checks
+// that every row has a status here and every status here has a row.
+//
+// "supported" means the vrrp runtime on main executes what the decoder
+// fills in; update these lines when vrrp/ learns (or is found lacking) a
+// feature.
+
+type kaStatus struct {
+	s    Status
+	note string
+}
+
+var keepalivedStatus = buildKeepalivedStatus()
+
+func buildKeepalivedStatus() map[string]kaStatus {
+	m := map[string]kaStatus{}
+	set := func(section string, s Status, note string, names ...string) {
+		for _, n := range names {
+			m[section+" "+n] = kaStatus{s, note}
+		}
+	}
+	const (
+		noLVS     = "no LVS/IPVS runtime in halo: virtual servers are not configured and not health-checked (run with -P/--vrrp to run the VRRP side alone)"
+		tuning    = "process/kernel tuning halo does not need; accepted and ignored"
+		noSNMP    = "halo serves no SNMP/DBus interface; accepted and ignored"
+		notRun    = "parsed and validated, not executed by halo's vrrp runtime"
+		noBFD     = "no BFD in halo; accepted and ignored"
+		noProcess = "process tracking is not implemented; accepted and ignored"
+	)
+
+	// top level
+	set("keepalived", Supported, "", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group")
+	set("keepalived", Supported, "", "vrrp_track_file", "track_file")
+	set("keepalived", Unsupported, noLVS, "virtual_server", "virtual_server_group")
+	set("keepalived", Ignored, noProcess, "vrrp_track_process")
+	set("keepalived", Ignored, noBFD, "bfd_instance")
+	set("keepalived", Ignored, notRun, "garp_group", "static_track_group", "static_rules", "linkbeat_interfaces")
+	set("keepalived", Unsupported, "static addresses/routes are not installed by halo", "static_ipaddress", "static_routes")
+	set("keepalived", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
+	set("keepalived", Ignored, tuning, "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")
+
+	// global_defs
+	set("global_defs", Supported, "", "router_id", "notification_email", "notification_email_from", "smtp_server",
+		"smtp_connect_timeout", "smtp_alert", "smtp_alert_vrrp", "vrrp_mcast_group4", "vrrp_mcast_group6",
+		"script_user", "enable_script_security", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
+		"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_interval", "vrrp_gna_interval",
+		"vrrp_version", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
+		"notify_fifo", "notify_fifo_script", "dynamic_interfaces", "max_auto_priority")
+	set("global_defs", Ignored, "no SMTP HELO override; halo uses the router_id", "smtp_helo_name")
+	set("global_defs", Ignored, "LVS checker alerts: no LVS runtime in halo", "smtp_alert_checker")
+	set("global_defs", Partial, "run once at start/stop, without keepalived's timeout handling", "startup_script", "shutdown_script")
+	set("global_defs", Ignored, tuning, "tmp_config_directory", "config_save_dir", "process_names", "process_name",
+		"vrrp_process_name", "checker_process_name", "bfd_process_name", "startup_script_timeout",
+		"shutdown_script_timeout", "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling",
+		"child_wait_time", "umask", "random_seed", "reload_check_config", "reload_time_file", "reload_repeat",
+		"reload_file", "include_check", "data_use_instance",
+		"vrrp_priority", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rt_priority", "vrrp_rlimit_rttime",
+		"checker_priority", "checker_no_swap", "checker_cpu_affinity", "checker_rt_priority", "checker_rlimit_rttime",
+		"bfd_priority", "bfd_no_swap", "bfd_cpu_affinity", "bfd_rt_priority", "bfd_rlimit_rttime",
+		"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
+		"vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
+		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
+		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
+		"min_auto_priority_delay")
+	set("global_defs", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
+	set("global_defs", Ignored, noSNMP, "dbus_service_name", "enable_dbus", "snmp_socket", "enable_snmp_vrrp",
+		"enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_traps",
+		"enable_snmp_keepalived")
+	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_lower_prio_delay",
+		"vrrp_garp_lower_prio_repeat", "vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_down_timer_adverts",
+		"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_check_unicast_src",
+		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
+		"no_email_faults", "log_unknown_vrids")
+	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
+		"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters")
+	set("global_defs", Ignored, noLVS, "lvs_timeouts", "lvs_sync_daemon", "lvs_flush", "lvs_flush_on_stop",
+		"lvs_notify_fifo", "lvs_notify_fifo_script", "checker_log_all_failures", "rs_init_notifies",
+		"no_checker_emails", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark")
+
+	// vrrp_script
+	set("vrrp_script", Supported, "", "script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail")
+
+	// vrrp_instance and its blocks
+	set("vrrp_instance", Supported, "", "state", "interface", "virtual_router_id", "priority", "advert_int", "version",
+		"nopreempt", "preempt", "preempt_delay", "authentication", "virtual_ipaddress", "virtual_ipaddress_excluded",
+		"virtual_routes", "unicast_peer", "unicast_src_ip", "mcast_src_ip", "unicast_ttl", "track_script",
+		"track_interface", "track_file", "dont_track_primary", "notify_master", "notify_backup", "notify_fault",
+		"notify_stop", "notify", "smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
+		"garp_master_refresh_repeat", "accept", "no_accept", "native_ipv6")
+	set("vrrp_instance", Unsupported, "VMAC/ipvlan interfaces are not created by halo", "use_vmac", "vmac_xmit_base",
+		"use_vmac_addr", "use_ipvlan")
+	set("vrrp_instance", Unsupported, "policy routing rules are not installed by halo", "virtual_rules")
+	set("vrrp_instance", Ignored, noProcess, "track_process")
+	set("vrrp_instance", Ignored, noBFD, "track_bfd")
+	set("vrrp_instance", Ignored, notRun, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes",
+		"garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_interval", "gna_interval", "garp_extra_if", "debug",
+		"strict_mode", "skip_check_adv_addr", "check_unicast_src", "down_timer_adverts", "lower_prio_no_advert",
+		"higher_prio_send_advert", "kernel_rx_buf_size", "promote_secondaries", "linkbeat_use_polling",
+		"unicast_fault_no_peer", "old_unicast_checksum", "track_src_ip")
+	set("vrrp_instance", Unsupported, "VRFs are not supported", "vrf")
+	set("vrrp_instance", Ignored, noLVS, "lvs_sync_daemon_interface")
+	set("authentication", Supported, "", "auth_type", "auth_pass")
+
+	// vrrp_sync_group
+	set("vrrp_sync_group", Supported, "", "group", "notify_master", "notify_backup", "notify_fault", "notify_stop",
+		"notify", "smtp_alert", "track_script")
+	set("vrrp_sync_group", Ignored, notRun, "global_tracking", "sync_group_tracking_weight", "notify_priority_changes",
+		"track_interface", "track_file")
+	set("vrrp_sync_group", Ignored, noProcess, "track_process")
+	set("vrrp_sync_group", Ignored, noBFD, "track_bfd")
+
+	set("vrrp_track_file", Supported, "", "file", "weight", "init_file")
+	set("vrrp_track_process", Ignored, noProcess, "process", "param_match", "weight", "quorum", "quorum_max",
+		"fork_delay", "terminate_delay", "delay", "full_command")
+	set("garp_group", Ignored, notRun, "garp_interval", "gna_interval", "interface", "interfaces")
+	set("bfd_instance", Ignored, noBFD, "source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier",
+		"passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
+	set("static_track_group", Ignored, notRun, "group")
+
+	// LVS: nothing of it runs
+	lvs := func(section string, names ...string) { set(section, Unsupported, noLVS, names...) }
+	lvs("url", "path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack",
+		"regex_min_offset", "regex_max_offset")
+	lvs("host", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark")
+	common := []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
+		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
+	lvs("checker", common...)
+	lvs("checker", "misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload",
+		"require_reply", "track_file", "weight", "dynamic", "host")
+	lvs("HTTP_GET", common...)
+	lvs("HTTP_GET", "virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "nb_get_retry", "url")
+	lvs("real_server", "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
+		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
+		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum",
+		"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
+		"HTTP_GET", "SSL_GET")
+	lvs("virtual_server", "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
+		"persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
+		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum", "quorum_up", "quorum_down", "hysteresis",
+		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
+		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
+		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "real_server")
+	return m
+}

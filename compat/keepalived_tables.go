@@ -1,0 +1,430 @@
+package compat
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"halo/parser"
+	"halo/vrrp"
+)
+
+// Block kinds of keepalived keywords: whether a keyword takes a { } block
+// of sub-keywords, a block of data lines (virtual_ipaddress), or none.
+const (
+	kaNoBlock = iota
+	kaSubBlock
+	kaValueBlock
+	kaOptBlock // a block is allowed but not required
+)
+
+// kaSection is one keepalived block kind: its keyword table and which of
+// its keywords open blocks.
+type kaSection struct {
+	name   string
+	tab    *Table[*kaCtx]
+	blocks map[string]int
+	// lvs marks the LVS side: one notice for the whole block, not one per
+	// line, since none of it runs.
+	lvs bool
+}
+
+type kaDec = func(c *kaCtx, d *parser.Directive, args []parser.Word) error
+
+// kaRow is a keyword as declared in the tables below; its status and note
+// come from keepalivedStatus (keepalived_status.go), the one place where
+// statuses are kept.
+type kaRow struct {
+	name  string
+	block int
+	dec   kaDec
+}
+
+func newKaSection(name string, lvs bool, rows []kaRow) *kaSection {
+	s := &kaSection{name: name, blocks: map[string]int{}, lvs: lvs}
+	kws := make([]Keyword[*kaCtx], 0, len(rows))
+	for _, r := range rows {
+		st, ok := keepalivedStatus[name+" "+r.name]
+		if !ok {
+			st = kaStatus{Unsupported, "halo has no status for this keyword"}
+			kaMissingStatus = append(kaMissingStatus, name+" "+r.name)
+		}
+		kws = append(kws, Keyword[*kaCtx]{Name: r.name, Status: st.s, Note: st.note, Decode: r.dec})
+		s.blocks[r.name] = r.block
+	}
+	s.tab = NewTable(name, kws)
+	kaSections = append(kaSections, s)
+	return s
+}
+
+// kaSections lists every section, for the report and the tests.
+var kaSections []*kaSection
+
+// kaMissingStatus collects rows without a status entry (a test keeps it
+// empty).
+var kaMissingStatus []string
+
+// kaWhereElse names the block where a keyword unknown in s would be valid,
+// so "garp_master_delay in global_defs" gets a pointer to vrrp_instance.
+func kaWhereElse(s *kaSection, name string) string {
+	for _, o := range kaSections {
+		if o != s && o.tab.Get(name) != nil {
+			return o.name
+		}
+	}
+	return ""
+}
+
+// walkBlock decodes a directive's block against section s.
+func walkBlock(s **kaSection) kaDec {
+	return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+		c.walk(*s, d.Body)
+		return nil
+	}
+}
+
+func skip(*kaCtx, *parser.Directive, []parser.Word) error { return nil }
+
+// lvsBlock walks an LVS block only to report unknown keywords, as
+// keepalived -t would, since none of it is executed.
+func lvsBlock(s **kaSection) kaDec { return walkBlock(s) }
+
+var (
+	kaTop, kaGlobal, kaScript, kaInstance, kaAuth, kaSyncGroup, kaTrackFile *kaSection
+	kaVS, kaRS, kaChecker, kaHTTPChecker, kaURL, kaSMTPHost, kaVSGroup      *kaSection
+	kaBFD, kaGarpGroup, kaTrackProcess, kaStaticTrackGroup                  *kaSection
+)
+
+func init() {
+	kaGlobal = newKaSection("global_defs", false, globalRows())
+	kaScript = newKaSection("vrrp_script", false, scriptRows())
+	kaAuth = newKaSection("authentication", false, []kaRow{
+		{"auth_type", kaNoBlock, decAuthType},
+		{"auth_pass", kaNoBlock, decAuthPass},
+	})
+	kaInstance = newKaSection("vrrp_instance", false, instanceRows())
+	kaSyncGroup = newKaSection("vrrp_sync_group", false, syncGroupRows())
+	kaTrackFile = newKaSection("vrrp_track_file", false, []kaRow{
+		{"file", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if v, ok := c.arg(d, 0); ok && c.tf != nil {
+				c.tf.Path = v
+			}
+			return nil
+		}},
+		{"weight", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if v, ok := c.arg(d, 0); ok && c.tf != nil {
+				if n, ok := c.integer(d.Pos, v, -254, 254); ok {
+					c.tf.Weight = int(n)
+				}
+			}
+			return nil
+		}},
+		{"init_file", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if c.tf != nil {
+				c.tf.InitFile = true
+				if len(d.Args) > 0 {
+					if n, ok := c.integer(d.Pos, d.Args[0].Value, -254, 254); ok {
+						c.tf.InitValue = int(n)
+					}
+				}
+			}
+			return nil
+		}},
+	})
+	kaTrackProcess = newKaSection("vrrp_track_process", false, rowsSkip(kaNoBlock,
+		"process", "param_match", "weight", "quorum", "quorum_max", "fork_delay", "terminate_delay", "delay", "full_command"))
+	kaGarpGroup = newKaSection("garp_group", false, []kaRow{
+		{"garp_interval", kaNoBlock, skip}, {"gna_interval", kaNoBlock, skip},
+		{"interface", kaNoBlock, skip}, {"interfaces", kaValueBlock, skip},
+	})
+	kaBFD = newKaSection("bfd_instance", false, rowsSkip(kaNoBlock,
+		"source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker"))
+	kaStaticTrackGroup = newKaSection("static_track_group", false, []kaRow{
+		{"group", kaValueBlock, skip},
+	})
+
+	kaURL = newKaSection("url", true, rowsSkip(kaNoBlock,
+		"path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset"))
+	kaSMTPHost = newKaSection("host", true, rowsSkip(kaNoBlock,
+		"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark"))
+	common := []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
+		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
+	kaChecker = newKaSection("checker", true, append(rowsSkip(kaNoBlock, append(common,
+		"misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload", "require_reply",
+		"track_file", "weight", "dynamic")...),
+		kaRow{"host", kaSubBlock, lvsBlock(&kaSMTPHost)}))
+	kaHTTPChecker = newKaSection("HTTP_GET", true, append(rowsSkip(kaNoBlock, append(common,
+		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "nb_get_retry")...),
+		kaRow{"url", kaSubBlock, lvsBlock(&kaURL)}))
+	rsRows := rowsSkip(kaNoBlock, "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
+		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
+		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum")
+	for _, ck := range []string{"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK"} {
+		rsRows = append(rsRows, kaRow{ck, kaSubBlock, lvsBlock(&kaChecker)})
+	}
+	rsRows = append(rsRows, kaRow{"HTTP_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)}, kaRow{"SSL_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)})
+	kaRS = newKaSection("real_server", true, rsRows)
+	vsRows := rowsSkip(kaNoBlock, "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
+		"persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
+		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum", "quorum_up", "quorum_down", "hysteresis",
+		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
+		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
+		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap")
+	vsRows = append(vsRows, kaRow{"real_server", kaSubBlock, lvsBlock(&kaRS)})
+	kaVS = newKaSection("virtual_server", true, vsRows)
+	kaVSGroup = newKaSection("virtual_server_group", true, nil)
+
+	kaTop = newKaSection("keepalived", false, topRows())
+}
+
+// rowsSkip declares keywords that are accepted and not decoded further.
+func rowsSkip(block int, names ...string) []kaRow {
+	out := make([]kaRow, len(names))
+	for i, n := range names {
+		out[i] = kaRow{n, block, skip}
+	}
+	return out
+}
+
+func topRows() []kaRow {
+	rows := []kaRow{
+		{"global_defs", kaSubBlock, walkBlock(&kaGlobal)},
+		{"vrrp_script", kaSubBlock, decScriptBlock},
+		{"vrrp_instance", kaSubBlock, decInstanceBlock},
+		{"vrrp_sync_group", kaSubBlock, decSyncGroupBlock},
+		{"vrrp_track_file", kaSubBlock, decTrackFileBlock},
+		{"track_file", kaSubBlock, decTrackFileBlock},
+		{"vrrp_track_process", kaSubBlock, walkBlock(&kaTrackProcess)},
+		{"garp_group", kaSubBlock, walkBlock(&kaGarpGroup)},
+		{"bfd_instance", kaSubBlock, walkBlock(&kaBFD)},
+		{"static_track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
+		{"static_ipaddress", kaValueBlock, decStaticIPs},
+		{"static_routes", kaValueBlock, decStaticRoutes},
+		{"static_rules", kaValueBlock, skip},
+		{"linkbeat_interfaces", kaValueBlock, skip},
+		{"virtual_server", kaSubBlock, decVirtualServer},
+		{"virtual_server_group", kaValueBlock, skip},
+	}
+	rows = append(rows, rowsSkip(kaNoBlock, "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
+		"instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")...)
+	return rows
+}
+
+func decVirtualServer(c *kaCtx, d *parser.Directive, args []parser.Word) error {
+	if len(args) == 0 {
+		c.arg(d, 0)
+		return nil
+	}
+	if args[0].Value != "group" && args[0].Value != "fwmark" {
+		if _, err := netip.ParseAddr(args[0].Value); err != nil {
+			port := ""
+			if len(args) > 1 {
+				port = args[1].Value
+			}
+			c.errf(d.Pos, parser.KaGeneralError, "Invalid virtual server IP address/port %s/%s - skipping", args[0].Value, port)
+			return nil
+		}
+	}
+	c.walk(kaVS, d.Body)
+	return nil
+}
+
+// ---- global_defs ----
+
+func globalRows() []kaRow {
+	g := func(f func(c *kaCtx, g *vrrp.Global, d *parser.Directive)) kaDec {
+		return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			f(c, &c.cfg.Global, d)
+			return nil
+		}
+	}
+	str := func(set func(g *vrrp.Global, v string)) kaDec {
+		return g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				set(g, v)
+			}
+		})
+	}
+	uns := func(lo, hi uint64, set func(g *vrrp.Global, v int)) kaDec {
+		return g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, lo, hi); ok {
+					set(g, int(n))
+				}
+			}
+		})
+	}
+	rows := []kaRow{
+		{"router_id", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if len(d.Args) == 0 {
+				c.errf(d.Pos, parser.KaGeneralError, "routerid name missing - ignoring")
+				return
+			}
+			g.RouterID = d.Args[0].Value
+		})},
+		{"notification_email", kaValueBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			n := 0
+			for _, l := range d.Body {
+				g.NotificationEmail = append(g.NotificationEmail, l.Name)
+				n++
+				for _, a := range l.Args {
+					g.NotificationEmail = append(g.NotificationEmail, a.Value)
+				}
+			}
+			if n == 0 {
+				c.errf(d.Pos, parser.KaGeneralError, "Warning - empty notification_email block")
+			}
+		})},
+		{"notification_email_from", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotificationEmailFrom = v })},
+		{"smtp_server", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			port := "25"
+			if len(d.Args) > 1 {
+				port = d.Args[1].Value
+			}
+			if _, err := netip.ParseAddr(v); err != nil && !kaHostname(v) {
+				c.errf(d.Pos, parser.KaGeneralError, "Invalid smtp server %s %s", v, port)
+				return
+			}
+			if strings.Contains(v, ":") {
+				v = "[" + v + "]"
+			}
+			g.SMTPServer = v + ":" + port
+		})},
+		{"smtp_helo_name", kaNoBlock, skip},
+		{"smtp_connect_timeout", kaNoBlock, uns(1, 0xffffffff, func(g *vrrp.Global, v int) { g.SMTPConnectTimeout = time.Duration(v) * time.Second })},
+		{"smtp_alert", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
+		{"smtp_alert_vrrp", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
+		{"smtp_alert_checker", kaNoBlock, skip},
+		{"vrrp_mcast_group4", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				a, err := netip.ParseAddr(v)
+				if err != nil || !a.Is4() || !a.IsMulticast() {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group4 '%s' is invalid", v)
+					return
+				}
+				g.McastGroup4 = a
+			}
+		})},
+		{"vrrp_mcast_group6", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				a, err := netip.ParseAddr(v)
+				if err != nil || !a.Is6() || !a.IsMulticast() {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group6 '%s' is invalid", v)
+					return
+				}
+				g.McastGroup6 = a
+			}
+		})},
+		{"script_user", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				g.ScriptUser = v
+				if len(d.Args) > 1 {
+					g.ScriptGroup = d.Args[1].Value
+				}
+				c.global.scriptUserSet = true
+				c.global.scriptUserPos = d.Pos
+			}
+		})},
+		{"enable_script_security", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.EnableScriptSecurity = true })},
+		{"vrrp_garp_master_delay", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterDelay = time.Duration(v) * time.Second })},
+		{"vrrp_garp_master_repeat", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterRepeat = v })},
+		{"vrrp_garp_master_refresh", kaNoBlock, uns(0, 0xffffffff, func(g *vrrp.Global, v int) { g.GARPMasterRefresh = time.Duration(v) * time.Second })},
+		{"vrrp_garp_master_refresh_repeat", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterRefreshRepeat = v })},
+		{"vrrp_garp_interval", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if t, ok := c.timerQuiet(v, 0, 1); ok {
+					g.GARPInterval = t
+				} else {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_garp_interval '%s' is invalid", v)
+				}
+			}
+		})},
+		{"vrrp_gna_interval", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if t, ok := c.timerQuiet(v, 0, 1); ok {
+					g.GNAInterval = t
+				} else {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_gna_interval '%s' is invalid", v)
+				}
+			}
+		})},
+		{"vrrp_version", kaNoBlock, uns(2, 3, func(g *vrrp.Global, v int) { g.Version = v })},
+		{"vrrp_strict", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.Strict = true })},
+		{"vrrp_skip_check_adv_addr", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SkipCheckAdvAddr = c.boolArg(d) })},
+		{"vrrp_notify_fifo", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotifyFIFO = v })},
+		{"vrrp_notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			g.NotifyFIFOScript = c.addScript(d, d.Args, "")
+		})},
+		{"notify_fifo", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotifyFIFO = v })},
+		{"notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			g.NotifyFIFOScript = c.addScript(d, d.Args, "")
+		})},
+		{"dynamic_interfaces", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.DynamicInterfaces = true })},
+		{"max_auto_priority", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			g.MaxAutoPriority = 99
+			if len(d.Args) > 0 {
+				if n, ok := c.integer(d.Pos, d.Args[0].Value, -1, 99); ok {
+					g.MaxAutoPriority = int(n)
+				}
+			}
+		})},
+		{"startup_script", kaNoBlock, func(c *kaCtx, d *parser.Directive, a []parser.Word) error { c.addScript(d, a, ""); return nil }},
+		{"shutdown_script", kaNoBlock, func(c *kaCtx, d *parser.Directive, a []parser.Word) error { c.addScript(d, a, ""); return nil }},
+	}
+	for _, n := range []string{
+		"tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
+		"checker_process_name", "bfd_process_name", "startup_script_timeout", "shutdown_script_timeout",
+		"net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
+		"linkbeat_use_polling", "child_wait_time", "umask", "random_seed", "reload_check_config", "reload_time_file",
+		"reload_repeat", "reload_file", "include_check", "data_use_instance", "dbus_service_name", "enable_dbus",
+		"snmp_socket", "enable_snmp_vrrp", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2",
+		"enable_snmp_rfcv3", "enable_traps", "enable_snmp_keepalived",
+		"vrrp_priority", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rt_priority", "vrrp_rlimit_rttime",
+		"checker_priority", "checker_no_swap", "checker_cpu_affinity", "checker_rt_priority", "checker_rlimit_rttime",
+		"bfd_priority", "bfd_no_swap", "bfd_cpu_affinity", "bfd_rt_priority", "bfd_rlimit_rttime",
+		"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
+		"vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
+		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
+		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
+		"min_auto_priority_delay",
+		"default_interface", "disable_local_igmp", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+		"vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert",
+		"vrrp_higher_prio_send_advert", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
+		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
+		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
+		"log_unknown_vrids",
+		"lvs_timeouts", "lvs_sync_daemon", "lvs_flush", "lvs_flush_on_stop", "lvs_notify_fifo",
+		"lvs_notify_fifo_script", "checker_log_all_failures", "rs_init_notifies", "no_checker_emails",
+		"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
+	} {
+		rows = append(rows, kaRow{n, kaNoBlock, skip})
+	}
+	return rows
+}
+
+// timerQuiet parses a timer without reporting (callers word the error).
+func (c *kaCtx) timerQuiet(s string, lo, hi float64) (time.Duration, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v != v || v < lo || v > hi {
+		return 0, false
+	}
+	return time.Duration(v * float64(time.Second)), true
+}
+
+// kaHostname reports whether s looks like a host name smtp_server accepts.
+func kaHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

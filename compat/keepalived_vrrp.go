@@ -1,0 +1,513 @@
+package compat
+
+import (
+	"net/netip"
+	"time"
+
+	"halo/parser"
+	"halo/vrrp"
+)
+
+// ---- vrrp_script ----
+
+func decScriptBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
+	name, ok := c.arg(d, 0)
+	if !ok {
+		return nil
+	}
+	sc := &vrrp.Script{Name: name, Line: d.Pos.Line, Interval: time.Second, Rise: 1, Fall: 1}
+	sm := &kaScriptMeta{pos: d.Pos}
+	c.script, c.sm = sc, sm
+	nScripts := len(c.scripts)
+	c.walk(kaScript, d.Body)
+	c.script, c.sm = nil, nil
+	if c.stop {
+		return nil
+	}
+	if sc.Command == "" {
+		c.errf(d.Pos, parser.KaGeneralError, "No script set for vrrp_script %s - removing", name)
+		return nil
+	}
+	if sc.Timeout == 0 {
+		sc.Timeout = sc.Interval
+	}
+	// the script's user applies to the script use recorded by "script"
+	for i := nScripts; i < len(c.scripts); i++ {
+		if sc.User != "" {
+			c.scripts[i].user, c.scripts[i].hasUser = sc.User, true
+		}
+	}
+	c.cfg.Scripts[name] = sc
+	c.scriptMeta[name] = sm
+	return nil
+}
+
+func scriptRows() []kaRow {
+	s := func(f func(c *kaCtx, sc *vrrp.Script, d *parser.Directive)) kaDec {
+		return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if c.script != nil {
+				f(c, c.script, d)
+			}
+			return nil
+		}
+	}
+	return []kaRow{
+		{"script", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if _, ok := c.arg(d, 0); !ok {
+				return
+			}
+			sc.Command = scriptCmd(d.Args)
+			c.scripts = append(c.scripts, kaScriptUse{pos: d.Pos, cmd: sc.Command, track: sc.Name})
+		})},
+		{"interval", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if t, ok := c.timer(d.Pos, v, 0.000001, 4294); ok {
+					sc.Interval = t
+				}
+			}
+		})},
+		{"timeout", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if t, ok := c.timer(d.Pos, v, 0.000001, 4294); ok {
+					sc.Timeout = t
+				}
+			}
+		})},
+		{"weight", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.integer(d.Pos, v, -253, 253); ok {
+					sc.Weight = int(n)
+				} else {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_script %s weight %s must be in [-253, 253]", sc.Name, v)
+				}
+				if len(d.Args) > 1 && d.Args[1].Value == "reverse" {
+					sc.Reverse = true
+				}
+			}
+		})},
+		{"rise", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff); ok {
+					sc.Rise = int(n)
+				}
+			}
+		})},
+		{"fall", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff); ok {
+					sc.Fall = int(n)
+				}
+			}
+		})},
+		{"user", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				sc.User = v
+				if len(d.Args) > 1 {
+					sc.Group = d.Args[1].Value
+				}
+				c.sm.userSet = true
+			}
+		})},
+		{"init_fail", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) { sc.InitFail = true })},
+	}
+}
+
+// ---- vrrp_instance ----
+
+func decInstanceBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
+	name, ok := c.arg(d, 0)
+	if !ok {
+		return nil
+	}
+	in := &vrrp.Instance{Name: name, Line: d.Pos.Line, InitialState: vrrp.StateBackup, Priority: 100,
+		AdvertInt: time.Second, Accept: true}
+	m := &kaInstMeta{pos: d.Pos, trackScriptPos: map[string]parser.Pos{}}
+	c.inst, c.im = in, m
+	c.walk(kaInstance, d.Body)
+	c.inst, c.im = nil, nil
+	if c.cfg.Global.Strict && !m.acceptSet {
+		in.Accept = false
+	}
+	c.cfg.Instances = append(c.cfg.Instances, in)
+	c.instMeta[in] = m
+	return nil
+}
+
+func instanceRows() []kaRow {
+	i := func(f func(c *kaCtx, in *vrrp.Instance, d *parser.Directive)) kaDec {
+		return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if c.inst != nil {
+				f(c, c.inst, d)
+			}
+			return nil
+		}
+	}
+	notify := func(set func(in *vrrp.Instance, cmd string)) kaDec {
+		return i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if _, ok := c.arg(d, 0); ok {
+				set(in, c.addScript(d, d.Args, ""))
+			}
+		})
+	}
+	garpUns := func(hi uint64, set func(in *vrrp.Instance, m *kaInstMeta, v int)) kaDec {
+		return i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, 0, hi); ok {
+					set(in, c.im, int(n))
+				}
+			}
+		})
+	}
+	return []kaRow{
+		{"state", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			switch v {
+			case "MASTER":
+				in.InitialState = vrrp.StateMaster
+				c.im.stateMaster = true
+			case "BACKUP":
+				in.InitialState = vrrp.StateBackup
+				c.im.stateMaster = false
+			default:
+				c.errf(d.Pos, parser.KaGeneralError, "(%s) unknown state '%s', defaulting to BACKUP", in.Name, v)
+			}
+		})},
+		{"interface", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				in.Interface = v
+				c.im.ifacePos = d.Pos
+			}
+		})},
+		{"virtual_router_id", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			n, ok := c.unsigned(d.Pos, v, 1, 255)
+			if !ok {
+				c.errf(d.Pos, parser.KaGeneralError, "(%s): VRID '%s' not valid - must be between 1 & 255", in.Name, v)
+				return
+			}
+			in.VRID = int(n)
+			c.im.vridSet = true
+		})},
+		{"priority", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			n, ok := c.unsigned(d.Pos, v, 1, 255)
+			if !ok {
+				c.errf(d.Pos, parser.KaGeneralError, "(%s) Priority not valid! must be between 1 & 255", in.Name)
+				return
+			}
+			in.Priority = int(n)
+		})},
+		{"advert_int", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			t, ok := c.timerQuiet(v, 0.01, 255)
+			if !ok {
+				c.errf(d.Pos, parser.KaGeneralError, "(%s) Advert interval (%s) not valid! Must be between 0.01 and 255 - ignoring", in.Name, v)
+				return
+			}
+			in.AdvertInt = t.Round(10 * time.Millisecond)
+		})},
+		{"version", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, 2, 3); ok {
+					in.Version = int(n)
+				} else {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): Version must be either 2 or 3", in.Name)
+				}
+			}
+		})},
+		{"nopreempt", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.NoPreempt = true })},
+		{"preempt", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.NoPreempt = false })},
+		{"preempt_delay", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				t, ok := c.timerQuiet(v, 0, 1000)
+				if !ok {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s) Preempt_delay not valid! must be between 0-1000", in.Name)
+					return
+				}
+				in.PreemptDelay = t
+			}
+		})},
+		{"authentication", kaSubBlock, walkBlock(&kaAuth)},
+		{"virtual_ipaddress", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				if v, ok := c.parseVIP(l); ok {
+					in.VIPs = append(in.VIPs, v)
+				}
+			}
+		})},
+		{"virtual_ipaddress_excluded", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				if v, ok := c.parseVIP(l); ok {
+					in.ExcludedVIPs = append(in.ExcludedVIPs, v)
+				}
+			}
+		})},
+		{"virtual_routes", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				if r, ok := c.parseRoute(l); ok {
+					in.Routes = append(in.Routes, r)
+				}
+			}
+		})},
+		{"virtual_rules", kaValueBlock, skip},
+		{"unicast_peer", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				a, err := netip.ParseAddr(l.Name)
+				if err != nil {
+					c.errf(l.Pos, parser.KaGeneralError, "(%s) VRRP parsed invalid IP %s. skipping IP...", in.Name, l.Name)
+					continue
+				}
+				in.UnicastPeers = append(in.UnicastPeers, a)
+			}
+		})},
+		{"unicast_src_ip", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				a, err := netip.ParseAddr(v)
+				if err != nil {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s) Configuration error: VRRP instance[%s] got invalid source IP %s - ignoring", in.Name, in.Name, v)
+					return
+				}
+				in.UnicastSrcIP = a
+			}
+		})},
+		{"mcast_src_ip", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				a, err := netip.ParseAddr(v)
+				if err != nil {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s) Configuration error: VRRP instance[%s] got invalid source IP %s - ignoring", in.Name, in.Name, v)
+					return
+				}
+				in.McastSrcIP = a
+			}
+		})},
+		{"unicast_ttl", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				if n, ok := c.unsigned(d.Pos, v, 1, 255); ok {
+					in.UnicastTTL = int(n)
+				}
+			}
+		})},
+		{"track_script", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				in.TrackScripts = append(in.TrackScripts, c.trackRef(l, -253, 253))
+				c.im.trackScriptPos[l.Name] = l.Pos
+			}
+		})},
+		{"track_interface", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				in.TrackInterfaces = append(in.TrackInterfaces, c.trackRef(l, -253, 253))
+			}
+		})},
+		{"track_file", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			for _, l := range d.Body {
+				in.TrackFiles = append(in.TrackFiles, c.trackRef(l, -254, 254))
+			}
+		})},
+		{"track_process", kaValueBlock, skip},
+		{"track_bfd", kaValueBlock, skip},
+		{"dont_track_primary", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.DontTrackPrimary = true })},
+		{"notify_master", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.NotifyMaster = s })},
+		{"notify_backup", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.NotifyBackup = s })},
+		{"notify_fault", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.NotifyFault = s })},
+		{"notify_stop", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.NotifyStop = s })},
+		{"notify", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.Notify = s })},
+		{"notify_deleted", kaNoBlock, skip},
+		{"notify_master_rx_lower_pri", kaNoBlock, notify(func(in *vrrp.Instance, s string) {})},
+		{"notify_priority_changes", kaNoBlock, skip},
+		{"smtp_alert", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.SMTPAlert = c.boolArg(d) })},
+		{"garp_master_delay", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
+			in.GARPMasterDelay, m.garpDelaySet = time.Duration(v)*time.Second, true
+		})},
+		{"garp_master_repeat", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
+			in.GARPMasterRepeat, m.garpRepSet = v, true
+		})},
+		{"garp_master_refresh", kaNoBlock, garpUns(0xffffffff, func(in *vrrp.Instance, m *kaInstMeta, v int) {
+			in.GARPMasterRefresh, m.garpRefSet = time.Duration(v)*time.Second, true
+		})},
+		{"garp_master_refresh_repeat", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
+			in.GARPMasterRefreshRepeat, m.garpRefRepSet = v, true
+		})},
+		{"garp_lower_prio_delay", kaNoBlock, skip},
+		{"garp_lower_prio_repeat", kaNoBlock, skip},
+		{"garp_interval", kaNoBlock, skip},
+		{"gna_interval", kaNoBlock, skip},
+		{"garp_extra_if", kaNoBlock, skip},
+		{"accept", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Accept, c.im.acceptSet = true, true })},
+		{"no_accept", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Accept, c.im.acceptSet = false, true })},
+		{"use_vmac", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			in.UseVMAC = "vrrp." // keepalived names it vrrp.<VRID> when no name is given
+			if len(d.Args) > 0 {
+				in.UseVMAC = d.Args[0].Value
+			}
+		})},
+		{"vmac_xmit_base", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.VMACXmitBase = true })},
+		{"use_vmac_addr", kaNoBlock, skip},
+		{"use_ipvlan", kaNoBlock, skip},
+		{"native_ipv6", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Family = 6 })},
+		{"debug", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			if len(d.Args) > 0 {
+				if n, ok := c.unsigned(d.Pos, d.Args[0].Value, 0, 4); ok {
+					in.Debug = int(n)
+				}
+			}
+		})},
+		{"strict_mode", kaNoBlock, skip},
+		{"skip_check_adv_addr", kaNoBlock, skip},
+		{"check_unicast_src", kaNoBlock, skip},
+		{"lvs_sync_daemon_interface", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			c.errf(d.Pos, parser.KaDeprecated, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", in.Name)
+			c.errf(d.Pos, parser.KaDeprecated, "         Please use global lvs_sync_daemon")
+		})},
+		{"down_timer_adverts", kaNoBlock, skip},
+		{"lower_prio_no_advert", kaNoBlock, skip},
+		{"higher_prio_send_advert", kaNoBlock, skip},
+		{"kernel_rx_buf_size", kaNoBlock, skip},
+		{"promote_secondaries", kaNoBlock, skip},
+		{"linkbeat_use_polling", kaNoBlock, skip},
+		{"unicast_fault_no_peer", kaNoBlock, skip},
+		{"old_unicast_checksum", kaNoBlock, skip},
+		{"vrf", kaNoBlock, skip},
+		{"track_src_ip", kaNoBlock, skip},
+	}
+}
+
+func decAuthType(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	v, ok := c.arg(d, 0)
+	if !ok || c.inst == nil {
+		return nil
+	}
+	switch v {
+	case "PASS":
+		c.inst.AuthType = "PASS"
+	case "AH":
+		c.inst.AuthType = "AH"
+	default:
+		c.errf(d.Pos, parser.KaGeneralError, "(%s) unknown authentication type '%s'", c.inst.Name, v)
+	}
+	return nil
+}
+
+func decAuthPass(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	v, ok := c.arg(d, 0)
+	if !ok || c.inst == nil {
+		return nil
+	}
+	if len(v) > 8 {
+		c.errf(d.Pos, parser.KaGeneralError, "Truncating auth_pass to %d characters", 8)
+		v = v[:8]
+	}
+	c.inst.AuthPass = v
+	return nil
+}
+
+// ---- vrrp_sync_group ----
+
+func decSyncGroupBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
+	name, ok := c.arg(d, 0)
+	if !ok {
+		return nil
+	}
+	g := &vrrp.SyncGroup{Name: name}
+	c.sg = g
+	c.walk(kaSyncGroup, d.Body)
+	c.sg = nil
+	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
+	c.sgMeta[g] = d.Pos
+	return nil
+}
+
+func syncGroupRows() []kaRow {
+	s := func(f func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive)) kaDec {
+		return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if c.sg != nil {
+				f(c, c.sg, d)
+			}
+			return nil
+		}
+	}
+	notify := func(set func(g *vrrp.SyncGroup, cmd string)) kaDec {
+		return s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			if _, ok := c.arg(d, 0); ok {
+				set(g, c.addScript(d, d.Args, ""))
+			}
+		})
+	}
+	return []kaRow{
+		{"group", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			for _, l := range d.Body {
+				g.Instances = append(g.Instances, l.Name)
+				for _, a := range l.Args {
+					g.Instances = append(g.Instances, a.Value)
+				}
+			}
+		})},
+		{"notify_master", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyMaster = s })},
+		{"notify_backup", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyBackup = s })},
+		{"notify_fault", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyFault = s })},
+		{"notify_stop", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyStop = s })},
+		{"notify", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.Notify = s })},
+		{"smtp_alert", kaNoBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
+		{"global_tracking", kaNoBlock, skip},
+		{"sync_group_tracking_weight", kaNoBlock, skip},
+		{"notify_priority_changes", kaNoBlock, skip},
+		{"track_script", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			for _, l := range d.Body {
+				g.TrackScripts = append(g.TrackScripts, c.trackRef(l, -253, 253))
+			}
+		})},
+		{"track_interface", kaValueBlock, skip},
+		{"track_file", kaValueBlock, skip},
+		{"track_process", kaValueBlock, skip},
+		{"track_bfd", kaValueBlock, skip},
+	}
+}
+
+// ---- vrrp_track_file / track_file ----
+
+func decTrackFileBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
+	name, ok := c.arg(d, 0)
+	if !ok {
+		return nil
+	}
+	tf := &vrrp.TrackFile{Name: name, Weight: 1}
+	c.tf = tf
+	c.walk(kaTrackFile, d.Body)
+	c.tf = nil
+	if tf.Path == "" {
+		c.errf(d.Pos, parser.KaGeneralError, "No file set for track_file %s - removing", name)
+		return nil
+	}
+	c.cfg.TrackFiles[name] = tf
+	return nil
+}
+
+// ---- static_ipaddress / static_routes ----
+
+func decStaticIPs(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	for _, l := range d.Body {
+		v, ok := c.parseVIP(l)
+		if ok && c.ifaces != nil && v.Dev != "" && !c.ifaces[v.Dev] {
+			c.errf(l.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, l.Name)
+		}
+	}
+	return nil
+}
+
+func decStaticRoutes(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	for _, l := range d.Body {
+		c.parseRoute(l)
+	}
+	return nil
+}
