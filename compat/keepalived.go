@@ -164,6 +164,7 @@ type kaScriptUse struct {
 	track   string // vrrp_script name, for track scripts
 	uid     int
 	hasUser bool
+	skip    bool // not run: its user could not be set
 }
 
 // LoadKeepalived reads a keepalived.conf and decodes it into a vrrp.Config
@@ -192,7 +193,11 @@ func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) 
 		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
 	}
 	c.setGlobalDefaults()
+	if opt.HostChecks {
+		c.ifaces = c.hostInterfaces()
+	}
 	c.walk(kaTop, f.Directives)
+	c.resolveScriptUser()
 	if !c.stop {
 		c.finish()
 	}
@@ -253,7 +258,7 @@ func (c *kaCtx) walk(s *kaSection, body []*parser.Directive) {
 			c.errf(d.Pos, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
 		}
 		c.r.Record(d.Pos, s.name, d.Name, kw.Status, kw.Note)
-		if kw.Status != Supported && kw.Note != "" {
+		if kw.Status != Supported && kw.Note != "" && !s.lvs {
 			c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevNotice,
 				Msg: fmt.Sprintf("'%s' is %s: %s", d.Name, kw.Status, kw.Note)})
 		}
@@ -380,14 +385,15 @@ func (c *kaCtx) boolArg(d *parser.Directive) bool {
 	return true
 }
 
-// scriptCmd rebuilds a script command from the words after the keyword,
-// as keepalived takes the rest of the raw line.
+// scriptCmd rebuilds a script command from the words after the keyword:
+// keepalived joins the (unquoted) words with spaces and later splits the
+// result again with shell-like quoting (parser.SplitScript).
 func scriptCmd(args []parser.Word) string {
-	raw := make([]string, len(args))
+	vals := make([]string, len(args))
 	for i, a := range args {
-		raw[i] = a.Raw
+		vals[i] = a.Value
 	}
-	return strings.Join(raw, " ")
+	return strings.Join(vals, " ")
 }
 
 // addScript records a script keepalived would run; user/group follow the
@@ -580,10 +586,7 @@ func (c *kaCtx) trackRef(d *parser.Directive, lo, hi int64) vrrp.TrackRef {
 // checks keepalived makes once everything is read (vrrp_complete_init,
 // check_script_secure, …).
 func (c *kaCtx) finish() {
-	if c.opt.HostChecks {
-		c.ifaces = c.hostInterfaces()
-	}
-	c.resolveScriptUser()
+	c.resolveScriptUsers()
 	badIf := false
 	names := map[string]bool{}
 	for _, in := range c.cfg.Instances {
@@ -675,10 +678,13 @@ func (c *kaCtx) finish() {
 			c.logf(sm.pos, "Warning - script %s is not used", name)
 		}
 	}
-	c.checkScripts()
 	if badIf {
+		// keepalived's vrrp process stops at a missing interface, before
+		// its script checks
 		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
+		return
 	}
+	c.checkScripts()
 }
 
 // instanceGlobals copies global defaults into instances that did not set
@@ -757,47 +763,89 @@ func (c *kaCtx) resolveScriptUser() {
 	g.uid, g.gid, g.userOK = 0, 0, true
 }
 
-// checkScripts does keepalived's script checks: that tracked scripts
-// exist, and that scripts run as root only with enable_script_security.
-func (c *kaCtx) checkScripts() {
-	if len(c.scripts) == 0 {
-		return
-	}
+// resolveScriptUsers gives each script its uid, as keepalived does when it
+// reads the script: a script whose user cannot be set is removed (track
+// scripts) or not run (notify scripts).
+func (c *kaCtx) resolveScriptUsers() {
 	if !c.opt.HostChecks {
 		return
 	}
 	g := &c.global
-	rootScripts := false
-	for _, s := range c.scripts {
-		uid := g.uid
+	for i := range c.scripts {
+		s := &c.scripts[i]
+		s.uid = g.uid
 		if s.hasUser {
 			u, _, ok := c.lookupUser(s.user)
 			if !ok {
 				c.errf(s.pos, parser.KaGeneralError, "Unable to set uid/gid for script '%s'", s.cmd)
+				s.skip = true
+				if s.track != "" {
+					c.scriptMeta[s.track].removed = true
+				}
 				continue
 			}
-			uid = u
-		} else if !g.userOK {
+			s.uid = u
+		} else if !g.userOK || (g.uid == 0 && c.cfg.Global.EnableScriptSecurity && !c.global.scriptUserSet) {
 			if s.track != "" {
+				if g.userOK {
+					c.errf(s.pos, parser.KaGeneralError, "Unable to set default user keepalived_script for script")
+				}
 				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user for vrrp script %s - removing", s.track)
 				c.scriptMeta[s.track].removed = true
 			} else {
 				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user keepalived_script for script")
 			}
+			s.skip = true
+		}
+	}
+}
+
+// checkScripts does keepalived's checks once everything is read: a
+// script that cannot be found is not run (a track script is disabled),
+// and scripts that run as root need enable_script_security.
+func (c *kaCtx) checkScripts() {
+	if !c.opt.HostChecks {
+		return
+	}
+	rootScripts := false
+	for _, s := range c.scripts {
+		if s.skip {
 			continue
 		}
-		if s.track != "" {
-			if !kaScriptRunnable(s.cmd) {
+		if !kaScriptRunnable(s.cmd) {
+			if s.track != "" {
 				c.errf(parser.Pos{}, parser.KaGeneralError, "Disabling track script %s since not found/accessible", s.track)
-				continue
+				c.disableTrack(s.track)
 			}
+			continue
 		}
-		if uid == 0 {
+		if s.uid == 0 {
 			rootScripts = true
 		}
 	}
 	if rootScripts && !c.cfg.Global.EnableScriptSecurity {
 		c.errf(parser.Pos{}, parser.KaSecurityError, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
+	}
+}
+
+// disableTrack drops a track script keepalived disabled from every
+// instance and sync group that tracks it.
+func (c *kaCtx) disableTrack(name string) {
+	delete(c.cfg.Scripts, name)
+	drop := func(refs []vrrp.TrackRef) []vrrp.TrackRef {
+		out := refs[:0]
+		for _, t := range refs {
+			if t.Name != name {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	for _, in := range c.cfg.Instances {
+		in.TrackScripts = drop(in.TrackScripts)
+	}
+	for _, g := range c.cfg.SyncGroups {
+		g.TrackScripts = drop(g.TrackScripts)
 	}
 }
 

@@ -83,6 +83,7 @@ type kaReader struct {
 	frames   []kaFrame
 	depth    int
 	maxLines int
+	work     int
 	overflow bool
 }
 
@@ -409,6 +410,13 @@ func (r *kaReader) decomment(s string, pos Pos) (out string, lead int) {
 // process runs the conditional/definition/sequence/substitution loop of
 // read_line on one line, then emits it (or reads the include it names).
 func (r *kaReader) process(text string, pos Pos, depth int) {
+	// every generated line costs work, emitted or not, so a ~SEQ over
+	// definitions alone cannot spin forever
+	r.work++
+	if r.work > 4*r.maxLines && !r.overflow {
+		r.diag(pos, SevAlert, KaFatal, "configuration expands to more than %d lines - stopping", r.maxLines)
+		r.overflow = true
+	}
 	if depth > 64 || r.overflow {
 		if !r.overflow {
 			r.diag(pos, SevWarning, KaGeneralError, "Definitions nest too deeply on line '%s'", text)
@@ -521,7 +529,12 @@ func kaIsAlnum(c byte) bool { return kaIsAlpha(c) || kaIsDigit(c) }
 func (r *kaReader) substitute(text string, pos Pos) (first string, rest []string, changed bool) {
 	buf := text
 	i := 0
-	for {
+	for n := 0; ; n++ {
+		if n > 1000 {
+			// a definition that refers to itself would loop forever
+			r.diag(pos, SevWarning, KaGeneralError, "Parameter substitution on line '%s' does not terminate", text)
+			return text, nil, false
+		}
 		j := strings.IndexByte(buf[i:], '$')
 		if j < 0 || i+j+1 >= len(buf) {
 			break
