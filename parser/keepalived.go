@@ -48,6 +48,8 @@ const (
 	KaWarning          = "WARNING"
 	KaDeprecated       = "DEPRECATED"
 	KaSecurityError    = "SECURITY_ERROR"
+	// KaPrint is a message keepalived -t prints without counting it.
+	KaPrint = "PRINT"
 )
 
 // kaMaxBuf is keepalived's MAXBUF: the longest line it handles; a
@@ -102,7 +104,8 @@ func ParseKeepalived(path string, opt KeepalivedOptions) (*File, []Diag) {
 	r.stdDefs()
 	f := &File{Lang: LangKeepalived}
 	if !r.exists(path) {
-		r.diag(Pos{File: path}, SevAlert, KaFileNotFound, "Config files missing '%s'.", path)
+		// keepalived -t says so and still exits 0
+		r.diag(Pos{File: path}, SevWarning, KaPrint, "Config files missing '%s'.", path)
 		return f, r.diags
 	}
 	r.readGlob(path, Pos{File: path}, true)
@@ -256,12 +259,13 @@ func expandBraces(s string) []string {
 // readGlob reads every regular, non-executable file matching pattern, in
 // order. top is the -f file itself.
 func (r *kaReader) readGlob(pattern string, at Pos, top bool) {
+	orig := pattern
 	if len(r.frames) > 0 && !filepath.IsAbs(pattern) {
 		pattern = filepath.Join(r.frames[len(r.frames)-1].dir, pattern)
 	}
 	matches := r.glob(pattern)
 	if len(matches) == 0 {
-		r.diag(at, SevNotice, "", "No config files matched '%s'.", pattern)
+		r.diag(at, SevWarning, KaPrint, "Config files missing '%s'.", orig)
 		return
 	}
 	if top && len(matches) > 1 {

@@ -74,7 +74,7 @@ func TestParseKeepalived(t *testing.T) {
 			"main.conf": "include d/a.conf\n", "d/a.conf": "include b.conf\n", "d/b.conf": "b 1\n"},
 			want: "b [1]\n"},
 		{name: "include missing is a log line", files: map[string]string{"main.conf": "include nope.conf\na 1\n"},
-			want: "a [1]\n", diags: []string{"No config files matched"}},
+			want: "a [1]\n", diags: []string{"Config files missing 'nope.conf'."}},
 		{name: "block spans include", files: map[string]string{
 			"main.conf": "vrrp_instance V {\ninclude body.conf\n}\n", "body.conf": "priority 5\n"},
 			want: "vrrp_instance [V]\n{\n  priority [5]\n}\n"},
@@ -150,7 +150,7 @@ func TestParseKeepalivedPositions(t *testing.T) {
 
 func TestParseKeepalivedMissingFile(t *testing.T) {
 	_, diags := ParseKeepalived("/nonexistent/keepalived.conf", KeepalivedOptions{FS: fstest.MapFS{}})
-	if len(diags) != 1 || diags[0].Class != KaFileNotFound || diags[0].Msg != "Config files missing '/nonexistent/keepalived.conf'." {
+	if len(diags) != 1 || diags[0].Class != KaPrint || diags[0].Msg != "Config files missing '/nonexistent/keepalived.conf'." {
 		t.Fatalf("got %+v", diags)
 	}
 }

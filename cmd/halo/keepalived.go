@@ -266,6 +266,10 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		fmt.Fprintln(os.Stderr, "halo keepalived: -s/--namespace is not supported: start halo inside the namespace (ip netns exec)")
 		return 1
 	}
+	if _, err := os.Stat(f.file); err != nil {
+		fmt.Fprintf(os.Stderr, "halo keepalived: Config files missing '%s'.\n", f.file)
+		return 1
+	}
 	opt.HostChecks = true
 	load := func(log io.Writer) (*vrrp.Config, error) {
 		cfg, r := compat.LoadKeepalived(f.file, opt)
