@@ -10,7 +10,7 @@ import (
 )
 
 // corpusDir is the shared corpus, beside the repository's worktree.
-func corpusDir(t *testing.T) string {
+func kaCorpusDir(t *testing.T) string {
 	t.Helper()
 	for _, d := range []string{"../../../shared/corpus", "../../shared/corpus"} {
 		if _, err := os.Stat(filepath.Join(d, "VERDICTS.tsv")); err == nil {
@@ -22,7 +22,7 @@ func corpusDir(t *testing.T) string {
 }
 
 // knownDifferences reads testdata/corpus-differences.tsv (file<TAB>reason).
-func knownDifferences(t *testing.T) map[string]string {
+func kaKnownDifferences(t *testing.T) map[string]string {
 	out := map[string]string{}
 	f, err := os.Open("../../testdata/corpus-differences.tsv")
 	if err != nil {
@@ -44,12 +44,12 @@ func knownDifferences(t *testing.T) map[string]string {
 // real keepalived 2.2.7's (VERDICTS.tsv column exit). Differences must be
 // listed, with a reason, in testdata/corpus-differences.tsv.
 func TestKeepalivedCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := kaCorpusDir(t)
 	data, err := os.ReadFile(filepath.Join(dir, "VERDICTS.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	known := knownDifferences(t)
+	known := kaKnownDifferences(t)
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
 	match, total := 0, 0
@@ -83,7 +83,7 @@ func TestKeepalivedCorpus(t *testing.T) {
 }
 
 func TestKeepalivedSeed(t *testing.T) {
-	dir := corpusDir(t)
+	dir := kaCorpusDir(t)
 	seed := filepath.Join(dir, "..", "seed", "keepalived.conf")
 	if _, err := os.Stat(seed); err != nil {
 		t.Skip("no seed config")
