@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"halo/vrrp"
 	"halo/vrrp/netif"
@@ -53,10 +54,13 @@ type port struct {
 	stats  counters
 	logf   Logf
 	detail bool
+
+	garpInterval, gnaInterval time.Duration // vrrp_garp_interval, vrrp_gna_interval
 }
 
 func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
-	p := &port{idx: idx, cfg: ic, logf: sp.logf, detail: sp.Detail}
+	p := &port{idx: idx, cfg: ic, logf: sp.logf, detail: sp.Detail,
+		garpInterval: sp.cfg.Global.GARPInterval, gnaInterval: sp.cfg.Global.GNAInterval}
 	p.v6 = isV6(ic)
 	for _, v := range ic.VIPs {
 		p.vips = append(p.vips, v.Prefix.Addr())
@@ -236,30 +240,43 @@ func (p *port) removeVIPs() {
 }
 
 // garp sends count gratuitous ARPs (IPv4) or unsolicited neighbour
-// advertisements (IPv6) for every VIP, on the VIP's device.
+// advertisements (IPv6) for every VIP, on the VIP's device. With
+// vrrp_garp_interval / vrrp_gna_interval the packets are spaced out in the
+// background so the state machine's loop never sleeps.
 func (p *port) garp(count int) {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
 			dev, ip := netif.VIPDev(v, p.cfg.Interface), v.Prefix.Addr()
-			var err error
-			if ip.Is4() {
+			send, what, gap := netif.SendGARP, "gratuitous ARP", p.garpInterval
+			if !ip.Is4() {
+				send, what, gap = netif.SendNA, "unsolicited Neighbour Advert", p.gnaInterval
+			}
+			one := func() {
 				if p.detail {
-					for range count {
-						p.logf("Sending gratuitous ARP on %s for %s", dev, ip)
+					p.logf("Sending %s on %s for %s", what, dev, ip)
+				}
+			}
+			if gap <= 0 {
+				for range count {
+					one()
+				}
+				if err := send(dev, ip, count); err != nil {
+					p.logf("(%s) %v", p.cfg.Name, err)
+				}
+				continue
+			}
+			go func() {
+				for i := range count {
+					if i > 0 {
+						time.Sleep(gap)
+					}
+					one()
+					if err := send(dev, ip, 1); err != nil {
+						p.logf("(%s) %v", p.cfg.Name, err)
+						return
 					}
 				}
-				err = netif.SendGARP(dev, ip, count)
-			} else {
-				if p.detail {
-					for range count {
-						p.logf("Sending unsolicited Neighbour Advert on %s for %s", dev, ip)
-					}
-				}
-				err = netif.SendNA(dev, ip, count)
-			}
-			if err != nil {
-				p.logf("(%s) %v", p.cfg.Name, err)
-			}
+			}()
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 const (
 	envCfg     = "HALO_SPEAKER_TEST_CFG"
 	envCfgFile = "HALO_SPEAKER_TEST_CFGFILE"
+	envDumpDir = "HALO_SPEAKER_TEST_DUMPDIR"
 )
 
 // TestMain doubles as the speaker process of the integration tests: with
@@ -46,7 +47,7 @@ func serve(js string) int {
 		mu.Unlock()
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	sp, err := New(&cfg, logf)
 	if err == nil {
 		sp.Detail = true
@@ -57,6 +58,15 @@ func serve(js string) int {
 		return 1
 	}
 	for sig := range sigs {
+		if sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2 {
+			fill, name := sp.WriteData, "data"
+			if sig == syscall.SIGUSR2 {
+				fill, name = sp.WriteStats, "stats"
+			}
+			err := WriteFile(os.Getenv(envDumpDir)+"/keepalived."+name, fill)
+			logf("dump %s: %v", name, err)
+			continue
+		}
 		if sig == syscall.SIGHUP {
 			// SIGHUP: reload from the file the test rewrote.
 			b, err := os.ReadFile(os.Getenv(envCfgFile))
@@ -163,6 +173,8 @@ func TestElectionAndSigtermFailover(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", lab.Nodes[1], "addr", "add", lab.Net+".100/24", "dev", "eth0").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	dumpDir := t.TempDir()
+	t.Setenv(envDumpDir, dumpDir)
 	n1 := startNode(t, lab.Nodes[0], labConfig(lab, 1, 150, func(in *vrrp.Instance) { in.InitialState = vrrp.StateMaster }))
 	n2 := startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, nil))
 	el := waitHolders(t, lab, "1", 10*time.Second)
@@ -173,6 +185,29 @@ func TestElectionAndSigtermFailover(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if h := holders(t, lab); h != "1" {
 		t.Fatalf("holders %q after election settled", h)
+	}
+	// SIGUSR1/SIGUSR2: keepalived's data and stats dumps.
+	for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2} {
+		if err := n1.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dumps := map[string][]string{
+		"keepalived.data":  {" VRRP Instance = VI_1\n", "   State = MASTER\n", "   Virtual Router ID = 51\n", "   Effective priority = 150\n"},
+		"keepalived.stats": {"VRRP Instance: VI_1\n", "  Became master: 1\n", "  Priority Zero:\n"},
+	}
+	for file, wants := range dumps {
+		var b []byte
+		for t0 := time.Now(); time.Since(t0) < 3*time.Second; time.Sleep(50 * time.Millisecond) {
+			if b, _ = os.ReadFile(dumpDir + "/" + file); len(b) > 0 {
+				break
+			}
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s lacks %q:\n%s", file, w, b)
+			}
+		}
 	}
 	t0 := time.Now()
 	if err := n1.cmd.Process.Signal(syscall.SIGTERM); err != nil {

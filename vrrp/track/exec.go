@@ -9,7 +9,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -20,41 +19,44 @@ import (
 func SplitCommand(s string) []string {
 	var (
 		out   []string
-		cur   strings.Builder
+		cur   []byte
 		in    bool
-		quote rune
+		quote byte
 	)
 	esc := false
-	for _, r := range s {
+	// Byte-wise: every delimiter is ASCII, and other bytes (even invalid
+	// UTF-8) must reach the script unchanged.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case esc:
-			cur.WriteRune(r)
+			cur = append(cur, c)
 			esc = false
 			in = true
-		case r == '\\' && quote != '\'':
+		case c == '\\' && quote != '\'':
 			esc = true
 		case quote != 0:
-			if r == quote {
+			if c == quote {
 				quote = 0
 			} else {
-				cur.WriteRune(r)
+				cur = append(cur, c)
 			}
-		case r == '"' || r == '\'':
-			quote = r
+		case c == '"' || c == '\'':
+			quote = c
 			in = true
-		case r == ' ' || r == '\t':
+		case c == ' ' || c == '\t':
 			if in {
-				out = append(out, cur.String())
-				cur.Reset()
+				out = append(out, string(cur))
+				cur = cur[:0]
 				in = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur = append(cur, c)
 			in = true
 		}
 	}
 	if in {
-		out = append(out, cur.String())
+		out = append(out, string(cur))
 	}
 	return out
 }

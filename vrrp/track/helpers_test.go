@@ -13,3 +13,5 @@ func writeExec(p string, mode os.FileMode) error {
 	}
 	return os.Chmod(p, mode)
 }
+
+func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }
