@@ -24,29 +24,28 @@ run() { # label impl scenario args...
   esac
   "$NETLAB" scenario "$@" "${cmds[@]}" 2>&1 | awk -v l="$label" -v i="$impl" '/^metric/ {print l " | " i " | " $2 " " $3; fflush()}' >>"$OUT"
 }
-prev=""
-for impl in keepalived halo; do
-  run election $impl election
-  run sigterm $impl sigterm
-  run sigkill $impl sigkill
-  run linkdown $impl linkdown
-  run track $impl track
-  run preempt $impl preempt
-  run nopreempt $impl preempt --nopreempt
-  run preempt-delay-2 $impl preempt --preempt-delay 2
-  run splitbrain $impl splitbrain
-  run garp $impl garp
-  run sigterm-3n $impl sigterm --nodes 3
-  run sigkill-3n $impl sigkill --nodes 3
-  run sigterm-unicast $impl sigterm --unicast
-  run v3-0.5-sigkill $impl sigkill --version 3 --advert 0.5
-done
-for impl in halo-master ka-master; do
-  for v in 2 3; do
-    for cast in multicast unicast; do
-      u=""; [ $cast = unicast ] && u=--unicast
+# keepalived and halo back to back per scenario, so both see the same machine load.
+both() { local label=$1; shift; run "$label" keepalived "$@"; run "$label" halo "$@"; }
+both election election
+both sigterm sigterm
+both sigkill sigkill
+both linkdown linkdown
+both track track
+both preempt preempt
+both nopreempt preempt --nopreempt
+both preempt-delay-2 preempt --preempt-delay 2
+both splitbrain splitbrain
+both garp garp
+both sigterm-3n sigterm --nodes 3
+both sigkill-3n sigkill --nodes 3
+both sigterm-unicast sigterm --unicast
+both v3-0.5-sigkill sigkill --version 3 --advert 0.5
+for v in 2 3; do
+  for cast in multicast unicast; do
+    u=""; [ $cast = unicast ] && u=--unicast
+    for impl in halo-master ka-master; do
       run "mixed-v$v-$cast-sigterm" $impl sigterm --version $v $u
-      run "mixed-v$v-$cast-steady" $impl steady --version $v $u --steady ${STEADY:-60}
+      run "mixed-v$v-$cast-steady" $impl steady --version $v $u --steady "${STEADY:-60}"
     done
   done
 done

@@ -30,7 +30,7 @@ type Script struct {
 	// Logf gets keepalived's messages (`Script `x` now returning 1`, ...).
 	Logf func(format string, args ...any)
 	// OnChange is called (from the runner's goroutine) when the verdict
-	// changes between good and failed.
+	// changes, the first one (out of INIT) included.
 	OnChange func(s *Script, st ScriptState)
 	// Exec runs one check; nil means Run (tests inject a fake).
 	Exec func(ctx context.Context) Result
@@ -164,7 +164,7 @@ func (s *Script) Apply(r Result) {
 			s.Logf("%s", m)
 		}
 	}
-	if st != old && s.OnChange != nil && !(old == ScriptInit && st == ScriptGood) {
+	if st != old && s.OnChange != nil {
 		s.OnChange(s, st)
 	}
 }
