@@ -609,3 +609,16 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	r.setI("h1_bytes_out", 0)
 	return r
 }
+
+// checkDescs are HAProxy's check status descriptions (check_desc).
+var checkDescs = map[string]string{
+	"UNK": "Unknown", "INI": "Initializing", "SOCKERR": "Socket error",
+	"L4OK": "Layer4 check passed", "L4TOUT": "Layer4 timeout", "L4CON": "Layer4 connection problem",
+	"L6OK": "Layer6 check passed", "L6TOUT": "Layer6 timeout", "L6RSP": "Layer6 invalid response",
+	"L7TOUT": "Layer7 timeout", "L7RSP": "Layer7 invalid response", "L57DATA": "Layer5-7 data mismatch",
+	"L7OK": "Layer7 check passed", "L7OKC": "Layer7 check conditionally passed", "L7STS": "Layer7 wrong status",
+	"PROCERR": "External check error", "PROCTOUT": "External check timeout", "PROCOK": "External check passed",
+}
+
+// CheckDesc returns HAProxy's description of a check status code.
+func CheckDesc(code string) string { return checkDescs[code] }
