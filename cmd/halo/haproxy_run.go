@@ -38,8 +38,12 @@ const daemonEnv = "HALO_HAPROXY_DAEMON"
 // runProxy runs the load balancer until it is told to stop and returns the
 // process exit code.
 func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
-	if !o.Foreground && os.Getenv(daemonEnv) == "" {
+	worker := os.Getenv(workerEnv) != ""
+	if !o.Foreground && os.Getenv(daemonEnv) == "" && !worker {
 		return daemonizeProxy(o)
+	}
+	if o.MasterWorker && !worker {
+		return runMaster(o)
 	}
 	rt, err := proxy.New(cfg, proxyModules...)
 	if err != nil {
@@ -56,6 +60,15 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	pidfile := o.PidFile
 	if pidfile == "" {
 		pidfile = cfg.Global.PidFile
+	}
+	if worker {
+		// The master owns the pidfile and the -sf/-st PIDs; tell it we
+		// listen.
+		pidfile, o.SoftStop, o.HardStop = "", nil, nil
+		if f := os.NewFile(3, "ready"); f != nil {
+			_, _ = f.Write([]byte("R"))
+			f.Close()
+		}
 	}
 	if pidfile != "" {
 		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {

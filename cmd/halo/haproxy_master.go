@@ -1,0 +1,184 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// workerEnv marks a worker process started by a master (-W / -Ws).
+const workerEnv = "HALO_HAPROXY_WORKER"
+
+type workerProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	code int
+}
+
+// runMaster is HAProxy's master-worker mode (-W, -Ws, `master-worker`):
+// this process keeps no listener; it starts a worker (this same command
+// line, re-executed), and on SIGUSR2/SIGHUP starts a new worker with the
+// configuration as it is now on disk and, once that one listens, soft-stops
+// the old ones (SO_REUSEPORT lets both generations listen during the
+// handover). SIGTERM/SIGINT stop the workers hard, SIGUSR1 softly; the
+// master exits when its current worker is gone. With NOTIFY_SOCKET set
+// (systemd Type=notify, -Ws) it reports READY=1 / RELOADING=1.
+func runMaster(o proxyRunOpts) int {
+	if o.PidFile != "" {
+		_ = os.WriteFile(o.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+		defer os.Remove(o.PidFile)
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	cur, err := startWorker()
+	if err != nil {
+		proxyAlert("[haproxy.main()] %v", err)
+		return 1
+	}
+	old := []*workerProc{}
+	for _, pid := range o.SoftStop {
+		_ = syscall.Kill(pid, syscall.SIGUSR1)
+	}
+	for _, pid := range o.HardStop {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	sdNotify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()))
+	stopping := false
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR2, syscall.SIGHUP:
+				if stopping {
+					continue
+				}
+				sdNotify("RELOADING=1")
+				nw, err := startWorker()
+				if err != nil {
+					proxyAlert("[haproxy.main()] reload failed, keeping the current worker: %v", err)
+					sdNotify("READY=1")
+					continue
+				}
+				_ = cur.cmd.Process.Signal(syscall.SIGUSR1)
+				old = append(old, cur)
+				cur = nw
+				sdNotify("READY=1")
+			case syscall.SIGUSR1:
+				stopping = true
+				signalAll(cur, old, syscall.SIGUSR1)
+			default:
+				stopping = true
+				signalAll(cur, old, syscall.SIGTERM)
+			}
+		case <-cur.done:
+			// The current worker is gone: stop the old ones and leave.
+			signalAll(nil, old, syscall.SIGTERM)
+			for _, w := range old {
+				<-w.done
+			}
+			if stopping {
+				return 0
+			}
+			return cur.code
+		}
+		// Forget old workers that finished.
+		j := 0
+		for _, w := range old {
+			select {
+			case <-w.done:
+			default:
+				old[j] = w
+				j++
+			}
+		}
+		old = old[:j]
+	}
+}
+
+func signalAll(cur *workerProc, old []*workerProc, sig syscall.Signal) {
+	if cur != nil {
+		_ = cur.cmd.Process.Signal(sig)
+	}
+	for _, w := range old {
+		_ = w.cmd.Process.Signal(sig)
+	}
+}
+
+// startWorker re-executes this command line as a worker and waits until it
+// listens (it writes to fd 3) or fails.
+func startWorker() (*workerProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), workerEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	w.Close()
+	wp := &workerProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		wp.code = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			wp.code = ee.ExitCode()
+		}
+		close(wp.done)
+	}()
+	ready := make(chan bool, 1)
+	go func() {
+		b := make([]byte, 1)
+		n, _ := r.Read(b)
+		r.Close()
+		ready <- n == 1
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return wp, nil
+		}
+		<-wp.done
+	case <-wp.done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		<-wp.done
+	}
+	return nil, &workerError{code: wp.code}
+}
+
+type workerError struct{ code int }
+
+func (e *workerError) Error() string {
+	return "worker failed to start (exit code " + strconv.Itoa(e.code) + ")"
+}
+
+// sdNotify sends a state line to systemd when started as Type=notify.
+func sdNotify(state string) {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return
+	}
+	if path[0] == '@' {
+		path = "\x00" + path[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte(state))
+}
