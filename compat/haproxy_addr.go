@@ -595,6 +595,8 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			srv.Maxconn = atol(v)
 		case "maxqueue":
 			srv.Maxqueue = atol(v)
+		case "minconn":
+			srv.Minconn = atol(v)
 		case "slowstart":
 			t, bad, err := parseHATime(v, time.Millisecond)
 			if err != nil {

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -162,6 +163,25 @@ func buildGlobalTable() *Table[*hctx] {
 		}),
 		row("lua-load", luaLoad),
 		row("lua-load-per-thread", luaLoad),
+		row("log-tag", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'log-tag' expects a tag as argument.")
+			}
+			c.cfg.Global.LogTag = a[0].Value
+			return nil
+		}),
+		row("log-send-hostname", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) > 0 {
+				c.cfg.Global.LogSendHostname = a[0].Value
+				return nil
+			}
+			h, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("'log-send-hostname' : cannot get the hostname: %v", err)
+			}
+			c.cfg.Global.LogSendHostname = h
+			return nil
+		}),
 		row("nbproc", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
 		}),
@@ -177,6 +197,9 @@ func buildGlobalTable() *Table[*hctx] {
 		"resetenv", "tune.sched.low-latency", "tune.idle-pool.shared", "tune.listener.multi-queue",
 		"tune.fd.edge-triggered", "profiling.memory",
 	} {
+		if globalHas(rows, kw) {
+			continue
+		}
 		rows = append(rows, hrow{Name: kw, Status: Ignored, Note: "accepted, not applied by halo", Decode: noArg})
 	}
 	for _, kw := range []string{

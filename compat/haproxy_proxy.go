@@ -166,11 +166,16 @@ func buildProxyTable() *Table[*hctx] {
 			if !c.needCap(d, capFE, "monitor") {
 				return nil
 			}
-			_, _, err := c.condition(d, a, "'monitor fail' condition")
-			if err == nil {
-				c.misplaced(d, stageMonitor, "monitor fail")
+			_, cond, err := c.condition(d, a, "'monitor fail' condition")
+			if err != nil {
+				return err
 			}
-			return err
+			if cond == nil {
+				return fmt.Errorf("'monitor fail' requires either 'if' or 'unless' followed by a condition.")
+			}
+			c.misplaced(d, stageMonitor, "monitor fail")
+			c.cur.p.MonitorFail = append(c.cur.p.MonitorFail, cond)
+			return nil
 		}),
 		row("log", decodeProxyLog),
 		row("no log", func(c *hctx, d *parser.Directive, a []parser.Word) error {
@@ -252,9 +257,17 @@ func buildProxyTable() *Table[*hctx] {
 			}
 			return nil
 		}),
-		row("capture request header", captureHeader),
-		row("capture response header", captureHeader),
-		row("capture cookie", captureHeader),
+		row("capture request header", captureHeader(true)),
+		row("capture response header", captureHeader(false)),
+		row("capture cookie", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if !c.needCap(d, capFE, "capture") {
+				return nil
+			}
+			if len(a) < 3 || a[1].Value != "len" {
+				return fmt.Errorf("'capture cookie' expects <cookie name> 'len' <len>.")
+			}
+			return nil
+		}),
 		row("declare capture", accept(3, "'declare capture' expects 'request' or 'response', 'len' and a length.")),
 		row("stick-table", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) < 2 || a[0].Value != "type" {
@@ -532,6 +545,7 @@ func decodeBalance(c *hctx, d *parser.Directive, a []parser.Word) error {
 			case "whole":
 				b.URIWhole = true
 			case "path-only":
+				b.URIPathOnly = true
 			case "len", "depth":
 				if i+1 >= len(rest) {
 					return fmt.Errorf("'balance uri %s' expects a positive integer (got '').", rest[i].Value)
@@ -559,6 +573,12 @@ func decodeBalance(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("'balance hdr' requires an http header field name.")
 		}
 		b.Param = arg
+		if len(rest) > 0 {
+			if rest[0].Value != "use_domain_only" {
+				return fmt.Errorf("'balance hdr' only accepts 'use_domain_only' modifier (got '%s').", rest[0].Value)
+			}
+			b.HdrUseDomainOnly = true
+		}
 	case "rdp-cookie":
 		b.Algo = proxy.BalanceRDPCookie
 		b.Param = arg
@@ -592,6 +612,7 @@ func decodeHashType(c *hctx, d *parser.Directive, a []parser.Word) error {
 	for _, w := range a[1:] {
 		switch w.Value {
 		case "sdbm", "djb2", "wt6", "crc32":
+			c.cur.p.Balance.HashFunction = w.Value
 		case "avalanche":
 			c.cur.p.Balance.Avalanche = true
 		default:
@@ -656,6 +677,8 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		c.cur.tcpLog = d.Pos
 	case "dontlognull":
 		p.DontLogNull = on
+	case "http-ignore-probes":
+		p.IgnoreProbes = on
 	case "forwardfor":
 		ff := proxy.Forwardfor{Enabled: on, Header: "X-Forwarded-For"}
 		for i := 0; i < len(rest); i++ {
@@ -889,14 +912,26 @@ func decodeCookie(c *hctx, d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
-func captureHeader(c *hctx, d *parser.Directive, a []parser.Word) error {
-	if !c.needCap(d, capFE, "capture") {
+func captureHeader(request bool) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if !c.needCap(d, capFE, "capture") {
+			return nil
+		}
+		if len(a) < 3 || a[1].Value != "len" {
+			return fmt.Errorf("'%s' expects 'header' <header_name> 'len' <len>.", c.statusKey)
+		}
+		n, ok := strictInt(a[2].Value)
+		if !ok || n <= 0 {
+			return fmt.Errorf("'%s' : invalid length '%s'.", c.statusKey, a[2].Value)
+		}
+		cp := proxy.Capture{Name: a[0].Value, Len: n}
+		if request {
+			c.cur.p.CaptureReqHeaders = append(c.cur.p.CaptureReqHeaders, cp)
+		} else {
+			c.cur.p.CaptureResHeaders = append(c.cur.p.CaptureResHeaders, cp)
+		}
 		return nil
 	}
-	if len(a) < 3 || a[1].Value != "len" {
-		return fmt.Errorf("'capture' expects <name> 'len' <length>.")
-	}
-	return nil
 }
 
 func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {
