@@ -1,0 +1,281 @@
+package lbmod
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"halo/proxy"
+	"halo/proxy/health"
+)
+
+// origin is a test backend (net/http is fine here: it is not the proxy's
+// data path) that names itself in every answer.
+type origin struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+func newOrigin(t *testing.T, name string, delay time.Duration) *origin {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &origin{name: name, ln: ln}
+	o.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		w.Header().Set("X-Backend", name)
+		io.WriteString(w, name)
+	})}
+	go o.srv.Serve(ln)
+	t.Cleanup(func() { o.srv.Close() })
+	return o
+}
+
+func (o *origin) addr() netip.AddrPort { return netip.MustParseAddrPort(o.ln.Addr().String()) }
+
+// kill closes the listener and every connection: a crash.
+func (o *origin) kill() { o.srv.Close() }
+
+func freePort(t *testing.T) uint16 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func server(name string, ap netip.AddrPort) *proxy.Server {
+	return &proxy.Server{Name: name, Addr: ap.Addr(), Port: int(ap.Port()), Weight: 1, Resolved: true,
+		Inter: 2 * time.Second, Rise: 2, Fall: 3}
+}
+
+func start(t *testing.T, be *proxy.Proxy) (*proxy.Runtime, string) {
+	t.Helper()
+	fe := &proxy.Proxy{Name: "fe", Cap: proxy.CapFE, Mode: be.Mode, DefaultBackend: be,
+		Binds:    []proxy.Bind{{Network: "tcp", Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))}},
+		Timeouts: proxy.Timeouts{Client: 5 * time.Second, HTTPRequest: 2 * time.Second}}
+	for i, s := range be.Servers {
+		s.ID = i + 1
+	}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.HardStop)
+	return rt, fe.Binds[0].Addr.String()
+}
+
+// get sends one request on a fresh connection; it returns the backend
+// name, or "503"-like status text, or "err:…".
+func get(addr, path string) string {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "err:dial"
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return "err:" + err.Error()
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Sprint(resp.StatusCode)
+	}
+	return resp.Header.Get("X-Backend")
+}
+
+type outcome struct {
+	at  time.Duration
+	got string
+}
+
+// TestKillBackendUnderLoad: with checks (inter 100ms, fall 2), retries and
+// redispatch, killing a backend under steady load moves all traffic to the
+// other one within inter×fall, and no request fails: those that hit the
+// dead server are retried and redispatched.
+func TestKillBackendUnderLoad(t *testing.T) {
+	s1, s2 := newOrigin(t, "s1", 0), newOrigin(t, "s2", 0)
+	const inter, fall = 100 * time.Millisecond, 2
+	srvs := []*proxy.Server{server("s1", s1.addr()), server("s2", s2.addr())}
+	for _, s := range srvs {
+		s.Check, s.Inter, s.Fall, s.Rise = true, inter, fall, 1
+	}
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: srvs, Retries: 3, Redispatch: true,
+		Timeouts: proxy.Timeouts{Connect: 100 * time.Millisecond, Server: 5 * time.Second}}
+	rt, addr := start(t, be)
+	pk := rt.Backends[0].Picker.(*Picker)
+
+	var mu sync.Mutex
+	var res []outcome
+	t0 := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	const clients = 4
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g := get(addr, "/")
+				mu.Lock()
+				res = append(res, outcome{time.Since(t0), g})
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(400 * time.Millisecond)
+	killAt := time.Since(t0)
+	s2.kill()
+	// Observe when the checks take s2 out.
+	var downAt time.Duration
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if !pk.Balance().Server("s2").Usable() {
+			downAt = time.Since(t0)
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if downAt == 0 {
+		t.Fatal("s2 never marked down")
+	}
+	// A fully-up server needs fall failed checks; the first may come up to
+	// one inter after the kill. Allow scheduling slack.
+	if d := downAt - killAt; d > inter*fall+inter/2+100*time.Millisecond {
+		t.Fatalf("s2 marked down %v after the kill, want within inter×fall = %v", d, inter*fall)
+	}
+	var before, after, failed, lateS2 int
+	for _, o := range res {
+		switch {
+		case !strings.HasPrefix(o.got, "s"):
+			failed++
+			t.Logf("failed at %v: %s", o.at, o.got)
+		case o.at < killAt:
+			before++
+		case o.at > downAt+50*time.Millisecond && o.got == "s2":
+			lateS2++
+		default:
+			after++
+		}
+	}
+	t.Logf("kill at %v, down after %v; %d answers before, %d after, %d failed", killAt, downAt-killAt, before, after, failed)
+	if before < 20 || after < 20 {
+		t.Fatalf("too little traffic: %d before, %d after", before, after)
+	}
+	if lateS2 > 0 {
+		t.Fatalf("%d answers from s2 after it was marked down", lateS2)
+	}
+	// Only requests in flight on s2 at the kill may be lost (at most one
+	// per client); everything else is retried and redispatched.
+	if failed > clients {
+		t.Fatalf("%d requests failed, at most %d were in flight", failed, clients)
+	}
+	if st := pk.Balance().Server("s2").Stats(); st.Status != "DOWN" || st.Check.Status != "L4CON" {
+		t.Fatalf("s2 stats %+v", st)
+	}
+	if rt.Backends[0].Servers[1].Status() != proxy.SrvDown {
+		t.Fatal("engine view of s2 not DOWN")
+	}
+}
+
+// TestQueueTimeout503: maxconn 1 with a slow server queues the second
+// request; `timeout queue` expiring answers 503, as HAProxy does.
+func TestQueueTimeout503(t *testing.T) {
+	slow := newOrigin(t, "s1", 600*time.Millisecond)
+	srv := server("s1", slow.addr())
+	srv.Maxconn = 1
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{srv}, Retries: 3,
+		Timeouts: proxy.Timeouts{Connect: time.Second, Queue: 200 * time.Millisecond, Server: 5 * time.Second}}
+	rt, addr := start(t, be)
+	first := make(chan string)
+	go func() { first <- get(addr, "/") }()
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	if g := get(addr, "/"); g != "503" {
+		t.Fatalf("queued request got %s", g)
+	}
+	if el := time.Since(t0); el < 180*time.Millisecond || el > 500*time.Millisecond {
+		t.Fatalf("503 after %v, want ~200ms", el)
+	}
+	if g := <-first; g != "s1" {
+		t.Fatalf("first request got %s", g)
+	}
+	// A queued request served once the slot frees.
+	go func() { first <- get(addr, "/") }()
+	time.Sleep(50 * time.Millisecond)
+	st := rt.Backends[0].Picker.(*Picker).Balance().Stats()
+	if st.Cur != 1 {
+		t.Fatalf("cur %d", st.Cur)
+	}
+	<-first
+}
+
+// TestRuntimeAPIState: a status set on the engine's ServerState (as the
+// runtime API does) takes effect at the next pick, and the checks'
+// changes are written back.
+func TestRuntimeAPIState(t *testing.T) {
+	s1, s2 := newOrigin(t, "s1", 0), newOrigin(t, "s2", 0)
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP,
+		Servers: []*proxy.Server{server("s1", s1.addr()), server("s2", s2.addr())}, Retries: 3,
+		Timeouts: proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second}}
+	rt, addr := start(t, be)
+	var mu sync.Mutex
+	var events []health.Event
+	pk := rt.Backends[0].Picker.(*Picker)
+	pk.mu.Lock()
+	pk.sink = func(e health.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	pk.mu.Unlock()
+	ss2 := rt.Backends[0].Servers[1]
+	ss2.SetStatus(proxy.SrvMaint)
+	for i := range 4 {
+		if g := get(addr, "/"); g != "s1" {
+			t.Fatalf("request %d went to %s with s2 in maintenance", i, g)
+		}
+	}
+	mu.Lock()
+	if len(events) != 1 || !strings.HasPrefix(events[0].Msg, "Server app/s2 is going DOWN for maintenance.") {
+		t.Fatalf("events %+v", events)
+	}
+	mu.Unlock()
+	ss2.SetStatus(proxy.SrvUp)
+	seen := map[string]bool{}
+	for range 4 {
+		seen[get(addr, "/")] = true
+	}
+	if !seen["s1"] || !seen["s2"] {
+		t.Fatalf("after ready: %v", seen)
+	}
+	ss2.Weight.Store(0)
+	for range 4 {
+		if g := get(addr, "/"); g != "s1" {
+			t.Fatalf("weight 0 server picked: %s", g)
+		}
+	}
+}
