@@ -194,8 +194,9 @@ type Txn struct {
 	Data [4]any
 
 	// internal
-	firstReq bool
-	released bool // the picked server was released
+	firstReq    bool
+	released    bool // the picked server was released
+	leftBackend bool // the backend session count was decremented
 }
 
 // SetReply makes the engine answer raw (a full HTTP response) instead of

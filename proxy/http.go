@@ -335,7 +335,7 @@ func (s *session) transaction() bool {
 	}
 	be.Counters.connOpen()
 	be.Counters.Requests.Add(1)
-	defer be.Counters.CurConns.Add(-1)
+	defer tx.leaveBackend(be)
 	mode := connMode(s.fe.Proxy, be.Proxy)
 	if mode == ConnClose {
 		cliKeep = false
@@ -732,6 +732,8 @@ func (s *session) dropConn(sc *serverConn) {
 func (rt *Runtime) releaseServer(tx *Txn) {
 	if tx.Server != nil && !tx.released {
 		tx.released = true
+		// Logs show srv_conn with this transaction still counted.
+		tx.SrvConn = tx.Server.Counters.CurConns.Load()
 		tx.Backend.Picker.Release(tx.Server)
 	}
 }

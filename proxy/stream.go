@@ -50,11 +50,15 @@ func (rt *Runtime) logTxn(tx *Txn) {
 		tx.FeConn = tx.Frontend.Counters.CurConns.Load()
 	}
 	if tx.Backend != nil {
-		tx.BeConn = tx.Backend.Counters.CurConns.Load()
+		if !tx.leftBackend {
+			tx.BeConn = tx.Backend.Counters.CurConns.Load()
+		}
 		tx.BeQueue = tx.Backend.Counters.CurQueue.Load()
 	}
 	if tx.Server != nil {
-		tx.SrvConn = tx.Server.Counters.CurConns.Load()
+		if !tx.released {
+			tx.SrvConn = tx.Server.Counters.CurConns.Load()
+		}
 		tx.SrvQueue = tx.Server.Counters.CurQueue.Load()
 	}
 	for i := range rt.modules {
@@ -62,6 +66,14 @@ func (rt *Runtime) logTxn(tx *Txn) {
 			h(tx)
 		}
 	}
+}
+
+// leaveBackend ends the transaction's backend session, keeping the count
+// with it included for the log line (beconn).
+func (tx *Txn) leaveBackend(be *Backend) {
+	tx.BeConn = be.Counters.CurConns.Load()
+	tx.leftBackend = true
+	be.Counters.CurConns.Add(-1)
 }
 
 var errConnect = errors.New("cannot connect to server")

@@ -41,7 +41,7 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 		}
 	}
 	be.Counters.connOpen()
-	defer be.Counters.CurConns.Add(-1)
+	defer tx.leaveBackend(be)
 	key := PickKey{Src: src, Dst: dst, Txn: tx}
 	sc, err := rt.connect(tx, &key)
 	if err != nil {
@@ -50,6 +50,8 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 	srv := tx.Server
 	defer func() {
 		sc.close()
+		tx.SrvConn = srv.Counters.CurConns.Load()
+		tx.released = true
 		be.Picker.Release(srv)
 	}()
 	cliTO := pick(fe.Proxy.Timeouts.Tunnel, fe.Proxy.Timeouts.Client)

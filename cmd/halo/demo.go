@@ -13,13 +13,15 @@ import (
 
 func init() { register("demo", demoMain) }
 
+const defaultDemoConfig = "testdata/quickstart/haproxy.cfg"
+
 // demoMain is `halo demo`: tiny demo web servers on loopback plus the load
 // balancer running the quick-start haproxy.cfg, for `make run`. The demo
 // servers use net/http: they stand in for the user's applications and are
 // not part of the proxy's data path.
 func demoMain(args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	cfgPath := fs.String("f", "testdata/quickstart/haproxy.cfg", "haproxy.cfg to run")
+	cfgPath := fs.String("f", defaultDemoConfig, "haproxy.cfg to run")
 	ports := fs.String("backends", "8001,8002,8003", "comma-separated loopback ports of the demo web servers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -47,15 +49,16 @@ func demoMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "halo demo: this build has no haproxy command")
 		return 1
 	}
-	fmt.Printf(`halo demo: demo web servers on 127.0.0.1 ports %s
-halo demo: load balancer running %s
-
+	fmt.Printf("halo demo: demo web servers on 127.0.0.1 ports %s\nhalo demo: load balancer running %s\n", *ports, *cfgPath)
+	if *cfgPath == defaultDemoConfig {
+		fmt.Print(`
   curl http://127.0.0.1:8080/              # answered by web1, web2, web3 in turn
   curl -i http://127.0.0.1:8080/hello      # see the headers halo adds (X-Forwarded-For)
   open http://127.0.0.1:8404/stats         # the stats page
 
-Ctrl-C stops everything.
-`, *ports, *cfgPath)
+One access log line per request follows (option httplog). Ctrl-C stops everything.
+`)
+	}
 	return haproxy([]string{"-db", "-f", *cfgPath})
 }
 
