@@ -297,3 +297,31 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCompileHTTP feeds arbitrary argument words to every action parser
+// and runs what compiles over a request.
+func FuzzCompileHTTP(f *testing.F) {
+	actions := []string{"deny", "return", "redirect", "auth", "set-header", "add-header", "del-header",
+		"replace-header", "replace-value", "set-path", "set-query", "set-uri", "replace-path", "replace-uri",
+		"set-var(txn.x)", "capture", "set-status", "allow", "tarpit"}
+	f.Add(uint8(0), "deny_status 429")
+	f.Add(uint8(1), `status 200 content-type text/plain lf-string "%[path]" hdr X-A %[src]`)
+	f.Add(uint8(2), "prefix /p code 301 drop-query append-slash set-cookie A=1")
+	f.Add(uint8(8), `X-A (.*) \1x`)
+	f.Add(uint8(15), "req.hdr(host) len 10")
+	f.Fuzz(func(t *testing.T, a uint8, args string) {
+		action := actions[int(a)%len(actions)]
+		if strings.Contains(args, "file") {
+			return // file contents are not the parser's input; /dev/zero would hang
+		}
+		rs, err := rules.CompileHTTP([]*proxy.HTTPRule{{Action: action, Args: strings.Fields(args)}}, action == "set-status", env())
+		if err != nil {
+			return
+		}
+		txn := acltest.New("GET /a?b=c", "Host: h", "X-A: 1")
+		txn.HasRes = true
+		st := &rules.State{}
+		st.Reset(txn)
+		rules.Run(rs, st, action == "set-status", proxy.DefaultErrorPage)
+	})
+}

@@ -1,0 +1,51 @@
+package rules
+
+import (
+	"testing"
+
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/http1"
+)
+
+// TestRunDoesNotAllocate runs a typical rule list over the engine's
+// message type: header rewrites with log-format values, a non-matching
+// deny and redirect. After warm-up the per-request path must not allocate.
+func TestRunDoesNotAllocate(t *testing.T) {
+	o := &acl.Options{}
+	env := &Env{ACL: acl.NewCompiler(o), Opts: o, Proxy: &proxy.Proxy{Name: "fe"}, ErrorPage: proxy.DefaultErrorPage}
+	isAdmin := &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{{Fetch: "path", Match: "beg", Values: []string{"/admin"}}}}}}}}
+	list, err := CompileHTTP([]*proxy.HTTPRule{
+		{Action: "set-header", Args: []string{"X-Path", "%[path]"}},
+		{Action: "set-header", Args: []string{"X-Client", "%[src]"}},
+		{Action: "add-header", Args: []string{"X-Combined", "%[method] %[req.hdr(host),lower]"}},
+		{Action: "del-header", Args: []string{"X-Secret"}},
+		{Action: "deny", Cond: isAdmin},
+		{Action: "redirect", Args: []string{"location", "/x"}, Cond: isAdmin},
+	}, false, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("GET /a/b?q=1 HTTP/1.1\r\nHost: Example.COM\r\nX-Secret: s\r\nAccept: */*\r\n\r\n")
+	var msg http1.Message
+	tx := &proxy.Txn{Req: &msg}
+	st := &txnState{}
+	run := func() {
+		msg.Reset()
+		if err := http1.ParseRequest(&msg, raw, len(raw)); err != nil {
+			t.Fatal(err)
+		}
+		st.v.bind(tx)
+		st.Reset(&st.v)
+		if r := Run(list, &st.State, false, proxy.DefaultErrorPage); r.Outcome != Next {
+			t.Fatalf("outcome %v", r.Outcome)
+		}
+	}
+	run()
+	if v, _ := msg.Get("x-combined"); string(v) != "GET example.com" {
+		t.Fatalf("x-combined = %q", v)
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Errorf("rules allocate %v times per request", n)
+	}
+}
