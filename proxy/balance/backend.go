@@ -103,6 +103,24 @@ type Backend struct {
 
 	cumSess uint64
 	downTrn uint64
+
+	onQueue func(s *Server, n int)
+}
+
+// SetQueueHook registers fn, called with the backend lock held whenever a
+// queue length changes: s is the server, or nil for the backend queue.
+// fn must not call back into the Backend.
+func (b *Backend) SetQueueHook(fn func(s *Server, n int)) { b.onQueue = fn }
+
+func (b *Backend) queueChanged(s *Server) {
+	if b.onQueue == nil {
+		return
+	}
+	if s == nil {
+		b.onQueue(nil, len(b.queue))
+	} else {
+		b.onQueue(s, len(s.queue))
+	}
 }
 
 // lbAlgo is one lookup structure (HAProxy's lbprm callbacks).
@@ -374,6 +392,7 @@ func (b *Backend) enqueue(s *Server) *waiter {
 		}
 	}
 	b.beconn++
+	b.queueChanged(s)
 	return w
 }
 
@@ -386,6 +405,7 @@ func (b *Backend) dequeue(w *waiter) {
 		b.queue = removeWaiter(b.queue, w)
 	}
 	b.beconn--
+	b.queueChanged(w.srv)
 }
 
 func removeWaiter(q []*waiter, w *waiter) []*waiter {
@@ -438,9 +458,11 @@ func (b *Backend) processQueue(s *Server) {
 		case len(s.queue) > 0 && (!pxOK || len(b.queue) == 0 || s.queue[0].seq < b.queue[0].seq):
 			w = s.queue[0]
 			s.queue = removeWaiter(s.queue, w)
+			b.queueChanged(s)
 		case pxOK && len(b.queue) > 0:
 			w = b.queue[0]
 			b.queue = removeWaiter(b.queue, w)
+			b.queueChanged(nil)
 			s.cnt.CumLB++
 			b.cumLB++
 		default:

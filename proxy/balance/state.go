@@ -151,6 +151,7 @@ func (b *Backend) redistribute(s *Server) int {
 	}
 	clear(s.queue)
 	s.queue = s.queue[:0]
+	b.queueChanged(s)
 	return n
 }
 

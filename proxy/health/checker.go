@@ -59,8 +59,12 @@ func New(cfg Config, srv *balance.Server, sink Sink) *Checker {
 }
 
 func (c *Checker) info() balance.CheckInfo {
+	code := c.last.Status.Code()
+	if c.last.Status == StatusUnknown {
+		code = "INI" // no check ran yet: HAProxy's "Initializing"
+	}
 	return balance.CheckInfo{
-		Enabled: true, Status: c.last.Status.Code(), Code: c.last.Code, Desc: c.last.Info,
+		Enabled: true, Status: code, Code: c.last.Code, Desc: c.last.Info,
 		Duration: c.last.Duration, Health: c.fsm.Health, Rise: c.fsm.Rise, Fall: c.fsm.Fall,
 	}
 }

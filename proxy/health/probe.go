@@ -294,3 +294,14 @@ func errnoText(e syscall.Errno) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// DescriptionOf returns the description of a status short code ("L4CON"
+// → "Layer4 connection problem"), "" when unknown.
+func DescriptionOf(code string) string {
+	for _, v := range statusNames {
+		if v[0] == code {
+			return v[1]
+		}
+	}
+	return ""
+}

@@ -113,11 +113,41 @@ func (m *module) newPicker(pb *proxy.Backend) proxy.Picker {
 	for i, ss := range pb.Servers {
 		p.seen[i].status.Store(int32(ss.Status()))
 		p.seen[i].weight.Store(ss.Weight.Load())
+		registry.Store(ss, serverRef{p, i})
 	}
+	be.SetQueueHook(func(s *balance.Server, n int) {
+		c := &pb.Counters
+		if s != nil {
+			c = &pb.Servers[s.Index()].Counters
+		}
+		c.CurQueue.Store(int64(n))
+		if int64(n) > c.MaxQueue.Load() {
+			c.MaxQueue.Store(int64(n))
+		}
+	})
 	m.mu.Lock()
 	m.pickers = append(m.pickers, p)
 	m.mu.Unlock()
 	return p
+}
+
+type serverRef struct {
+	p *Picker
+	i int
+}
+
+// registry maps the engine's servers to their balance state, for Lookup.
+var registry sync.Map // *proxy.ServerState → serverRef
+
+// Lookup returns the balance state of an engine server handled by this
+// module (stats page: check columns, status, lbtot).
+func Lookup(ss *proxy.ServerState) (*balance.Server, bool) {
+	v, ok := registry.Load(ss)
+	if !ok {
+		return nil, false
+	}
+	r := v.(serverRef)
+	return r.p.srvs[r.i], true
 }
 
 // Balance returns the picker's balance.Backend (stats, tests).
