@@ -223,7 +223,7 @@ func buildProxyTable() *Table[*hctx] {
 		row("errorloc", decodeErrorloc),
 		row("errorloc302", decodeErrorloc),
 		row("errorloc303", decodeErrorloc),
-		row("http-error", accept(1, "'http-error' expects 'status <code>' as arguments.")),
+		row("http-error", decodeHTTPError),
 		row("http-check", decodeHTTPCheck),
 		row("tcp-check", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if !c.needCap(d, capBE, "tcp-check") {
@@ -1161,4 +1161,87 @@ func ensureInt(kw, v string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("'%s' expects an integer between %d and %d (got '%s').", kw, lo, hi, v)
 	}
 	return n, nil
+}
+
+// httpReasons are the reason phrases of the statuses haproxy can answer.
+var httpReasons = map[int]string{200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+	404: "Not Found", 405: "Method Not Allowed", 407: "Proxy Authentication Required", 408: "Request Time-out",
+	410: "Gone", 413: "Payload Too Large", 425: "Too Early", 429: "Too Many Requests",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+	504: "Gateway Time-out"}
+
+// decodeHTTPError is `http-error status <code> [content-type <type>]
+// [errorfile <f> | file <f> | lf-file <f> | string <s> | lf-string <s>]
+// [hdr <name> <fmt>]*` (configuration.txt 4.2 "http-error").
+func decodeHTTPError(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) < 2 || a[0].Value != "status" {
+		return fmt.Errorf("http-error : expects 'status <code>' as first arguments.")
+	}
+	code, ok := strictInt(a[1].Value)
+	if !ok || !errorfileCodes[code] {
+		return fmt.Errorf("http-error : Unexpected status code '%s'", a[1].Value)
+	}
+	ctype, body, raw := "", "", []byte(nil)
+	var hdrs [][2]string
+	for i := 2; i < len(a); i++ {
+		k := a[i].Value
+		if i+1 >= len(a) {
+			return fmt.Errorf("http-error : '%s' expects an argument.", k)
+		}
+		v := a[i+1].Value
+		i++
+		switch k {
+		case "content-type":
+			ctype = v
+		case "errorfile":
+			data, err := c.opt.ReadFile(v)
+			if err != nil {
+				return fmt.Errorf("http-error : error opening file '%s'.", v)
+			}
+			raw = data
+		case "file", "lf-file":
+			data, err := c.opt.ReadFile(v)
+			if err != nil {
+				return fmt.Errorf("http-error : error opening file '%s'", v)
+			}
+			body = string(data)
+			if k == "lf-file" {
+				c.lower(Partial, "lf-file is served as plain text (no log-format expansion)")
+			}
+		case "string", "lf-string":
+			body = v
+			if k == "lf-string" {
+				c.lower(Partial, "lf-string is served as plain text (no log-format expansion)")
+			}
+		case "hdr":
+			if i+1 >= len(a) {
+				return fmt.Errorf("http-error : 'hdr' expects <name> and <fmt>.")
+			}
+			hdrs = append(hdrs, [2]string{v, a[i+1].Value})
+			i++
+		case "errorfiles", "default-errorfiles":
+			if k == "default-errorfiles" {
+				i--
+			}
+		default:
+			return fmt.Errorf("http-error : unknown argument '%s'.", k)
+		}
+	}
+	if raw == nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, httpReasons[code])
+		if ctype != "" {
+			fmt.Fprintf(&b, "content-type: %s\r\n", ctype)
+		}
+		for _, h := range hdrs {
+			fmt.Fprintf(&b, "%s: %s\r\n", h[0], h[1])
+		}
+		fmt.Fprintf(&b, "content-length: %d\r\n\r\n%s", len(body), body)
+		raw = []byte(b.String())
+	}
+	if c.cur.p.ErrorFiles == nil {
+		c.cur.p.ErrorFiles = map[int][]byte{}
+	}
+	c.cur.p.ErrorFiles[code] = raw
+	return nil
 }

@@ -694,6 +694,16 @@ var logFormatActions = map[string]bool{"add-header": true, "set-header": true, "
 	"redirect": true, "return": true, "set-method": true, "early-hint": true, "set-status": false}
 
 func (c *hctx) checkActionSamples(act, word string, args []parser.Word) string {
+	if act == "return" || act == "deny" || act == "tarpit" {
+		for i := 0; i+1 < len(args); i++ {
+			switch args[i].Value {
+			case "file", "lf-file", "errorfile":
+				if _, err := c.opt.ReadFile(args[i+1].Value); err != nil {
+					return fmt.Sprintf("error opening file '%s'.", args[i+1].Value)
+				}
+			}
+		}
+	}
 	switch {
 	case act == "use-service":
 		if len(args) > 0 && args[0].Value != "prometheus-exporter" {

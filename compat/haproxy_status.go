@@ -72,7 +72,7 @@ var haproxyProxyStatus = map[string]struct {
 	"email-alert":                         {Ignored, "email alerts are not sent"},
 	"retry-on":                            {Partial, "only connection failures are retried"},
 	"tcp-check":                           {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
-	"http-error":                          {Ignored, "http-error status pages are not served"},
+	"http-error":                          {Supported, ""},
 	"dynamic-cookie-key":                  {Ignored, "dynamic cookies are not implemented"},
 	"persist rdp-cookie":                  {Ignored, "RDP cookie persistence is not implemented"},
 	"force-persist":                       {Ignored, "persistence overrides are not implemented"},
@@ -288,6 +288,13 @@ func init() {
 		}
 	}
 	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Supported, Sub: true})
+	// Lua actions exist only once lua-load registered them; halo has no Lua.
+	for _, k := range []string{"http-request lua.", "http-response lua.", "tcp-request content lua."} {
+		proxyTable.Add(hrow{Name: k, Status: Unsupported, Note: "Lua actions need Lua, which halo does not embed", Sub: true})
+	}
+	for _, a := range []string{"comment", "connect", "send", "send-lf", "send-binary", "send-binary-lf", "expect", "set-var", "unset-var"} {
+		proxyTable.Add(hrow{Name: "tcp-check " + a, Status: Ignored, Note: "tcp-check rule sequences are not run; a plain TCP connect check is done", Sub: true})
+	}
 	for _, t := range []string{"client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin"} {
 		st, note := Supported, ""
 		switch t {

@@ -197,3 +197,44 @@ func TestCompatGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDirectoryAndFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		argv []string
+		code int
+		out  string
+	}{
+		{"directory", []string{"-c", "-f", "../../testdata/haproxy/dir"}, 0, "Configuration file is valid\n"},
+		{"files in order", []string{"-c", "-f", "../../testdata/haproxy/dir/10-global.cfg", "-f", "../../testdata/haproxy/dir/20-frontend.cfg", "-f", "../../testdata/haproxy/dir/30-backend.cfg"}, 0, "Configuration file is valid\n"},
+		{"missing backend file", []string{"-c", "-f", "../../testdata/haproxy/dir/10-global.cfg", "-f", "../../testdata/haproxy/dir/20-frontend.cfg"}, 1, ""},
+		{"quiet", []string{"-c", "-q", "-f", "../../testdata/haproxy/dir"}, 0, ""},
+		{"missing file", []string{"-c", "-f", "/nonexistent/haproxy.cfg"}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := haproxyCmd(tc.argv, &out, &errb)
+			if code != tc.code || out.String() != tc.out {
+				t.Fatalf("exit %d stdout %q, want %d %q\nstderr: %s", code, out.String(), tc.code, tc.out, errb.String())
+			}
+		})
+	}
+}
+
+func TestDetectLang(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, data string
+		want             string
+	}{
+		{"haproxy", "x.cfg", "global\n  maxconn 1\nfrontend f\n", "haproxy"},
+		{"keepalived", "k.conf", "global_defs {\n}\nvrrp_instance V {\n}\n", "keepalived"},
+		{"by name", "keepalived.conf", "# empty\n", "keepalived"},
+		{"default", "x", "# empty\n", "haproxy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := detectLang(tc.path, []byte(tc.data)).String(); got != tc.want {
+				t.Fatalf("got %s want %s", got, tc.want)
+			}
+		})
+	}
+}
