@@ -35,10 +35,10 @@ type vrrpRunOpts struct {
 	Reload func() (*vrrp.Config, error)
 }
 
-// Keepalived's default files (keepalived(8), /run per Debian's build).
+// Keepalived 2.2.7's default files (Debian's build: runstatedir /run).
 const (
 	defaultPidFile     = "/run/keepalived.pid"
-	defaultVRRPPidFile = "/run/keepalived_vrrp.pid"
+	defaultVRRPPidFile = "/run/vrrp.pid"
 	dataFile           = "/tmp/keepalived.data"
 	statsFile          = "/tmp/keepalived.stats"
 	envDaemonized      = "HALO_KEEPALIVED_DAEMONIZED"

@@ -42,18 +42,19 @@ func (c *counters) snapshot() Stats {
 // port is one instance's I/O: its socket, its advert template and its
 // addresses. The state machine decides; the port does what it is told.
 type port struct {
-	idx    int
-	cfg    *vrrp.Instance
-	conn   *transport.Conn
-	src    netip.Addr
-	v6     bool
-	vips   []netip.Addr
-	expect packet.Expect
-	adv    packet.Advert // template; only the loop goroutine encodes
-	buf    []byte
-	stats  counters
-	logf   Logf
-	detail bool
+	idx     int
+	cfg     *vrrp.Instance
+	conn    *transport.Conn
+	src     netip.Addr
+	v6      bool
+	vips    []netip.Addr
+	expect  packet.Expect
+	adv     packet.Advert // template; only the loop goroutine encodes
+	buf     []byte
+	stats   counters
+	logf    Logf
+	detail  bool
+	vipsSet bool // loop goroutine only: the VIPs are on (MASTER)
 
 	garpInterval, gnaInterval time.Duration // vrrp_garp_interval, vrrp_gna_interval
 }

@@ -317,17 +317,9 @@ func (s *Speaker) Start() error {
 		eng.Interface(time.Now(), n, s.links.Up(n))
 	}
 
-	// VIPs left over from a crash (or a kill -9) go first, as keepalived
-	// does; an instance kept as MASTER over a reload keeps them.
-	for _, p := range s.ports {
-		if s.carry[p.cfg.Name] == vrrp.StateMaster {
-			continue
-		}
-		if len(p.cfg.VIPs) > 0 {
-			s.logf("(%s) removing VIPs.", p.cfg.Name)
-		}
-		p.removeVIPs()
-	}
+	// Start removes VIPs left over from a crash (or a kill -9) first, as
+	// keepalived does ("removing VIPs."); a MASTER kept over a reload
+	// keeps them (see quietFor).
 	if len(s.carry) == 0 {
 		s.exec(eng.Start(time.Now()))
 	} else {
@@ -367,7 +359,8 @@ func (s *Speaker) Start() error {
 }
 
 // quietFor returns a filter that drops the announcements of the instances
-// in carry that end up in the state they had before the reload.
+// in carry (log lines, notifications, GARPs) and keeps a carried MASTER's
+// VIPs in place.
 func (s *Speaker) quietFor(carry map[string]vrrp.State) func([]fsm.Action) []fsm.Action {
 	return func(acts []fsm.Action) []fsm.Action {
 		out := acts[:0]
@@ -380,6 +373,11 @@ func (s *Speaker) quietFor(carry map[string]vrrp.State) func([]fsm.Action) []fsm
 				}
 			case fsm.ActSendGARP:
 				name = s.cfg.Instances[a.Inst].Name
+			case fsm.ActRemoveVIPs:
+				// Start clears leftovers; a kept MASTER's VIPs are not.
+				if n := s.cfg.Instances[a.Inst].Name; carry[n] == vrrp.StateMaster {
+					continue
+				}
 			case fsm.ActLog:
 				for n := range carry {
 					if strings.HasPrefix(a.Text, "("+n+") ") {
@@ -450,9 +448,14 @@ func (s *Speaker) exec(acts []fsm.Action) {
 			s.ports[a.Inst].send(a.Priority)
 		case fsm.ActAddVIPs:
 			s.ports[a.Inst].setVIPs()
+			s.ports[a.Inst].vipsSet = true
 		case fsm.ActRemoveVIPs:
-			s.ports[a.Inst].removeVIPs()
-			s.ports[a.Inst].stats.releaseMaster.Add(1)
+			p := s.ports[a.Inst]
+			p.removeVIPs()
+			if p.vipsSet { // not the leftover cleanup at start
+				p.stats.releaseMaster.Add(1)
+			}
+			p.vipsSet = false
 		case fsm.ActSendGARP:
 			s.ports[a.Inst].garp(a.Repeat)
 		case fsm.ActNotify:
