@@ -211,6 +211,13 @@ func (s *Speaker) Start() error {
 		s.notifier, _ = notify.New(s.ctx, &vrrp.Global{}, cred, s.logf)
 	}
 
+	for _, ic := range s.cfg.Instances {
+		if !ic.Accept {
+			// keepalived drops traffic to the VIPs with iptables/nftables
+			// rules; halo installs none, so say so rather than pretend.
+			s.logf("(%s) no_accept is not enforced: halo installs no firewall rules, the VIPs accept traffic", ic.Name)
+		}
+	}
 	s.ports = nil
 	for i, ic := range s.cfg.Instances {
 		p, err := newPort(s, i, ic)
