@@ -74,13 +74,12 @@ type Speaker struct {
 	files    map[string]*track.File
 	links    *track.Links
 
-	eng      *fsm.Engine
-	ports    []*port
-	events   chan event
-	loopDone chan struct{}
-	timers   map[timerKey]*time.Timer // loop goroutine only
-	armed    map[timerKey]fsm.Timer   // loop goroutine only
-	carry    map[string]vrrp.State    // states kept over a reload
+	eng    *fsm.Engine
+	ports  []*port
+	bus    *bus
+	timers map[timerKey]*time.Timer // loop goroutine only
+	armed  map[timerKey]fsm.Timer   // loop goroutine only
+	carry  map[string]vrrp.State    // states kept over a reload
 }
 
 // New checks what can be checked before anything changes on the host.
@@ -94,13 +93,23 @@ func New(cfg *vrrp.Config, logf Logf) (*Speaker, error) {
 	return &Speaker{cfg: cfg, logf: logf}, nil
 }
 
+// bus carries events to one generation of the loop. Goroutines capture
+// their generation's bus, so a late event after a reload never reaches the
+// next loop.
+type bus struct {
+	events chan event
+	done   chan struct{} // closed when the loop has ended
+}
+
 // post hands an event to the loop; it gives up once the loop has ended.
-func (s *Speaker) post(ev event) {
+func (b *bus) post(ev event) {
 	select {
-	case s.events <- ev:
-	case <-s.loopDone:
+	case b.events <- ev:
+	case <-b.done:
 	}
 }
+
+func (s *Speaker) post(ev event) { s.bus.post(ev) }
 
 func advertInt(ic *vrrp.Instance) time.Duration {
 	if ic.AdvertInt > 0 {
@@ -185,8 +194,8 @@ func firstInt(v ...int) int {
 // state) and returns; the instances run in the background.
 func (s *Speaker) Start() error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.events = make(chan event, 256)
-	s.loopDone = make(chan struct{})
+	b := &bus{events: make(chan event, 256), done: make(chan struct{})}
+	s.bus = b
 	s.timers, s.armed = map[timerKey]*time.Timer{}, map[timerKey]fsm.Timer{}
 	g := &s.cfg.Global
 	fail := func(err error) error {
@@ -195,7 +204,7 @@ func (s *Speaker) Start() error {
 		}
 		s.ports = nil
 		s.cancel()
-		close(s.loopDone)
+		close(b.done)
 		return err
 	}
 
@@ -282,7 +291,7 @@ func (s *Speaker) Start() error {
 		}
 		runner := track.NewScript(sc, c, s.logf)
 		runner.OnChange = func(r *track.Script, st track.ScriptState) {
-			s.post(event{kind: evScript, name: r.Cfg.Name, ok: st != track.ScriptFailed})
+			b.post(event{kind: evScript, name: r.Cfg.Name, ok: st != track.ScriptFailed})
 		}
 		s.scripts[ref.Name] = runner
 		if runner.Failed() { // init_fail
@@ -297,7 +306,7 @@ func (s *Speaker) Start() error {
 				continue
 			}
 			name := ref.Name
-			f := track.NewFile(tf.Path, tf.InitValue, func(_ *track.File, v int) { s.post(event{kind: evFile, name: name, value: v}) })
+			f := track.NewFile(tf.Path, tf.InitValue, func(_ *track.File, v int) { b.post(event{kind: evFile, name: name, value: v}) })
 			s.files[name] = f
 			eng.File(time.Now(), name, f.Value())
 		}
@@ -315,7 +324,7 @@ func (s *Speaker) Start() error {
 			st = "up"
 		}
 		s.logf("Netlink reports %s %s", name, st)
-		s.post(event{kind: evIface, name: name, ok: up})
+		b.post(event{kind: evIface, name: name, ok: up})
 	})
 	if err != nil {
 		return fail(fmt.Errorf("netlink link monitor: %w", err))
@@ -348,11 +357,11 @@ func (s *Speaker) Start() error {
 	}
 	s.carry = nil
 
-	go s.loop()
+	go s.loop(b)
 	for _, p := range s.ports {
 		s.wg.Go(func() {
 			p.readLoop(func(idx int, a *packet.Advert) {
-				s.post(event{kind: evAdvert, inst: idx, adv: fsm.Advert{Src: a.Src, Priority: a.Priority, Interval: a.IntervalDuration()}})
+				b.post(event{kind: evAdvert, inst: idx, adv: fsm.Advert{Src: a.Src, Priority: a.Priority, Interval: a.IntervalDuration()}})
 			})
 		})
 	}
@@ -414,9 +423,9 @@ func (s *Speaker) hasScripts() bool {
 }
 
 // loop is the only goroutine that touches the engine and the timers.
-func (s *Speaker) loop() {
-	defer close(s.loopDone)
-	for ev := range s.events {
+func (s *Speaker) loop(b *bus) {
+	defer close(b.done)
+	for ev := range b.events {
 		now := time.Now()
 		switch ev.kind {
 		case evAdvert:
@@ -485,9 +494,9 @@ func (s *Speaker) exec(acts []fsm.Action) {
 			if t := s.timers[k]; t != nil {
 				t.Stop()
 			}
-			tm := a.Timer
+			tm, b := a.Timer, s.bus
 			s.armed[k] = tm
-			s.timers[k] = time.AfterFunc(time.Until(a.At), func() { s.post(event{kind: evFire, timer: tm}) })
+			s.timers[k] = time.AfterFunc(time.Until(a.At), func() { b.post(event{kind: evFire, timer: tm}) })
 		case fsm.ActCancelTimer:
 			k := timerKey{a.Timer.Inst, a.Timer.Kind}
 			if t := s.timers[k]; t != nil {
@@ -507,7 +516,7 @@ func (s *Speaker) Stop() {
 	s.post(event{kind: evStop, done: done})
 	select {
 	case <-done:
-	case <-s.loopDone:
+	case <-s.bus.done:
 	}
 	s.shutdown()
 }
@@ -563,7 +572,7 @@ func (s *Speaker) Reload(cfg *vrrp.Config) error {
 	}})
 	select {
 	case <-done:
-	case <-s.loopDone:
+	case <-s.bus.done:
 	}
 	s.shutdown()
 	s.cfg, s.carry = cfg, carry
@@ -601,7 +610,7 @@ func (s *Speaker) Instances() []Snapshot {
 	}})
 	select {
 	case <-done:
-	case <-s.loopDone:
+	case <-s.bus.done:
 	}
 	return out
 }
