@@ -1,7 +1,8 @@
 #!/bin/bash
 # netlab_matrix.sh HALO_BINARY [OUT]: runs ../shared/netlab scenarios with real keepalived, with
 # halo on every node, and mixed pairs, and prints `scenario | impl | metric value` lines.
-# Needs root; uses NETLAB_PREFIX=hr. Takes ~15 minutes (the steady runs are 60 s each).
+# Needs root; uses NETLAB_PREFIX=hr. Takes ~20 minutes per REPEAT (the steady runs are 60 s each).
+# Medians: awk -F' [|] ' '{print $1" | "$2" | "$3}' OUT | sort | ... (see the report).
 set -u
 HALO=${1:?usage: netlab_matrix.sh HALO_BINARY [OUT]}
 OUT=${2:-/dev/stdout}
@@ -25,7 +26,11 @@ run() { # label impl scenario args...
   "$NETLAB" scenario "$@" "${cmds[@]}" 2>&1 | awk -v l="$label" -v i="$impl" '/^metric/ {print l " | " i " | " $2 " " $3; fflush()}' >>"$OUT"
 }
 # keepalived and halo back to back per scenario, so both see the same machine load.
-both() { local label=$1; shift; run "$label" keepalived "$@"; run "$label" halo "$@"; }
+# REPEAT=N runs every pair N times (the lab machine is shared: take medians).
+both() {
+  local label=$1 r; shift
+  for r in $(seq 1 "${REPEAT:-1}"); do run "$label" keepalived "$@"; run "$label" halo "$@"; done
+}
 both election election
 both sigterm sigterm
 both sigkill sigkill
@@ -44,7 +49,7 @@ for v in 2 3; do
   for cast in multicast unicast; do
     u=""; [ $cast = unicast ] && u=--unicast
     for impl in halo-master ka-master; do
-      run "mixed-v$v-$cast-sigterm" $impl sigterm --version $v $u
+      for r in $(seq 1 "${REPEAT:-1}"); do run "mixed-v$v-$cast-sigterm" $impl sigterm --version $v $u; done
       run "mixed-v$v-$cast-steady" $impl steady --version $v $u --steady "${STEADY:-60}"
     done
   done
