@@ -195,15 +195,15 @@ func (rt *Runtime) Start() error {
 			ln, err := listen(b, f.Proxy)
 			if err != nil {
 				rt.closeListeners()
-				return fmt.Errorf("Starting %s %s: cannot bind socket (%v) [%s]",
-					capName(f.Proxy), f.Proxy.Name, err, bindString(b))
+				return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
+					capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
 			}
 			l := &listener{ln: ln, fe: f, bind: b}
 			if b.SSL {
 				if l.tls, err = tlsConfig(b); err != nil {
 					ln.Close()
 					rt.closeListeners()
-					return fmt.Errorf("Proxy '%s': %v", f.Proxy.Name, err)
+					return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}
 				}
 			}
 			if b.Maxconn > 0 {
@@ -217,6 +217,11 @@ func (rt *Runtime) Start() error {
 	}
 	return nil
 }
+
+// StartError is a start-up failure worded as HAProxy's alert.
+type StartError struct{ Msg string }
+
+func (e *StartError) Error() string { return e.Msg }
 
 func capName(p *Proxy) string {
 	switch p.Cap {

@@ -12,7 +12,6 @@ type Chunked struct {
 	state  uint8
 	digits uint8
 	size   int64 // remaining data bytes of the current chunk
-	last   bool  // the size line was 0: trailers follow
 	// Body counts data bytes seen (the decoded body length).
 	Body int64
 }
