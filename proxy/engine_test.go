@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -489,5 +490,93 @@ func TestSoftStopFinishesInFlight(t *testing.T) {
 	case <-rt.Done():
 	case <-time.After(3 * time.Second):
 		t.Fatal("runtime did not stop after the last connection")
+	}
+}
+
+func TestProxyProtocol(t *testing.T) {
+	// Origin that records the first line it gets (the PROXY header from
+	// send-proxy) and answers one request.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	firstLine := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		l, _ := br.ReadString('\n')
+		firstLine <- l
+		var xff string
+		for {
+			h, err := br.ReadString('\n')
+			if err != nil || h == "\r\n" {
+				break
+			}
+			if strings.HasPrefix(h, "x-forwarded-for: ") {
+				xff = strings.TrimSpace(h[len("x-forwarded-for: "):])
+			}
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(xff), xff)
+	}()
+	srv := testServer("s1", netip.MustParseAddrPort(ln.Addr().String()))
+	srv.SendProxy = true
+	cfg := httpConfig(srv)
+	cfg.Proxies[0].Binds[0].AcceptProxy = true
+	cfg.Proxies[0].Forwardfor = Forwardfor{Enabled: true}
+	_, addr := startProxy(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "PROXY TCP4 192.0.2.7 198.51.100.1 4242 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != 200 || body != "192.0.2.7" {
+		t.Fatalf("X-Forwarded-For from the PROXY header: %d %q", resp.StatusCode, body)
+	}
+	if l := <-firstLine; l != "PROXY TCP4 192.0.2.7 198.51.100.1 4242 80\r\n" {
+		t.Fatalf("send-proxy wrote %q", l)
+	}
+}
+
+func TestProxyHeaderV2(t *testing.T) {
+	hdr := append([]byte(nil), v2sig...)
+	hdr = append(hdr, 0x21, 0x11, 0, 12, 10, 0, 0, 1, 10, 0, 0, 2, 0x1f, 0x90, 0, 80)
+	a, b := net.Pipe()
+	defer a.Close()
+	go func() { b.Write(append(hdr, "GET"...)); b.Close() }()
+	src, dst, ok, err := readProxyHeader(a, time.Second)
+	if err != nil || !ok || src.String() != "10.0.0.1:8080" || dst.String() != "10.0.0.2:80" {
+		t.Fatalf("%v %v %v %v", src, dst, ok, err)
+	}
+	rest, _ := io.ReadAll(a)
+	if string(rest) != "GET" {
+		t.Fatalf("consumed past the header: %q", rest)
+	}
+}
+
+func TestServerSSL(t *testing.T) {
+	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls=%v", r.TLS != nil)
+	}))
+	defer origin.Close()
+	srv := testServer("s1", netip.MustParseAddrPort(origin.Listener.Addr().String()))
+	srv.SSL, srv.Verify = true, "none"
+	_, addr := startProxy(t, httpConfig(srv))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ {
+		resp, body := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp.StatusCode != 200 || body != "tls=true" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
 	}
 }

@@ -173,6 +173,17 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 	fe := l.fe
 	src, dst := addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr())
+	if l.bind.AcceptProxy {
+		s, d, ok, err := readProxyHeader(c, pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client))
+		if err != nil {
+			fe.Counters.ErrReq.Add(1)
+			c.Close()
+			return
+		}
+		if ok {
+			src, dst = s, d
+		}
+	}
 	for _, m := range rt.modules {
 		if m.Connection != nil && !m.Connection(fe, src, dst) {
 			fe.Counters.DeniedReq.Add(1)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -72,6 +73,9 @@ type ServerState struct {
 
 	idleMu sync.Mutex
 	idle   []*serverConn
+
+	tlsOnce sync.Once
+	tlsConf *tls.Config
 }
 
 // Status returns the server's state.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"sync"
@@ -9,7 +10,7 @@ import (
 
 // serverConn is a connection to a server with its read buffer.
 type serverConn struct {
-	c       *net.TCPConn
+	c       net.Conn // *net.TCPConn, or *tls.Conn with `server … ssl`
 	f       fastConn
 	srv     *ServerState
 	buf     []byte
@@ -142,11 +143,13 @@ func (s *ServerState) purgeIdle(before time.Time) {
 }
 
 // dial opens a connection to s within timeout (timeout connect; HAProxy
-// without one waits forever, we cap at a minute).
-func (rt *Runtime) dial(s *ServerState, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
+// without one waits forever, we cap at a minute): TCP, then the PROXY
+// header (send-proxy) and the TLS handshake (ssl) inside the same time.
+func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
+	start := time.Now()
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.Dial("tcp", s.Addr(dst).String())
 	if err != nil {
@@ -154,9 +157,50 @@ func (rt *Runtime) dial(s *ServerState, dst netip.AddrPort, timeout time.Duratio
 	}
 	tc := c.(*net.TCPConn)
 	_ = tc.SetNoDelay(true)
-	sc := &serverConn{c: tc, srv: s}
-	sc.f.init(tc)
+	var conn net.Conn = tc
+	if s.Server.SendProxy || s.Server.SSL {
+		_ = tc.SetDeadline(start.Add(timeout))
+		if s.Server.SendProxy {
+			if _, err := tc.Write(appendProxyV1(nil, src, dst)); err != nil {
+				tc.Close()
+				return nil, err
+			}
+		}
+		if s.Server.SSL {
+			tlc := tls.Client(tc, s.tlsClientConfig())
+			if err := tlc.Handshake(); err != nil {
+				tc.Close()
+				return nil, err
+			}
+			conn = tlc
+		}
+		_ = tc.SetDeadline(time.Time{})
+	}
+	sc := &serverConn{c: conn, srv: s}
+	sc.f.init(conn)
 	return sc, nil
+}
+
+// tlsClientConfig is the TLS configuration towards an `ssl` server:
+// certificates are checked only with `verify required` (against the system
+// roots); session tickets are reused across connections.
+func (s *ServerState) tlsClientConfig() *tls.Config {
+	s.tlsOnce.Do(func() {
+		name := s.Server.Host
+		if h, _, err := net.SplitHostPort(name); err == nil {
+			name = h
+		}
+		s.tlsConf = &tls.Config{
+			ServerName:         name,
+			InsecureSkipVerify: s.Server.Verify != "required",
+			ClientSessionCache: tls.NewLRUClientSessionCache(64),
+			NextProtos:         []string{"http/1.1"},
+		}
+		if s.Backend.Proxy.Mode == ModeTCP {
+			s.tlsConf.NextProtos = nil
+		}
+	})
+	return s.tlsConf
 }
 
 // turnAround is HAProxy's delay before retrying a failed connection

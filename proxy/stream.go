@@ -122,7 +122,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 			tx.Tw = time.Since(start)
 		}
 		t0 := time.Now()
-		sc, err := rt.dial(tx.Server, tx.Dst, px.Timeouts.Connect)
+		sc, err := rt.dial(tx.Server, tx.Src, tx.Dst, px.Timeouts.Connect)
 		if err == nil {
 			tx.Tc = time.Since(t0)
 			return sc, nil
