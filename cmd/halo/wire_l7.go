@@ -15,6 +15,9 @@ func init() {
 	rules.NewStatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
 		return stats.NewPage(stats.For(rt), px, cp)
 	}
+	rules.NewService = func(rt *proxy.Runtime, name string) (rules.Service, error) {
+		return stats.NewService(rt, name)
+	}
 	stats.Checks = balanceChecks
 	proxyModules = append(proxyModules, rules.New().Module(), stats.Module())
 }

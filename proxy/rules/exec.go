@@ -103,6 +103,9 @@ func Run(rules []*Rule, st *State, response bool, errPage Errorer) Result {
 			return Result{Outcome: Reply, Reply: st.out, Status: 401, Deny: true}
 		case kSilentDrop:
 			return Result{Outcome: Drop}
+		case kService:
+			st.out = r.svc.Serve(st.out[:0], &st.Ctx)
+			return Result{Outcome: Reply, Reply: st.out, Status: 200, Local: true}
 		case kNoop:
 		default:
 			st.apply(r, response)

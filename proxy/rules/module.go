@@ -27,6 +27,11 @@ type StatsPage interface {
 // cmd/halo's wiring) so this package does not depend on it.
 var NewStatsPage func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (StatsPage, error)
 
+// NewService returns the service `use-service NAME` runs (package stats
+// provides "prometheus-exporter"); set by cmd/halo's wiring. rt is nil
+// when only checking the configuration.
+var NewService func(rt *proxy.Runtime, name string) (Service, error)
+
 type useBackend struct {
 	cond    *acl.Cond
 	backend *proxy.Backend
@@ -185,6 +190,9 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 		return proxy.DefaultErrorPage(status)
 	}
 	env := &Env{ACL: cp, Opts: opts, Proxy: p, ErrorPage: c.errPage}
+	if NewService != nil {
+		env.Service = func(name string) (Service, error) { return NewService(rt, name) }
+	}
 	var err error
 	if c.httpReq, err = CompileHTTP(p.HTTPRequest, false, env); err != nil {
 		return nil, err

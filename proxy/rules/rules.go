@@ -83,6 +83,7 @@ const (
 	kCapture
 	kSetStatus
 	kSilentDrop
+	kService
 	kNoop
 )
 
@@ -105,6 +106,14 @@ type Rule struct {
 	capLen int
 	capID  int
 	delM   string // del-header -m method
+	svc    Service
+}
+
+// Service is an HTTP service an `http-request use-service` rule hands the
+// request to (HAProxy's prometheus-exporter).
+type Service interface {
+	// Serve returns the complete raw response.
+	Serve(dst []byte, ctx *acl.Ctx) []byte
 }
 
 // Errorer returns the raw error page a proxy answers with for a status
@@ -118,6 +127,8 @@ type Env struct {
 	Proxy *proxy.Proxy
 	// ErrorPage gives the proxy's raw page for a status.
 	ErrorPage Errorer
+	// Service resolves `use-service NAME`; nil refuses every service.
+	Service func(name string) (Service, error)
 }
 
 // CompileHTTP compiles an http-request (response=false) or http-response
@@ -359,6 +370,21 @@ func compileRule(hr *proxy.HTTPRule, response bool, env *Env) (*Rule, error) {
 		}
 	case "silent-drop":
 		r.kind = kSilentDrop
+	case "use-service":
+		if response {
+			return nil, fmt.Errorf("is only valid in http-request")
+		}
+		if err := need(1, "a service name"); err != nil {
+			return nil, err
+		}
+		if env.Service == nil {
+			return nil, fmt.Errorf("unknown service '%s'", args[0])
+		}
+		svc, err := env.Service(args[0])
+		if err != nil {
+			return nil, err
+		}
+		r.kind, r.svc = kService, svc
 	case "set-log-level", "disable-l7-retry", "strict-mode", "set-nice", "set-mark", "set-tos":
 		// Accepted; they tune HAProxy internals halo does not have.
 		r.kind = kNoop

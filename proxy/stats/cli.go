@@ -438,8 +438,23 @@ func cmdShowInfo(s *Stats, sess *Session, args []string) string {
 	return s.Info()
 }
 
+// infoField is one `show info` line.
+type infoField struct {
+	k string
+	v any
+}
+
 // Info renders `show info` in 2.6's order.
 func (s *Stats) Info() string {
+	var b strings.Builder
+	for _, e := range s.infoFields() {
+		fmt.Fprintf(&b, "%s: %v\n", e.k, e.v)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func (s *Stats) infoFields() []infoField {
 	g := s.rt.Cfg.Global
 	up := time.Since(s.start)
 	secs := int64(up / time.Second)
@@ -462,10 +477,7 @@ func (s *Stats) Info() string {
 		listeners += len(fe.Proxy.Binds)
 	}
 	cur := s.rt.ActConn.Load()
-	kv := []struct {
-		k string
-		v any
-	}{
+	return []infoField{
 		{"Name", "HAProxy"}, {"Version", s.Version}, {"Release_date", s.Release},
 		{"Nbthread", nbthread}, {"Nbproc", 1}, {"Process_num", 1}, {"Pid", os.Getpid()},
 		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", secs/86400, secs/3600%24, secs/60%60, secs%60)},
@@ -485,12 +497,6 @@ func (s *Stats) Info() string {
 		{"Build info", s.Version}, {"Memmax_bytes", 0}, {"PoolAlloc_bytes", ms.HeapAlloc}, {"PoolUsed_bytes", ms.HeapInuse},
 		{"Start_time_sec", s.start.Unix()}, {"Tainted", 0},
 	}
-	var b strings.Builder
-	for _, e := range kv {
-		fmt.Fprintf(&b, "%s: %v\n", e.k, e.v)
-	}
-	b.WriteString("\n")
-	return b.String()
 }
 
 // HAProxy's check status numbers (enum healthcheck_status) and results.

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"sync"
 
 	"halo/proxy"
@@ -48,4 +49,16 @@ func Module() proxy.Module {
 			regMu.Unlock()
 		},
 	}
+}
+
+// NewService returns the service called name for `http-request
+// use-service`; rt may be nil when only checking the configuration.
+func NewService(rt *proxy.Runtime, name string) (*Prometheus, error) {
+	if name != "prometheus-exporter" {
+		return nil, fmt.Errorf("unknown service '%s'", name)
+	}
+	if rt == nil {
+		return &Prometheus{}, nil
+	}
+	return NewPrometheus(For(rt)), nil
 }
