@@ -76,6 +76,11 @@ func Config(p *proxy.Proxy) (balance.Config, []balance.ServerConfig) {
 		proxy.BalanceURLParam: balance.URLParam, proxy.BalanceHdr: balance.Hdr,
 		proxy.BalanceRandom: balance.Random, proxy.BalanceRDPCookie: balance.RDPCookie,
 	}[b.Algo]
+	// configuration.txt, hash-type: "consistent hash uses sdbm and
+	// avalanche if no hash function is specified".
+	if c.Consistent && b.HashFunction == "" {
+		c.Avalanche = true
+	}
 	switch strings.ToLower(b.HashFunction) {
 	case "djb2":
 		c.Func = balance.HashDJB2

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/balance"
 	"halo/proxy/health"
 )
 
@@ -277,5 +278,30 @@ func TestRuntimeAPIState(t *testing.T) {
 		if g := get(addr, "/"); g != "s1" {
 			t.Fatalf("weight 0 server picked: %s", g)
 		}
+	}
+}
+
+func TestConfigConversion(t *testing.T) {
+	tests := []struct {
+		name      string
+		bal       proxy.Balance
+		avalanche bool
+		fn        string
+	}{
+		{"consistent alone means sdbm+avalanche", proxy.Balance{Algo: proxy.BalanceURI, HashType: proxy.HashConsistent}, true, ""},
+		{"consistent with a function", proxy.Balance{Algo: proxy.BalanceURI, HashType: proxy.HashConsistent, HashFunction: "sdbm"}, false, "sdbm"},
+		{"consistent djb2 avalanche", proxy.Balance{Algo: proxy.BalanceURI, HashType: proxy.HashConsistent, HashFunction: "djb2", Avalanche: true}, true, "djb2"},
+		{"map-based stays raw", proxy.Balance{Algo: proxy.BalanceSource}, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := Config(&proxy.Proxy{Name: "b", Balance: tc.bal})
+			if c.Avalanche != tc.avalanche {
+				t.Fatalf("avalanche %v", c.Avalanche)
+			}
+			if tc.fn == "djb2" && c.Func != balance.HashDJB2 {
+				t.Fatalf("func %v", c.Func)
+			}
+		})
 	}
 }
