@@ -2,11 +2,13 @@ package compat
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +105,47 @@ func KeepalivedDiagText(d Diagnostic) string {
 	return b.String()
 }
 
+// SortedKeepalivedDiags orders diagnostics by file (in reading order),
+// line and column; those without a position (whole-configuration checks)
+// come last, in the order they were found.
+func SortedKeepalivedDiags(r *Report) []Diagnostic {
+	rank := map[string]int{}
+	for i, p := range r.Files {
+		if _, ok := rank[p]; !ok {
+			rank[p] = i
+		}
+	}
+	out := append([]Diagnostic(nil), r.Diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Pos, out[j].Pos
+		if (a.Line == 0) != (b.Line == 0) {
+			return a.Line != 0
+		}
+		if a.Line == 0 {
+			return false
+		}
+		if rank[a.File] != rank[b.File] {
+			return rank[a.File] < rank[b.File]
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return out
+}
+
+// RenderKeepalivedTest writes what `keepalived -t` prints: every
+// diagnostic except plain log lines, in keepalived's words.
+func RenderKeepalivedTest(w io.Writer, r *Report) {
+	for _, d := range SortedKeepalivedDiags(r) {
+		if d.Class == "log" {
+			continue
+		}
+		fmt.Fprintln(w, KeepalivedDiagText(d))
+	}
+}
+
 // kaCtx is the decoding context of one LoadKeepalived call.
 type kaCtx struct {
 	r    *Report
@@ -124,6 +167,13 @@ type kaCtx struct {
 	scripts    []kaScriptUse
 	global     kaGlobalMeta
 	ifaces     map[string]bool
+	badIf      bool // an interface named in the configuration is missing
+
+	depth    int
+	closers  map[*parser.Directive]bool
+	escaped  []*parser.Directive
+	instSeen map[string]bool
+	vs       *kaVServer
 }
 
 type kaGlobalMeta struct {
@@ -150,6 +200,7 @@ type kaInstMeta struct {
 
 type kaScriptMeta struct {
 	pos     parser.Pos
+	userPos parser.Pos
 	userSet bool
 	used    bool
 	removed bool
@@ -191,12 +242,14 @@ func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) 
 		instMeta:   map[*vrrp.Instance]*kaInstMeta{},
 		scriptMeta: map[string]*kaScriptMeta{},
 		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
+		closers:    map[*parser.Directive]bool{},
+		instSeen:   map[string]bool{},
 	}
 	c.setGlobalDefaults()
 	if opt.HostChecks {
 		c.ifaces = c.hostInterfaces()
 	}
-	c.walk(kaTop, f.Directives)
+	c.walk(kaTop, &parser.Directive{Body: f.Directives})
 	c.resolveScriptUser()
 	if !c.stop {
 		c.finish()
@@ -229,31 +282,62 @@ func (c *kaCtx) logf(pos parser.Pos, format string, a ...any) {
 }
 
 // walk decodes a block's statements against a section's table.
-func (c *kaCtx) walk(s *kaSection, body []*parser.Directive) {
-	for _, d := range body {
+//
+// keepalived's reader has a quirk walk reproduces: a '{' after a keyword
+// that takes no block (or an unknown one) is "unexpected" and ignored, so
+// the block's lines are read as if they were in the enclosing block, and
+// its '}' then closes the enclosing block early; the statements after it
+// are read one level up (at the top level, the '}' is an unknown keyword).
+func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
+	c.depth++
+	defer func() { c.depth-- }()
+	queue := append([]*parser.Directive(nil), block.Body...)
+	for len(queue) > 0 {
 		if c.stop {
+			return
+		}
+		d := queue[0]
+		queue = queue[1:]
+		if c.closers[d] {
+			if c.depth == 1 {
+				c.errf(d.Pos, parser.KaUnknownKeyword, "Unknown keyword '}'")
+				continue
+			}
+			// this block's own '}' is then read one level up
+			c.escaped = queue
+			if block.End.Line > 0 {
+				closer := &parser.Directive{Pos: block.End, Name: "}"}
+				c.closers[closer] = true
+				c.escaped = append(c.escaped, closer)
+			}
 			return
 		}
 		kw := s.tab.Get(d.Name)
 		if kw == nil {
 			diag := Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Class: parser.KaUnknownKeyword,
 				Msg: fmt.Sprintf("Unknown keyword '%s'", d.Name)}
-			if sug := s.tab.Suggest(d.Name); sug != "" {
+			if hint := kaRemoved[s.name+" "+d.Name]; hint != "" {
+				diag.Hint = hint
+			} else if k, v, ok := strings.Cut(d.Name, "="); ok && s.tab.Get(k) != nil {
+				diag.Hint = fmt.Sprintf("write '%s %s': keepalived takes no '='", k, v)
+			} else if sug := s.tab.Suggest(d.Name); sug != "" {
 				diag.Hint = fmt.Sprintf("did you mean '%s'?", sug)
 			} else if other := kaWhereElse(s, d.Name); other != "" {
 				diag.Hint = fmt.Sprintf("'%s' belongs in %s", d.Name, other)
 			}
 			c.r.Diags = append(c.r.Diags, diag)
 			if d.HasBlock {
-				// keepalived reads an unknown keyword's '{' as unexpected
 				c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
+				queue = c.inline(d, queue)
 			}
 			continue
 		}
 		kind := s.blocks[d.Name]
+		stray := false
 		switch {
 		case kind == kaNoBlock && d.HasBlock:
 			c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
+			stray = true
 		case kind != kaNoBlock && kind != kaOptBlock && !d.HasBlock:
 			c.errf(d.Pos, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
 		}
@@ -267,7 +351,26 @@ func (c *kaCtx) walk(s *kaSection, body []*parser.Directive) {
 				c.r.Alertf(d.Pos, "%v", err)
 			}
 		}
+		if c.escaped != nil {
+			// a nested block ended early: its remaining lines are ours
+			queue = append(c.escaped, queue...)
+			c.escaped = nil
+		}
+		if stray {
+			queue = c.inline(d, queue)
+		}
 	}
+}
+
+// inline puts a stray block's lines, and its '}', in front of queue.
+func (c *kaCtx) inline(d *parser.Directive, queue []*parser.Directive) []*parser.Directive {
+	out := append([]*parser.Directive(nil), d.Body...)
+	if d.End.Line > 0 {
+		closer := &parser.Directive{Pos: d.End, Name: "}"}
+		c.closers[closer] = true
+		out = append(out, closer)
+	}
+	return append(out, queue...)
 }
 
 // arg returns argument i of d (0 = first after the keyword). A missing
@@ -351,23 +454,10 @@ func (c *kaCtx) timer(pos parser.Pos, s string, lo, hi float64) (time.Duration, 
 		return 0, false
 	}
 	if v < lo || v > hi {
-		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside range [%s, %s]", s, fmtG(lo), fmtG(hi))
+		c.errf(pos, parser.KaInvalidNumber, "number '%s' outside range [%s, %s]", s, strconv.FormatFloat(lo, 'f', 6, 64), strconv.FormatFloat(hi, 'f', 6, 64))
 		return 0, false
 	}
 	return time.Duration(v * float64(time.Second)), true
-}
-
-// fmtG prints like C's %g.
-func fmtG(f float64) string {
-	s := strconv.FormatFloat(f, 'g', 6, 64)
-	if strings.Contains(s, "e+") {
-		mant, exp, _ := strings.Cut(s, "e+")
-		if len(exp) < 2 {
-			exp = "0" + exp
-		}
-		s = mant + "e+" + exp
-	}
-	return s
 }
 
 // boolArg reads an optional on/off argument; no argument means true.
@@ -444,6 +534,10 @@ func (c *kaCtx) parseVIP(d *parser.Directive) (vrrp.VIP, bool) {
 			}
 		case "dev":
 			v.Dev = next()
+			if c.ifaces != nil && v.Dev != "" && !c.ifaces[v.Dev] {
+				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, a)
+				c.badIf = true
+			}
 		case "scope":
 			v.Scope = next()
 		case "label":
@@ -479,9 +573,9 @@ func parseKaPrefix(s string) (netip.Prefix, error) {
 }
 
 // parseRoute reads one virtual_routes / static_routes line.
-func (c *kaCtx) parseRoute(d *parser.Directive) (vrrp.Route, bool) {
+func (c *kaCtx) parseRoute(d *parser.Directive) (kaRoute, bool) {
 	words := append([]parser.Word{{Pos: d.Pos, Value: d.Name}}, d.Args...)
-	var rt vrrp.Route
+	var rt kaRoute
 	i := 0
 	switch words[0].Value {
 	case "blackhole", "unreachable", "prohibit", "throw":
@@ -498,6 +592,7 @@ func (c *kaCtx) parseRoute(d *parser.Directive) (vrrp.Route, bool) {
 		return rt, false
 	}
 	dst := words[i].Value
+	rt.Written = dst
 	if dst == "default" {
 		dst = "0.0.0.0/0"
 	}
@@ -526,6 +621,10 @@ func (c *kaCtx) parseRoute(d *parser.Directive) (vrrp.Route, bool) {
 		case "dev", "oif":
 			rt.Dev = val
 			i++
+			if c.ifaces != nil && val != "" && !c.ifaces[val] {
+				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for VROUTE nexthop doesn't exist", val)
+				c.badIf = true
+			}
 		case "metric", "preference", "priority":
 			n, _ := strconv.Atoi(val)
 			rt.Metric = n
@@ -542,13 +641,22 @@ func (c *kaCtx) parseRoute(d *parser.Directive) (vrrp.Route, bool) {
 			i++
 		case "or":
 			c.errf(d.Pos, parser.KaDeprecated, "\"or\" for routes is deprecated. Please use \"nexthop\"")
-		case "blackhole", "onlink", "no_track":
+		case "no_track":
+			rt.NoTrack = true
+		case "blackhole", "onlink":
 		default:
 			// other `ip route` options (proto, mtu, nexthop…) take one value
 			i++
 		}
 	}
 	return rt, true
+}
+
+// kaRoute is a route as read, with what keepalived's messages need.
+type kaRoute struct {
+	vrrp.Route
+	Written string // the destination as written ("default", …)
+	NoTrack bool
 }
 
 func kaRouteTable(name string) int {
@@ -587,69 +695,71 @@ func (c *kaCtx) trackRef(d *parser.Directive, lo, hi int64) vrrp.TrackRef {
 // check_script_secure, …).
 func (c *kaCtx) finish() {
 	c.resolveScriptUsers()
-	badIf := false
+	// keepalived's vrrp process stops checking at a missing interface; the
+	// config is still completed, since halo runs it (the instance starts
+	// in FAULT, as keepalived's would).
+	quiet := c.badIf
+	say := func(pos parser.Pos, class, format string, a ...any) {
+		if !quiet {
+			c.errf(pos, class, format, a...)
+		}
+	}
 	names := map[string]bool{}
+	valid := c.cfg.Instances[:0]
 	for _, in := range c.cfg.Instances {
 		m := c.instMeta[in]
-		if names[in.Name] {
-			c.errf(m.pos, parser.KaGeneralError, "vrrp instance %s already defined", in.Name)
-		}
-		names[in.Name] = true
-		if !m.vridSet {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
-		}
-		if c.ifaces != nil && in.Interface != "" && !c.ifaces[in.Interface] {
-			c.errf(m.ifacePos, parser.KaGeneralError, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
-			badIf = true
-		}
-		if c.ifaces != nil {
-			for _, v := range append(append([]vrrp.VIP{}, in.VIPs...), in.ExcludedVIPs...) {
-				if v.Dev != "" && !c.ifaces[v.Dev] {
-					c.errf(m.pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, v.Prefix)
-					badIf = true
-				}
-			}
-			for _, t := range in.TrackInterfaces {
-				if t.Name == in.Interface {
-					continue
-				}
-				if !c.ifaces[t.Name] {
-					c.errf(m.pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", in.Name, t.Name)
-					badIf = true
-				}
-			}
-		}
-		if len(in.VIPs) == 0 {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is sensible", in.Name)
-		}
-		if in.Priority == 255 && in.InitialState != vrrp.StateMaster {
-			// address owner: keepalived forces MASTER
-			in.InitialState = vrrp.StateMaster
-		}
-		if in.AuthType == "AH" && m.stateMaster {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
-			in.InitialState = vrrp.StateBackup
-			m.stateMaster = false
-		}
-		if m.stateMaster && in.NoPreempt {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", in.Name)
-			in.NoPreempt = false
-		}
-		if m.stateMaster && in.PreemptDelay > 0 {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
-			in.PreemptDelay = 0
-		}
-		// track_script references
-		kept := in.TrackScripts[:0]
+		// track_script references (keepalived resolves them while reading)
+		keptS := in.TrackScripts[:0]
 		for _, t := range in.TrackScripts {
 			if sc := c.cfg.Scripts[t.Name]; sc == nil || c.scriptMeta[t.Name].removed {
 				c.errf(m.trackScriptPos[t.Name], parser.KaGeneralError, "(%s) track script %s not found, ignoring...", in.Name, t.Name)
 				continue
 			}
 			c.scriptMeta[t.Name].used = true
+			keptS = append(keptS, t)
+		}
+		in.TrackScripts = keptS
+		if !m.vridSet {
+			// keepalived drops the instance
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
+			continue
+		}
+		valid = append(valid, in)
+		names[in.Name] = true
+		if len(in.VIPs) == 0 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is sensible", in.Name)
+		}
+		if c.cfg.Global.Strict && m.stateMaster && in.Priority != 255 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) State MASTER must match being address owner", in.Name)
+			in.InitialState = vrrp.StateBackup
+			m.stateMaster = false
+		}
+		if in.Priority == 255 {
+			// the address owner starts as MASTER whatever state says
+			in.InitialState = vrrp.StateMaster
+		}
+		if in.AuthType == "AH" && m.stateMaster {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
+			in.InitialState = vrrp.StateBackup
+			m.stateMaster = false
+		}
+		if m.stateMaster && in.NoPreempt {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", in.Name)
+			in.NoPreempt = false
+		}
+		if m.stateMaster && in.PreemptDelay > 0 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
+			in.PreemptDelay = 0
+		}
+		kept := in.TrackInterfaces[:0]
+		for _, t := range in.TrackInterfaces {
+			if t.Name == in.Interface && (c.ifaces == nil || c.ifaces[t.Name]) {
+				say(parser.Pos{}, parser.KaGeneralError, "(%s) Ignoring track_interface %s since own interface", in.Name, t.Name)
+				continue
+			}
 			kept = append(kept, t)
 		}
-		in.TrackScripts = kept
+		in.TrackInterfaces = kept
 		if in.Family == 0 {
 			in.Family = 4
 			if len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6() {
@@ -658,19 +768,20 @@ func (c *kaCtx) finish() {
 		}
 		c.instanceGlobals(in, m)
 	}
+	c.cfg.Instances = valid
 	for _, g := range c.cfg.SyncGroups {
 		pos := c.sgMeta[g]
 		kept := g.Instances[:0]
 		for _, name := range g.Instances {
 			if !names[name] {
-				c.errf(pos, parser.KaGeneralError, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, g.Name)
+				say(pos, parser.KaGeneralError, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, g.Name)
 				continue
 			}
 			kept = append(kept, name)
 		}
 		g.Instances = kept
 		if len(kept) <= 1 {
-			c.errf(parser.Pos{}, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
+			say(parser.Pos{}, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
 		}
 	}
 	for name, sm := range c.scriptMeta {
@@ -678,9 +789,7 @@ func (c *kaCtx) finish() {
 			c.logf(sm.pos, "Warning - script %s is not used", name)
 		}
 	}
-	if badIf {
-		// keepalived's vrrp process stops at a missing interface, before
-		// its script checks
+	if c.badIf {
 		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
 		return
 	}
@@ -792,9 +901,8 @@ func (c *kaCtx) resolveScriptUsers() {
 				}
 				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user for vrrp script %s - removing", s.track)
 				c.scriptMeta[s.track].removed = true
-			} else {
-				c.errf(s.pos, parser.KaGeneralError, "Unable to set default user keepalived_script for script")
 			}
+			// a notify script is then not run; keepalived -t says nothing
 			s.skip = true
 		}
 	}

@@ -146,3 +146,13 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "real_server")
 	return m
 }
+
+// kaRemoved explains keywords keepalived 2.2 no longer (or never) knew,
+// which it reports as unknown: halo says the same and adds why.
+var kaRemoved = map[string]string{
+	"global_defs lvs_id":               "lvs_id was renamed router_id in keepalived 1.2",
+	"virtual_server nat_mask":          "nat_mask was removed in keepalived 2.0; it had no effect",
+	"checker nb_get_retry":             "TCP_CHECK has no nb_get_retry in keepalived 2.x; use retry",
+	"keepalived local_address_group":   "local_address_group belongs to the FULLNAT keepalived fork, not to keepalived",
+	"global_defs vrrp_garp_lower_prio": "did you mean 'vrrp_garp_lower_prio_delay'?",
+}

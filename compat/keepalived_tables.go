@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -79,7 +80,7 @@ func kaWhereElse(s *kaSection, name string) string {
 // walkBlock decodes a directive's block against section s.
 func walkBlock(s **kaSection) kaDec {
 	return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-		c.walk(*s, d.Body)
+		c.walk(*s, d)
 		return nil
 	}
 }
@@ -155,8 +156,12 @@ func init() {
 		"track_file", "weight", "dynamic")...),
 		kaRow{"host", kaSubBlock, lvsBlock(&kaSMTPHost)}))
 	kaHTTPChecker = newKaSection("HTTP_GET", true, append(rowsSkip(kaNoBlock, append(common,
-		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "nb_get_retry")...),
-		kaRow{"url", kaSubBlock, lvsBlock(&kaURL)}))
+		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol")...),
+		kaRow{"url", kaSubBlock, lvsBlock(&kaURL)},
+		kaRow{"nb_get_retry", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			c.errf(d.Pos, parser.KaDeprecated, "nb_get_retry is deprecated - please use 'retry'")
+			return nil
+		}}))
 	rsRows := rowsSkip(kaNoBlock, "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
 		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
 		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum")
@@ -165,13 +170,19 @@ func init() {
 	}
 	rsRows = append(rsRows, kaRow{"HTTP_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)}, kaRow{"SSL_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)})
 	kaRS = newKaSection("real_server", true, rsRows)
-	vsRows := rowsSkip(kaNoBlock, "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-		"persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
-		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum", "quorum_up", "quorum_down", "hysteresis",
+	vsRows := []kaRow{{"lb_kind", kaNoBlock, decVSMethod}, {"lvs_method", kaNoBlock, decVSMethod},
+		{"protocol", kaNoBlock, decVSProtocol}, {"quorum", kaNoBlock, decVSQuorum}}
+	vsRows = append(vsRows, rowsSkip(kaNoBlock, "delay_loop", "lb_algo", "lvs_sched", "persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
+		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum_up", "quorum_down", "hysteresis",
 		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
 		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
-		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap")
-	vsRows = append(vsRows, kaRow{"real_server", kaSubBlock, lvsBlock(&kaRS)})
+		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap")...)
+	vsRows = append(vsRows, kaRow{"real_server", kaSubBlock, func(c *kaCtx, d *parser.Directive, a []parser.Word) error {
+		if c.vs != nil {
+			c.vs.realServers++
+		}
+		return lvsBlock(&kaRS)(c, d, a)
+	}})
 	kaVS = newKaSection("virtual_server", true, vsRows)
 	kaVSGroup = newKaSection("virtual_server_group", true, nil)
 
@@ -211,22 +222,112 @@ func topRows() []kaRow {
 	return rows
 }
 
+// kaVServer is what the LVS checks keepalived makes at -t need to know
+// about the virtual_server being read.
+type kaVServer struct {
+	addr, port  string
+	fwmark      bool
+	method      string
+	protocol    string
+	realServers int
+}
+
 func decVirtualServer(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 	if len(args) == 0 {
 		c.arg(d, 0)
 		return nil
 	}
-	if args[0].Value != "group" && args[0].Value != "fwmark" {
+	vs := &kaVServer{addr: args[0].Value}
+	if len(args) > 1 {
+		vs.port = args[1].Value
+	}
+	switch args[0].Value {
+	case "group":
+	case "fwmark":
+		vs.fwmark = true
+	default:
 		if _, err := netip.ParseAddr(args[0].Value); err != nil {
-			port := ""
-			if len(args) > 1 {
-				port = args[1].Value
-			}
-			c.errf(d.Pos, parser.KaGeneralError, "Invalid virtual server IP address/port %s/%s - skipping", args[0].Value, port)
+			c.errf(d.Pos, parser.KaGeneralError, "Invalid virtual server IP address/port %s/%s - skipping", args[0].Value, vs.port)
 			return nil
 		}
+		for i := 2; i+1 < len(args); i++ {
+			if args[i].Value == "dev" && c.ifaces != nil && !c.ifaces[args[i+1].Value] {
+				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", args[i+1].Value, vs.addr)
+				c.badIf = true
+			}
+		}
 	}
-	c.walk(kaVS, d.Body)
+	prev := c.vs
+	c.vs = vs
+	c.walk(kaVS, d)
+	c.vs = prev
+	if c.stop {
+		return nil
+	}
+	// keepalived's checks on a complete virtual server (check_parser.c)
+	if vs.realServers == 0 && args[0].Value != "group" {
+		name := "FWM " + vs.port
+		if !vs.fwmark {
+			proto := vs.protocol
+			if proto == "" {
+				proto = "none"
+			}
+			name = fmt.Sprintf("[%s]:%s:%s", vs.addr, proto, vs.port)
+		}
+		c.errf(parser.Pos{}, parser.KaGeneralError, "Virtual server %s has no real servers - ignoring", name)
+		return nil
+	}
+	switch {
+	case vs.fwmark:
+		if vs.protocol != "" {
+			c.errf(parser.Pos{}, parser.KaWarning, "Warning: Virtual server FWM %s: protocol specified for fwmark - protocol will be ignored", vs.port)
+		}
+	case vs.protocol == "" && args[0].Value != "group":
+		c.errf(parser.Pos{}, parser.KaWarning, "Virtual server [%s]:none:%s: no protocol set - defaulting to UDP", vs.addr, vs.port)
+		vs.protocol = "udp"
+	}
+	if vs.method == "" && !vs.fwmark && args[0].Value != "group" {
+		c.errf(parser.Pos{}, parser.KaWarning, "Virtual server [%s]:%s:%s: no forwarding method set, setting default NAT", vs.addr, vs.protocol, vs.port)
+	}
+	return nil
+}
+
+func decVSMethod(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	v, ok := c.arg(d, 0)
+	if !ok || c.vs == nil {
+		return nil
+	}
+	switch v {
+	case "NAT", "DR", "TUN":
+		c.vs.method = v
+	default:
+		c.errf(d.Pos, parser.KaGeneralError, "PARSER : unknown [%s] routing method for virtual server.", v)
+	}
+	return nil
+}
+
+func decVSProtocol(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	v, ok := c.arg(d, 0)
+	if !ok || c.vs == nil {
+		return nil
+	}
+	switch v {
+	case "TCP", "UDP", "SCTP":
+		c.vs.protocol = strings.ToLower(v)
+	default:
+		c.errf(d.Pos, parser.KaGeneralError, "Unknown protocol %s - ignoring", v)
+	}
+	return nil
+}
+
+func decVSQuorum(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+	v, ok := c.arg(d, 0)
+	if !ok {
+		return nil
+	}
+	if _, ok := c.unsigned(d.Pos, v, 1, 0xffffffff); !ok {
+		c.errf(d.Pos, parser.KaGeneralError, "Quorum %s must be in [1, %d]. Setting to 1.", v, uint64(0xffffffff))
+	}
 	return nil
 }
 
@@ -273,7 +374,11 @@ func globalRows() []kaRow {
 				}
 			}
 			if n == 0 {
-				c.errf(d.Pos, parser.KaGeneralError, "Warning - empty notification_email block")
+				pos := d.End
+				if pos.Line == 0 {
+					pos = d.Pos
+				}
+				c.errf(pos, parser.KaGeneralError, "Warning - empty notification_email block")
 			}
 		})},
 		{"notification_email_from", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotificationEmailFrom = v })},
@@ -337,7 +442,7 @@ func globalRows() []kaRow {
 		{"vrrp_garp_master_refresh_repeat", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterRefreshRepeat = v })},
 		{"vrrp_garp_interval", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if t, ok := c.timerQuiet(v, 0, 1); ok {
+				if t, ok := c.timer(d.Pos, v, 0.000001, 4294.967295); ok {
 					g.GARPInterval = t
 				} else {
 					c.errf(d.Pos, parser.KaGeneralError, "vrrp_garp_interval '%s' is invalid", v)
@@ -346,7 +451,7 @@ func globalRows() []kaRow {
 		})},
 		{"vrrp_gna_interval", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if t, ok := c.timerQuiet(v, 0, 1); ok {
+				if t, ok := c.timer(d.Pos, v, 0.000001, 4294.967295); ok {
 					g.GNAInterval = t
 				} else {
 					c.errf(d.Pos, parser.KaGeneralError, "vrrp_gna_interval '%s' is invalid", v)

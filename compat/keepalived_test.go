@@ -156,7 +156,11 @@ func TestKeepalivedDiagnostics(t *testing.T) {
 		{"nopreempt cleared under MASTER", inst(" state MASTER\n nopreempt\n"), false, 5, []string{"(V) Warning - nopreempt will not work with initial state MASTER - clearing"}},
 		{"LVS parsed, not run", inst("") + "virtual_server 10.0.0.1 80 {\n lb_algo rr\n protocol TCP\n lb_kind NAT\n real_server 10.0.0.2 80 {\n  weight 1\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n", false, 0,
 			[]string{"'virtual_server' is unsupported: no LVS/IPVS runtime in halo"}},
-		{"block given to plain keyword", inst(" priority 100 {\n }\n"), false, 5, []string{"Unexpected '{' - ignoring"}},
+		// keepalived ignores the '{', so the '}' closes the instance and
+		// the rest is read at the top level (checked against keepalived -t)
+		{"block given to plain keyword", inst(" priority 100 {\n }\n"), false, 5, []string{"Unexpected '{' - ignoring",
+			"Unknown keyword 'virtual_ipaddress'", "Unexpected '{' - ignoring", "Unknown keyword '10.0.0.1/24'",
+			"Unknown keyword '}'", "Unknown keyword '}'", "(V) No VIP specified; at least one is sensible"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, r := loadKaString(t, tc.conf, tc.host)

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"halo/parser"
@@ -19,13 +20,17 @@ func decScriptBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 	sm := &kaScriptMeta{pos: d.Pos}
 	c.script, c.sm = sc, sm
 	nScripts := len(c.scripts)
-	c.walk(kaScript, d.Body)
+	c.walk(kaScript, d)
 	c.script, c.sm = nil, nil
 	if c.stop {
 		return nil
 	}
+	end := d.End
+	if end.Line == 0 {
+		end = d.Pos
+	}
 	if sc.Command == "" {
-		c.errf(d.Pos, parser.KaGeneralError, "No script set for vrrp_script %s - removing", name)
+		c.errf(end, parser.KaGeneralError, "No script set for vrrp_script %s - removing", name)
 		return nil
 	}
 	if sc.Timeout == 0 {
@@ -35,6 +40,11 @@ func decScriptBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 	for i := nScripts; i < len(c.scripts); i++ {
 		if sc.User != "" {
 			c.scripts[i].user, c.scripts[i].hasUser = sc.User, true
+			c.scripts[i].pos = sm.userPos
+		}
+		if !c.scripts[i].hasUser {
+			// keepalived sets the default user when the block ends
+			c.scripts[i].pos = end
 		}
 	}
 	c.cfg.Scripts[name] = sc
@@ -106,6 +116,7 @@ func scriptRows() []kaRow {
 					sc.Group = d.Args[1].Value
 				}
 				c.sm.userSet = true
+				c.sm.userPos = d.Pos
 			}
 		})},
 		{"init_fail", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) { sc.InitFail = true })},
@@ -119,11 +130,17 @@ func decInstanceBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 	if !ok {
 		return nil
 	}
+	if c.instSeen[name] {
+		// keepalived skips the whole block
+		c.errf(d.Pos, parser.KaGeneralError, "vrrp instance %s already defined", name)
+		return nil
+	}
+	c.instSeen[name] = true
 	in := &vrrp.Instance{Name: name, Line: d.Pos.Line, InitialState: vrrp.StateBackup, Priority: 100,
 		AdvertInt: time.Second, Accept: true}
 	m := &kaInstMeta{pos: d.Pos, trackScriptPos: map[string]parser.Pos{}}
 	c.inst, c.im = in, m
-	c.walk(kaInstance, d.Body)
+	c.walk(kaInstance, d)
 	c.inst, c.im = nil, nil
 	if c.cfg.Global.Strict && !m.acceptSet {
 		in.Accept = false
@@ -179,6 +196,10 @@ func instanceRows() []kaRow {
 			if v, ok := c.arg(d, 0); ok {
 				in.Interface = v
 				c.im.ifacePos = d.Pos
+				if c.ifaces != nil && !c.ifaces[v] {
+					c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for vrrp_instance %s doesn't exist", v, in.Name)
+					c.badIf = true
+				}
 			}
 		})},
 		{"virtual_router_id", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
@@ -257,14 +278,17 @@ func instanceRows() []kaRow {
 		{"virtual_routes", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
 				if r, ok := c.parseRoute(l); ok {
-					in.Routes = append(in.Routes, r)
+					if r.Dev == "" && !r.NoTrack && c.opt.HostChecks {
+						c.errf(l.Pos, parser.KaGeneralError, "Warning - cannot track route %s with no interface specified, not tracking", r.Written)
+					}
+					in.Routes = append(in.Routes, r.Route)
 				}
 			}
 		})},
 		{"virtual_rules", kaValueBlock, skip},
 		{"unicast_peer", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
-				a, err := netip.ParseAddr(l.Name)
+				a, err := kaAddr(l.Name)
 				if err != nil {
 					c.errf(l.Pos, parser.KaGeneralError, "(%s) VRRP parsed invalid IP %s. skipping IP...", in.Name, l.Name)
 					continue
@@ -274,7 +298,7 @@ func instanceRows() []kaRow {
 		})},
 		{"unicast_src_ip", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				a, err := netip.ParseAddr(v)
+				a, err := kaAddr(v)
 				if err != nil {
 					c.errf(d.Pos, parser.KaGeneralError, "(%s) Configuration error: VRRP instance[%s] got invalid source IP %s - ignoring", in.Name, in.Name, v)
 					return
@@ -284,7 +308,7 @@ func instanceRows() []kaRow {
 		})},
 		{"mcast_src_ip", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				a, err := netip.ParseAddr(v)
+				a, err := kaAddr(v)
 				if err != nil {
 					c.errf(d.Pos, parser.KaGeneralError, "(%s) Configuration error: VRRP instance[%s] got invalid source IP %s - ignoring", in.Name, in.Name, v)
 					return
@@ -307,6 +331,10 @@ func instanceRows() []kaRow {
 		})},
 		{"track_interface", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
+				if c.ifaces != nil && !c.ifaces[l.Name] {
+					c.errf(l.Pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", in.Name, l.Name)
+					c.badIf = true
+				}
 				in.TrackInterfaces = append(in.TrackInterfaces, c.trackRef(l, -253, 253))
 			}
 		})},
@@ -368,7 +396,7 @@ func instanceRows() []kaRow {
 		{"check_unicast_src", kaNoBlock, skip},
 		{"lvs_sync_daemon_interface", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			c.errf(d.Pos, parser.KaDeprecated, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", in.Name)
-			c.errf(d.Pos, parser.KaDeprecated, "         Please use global lvs_sync_daemon")
+			c.errf(d.Pos, parser.KaDeprecated, "%sPlease use global lvs_sync_daemon", strings.Repeat(" ", len(in.Name)+4))
 		})},
 		{"down_timer_adverts", kaNoBlock, skip},
 		{"lower_prio_no_advert", kaNoBlock, skip},
@@ -421,7 +449,7 @@ func decSyncGroupBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error 
 	}
 	g := &vrrp.SyncGroup{Name: name}
 	c.sg = g
-	c.walk(kaSyncGroup, d.Body)
+	c.walk(kaSyncGroup, d)
 	c.sg = nil
 	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
 	c.sgMeta[g] = d.Pos
@@ -483,7 +511,7 @@ func decTrackFileBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error 
 	}
 	tf := &vrrp.TrackFile{Name: name, Weight: 1}
 	c.tf = tf
-	c.walk(kaTrackFile, d.Body)
+	c.walk(kaTrackFile, d)
 	c.tf = nil
 	if tf.Path == "" {
 		c.errf(d.Pos, parser.KaGeneralError, "No file set for track_file %s - removing", name)
@@ -497,12 +525,18 @@ func decTrackFileBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error 
 
 func decStaticIPs(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 	for _, l := range d.Body {
-		v, ok := c.parseVIP(l)
-		if ok && c.ifaces != nil && v.Dev != "" && !c.ifaces[v.Dev] {
-			c.errf(l.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, l.Name)
-		}
+		c.parseVIP(l)
 	}
 	return nil
+}
+
+// kaAddr reads an address keepalived accepts where one address is
+// expected: a trailing /prefix is ignored, as inet_stosockaddr does.
+func kaAddr(s string) (netip.Addr, error) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	return netip.ParseAddr(s)
 }
 
 func decStaticRoutes(c *kaCtx, d *parser.Directive, _ []parser.Word) error {

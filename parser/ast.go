@@ -61,6 +61,9 @@ type Directive struct {
 	Args     []Word
 	Body     []*Directive
 	HasBlock bool
+	// End is where a keepalived block's closing '}' is (zero when the
+	// file ended first).
+	End Pos
 }
 
 // ArgValues returns the values of d's arguments.

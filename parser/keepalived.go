@@ -870,7 +870,12 @@ func (r *kaReader) build() []*Directive {
 		case "}":
 			if len(stack) == 1 {
 				r.diag(l.pos, SevWarning, KaUnexpectedEOB, "Extra '}' found")
+				// keepalived then looks the '}' up as a top-level keyword
+				r.diag(l.pos, SevWarning, KaUnknownKeyword, "Unknown keyword '}'")
 			} else {
+				if o := stack[len(stack)-1].owner; o != nil {
+					o.End = l.pos
+				}
 				stack = stack[:len(stack)-1]
 			}
 			last = nil

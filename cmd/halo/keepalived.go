@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -198,36 +197,6 @@ func keepalivedConfigID(f keepalivedFlags) string {
 	return h
 }
 
-// sortedDiags orders diagnostics by file (in reading order) and line;
-// those without a position (whole-configuration checks) come last, in the
-// order they were found.
-func sortedDiags(r *compat.Report) []compat.Diagnostic {
-	rank := map[string]int{}
-	for i, p := range r.Files {
-		if _, ok := rank[p]; !ok {
-			rank[p] = i
-		}
-	}
-	out := append([]compat.Diagnostic(nil), r.Diags...)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if (a.Line == 0) != (b.Line == 0) {
-			return a.Line != 0
-		}
-		if a.Line == 0 {
-			return false
-		}
-		if rank[a.File] != rank[b.File] {
-			return rank[a.File] < rank[b.File]
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	return out
-}
-
 // keepalivedTest is -t: check the configuration and exit with keepalived
 // -t's status. Output goes to stderr, or to -t's LOG_FILE.
 func keepalivedTest(f keepalivedFlags, opt compat.KeepalivedOptions) int {
@@ -243,12 +212,7 @@ func keepalivedTest(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		defer lf.Close()
 		w = lf
 	}
-	for _, d := range sortedDiags(r) {
-		if d.Class == "log" {
-			continue // keepalived logs these, -t does not print them
-		}
-		fmt.Fprintln(w, compat.KeepalivedDiagText(d))
-	}
+	compat.RenderKeepalivedTest(w, r)
 	return compat.KeepalivedTestExit(r)
 }
 
@@ -274,7 +238,7 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 	load := func(log io.Writer) (*vrrp.Config, error) {
 		cfg, r := compat.LoadKeepalived(f.file, opt)
 		unsupported := 0
-		for _, d := range sortedDiags(r) {
+		for _, d := range compat.SortedKeepalivedDiags(r) {
 			if log != nil {
 				fmt.Fprintln(log, compat.KeepalivedDiagText(d))
 			}
