@@ -127,6 +127,7 @@ func TestIdleConnMemory(t *testing.T) {
 			}
 			srvConns = append(srvConns, c)
 			go func() {
+				defer c.Close()
 				br := bufio.NewReader(c)
 				for {
 					line, err := br.ReadString('\n')

@@ -27,6 +27,11 @@ var v2sig = []byte("\r\n\r\n\x00\r\nQUIT\n")
 func readProxyHeader(c net.Conn, timeout time.Duration) (src, dst netip.AddrPort, ok bool, err error) {
 	_ = c.SetReadDeadline(deadline(pick(timeout, 10*time.Second)))
 	defer c.SetReadDeadline(time.Time{})
+	return parseProxyHeader(c)
+}
+
+// parseProxyHeader reads one PROXY header from r.
+func parseProxyHeader(c io.Reader) (src, dst netip.AddrPort, ok bool, err error) {
 	var hdr [16]byte
 	if _, err = io.ReadFull(c, hdr[:5]); err != nil {
 		return
@@ -70,7 +75,7 @@ func readProxyHeader(c net.Conn, timeout time.Duration) (src, dst netip.AddrPort
 	return src, dst, false, nil
 }
 
-func readProxyV1(c net.Conn) (src, dst netip.AddrPort, ok bool, err error) {
+func readProxyV1(c io.Reader) (src, dst netip.AddrPort, ok bool, err error) {
 	// "PROXY" already read; the line is at most 107 bytes.
 	line := make([]byte, 0, 108)
 	var b [1]byte
