@@ -33,11 +33,11 @@ var opts = &acl.Options{
 		return func() int { return n }, nil
 	},
 	Userlists: map[string]*proxy.Userlist{"ul": {Name: "ul", Users: map[string]proxy.UserEntry{
-		"bob":   {Password: "pw", Insecure: true},
+		"bob":   {Password: "pw", Insecure: true, Groups: []string{"dev"}},
 		"alice": {Password: "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1"},
 		"carol": {Password: "$5$abc$/LKlXd6vuvdFX3oWbf2vGk3DgflzzsvOtMZsiOxqqY5"},
 		"dave":  {Password: "$6$rounds=1000$xy$iuQKcZ2TAFa1eB.CJPNJxVLtmdJXVxW114bJViXTHZkF1Hxr3aQKJ1Xou3j6S3xBJBROkOtLLT.//lQM9XcAY."},
-	}}},
+	}, Groups: map[string][]string{"ops": {"alice", "bob"}}}},
 	ReadFile: func(p string) ([]byte, error) {
 		return []byte("# bad bots\n  /admin  \n\n/private\r\n"), nil
 	},
@@ -134,6 +134,10 @@ func TestCriteria(t *testing.T) {
 		{"http_auth sha256", "http_auth(ul)", acltest.New("GET /", "Authorization: Basic Y2Fyb2w6cHc="), true},
 		{"http_auth rounds", "http_auth(ul)", acltest.New("GET /", "Authorization: Basic ZGF2ZTpwdw=="), true},
 		{"http_auth none", "http_auth(ul)", acltest.New("GET /"), false},
+		{"http_auth_group user line", "http_auth_group(ul) dev", req, true},
+		{"http_auth_group group line", "http_auth_group(ul) ops", req, true},
+		{"http_auth_group other", "http_auth_group(ul) admins", req, false},
+		{"http_auth_group bad password", "http_auth_group(ul) dev", acltest.New("GET /", "Authorization: Basic Ym9iOng="), false},
 		{"converter lower", "hdr(host),lower api.example.com:8080", req, true},
 		{"req.ver", "req.ver 1.1", req, true},
 		{"str found", "str(x) -m found", req, true},

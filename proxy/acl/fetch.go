@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -47,13 +48,14 @@ type fetchDef struct {
 
 // fetch is a fetch with its compiled arguments.
 type fetch struct {
-	def   *fetchDef
-	args  []string
-	name  []byte // lowercased header/cookie/param name
-	occ   int    // hdr occurrence; 0 = all (ACL) or last (sample)
-	multi bool   // ACL context: iterate every value
-	nbsrv func() int
-	ul    *proxy.Userlist
+	def    *fetchDef
+	args   []string
+	name   []byte // lowercased header/cookie/param name
+	occ    int    // hdr occurrence; 0 = all (ACL) or last (sample)
+	multi  bool   // ACL context: iterate every value
+	nbsrv  func() int
+	ul     *proxy.Userlist
+	groups map[string][]string // http_auth_group: user -> groups
 }
 
 var fetchDefs = map[string]*fetchDef{}
@@ -279,15 +281,49 @@ func init() {
 		return boolVal(ok), true
 	}})
 	def(&fetchDef{name: "http_auth_group", out: KStr, match: mStr, minArgs: 1, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
+		// As an ACL it matches the user's groups against the patterns
+		// (HAProxy's pat_match_auth); as a sample it is the user name.
+		if *st < 0 {
 			return Value{}, false
+		}
+		if !f.multi {
+			*st = -1
+			user, ok := checkAuth(c, f.ul)
+			return Value{Kind: KStr, B: user}, ok
 		}
 		user, ok := checkAuth(c, f.ul)
 		if !ok {
+			*st = -1
 			return Value{}, false
 		}
-		return Value{Kind: KStr, B: user}, true
+		gs := f.groups[string(user)]
+		if *st >= len(gs) {
+			*st = -1
+			return Value{}, false
+		}
+		*st++
+		return Value{Kind: KStr, B: strBytes(gs[*st-1])}, true
 	}})
+}
+
+// userGroups maps each user of a userlist to its groups: those on its
+// `user` line, then the `group` lines listing it (sorted by name).
+func userGroups(ul *proxy.Userlist) map[string][]string {
+	out := map[string][]string{}
+	for name, u := range ul.Users {
+		out[name] = append(out[name], u.Groups...)
+	}
+	names := make([]string, 0, len(ul.Groups))
+	for g := range ul.Groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		for _, m := range ul.Groups[g] {
+			out[m] = append(out[m], g)
+		}
+	}
+	return out
 }
 
 func boolVal(b bool) Value {
@@ -351,6 +387,7 @@ func newFetch(name string, args []string, o *Options, multi bool) (*fetch, error
 			return nil, fmt.Errorf("fetch method '%s': unable to find userlist '%s'", name, args[0])
 		}
 		f.ul = ul
+		f.groups = userGroups(ul)
 	}
 	return f, nil
 }

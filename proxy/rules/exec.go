@@ -25,6 +25,9 @@ type State struct {
 	cookieOK  bool // the request's cookie named the chosen server
 
 	Stats bool // the stats page answered (logged as <STATS>)
+	// LogLevel is the severity set by set-log-level: -1 silent, 0..7, or
+	// 6 (info) by default.
+	LogLevel int
 
 	out   []byte
 	tmp   []byte
@@ -43,6 +46,7 @@ func (st *State) Reset(t Txn) {
 	st.ResCaps = st.ResCaps[:0]
 	st.CookieReq, st.CookieRes, st.cookieOK = '-', '-', false
 	st.Stats = false
+	st.LogLevel = 6
 }
 
 // capture stores a copy of v (truncated to n bytes) as the next capture.
@@ -357,6 +361,8 @@ func (st *State) apply(r *Rule, response bool) {
 		st.capture(response, st.val, r.capLen)
 	case kSetStatus:
 		t.SetStatus(r.status, r.reason)
+	case kSetLogLevel:
+		st.LogLevel = r.status
 	}
 }
 

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -522,7 +523,7 @@ func lastHeader(hl acl.HeaderList, name []byte) ([]byte, bool) {
 	found := false
 	for i := 0; i < hl.Len(); i++ {
 		k, v := hl.At(i)
-		if string(k) == string(name) || strings.EqualFold(string(k), string(name)) {
+		if bytes.EqualFold(k, name) {
 			out, found = v, true
 		}
 	}
@@ -561,6 +562,9 @@ func (l *L7) Log(tx *proxy.Txn) {
 		st.v.bind(tx)
 		st.Reset(&st.v)
 	}
+	if st.LogLevel < 0 { // http-request set-log-level silent
+		return
+	}
 	e := &st.Entry
 	fillEntry(e, tx, st, l)
 	st.out = st.out[:0]
@@ -569,7 +573,7 @@ func (l *L7) Log(tx *proxy.Txn) {
 	} else {
 		st.out = c.logFmt.Append(st.out, e)
 	}
-	c.logger.Send(logging.LevelInfo, st.out)
+	c.logger.Send(st.LogLevel, st.out)
 }
 
 // appendConnect is HAProxy's default log line (no option httplog/tcplog).

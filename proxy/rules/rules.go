@@ -84,6 +84,7 @@ const (
 	kSetStatus
 	kSilentDrop
 	kService
+	kSetLogLevel
 	kNoop
 )
 
@@ -385,13 +386,36 @@ func compileRule(hr *proxy.HTTPRule, response bool, env *Env) (*Rule, error) {
 			return nil, err
 		}
 		r.kind, r.svc = kService, svc
-	case "set-log-level", "disable-l7-retry", "strict-mode", "set-nice", "set-mark", "set-tos":
+	case "set-log-level":
+		if err := need(1, "a log level"); err != nil {
+			return nil, err
+		}
+		lv := logLevel(args[0])
+		if lv < -1 {
+			return nil, fmt.Errorf("unknown log level '%s'", args[0])
+		}
+		r.kind, r.status = kSetLogLevel, lv
+	case "disable-l7-retry", "strict-mode", "set-nice", "set-mark", "set-tos":
 		// Accepted; they tune HAProxy internals halo does not have.
 		r.kind = kNoop
 	default:
 		return nil, fmt.Errorf("unsupported action '%s'", hr.Action)
 	}
 	return r, nil
+}
+
+// logLevel maps a syslog level name to its severity, -1 for "silent",
+// -2 for an unknown name.
+func logLevel(s string) int {
+	if s == "silent" {
+		return -1
+	}
+	for i, n := range []string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"} {
+		if n == s {
+			return i
+		}
+	}
+	return -2
 }
 
 func checkVarName(n string) error {

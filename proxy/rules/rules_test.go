@@ -325,3 +325,21 @@ func FuzzCompileHTTP(f *testing.F) {
 		rules.Run(rs, st, action == "set-status", proxy.DefaultErrorPage)
 	})
 }
+
+func TestSetLogLevel(t *testing.T) {
+	rs, err := rules.CompileHTTP([]*proxy.HTTPRule{rule("set-log-level", "silent", anon("path /health"))}, false, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/health": -1, "/other": 6} {
+		st := &rules.State{}
+		st.Reset(acltest.New("GET " + path))
+		rules.Run(rs, st, false, proxy.DefaultErrorPage)
+		if st.LogLevel != want {
+			t.Errorf("%s: level %d, want %d", path, st.LogLevel, want)
+		}
+	}
+	if _, err := rules.CompileHTTP([]*proxy.HTTPRule{rule("set-log-level", "loud", nil)}, false, env()); err == nil {
+		t.Error("unknown level must be refused")
+	}
+}
