@@ -48,6 +48,7 @@ func putBuf(b []byte) {
 }
 
 func (sc *serverConn) close() {
+	untrackLive(sc)
 	sc.unmarkIdle()
 	if sc.c != nil {
 		sc.c.Close()
@@ -178,6 +179,7 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 	}
 	sc := &serverConn{c: conn, srv: s}
 	sc.f.init(conn)
+	trackLive(sc)
 	return sc, nil
 }
 

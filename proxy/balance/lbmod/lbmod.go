@@ -306,13 +306,17 @@ func engineStatus(s *balance.Server) proxy.ServerStatus {
 	return proxy.SrvUp
 }
 
-// syncFromBalance writes a health-driven change to the engine's view.
+// syncFromBalance writes a health-driven change to the engine's view, and
+// kills the server's sessions on `on-marked-down shutdown-sessions`.
 func (p *Picker) syncFromBalance(i int) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	st := engineStatus(p.srvs[i])
 	p.states[i].SetStatus(st)
 	p.seen[i].status.Store(int32(st))
+	p.mu.Unlock()
+	if st == proxy.SrvDown && p.states[i].Server.OnMarkedDown == "shutdown-sessions" {
+		p.states[i].ShutdownSessions()
+	}
 }
 
 // Checks builds the health checkers of the backend's servers with `check`.

@@ -305,3 +305,63 @@ func TestConfigConversion(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownSessionsOnMarkedDown: in TCP mode, a server whose listener
+// dies (established connections stay open) is marked down by its checks;
+// with `on-marked-down shutdown-sessions` its sessions are killed, without
+// it they survive.
+func TestShutdownSessionsOnMarkedDown(t *testing.T) {
+	for _, kill := range []bool{true, false} {
+		t.Run(fmt.Sprint("shutdown-sessions=", kill), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var held sync.WaitGroup
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					held.Add(1)
+					go func() { // echo
+						defer held.Done()
+						io.Copy(c, c)
+						c.Close()
+					}()
+				}
+			}()
+			srv := server("s1", netip.MustParseAddrPort(ln.Addr().String()))
+			srv.Check, srv.Inter, srv.Rise, srv.Fall = true, 50*time.Millisecond, 1, 1
+			if kill {
+				srv.OnMarkedDown = "shutdown-sessions"
+			}
+			be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeTCP, Servers: []*proxy.Server{srv}, Retries: 1,
+				Timeouts: proxy.Timeouts{Connect: time.Second, Server: 10 * time.Second}}
+			_, addr := start(t, be)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			io.WriteString(c, "ping\n")
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if l, err := br.ReadString('\n'); err != nil || l != "ping\n" {
+				t.Fatalf("echo: %q %v", l, err)
+			}
+			ln.Close() // checks now fail; the session's connection stays
+			time.Sleep(400 * time.Millisecond)
+			io.WriteString(c, "again\n")
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			l, err := br.ReadString('\n')
+			if kill && err == nil {
+				t.Fatalf("session survived: %q", l)
+			}
+			if !kill && (err != nil || l != "again\n") {
+				t.Fatalf("session killed without shutdown-sessions: %q %v", l, err)
+			}
+		})
+	}
+}
