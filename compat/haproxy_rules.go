@@ -442,10 +442,12 @@ func decodeHTTPRule(kind string) hdecode {
 			c.abort = true
 			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : %s", c.cur.kind, c.cur.p.Name, kind, a[0].Value, msg)
 		}
+		// The runtime splits "set-var(txn.x)" itself: the action word is
+		// passed as written.
 		rule := &proxy.HTTPRule{Action: a[0].Value, Args: values(before), Cond: cond, Line: d.Pos.Line}
-		if act != a[0].Value {
-			rule.Action = act
-			rule.Args = append([]string{a[0].Value}, rule.Args...)
+		if c.status == Ignored {
+			// Accepted and warned about, not handed to the runtime.
+			return nil
 		}
 		switch kind {
 		case "http-request":
@@ -454,11 +456,7 @@ func decodeHTTPRule(kind string) hdecode {
 		case "http-response":
 			c.cur.p.HTTPResponse = append(c.cur.p.HTTPResponse, rule)
 		default:
-			// http-after-response rules run on every response, including
-			// haproxy's own; the runtime receives them as http-response
-			// rules flagged by their action prefix.
-			rule.Action = "after:" + rule.Action
-			c.cur.p.HTTPResponse = append(c.cur.p.HTTPResponse, rule)
+			c.cur.p.HTTPAfterResponse = append(c.cur.p.HTTPAfterResponse, rule)
 		}
 		return nil
 	}

@@ -166,27 +166,24 @@ var httpActionStatus = map[string]struct {
 	note string
 }{
 	"add-acl": {Ignored, "ACL files are not modified at runtime"}, "del-acl": {Ignored, "ACL files are not modified at runtime"},
-	"add-map": {Ignored, "maps are not modified at runtime"}, "del-map": {Ignored, "maps are not modified at runtime"},
-	"set-map":     {Ignored, "maps are not modified at runtime"},
+	"del-map": {Ignored, "maps are not modified at runtime"}, "set-map": {Ignored, "maps are not modified at runtime"},
 	"cache-use":   {Ignored, "the HTTP cache is not implemented"},
 	"cache-store": {Ignored, "the HTTP cache is not implemented"},
-	"capture":     {Ignored, "captures are not logged"},
 	"do-resolve":  {Ignored, "not executed"}, "early-hint": {Ignored, "103 responses are not sent"},
 	"normalize-uri": {Ignored, "the URI is not normalized"}, "ot-group": {Ignored, "no OpenTracing"},
 	"sc-inc-gpc": {Ignored, "stick counters are not implemented"}, "sc-inc-gpc0": {Ignored, "stick counters are not implemented"},
 	"sc-inc-gpc1": {Ignored, "stick counters are not implemented"}, "sc-set-gpt": {Ignored, "stick counters are not implemented"},
 	"sc-set-gpt0": {Ignored, "stick counters are not implemented"}, "track-sc": {Ignored, "stick counters are not implemented: tracking and rate limits do not apply"},
-	"send-spoe-group": {Ignored, "SPOE is not implemented"}, "set-dst": {Ignored, "not executed"},
-	"set-dst-port": {Ignored, "not executed"}, "set-src": {Ignored, "not executed"}, "set-src-port": {Ignored, "not executed"},
+	"send-spoe-group": {Ignored, "SPOE is not implemented"},
+	"set-dst":         {Ignored, "the destination address is not changed"}, "set-dst-port": {Ignored, "the destination port is not changed"},
+	"set-src": {Ignored, "the source address is not changed"}, "set-src-port": {Ignored, "the source port is not changed"},
 	"set-log-level": {Ignored, "not executed"}, "set-mark": {Ignored, "not executed"}, "set-nice": {Ignored, "not executed"},
-	"set-tos": {Ignored, "not executed"}, "set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
-	"set-timeout": {Ignored, "not executed"}, "set-var": {Ignored, "variables are not implemented"},
-	"set-var-fmt": {Ignored, "variables are not implemented"}, "unset-var": {Ignored, "variables are not implemented"},
-	"silent-drop": {Partial, "the connection is closed without the TTL trick"},
-	"strict-mode": {Ignored, "not executed"}, "tarpit": {Partial, "answered like deny"},
-	"use-service":   {Unsupported, "services (Lua, prometheus-exporter) are not implemented"},
+	"set-tos": {Ignored, "not executed"}, "disable-l7-retry": {Ignored, "not executed"}, "strict-mode": {Ignored, "not executed"},
+	"set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
+	"set-timeout":   {Ignored, "not executed"},
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
-	"reject": {Supported, ""},
+	"reject":      {Unsupported, "the connection would not be closed: 'http-request reject' is not executed by the runtime"},
+	"use-service": {Unsupported, "services (Lua, prometheus-exporter) are not implemented"},
 }
 
 // fetchStatus says whether a sample fetch used in an ACL is evaluated.
@@ -245,7 +242,7 @@ func init() {
 		}
 	}
 	for name, v := range httpActionStatus {
-		for _, kind := range []string{"http-request", "http-response", "http-after-response"} {
+		for _, kind := range []string{"http-request", "http-response"} {
 			if _, ok := actionName(kind, name); ok {
 				key := kind + " " + name
 				if proxyTable.Get(key) == nil {
@@ -257,6 +254,9 @@ func init() {
 	// Each known action gets a row so the report and docs list it; the
 	// rule decoder is the "http-request" row, these rows carry statuses.
 	for kind, acts := range httpActions {
+		if kind == "http-after-response" {
+			continue // its rows are added with the tcp-request ones below
+		}
 		for _, a := range acts {
 			key := kind + " " + strings.TrimSuffix(a, "*")
 			if proxyTable.Get(key) == nil {
@@ -264,30 +264,35 @@ func init() {
 			}
 		}
 	}
+	// tcp-request rules: the runtime does not execute them yet (no
+	// proxy.TCPRule consumer on main). Harmless ones are ignored; those
+	// whose absence would let traffic through are refused.
 	for stage, acts := range tcpActions {
 		for _, a := range acts {
-			key := "tcp-request " + stage + " " + strings.TrimSuffix(a, "*")
+			name := strings.TrimSuffix(a, "*")
+			key := "tcp-request " + stage + " " + name
 			if proxyTable.Get(key) != nil {
 				continue
 			}
-			st, note := Supported, ""
-			switch strings.TrimSuffix(a, "*") {
-			case "accept", "reject", "expect-proxy":
-			case "use-service":
-				st, note = Unsupported, "services are not implemented"
-			case "switch-mode":
-				st, note = Ignored, "not executed"
-			default:
-				if v, ok := httpActionStatus[strings.TrimSuffix(a, "*")]; ok {
-					st, note = v.s, v.note
-				} else {
-					st, note = Ignored, "not executed"
-				}
+			st, note := Ignored, "tcp-request rules are not executed by the runtime"
+			switch name {
+			case "reject", "silent-drop":
+				st, note = Unsupported, "connections would be accepted: tcp-request rules are not executed by the runtime"
+			case "expect-proxy", "expect-netscaler-cip":
+				st, note = Unsupported, "the PROXY protocol header would reach the application: tcp-request rules are not executed by the runtime"
+			case "use-service", "set-dst", "set-dst-port":
+				st, note = Unsupported, "not executed, and traffic would go elsewhere"
 			}
 			proxyTable.Add(hrow{Name: key, Status: st, Note: note, Sub: true})
 		}
 	}
-	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Supported, Sub: true})
+	for _, a := range httpActions["http-after-response"] {
+		key := "http-after-response " + strings.TrimSuffix(a, "*")
+		if proxyTable.Get(key) == nil {
+			proxyTable.Add(hrow{Name: key, Status: Ignored, Note: "http-after-response rules are not executed by the runtime", Sub: true})
+		}
+	}
+	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Ignored, Note: "tcp-request rules are not executed by the runtime", Sub: true})
 	// Lua actions exist only once lua-load registered them; halo has no Lua.
 	for _, k := range []string{"http-request lua.", "http-response lua.", "tcp-request content lua."} {
 		proxyTable.Add(hrow{Name: k, Status: Unsupported, Note: "Lua actions need Lua, which halo does not embed", Sub: true})

@@ -32,7 +32,11 @@ func RenderText(w io.Writer, r *Report) error {
 			// already findings.
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "%s: error: %s\n", d.Pos, d.Msg); err != nil {
+		loc := ""
+		if d.Pos.File != "" {
+			loc = d.Pos.String() + ": "
+		}
+		if _, err := fmt.Fprintf(w, "%serror: %s\n", loc, d.Msg); err != nil {
 			return err
 		}
 	}

@@ -134,19 +134,22 @@ type Proxy struct {
 	DefaultBackend *Proxy // nil when none
 	HTTPRequest    []*HTTPRule
 	HTTPResponse   []*HTTPRule
-	TCPRequest     []*TCPRule
-	Redirects      []*HTTPRule
-	MonitorURI     string
-	Stats          *StatsPage // nil when `stats enable` is absent
-	Logs           []LogTarget
-	LogFormat      string // resolved: httplog/tcplog/custom
-	DontLogNull    bool
-	ConnMode       ConnMode
-	Forwardfor     Forwardfor
-	Originalto     Originalto
-	ErrorFiles     map[int][]byte // status → full raw response (errorfile/errorfiles)
-	UniqueIDFormat string
-	UniqueIDHeader string
+	// HTTPAfterResponse holds http-after-response rules: they run on every
+	// response, haproxy's own (errors, redirects, stats) included.
+	HTTPAfterResponse []*HTTPRule
+	TCPRequest        []*TCPRule
+	Redirects         []*HTTPRule
+	MonitorURI        string
+	Stats             *StatsPage // nil when `stats enable` is absent
+	Logs              []LogTarget
+	LogFormat         string // resolved: httplog/tcplog/custom
+	DontLogNull       bool
+	ConnMode          ConnMode
+	Forwardfor        Forwardfor
+	Originalto        Originalto
+	ErrorFiles        map[int][]byte // status → full raw response (errorfile/errorfiles)
+	UniqueIDFormat    string
+	UniqueIDHeader    string
 	// MonitorFail holds `monitor fail if|unless COND` conditions: when one
 	// holds, monitor-uri answers 503 instead of 200.
 	MonitorFail []*Cond

@@ -15,11 +15,12 @@ import (
 
 func init() { register("compat", compatMain) }
 
-// keepalivedCompat loads a keepalived.conf for the migration report. The
-// keepalived side sets it in its own init() (it wraps
-// compat.LoadKeepalived), so this file builds whether or not that loader
-// is on main yet.
-var keepalivedCompat func(path string) *compat.Report
+// keepalivedCompat loads a keepalived.conf for the migration report (a
+// variable so tests and the keepalived side can substitute it).
+var keepalivedCompat = func(path string) *compat.Report {
+	_, rep := compat.LoadKeepalived(path, compat.KeepalivedOptions{})
+	return rep
+}
 
 var (
 	kaHint = regexp.MustCompile(`(?m)^\s*(global_defs|vrrp_instance|vrrp_script|vrrp_sync_group|virtual_server|virtual_server_group|static_ipaddress|include)\b`)
@@ -107,7 +108,9 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "halo compat: %v\n", err)
 			return 2
 		}
-		_, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{})
+		// The report describes the configuration, not this machine's DNS:
+		// unresolvable servers are warnings here (as with -dr).
+		_, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{IgnoreResolveErrors: true})
 		reports = append([]*compat.Report{rep}, reports...)
 	}
 	code := 0

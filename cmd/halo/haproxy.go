@@ -12,6 +12,7 @@ import (
 	"halo/compat"
 	"halo/parser"
 	"halo/proxy"
+	"halo/proxy/rules"
 )
 
 func init() { register("haproxy", haproxyMain) }
@@ -329,6 +330,13 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		if !rep.Aborted {
 			dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
 		}
+		return 1
+	}
+	// The layer-7 runtime compiles ACLs, rules and log formats the same
+	// way when it starts; anything it cannot run fails the check here.
+	if err := rules.Check(cfg); err != nil {
+		dp.line(parser.SevAlert, parser.Pos{}, "", "halo: "+err.Error())
+		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
 		return 1
 	}
 	if a.zeroWarning && warned {
