@@ -60,7 +60,7 @@ type Message struct {
 	// the connection closes after this message.
 	MustClose bool
 
-	websocket, wsKey bool
+	websocket, wsKey, hostSeen bool
 
 	// HeadLen is the number of buffer bytes the head used (including any
 	// leading empty lines and the final empty line).
@@ -346,6 +346,11 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 			}
 		case "sec-websocket-key":
 			m.wsKey = true
+		case "host":
+			if isReq && m.hostSeen {
+				return ErrBadRequest // HAProxy refuses several Host headers
+			}
+			m.hostSeen = true
 		case "expect":
 			if isReq && equalFold(val, "100-continue") {
 				m.Expect100 = true
@@ -368,6 +373,15 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 	}
 	if isReq && m.ConnUpgrade && m.websocket && !m.wsKey {
 		return ErrBadRequest // RFC 6455 §4.1: a WebSocket upgrade needs a key
+	}
+	if isReq && m.hostSeen {
+		// RFC 7230 §5.4: an absolute-form authority and the Host header
+		// must agree (HAProxy answers 400 otherwise).
+		if auth, ok := uriAuthority(m.URI); ok {
+			if h, _ := m.Get("host"); !equalFoldBytes(auth, h) {
+				return ErrBadRequest
+			}
+		}
 	}
 	return nil
 }
@@ -433,6 +447,38 @@ func parseTE(m *Message, v []byte) error {
 		}
 	}
 	return nil
+}
+
+// uriAuthority returns the authority of an absolute-form URI.
+func uriAuthority(u []byte) ([]byte, bool) {
+	i := bytes.Index(u, []byte("://"))
+	if i <= 0 || u[0] == '/' {
+		return nil, false
+	}
+	rest := u[i+3:]
+	if j := bytes.IndexAny(rest, "/?"); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest, true
+}
+
+func equalFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigits(b []byte) bool {

@@ -63,6 +63,9 @@ func TestParseRequest(t *testing.T) {
 				t.Errorf("%+v", m)
 			}
 		}},
+		{name: "two Host headers", raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", wantErr: ErrBadRequest},
+		{name: "absolute URI matching Host", raw: "GET http://Example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n"},
+		{name: "absolute URI not matching Host", raw: "GET http://b/x HTTP/1.1\r\nHost: a\r\n\r\n", wantErr: ErrBadRequest},
 		{name: "fragment in URI", raw: "GET /a#b HTTP/1.1\r\n\r\n", wantErr: ErrBadRequest},
 		{name: "obs-fold joined", raw: "GET / HTTP/1.1\r\nX-F: a\r\n b\r\nY: c\r\n\r\n", check: func(t *testing.T, m *Message) {
 			if v, _ := m.Get("x-f"); string(v) != "a   b" {
