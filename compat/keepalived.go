@@ -341,7 +341,11 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 		case kind != kaNoBlock && kind != kaOptBlock && !d.HasBlock:
 			c.errf(d.Pos, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
 		}
-		c.r.Record(d.Pos, s.name, d.Name, kw.Status, kw.Note)
+		section := s.name
+		if s.lvs && block.Name != "" {
+			section = block.Name // TCP_CHECK rather than the shared "checker"
+		}
+		c.r.Record(d.Pos, section, d.Name, kw.Status, kw.Note)
 		if kw.Status != Supported && kw.Note != "" && !s.lvs {
 			c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevNotice,
 				Msg: fmt.Sprintf("'%s' is %s: %s", d.Name, kw.Status, kw.Note)})

@@ -122,7 +122,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("static_track_group", Ignored, notRun, "group")
 
 	// LVS: nothing of it runs
-	lvs := func(section string, names ...string) { set(section, Unsupported, noLVS, names...) }
+	const inLVS = "part of an LVS virtual_server, which halo does not run"
+	lvs := func(section string, names ...string) { set(section, Unsupported, inLVS, names...) }
 	lvs("url", "path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack",
 		"regex_min_offset", "regex_max_offset")
 	lvs("host", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark")
