@@ -49,7 +49,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"script_user", "enable_script_security", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
 		"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_interval", "vrrp_gna_interval",
 		"vrrp_version", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
-		"notify_fifo", "notify_fifo_script", "dynamic_interfaces", "max_auto_priority")
+		"notify_fifo", "notify_fifo_script")
+	set("global_defs", Ignored, "accepted; halo's runtime does not watch for interfaces appearing later", "dynamic_interfaces")
+	set("global_defs", Ignored, "halo does not switch to realtime scheduling", "max_auto_priority")
 	set("global_defs", Ignored, "no SMTP HELO override; halo uses the router_id", "smtp_helo_name")
 	set("global_defs", Ignored, "LVS checker alerts: no LVS runtime in halo", "smtp_alert_checker")
 	set("global_defs", Partial, "run once at start/stop, without keepalived's timeout handling", "startup_script", "shutdown_script")
@@ -113,7 +115,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_sync_group", Ignored, noProcess, "track_process")
 	set("vrrp_sync_group", Ignored, noBFD, "track_bfd")
 
-	set("vrrp_track_file", Supported, "", "file", "weight", "init_file")
+	set("vrrp_track_file", Supported, "", "file", "weight")
+	set("vrrp_track_file", Partial, "the initial value is used while the file is missing; halo does not create the file", "init_file")
 	set("vrrp_track_process", Ignored, noProcess, "process", "param_match", "weight", "quorum", "quorum_max",
 		"fork_delay", "terminate_delay", "delay", "full_command")
 	set("garp_group", Ignored, notRun, "garp_interval", "gna_interval", "interface", "interfaces")
@@ -151,9 +154,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 // kaRemoved explains keywords keepalived 2.2 no longer (or never) knew,
 // which it reports as unknown: halo says the same and adds why.
 var kaRemoved = map[string]string{
-	"global_defs lvs_id":               "lvs_id was renamed router_id in keepalived 1.2",
-	"virtual_server nat_mask":          "nat_mask was removed in keepalived 2.0; it had no effect",
-	"checker nb_get_retry":             "TCP_CHECK has no nb_get_retry in keepalived 2.x; use retry",
-	"keepalived local_address_group":   "local_address_group belongs to the FULLNAT keepalived fork, not to keepalived",
-	"global_defs vrrp_garp_lower_prio": "did you mean 'vrrp_garp_lower_prio_delay'?",
+	"global_defs lvs_id":             "lvs_id was renamed router_id in keepalived 1.2",
+	"virtual_server nat_mask":        "nat_mask was removed in keepalived 2.0; it had no effect",
+	"checker nb_get_retry":           "TCP_CHECK has no nb_get_retry in keepalived 2.x; use retry",
+	"keepalived local_address_group": "local_address_group belongs to the FULLNAT keepalived fork, not to keepalived",
+	"global_defs garp_master_delay":  "garp_master_delay belongs in vrrp_instance; global_defs has vrrp_garp_master_delay",
 }
