@@ -183,7 +183,7 @@ var httpActionStatus = map[string]struct {
 	"set-timeout":   {Ignored, "not executed"},
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
 	"reject":      {Unsupported, "the connection would not be closed: 'http-request reject' is not executed by the runtime"},
-	"use-service": {Unsupported, "services (Lua, prometheus-exporter) are not implemented"},
+	"use-service": {Supported, ""},
 }
 
 // fetchStatus says whether a sample fetch used in an ACL is evaluated.
