@@ -101,6 +101,12 @@ func TestMessages(t *testing.T) {
 			`Server nginx/web1 is DOWN, reason: Layer7 wrong status, code: 404, info: "File not found", check duration: 3ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
 		{"L7 content", DownMessage("b2", "web1", false, Result{Status: StatusL7Rsp, Code: 200, Info: "HTTP content check did not match", Duration: time.Millisecond}, balance.Transition{}),
 			`Server b2/web1 is DOWN, reason: Layer7 invalid response, info: "HTTP content check did not match", check duration: 1ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
+		{"L7 up", UpMessage("c", "w", false, Result{Status: StatusL7OK, Code: 200, Duration: 3 * time.Millisecond}, balance.Transition{Active: 1}),
+			`Server c/w is UP, reason: Layer7 check passed, code: 200, check duration: 3ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`},
+		{"L4 timeout", DownMessage("a", "l4", false, Result{Status: StatusL4Tout, Duration: 505 * time.Millisecond}, balance.Transition{}),
+			`Server a/l4 is DOWN, reason: Layer4 timeout, check duration: 505ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
+		{"L7 timeout", DownMessage("b", "l7", false, Result{Status: StatusL7Tout, Duration: 513 * time.Millisecond}, balance.Transition{}),
+			`Server b/l7 is DOWN, reason: Layer7 timeout, check duration: 513ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
 		{"no server", NoServerMessage("nginx"), `backend 'nginx' has no server available!`},
 	}
 	for _, tc := range tests {
@@ -204,15 +210,15 @@ func TestProbe(t *testing.T) {
 	}{
 		{"tcp ok", serve(t, ok), nil, nil, StatusL4OK, 0, ""},
 		{"tcp refused", deadAddr(t), nil, nil, StatusL4Con, 0, "Connection refused"},
-		{"http ok", serve(t, ok), req, nil, StatusL7OK, 200, "OK"},
+		{"http ok", serve(t, ok), req, nil, StatusL7OK, 200, ""},
 		{"http 500 default", serve(t, e500), req, nil, StatusL7Sts, 500, "Internal Server Error"},
 		{"expect status 200 vs 500", serve(t, e500), req, exp("status", "200", false), StatusL7Sts, 500, "Internal Server Error"},
-		{"expect status range", serve(t, e500), req, exp("status", "200-599", false), StatusL7OK, 500, "Internal Server Error"},
+		{"expect status range", serve(t, e500), req, exp("status", "200-599", false), StatusL7OK, 500, ""},
 		{"expect ! status", serve(t, e500), req, exp("status", "500", true), StatusL7Sts, 500, "Internal Server Error"},
-		{"expect rstatus", serve(t, ok), req, exp("rstatus", "^2", false), StatusL7OK, 200, "OK"},
-		{"expect string", serve(t, ok), req, exp("string", "ell", false), StatusL7OK, 200, "OK"},
+		{"expect rstatus", serve(t, ok), req, exp("rstatus", "^2", false), StatusL7OK, 200, ""},
+		{"expect string", serve(t, ok), req, exp("string", "ell", false), StatusL7OK, 200, ""},
 		{"expect string miss", serve(t, ok), req, exp("string", "nomatch", false), StatusL7Rsp, 200, "HTTP content check did not match"},
-		{"expect rstring", serve(t, ok), req, exp("rstring", "h.l+o", false), StatusL7OK, 200, "OK"},
+		{"expect rstring", serve(t, ok), req, exp("rstring", "h.l+o", false), StatusL7OK, 200, ""},
 		{"not http", serve(t, "SSH-2.0-x\r\n"), req, nil, StatusL7Rsp, 0, "Invalid HTTP response"},
 		{"http timeout", serve(t, ""), req, nil, StatusL7Tout, 0, ""},
 	}

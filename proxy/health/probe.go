@@ -238,9 +238,11 @@ func (p *Probe) judge(buf []byte) Result {
 	if h := bytes.Index(buf, []byte("\r\n\r\n")); h >= 0 {
 		body = buf[h+4:]
 	}
+	// A passed check carries no info text (haproxy 2.6: "Layer7 check
+	// passed, code: 200, check duration: 2ms").
 	if len(p.Expect) == 0 {
 		if code >= 200 && code < 400 {
-			return Result{Status: StatusL7OK, Code: code, Info: reason}
+			return Result{Status: StatusL7OK, Code: code}
 		}
 		return Result{Status: StatusL7Sts, Code: code, Info: reason}
 	}
@@ -266,7 +268,7 @@ func (p *Probe) judge(buf []byte) Result {
 			return Result{Status: StatusL7Sts, Code: code, Info: reason}
 		}
 	}
-	return Result{Status: StatusL7OK, Code: code, Info: reason}
+	return Result{Status: StatusL7OK, Code: code}
 }
 
 // l4Error maps a connect failure to HAProxy's L4 statuses and errno text.
