@@ -59,6 +59,7 @@ type compiled struct {
 	stats       StatsPage
 	reqCaps     []capture
 	resCaps     []capture
+	tcpReq      []tcpRule
 
 	logger     *logging.Logger
 	logFmt     *logging.Format
@@ -71,6 +72,7 @@ type L7 struct {
 	rt       *proxy.Runtime
 	px       map[*proxy.Proxy]*compiled
 	pool     sync.Pool
+	connPool sync.Pool
 	hostname string
 	pid      int
 }
@@ -79,18 +81,20 @@ type L7 struct {
 func New() *L7 {
 	l := &L7{}
 	l.pool.New = func() any { return &txnState{} }
+	l.connPool.New = func() any { return &connState{} }
 	return l
 }
 
 // Module returns the engine hooks.
 func (l *L7) Module() proxy.Module {
 	return proxy.Module{
-		Name:     "l7",
-		Init:     l.Init,
-		Stop:     l.Stop,
-		Request:  l.Request,
-		Response: l.Response,
-		Log:      l.Log,
+		Name:       "l7",
+		Connection: l.Connection,
+		Init:       l.Init,
+		Stop:       l.Stop,
+		Request:    l.Request,
+		Response:   l.Response,
+		Log:        l.Log,
 	}
 }
 
@@ -199,6 +203,9 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 		return nil, err
 	}
 	if c.httpRes, err = CompileHTTP(p.HTTPResponse, true, env); err != nil {
+		return nil, err
+	}
+	if c.tcpReq, err = compileTCP(p.TCPRequest, cp); err != nil {
 		return nil, err
 	}
 	for _, r := range p.Redirects {
@@ -325,6 +332,13 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	feStage := tx.Frontend != nil && px == tx.Frontend.Proxy
 	if feStage {
 		st.Ctx.Frontend = px.Name
+	}
+	// tcp-request content rules come first (HAProxy evaluates them before
+	// any HTTP processing); in HTTP mode the request head is available.
+	if runTCP(c.tcpReq, &st.Ctx, "content") == tcpReject {
+		l.countDenied(tx, px, false)
+		tx.Term = [2]byte{'P', 'R'}
+		return proxy.Reject
 	}
 	if tx.Req == nil { // TCP mode: only use_backend applies
 		if feStage {

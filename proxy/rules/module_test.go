@@ -131,3 +131,57 @@ func TestModuleEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPRequestRules: tcp-request connection rules close connections
+// from a source before any byte is read; content rules (HTTP mode) close
+// the connection without an answer.
+func TestTCPRequestRules(t *testing.T) {
+	to := proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second, Client: 5 * time.Second}
+	be := &proxy.Proxy{Name: "be", ID: 2, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
+		Servers: []*proxy.Server{echo(t, "s", 23211)}}
+	srcIs := func(ip string) *proxy.Cond {
+		return &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{
+			{Fetch: "src", Match: "ip", Values: []string{ip}}}}}}}}
+	}
+	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeHTTP, Timeouts: to,
+		Binds:          []proxy.Bind{{Network: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:23210")}},
+		DefaultBackend: be,
+		TCPRequest: []*proxy.TCPRule{
+			{Stage: "connection", Action: "reject", Cond: srcIs("127.0.0.2")},
+			{Stage: "content", Action: "accept", Cond: crit("path", nil, "/vip")},
+			{Stage: "content", Action: "reject", Cond: crit("req.hdr", []string{"x-block"}, "1")},
+		},
+	}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, rules.New().Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Skip("cannot listen on 23210: ", err)
+	}
+	defer rt.HardStop()
+	closed := func(src, raw string) bool {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", "127.0.0.1:23210")
+		if err != nil {
+			return true
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		io.WriteString(c, raw)
+		b, _ := io.ReadAll(c)
+		return len(b) == 0
+	}
+	if !closed("127.0.0.2", "GET / HTTP/1.0\r\n\r\n") {
+		t.Error("connection from 127.0.0.2 must be rejected")
+	}
+	if closed("127.0.0.1", "GET / HTTP/1.0\r\n\r\n") {
+		t.Error("connection from 127.0.0.1 must be served")
+	}
+	if !closed("127.0.0.1", "GET / HTTP/1.0\r\nX-Block: 1\r\n\r\n") {
+		t.Error("content reject must close without an answer")
+	}
+	if closed("127.0.0.1", "GET /vip HTTP/1.0\r\nX-Block: 1\r\n\r\n") {
+		t.Error("content accept must stop the rules before the reject")
+	}
+}

@@ -1,0 +1,109 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+
+	"halo/proxy"
+	"halo/proxy/acl"
+)
+
+// tcpVerdict is the outcome of tcp-request rules.
+type tcpVerdict int
+
+const (
+	tcpNext tcpVerdict = iota
+	tcpAccept
+	tcpReject
+)
+
+// tcpRule is a compiled tcp-request connection/session/content rule.
+// Only the decisions accept, reject and silent-drop are executed; the
+// configuration loader reports the others.
+type tcpRule struct {
+	stage  string
+	accept bool
+	cond   *acl.Cond
+}
+
+func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
+	var out []tcpRule
+	for _, r := range list {
+		switch r.Action {
+		case "accept", "reject", "silent-drop":
+		default:
+			continue
+		}
+		cond, err := cp.Cond(r.Cond)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
+		}
+		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", cond: cond})
+	}
+	return out, nil
+}
+
+// runTCP evaluates the rules of the given stages in order: the first
+// matching accept or reject decides.
+func runTCP(rules []tcpRule, ctx *acl.Ctx, stages ...string) tcpVerdict {
+	for i := range rules {
+		r := &rules[i]
+		in := false
+		for _, s := range stages {
+			if r.stage == s {
+				in = true
+			}
+		}
+		if !in || !r.cond.Eval(ctx) {
+			continue
+		}
+		if r.accept {
+			return tcpAccept
+		}
+		return tcpReject
+	}
+	return tcpNext
+}
+
+// connView is a transaction view with only the connection's addresses,
+// for tcp-request connection rules (no request exists yet).
+type connView struct {
+	src, dst netip.AddrPort
+}
+
+func (c *connView) Method() []byte             { return nil }
+func (c *connView) URI() []byte                { return nil }
+func (c *connView) Path() []byte               { return nil }
+func (c *connView) Query() []byte              { return nil }
+func (c *connView) Version() []byte            { return nil }
+func (c *connView) ReqHeaders() acl.HeaderList { return nil }
+func (c *connView) ResHeaders() acl.HeaderList { return nil }
+func (c *connView) Status() int                { return 0 }
+func (c *connView) Src() netip.AddrPort        { return c.src }
+func (c *connView) Dst() netip.AddrPort        { return c.dst }
+func (c *connView) SSL() bool                  { return false }
+func (c *connView) SNI() []byte                { return nil }
+
+type connState struct {
+	ctx acl.Ctx
+	v   connView
+}
+
+// Connection runs tcp-request connection and session rules when a client
+// connection is accepted; false closes it.
+func (l *L7) Connection(fe *proxy.Frontend, src, dst netip.AddrPort) bool {
+	c := l.px[fe.Proxy]
+	if c == nil || len(c.tcpReq) == 0 {
+		return true
+	}
+	cs := l.connPool.Get().(*connState)
+	defer l.connPool.Put(cs)
+	cs.v = connView{src: src, dst: dst}
+	cs.ctx.Reset(&cs.v)
+	cs.ctx.Frontend = fe.Proxy.Name
+	if runTCP(c.tcpReq, &cs.ctx, "connection", "session") == tcpReject {
+		fe.Counters.DeniedReq.Add(1)
+		return false
+	}
+	return true
+}
