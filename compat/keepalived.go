@@ -444,6 +444,10 @@ func (c *kaCtx) integer(pos parser.Pos, s string, lo, hi int64) (int64, bool) {
 
 // timer reads a time in (fractional) seconds like keepalived's read_timer.
 func (c *kaCtx) timer(pos parser.Pos, s string, lo, hi float64) (time.Duration, bool) {
+	if strings.HasPrefix(strings.TrimLeft(s, " \t"), "-") {
+		c.errf(pos, parser.KaInvalidNumber, "negative number '%s'", s)
+		return 0, false
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
@@ -708,6 +712,12 @@ func (c *kaCtx) finish() {
 			c.errf(pos, class, format, a...)
 		}
 	}
+	// an instance without a VRID stops keepalived's checks of the others
+	for _, in := range c.cfg.Instances {
+		if !c.instMeta[in].vridSet {
+			quiet = true
+		}
+	}
 	names := map[string]bool{}
 	valid := c.cfg.Instances[:0]
 	for _, in := range c.cfg.Instances {
@@ -725,7 +735,9 @@ func (c *kaCtx) finish() {
 		in.TrackScripts = keptS
 		if !m.vridSet {
 			// keepalived drops the instance
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
+			if !c.badIf {
+				c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
+			}
 			continue
 		}
 		valid = append(valid, in)
@@ -771,6 +783,13 @@ func (c *kaCtx) finish() {
 			}
 		}
 		c.instanceGlobals(in, m)
+		if in.Version == 2 && in.AdvertInt%time.Second != 0 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
+			in.AdvertInt = in.AdvertInt.Round(time.Second)
+			if in.AdvertInt < time.Second {
+				in.AdvertInt = time.Second
+			}
+		}
 	}
 	c.cfg.Instances = valid
 	for _, g := range c.cfg.SyncGroups {

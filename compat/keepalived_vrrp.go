@@ -222,7 +222,7 @@ func instanceRows() []kaRow {
 			}
 			n, ok := c.unsigned(d.Pos, v, 1, 255)
 			if !ok {
-				c.errf(d.Pos, parser.KaGeneralError, "(%s) Priority not valid! must be between 1 & 255", in.Name)
+				c.errf(d.Pos, parser.KaGeneralError, "(%s) Priority not valid! must be between 1 & 255. Using default 100", in.Name)
 				return
 			}
 			in.Priority = int(n)
@@ -232,9 +232,9 @@ func instanceRows() []kaRow {
 			if !ok {
 				return
 			}
-			t, ok := c.timerQuiet(v, 0.01, 255)
+			t, ok := c.timer(d.Pos, v, 0.01, 255)
 			if !ok {
-				c.errf(d.Pos, parser.KaGeneralError, "(%s) Advert interval (%s) not valid! Must be between 0.01 and 255 - ignoring", in.Name, v)
+				c.errf(d.Pos, parser.KaGeneralError, "(%s) Advert interval (%s) not valid! Must be > 0 - ignoring", in.Name, v)
 				return
 			}
 			in.AdvertInt = t.Round(10 * time.Millisecond)
@@ -252,7 +252,7 @@ func instanceRows() []kaRow {
 		{"preempt", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.NoPreempt = false })},
 		{"preempt_delay", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				t, ok := c.timerQuiet(v, 0, 1000)
+				t, ok := c.timer(d.Pos, v, 0, 1000)
 				if !ok {
 					c.errf(d.Pos, parser.KaGeneralError, "(%s) Preempt_delay not valid! must be between 0-1000", in.Name)
 					return
@@ -263,9 +263,22 @@ func instanceRows() []kaRow {
 		{"authentication", kaSubBlock, walkBlock(&kaAuth)},
 		{"virtual_ipaddress", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
-				if v, ok := c.parseVIP(l); ok {
-					in.VIPs = append(in.VIPs, v)
+				v, ok := c.parseVIP(l)
+				if !ok {
+					continue
 				}
+				// the first address sets the instance's family
+				fam := 4
+				if v.Prefix.Addr().Is6() {
+					fam = 6
+				}
+				if in.Family == 0 {
+					in.Family = fam
+				} else if in.Family != fam {
+					c.errf(l.Pos, parser.KaGeneralError, "(%s): address family must match VRRP instance [%s] - ignoring", in.Name, l.Name)
+					continue
+				}
+				in.VIPs = append(in.VIPs, v)
 			}
 		})},
 		{"virtual_ipaddress_excluded", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
@@ -290,7 +303,7 @@ func instanceRows() []kaRow {
 			for _, l := range d.Body {
 				a, err := kaAddr(l.Name)
 				if err != nil {
-					c.errf(l.Pos, parser.KaGeneralError, "(%s) VRRP parsed invalid IP %s. skipping IP...", in.Name, l.Name)
+					c.errf(l.Pos, parser.KaGeneralError, "Configuration error: VRRP instance[%s] malformed unicast peer address[%s]. Skipping...", in.Name, l.Name)
 					continue
 				}
 				in.UnicastPeers = append(in.UnicastPeers, a)

@@ -283,6 +283,7 @@ func (r *kaReader) readGlob(pattern string, at Pos, top bool) {
 			continue
 		}
 		if st.IsDir() {
+			r.diag(at, SevWarning, KaPrint, "Configuration file '%s/' is a directory - skipping", strings.TrimSuffix(m, "/"))
 			continue
 		}
 		if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 != 0 {
