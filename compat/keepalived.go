@@ -58,6 +58,7 @@ var kaClassRank = map[string]int{
 	parser.KaWarning:          14,
 	parser.KaDeprecated:       15,
 	parser.KaSecurityError:    16,
+	parser.KaIncludeError:     17,
 }
 
 // KeepalivedTestExit is `keepalived -t`'s exit status for a report: 0
@@ -78,7 +79,7 @@ func KeepalivedTestExit(r *Report) int {
 		return 0
 	case worst <= kaClassRank[parser.KaFatal]:
 		return 4
-	case worst == kaClassRank[parser.KaSecurityError]:
+	case worst >= kaClassRank[parser.KaSecurityError]:
 		return 6
 	}
 	return 5

@@ -186,6 +186,34 @@ func TestKeepalivedDiagnostics(t *testing.T) {
 	}
 }
 
+// The include variants and -e decide whether a missing include is an
+// error; the statuses are keepalived 2.2.7's, measured with keepalived -t.
+func TestKeepalivedIncludeChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf string
+		all        bool
+		exit       int
+	}{
+		{"include missing is logged", "include nope.conf\n", false, 0},
+		{"includem missing", "includem nope.conf\n", false, 6},
+		{"includer missing", "includer nope.conf\n", false, 0},
+		{"includew wildcard matches nothing", "includew no*.conf\n", false, 6},
+		{"includem wildcard matches nothing", "includem no*.conf\n", false, 0},
+		{"includea missing", "includea nope.conf\n", false, 6},
+		{"include directory is logged", "include sub\n", false, 0},
+		{"includeb directory", "includeb sub\n", false, 6},
+		{"-e makes include missing an error", "include nope.conf\n", true, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := fstest.MapFS{"k.conf": {Data: []byte(tc.conf), Mode: 0o644}, "sub/x": {Data: []byte("a 1\n"), Mode: 0o644}}
+			_, r := LoadKeepalived("/k.conf", KeepalivedOptions{Parse: parser.KeepalivedOptions{FS: fsys, AllConfig: tc.all}})
+			if got := KeepalivedTestExit(r); got != tc.exit {
+				t.Errorf("exit %d, want %d (%+v)", got, tc.exit, r.Diags)
+			}
+		})
+	}
+}
+
 func TestKeepalivedSuggestion(t *testing.T) {
 	_, r := loadKaString(t, "vrrp_instance V {\n priorty 100\n}\n", false)
 	for _, d := range r.Diags {

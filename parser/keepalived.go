@@ -26,6 +26,8 @@ type KeepalivedOptions struct {
 	MaxLines int
 	// FS, when set, replaces the operating system's files (tests, fuzzing).
 	FS fs.FS
+	// AllConfig is -e/--all-config: every include problem is an error.
+	AllConfig bool
 }
 
 // Keepalived diagnostic classes: keepalived's config_err_t levels
@@ -50,6 +52,9 @@ const (
 	KaSecurityError    = "SECURITY_ERROR"
 	// KaPrint is a message keepalived -t prints without counting it.
 	KaPrint = "PRINT"
+	// KaIncludeError is an include problem an include check (includer…,
+	// -e) makes an error; keepalived 2.2.7 -t then exits 6.
+	KaIncludeError = "INCLUDE_ERROR"
 )
 
 // kaMaxBuf is keepalived's MAXBUF: the longest line it handles; a
@@ -104,11 +109,15 @@ func ParseKeepalived(path string, opt KeepalivedOptions) (*File, []Diag) {
 	r.stdDefs()
 	f := &File{Lang: LangKeepalived}
 	if !r.exists(path) {
-		// keepalived -t says so and still exits 0
-		r.diag(Pos{File: path}, SevWarning, KaPrint, "Config files missing '%s'.", path)
+		// keepalived -t says so and still exits 0 (4 with -e)
+		class := KaPrint
+		if opt.AllConfig {
+			class = KaFileNotFound
+		}
+		r.diag(Pos{File: path}, SevWarning, class, "Config files missing '%s'.", path)
 		return f, r.diags
 	}
-	r.readGlob(path, Pos{File: path}, true)
+	r.readGlob(path, Pos{File: path}, true, 0)
 	f.Paths = r.paths
 	f.Directives = r.build()
 	return f, r.diags
@@ -256,16 +265,57 @@ func expandBraces(s string) []string {
 	return []string{s}
 }
 
+// Include checks (keepalived's include_check / include variants): which
+// problems with an included file are errors rather than log lines.
+const (
+	incReadable = 1 << iota // includer: a matched file cannot be read
+	incMatch                // includem: a plain name matches nothing
+	incWildcard             // includew: a wildcard matches nothing
+	incBrace                // includeb: a brace alternative matches nothing
+	incAll      = incReadable | incMatch | incWildcard | incBrace
+)
+
+var kaIncludeVariants = map[string]int{"include": 0, "includer": incReadable, "includem": incMatch,
+	"includew": incWildcard | incMatch, "includeb": incBrace, "includea": incAll}
+
 // readGlob reads every regular, non-executable file matching pattern, in
-// order. top is the -f file itself.
-func (r *kaReader) readGlob(pattern string, at Pos, top bool) {
+// order. top is the -f file itself; checks are the include variant's.
+func (r *kaReader) readGlob(pattern string, at Pos, top bool, checks int) {
 	orig := pattern
+	if r.opt.AllConfig {
+		checks = incAll
+	}
+	class := func(check int) string {
+		if checks&check != 0 {
+			return KaIncludeError
+		}
+		return KaPrint
+	}
+	dir := ""
 	if len(r.frames) > 0 && !filepath.IsAbs(pattern) {
-		pattern = filepath.Join(r.frames[len(r.frames)-1].dir, pattern)
+		dir = r.frames[len(r.frames)-1].dir
+		pattern = filepath.Join(dir, pattern)
+	}
+	// keepalived reads includes from the including file's directory, so
+	// it names them relative to it
+	rel := func(m string) string {
+		if dir != "" {
+			return strings.TrimPrefix(m, dir+string(filepath.Separator))
+		}
+		return m
 	}
 	matches := r.glob(pattern)
 	if len(matches) == 0 {
-		r.diag(at, SevWarning, KaPrint, "Config files missing '%s'.", orig)
+		switch {
+		case top && r.opt.AllConfig:
+			r.diag(at, SevWarning, KaFileNotFound, "Config files missing '%s'.", orig)
+		case hasGlobMeta(orig):
+			r.diag(at, SevWarning, class(incWildcard), "Config files missing '%s'.", orig)
+		case strings.Contains(orig, "{"):
+			r.diag(at, SevWarning, class(incBrace|incMatch), "Config files missing '%s'.", orig)
+		default:
+			r.diag(at, SevWarning, class(incMatch), "Config files missing '%s'.", orig)
+		}
 		return
 	}
 	if top && len(matches) > 1 {
@@ -279,20 +329,26 @@ func (r *kaReader) readGlob(pattern string, at Pos, top bool) {
 	for _, m := range matches {
 		st, err := r.stat(m)
 		if err != nil {
-			r.diag(at, SevNotice, "", "Configuration file '%s' open problem (%v) - skipping", m, err)
+			r.diag(at, SevWarning, class(incReadable), "Configuration file '%s' open problem (%v) - skipping", rel(m), err)
 			continue
 		}
 		if st.IsDir() {
-			r.diag(at, SevWarning, KaPrint, "Configuration file '%s/' is a directory - skipping", strings.TrimSuffix(m, "/"))
+			// keepalived 2.2.7 counts this as an error for every include
+			// variant, and only logs it for plain include
+			c := KaPrint
+			if checks != 0 {
+				c = KaIncludeError
+			}
+			r.diag(at, SevWarning, c, "Configuration file '%s/' is a directory - skipping", strings.TrimSuffix(rel(m), "/"))
 			continue
 		}
 		if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 != 0 {
-			r.diag(at, SevNotice, "", "Configuration file '%s' is not a regular non-executable file - skipping", m)
+			r.diag(at, SevWarning, class(incReadable), "Configuration file '%s' is not a regular non-executable file - skipping", rel(m))
 			continue
 		}
 		data, err := r.readFile(m)
 		if err != nil {
-			r.diag(at, SevNotice, "", "Configuration file '%s' open problem (%v) - skipping", m, err)
+			r.diag(at, SevWarning, class(incReadable), "Configuration file '%s' open problem (%v) - skipping", rel(m), err)
 			continue
 		}
 		r.paths = append(r.paths, m)
@@ -793,9 +849,11 @@ func unbrace(s string) []string {
 // the text before it, and one at the start of a line stands alone.
 func (r *kaReader) emit(text string, pos Pos) {
 	if strings.Contains(text, "include") {
-		if w, _ := splitKaWords(text, pos); len(w) == 2 && w[0].Value == "include" {
-			r.readGlob(w[1].Value, pos, false)
-			return
+		if w, _ := splitKaWords(text, pos); len(w) == 2 {
+			if checks, ok := kaIncludeVariants[w[0].Value]; ok {
+				r.readGlob(w[1].Value, pos, false, checks)
+				return
+			}
 		}
 	}
 	for text != "" {

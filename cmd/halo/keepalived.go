@@ -161,6 +161,7 @@ func keepalivedMain(args []string) int {
 		return 1
 	}
 	opt := compat.KeepalivedOptions{ConfigID: keepalivedConfigID(f)}
+	opt.Parse.AllConfig = f.allConfig
 	if f.test {
 		return keepalivedTest(f, opt)
 	}
