@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -241,10 +242,10 @@ func (b *Backend) update(s *Server) {
 
 // Request carries what the hashing algorithms read from a stream.
 type Request struct {
-	Src     []byte // client address: 4 bytes (IPv4) or 16 (IPv6)
-	URI     []byte // request target as received (HTTP mode)
-	Post    bool   // method is POST: url_param also looks in Body
-	Body    []byte // the part of the body already received
+	Src     netip.Addr // client address (IPv4-mapped addresses are unmapped)
+	URI     []byte     // request target as received (HTTP mode)
+	Post    bool       // method is POST: url_param also looks in Body
+	Body    []byte     // the part of the body already received
 	Headers HeaderLookup
 	RDP     []byte // rdp-cookie value, when the engine extracted it
 }
@@ -528,7 +529,7 @@ func (b *Backend) hashKey(req *Request) (uint32, bool) {
 	}
 	switch c.Algo {
 	case Source:
-		if len(req.Src) != 4 && len(req.Src) != 16 {
+		if !req.Src.IsValid() {
 			return 0, false
 		}
 		h = SourceHash(req.Src)

@@ -105,8 +105,7 @@ func TestSequences(t *testing.T) {
 func TestHashSequences(t *testing.T) {
 	three := []ServerConfig{srv("s1", 1), srv("s2", 1), srv("s3", 1)}
 	src := func(a string) *Request {
-		ip := netip.MustParseAddr(a).As4()
-		return &Request{Src: ip[:]}
+		return &Request{Src: netip.MustParseAddr(a)}
 	}
 	uri := func(u string) *Request { return &Request{URI: []byte(u)} }
 	tests := []struct {
@@ -290,7 +289,7 @@ func TestConsistentMovesOnlyLostKeys(t *testing.T) {
 // Map-based hashing: a server leaving remaps the table.
 func TestMapBasedRemaps(t *testing.T) {
 	b := mustNew(t, Config{Algo: Source}, srv("s1", 1), srv("s2", 1), srv("s3", 1))
-	ip := func(i int) *Request { return &Request{Src: []byte{10, 0, byte(i >> 8), byte(i)}} }
+	ip := func(i int) *Request { return &Request{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})} }
 	seq(t, b, 300, ip)
 	b.Server("s2").SetState(StateStopped)
 	for _, n := range seq(t, b, 300, ip) {
@@ -428,7 +427,7 @@ func TestQueueRedistributedWhenServerDown(t *testing.T) {
 func TestMaxqueueFull(t *testing.T) {
 	b := mustNew(t, Config{Algo: Source, QueueTimeout: time.Second}, srv("s1", 1, maxconn(1), func(c *ServerConfig) { c.Maxqueue = 1 }))
 	ctx := context.Background()
-	r := &Request{Src: []byte{1, 2, 3, 4}}
+	r := &Request{Src: netip.AddrFrom4([4]byte{1, 2, 3, 4})}
 	b.Take(ctx, r, nil)
 	go b.Take(ctx, r, nil)
 	time.Sleep(30 * time.Millisecond)

@@ -139,8 +139,7 @@ func TestGoldenHAProxySequences(t *testing.T) {
 					}
 				case op.Srcs != nil:
 					for _, a := range op.Srcs {
-						ip := netip.MustParseAddr(a).As4()
-						got = append(got, pick(&Request{Src: ip[:]}))
+						got = append(got, pick(&Request{Src: netip.MustParseAddr(a)}))
 					}
 				case op.Disable != "":
 					b.Server(op.Disable).SetAdmin(AdminForcedMaint, true)

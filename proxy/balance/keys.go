@@ -1,13 +1,22 @@
 package balance
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // SourceHash is get_server_sh's key: the IPv4 address as one big-endian
 // word, or the XOR of the four words of an IPv6 address.
-func SourceHash(addr []byte) uint32 {
+func SourceHash(a netip.Addr) uint32 {
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	b := a.As16()
 	var h uint32
-	for l := 0; l+4 <= len(addr); l += 4 {
-		h ^= uint32(addr[l])<<24 | uint32(addr[l+1])<<16 | uint32(addr[l+2])<<8 | uint32(addr[l+3])
+	for l := 0; l < 16; l += 4 {
+		h ^= uint32(b[l])<<24 | uint32(b[l+1])<<16 | uint32(b[l+2])<<8 | uint32(b[l+3])
 	}
 	return h
 }

@@ -170,15 +170,7 @@ func (h *msgHeaders) LookupHeader(name string) ([]byte, bool) {
 func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 	p.reconcile()
 	var req balance.Request
-	var a4 [4]byte
-	var a16 [16]byte
-	if src := k.Src.Addr().Unmap(); src.Is4() {
-		a4 = src.As4()
-		req.Src = a4[:]
-	} else if src.Is6() {
-		a16 = src.As16()
-		req.Src = a16[:]
-	}
+	req.Src = k.Src.Addr().Unmap()
 	if k.Req != nil {
 		req.URI = k.Req.URI
 		req.Post = string(k.Req.Method) == "POST"

@@ -365,3 +365,23 @@ func TestShutdownSessionsOnMarkedDown(t *testing.T) {
 		})
 	}
 }
+
+// The engine-facing Pick/Release allocates nothing either.
+func TestPickNoAlloc(t *testing.T) {
+	a := netip.MustParseAddrPort("127.0.0.1:1")
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP,
+		Servers: []*proxy.Server{server("s1", a), server("s2", a)}, Balance: proxy.Balance{Algo: proxy.BalanceSource}}
+	rt, _ := start(t, be)
+	pk := rt.Backends[0].Picker
+	k := &proxy.PickKey{Src: netip.MustParseAddrPort("10.0.0.1:5000")}
+	n := testing.AllocsPerRun(200, func() {
+		ss, err := pk.Pick(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk.Release(ss)
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per pick/release", n)
+	}
+}
