@@ -580,3 +580,34 @@ func TestServerSSL(t *testing.T) {
 		}
 	}
 }
+
+func TestFrontendMaxconnQueuesInBacklog(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	cfg := httpConfig(testServer("s1", b1.addr()))
+	cfg.Proxies[0].Maxconn = 1
+	_, addr := startProxy(t, cfg)
+	a, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	roundTrip(t, a, bufio.NewReader(a), "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+	// The second connection completes in the kernel but is not served
+	// while the first holds the only slot.
+	b, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	io.WriteString(b, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+	b.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := b.Read(make([]byte, 1)); n != 0 || !isTimeout(err) {
+		t.Fatalf("second connection served over maxconn: n=%d err=%v", n, err)
+	}
+	a.Close()
+	b.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("queued connection not served after the slot freed: %v %v", resp, err)
+	}
+}

@@ -421,6 +421,7 @@ func (s *session) transaction() bool {
 	for resp.Status < 200 && resp.Status != 101 {
 		s.out = resp.AppendResponseHead(s.out[:0])
 		s.out = append(s.out, '\r', '\n')
+		s.cf.writeTimeout(s.timeouts().Client)
 		if _, err := s.c.Write(s.out); err != nil {
 			s.dropConn(sc)
 			tx.setTerm('C', 'H')
@@ -863,7 +864,13 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 	}
 	cliTO := s.timeouts().Client
 	srvTO := tx.Backend.Proxy.Timeouts.Server
-	buf := sc.buf
+	// Use the server buffer's free end as scratch: bytes the server may
+	// already have sent (after a 100 Continue) stay untouched.
+	if sc.r > 0 {
+		n := copy(sc.buf, sc.buf[sc.r:sc.w])
+		sc.r, sc.w = 0, n
+	}
+	buf := sc.buf[sc.w:]
 	for {
 		s.cf.readTimeout(cliTO)
 		lim := len(buf)
