@@ -45,6 +45,7 @@ var requirements = []struct{ req, test string }{
 	{"RFC 3768 7.1: discard v2 advert interval mismatch", "TestExpectCheck"},
 	{"RFC 7.1: VRID, address count and list (MAY) checked", "TestExpectCheck"},
 	{"RFC 5798 5.2.8: v3 checksum over the IPv4/IPv6 pseudo-header", "TestV3IPv6"},
+	{"RFC 5798: real Keepalived v3/IPv6, v3 unicast and v2 no-auth packets round-trip", "TestGoldenMixedCapture"},
 	{"RFC 7.2/5.1: send with TTL 255, protocol 112, checksum; Keepalived bytes", "TestGoldenCaptures"},
 	{"IPsec AH (auth type 2) recognised and refused", "TestDecodeErrors"},
 	// Keepalived 2.2 behaviours

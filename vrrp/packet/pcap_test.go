@@ -63,3 +63,31 @@ func ipv4VRRP(frames [][]byte) [][]byte {
 	}
 	return out
 }
+
+// ipv6Packet is an IPv6 packet carrying VRRP, split as an IPv6 raw socket
+// and its control messages would deliver it.
+type ipv6Packet struct {
+	src, dst [16]byte
+	hopLimit int
+	payload  []byte
+}
+
+// ipv6VRRP returns the IPv6 VRRP packets (no extension headers) in Ethernet frames.
+func ipv6VRRP(frames [][]byte) []ipv6Packet {
+	var out []ipv6Packet
+	for _, f := range frames {
+		if len(f) < 14+40 || binary.BigEndian.Uint16(f[12:]) != 0x86dd {
+			continue
+		}
+		ip := f[14:]
+		if ip[6] != Protocol {
+			continue
+		}
+		n := int(binary.BigEndian.Uint16(ip[4:]))
+		if 40+n > len(ip) {
+			continue
+		}
+		out = append(out, ipv6Packet{src: [16]byte(ip[8:24]), dst: [16]byte(ip[24:40]), hopLimit: int(ip[7]), payload: ip[40 : 40+n]})
+	}
+	return out
+}
