@@ -175,6 +175,7 @@ type kaCtx struct {
 	escaped  []*parser.Directive
 	instSeen map[string]bool
 	vs       *kaVServer
+	rulePref int // preference keepalived gives the next rule without one
 }
 
 type kaGlobalMeta struct {
@@ -244,6 +245,7 @@ func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) 
 		scriptMeta: map[string]*kaScriptMeta{},
 		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
 		closers:    map[*parser.Directive]bool{},
+		rulePref:   16384,
 		instSeen:   map[string]bool{},
 	}
 	c.setGlobalDefaults()
@@ -713,6 +715,12 @@ func (c *kaCtx) finish() {
 			c.errf(pos, class, format, a...)
 		}
 	}
+	if c.badIf {
+		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
+	} else {
+		// keepalived checks scripts before completing the instances
+		c.checkScripts()
+	}
 	// an instance without a VRID stops keepalived's checks of the others
 	for _, in := range c.cfg.Instances {
 		if !c.instMeta[in].vridSet {
@@ -813,11 +821,6 @@ func (c *kaCtx) finish() {
 			c.logf(sm.pos, "Warning - script %s is not used", name)
 		}
 	}
-	if c.badIf {
-		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
-		return
-	}
-	c.checkScripts()
 }
 
 // instanceGlobals copies global defaults into instances that did not set

@@ -212,7 +212,7 @@ func topRows() []kaRow {
 		{"static_track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
 		{"static_ipaddress", kaValueBlock, decStaticIPs},
 		{"static_routes", kaValueBlock, decStaticRoutes},
-		{"static_rules", kaValueBlock, skip},
+		{"static_rules", kaValueBlock, decRules},
 		{"linkbeat_interfaces", kaValueBlock, skip},
 		{"virtual_server", kaSubBlock, decVirtualServer},
 		{"virtual_server_group", kaValueBlock, skip},
