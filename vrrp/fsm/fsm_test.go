@@ -89,7 +89,7 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
-	{"KA: 9 real Keepalived runs (sigterm, track, preempt_delay, split/heal, v3 intervals, link down, owner x2, sync group) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: 10 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, sync group) replayed: same log lines", "TestKeepalivedReplay"},
 	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
 	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
 	{"timers tagged by generation: stale expiries ignored", "TestStaleTimerIgnored"},

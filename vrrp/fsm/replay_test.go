@@ -98,6 +98,17 @@ func TestKeepalivedReplay(t *testing.T) {
 			}
 			return one(inst(100, Backup, time.Second, 2)), nil
 		}, steps: []step{{0, 2, start}, {5 * time.Second, 1, start}, {9 * time.Second, 1, stop}, {12 * time.Second, 2, stop}}},
+		{name: "nopreempt", cfg: func(n int) ([]Config, []GroupConfig) {
+			c := inst(200-50*n, Backup, time.Second, 2)
+			c.NoPreempt = n == 1
+			return one(c), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop},
+			{7 * time.Second, 1, func(l *lan, r *router) {
+				c := inst(150, Backup, time.Second, 2)
+				c.NoPreempt = true
+				l.restart(r, one(c), nil)
+			}},
+			{13 * time.Second, 1, stop}, {13500 * time.Millisecond, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},
