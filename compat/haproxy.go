@@ -265,8 +265,11 @@ func (c *hctx) section(d *parser.Directive) {
 	case "defaults", "frontend", "backend", "listen":
 		if !c.openProxy(d) {
 			// haproxy keeps reading the section's lines without a proxy
-			// and refuses each of them.
+			// and refuses each of them (unless it stopped reading).
 			for _, line := range d.Body {
+				if c.abort {
+					break
+				}
 				c.rep.Alertf(line.Pos, "'listen' or 'defaults' expected.")
 			}
 			return
@@ -307,17 +310,33 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	}
 	prefix := ""
 	// "no option x" and "default option x" (configuration.txt 4.1).
-	if d.Name == "no" || d.Name == "default" {
-		if len(d.Args) == 0 || d.Args[0].Value != "option" {
-			if len(d.Args) > 0 && c.sec != "global" {
-				c.rep.Alertf(d.Pos, "'%s' only supports 'option' (got '%s').", d.Name, d.Args[0].Value)
-			} else {
-				c.unknownKeyword(t, d)
+	if (d.Name == "no" || d.Name == "default") && len(d.Args) > 0 {
+		next := d.Args[0].Value
+		switch {
+		case next == "option" && c.sec != "global":
+			opt := ""
+			if len(d.Args) > 1 {
+				opt = d.Args[1].Value
 			}
+			if o := findOption(opt); o == nil || !o.negatable() {
+				c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Form: "tight",
+					Msg: fmt.Sprintf("negation/default is not supported for option '%s'.", opt)})
+				return
+			}
+		case next == "log" && c.sec != "global", negatableGlobal[next] && c.sec == "global":
+		default:
+			// haproxy complains, then still parses the rest of the line.
+			c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Form: "tight",
+				Msg: "negation/default currently supported only for options, log, busy-polling, set-dumpable, strict-limits, insecure-fork-wanted and numa-cpu-mapping."})
+			shifted := &parser.Directive{Pos: d.Args[0].Pos, Name: next, Args: d.Args[1:]}
+			c.directive(t, shifted)
 			return
 		}
 		prefix = d.Name
 		words = words[1:]
+		if next == "log" {
+			words = []string{"no log"}
+		}
 	}
 	kw, n := t.Lookup(words)
 	if kw == nil {
@@ -328,6 +347,9 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	skip := n - 1
 	if prefix != "" {
 		skip = n
+	}
+	if prefix != "" && kw.Name == "no log" {
+		skip = 1
 	}
 	if skip > len(args) {
 		skip = len(args)
@@ -403,11 +425,21 @@ func (c *hctx) lowerPart(part string, s Status, note string) {
 
 func (c *hctx) unknownKeyword(t *Table[*hctx], d *parser.Directive) {
 	secName := c.sec
+	form := ""
+	if secName == "userlist" {
+		// haproxy's userlist parser calls its section 'users'.
+		secName, form = "users", "tight"
+	}
 	msg := fmt.Sprintf("unknown keyword '%s' in '%s' section", d.Name, secName)
 	if s := t.Suggest(d.Name); s != "" {
 		msg += fmt.Sprintf("; did you mean '%s' maybe ?", s)
 	}
-	c.rep.Alertf(d.Pos, "%s", msg)
+	c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Msg: msg, Form: form})
+}
+
+// tightWarn adds a warning in haproxy's "parsing [f:l]: msg" form.
+func (c *hctx) tightWarn(pos parser.Pos, format string, a ...any) {
+	c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Form: "tight", Msg: fmt.Sprintf(format, a...)})
 }
 
 // sectionTitle is "frontend 'fe'" as haproxy names proxies in messages.
@@ -435,7 +467,7 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 		args = args[1:]
 	}
 	if kind != "defaults" && name == "" {
-		c.rep.Alertf(d.Pos, "'%s' expects <name> as an argument", kind)
+		c.rep.Alertf(d.Pos, "'%s' expects an <id> argument", kind)
 		c.abort = true
 		return false
 	}
@@ -456,6 +488,7 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 			from = c.defaults[fromName]
 			if from == nil {
 				c.rep.Alertf(d.Pos, "defaults section '%s' not found for %s '%s'.", fromName, kind, name)
+				c.abort = true
 				return false
 			}
 			args = args[2:]
@@ -485,8 +518,9 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 	}
 	for _, other := range c.byName[name] {
 		if other.p.Cap&st.p.Cap != 0 {
-			c.rep.Alertf(d.Pos, "Parsing [%s:%d]: %s '%s' has the same name as %s '%s' declared at %s:%d.",
-				d.Pos.File, d.Pos.Line, kind, name, other.kind, name, other.pos.File, other.pos.Line)
+			c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Form: "none",
+				Msg: fmt.Sprintf("Parsing [%s:%d]: %s '%s' has the same name as %s '%s' declared at %s:%d.",
+					d.Pos.File, d.Pos.Line, kind, name, other.kind, name, other.pos.File, other.pos.Line)})
 			break
 		}
 	}
@@ -636,3 +670,7 @@ type formError struct {
 	form string
 	error
 }
+
+// negatableGlobal are the global keywords haproxy accepts after no/default.
+var negatableGlobal = map[string]bool{"busy-polling": true, "set-dumpable": true, "strict-limits": true,
+	"insecure-fork-wanted": true, "numa-cpu-mapping": true}

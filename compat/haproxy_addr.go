@@ -273,6 +273,8 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			proto.AcceptProxy = true
 		case "name":
 			proto.Name = v
+		case "process":
+			c.rep.Warnf(d.Pos, "%s : '%s %s' on 'bind' lines is deprecated and will be removed in 2.7.", title, k, v)
 		case "maxconn":
 			proto.Maxconn = atol(v)
 		case "backlog":

@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"os"
+	"time"
 	"strconv"
 	"strings"
 
@@ -131,9 +132,15 @@ func buildGlobalTable() *Table[*hctx] {
 		}),
 		row("tune.maxrewrite", intArg("tune.maxrewrite", func(c *hctx) *int { return &c.cfg.Global.TuneMaxrewrite })),
 		row("hard-stop-after", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			t, err := timeArg("hard-stop-after", a, 0)
+			if len(a) == 0 {
+				return fmt.Errorf("'hard-stop-after' expects <time> as argument.")
+			}
+			t, bad, err := parseHATime(a[0].Value, time.Millisecond)
 			if err != nil {
-				return err
+				if bad != 0 {
+					return fmt.Errorf("unexpected character '%c' in argument to <hard-stop-after>.", bad)
+				}
+				return fmt.Errorf("'hard-stop-after' expects <time> as argument.")
 			}
 			c.cfg.Global.HardStopAfter = t
 			return nil
@@ -284,7 +291,7 @@ func decodeStatsSocket(c *hctx, d *parser.Directive, a []parser.Word) error {
 			}
 			m, perr := strconv.ParseUint(v, 8, 32)
 			if perr != nil {
-				return fmt.Errorf("'stats socket' : '%s' : missing or invalid mode '%s' (octal integer expected)", k, v)
+				return fmt.Errorf("'stats socket' : ''%s' : missing or invalid mode '%s' (octal integer expected)'", k, v)
 			}
 			ss.Mode = uint32(m)
 		case "level":

@@ -369,6 +369,17 @@ type proxyOption struct {
 	http bool      // requires mode http
 }
 
+// negatable reports whether the option accepts "no option"/"default option".
+func (o *proxyOption) negatable() bool { return !notNegatable[o.name] }
+
+// notNegatable are the options haproxy 2.6 parses specially and refuses
+// after "no"/"default".
+var notNegatable = map[string]bool{"httplog": true, "httpslog": true, "tcplog": true, "tcpka": true,
+	"httpchk": true, "ssl-hello-chk": true, "smtpchk": true, "pgsql-check": true, "redis-check": true,
+	"mysql-check": true, "ldap-check": true, "spop-check": true, "tcp-check": true, "external-check": true,
+	"forwardfor": true, "originalto": true, "http-restrict-req-hdr-names": true}
+
+
 var proxyOptions = []proxyOption{
 	{"abortonclose", capBE, false}, {"accept-invalid-http-request", capFE, true},
 	{"accept-invalid-http-response", capBE, true}, {"allbackups", capBE, false},
@@ -968,7 +979,7 @@ func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {
 		t, bad, err := parseHATime(a[0].Value, time.Second)
 		if err != nil {
 			if bad != 0 {
-				return fmt.Errorf("unexpected character '%c' in argument to 'stats refresh'.", bad)
+				return formError{"tight", fmt.Errorf("unexpected character '%c' in argument to stats refresh interval.", bad)}
 			}
 			return fmt.Errorf("'refresh' needs a delay in seconds.")
 		}

@@ -15,7 +15,7 @@ func (c *hctx) openUserlist(d *parser.Directive) bool {
 	}
 	name := d.Args[0].Value
 	if _, dup := c.cfg.Userlists[name]; dup {
-		c.rep.Warnf(d.Pos, "ignoring duplicated userlist '%s'.", name)
+		c.tightWarn(d.Pos, "ignoring duplicated userlist '%s'.", name)
 		return false
 	}
 	c.userlist = &proxy.Userlist{Name: name, Users: map[string]proxy.UserEntry{}, Groups: map[string][]string{}}
@@ -51,7 +51,7 @@ var userlistTable = NewTable("userlist", []hrow{
 		}
 		u := a[0].Value
 		if _, dup := c.userlist.Users[u]; dup {
-			c.rep.Warnf(d.Pos, "userlist '%s': ignoring duplicated user '%s'.", c.userlist.Name, u)
+			c.tightWarn(d.Pos, "ignoring duplicated user '%s' in userlist '%s'.", u, c.userlist.Name)
 			return nil
 		}
 		var e proxy.UserEntry

@@ -78,7 +78,8 @@ type Diagnostic struct {
 	// Form is how the original tool prefixes the position, when it
 	// differs from the language's usual one (haproxy: "parsing [f:l] : ").
 	// haproxy uses "bare" ("[f:l] : ") for server address problems and
-	// "tight" ("parsing [f:l]: ") for its line reader's messages.
+	// "tight" ("parsing [f:l]: ") for its line reader's messages, "none"
+	// when the message names its place itself.
 	Form string
 	// Late: found by the whole-configuration checks that run after every
 	// file was read (haproxy's check_config_validity()).

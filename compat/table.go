@@ -140,9 +140,13 @@ func Suggest(word string, candidates []string) string {
 			best, bestD = c, d
 		}
 	}
-	limit := 2
-	if len(word) >= 8 {
+	// Short words are too easily "close" to anything.
+	limit := 1
+	switch {
+	case len(word) >= 8:
 		limit = 3
+	case len(word) >= 5:
+		limit = 2
 	}
 	if bestD == 0 || bestD > limit {
 		return ""

@@ -229,7 +229,7 @@ func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, form, msg string
 	if sev != parser.SevNotice {
 		p.header()
 	}
-	if pos.Line > 0 {
+	if pos.Line > 0 && form != "none" {
 		switch form {
 		case "bare":
 			fmt.Fprintf(p.w, "%s (%d) : config : [%s] : %s\n", sevTag(sev), p.pid, pos, msg)
