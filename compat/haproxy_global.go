@@ -3,9 +3,9 @@ package compat
 import (
 	"fmt"
 	"os"
-	"time"
 	"strconv"
 	"strings"
+	"time"
 
 	"halo/parser"
 	"halo/proxy"

@@ -379,7 +379,6 @@ var notNegatable = map[string]bool{"httplog": true, "httpslog": true, "tcplog": 
 	"mysql-check": true, "ldap-check": true, "spop-check": true, "tcp-check": true, "external-check": true,
 	"forwardfor": true, "originalto": true, "http-restrict-req-hdr-names": true}
 
-
 var proxyOptions = []proxyOption{
 	{"abortonclose", capBE, false}, {"accept-invalid-http-request", capFE, true},
 	{"accept-invalid-http-response", capBE, true}, {"allbackups", capBE, false},

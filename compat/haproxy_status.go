@@ -264,9 +264,8 @@ func init() {
 			}
 		}
 	}
-	// tcp-request rules: the runtime does not execute them yet (no
-	// proxy.TCPRule consumer on main). Harmless ones are ignored; those
-	// whose absence would let traffic through are refused.
+	// tcp-request rules: the runtime executes the accept/reject/silent-drop
+	// decisions (proxy/rules/tcp.go); other actions are not executed.
 	for stage, acts := range tcpActions {
 		for _, a := range acts {
 			name := strings.TrimSuffix(a, "*")
@@ -274,12 +273,14 @@ func init() {
 			if proxyTable.Get(key) != nil {
 				continue
 			}
-			st, note := Ignored, "tcp-request rules are not executed by the runtime"
+			st, note := Ignored, "this tcp-request action is not executed by the runtime"
 			switch name {
-			case "reject", "silent-drop":
-				st, note = Unsupported, "connections would be accepted: tcp-request rules are not executed by the runtime"
+			case "accept", "reject":
+				st, note = Supported, ""
+			case "silent-drop":
+				st, note = Partial, "the connection is closed like reject (no TTL trick)"
 			case "expect-proxy", "expect-netscaler-cip":
-				st, note = Unsupported, "the PROXY protocol header would reach the application: tcp-request rules are not executed by the runtime"
+				st, note = Unsupported, "the PROXY protocol header would reach the application: not executed by the runtime"
 			case "use-service", "set-dst", "set-dst-port":
 				st, note = Unsupported, "not executed, and traffic would go elsewhere"
 			}
@@ -292,7 +293,7 @@ func init() {
 			proxyTable.Add(hrow{Name: key, Status: Ignored, Note: "http-after-response rules are not executed by the runtime", Sub: true})
 		}
 	}
-	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Ignored, Note: "tcp-request rules are not executed by the runtime", Sub: true})
+	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Ignored, Note: "content rules are evaluated without waiting for the inspection delay", Sub: true})
 	// Lua actions exist only once lua-load registered them; halo has no Lua.
 	for _, k := range []string{"http-request lua.", "http-response lua.", "tcp-request content lua."} {
 		proxyTable.Add(hrow{Name: k, Status: Unsupported, Note: "Lua actions need Lua, which halo does not embed", Sub: true})
