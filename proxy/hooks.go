@@ -228,7 +228,8 @@ func (tx *Txn) reset() {
 		delete(v, k)
 	}
 	rl := tx.ReqLine[:0]
-	*tx = Txn{Vars: v, ReqLine: rl}
+	*tx = Txn{} // cleared in place: no Txn-sized temporary on the stack
+	tx.Vars, tx.ReqLine = v, rl
 	tx.Th, tx.Ti, tx.TR, tx.Tw, tx.Tc, tx.Tr, tx.Ta, tx.Tt = -1, -1, -1, -1, -1, -1, -1, -1
 	tx.Status = -1
 	tx.Term = [2]byte{'-', '-'}
