@@ -198,6 +198,9 @@ type kaInstMeta struct {
 	garpDelaySet, garpRepSet  bool
 	garpRefSet, garpRefRepSet bool
 	acceptSet                 bool
+	nativeIPv6                bool
+	unicastKw                 bool // unicast_src_ip given (valid or not)
+	ttlSet                    bool
 }
 
 type kaScriptMeta struct {
@@ -683,22 +686,31 @@ func kaRouteTable(name string) int {
 }
 
 // trackRef reads "NAME [weight N [reverse]]" in a track_* block.
-func (c *kaCtx) trackRef(d *parser.Directive, lo, hi int64) vrrp.TrackRef {
-	t := vrrp.TrackRef{Name: d.Name}
+// The weight is read in [-254, 254] and must then be within [-253, 253];
+// badWeight words the complaint for the kind of tracked object, and the
+// entry is kept without the weight, as keepalived keeps it.
+func (c *kaCtx) trackRef(d *parser.Directive, badWeight func(w string) string) (t vrrp.TrackRef, ok bool) {
+	t = vrrp.TrackRef{Name: d.Name}
 	for i := 0; i < len(d.Args); i++ {
 		switch d.Args[i].Value {
 		case "weight":
 			if i+1 < len(d.Args) {
 				i++
-				if n, ok := c.integer(d.Pos, d.Args[i].Value, lo, hi); ok {
-					t.Weight, t.HasWeight = int(n), true
+				w := d.Args[i].Value
+				n, good := c.integer(d.Pos, w, -254, 254)
+				if !good || n < -253 || n > 253 {
+					if badWeight != nil {
+						c.errf(d.Pos, parser.KaGeneralError, "%s", badWeight(w))
+					}
+					continue
 				}
+				t.Weight, t.HasWeight = int(n), true
 			}
 		case "reverse":
 			t.Reverse = true
 		}
 	}
-	return t
+	return t, true
 }
 
 // finish resolves references and validates the whole configuration, the
@@ -752,7 +764,22 @@ func (c *kaCtx) finish() {
 		valid = append(valid, in)
 		names[in.Name] = true
 		if len(in.VIPs) == 0 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is sensible", in.Name)
+			need := "sensible"
+			if m.nativeIPv6 || c.cfg.Global.Strict {
+				need = "required"
+			}
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is %s", in.Name, need)
+		}
+		if m.unicastKw && len(in.UnicastPeers) == 0 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", in.Name)
+		}
+		if m.ttlSet && len(in.UnicastPeers) == 0 {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s): Cannot use unicast_ttl without unicast peers - resetting", in.Name)
+			in.UnicastTTL = 0
+		}
+		if in.AuthType != "" && in.AuthPass == "" && in.AuthType == "PASS" {
+			say(parser.Pos{}, parser.KaGeneralError, "(%s) Authentication specified but no password given. Ignoring", in.Name)
+			in.AuthType = ""
 		}
 		if c.cfg.Global.Strict && m.stateMaster && in.Priority != 255 {
 			say(parser.Pos{}, parser.KaGeneralError, "(%s) State MASTER must match being address owner", in.Name)
@@ -913,11 +940,14 @@ func (c *kaCtx) resolveScriptUsers() {
 		if s.hasUser {
 			u, _, ok := c.lookupUser(s.user)
 			if !ok {
+				if s.track == "" {
+					// keepalived 2.2.7 runs a notify script whose user is
+					// unknown as the default user, saying nothing
+					continue
+				}
 				c.errf(s.pos, parser.KaGeneralError, "Unable to set uid/gid for script '%s'", s.cmd)
 				s.skip = true
-				if s.track != "" {
-					c.scriptMeta[s.track].removed = true
-				}
+				c.scriptMeta[s.track].removed = true
 				continue
 			}
 			s.uid = u

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,9 +170,15 @@ func instanceRows() []kaRow {
 	garpUns := func(hi uint64, set func(in *vrrp.Instance, m *kaInstMeta, v int)) kaDec {
 		return i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if n, ok := c.unsigned(d.Pos, v, 0, hi); ok {
-					set(in, c.im, int(n))
+				n, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					c.errf(d.Pos, parser.KaInvalidNumber, "invalid number '%s'", v)
 				}
+				if err != nil || n > hi {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): %s '%s' invalid - ignoring", in.Name, d.Name, v)
+					return
+				}
+				set(in, c.im, int(n))
 			}
 		})
 	}
@@ -311,9 +318,10 @@ func instanceRows() []kaRow {
 		})},
 		{"unicast_src_ip", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
+				c.im.unicastKw = true
 				a, err := kaAddr(v)
 				if err != nil {
-					c.errf(d.Pos, parser.KaGeneralError, "(%s) Configuration error: VRRP instance[%s] got invalid source IP %s - ignoring", in.Name, in.Name, v)
+					c.errf(d.Pos, parser.KaGeneralError, "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", in.Name, v)
 					return
 				}
 				in.UnicastSrcIP = a
@@ -331,15 +339,25 @@ func instanceRows() []kaRow {
 		})},
 		{"unicast_ttl", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if n, ok := c.unsigned(d.Pos, v, 1, 255); ok {
+				if n, ok := c.unsigned(d.Pos, v, 0, 255); ok {
 					in.UnicastTTL = int(n)
+					c.im.ttlSet = true
 				}
 			}
 		})},
 		{"track_script", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
-				in.TrackScripts = append(in.TrackScripts, c.trackRef(l, -253, 253))
+				if _, dup := c.im.trackScriptPos[l.Name]; dup {
+					c.errf(l.Pos, parser.KaGeneralError, "(%s) duplicate track_script %s - ignoring", in.Name, l.Name)
+					continue
+				}
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + in.Name + ") track script " + l.Name + ": weight must be between [-253..253] inclusive, ignoring..."
+				})
 				c.im.trackScriptPos[l.Name] = l.Pos
+				if ok {
+					in.TrackScripts = append(in.TrackScripts, t)
+				}
 			}
 		})},
 		{"track_interface", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
@@ -348,12 +366,22 @@ func instanceRows() []kaRow {
 					c.errf(l.Pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", in.Name, l.Name)
 					c.badIf = true
 				}
-				in.TrackInterfaces = append(in.TrackInterfaces, c.trackRef(l, -253, 253))
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + in.Name + ") weight " + w + " for " + l.Name + " must be between [-253..253] inclusive. Ignoring..."
+				})
+				if ok {
+					in.TrackInterfaces = append(in.TrackInterfaces, t)
+				}
 			}
 		})},
 		{"track_file", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			for _, l := range d.Body {
-				in.TrackFiles = append(in.TrackFiles, c.trackRef(l, -254, 254))
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + in.Name + ") track file " + l.Name + ": weight must be between [-253..253] inclusive, ignoring..."
+				})
+				if ok {
+					in.TrackFiles = append(in.TrackFiles, t)
+				}
 			}
 		})},
 		{"track_process", kaValueBlock, skip},
@@ -367,8 +395,19 @@ func instanceRows() []kaRow {
 		{"notify_deleted", kaNoBlock, skip},
 		{"notify_master_rx_lower_pri", kaNoBlock, notify(func(in *vrrp.Instance, s string) {})},
 		{"notify_priority_changes", kaNoBlock, skip},
-		{"smtp_alert", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.SMTPAlert = c.boolArg(d) })},
-		{"garp_master_delay", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
+		{"smtp_alert", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			in.SMTPAlert = true
+			if len(d.Args) > 0 {
+				switch d.Args[0].Value {
+				case "true", "on", "yes":
+				case "false", "off", "no":
+					in.SMTPAlert = false
+				default:
+					c.errf(d.Pos, parser.KaGeneralError, "Invalid vrrp_instance smtp_alert parameter %s", d.Args[0].Value)
+				}
+			}
+		})},
+		{"garp_master_delay", kaNoBlock, garpUns(0xffffffff, func(in *vrrp.Instance, m *kaInstMeta, v int) {
 			in.GARPMasterDelay, m.garpDelaySet = time.Duration(v)*time.Second, true
 		})},
 		{"garp_master_repeat", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
@@ -396,7 +435,10 @@ func instanceRows() []kaRow {
 		{"vmac_xmit_base", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.VMACXmitBase = true })},
 		{"use_vmac_addr", kaNoBlock, skip},
 		{"use_ipvlan", kaNoBlock, skip},
-		{"native_ipv6", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Family = 6 })},
+		{"native_ipv6", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			in.Family = 6
+			c.im.nativeIPv6 = true
+		})},
 		{"debug", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			if len(d.Args) > 0 {
 				if n, ok := c.unsigned(d.Pos, d.Args[0].Value, 0, 4); ok {
@@ -505,7 +547,12 @@ func syncGroupRows() []kaRow {
 		{"notify_priority_changes", kaNoBlock, skip},
 		{"track_script", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
 			for _, l := range d.Body {
-				g.TrackScripts = append(g.TrackScripts, c.trackRef(l, -253, 253))
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + g.Name + ") track script " + l.Name + ": weight must be between [-253..253] inclusive, ignoring..."
+				})
+				if ok {
+					g.TrackScripts = append(g.TrackScripts, t)
+				}
 			}
 		})},
 		{"track_interface", kaValueBlock, skip},
