@@ -101,7 +101,7 @@ func Run(rules []*Rule, st *State, response bool, errPage Errorer) Result {
 				continue
 			}
 			st.out = out
-			return Result{Outcome: Reply, Reply: out, Status: r.rdr.code, Local: true}
+			return Result{Outcome: Reply, Reply: out, Status: r.rdr.code, Local: true, Redirect: true}
 		case kAuth:
 			st.out = appendAuth(st.out[:0], errPage(401), r.realm)
 			return Result{Outcome: Reply, Reply: st.out, Status: 401, Deny: true}

@@ -315,6 +315,10 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 	return st
 }
 
+// Local replies never force a close themselves: like HAProxy, the engine
+// closes when the request body was not fully received at reply time.
+const replyClose = false
+
 func hasBody(tx *proxy.Txn) bool {
 	return tx.Req != nil && (tx.Req.ContentLength > 0 || tx.Req.Chunked)
 }
@@ -363,7 +367,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 				}
 			}
 			tx.Term = [2]byte{'L', 'R'}
-			tx.SetReply(page, hasBody(tx))
+			tx.SetReply(page, replyClose)
 			return proxy.Replied
 		}
 	}
@@ -374,7 +378,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		st.Stats = true
 		st.out = c.stats.Serve(st.out[:0], &st.Ctx)
 		tx.Term = [2]byte{'L', 'R'}
-		tx.SetReply(st.out, hasBody(tx))
+		tx.SetReply(st.out, replyClose)
 		return proxy.Replied
 	}
 	if v, done := l.outcome(tx, px, st, Run(c.redirects, &st.State, false, c.errPage)); done {
@@ -469,7 +473,7 @@ func (l *L7) outcome(tx *proxy.Txn, px *proxy.Proxy, st *txnState, r Result) (pr
 		} else {
 			tx.Term = [2]byte{'L', 'R'}
 		}
-		tx.SetReply(r.Reply, hasBody(tx))
+		tx.SetReply(r.Reply, replyClose || (r.Redirect && hasBody(tx)))
 		return proxy.Replied, true
 	case Drop:
 		tx.Term = [2]byte{'P', 'R'}

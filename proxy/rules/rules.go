@@ -53,6 +53,10 @@ type Result struct {
 	Deny bool
 	// Local is true for return/redirect (HAProxy logs them "LR").
 	Local bool
+	// Redirect: HAProxy closes the connection after a redirect when the
+	// request has a body, even a fully received one (checked against
+	// 2.6.12; return and deny keep it open then).
+	Redirect bool
 }
 
 type kind int
