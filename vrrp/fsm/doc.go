@@ -17,6 +17,10 @@
 //	acts = eng.File(now, "tf", value)         // track_file value
 //	acts = eng.Stop(now)                      // SIGTERM: priority-0 adverts, VIPs off, notify STOP
 //
+// After a reload (SIGHUP), a new engine built from the new configuration
+// starts with Resume(now, previous states by instance name) instead of
+// Start: MASTERs and BACKUPs keep their state silently, as Keepalived does.
+//
 // Instances are addressed by index (Engine.Index maps a name). Actions:
 //
 //	ActSendAdvert   send an advert for Inst with Priority (0 when leaving MASTER)

@@ -357,7 +357,21 @@ func (e *Engine) initSands(in *instance) {
 // master down timer, even with `state MASTER` (Keepalived 2.2 elects through
 // the timer: 3 x advert_int + skew). Only the address owner (priority 255)
 // takes over at once. Tracker states reported before Start are applied.
-func (e *Engine) Start(now time.Time) []Action {
+func (e *Engine) Start(now time.Time) []Action { return e.start(now, nil) }
+
+// Resume starts the engine after a configuration reload (SIGHUP): carry
+// holds the states of the previous engine's instances by name. As
+// Keepalived 2.2 does, an instance carried as MASTER stays MASTER without
+// a state line, notification or GARP ("setting VIPs." re-asserts its VIPs,
+// and it advertises at once, with its new priority); one carried as BACKUP
+// stays BACKUP silently with a fresh master down timer. Instances not
+// carried, or that cannot keep their state (now in FAULT, held by scripts),
+// start as with Start.
+func (e *Engine) Resume(now time.Time, carry map[string]State) []Action {
+	return e.start(now, carry)
+}
+
+func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 	e.begin(now)
 	if e.started || e.stopped {
 		return e.done()
@@ -366,7 +380,11 @@ func (e *Engine) Start(now time.Time) []Action {
 	for _, g := range e.groups {
 		g.numFault = 0
 		owners, inits := true, false
+		carried, allMaster := true, true
 		for _, m := range g.members {
+			st, ok := carry[m.cfg.Name]
+			carried = carried && ok
+			allMaster = allMaster && st == Master
 			if m.faults > 0 {
 				g.numFault++
 			}
@@ -382,12 +400,12 @@ func (e *Engine) Start(now time.Time) []Action {
 			g.state = Fault
 		case inits:
 			g.state = Init // waiting for scripts: no group notification yet
-		case owners:
+		case owners || (carried && allMaster):
 			g.state = Master
 		default:
 			g.state = Backup
 		}
-		if g.state == Fault || g.state == Backup {
+		if (g.state == Fault || g.state == Backup) && !carried {
 			e.groupNotify(g)
 		}
 	}
@@ -399,6 +417,29 @@ func (e *Engine) Start(now time.Time) []Action {
 			newState = in.group.state
 		}
 		in.masterAdverInt = in.cfg.AdvertInt
+		if st, ok := carry[in.cfg.Name]; ok && isUp && !held && newState != Fault {
+			switch {
+			case st == Master && (in.group == nil || newState == Master):
+				in.state, in.want = Master, Master
+				in.notified, in.notifiedAny = Master, true
+				if len(in.cfg.VIPs) > 0 {
+					e.log(true, "(%s) setting VIPs.", in.cfg.Name)
+				}
+				e.emit(e.act(in, ActAddVIPs))
+				in.vipSet = true
+				if in.cfg.GARPRefresh > 0 {
+					in.refreshAt = e.now.Add(in.cfg.GARPRefresh)
+				}
+				e.setTimer(in, TimerAdvert, e.now) // advertise at once
+				continue
+			case st == Backup:
+				in.state = Backup
+				in.notified, in.notifiedAny = Backup, true
+				in.msDownTimer = 3*in.masterAdverInt + in.skew()
+				e.initSands(in)
+				continue
+			}
+		}
 		// Keepalived clears any VIPs a previous run left behind.
 		e.removeVIPs(in)
 		if isUp && !held && newState == Master && in.base == prioOwner && in.want == Master {

@@ -89,9 +89,10 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
-	{"KA: 10 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, sync group) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: 11 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, SIGHUP reload, sync group) replayed: same log lines", "TestKeepalivedReplay"},
 	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
 	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
+	{"KA: SIGHUP reload keeps MASTER/BACKUP silently, new priority advertised at once", "TestResume"},
 	{"timers tagged by generation: stale expiries ignored", "TestStaleTimerIgnored"},
 	{"State numbering equals vrrp.State's", "TestStateNumbering"},
 }
@@ -1058,5 +1059,39 @@ func TestStaleTimerIgnored(t *testing.T) {
 	}
 	if acts := r.e.Fire(r.now, Timer{Inst: 7, Kind: TimerAdvert}); len(acts) != 0 {
 		t.Fatal("unknown instance acted")
+	}
+}
+
+func TestResume(t *testing.T) {
+	b := basic(100)
+	b.Name, b.VRID = "VI_2", 52
+	n := basic(100)
+	n.Name, n.VRID = "VI_3", 53
+	r := newRig(t, []Config{basic(90), b, n}, nil)
+	acts := r.apply(r.e.Resume(r.now, map[string]State{"VI_1": Master, "VI_2": Backup}))
+	want := "log+ (VI_1) setting VIPs.\nadd-vips VI_1\n" + // MASTER kept, VIPs re-asserted
+		"log+ (VI_3) removing VIPs.\nremove-vips VI_3\nlog (VI_3) Entering BACKUP STATE (init)\nnotify INSTANCE VI_3 BACKUP 100\n"
+	if got := transcript(acts); got != want {
+		t.Fatalf("transcript:\n%s", got)
+	}
+	if r.e.State(0) != Master || r.e.State(1) != Backup {
+		t.Fatalf("states %s %s", r.e.State(0), r.e.State(1))
+	}
+	m := r.mark()
+	r.advance(0) // the advert goes out at once, with the new priority
+	if got := adverts(r.since(m)); len(got) != 1 || got[0] != 90 {
+		t.Fatalf("adverts %v", got)
+	}
+	if at, _ := r.timerAt(1, TimerMasterDown); at != 3609375*time.Microsecond {
+		t.Fatalf("VI_2 down timer %v", at)
+	}
+	// A carried MASTER now in FAULT starts as FAULT.
+	c := basic(100)
+	c.Trackers = []Tracker{{Kind: TrackScript, Name: "chk"}}
+	r = newRig(t, []Config{c}, nil)
+	r.apply(r.e.Script(r.now, "chk", false))
+	r.apply(r.e.Resume(r.now, map[string]State{"VI_1": Master}))
+	if r.e.State(0) != Fault {
+		t.Fatalf("state %s", r.e.State(0))
 	}
 }

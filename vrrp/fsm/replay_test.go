@@ -109,6 +109,12 @@ func TestKeepalivedReplay(t *testing.T) {
 				l.restart(r, one(c), nil)
 			}},
 			{13 * time.Second, 1, stop}, {13500 * time.Millisecond, 2, stop}}},
+		{name: "reload", cfg: func(n int) ([]Config, []GroupConfig) { return one(inst(200-50*n, Backup, time.Second, 2)), nil },
+			steps: []step{{0, 1, start}, {0, 2, start},
+				{6 * time.Second, 1, func(l *lan, r *router) { l.reload(r, one(inst(150, Backup, time.Second, 2)), nil) }},
+				{6 * time.Second, 2, func(l *lan, r *router) { l.reload(r, one(inst(100, Backup, time.Second, 2)), nil) }},
+				{9500 * time.Millisecond, 1, func(l *lan, r *router) { l.reload(r, one(inst(90, Backup, time.Second, 2)), nil) }},
+				{16 * time.Second, 1, stop}, {16 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},

@@ -150,6 +150,27 @@ func (r *router) warn(l *lan, warn []string) {
 	}
 }
 
+// reload is SIGHUP: a new engine from cfgs resumes the old one's states.
+func (l *lan) reload(r *router, cfgs []Config, groups []GroupConfig) {
+	carry := map[string]State{}
+	for i := 0; i < r.e.Len(); i++ {
+		carry[r.e.Name(i)] = r.e.State(i)
+	}
+	for i := range cfgs {
+		if !cfgs[i].Addr.IsValid() {
+			cfgs[i].Addr = r.addr
+		}
+	}
+	e, warn, err := NewEngine(cfgs, groups)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	r.e = e
+	r.warn(l, warn)
+	r.timers = map[[2]int]Action{}
+	l.apply(r, e.Resume(l.now, carry))
+}
+
 // run advances the clock to t0+until, processing events in time order.
 func (l *lan) run(until time.Duration) {
 	end := t0.Add(until)
