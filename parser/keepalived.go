@@ -369,6 +369,9 @@ func (r *kaReader) readData(path string, data []byte) {
 			raw, data = data, nil
 		}
 		lineNo++
+		if z := bytes.IndexByte(raw, 0); z >= 0 {
+			raw = raw[:z] // keepalived's C strings end at a NUL byte
+		}
 		for len(raw) > 0 && (raw[len(raw)-1] == '\r' || raw[len(raw)-1] == '\n') {
 			raw = raw[:len(raw)-1]
 		}

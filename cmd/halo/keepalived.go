@@ -126,10 +126,51 @@ func keepalivedFlagSet(f *keepalivedFlags) *pflag.FlagSet {
 // keepalivedSignums is --signum's table (keepalived's signal use).
 var keepalivedSignums = map[string]int{"STOP": 15, "RELOAD": 1, "DATA": 10, "STATS": 12, "STATS_CLEAR": 12, "JSON": 36}
 
+// keepalivedOptionalArgs rewrites getopt's optional arguments, which
+// must be attached ("-tFILE", "-nt/tmp/log", "-Mcore"), into the long
+// forms pflag understands; letters that take a required argument end the
+// scan, since the rest of the word is their value.
+func keepalivedOptionalArgs(args []string) []string {
+	const required = "fSupcrbAsi"
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			out = append(out, a)
+			continue
+		}
+		done := false
+		for j := 1; j < len(a) && !done; j++ {
+			c := a[j]
+			switch {
+			case strings.IndexByte(required, c) >= 0:
+				out = append(out, a)
+				done = true
+			case (c == 't' || c == 'M') && j+1 < len(a):
+				if j > 1 {
+					out = append(out, a[:j])
+				}
+				long := "--config-test="
+				if c == 'M' {
+					long = "--core-dump-pattern="
+				}
+				out = append(out, long+a[j+1:])
+				done = true
+			}
+		}
+		if !done {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func keepalivedMain(args []string) int {
 	var f keepalivedFlags
 	fs := keepalivedFlagSet(&f)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(keepalivedOptionalArgs(args)); err != nil {
 		fmt.Fprint(os.Stderr, keepalivedUsage)
 		fmt.Fprintln(os.Stderr, keepalivedFlagError(err))
 		return 1
@@ -253,11 +294,14 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 			}
 		}
 		for _, fi := range r.Findings {
-			if fi.Status == compat.Unsupported && !(f.vrrpOnly && strings.Contains(fi.Note, "LVS")) {
-				unsupported++
-				if log != nil {
-					fmt.Fprintf(log, "%s:%d: '%s' is not supported by halo: %s\n", fi.File, fi.Line, fi.Keyword, fi.Note)
-				}
+			lvs := strings.Contains(fi.Note, "LVS")
+			if fi.Status != compat.Unsupported || (f.vrrpOnly && lvs) {
+				continue
+			}
+			unsupported++
+			// one line per LVS block, not per line inside it
+			if log != nil && !strings.HasPrefix(fi.Note, "part of an LVS") {
+				fmt.Fprintf(log, "%s:%d: '%s' is not supported by halo: %s\n", fi.File, fi.Line, fi.Keyword, fi.Note)
 			}
 		}
 		if cfg == nil {

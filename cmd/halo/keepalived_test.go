@@ -101,6 +101,57 @@ func TestKeepalivedSeed(t *testing.T) {
 	}
 }
 
+func TestKeepalivedOptionalArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want string
+	}{
+		{"attached test log", []string{"-t/tmp/x", "-f", "k.conf"}, "--config-test=/tmp/x -f k.conf"},
+		{"cluster then t with log", []string{"-nt/tmp/x"}, "-n --config-test=/tmp/x"},
+		{"bare t", []string{"-t", "-n"}, "-t -n"},
+		{"t inside a file name", []string{"-ftest.conf"}, "-ftest.conf"},
+		{"cluster ending in t", []string{"-lnt"}, "-lnt"},
+		{"core pattern", []string{"-Mcore.%p"}, "--core-dump-pattern=core.%p"},
+		{"after --", []string{"--", "-tx"}, "-- -tx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(keepalivedOptionalArgs(tc.in), " "); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// keepalivedRun refuses a configuration whose unsupported directives
+// would change behaviour, before starting anything; -P (VRRP only)
+// accepts LVS blocks, as keepalived -P does not run them either.
+func TestKeepalivedRunRefusesUnsupported(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "k.conf")
+	os.WriteFile(conf, []byte("vrrp_instance V {\n interface lo\n virtual_router_id 5\n use_vmac\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n"), 0o644)
+	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devnull.Close()
+	saved := os.Stderr
+	os.Stderr = devnull
+	defer func() { os.Stderr = saved }()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"unsupported directive", []string{"-n", "-f", conf}},
+		{"snmp", []string{"-n", "-x", "-f", conf}},
+		{"checker only", []string{"-n", "-C", "-f", conf}},
+		{"missing file", []string{"-n", "-f", filepath.Join(dir, "nope.conf")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := keepalivedMain(tc.args); got != 1 {
+				t.Errorf("exit %d, want 1", got)
+			}
+		})
+	}
+}
+
 func TestKeepalivedFlags(t *testing.T) {
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
