@@ -6,8 +6,14 @@
 // New(cfg, modules...) builds the runtime state (Frontends, Backends,
 // ServerState per server, atomic Counters); Start opens the listeners
 // (SO_REUSEPORT, backlog, v6only; global/frontend/bind maxconn taken
-// before accept(), so excess connections wait in the kernel backlog) and
-// serves each connection in its own goroutine:
+// before accept(), so excess connections wait in the kernel backlog;
+// accept-proxy reads a PROXY v1/v2 header; `ssl crt` terminates TLS with
+// crypto/tls, SNI choosing among the certificates) and serves each
+// connection in its own goroutine. SoftStop (SIGUSR1) stops listening and
+// lets in-flight work finish (idle keep-alive connections are closed,
+// busy ones get "connection: close"); HardStop (SIGTERM) closes all.
+// Server connections may use `send-proxy` (v1) and `ssl` (crypto/tls,
+// certificate checked with `verify required`).
 //
 //   - mode tcp (tcpmode.go): backend choice, connect with retries and
 //     redispatch, then a bidirectional copy (splice(2) through io.CopyN

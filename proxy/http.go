@@ -314,7 +314,9 @@ func (s *session) transaction() bool {
 	if req.Is11() {
 		cliKeep = !req.ConnClose
 	}
-	if req.MustClose {
+	if req.MustClose || rt.stopping.Load() {
+		// Ambiguous framing, or a soft stop: this answer says
+		// "connection: close" and the connection ends after it.
 		cliKeep = false
 	}
 
