@@ -422,9 +422,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 			case st == Master && (in.group == nil || newState == Master):
 				in.state, in.want = Master, Master
 				in.notified, in.notifiedAny = Master, true
-				if len(in.cfg.VIPs) > 0 {
-					e.log(true, "(%s) setting VIPs.", in.cfg.Name)
-				}
+				e.vipLog(in, "sett")
 				e.emit(e.act(in, ActAddVIPs))
 				in.vipSet = true
 				if in.cfg.GARPRefresh > 0 {
@@ -720,9 +718,7 @@ func (e *Engine) becomeMaster(in *instance) {
 			in.cfg.Name, in.masterAdverInt.Milliseconds(), in.cfg.AdvertInt.Milliseconds())
 		in.masterAdverInt = in.cfg.AdvertInt
 	}
-	if len(in.cfg.VIPs) > 0 {
-		e.log(true, "(%s) setting VIPs.", in.cfg.Name)
-	}
+	e.vipLog(in, "sett")
 	e.emit(e.act(in, ActAddVIPs))
 	in.vipSet = true
 	e.garp(in, in.cfg.GARPRepeat)
@@ -766,10 +762,27 @@ func (e *Engine) restoreInterface(in *instance, advF bool) {
 	}
 }
 
-func (e *Engine) removeVIPs(in *instance) {
-	if len(in.cfg.VIPs) > 0 {
-		e.log(true, "(%s) removing VIPs.", in.cfg.Name)
+// vipLog is Keepalived's "(%s) %sing %sVIPs." for the VIPs, then the
+// excluded ones.
+func (e *Engine) vipLog(in *instance, verb string) {
+	vips, evips := false, false
+	for _, v := range in.cfg.VIPs {
+		if v.Excluded {
+			evips = true
+		} else {
+			vips = true
+		}
 	}
+	if vips {
+		e.log(true, "(%s) %sing VIPs.", in.cfg.Name, verb)
+	}
+	if evips {
+		e.log(true, "(%s) %sing E-VIPs.", in.cfg.Name, verb)
+	}
+}
+
+func (e *Engine) removeVIPs(in *instance) {
+	e.vipLog(in, "remov")
 	e.emit(e.act(in, ActRemoveVIPs))
 	in.vipSet = false
 }

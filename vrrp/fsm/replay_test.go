@@ -115,6 +115,14 @@ func TestKeepalivedReplay(t *testing.T) {
 				{6 * time.Second, 2, func(l *lan, r *router) { l.reload(r, one(inst(100, Backup, time.Second, 2)), nil) }},
 				{9500 * time.Millisecond, 1, func(l *lan, r *router) { l.reload(r, one(inst(90, Backup, time.Second, 2)), nil) }},
 				{16 * time.Second, 1, stop}, {16 * time.Second, 2, stop}}},
+		{name: "evip", cfg: func(n int) ([]Config, []GroupConfig) {
+			c := inst(100, Backup, time.Second, 2)
+			c.Name, c.VRID = "VI_"+string(rune('0'+n)), uint8(50+n)
+			c.VIPs = []VIP{{Addr: netip.MustParseAddr("10.77.0.10" + string(rune('0'+n)))},
+				{Addr: netip.MustParseAddr("10.77.0.11" + string(rune('0'+n))), Excluded: true},
+				{Addr: netip.MustParseAddr("fd00::11" + string(rune('0'+n))), Excluded: true}}
+			return one(c), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop}, {5 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},

@@ -76,6 +76,9 @@ type Tracker struct {
 type VIP struct {
 	Addr netip.Addr
 	Dev  string
+	// Excluded marks a virtual_ipaddress_excluded entry (Keepalived logs
+	// them as "E-VIPs"); list them after the VIPs, as Keepalived does.
+	Excluded bool
 }
 
 // Config is one vrrp_instance as the state machine needs it. Zero values
