@@ -21,10 +21,13 @@ type Config struct {
 	OnChange func()
 }
 
-// Timeouts computes a probe's connect and read timeouts the way HAProxy
-// does: without `timeout check` the whole check must finish within inter;
-// with it, the connection gets min(inter, timeout connect) and the answer
-// `timeout check`.
+// Timeouts computes a probe's connect and answer timeouts. Without
+// `timeout check` the whole check must finish within inter. With it, the
+// connection gets min(inter, timeout connect), and the answer is waited for
+// max(timeout check, min(inter, 1s)): that is what haproxy 2.6.12 measures
+// (e.g. check 200ms/inter 3s times out after 1s, check 3s/inter 1s after
+// 3s, check 300ms/inter 500ms after 500ms), the check task only noticing
+// the shorter `timeout check` on its next wake-up.
 func Timeouts(inter, connect, check time.Duration) (conn, read time.Duration) {
 	if check <= 0 {
 		return inter, inter
@@ -33,7 +36,11 @@ func Timeouts(inter, connect, check time.Duration) (conn, read time.Duration) {
 	if connect > 0 && connect < conn {
 		conn = connect
 	}
-	return conn, check
+	read = min(inter, time.Second)
+	if check > read {
+		read = check
+	}
+	return conn, read
 }
 
 // Checker runs one server's checks and applies their results.

@@ -334,3 +334,30 @@ func FuzzJudge(f *testing.F) {
 		complete(resp, false)
 	})
 }
+
+// Check timeouts as measured on haproxy 2.6.12 against a server that
+// accepts and never answers (connect, check, inter → check duration).
+func TestTimeouts(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name                  string
+		connect, check, inter time.Duration
+		want                  time.Duration
+	}{
+		{"no timeout check: inter", time.Second, 0, 3 * time.Second, 3 * time.Second},
+		{"no timeout check, short inter", time.Second, 0, 500 * ms, 500 * ms},
+		{"check 200ms inter 500ms", time.Second, 200 * ms, 500 * ms, 500 * ms},
+		{"check 200ms inter 3s", time.Second, 200 * ms, 3 * time.Second, time.Second},
+		{"check 300ms inter 3s connect 5s", 5 * time.Second, 300 * ms, 3 * time.Second, time.Second},
+		{"check 3s inter 1s", 2 * time.Second, 3 * time.Second, time.Second, 3 * time.Second},
+		{"check 2s inter 1s connect 300ms", 300 * ms, 2 * time.Second, time.Second, 2 * time.Second},
+		{"check 300ms no connect inter 500ms", 0, 300 * ms, 500 * ms, 500 * ms},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, r := Timeouts(tc.inter, tc.connect, tc.check); r != tc.want {
+				t.Fatalf("got %v want %v", r, tc.want)
+			}
+		})
+	}
+}
