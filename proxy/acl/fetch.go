@@ -2,12 +2,15 @@ package acl
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"halo/proxy"
@@ -247,6 +250,73 @@ func init() {
 		// rules run once the request head is complete: nothing to wait for
 		return boolVal(true), once(st)
 	}})
+	def(&fetchDef{name: "unique-id", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if len(c.UniqueID) == 0 {
+			return Value{}, false
+		}
+		return strOnce(c.UniqueID, st)
+	}})
+	for i, n := range []string{"capture.req.method", "capture.req.uri", "capture.req.ver"} {
+		part := i
+		def(&fetchDef{name: n, out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			m, u, v := splitReqLine(c.ReqLine)
+			b := [3][]byte{m, u, v}[part]
+			if part == 2 && bytes.HasPrefix(b, []byte("HTTP/")) {
+				b = b[5:]
+			}
+			if b == nil {
+				return Value{}, false
+			}
+			return strOnce(b, st)
+		}})
+	}
+	def(&fetchDef{name: "uuid", out: KStr, match: mStr, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		var u [16]byte
+		if _, err := rand.Read(u[:]); err != nil {
+			return Value{}, false
+		}
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		buf := c.scratchBuf()
+		for i, b := range u {
+			if i == 4 || i == 6 || i == 8 || i == 10 {
+				buf = append(buf, '-')
+			}
+			buf = append(buf, "0123456789abcdef"[b>>4], "0123456789abcdef"[b&15])
+		}
+		c.keepScratch(buf)
+		return Value{Kind: KStr, B: buf}, true
+	}})
+	def(&fetchDef{name: "env", out: KStr, match: mStr, minArgs: 1, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		v, ok := os.LookupEnv(f.args[0])
+		if !ok {
+			return Value{}, false
+		}
+		return strOnce(strBytes(v), st)
+	}})
+	def(&fetchDef{name: "hostname", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		return strOnce(strBytes(hostname), st)
+	}})
+	def(&fetchDef{name: "date", out: KInt, match: mInt, maxArgs: 2, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		n := time.Now().Unix()
+		if len(f.args) > 0 && f.args[0] != "" {
+			off, _ := strconv.ParseInt(f.args[0], 10, 64)
+			n += off
+		}
+		return Value{Kind: KInt, I: n}, once(st)
+	}})
+	def(&fetchDef{name: "rand", out: KInt, match: mInt, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		n := int64(mrand.Uint32())
+		if len(f.args) > 0 {
+			if r, err := strconv.ParseInt(f.args[0], 10, 64); err == nil && r > 0 {
+				n = n * r >> 32
+			}
+		}
+		return Value{Kind: KInt, I: n}, once(st)
+	}})
 	def(&fetchDef{name: "always_false", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		return boolVal(false), once(st)
 	}})
@@ -304,6 +374,22 @@ func init() {
 		*st++
 		return Value{Kind: KStr, B: strBytes(gs[*st-1])}, true
 	}})
+}
+
+var hostname, _ = os.Hostname()
+
+// splitReqLine splits "METHOD URI VERSION".
+func splitReqLine(r []byte) (m, u, v []byte) {
+	i := bytes.IndexByte(r, ' ')
+	if i < 0 {
+		return r, nil, nil
+	}
+	m, rest := r[:i], r[i+1:]
+	j := bytes.LastIndexByte(rest, ' ')
+	if j < 0 {
+		return m, rest, nil
+	}
+	return m, rest[:j], rest[j+1:]
 }
 
 // userGroups maps each user of a userlist to its groups: those on its

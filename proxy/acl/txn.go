@@ -49,6 +49,10 @@ type Ctx struct {
 	// use_backend); the be_name fetch reads it.
 	Backend  string
 	Frontend string
+	// ReqLine is the request line as received (capture.req.*); UniqueID
+	// the transaction's unique-id-format value (unique-id).
+	ReqLine  []byte
+	UniqueID []byte
 
 	st      int       // fetch iteration state
 	scratch [4][]byte // converter buffers; see scratchBuf
@@ -60,6 +64,8 @@ func (c *Ctx) Reset(t Txn) {
 	c.T = t
 	c.Vars.Reset()
 	c.Backend = ""
+	c.ReqLine = nil
+	c.UniqueID = c.UniqueID[:0]
 	c.sidx = 0
 }
 

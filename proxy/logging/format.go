@@ -394,7 +394,12 @@ func appendStrS(dst []byte, s string, flags uint8) []byte {
 
 func appendInt(dst []byte, n int64, flags uint8) []byte {
 	if flags&flagX != 0 {
-		return append(dst, strings.ToUpper(strconv.FormatInt(n, 16))...)
+		// HAProxy prints hexadecimal numbers with "%04X".
+		h := strings.ToUpper(strconv.FormatInt(n, 16))
+		for i := len(h); i < 4; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, h...)
 	}
 	return strconv.AppendInt(dst, n, 10)
 }

@@ -164,3 +164,16 @@ func FuzzCompile(f *testing.F) {
 		fm.Append(nil, e)
 	})
 }
+
+// The unique-id-format example of configuration.txt §4.2.
+func TestUniqueIDExample(t *testing.T) {
+	f, err := logging.Compile(`%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid`, logging.CtxLog, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &logging.Entry{Client: ap("127.0.0.1:33430"), Frontend: ap("127.0.0.30:8080"),
+		Accept: time.Unix(0x4F7B0A69, 0), ReqCounter: 3, PID: 0x790A}
+	if got, want := string(f.Append(nil, e)), "7F000001:8296_7F00001E:1F90_4F7B0A69_0003:790A"; got != want {
+		t.Errorf("got %s want %s", got, want)
+	}
+}

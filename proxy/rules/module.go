@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"halo/proxy"
@@ -64,6 +65,8 @@ type compiled struct {
 	logger     *logging.Logger
 	logFmt     *logging.Format
 	dontLogNul bool
+	uidFmt     *logging.Format
+	uidHdr     []byte
 }
 
 // L7 is the layer-7 module: ACL-driven rules, stats pages, persistence
@@ -75,6 +78,7 @@ type L7 struct {
 	connPool sync.Pool
 	hostname string
 	pid      int
+	reqs     atomic.Int64 // request counter (%rt)
 }
 
 // New returns an unconfigured module; Init compiles the configuration.
@@ -100,8 +104,9 @@ func (l *L7) Module() proxy.Module {
 
 type txnState struct {
 	State
-	v    view
-	refs []ServerRef
+	v      view
+	refs   []ServerRef
+	reqNum int64
 }
 
 // Check compiles cfg's layer-7 parts without a runtime (for -c). Errors
@@ -261,6 +266,16 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	if p.Cap&proxy.CapBE != 0 {
 		c.cookie = NewCookie(p.Cookie)
 	}
+	if p.UniqueIDFormat != "" && p.Cap&proxy.CapFE != 0 {
+		f, err := logging.Compile(p.UniqueIDFormat, logging.CtxLog, opts)
+		if err != nil {
+			return nil, fmt.Errorf("unique-id-format: %w", err)
+		}
+		c.uidFmt = f
+		if p.UniqueIDHeader != "" {
+			c.uidHdr = []byte(strings.ToLower(p.UniqueIDHeader))
+		}
+	}
 	if p.Stats != nil && rt != nil && NewStatsPage != nil {
 		sp, err := NewStatsPage(rt, p, cp)
 		if err != nil {
@@ -336,6 +351,13 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	feStage := tx.Frontend != nil && px == tx.Frontend.Proxy
 	if feStage {
 		st.Ctx.Frontend = px.Name
+		st.Ctx.ReqLine = tx.ReqLine
+		st.reqNum = l.reqs.Add(1) - 1
+		if c.uidFmt != nil {
+			e := &st.Entry
+			l.requestEntry(e, tx, st)
+			st.Ctx.UniqueID = c.uidFmt.Append(st.Ctx.UniqueID[:0], e)
+		}
 	}
 	// tcp-request content rules come first (HAProxy evaluates them before
 	// any HTTP processing); in HTTP mode the request head is available.
@@ -386,6 +408,11 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	if feStage {
 		l.useBackend(tx, c, st)
+		if c.uidHdr != nil {
+			if hl := st.v.ReqHeaders(); hl != nil {
+				hl.Add(c.uidHdr, st.Ctx.UniqueID)
+			}
+		}
 	}
 	// Cookie persistence belongs to the backend stage; a listen section
 	// that keeps its own servers has only the frontend stage.
@@ -610,12 +637,24 @@ func appendConnect(dst []byte, tx *proxy.Txn) []byte {
 	return dst
 }
 
-func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
+// requestEntry fills what a log-format can read before the transaction
+// ends (unique-id-format).
+func (l *L7) requestEntry(e *logging.Entry, tx *proxy.Txn, st *txnState) {
 	ctx := e.Ctx
 	*e = logging.Entry{Ctx: ctx}
 	e.Client, e.Frontend = tx.Src, tx.Dst
 	e.Accept, e.Request = tx.AcceptAt, tx.ReqAt
 	e.FrontendName, e.SSL = tx.Frontend.Proxy.Name, tx.SSL
+	e.PID, e.Hostname = l.pid, l.hostname
+	e.ReqCounter = st.reqNum
+	if len(tx.ReqLine) > 0 {
+		e.RequestLine = tx.ReqLine
+	}
+	e.Th, e.Ti, e.TR, e.Tw, e.Tc, e.Tr, e.Ta, e.Tt = -1, -1, -1, -1, -1, -1, -1, -1
+}
+
+func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
+	l.requestEntry(e, tx, st)
 	if tx.Backend != nil {
 		e.BackendName = tx.Backend.Proxy.Name
 	}
@@ -648,11 +687,8 @@ func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	e.BeConn, e.SrvConn = int(tx.BeConn), int(tx.SrvConn)
 	e.Retries = tx.Retries
 	e.SrvQueue, e.BeQueue = int(tx.SrvQueue), int(tx.BeQueue)
-	if len(tx.ReqLine) > 0 {
-		e.RequestLine = tx.ReqLine
-	}
 	e.ReqCaptures, e.ResCaptures = st.ReqCaps, st.ResCaps
-	e.PID, e.Hostname = l.pid, l.hostname
+	e.UniqueID = st.Ctx.UniqueID
 	if tx.Server != nil {
 		e.Server = tx.Server.Addr(tx.Dst)
 	}

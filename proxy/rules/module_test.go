@@ -25,6 +25,9 @@ func echo(t *testing.T, name string, port int) *proxy.Server {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s cookie=%s", name, r.Header.Get("Cookie"))
+		if uid := r.Header.Get("X-Unique-ID"); uid != "" {
+			fmt.Fprintf(w, " uid=%s", uid)
+		}
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -79,6 +82,8 @@ func TestModuleEndToEnd(t *testing.T) {
 		Stats:          &proxy.StatsPage{URI: "/st"},
 		Logs:           []proxy.LogTarget{{Address: "127.0.0.1:23250", Facility: "local0"}},
 		LogFormat:      "httplog",
+		UniqueIDFormat: "%[req.hdr(host)]_%rt",
+		UniqueIDHeader: "X-Unique-ID",
 	}
 	cfg := &proxy.Config{Global: proxy.Global{Maxconn: 100}, Proxies: []*proxy.Proxy{fe, ba, bb}}
 	rules.NewStatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
@@ -99,7 +104,7 @@ func TestModuleEndToEnd(t *testing.T) {
 		t.Errorf("dynamic use_backend + insert: %q %v", body, resp.Header)
 	}
 	_, body = get(t, addr, "GET / HTTP/1.1\r\nHost: a.example.com\r\nCookie: x=1; SRV=sa\r\n\r\n")
-	if body != "sa cookie=x=1" {
+	if body != "sa cookie=x=1 uid=a.example.com_1" {
 		t.Errorf("indirect cookie not stripped: %q", body)
 	}
 	_, body = get(t, addr, "GET / HTTP/1.1\r\nHost: nosuch.example.com\r\n\r\n")
