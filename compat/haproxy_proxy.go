@@ -878,8 +878,10 @@ func decodeCookie(c *hctx, d *parser.Directive, a []parser.Word) error {
 			ck.NoCache = true
 		case "postonly":
 			ck.PostOnly = true
+			c.lowerPart("postonly", Ignored, "the cookie is inserted on any method")
 		case "preserve":
 			ck.Preserve = true
+			c.lowerPart("preserve", Ignored, "the server's cookie is not preserved")
 		case "httponly":
 			ck.HTTPOnly = true
 		case "secure":
@@ -909,6 +911,7 @@ func decodeCookie(c *hctx, d *parser.Directive, a []parser.Word) error {
 				} else {
 					ck.MaxLife = t
 				}
+				c.lowerPart(v, Ignored, "cookie expiry dates are not enforced")
 			}
 			i++
 		default:

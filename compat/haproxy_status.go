@@ -14,10 +14,10 @@ var haproxyStatus = map[string]struct {
 	note string
 }{
 	// global
-	"user":                        {Partial, "privileges are dropped only when started as root"},
-	"group":                       {Partial, "privileges are dropped only when started as root"},
-	"uid":                         {Partial, "privileges are dropped only when started as root"},
-	"gid":                         {Partial, "privileges are dropped only when started as root"},
+	"user":                        {Ignored, "halo keeps running as the user and group that started it"},
+	"group":                       {Ignored, "halo keeps running as the user and group that started it"},
+	"uid":                         {Ignored, "halo keeps running as the user and group that started it"},
+	"gid":                         {Ignored, "halo keeps running as the user and group that started it"},
 	"chroot":                      {Ignored, "halo does not chroot"},
 	"nbthread":                    {Ignored, "the Go scheduler uses every CPU; the thread count is not applied"},
 	"cpu-map":                     {Ignored, "CPU pinning is not applied"},
@@ -97,7 +97,8 @@ var haproxyProxyStatus = map[string]struct {
 	"log-format-sd":                       {Ignored, "structured data is not added to RFC5424 logs"},
 	"error-log-format":                    {Ignored, "the error log format is the default one"},
 	"log-tag":                             {Ignored, "the syslog tag is always 'haproxy'"},
-	"unique-id-format":                    {Supported, ""},
+	"unique-id-header":                    {Ignored, "unique IDs are not generated"},
+	"unique-id-format":                    {Ignored, "unique IDs are not generated"},
 	"monitor fail":                        {Ignored, "monitor fail conditions are not evaluated"},
 	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
 	"stats scope":                         {Ignored, "the stats page shows every proxy"},
@@ -147,7 +148,7 @@ var haproxyProxyStatus = map[string]struct {
 	"option transparent":                  {Unsupported, "transparent proxying is not implemented"},
 	"option http-restrict-req-hdr-names":  {Ignored, "not applied"},
 	"option tcp-check":                    {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
-	"option httpslog":                     {Partial, "logged in httplog format"},
+	"option httpslog":                     {Supported, ""},
 
 	"http-check connect":        {Ignored, "a custom check connection is not made"},
 	"http-check disable-on-404": {Ignored, "servers answering 404 are not set to NOLB"},
@@ -182,6 +183,8 @@ var httpActionStatus = map[string]struct {
 	"set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
 	"set-timeout":   {Ignored, "not executed"},
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
+	"tarpit":      {Partial, "answered at once, without holding the connection for 'timeout tarpit'"},
+	"silent-drop": {Partial, "the connection is closed without the TTL trick"},
 	"reject":      {Unsupported, "the connection would not be closed: 'http-request reject' is not executed by the runtime"},
 	"use-service": {Supported, ""},
 }
@@ -221,7 +224,7 @@ func serverParamStatus(k string) (Status, string) {
 	switch k {
 	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
 		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "slowstart", "port", "addr", "cookie",
-		"on-marked-down", "on-marked-up", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
+		"on-marked-down", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
 		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "sni", "alpn", "ca-file", "crt", "verifyhost",
 		"resolvers", "resolve-prefer", "check-ssl", "check-sni", "no-check-ssl":
 		return Supported, ""
@@ -229,6 +232,8 @@ func serverParamStatus(k string) (Status, string) {
 		return Ignored, "agent checks are not run"
 	case "track":
 		return Ignored, "tracked server state is not followed"
+	case "on-marked-up":
+		return Ignored, "backup sessions are not shut down"
 	case "observe", "on-error", "error-limit":
 		return Ignored, "traffic is not observed for health"
 	}
@@ -304,10 +309,8 @@ func init() {
 	for _, t := range []string{"client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin"} {
 		st, note := Supported, ""
 		switch t {
-		case "client-fin", "server-fin":
-			st, note = Ignored, "half-closed connections use the client/server timeout"
 		case "tarpit":
-			st, note = Partial, "tarpit answers like deny"
+			st, note = Ignored, "tarpit rules answer at once"
 		}
 		proxyTable.Add(hrow{Name: "timeout " + t, Status: st, Note: note, Sub: true})
 	}
