@@ -480,3 +480,31 @@ func TestStatus(t *testing.T) {
 		t.Fatal(st)
 	}
 }
+
+// `balance first` fills servers in id order up to their maxconn.
+func TestFirstFillsToMaxconn(t *testing.T) {
+	b := mustNew(t, Config{Algo: First, QueueTimeout: 50 * time.Millisecond}, srv("s1", 1, maxconn(2)), srv("s2", 1, maxconn(1)), srv("s3", 1, maxconn(1)))
+	ctx := context.Background()
+	var got []*Server
+	for range 4 {
+		s, err := b.Take(ctx, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.Name)
+	}
+	if join(names) != "s1 s1 s2 s3" {
+		t.Fatalf("fill order %v", names)
+	}
+	if _, err := b.Take(ctx, nil, nil); err != ErrQueueTimeout {
+		t.Fatalf("all full: %v", err)
+	}
+	b.Release(got[0])
+	if s, _ := b.Take(ctx, nil, nil); s.Name != "s1" {
+		t.Fatalf("freed slot not reused first: %s", s.Name)
+	}
+}

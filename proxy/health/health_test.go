@@ -141,6 +141,15 @@ func TestHTTPRequest(t *testing.T) {
 			}
 		})
 	}
+	if g := string(HTTPRequest("POST", "/x", "HTTP/1.1", [][2]string{{"Host", "a"}}, "hello")); g != "POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello" {
+		t.Fatalf("1.1 body: %q", g)
+	}
+	if g := string(HTTPRequest("POST", "/y", "", nil, "hi")); g != "POST /y HTTP/1.0\r\ncontent-length: 2\r\n\r\nhi" {
+		t.Fatalf("1.0 body: %q", g)
+	}
+	if g := string(HTTPRequest("GET", "/z", "HTTP/1.1", nil, "")); g != "GET /z HTTP/1.1\r\nconnection: close\r\n\r\n" {
+		t.Fatalf("1.1 no host: %q", g)
+	}
 	v, h := SplitLegacyVersion("HTTP/1.1\r\nHost: foo")
 	if v != "HTTP/1.1" || len(h) != 1 || h[0] != [2]string{"Host", "foo"} {
 		t.Fatalf("%q %v", v, h)

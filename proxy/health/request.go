@@ -7,8 +7,8 @@ import (
 
 // HTTPRequest builds the check request HAProxy sends for `option httpchk`
 // / `http-check send`: "METH URI VER", then for HTTP/1.1 the headers with
-// lowercased names and "connection: close" (HAProxy's HTX rendering), a
-// content-length when there is a body. HTTP/1.0 requests carry only the
+// lowercased names, a content-length when there is a body, then
+// "connection: close" (HAProxy's HTX rendering). HTTP/1.0 requests carry only the
 // headers given. Defaults: OPTIONS, /, HTTP/1.0.
 func HTTPRequest(method, uri, version string, headers [][2]string, body string) []byte {
 	if method == "" {
@@ -26,11 +26,11 @@ func HTTPRequest(method, uri, version string, headers [][2]string, body string) 
 	for _, h := range headers {
 		b.WriteString(strings.ToLower(h[0]) + ": " + h[1] + "\r\n")
 	}
-	if v11 {
-		b.WriteString("connection: close\r\n")
-	}
 	if body != "" {
 		b.WriteString("content-length: " + strconv.Itoa(len(body)) + "\r\n")
+	}
+	if v11 {
+		b.WriteString("connection: close\r\n")
 	}
 	b.WriteString("\r\n")
 	b.WriteString(body)
