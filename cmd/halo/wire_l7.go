@@ -48,5 +48,7 @@ func balanceChecks(ss *proxy.ServerState) (stats.CheckState, bool) {
 		Failed:   int64(st.FailedChecks),
 		Downs:    int64(st.DownTrans),
 		Downtime: st.Downtime,
+		// lastchg
+		LastChange: st.LastChange,
 	}, true
 }

@@ -61,6 +61,9 @@ type CheckState struct {
 	Failed   int64  // chkfail
 	Downs    int64  // chkdown: UP->DOWN transitions
 	Downtime time.Duration
+	// LastChange is when the server last changed state (lastchg); zero
+	// when unknown.
+	LastChange time.Time
 }
 
 // Checks returns a server's health-check state; nil means no checker
@@ -391,7 +394,11 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 		}
 		r.setI("downtime", int64(down/time.Second))
 	}
-	r.setI("lastchg", int64(now.Sub(m.at)/time.Second))
+	changed := m.at
+	if hasChk && !chk.LastChange.IsZero() {
+		changed = chk.LastChange
+	}
+	r.setI("lastchg", int64(now.Sub(changed)/time.Second))
 	if sv.Maxqueue > 0 {
 		r.setI("qlimit", int64(sv.Maxqueue))
 	}
