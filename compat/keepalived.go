@@ -169,6 +169,7 @@ type kaCtx struct {
 	global     kaGlobalMeta
 	ifaces     map[string]bool
 	badIf      bool // an interface named in the configuration is missing
+	badIfPos   parser.Pos
 
 	depth    int
 	closers  map[*parser.Directive]bool
@@ -214,7 +215,8 @@ type kaScriptMeta struct {
 // kaScriptUse is one script keepalived would run, for the security and
 // existence checks done after reading the configuration.
 type kaScriptUse struct {
-	pos     parser.Pos
+	pos     parser.Pos // where keepalived reports user problems
+	cmdPos  parser.Pos // the script's own line
 	cmd     string
 	user    string // "" = default script user
 	track   string // vrrp_script name, for track scripts
@@ -275,6 +277,13 @@ func (c *kaCtx) setGlobalDefaults() {
 	g.GARPMasterRepeat = 5
 	g.GARPMasterRefreshRepeat = 1
 	g.Version = 2
+}
+
+// markBadIf records that a configured interface is missing.
+func (c *kaCtx) markBadIf(pos parser.Pos) {
+	if !c.badIf {
+		c.badIf, c.badIfPos = true, pos
+	}
 }
 
 // errf reports a keepalived configuration error of the given class.
@@ -507,7 +516,7 @@ func (c *kaCtx) addScript(d *parser.Directive, args []parser.Word, track string)
 		return ""
 	}
 	cmd := args[0].Value
-	use := kaScriptUse{pos: d.Pos, cmd: cmd, track: track}
+	use := kaScriptUse{pos: d.Pos, cmdPos: d.Pos, cmd: cmd, track: track}
 	if len(args) > 1 {
 		use.user = args[1].Value
 		use.hasUser = true
@@ -550,7 +559,7 @@ func (c *kaCtx) parseVIP(d *parser.Directive) (vrrp.VIP, bool) {
 			v.Dev = next()
 			if c.ifaces != nil && v.Dev != "" && !c.ifaces[v.Dev] {
 				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, a)
-				c.badIf = true
+				c.markBadIf(d.Pos)
 			}
 		case "scope":
 			v.Scope = next()
@@ -637,7 +646,7 @@ func (c *kaCtx) parseRoute(d *parser.Directive) (kaRoute, bool) {
 			i++
 			if c.ifaces != nil && val != "" && !c.ifaces[val] {
 				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for VROUTE nexthop doesn't exist", val)
-				c.badIf = true
+				c.markBadIf(d.Pos)
 			}
 		case "metric", "preference", "priority":
 			n, _ := strconv.Atoi(val)
@@ -728,7 +737,7 @@ func (c *kaCtx) finish() {
 		}
 	}
 	if c.badIf {
-		c.errf(parser.Pos{}, parser.KaBadIf, "Non-existent interface specified in configuration")
+		c.errf(c.badIfPos, parser.KaBadIf, "Non-existent interface specified in configuration")
 	} else {
 		// keepalived checks scripts before completing the instances
 		c.checkScripts()
@@ -757,7 +766,7 @@ func (c *kaCtx) finish() {
 		if !m.vridSet {
 			// keepalived drops the instance
 			if !c.badIf {
-				c.errf(parser.Pos{}, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
+				c.errf(m.pos, parser.KaGeneralError, "(%s) the virtual router id must be set", in.Name)
 			}
 			continue
 		}
@@ -768,21 +777,21 @@ func (c *kaCtx) finish() {
 			if m.nativeIPv6 || c.cfg.Global.Strict {
 				need = "required"
 			}
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) No VIP specified; at least one is %s", in.Name, need)
+			say(m.pos, parser.KaGeneralError, "(%s) No VIP specified; at least one is %s", in.Name, need)
 		}
 		if m.unicastKw && len(in.UnicastPeers) == 0 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", in.Name)
 		}
 		if m.ttlSet && len(in.UnicastPeers) == 0 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s): Cannot use unicast_ttl without unicast peers - resetting", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s): Cannot use unicast_ttl without unicast peers - resetting", in.Name)
 			in.UnicastTTL = 0
 		}
 		if in.AuthType != "" && in.AuthPass == "" && in.AuthType == "PASS" {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) Authentication specified but no password given. Ignoring", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) Authentication specified but no password given. Ignoring", in.Name)
 			in.AuthType = ""
 		}
 		if c.cfg.Global.Strict && m.stateMaster && in.Priority != 255 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) State MASTER must match being address owner", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) State MASTER must match being address owner", in.Name)
 			in.InitialState = vrrp.StateBackup
 			m.stateMaster = false
 		}
@@ -791,22 +800,22 @@ func (c *kaCtx) finish() {
 			in.InitialState = vrrp.StateMaster
 		}
 		if in.AuthType == "AH" && m.stateMaster {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
 			in.InitialState = vrrp.StateBackup
 			m.stateMaster = false
 		}
 		if m.stateMaster && in.NoPreempt {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", in.Name)
 			in.NoPreempt = false
 		}
 		if m.stateMaster && in.PreemptDelay > 0 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
+			say(m.pos, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
 			in.PreemptDelay = 0
 		}
 		kept := in.TrackInterfaces[:0]
 		for _, t := range in.TrackInterfaces {
 			if t.Name == in.Interface && (c.ifaces == nil || c.ifaces[t.Name]) {
-				say(parser.Pos{}, parser.KaGeneralError, "(%s) Ignoring track_interface %s since own interface", in.Name, t.Name)
+				say(m.pos, parser.KaGeneralError, "(%s) Ignoring track_interface %s since own interface", in.Name, t.Name)
 				continue
 			}
 			kept = append(kept, t)
@@ -820,7 +829,7 @@ func (c *kaCtx) finish() {
 		}
 		c.instanceGlobals(in, m)
 		if in.Version == 2 && in.AdvertInt%time.Second != 0 {
-			say(parser.Pos{}, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
+			say(m.pos, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
 			in.AdvertInt = in.AdvertInt.Round(time.Second)
 			if in.AdvertInt < time.Second {
 				in.AdvertInt = time.Second
@@ -840,7 +849,7 @@ func (c *kaCtx) finish() {
 		}
 		g.Instances = kept
 		if len(kept) <= 1 {
-			say(parser.Pos{}, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
+			say(pos, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
 		}
 	}
 	for name, sm := range c.scriptMeta {
@@ -973,23 +982,24 @@ func (c *kaCtx) checkScripts() {
 		return
 	}
 	rootScripts := false
+	var rootPos parser.Pos
 	for _, s := range c.scripts {
 		if s.skip {
 			continue
 		}
 		if !kaScriptRunnable(s.cmd) {
 			if s.track != "" {
-				c.errf(parser.Pos{}, parser.KaGeneralError, "Disabling track script %s since not found/accessible", s.track)
+				c.errf(s.cmdPos, parser.KaGeneralError, "Disabling track script %s since not found/accessible", s.track)
 				c.disableTrack(s.track)
 			}
 			continue
 		}
-		if s.uid == 0 {
-			rootScripts = true
+		if s.uid == 0 && !rootScripts {
+			rootScripts, rootPos = true, s.cmdPos
 		}
 	}
 	if rootScripts && !c.cfg.Global.EnableScriptSecurity {
-		c.errf(parser.Pos{}, parser.KaSecurityError, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
+		c.errf(rootPos, parser.KaSecurityError, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
 	}
 }
 

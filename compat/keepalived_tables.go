@@ -253,7 +253,7 @@ func decVirtualServer(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 		for i := 2; i+1 < len(args); i++ {
 			if args[i].Value == "dev" && c.ifaces != nil && !c.ifaces[args[i+1].Value] {
 				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", args[i+1].Value, vs.addr)
-				c.badIf = true
+				c.markBadIf(d.Pos)
 			}
 		}
 	}
@@ -274,20 +274,20 @@ func decVirtualServer(c *kaCtx, d *parser.Directive, args []parser.Word) error {
 			}
 			name = fmt.Sprintf("[%s]:%s:%s", vs.addr, proto, vs.port)
 		}
-		c.errf(parser.Pos{}, parser.KaGeneralError, "Virtual server %s has no real servers - ignoring", name)
+		c.errf(d.Pos, parser.KaGeneralError, "Virtual server %s has no real servers - ignoring", name)
 		return nil
 	}
 	switch {
 	case vs.fwmark:
 		if vs.protocol != "" {
-			c.errf(parser.Pos{}, parser.KaWarning, "Warning: Virtual server FWM %s: protocol specified for fwmark - protocol will be ignored", vs.port)
+			c.errf(d.Pos, parser.KaWarning, "Warning: Virtual server FWM %s: protocol specified for fwmark - protocol will be ignored", vs.port)
 		}
 	case vs.protocol == "" && args[0].Value != "group":
-		c.errf(parser.Pos{}, parser.KaWarning, "Virtual server [%s]:none:%s: no protocol set - defaulting to UDP", vs.addr, vs.port)
+		c.errf(d.Pos, parser.KaWarning, "Virtual server [%s]:none:%s: no protocol set - defaulting to UDP", vs.addr, vs.port)
 		vs.protocol = "udp"
 	}
 	if vs.method == "" && !vs.fwmark && args[0].Value != "group" {
-		c.errf(parser.Pos{}, parser.KaWarning, "Virtual server [%s]:%s:%s: no forwarding method set, setting default NAT", vs.addr, vs.protocol, vs.port)
+		c.errf(d.Pos, parser.KaWarning, "Virtual server [%s]:%s:%s: no forwarding method set, setting default NAT", vs.addr, vs.protocol, vs.port)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func scriptRows() []kaRow {
 				return
 			}
 			sc.Command = scriptCmd(d.Args)
-			c.scripts = append(c.scripts, kaScriptUse{pos: d.Pos, cmd: sc.Command, track: sc.Name})
+			c.scripts = append(c.scripts, kaScriptUse{pos: d.Pos, cmdPos: d.Pos, cmd: sc.Command, track: sc.Name})
 		})},
 		{"interval", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
@@ -205,7 +205,7 @@ func instanceRows() []kaRow {
 				c.im.ifacePos = d.Pos
 				if c.ifaces != nil && !c.ifaces[v] {
 					c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for vrrp_instance %s doesn't exist", v, in.Name)
-					c.badIf = true
+					c.markBadIf(d.Pos)
 				}
 			}
 		})},
@@ -364,7 +364,7 @@ func instanceRows() []kaRow {
 			for _, l := range d.Body {
 				if c.ifaces != nil && !c.ifaces[l.Name] {
 					c.errf(l.Pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", in.Name, l.Name)
-					c.badIf = true
+					c.markBadIf(l.Pos)
 				}
 				t, ok := c.trackRef(l, func(w string) string {
 					return "(" + in.Name + ") weight " + w + " for " + l.Name + " must be between [-253..253] inclusive. Ignoring..."
