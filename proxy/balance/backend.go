@@ -275,7 +275,7 @@ func (b *Backend) Take(ctx context.Context, req *Request, prev *Server) (*Server
 // TakeUntil is Take with an explicit queue deadline (zero: the backend's
 // QueueTimeout) and no context.
 func (b *Backend) TakeUntil(req *Request, prev *Server, deadline time.Time) (*Server, error) {
-	return b.take(nil, req, prev, nil, deadline)
+	return b.take(context.Background(), req, prev, nil, deadline)
 }
 
 // TakeServer reserves a slot on a server chosen by persistence (a cookie, a
@@ -341,10 +341,7 @@ func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, 
 			}
 			timer = time.NewTimer(deadline.Sub(now))
 		}
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
+		done := ctx.Done()
 		var got *Server
 		var err error
 		select {

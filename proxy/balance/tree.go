@@ -27,18 +27,8 @@ func (t *keyTree) insert(key uint32, s *Server, occ int) {
 	t.e[i] = treeEntry{key: key, srv: s, occ: occ}
 }
 
-// remove deletes the entry of server s with occurrence occ, if present.
-func (t *keyTree) remove(s *Server, occ int) bool {
-	for i := range t.e {
-		if t.e[i].srv == s && t.e[i].occ == occ {
-			t.e = append(t.e[:i], t.e[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// removeKey is remove with a known key: a binary search narrows the scan.
+// removeKey deletes the entry of server s with occurrence occ and key key,
+// if present (a binary search narrows the scan).
 func (t *keyTree) removeKey(key uint32, s *Server, occ int) bool {
 	i := sort.Search(len(t.e), func(i int) bool { return t.e[i].key >= key })
 	for ; i < len(t.e) && t.e[i].key == key; i++ {
