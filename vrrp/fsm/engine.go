@@ -409,6 +409,24 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 			e.groupNotify(g)
 		}
 	}
+	// kept tells whether a reload keeps instance in's state.
+	kept := func(in *instance) (State, bool) {
+		st, ok := carry[in.cfg.Name]
+		if !ok || in.faults > 0 || in.inits > 0 || in.group != nil && (in.group.state == Init || in.group.state == Fault) {
+			return 0, false
+		}
+		if st == Master && (in.group == nil || in.group.state == Master) || st == Backup {
+			return st, true
+		}
+		return 0, false
+	}
+	// Keepalived first clears any VIPs a previous run left behind, for
+	// every instance, then enters the initial states.
+	for _, in := range e.inst {
+		if _, ok := kept(in); !ok {
+			e.removeVIPs(in)
+		}
+	}
 	for _, in := range e.inst {
 		isUp := in.faults == 0
 		held := in.inits > 0 || (in.group != nil && in.group.state == Init)
@@ -417,9 +435,9 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 			newState = in.group.state
 		}
 		in.masterAdverInt = in.cfg.AdvertInt
-		if st, ok := carry[in.cfg.Name]; ok && isUp && !held && newState != Fault {
-			switch {
-			case st == Master && (in.group == nil || newState == Master):
+		if st, ok := kept(in); ok {
+			switch st {
+			case Master:
 				in.state, in.want = Master, Master
 				in.notified, in.notifiedAny = Master, true
 				e.vipLog(in, "sett")
@@ -430,7 +448,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 				}
 				e.setTimer(in, TimerAdvert, e.now) // advertise at once
 				continue
-			case st == Backup:
+			case Backup:
 				in.state = Backup
 				in.notified, in.notifiedAny = Backup, true
 				in.msDownTimer = 3*in.masterAdverInt + in.skew()
@@ -438,8 +456,6 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 				continue
 			}
 		}
-		// Keepalived clears any VIPs a previous run left behind.
-		e.removeVIPs(in)
 		if isUp && !held && newState == Master && in.base == prioOwner && in.want == Master {
 			// The address owner with `state MASTER` (RFC 3768 6.4.1): "The
 			// simplest way to become master is to timeout from the backup
@@ -858,6 +874,12 @@ func (e *Engine) tryUpInstance(in *instance, leavingInit bool) {
 		in.faults--
 	}
 	if !e.started || in.faults > 0 || in.inits > 0 {
+		return
+	}
+	if leavingInit && in.state != Fault {
+		// A sync group already brought it up (vrrp_sync_backup pulls held
+		// members along); Keepalived would "leave FAULT" from wherever it
+		// is, even MASTER, keeping the VIPs in BACKUP. Nothing to leave.
 		return
 	}
 	if !(in.want == Master && in.base == prioOwner) {

@@ -89,7 +89,7 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
-	{"KA: 12 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, SIGHUP reload, excluded VIPs, sync group) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: 13 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, SIGHUP reload, excluded VIPs, sync group fault, sync group waiting for all members) replayed: same log lines", "TestKeepalivedReplay"},
 	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
 	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
 	{"KA: SIGHUP reload keeps MASTER/BACKUP silently, new priority advertised at once", "TestResume"},
@@ -1069,8 +1069,9 @@ func TestResume(t *testing.T) {
 	n.Name, n.VRID = "VI_3", 53
 	r := newRig(t, []Config{basic(90), b, n}, nil)
 	acts := r.apply(r.e.Resume(r.now, map[string]State{"VI_1": Master, "VI_2": Backup}))
-	want := "log+ (VI_1) setting VIPs.\nadd-vips VI_1\n" + // MASTER kept, VIPs re-asserted
-		"log+ (VI_3) removing VIPs.\nremove-vips VI_3\nlog (VI_3) Entering BACKUP STATE (init)\nnotify INSTANCE VI_3 BACKUP 100\n"
+	want := "log+ (VI_3) removing VIPs.\nremove-vips VI_3\n" + // a new instance: stale VIPs cleared
+		"log+ (VI_1) setting VIPs.\nadd-vips VI_1\n" + // MASTER kept, VIPs re-asserted
+		"log (VI_3) Entering BACKUP STATE (init)\nnotify INSTANCE VI_3 BACKUP 100\n"
 	if got := transcript(acts); got != want {
 		t.Fatalf("transcript:\n%s", got)
 	}

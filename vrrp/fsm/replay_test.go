@@ -46,7 +46,12 @@ func TestKeepalivedReplay(t *testing.T) {
 		return func(l *lan, r *router) { l.apply(r, r.e.Script(l.now, name, ok)) }
 	}
 	stop := func(l *lan, r *router) { l.stop(r) }
-	start := func(l *lan, r *router) { l.start(r) }
+	start := func(l *lan, r *router) {
+		if !r.up && r.e.started {
+			l.t.Fatal("start twice")
+		}
+		l.start(r)
+	}
 	tests := []struct {
 		name  string
 		cfg   func(node int) ([]Config, []GroupConfig)
@@ -123,6 +128,15 @@ func TestKeepalivedReplay(t *testing.T) {
 				{Addr: netip.MustParseAddr("fd00::11" + string(rune('0'+n))), Excluded: true}}
 			return one(c), nil
 		}, steps: []step{{0, 1, start}, {0, 2, start}, {5 * time.Second, 1, stop}, {5 * time.Second, 2, stop}}},
+		{name: "syncwait", cfg: func(n int) ([]Config, []GroupConfig) {
+			v2 := inst(100, Backup, time.Second, 2)
+			v2.Name, v2.VRID, v2.VIPs = "VI_2", 52, vip("10.77.0.101")
+			if n == 2 {
+				v2.Priority, v2.InitialState = 150, Master
+				return one(v2), nil
+			}
+			return []Config{inst(100, Backup, time.Second, 2), v2}, []GroupConfig{{Name: "G1", Members: []string{"VI_1", "VI_2"}}}
+		}, steps: []step{{0, 2, start}, {4 * time.Second, 1, start}, {13 * time.Second, 2, stop}, {17 * time.Second, 1, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},
