@@ -1,6 +1,9 @@
 package compat
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // This file is the one place that says how far halo executes each haproxy
 // keyword. Decoders live elsewhere; flip a status here when the runtime on
@@ -325,4 +328,45 @@ func init() {
 			panic("compat: status for unknown proxy keyword " + k)
 		}
 	}
+}
+
+// KeywordInfo is one row of a keyword table, for documentation.
+type KeywordInfo struct {
+	Section string `json:"section"`
+	Keyword string `json:"keyword"`
+	Status  Status `json:"status"`
+	Note    string `json:"note,omitempty"`
+}
+
+// HAProxyKeywords lists every haproxy keyword halo knows, table by table,
+// with its status: the source of `halo compat --keywords`.
+func HAProxyKeywords() []KeywordInfo {
+	var out []KeywordInfo
+	add := func(sec string, t *Table[*hctx]) {
+		for _, name := range t.Names() {
+			k := t.Get(name)
+			out = append(out, KeywordInfo{Section: sec, Keyword: name, Status: k.Status, Note: k.Note})
+		}
+	}
+	add("global", globalTable)
+	add("defaults/frontend/backend/listen", proxyTable)
+	add("userlist", userlistTable)
+	add("http-errors", httpErrorsTable)
+	secs := make([]string, 0, len(otherSectionTables))
+	for s := range otherSectionTables {
+		secs = append(secs, s)
+	}
+	sort.Strings(secs)
+	for _, s := range secs {
+		add(s, otherSectionTables[s])
+	}
+	for _, name := range sortedKeys(serverParams) {
+		st, note := serverParamStatus(name)
+		out = append(out, KeywordInfo{Section: "server/default-server", Keyword: name, Status: st, Note: note})
+	}
+	for _, name := range sortedKeys(bindParams) {
+		st, note := bindParamStatus(name)
+		out = append(out, KeywordInfo{Section: "bind", Keyword: name, Status: st, Note: note})
+	}
+	return out
 }

@@ -48,6 +48,7 @@ func detectLang(path string, data []byte) parser.Lang {
 }
 
 const compatUsage = `usage: halo compat [--json] FILE…
+       halo compat --keywords [--json]
 Reports, for each haproxy.cfg or keepalived.conf, every directive halo does
 not run exactly as the original tool, and a summary. Exit status 1 when
 something unsupported would change behaviour or the file is invalid.
@@ -57,12 +58,14 @@ func compatMain(argv []string) int { return compatCmd(argv, os.Stdout, os.Stderr
 
 // compatCmd is `halo compat ARGS…` writing to the given streams.
 func compatCmd(argv []string, stdout, stderr io.Writer) int {
-	asJSON := false
+	asJSON, list := false, false
 	var files []string
 	for _, a := range argv {
 		switch a {
 		case "--json", "-json":
 			asJSON = true
+		case "--keywords":
+			list = true
 		case "-h", "--help":
 			fmt.Fprint(stdout, compatUsage)
 			return 0
@@ -73,6 +76,9 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			}
 			files = append(files, a)
 		}
+	}
+	if list {
+		return listKeywords(stdout, asJSON)
 	}
 	if len(files) == 0 {
 		fmt.Fprint(stderr, compatUsage)
@@ -143,4 +149,24 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// listKeywords prints every haproxy keyword halo knows with its status,
+// from the same tables -c and the report use.
+func listKeywords(w io.Writer, asJSON bool) int {
+	kws := compat.HAProxyKeywords()
+	if asJSON {
+		out, err := json.MarshalIndent(kws, "", "  ")
+		if err != nil {
+			return 2
+		}
+		fmt.Fprintln(w, string(out))
+		return 0
+	}
+	fmt.Fprintln(w, "| section | keyword | status | what differs |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, k := range kws {
+		fmt.Fprintf(w, "| %s | `%s` | %s | %s |\n", k.Section, k.Keyword, k.Status, k.Note)
+	}
+	return 0
 }

@@ -240,3 +240,20 @@ func TestDetectLang(t *testing.T) {
 		})
 	}
 }
+
+func TestCompatKeywords(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := compatCmd([]string{"--keywords"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{
+		"| global | `maxconn` | supported |",
+		"| global | `chroot` | ignored |",
+		"| defaults/frontend/backend/listen | `option forwardfor` | supported |",
+		"| server/default-server | `agent-check` | ignored |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--keywords lacks %q", want)
+		}
+	}
+}
