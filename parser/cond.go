@@ -258,6 +258,11 @@ func parseNamedCondition(words []Word) (*Condition, bool) {
 		if v == "" {
 			continue
 		}
+		if n > 0 && (v == "||" || v == "or") {
+			// "!||" is a negation followed by an operator: an error the
+			// grammar reports.
+			return nil, false
+		}
 		pos := w.Pos
 		if negPos != nil {
 			pos = *negPos
