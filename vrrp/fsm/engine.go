@@ -504,6 +504,9 @@ func (e *Engine) Receive(now time.Time, i int, adv Advert) []Action {
 		return e.done()
 	}
 	in := e.inst[i]
+	// Keepalived compares and prints the bare address (a link-local
+	// source may come with its zone).
+	adv.Src = adv.Src.WithZone("")
 	prev := in.state
 	switch in.state {
 	case Backup:
@@ -577,7 +580,7 @@ func (e *Engine) remaining(in *instance) time.Duration {
 // means leave MASTER for BACKUP.
 func (e *Engine) masterRx(in *instance, adv Advert) bool {
 	prio := int(adv.Priority)
-	cmp := adv.Src.Compare(in.cfg.Addr)
+	cmp := adv.Src.Compare(in.cfg.Addr.WithZone(""))
 	if !in.cfg.Addr.IsValid() {
 		cmp = 0
 	}

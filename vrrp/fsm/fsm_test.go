@@ -35,6 +35,7 @@ var requirements = []struct{ req, test string }{
 	{"RFC 6.4.3: higher priority: cancel Adver_Timer, set Master_Down_Timer, BACKUP", "TestMasterYieldsToHigherPriority"},
 	{"RFC 6.4.3: equal priority and greater primary address: BACKUP", "TestMasterYieldsToEqualPriorityHigherAddress"},
 	{"RFC 6.4.3: lower priority (or equal, lower address) advert discarded", "TestMasterKeepsEqualPriorityLowerAddress"},
+	{"RFC 5798 6.4.3: IPv6 primary addresses compared without zones", "TestIPv6TieBreakIgnoresZone"},
 	// 6.1 parameters
 	{"RFC 3768 6.1: Skew_Time (256-Priority)/256 s; Master_Down_Interval 3x+skew", "TestSkewTime"},
 	{"RFC 5798 6.1: Skew_Time ((256-Priority) x Master_Adver_Interval)/256", "TestSkewTime"},
@@ -383,6 +384,22 @@ func TestMasterYieldsToEqualPriorityHigherAddress(t *testing.T) {
 	acts := r.recv(0, "10.0.0.9", 100)
 	if !hasLog(acts, "(VI_1) Master received advert from 10.0.0.9 with same priority 100 but higher IP address than ours") ||
 		r.e.State(0) != Backup {
+		t.Fatal(transcript(acts))
+	}
+}
+
+func TestIPv6TieBreakIgnoresZone(t *testing.T) {
+	c := basic(100)
+	c.Version, c.Addr = 3, netip.MustParseAddr("fe80::5%eth0")
+	c.VIPs = []VIP{{Addr: netip.MustParseAddr("fe80::100")}}
+	r := masterRig(t, c)
+	acts := r.apply(r.e.Receive(r.now, 0, Advert{Src: netip.MustParseAddr("fe80::9%eth0"), Priority: 100, Interval: time.Second}))
+	if !hasLog(acts, "(VI_1) Master received advert from fe80::9 with same priority 100 but higher IP address than ours") {
+		t.Fatal(transcript(acts))
+	}
+	r = masterRig(t, c)
+	acts = r.apply(r.e.Receive(r.now, 0, Advert{Src: netip.MustParseAddr("fe80::5%eth0"), Priority: 100, Interval: time.Second}))
+	if !hasLog(acts, "(VI_1) WARNING - equal priority advert received from remote host with our IP address.") {
 		t.Fatal(transcript(acts))
 	}
 }

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -153,13 +152,4 @@ func (e *Engine) setEffectivePriority(in *instance) {
 	if in.state == Backup && in.armed[TimerMasterDown] {
 		e.setTimer(in, TimerMasterDown, in.at[TimerMasterDown].Add(in.msDownTimer-old))
 	}
-}
-
-// String renders the engine's state, for SIGUSR1-style dumps and tests.
-func (e *Engine) String() string {
-	s := ""
-	for _, in := range e.inst {
-		s += fmt.Sprintf("(%s) %s prio %d/%d\n", in.cfg.Name, in.state, in.eff, in.base)
-	}
-	return s
 }
