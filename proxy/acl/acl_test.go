@@ -116,7 +116,7 @@ func TestCriteria(t *testing.T) {
 		{"ssl_fc false", "ssl_fc", req, false},
 		{"ssl_fc true", "ssl_fc", &acltest.Txn{TLS: true}, true},
 		{"ssl_fc_sni", "ssl_fc_sni -i www.example.com", &acltest.Txn{TLS: true, ServerName: []byte("WWW.example.com")}, true},
-		{"req.ssl_sni -m end", "req.ssl_sni -m end .example.com", &acltest.Txn{TLS: true, ServerName: []byte("www.example.com")}, true},
+		{"ssl_fc_sni -m end", "ssl_fc_sni -m end .example.com", &acltest.Txn{TLS: true, ServerName: []byte("www.example.com")}, true},
 		{"cook", "cook(SRV) s1", req, true},
 		{"cook second header", "req.cook(theme) dark", req, true},
 		{"cook_beg", "cook_beg(lang) f", req, true},
@@ -172,6 +172,7 @@ func TestCompileErrors(t *testing.T) {
 		{"bad userlist", "http_auth(none)", "unable to find userlist 'none'"},
 		{"bad converter", "path,nope x", "unknown converter 'nope'"},
 		{"unclosed", "hdr(host x", "missing closing parenthesis"},
+		{"payload fetch", "req_ssl_hello_type 1", "reads the raw connection payload"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

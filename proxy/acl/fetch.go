@@ -198,7 +198,7 @@ func init() {
 	}})
 	def(&fetchDef{name: "ssl_fc_sni", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		return strOnce(c.T.SNI(), st)
-	}}, "req.ssl_sni", "req_ssl_sni", "ssl_sni")
+	}})
 	def(&fetchDef{name: "urlp", out: KStr, match: mStr, maxArgs: 2, fn: fetchURLParam}, "url_param")
 	def(&fetchDef{name: "urlp_val", out: KInt, match: mInt, maxArgs: 2, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		v, ok := fetchURLParam(c, f, st)
@@ -427,8 +427,21 @@ func strBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// payloadFetches read the raw first bytes of the connection (TLS
+// passthrough routing); halo's engine does not inspect them.
+var payloadFetches = map[string]bool{
+	"req.ssl_sni": true, "req_ssl_sni": true, "req.ssl_hello_type": true, "req_ssl_hello_type": true,
+	"req.ssl_alpn": true, "req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
+	"req.payload": true, "req.payload_lv": true, "payload": true, "payload_lv": true, "req.len": true, "req_len": true,
+	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
+	"res.payload": true, "res.payload_lv": true, "res.len": true,
+}
+
 func newFetch(name string, args []string, o *Options, multi bool) (*fetch, error) {
 	d := fetchDefs[name]
+	if d == nil && payloadFetches[name] {
+		return nil, fmt.Errorf("fetch method '%s' reads the raw connection payload, which halo does not inspect", name)
+	}
 	if d == nil {
 		return nil, fmt.Errorf("unknown fetch method '%s'", name)
 	}

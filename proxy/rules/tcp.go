@@ -26,16 +26,30 @@ type tcpRule struct {
 	cond   *acl.Cond
 }
 
+//
+// An accept rule whose condition halo cannot evaluate (payload fetches
+// such as req_ssl_hello_type need the client's first bytes, which the
+// engine does not inspect) is skipped: accepting early only matters when a
+// later rule of the same stage rejects, and then the configuration is
+// refused rather than rejecting what HAProxy would accept.
 func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
 	var out []tcpRule
+	skipped := map[string]error{}
 	for _, r := range list {
 		switch r.Action {
 		case "accept", "reject", "silent-drop":
 		default:
 			continue
 		}
+		if err, ok := skipped[r.Stage]; ok && r.Action != "accept" {
+			return nil, fmt.Errorf("line %d: 'tcp-request %s %s' follows an accept rule halo cannot evaluate (%v)", r.Line, r.Stage, r.Action, err)
+		}
 		cond, err := cp.Cond(r.Cond)
 		if err != nil {
+			if r.Action == "accept" {
+				skipped[r.Stage] = err
+				continue
+			}
 			return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
 		}
 		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", cond: cond})

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"net/netip"
+	"unsafe"
 
 	"halo/proxy"
 	"halo/proxy/acl"
@@ -93,8 +94,14 @@ func (v *view) Src() netip.AddrPort { return v.tx.Src }
 func (v *view) Dst() netip.AddrPort { return v.tx.Dst }
 func (v *view) SSL() bool           { return v.tx.SSL }
 
-// SNI is not exposed by the engine's Txn yet; ssl_fc_sni finds nothing.
-func (v *view) SNI() []byte { return nil }
+// SNI is the server name the client sent in its TLS handshake.
+func (v *view) SNI() []byte {
+	if v.tx.TLS == nil || v.tx.TLS.ServerName == "" {
+		return nil
+	}
+	s := v.tx.TLS.ServerName
+	return unsafe.Slice(unsafe.StringData(s), len(s)) // read-only view, no copy
+}
 
 func (v *view) SetMethod(m []byte) {
 	if v.tx.Req != nil {
