@@ -26,7 +26,6 @@ type tcpRule struct {
 	cond   *acl.Cond
 }
 
-//
 // An accept rule whose condition halo cannot evaluate (payload fetches
 // such as req_ssl_hello_type need the client's first bytes, which the
 // engine does not inspect) is skipped: accepting early only matters when a
