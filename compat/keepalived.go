@@ -172,7 +172,7 @@ type kaCtx struct {
 	badIfPos   parser.Pos
 
 	depth    int
-	closers  map[*parser.Directive]bool
+	closers  map[*parser.Directive]string // stray '}'s, with halo's hint
 	escaped  []*parser.Directive
 	instSeen map[string]bool
 	vs       *kaVServer
@@ -249,7 +249,7 @@ func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) 
 		instMeta:   map[*vrrp.Instance]*kaInstMeta{},
 		scriptMeta: map[string]*kaScriptMeta{},
 		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
-		closers:    map[*parser.Directive]bool{},
+		closers:    map[*parser.Directive]string{},
 		rulePref:   16384,
 		instSeen:   map[string]bool{},
 	}
@@ -313,16 +313,21 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 		}
 		d := queue[0]
 		queue = queue[1:]
-		if c.closers[d] {
+		if hint, ok := c.closers[d]; ok {
 			if c.depth == 1 {
-				c.errf(d.Pos, parser.KaUnknownKeyword, "Unknown keyword '}'")
+				c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Class: parser.KaUnknownKeyword,
+					Msg: "Unknown keyword '}'", Hint: hint})
 				continue
 			}
 			// this block's own '}' is then read one level up
 			c.escaped = queue
 			if block.End.Line > 0 {
 				closer := &parser.Directive{Pos: block.End, Name: "}"}
-				c.closers[closer] = true
+				name := block.Name
+				if len(block.Args) > 0 {
+					name += " " + block.Args[0].Value
+				}
+				c.closers[closer] = fmt.Sprintf("%s already ended at line %d", name, d.Pos.Line)
 				c.escaped = append(c.escaped, closer)
 			}
 			return
@@ -339,6 +344,10 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 				diag.Hint = fmt.Sprintf("did you mean '%s'?", sug)
 			} else if other := kaWhereElse(s, d.Name); other != "" {
 				diag.Hint = fmt.Sprintf("'%s' belongs in %s", d.Name, other)
+			} else if len(d.Args) > 0 && s.tab.Get(d.Name+"_"+d.Args[0].Value) != nil {
+				diag.Hint = fmt.Sprintf("did you mean '%s_%s'?", d.Name, d.Args[0].Value)
+			} else if sug, in := kaSuggestElsewhere(s, d.Name); sug != "" {
+				diag.Hint = fmt.Sprintf("did you mean '%s' (a %s keyword)?", sug, in)
 			}
 			c.r.Diags = append(c.r.Diags, diag)
 			if d.HasBlock {
@@ -386,7 +395,9 @@ func (c *kaCtx) inline(d *parser.Directive, queue []*parser.Directive) []*parser
 	out := append([]*parser.Directive(nil), d.Body...)
 	if d.End.Line > 0 {
 		closer := &parser.Directive{Pos: d.End, Name: "}"}
-		c.closers[closer] = true
+		// at the top level this '}' closes nothing; deeper, it ends the
+		// enclosing block, whose own '}' then gets the other hint
+		c.closers[closer] = fmt.Sprintf("the '{' of line %d was ignored, so this '}' closes nothing", d.Pos.Line)
 		out = append(out, closer)
 	}
 	return append(out, queue...)

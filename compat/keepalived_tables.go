@@ -77,6 +77,20 @@ func kaWhereElse(s *kaSection, name string) string {
 	return ""
 }
 
+// kaSuggestElsewhere finds a close keyword in another section, for a word
+// read at the wrong level (often after a stray '}').
+func kaSuggestElsewhere(s *kaSection, name string) (string, string) {
+	for _, o := range kaSections {
+		if o == s || o.lvs != s.lvs && s != kaTop {
+			continue
+		}
+		if sug := o.tab.Suggest(name); sug != "" {
+			return sug, o.name
+		}
+	}
+	return "", ""
+}
+
 // walkBlock decodes a directive's block against section s.
 func walkBlock(s **kaSection) kaDec {
 	return func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
