@@ -124,6 +124,8 @@ type Probe struct {
 	Addr    string // host:port to connect to
 	Request []byte // HTTP check request; nil for a TCP connect check
 	Expect  []Expect
+	// TCP, when set, runs a tcp-check script instead (Request is unused).
+	TCP *TCPCheck
 	// ConnectTimeout bounds the connection; Timeout bounds the whole check
 	// (HAProxy: inter, or timeout connect then timeout check).
 	ConnectTimeout time.Duration
@@ -140,6 +142,9 @@ func (p *Probe) Run(ctx context.Context) Result {
 }
 
 func (p *Probe) run(ctx context.Context) Result {
+	if p.TCP != nil {
+		return p.runTCP(ctx)
+	}
 	d := net.Dialer{Timeout: p.ConnectTimeout}
 	conn, err := d.DialContext(ctx, "tcp", p.Addr)
 	if err != nil {

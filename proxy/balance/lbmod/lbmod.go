@@ -339,6 +339,23 @@ func (p *Picker) Checks(sink health.Sink) []*health.Checker {
 		}
 		ct, rt := health.Timeouts(inter, px.Timeouts.Connect, px.Timeouts.Check)
 		probe := health.Probe{Addr: netip.AddrPortFrom(addr, uint16(port)).String(), ConnectTimeout: ct, ReadTimeout: rt}
+		switch px.HealthCheck.Type {
+		case proxy.CheckRedis:
+			probe.TCP = health.RedisCheck()
+		case proxy.CheckTCP:
+			// option tcp-check with rules; without rules a plain connect.
+			var rules [][]string
+			for _, r := range px.HTTPCheckRules {
+				if a, ok := strings.CutPrefix(r.Action, "tcp-check "); ok {
+					rules = append(rules, append([]string{a}, r.Args...))
+				}
+			}
+			if len(rules) > 0 {
+				if tc, err := health.CompileTCPCheck(rules); err == nil {
+					probe.TCP = tc
+				}
+			}
+		}
 		if px.HealthCheck.Type == proxy.CheckHTTP {
 			hc := px.HealthCheck
 			ver, extra := health.SplitLegacyVersion(hc.Version)
