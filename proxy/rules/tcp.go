@@ -26,6 +26,7 @@ type tcpRule struct {
 	cond   *acl.Cond
 }
 
+// compileTCP compiles the accept/reject/silent-drop tcp-request rules.
 // An accept rule whose condition halo cannot evaluate (payload fetches
 // such as req_ssl_hello_type need the client's first bytes, which the
 // engine does not inspect) is skipped: accepting early only matters when a

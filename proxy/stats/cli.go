@@ -153,8 +153,11 @@ func (s *Stats) run(args []string, sess *Session) string {
 			best = i
 		}
 	}
-	if best < 0 || commands[best].level > sess.Level {
+	if best < 0 {
 		return helpText(sess, args)
+	}
+	if commands[best].level > sess.Level {
+		return "Permission denied\n\n"
 	}
 	c := commands[best]
 	if c.run == nil { // help
@@ -164,7 +167,8 @@ func (s *Stats) run(args []string, sess *Session) string {
 }
 
 // helpText answers help and unknown commands as 2.6 does: an unknown
-// command lists the closest matches, or every command.
+// command gets the closest matches (by shared character pairs with what
+// was typed), then help, prompt and quit.
 func helpText(sess *Session, unknown []string) string {
 	var b strings.Builder
 	var list []command
@@ -173,29 +177,62 @@ func helpText(sess *Session, unknown []string) string {
 			list = append(list, c)
 		}
 	}
-	if unknown != nil {
-		var close []command
-		for _, c := range list {
-			if strings.Contains(" "+strings.Join(c.words, " ")+" ", " "+unknown[0]+" ") ||
-				(len(unknown) > 1 && strings.Contains(" "+strings.Join(c.words, " ")+" ", " "+unknown[1]+" ")) {
-				close = append(close, c)
-			}
-		}
-		if len(close) > 0 {
-			b.WriteString("Unknown command, but maybe one of the following ones is a better match:\n")
-			list = close
-		} else {
-			b.WriteString("Unknown command. Please enter one of the following commands only :\n")
-		}
-	} else {
-		b.WriteString("The following commands are valid at this level:\n")
-	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].usage < list[j].usage })
+	if unknown == nil {
+		b.WriteString("The following commands are valid at this level:\n")
+		for _, c := range list {
+			fmt.Fprintf(&b, "  %-40s: %s\n", c.usage, c.help)
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	typed := strings.Join(unknown, " ")
+	type scored struct {
+		c     command
+		score int
+	}
+	var cands []scored
+	fixed := map[string]bool{"help": true, "prompt": true, "quit": true}
 	for _, c := range list {
-		fmt.Fprintf(&b, "  %-39s : %s\n", c.usage, c.help)
+		if fixed[c.words[0]] {
+			continue
+		}
+		if sc := similarity(typed, strings.Join(c.words, " ")); sc > 0 {
+			cands = append(cands, scored{c, sc})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	if len(cands) > 5 {
+		cands = cands[:5]
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].c.usage < cands[j].c.usage })
+	b.WriteString("Unknown command, but maybe one of the following ones is a better match:\n")
+	for _, sc := range cands {
+		fmt.Fprintf(&b, "  %-40s: %s\n", sc.c.usage, sc.c.help)
+	}
+	for _, c := range list {
+		if fixed[c.words[0]] {
+			fmt.Fprintf(&b, "  %-40s: %s\n", c.usage, c.help)
+		}
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// similarity counts the character pairs a and b share.
+func similarity(a, b string) int {
+	pairs := map[string]int{}
+	for i := 0; i+1 < len(a); i++ {
+		pairs[a[i:i+2]]++
+	}
+	n := 0
+	for i := 0; i+1 < len(b); i++ {
+		if pairs[b[i:i+2]] > 0 {
+			pairs[b[i:i+2]]--
+			n++
+		}
+	}
+	return n
 }
 
 func cmdPrompt(s *Stats, sess *Session, args []string) string {
