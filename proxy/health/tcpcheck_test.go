@@ -97,3 +97,25 @@ func TestTCPCheck(t *testing.T) {
 		t.Fatal("bad hex accepted")
 	}
 }
+
+// FuzzCompileTCPCheck: any rule words compile or fail cleanly, and a
+// compiled script's steps can be matched against arbitrary input.
+func FuzzCompileTCPCheck(f *testing.F) {
+	f.Add("expect", "!", "rstring", "^2[0-9]+", []byte("220 ok"))
+	f.Add("send-binary", "50494e47", "", "", []byte{})
+	f.Add("connect", "port", "99999", "", []byte("x"))
+	f.Fuzz(func(t *testing.T, a, b, c, d string, in []byte) {
+		tc, err := CompileTCPCheck([][]string{{a, b, c, d}, {a, b}, {a}})
+		if err != nil {
+			return
+		}
+		for i := range tc.Steps {
+			st := &tc.Steps[i]
+			if st.Kind == StepExpect {
+				st.match(in)
+				st.failInfo(i + 1)
+				tc.failed(st, i+1, in)
+			}
+		}
+	})
+}
