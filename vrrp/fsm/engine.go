@@ -420,8 +420,22 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 		}
 		return 0, false
 	}
-	// Keepalived first clears any VIPs a previous run left behind, for
-	// every instance, then enters the initial states.
+	// Keepalived first reports the instances its trackers hold down, then
+	// clears any VIPs a previous run left behind, for every instance, then
+	// enters the initial states.
+	for _, in := range e.inst {
+		if in.faults == 0 {
+			continue
+		}
+		for j := range in.tracks {
+			if t := &in.tracks[j]; t.fault {
+				e.faultReason(in, t)
+			}
+		}
+		e.log(false, "(%s) entering FAULT state", in.cfg.Name)
+		in.state, in.want = Fault, Fault
+		e.notify(in)
+	}
 	for _, in := range e.inst {
 		if _, ok := kept(in); !ok {
 			e.removeVIPs(in)
@@ -477,13 +491,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 			in.state = Backup
 			e.notify(in)
 		case !isUp:
-			for j := range in.tracks {
-				if t := &in.tracks[j]; t.fault {
-					e.faultReason(in, t)
-				}
-			}
-			in.state, in.want = Fault, Fault
-			e.notify(in)
+			// reported above
 		case held:
 			in.state = Fault // silently, until the scripts report
 		default:

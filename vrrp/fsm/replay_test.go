@@ -137,6 +137,25 @@ func TestKeepalivedReplay(t *testing.T) {
 			}
 			return []Config{inst(100, Backup, time.Second, 2), v2}, []GroupConfig{{Name: "G1", Members: []string{"VI_1", "VI_2"}}}
 		}, steps: []step{{0, 2, start}, {4 * time.Second, 1, start}, {13 * time.Second, 2, stop}, {17 * time.Second, 1, stop}}},
+		{name: "initfault", cfg: func(n int) ([]Config, []GroupConfig) {
+			c := inst(100, Backup, time.Second, 2)
+			if n == 2 {
+				c.Name, c.VRID, c.VIPs = "VI_2", 52, vip("10.77.0.102")
+				return one(c), nil
+			}
+			c.Trackers = []Tracker{{Kind: TrackInterface, Name: "dum0"}, {Kind: TrackFile, Name: "tf"}}
+			return one(c), nil
+		}, steps: []step{
+			{0, 1, func(l *lan, r *router) {
+				l.apply(r, r.e.Interface(l.now, "dum0", false))
+				l.apply(r, r.e.File(l.now, "tf", 5))
+				l.start(r)
+			}}, {0, 2, start},
+			{3 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.Interface(l.now, "dum0", true)) }},
+			{5 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.File(l.now, "tf", 0)) }},
+			{7 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.File(l.now, "tf", 7)) }},
+			{9 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.File(l.now, "tf", 0)) }},
+			{11 * time.Second, 1, stop}, {11 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},

@@ -99,8 +99,14 @@ func (e *Engine) track(now time.Time, kind TrackKind, name string, value int) []
 			t.fault = fault
 			switch {
 			case fault && !wasFault:
+				if e.started && t.Kind == TrackFile {
+					e.log(false, "(%s): tracked file %s now FAULT state", in.cfg.Name, t.Name)
+				}
 				e.downInstance(in)
 			case !fault && wasFault:
+				if e.started && t.Kind == TrackFile {
+					e.log(false, "(%s): tracked file %s leaving FAULT state", in.cfg.Name, t.Name)
+				}
 				e.tryUpInstance(in, false)
 			case !fault && leftInit:
 				e.tryUpInstance(in, true)
@@ -119,8 +125,24 @@ func (e *Engine) faultReason(in *instance, t *trackState) {
 	case TrackInterface:
 		e.log(false, "(%s): entering FAULT state (interface %s down)", in.cfg.Name, t.Name)
 	case TrackFile:
-		e.log(false, "(%s): entering FAULT state (tracked file %s has status %d)", in.cfg.Name, t.Name, t.value)
+		e.log(false, "(%s): entering FAULT state (tracked file %s has status %d)", in.cfg.Name, t.Name, fileStatus(t.Tracker, t.value))
 	}
+}
+
+// fileStatus is the status Keepalived prints for a track_file: the value
+// times the weight, or -254 for a non-zero value with weight 0.
+func fileStatus(t Tracker, value int) int {
+	if t.Weight == 0 {
+		if value != 0 {
+			return -254
+		}
+		return 0
+	}
+	r := value * t.Weight
+	if t.Reverse {
+		r = -r
+	}
+	return r
 }
 
 // clampPriority is the effective priority for the current total: the owner
