@@ -301,6 +301,17 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		dp.plain(parser.SevAlert, err.Error())
 		return 1
 	}
+	// Variables haproxy defines before reading its configuration
+	// (configuration.txt 2.3), so "${HAPROXY_LOCALPEER}" expands alike.
+	peer := a.localPeer
+	if peer == "" {
+		peer, _ = os.Hostname()
+	}
+	os.Setenv("HAPROXY_LOCALPEER", peer)
+	os.Setenv("HAPROXY_CFGFILES", strings.Join(paths, ";"))
+	if a.masterWorker {
+		os.Setenv("HAPROXY_MWORKER", "1")
+	}
 	if a.check {
 		// A check is a short-lived process whose garbage dies with it:
 		// fewer collections make `-c` on large files faster.

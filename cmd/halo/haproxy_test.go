@@ -257,3 +257,37 @@ func TestCompatKeywords(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedConfigs checks the shared seed configurations fail exactly as
+// haproxy 2.6 fails them on this machine: same exit status, same lines.
+func TestSeedConfigs(t *testing.T) {
+	lineRe := regexp.MustCompile(`\.cfg:(\d+)`)
+	for _, tc := range []struct {
+		file  string
+		code  int
+		lines string // lines named by ALERTs, as haproxy -c names them
+	}{
+		{"haproxy.cfg", 1, "36 37"},   // host1/host2 do not resolve
+		{"haproxy-full.cfg", 1, "32"}, // missing certificate
+	} {
+		path := filepath.Join("../../../shared/seed", tc.file)
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("seed configs not available (%v)", err)
+		}
+		t.Run(tc.file, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := haproxyCmd([]string{"-c", "-f", path}, &out, &errb)
+			var lines []string
+			for _, l := range strings.Split(errb.String(), "\n") {
+				if strings.HasPrefix(l, "[ALERT]") {
+					if m := lineRe.FindStringSubmatch(l); m != nil {
+						lines = append(lines, m[1])
+					}
+				}
+			}
+			if code != tc.code || strings.Join(lines, " ") != tc.lines {
+				t.Fatalf("exit %d lines %v, want %d %s\n%s", code, lines, tc.code, tc.lines, errb.String())
+			}
+		})
+	}
+}
