@@ -93,12 +93,44 @@ func (c *Checker) Apply(r Result) int {
 	c.last = r
 	c.srv.SetCheck(c.info(), !r.Status.Passed())
 	c.mu.Unlock()
+	if up && !changed {
+		// disable-on-404: a conditional pass stops a running server, a
+		// full pass brings a stopping one back.
+		st := c.srv.Stats().State
+		var next balance.State
+		switch {
+		case r.Status == StatusL7OKC && st != balance.StateStopping:
+			next = balance.StateStopping
+		case r.Status != StatusL7OKC && st == balance.StateStopping:
+			next = balance.StateRunning
+		default:
+			return 0
+		}
+		t := c.srv.SetState(next)
+		if c.cfg.OnChange != nil {
+			c.cfg.OnChange()
+		}
+		if c.srv.Stats().Admin&balance.AdminMaint == 0 {
+			if next == balance.StateStopping {
+				c.sink(Event{Proxy: c.cfg.Proxy, Severity: SevNotice, Msg: StoppingMessage(c.cfg.Proxy, c.cfg.Server, c.cfg.Backup, r, t)})
+				if t.BackendDown {
+					c.sink(Event{Proxy: c.cfg.Proxy, Alert: true, Severity: SevEmerg, Msg: NoServerMessage(c.cfg.Proxy)})
+				}
+			} else {
+				Report(c.sink, c.cfg.Proxy, c.cfg.Server, c.cfg.Backup, true, r, t)
+			}
+		}
+		return 0
+	}
 	if !changed {
 		return 0
 	}
 	st := balance.StateStopped
 	if up {
 		st = balance.StateRunning
+		if r.Status == StatusL7OKC {
+			st = balance.StateStopping
+		}
 	}
 	t := c.srv.SetState(st)
 	if c.cfg.OnChange != nil {

@@ -370,3 +370,29 @@ func TestTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// http-check disable-on-404, as haproxy 2.6.12 logs it: a 404 stops the
+// server at once ("is stopping"), a 200 brings it back ("is UP"), and the
+// last server stopping raises the backend alert.
+func TestDisableOn404(t *testing.T) {
+	be, _ := balance.New(balance.Config{Name: "a"}, []balance.ServerConfig{{Name: "r", Weight: 1}})
+	var events []Event
+	c := New(Config{Proxy: "a", Server: "r", Rise: 2, Fall: 2, Intervals: Intervals{Inter: time.Second}}, be.Server("r"), func(e Event) { events = append(events, e) })
+	p := Probe{DisableOn404: true}
+	r := p.judge([]byte("HTTP/1.0 404 Not Found\r\n\r\n"))
+	if r.Status != StatusL7OKC || r.Code != 404 || r.Info != "" {
+		t.Fatalf("judge %+v", r)
+	}
+	c.Apply(r)
+	if st := be.Server("r").Stats(); st.State != balance.StateStopping || st.Status != "NOLB" {
+		t.Fatalf("state %+v", st)
+	}
+	want := "Server a/r is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 0ms. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
+	if len(events) != 2 || events[0].Msg != want || events[1].Msg != "backend 'a' has no server available!" {
+		t.Fatalf("events %+v", events)
+	}
+	c.Apply(Result{Status: StatusL7OK, Code: 200})
+	if !be.Server("r").Usable() || events[2].Msg != "Server a/r is UP, reason: Layer7 check passed, code: 200, check duration: 0ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue." {
+		t.Fatalf("back up: %+v", events)
+	}
+}

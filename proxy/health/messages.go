@@ -81,6 +81,13 @@ func UpMessage(proxy, server string, backup bool, r Result, t balance.Transition
 		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
 }
 
+// StoppingMessage is HAProxy's message when `http-check disable-on-404`
+// puts a server in the stopping state.
+func StoppingMessage(proxy, server string, backup bool, r Result, t balance.Transition) string {
+	return fmt.Sprintf("%s %s/%s is stopping%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
+}
+
 // MaintMessage is the message for a server put into maintenance (runtime
 // API `disable server`, `set server … state maint`).
 func MaintMessage(proxy, server string, backup bool, t balance.Transition) string {

@@ -26,6 +26,7 @@ const (
 	StatusL7Rsp          // Layer7 invalid response
 	StatusL7OK           // Layer7 check passed
 	StatusL7Sts          // Layer7 wrong status
+	StatusL7OKC          // Layer7 check conditionally passed (disable-on-404)
 )
 
 var statusNames = map[Status][2]string{
@@ -38,6 +39,7 @@ var statusNames = map[Status][2]string{
 	StatusL7Rsp:   {"L7RSP", "Layer7 invalid response"},
 	StatusL7OK:    {"L7OK", "Layer7 check passed"},
 	StatusL7Sts:   {"L7STS", "Layer7 wrong status"},
+	StatusL7OKC:   {"L7OKC", "Layer7 check conditionally passed"},
 }
 
 // Code is the short name shown in the stats page ("L4CON").
@@ -46,11 +48,12 @@ func (s Status) Code() string { return statusNames[s][0] }
 // Description is the reason text of the logs ("Layer4 connection problem").
 func (s Status) Description() string { return statusNames[s][1] }
 
-// Passed reports whether the status is a success.
-func (s Status) Passed() bool { return s == StatusL4OK || s == StatusL7OK }
+// Passed reports whether the status is a success (a conditional pass
+// included: the server stays up but is stopping).
+func (s Status) Passed() bool { return s == StatusL4OK || s == StatusL7OK || s == StatusL7OKC }
 
 // hasCode: HAProxy prints ", code: N" for statuses past L57DATA.
-func (s Status) hasCode() bool { return s == StatusL7OK || s == StatusL7Sts }
+func (s Status) hasCode() bool { return s == StatusL7OK || s == StatusL7Sts || s == StatusL7OKC }
 
 // Result is one check's outcome.
 type Result struct {
@@ -126,6 +129,9 @@ type Probe struct {
 	Expect  []Expect
 	// TCP, when set, runs a tcp-check script instead (Request is unused).
 	TCP *TCPCheck
+	// DisableOn404 is `http-check disable-on-404`: a 404 answer passes
+	// conditionally and puts the server in the stopping (NOLB) state.
+	DisableOn404 bool
 	// ConnectTimeout bounds the connection; Timeout bounds the whole check
 	// (HAProxy: inter, or timeout connect then timeout check).
 	ConnectTimeout time.Duration
@@ -242,6 +248,9 @@ func (p *Probe) judge(buf []byte) Result {
 	var body []byte
 	if h := bytes.Index(buf, []byte("\r\n\r\n")); h >= 0 {
 		body = buf[h+4:]
+	}
+	if code == 404 && p.DisableOn404 {
+		return Result{Status: StatusL7OKC, Code: code}
 	}
 	// A passed check carries no info text (haproxy 2.6: "Layer7 check
 	// passed, code: 200, check duration: 2ms").

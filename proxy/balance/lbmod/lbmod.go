@@ -360,6 +360,9 @@ func (p *Picker) Checks(sink health.Sink) []*health.Checker {
 			hc := px.HealthCheck
 			ver, extra := health.SplitLegacyVersion(hc.Version)
 			probe.Request = health.HTTPRequest(hc.Method, hc.URI, ver, append(append([][2]string(nil), hc.Headers...), extra...), hc.Body)
+			for _, r := range px.HTTPCheckRules {
+				probe.DisableOn404 = probe.DisableOn404 || r.Action == "disable-on-404"
+			}
 			for _, e := range hc.Expect {
 				x, err := health.CompileExpect(e.Kind, e.Negate, e.Pattern)
 				if err == nil {
