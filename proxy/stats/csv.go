@@ -80,6 +80,7 @@ type Stats struct {
 	beMark  map[*proxy.Backend]stateMark
 	Version string
 	Release string
+	m       *measures
 }
 
 type stateMark struct {
@@ -94,7 +95,7 @@ type stateMark struct {
 // New returns the statistics of rt.
 func New(rt *proxy.Runtime) *Stats {
 	return &Stats{rt: rt, start: time.Now(), changed: map[*proxy.ServerState]stateMark{},
-		beMark: map[*proxy.Backend]stateMark{}, Version: Version, Release: ReleaseDate}
+		beMark: map[*proxy.Backend]stateMark{}, Version: Version, Release: ReleaseDate, m: newMeasures(rt)}
 }
 
 // Version and ReleaseDate are reported by show info and the stats page.
@@ -237,6 +238,14 @@ func (s *Stats) frontendRow(fe *proxy.Frontend) Row {
 	r.setI("type", TypeFrontend)
 	r.zero("rate", "rate_lim", "rate_max", "req_rate", "req_rate_max", "comp_in", "comp_out", "comp_byp", "comp_rsp",
 		"conn_rate", "conn_rate_max", "dcon", "dses", "wrew", "eint")
+	if o := s.m.fe[fe]; o != nil {
+		now := time.Now()
+		setRate(r, &o.sess, now, "rate", "rate_max")
+		setRate(r, &o.conn, now, "conn_rate", "conn_rate_max")
+		if p.Mode == proxy.ModeHTTP {
+			setRate(r, &o.req, now, "req_rate", "req_rate_max")
+		}
+	}
 	if p.Mode == proxy.ModeHTTP {
 		for i, n := range []string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"} {
 			r.setI(n, c.Hrsp[i].Load())
@@ -412,6 +421,10 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	r.setI("cli_abrt", c.ClientAb.Load())
 	r.setI("srv_abrt", c.ServerAb.Load())
 	r.setI("connect", c.TotConns.Load())
+	if o := s.m.srv[ss]; o != nil {
+		setRate(r, &o.sess, now, "rate", "rate_max")
+		setTimes(r, o)
+	}
 	if sv.Check {
 		status := chk.Status
 		if !hasChk {
@@ -573,6 +586,10 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	r.setI("cli_abrt", c.ClientAb.Load())
 	r.setI("srv_abrt", c.ServerAb.Load())
 	r.setI("connect", c.TotConns.Load())
+	if o := s.m.be[be]; o != nil {
+		setRate(r, &o.sess, now, "rate", "rate_max")
+		setTimes(r, o)
+	}
 	if p.Mode == proxy.ModeHTTP {
 		for i, n := range []string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"} {
 			r.setI(n, c.Hrsp[i].Load())

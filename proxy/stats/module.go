@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"halo/proxy"
@@ -29,11 +30,26 @@ func For(rt *proxy.Runtime) *Stats {
 func Module() proxy.Module {
 	var srv *Server
 	var rt0 *proxy.Runtime
+	var sts *Stats // set by Init, before any connection
 	return proxy.Module{
 		Name: "stats",
+		// Rates and timers: every accepted connection and every finished
+		// transaction.
+		Connection: func(fe *proxy.Frontend, src, dst netip.AddrPort) bool {
+			if sts == nil {
+				return true
+			}
+			return sts.connection(fe)
+		},
+		Log: func(tx *proxy.Txn) {
+			if sts != nil {
+				sts.logged(tx)
+			}
+		},
 		Init: func(rt *proxy.Runtime) error {
 			rt0 = rt
-			s, err := Listen(For(rt), rt.Cfg.Global.StatsSockets, rt.Cfg.Global.StatsTimeout)
+			sts = For(rt)
+			s, err := Listen(sts, rt.Cfg.Global.StatsSockets, rt.Cfg.Global.StatsTimeout)
 			if err != nil {
 				return err
 			}

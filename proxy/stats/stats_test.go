@@ -5,8 +5,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"halo/proxy"
+	"halo/proxy/http1"
 	"halo/proxy/stats"
 )
 
@@ -157,4 +159,35 @@ func FuzzExecute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		st.Execute(line, &stats.Session{Level: stats.LevelAdmin})
 	})
+}
+
+func TestRatesAndTimers(t *testing.T) {
+	rt := runtime(t)
+	st := stats.New(rt)
+	fe := rt.Frontends[1] // lhttp
+	be := rt.BackendByName("lhttp")
+	for _, rtime := range []time.Duration{100, 200, 300} {
+		st.Connection(fe)
+		tx := &proxy.Txn{Frontend: fe, Backend: be, Server: be.Servers[0], Req: &http1.Message{},
+			Tw: 0, Tc: time.Millisecond, Tr: rtime * time.Millisecond, Ta: (rtime + 10) * time.Millisecond, Tt: -1}
+		st.Logged(tx)
+	}
+	rows := st.Rows(stats.Filter{IID: 4, Types: 7, SID: -1})
+	get := func(sv, f string) string {
+		for _, r := range rows {
+			if r.Get("svname") == sv {
+				return r.Get(f)
+			}
+		}
+		return "?"
+	}
+	for _, c := range []struct{ sv, f, want string }{
+		{"FRONTEND", "rate", "3"}, {"FRONTEND", "conn_rate_max", "3"}, {"FRONTEND", "req_rate", "3"},
+		{"h1", "rtime", "200"}, {"h1", "rtime_max", "300"}, {"h1", "ctime", "1"}, {"h1", "ttime", "210"},
+		{"BACKEND", "rate", "3"}, {"BACKEND", "qtime", "0"},
+	} {
+		if got := get(c.sv, c.f); got != c.want {
+			t.Errorf("%s %s = %s, want %s", c.sv, c.f, got, c.want)
+		}
+	}
 }
