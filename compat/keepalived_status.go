@@ -27,7 +27,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		noLVS     = "no LVS/IPVS runtime in halo: virtual servers are not configured and not health-checked (run with -P/--vrrp to run the VRRP side alone)"
 		tuning    = "process/kernel tuning halo does not need; accepted and ignored"
 		noSNMP    = "halo serves no SNMP/DBus interface; accepted and ignored"
-		notRun    = "parsed and validated, not executed by halo's vrrp runtime"
+		notRun    = "accepted, not executed by halo's vrrp runtime"
 		noBFD     = "no BFD in halo; accepted and ignored"
 		noProcess = "process tracking is not implemented; accepted and ignored"
 	)
@@ -38,7 +38,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("keepalived", Unsupported, noLVS, "virtual_server", "virtual_server_group")
 	set("keepalived", Ignored, noProcess, "vrrp_track_process")
 	set("keepalived", Ignored, noBFD, "bfd_instance")
-	set("keepalived", Ignored, notRun, "garp_group", "static_track_group", "static_rules", "linkbeat_interfaces")
+	set("keepalived", Ignored, notRun, "garp_group", "track_group", "static_rules", "linkbeat_interfaces", "interface_up_down_delays")
+	set("keepalived", Unsupported, noLVS, "SSL")
 	set("keepalived", Unsupported, "static addresses/routes are not installed by halo", "static_ipaddress", "static_routes")
 	set("keepalived", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
 	set("keepalived", Ignored, tuning, "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")
@@ -104,6 +105,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"higher_prio_send_advert", "kernel_rx_buf_size", "promote_secondaries", "linkbeat_use_polling",
 		"unicast_fault_no_peer", "old_unicast_checksum", "track_src_ip")
 	set("vrrp_instance", Unsupported, "VRFs are not supported", "vrf")
+	set("vrrp_instance", Unsupported, "a per-instance multicast group is not supported; halo uses vrrp_mcast_group4/6", "mcast_dst_ip")
 	set("vrrp_instance", Ignored, noLVS, "lvs_sync_daemon_interface")
 	set("authentication", Supported, "", "auth_type", "auth_pass")
 
@@ -122,24 +124,25 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("garp_group", Ignored, notRun, "garp_interval", "gna_interval", "interface", "interfaces")
 	set("bfd_instance", Ignored, noBFD, "source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier",
 		"passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
-	set("static_track_group", Ignored, notRun, "group")
+	set("track_group", Ignored, notRun, "group")
 
 	// LVS: nothing of it runs
 	const inLVS = "part of an LVS virtual_server, which halo does not run"
 	lvs := func(section string, names ...string) { set(section, Unsupported, inLVS, names...) }
 	lvs("url", "path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack",
 		"regex_min_offset", "regex_max_offset")
+	lvs("SSL", "password", "ca", "certificate", "key")
 	lvs("host", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark")
 	common := []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
 		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
 	lvs("checker", common...)
 	lvs("checker", "misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload",
-		"require_reply", "track_file", "weight", "dynamic", "host")
+		"require_reply", "min_reply_length", "max_reply_length", "track_file", "weight", "dynamic", "host")
 	lvs("HTTP_GET", common...)
-	lvs("HTTP_GET", "virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "nb_get_retry", "url")
+	lvs("HTTP_GET", "virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "http_protocol", "nb_get_retry", "url")
 	lvs("real_server", "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
 		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum",
+		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum", "snmp_name",
 		"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
 		"HTTP_GET", "SSL_GET")
 	lvs("virtual_server", "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
@@ -147,7 +150,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum", "quorum_up", "quorum_down", "hysteresis",
 		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
 		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
-		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "real_server")
+		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "snmp_name", "real_server")
 	return m
 }
 

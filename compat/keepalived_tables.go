@@ -108,7 +108,7 @@ func lvsBlock(s **kaSection) kaDec { return walkBlock(s) }
 var (
 	kaTop, kaGlobal, kaScript, kaInstance, kaAuth, kaSyncGroup, kaTrackFile *kaSection
 	kaVS, kaRS, kaChecker, kaHTTPChecker, kaURL, kaSMTPHost, kaVSGroup      *kaSection
-	kaBFD, kaGarpGroup, kaTrackProcess, kaStaticTrackGroup                  *kaSection
+	kaBFD, kaGarpGroup, kaTrackProcess, kaStaticTrackGroup, kaSSL           *kaSection
 )
 
 func init() {
@@ -155,10 +155,11 @@ func init() {
 	})
 	kaBFD = newKaSection("bfd_instance", false, rowsSkip(kaNoBlock,
 		"source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker"))
-	kaStaticTrackGroup = newKaSection("static_track_group", false, []kaRow{
+	kaStaticTrackGroup = newKaSection("track_group", false, []kaRow{
 		{"group", kaValueBlock, skip},
 	})
 
+	kaSSL = newKaSection("SSL", true, rowsSkip(kaNoBlock, "password", "ca", "certificate", "key"))
 	kaURL = newKaSection("url", true, rowsSkip(kaNoBlock,
 		"path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset"))
 	kaSMTPHost = newKaSection("host", true, rowsSkip(kaNoBlock,
@@ -167,10 +168,10 @@ func init() {
 		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
 	kaChecker = newKaSection("checker", true, append(rowsSkip(kaNoBlock, append(common,
 		"misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload", "require_reply",
-		"track_file", "weight", "dynamic")...),
+		"min_reply_length", "max_reply_length", "track_file", "weight", "dynamic")...),
 		kaRow{"host", kaSubBlock, lvsBlock(&kaSMTPHost)}))
 	kaHTTPChecker = newKaSection("HTTP_GET", true, append(rowsSkip(kaNoBlock, append(common,
-		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol")...),
+		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "http_protocol")...),
 		kaRow{"url", kaSubBlock, lvsBlock(&kaURL)},
 		kaRow{"nb_get_retry", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 			c.errf(d.Pos, parser.KaDeprecated, "nb_get_retry is deprecated - please use 'retry'")
@@ -178,7 +179,7 @@ func init() {
 		}}))
 	rsRows := rowsSkip(kaNoBlock, "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
 		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum")
+		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum", "snmp_name")
 	for _, ck := range []string{"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK"} {
 		rsRows = append(rsRows, kaRow{ck, kaSubBlock, lvsBlock(&kaChecker)})
 	}
@@ -190,7 +191,7 @@ func init() {
 		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum_up", "quorum_down", "hysteresis",
 		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
 		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
-		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap")...)
+		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "snmp_name")...)
 	vsRows = append(vsRows, kaRow{"real_server", kaSubBlock, func(c *kaCtx, d *parser.Directive, a []parser.Word) error {
 		if c.vs != nil {
 			c.vs.realServers++
@@ -223,7 +224,9 @@ func topRows() []kaRow {
 		{"vrrp_track_process", kaSubBlock, walkBlock(&kaTrackProcess)},
 		{"garp_group", kaSubBlock, walkBlock(&kaGarpGroup)},
 		{"bfd_instance", kaSubBlock, walkBlock(&kaBFD)},
-		{"static_track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
+		{"track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
+		{"interface_up_down_delays", kaValueBlock, skip},
+		{"SSL", kaSubBlock, lvsBlock(&kaSSL)},
 		{"static_ipaddress", kaValueBlock, decStaticIPs},
 		{"static_routes", kaValueBlock, decStaticRoutes},
 		{"static_rules", kaValueBlock, decRules},

@@ -463,6 +463,7 @@ func instanceRows() []kaRow {
 		{"old_unicast_checksum", kaNoBlock, skip},
 		{"vrf", kaNoBlock, skip},
 		{"track_src_ip", kaNoBlock, skip},
+		{"mcast_dst_ip", kaNoBlock, skip},
 	}
 }
 
