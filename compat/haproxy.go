@@ -577,7 +577,15 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 			p.Stats = &sp
 		}
 		p.Binds, p.ACLs, p.UseBackends, p.DefaultBackend = nil, nil, nil, nil
-		p.HTTPRequest, p.HTTPResponse, p.TCPRequest, p.Redirects, p.Servers = nil, nil, nil, nil, nil
+		p.Redirects, p.Servers, p.MonitorFail = nil, nil, nil
+		// Rules of a named defaults section run before the proxy's own
+		// (haproxy 2.5+); anonymous defaults cannot hold any.
+		p.HTTPRequest = append([]*proxy.HTTPRule(nil), from.p.HTTPRequest...)
+		p.HTTPResponse = append([]*proxy.HTTPRule(nil), from.p.HTTPResponse...)
+		p.HTTPAfterResponse = append([]*proxy.HTTPRule(nil), from.p.HTTPAfterResponse...)
+		p.TCPRequest = append([]*proxy.TCPRule(nil), from.p.TCPRequest...)
+		p.CaptureReqHeaders = append([]proxy.Capture(nil), from.p.CaptureReqHeaders...)
+		p.CaptureResHeaders = append([]proxy.Capture(nil), from.p.CaptureResHeaders...)
 		st.p = &p
 		st.defBackend, st.defBackendPos = from.defBackend, from.defBackendPos
 		st.logGlobal = from.logGlobal

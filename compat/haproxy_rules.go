@@ -402,6 +402,9 @@ var httpActionArgs = map[string][2]int{
 
 func decodeHTTPRule(kind string) hdecode {
 	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if c.cur.kind == "defaults" && c.cur.anonymous {
+			return fmt.Errorf("'%s' not allowed in anonymous 'defaults' section.", kind)
+		}
 		if len(a) == 0 {
 			c.abort = true
 			return fmt.Errorf("'%s' expects at least 1 argument.", kind)
@@ -554,6 +557,9 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	if _, ok := tcpActions[stage]; !ok {
 		return fmt.Errorf("'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay' as first argument, but got '%s'.", stage)
+	}
+	if c.cur.kind == "defaults" && c.cur.anonymous {
+		return fmt.Errorf("tcp-request %s is not allowed in anonymous 'defaults' sections", stage)
 	}
 	if (stage == "connection" || stage == "session") && c.cur.p.Cap&capFE == 0 {
 		c.rep.Warnf(d.Pos, "'tcp-request %s' ignored because %s '%s' has no frontend capability.", stage, c.cur.kind, c.cur.p.Name)

@@ -224,3 +224,31 @@ func FuzzLoadHAProxy(f *testing.F) {
 		}
 	})
 }
+
+func TestNamedDefaultsRules(t *testing.T) {
+	src := `defaults named
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+    http-request set-header X-From defaults
+frontend f from named
+    bind :18090
+    http-request set-header X-From frontend
+    default_backend b
+backend b from named
+    server s 127.0.0.1:1
+`
+	cfg, rep := load(t, src)
+	if rep.Fatal() {
+		t.Fatalf("%v", diagLines(rep))
+	}
+	rs := cfg.Proxies[0].HTTPRequest
+	if len(rs) != 2 || rs[0].Args[1] != "defaults" || rs[1].Args[1] != "frontend" {
+		t.Fatalf("rules %+v", rs)
+	}
+	_, rep = load(t, "defaults\n    http-request deny\n")
+	if got := diagLines(rep); len(got) == 0 || got[0] != "ALERT 2: 'http-request' not allowed in anonymous 'defaults' section." {
+		t.Fatalf("diags %v", got)
+	}
+}
