@@ -165,6 +165,11 @@ func (s *Stats) logged(tx *proxy.Txn) {
 		}
 	}
 	if tx.Backend != nil && (tx.Server != nil || tx.Tw >= 0) {
+		// the engine dates server sessions only; lastsess of a backend is
+		// its last server session
+		if tx.Server != nil {
+			tx.Backend.Counters.LastSess.Store(now.Unix())
+		}
 		if o := s.m.be[tx.Backend]; o != nil {
 			o.sess.add(now)
 			o.times(tx, http)
