@@ -373,7 +373,9 @@ func compileRule(hr *proxy.HTTPRule, response bool, env *Env) (*Rule, error) {
 		if len(args) >= 3 && args[1] == "reason" {
 			r.reason = []byte(args[2])
 		}
-	case "silent-drop":
+	case "silent-drop", "reject":
+		// reject closes without an answer; silent-drop also skips the
+		// TTL trick HAProxy plays on the client's side.
 		r.kind = kSilentDrop
 	case "use-service":
 		if response {

@@ -326,6 +326,13 @@ func FuzzCompileHTTP(f *testing.F) {
 	})
 }
 
+func TestRejectClosesSilently(t *testing.T) {
+	r := run(t, []*proxy.HTTPRule{rule("reject", "", anon("path /x"))}, acltest.New("GET /x"), false)
+	if r.Outcome != rules.Drop {
+		t.Errorf("outcome %v, want Drop", r.Outcome)
+	}
+}
+
 func TestSetLogLevel(t *testing.T) {
 	rs, err := rules.CompileHTTP([]*proxy.HTTPRule{rule("set-log-level", "silent", anon("path /health"))}, false, env())
 	if err != nil {
