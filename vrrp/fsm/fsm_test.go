@@ -90,7 +90,7 @@ var requirements = []struct{ req, test string }{
 	{"KA: sync group starts in FAULT when a member is down", "TestSyncGroupStartFault"},
 	{"KA: sync group trackers apply to every member", "TestSyncGroupTrackers"},
 	{"KA: log lines in Keepalived 2.2.7's wording", "TestLogWording"},
-	{"KA: 14 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, SIGHUP reload, excluded VIPs, trackers down at startup + track_file, sync group fault, sync group waiting for all members) replayed: same log lines", "TestKeepalivedReplay"},
+	{"KA: 15 real Keepalived runs (sigterm, track, preempt_delay, nopreempt, split/heal, v3 intervals, link down, owner x2, SIGHUP reload, excluded VIPs, trackers down at startup + track_file, garp refresh, sync group fault, sync group waiting for all members) replayed: same log lines", "TestKeepalivedReplay"},
 	{"KA: unweighted scripts hold the instance silently until their first result", "TestInitScriptHold"},
 	{"KA: stale VIPs removed at startup ('removing VIPs.' before BACKUP (init))", "TestStartBackupWithDownTimer"},
 	{"KA: SIGHUP reload keeps MASTER/BACKUP silently, new priority advertised at once", "TestResume"},

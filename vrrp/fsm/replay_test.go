@@ -156,6 +156,12 @@ func TestKeepalivedReplay(t *testing.T) {
 			{7 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.File(l.now, "tf", 7)) }},
 			{9 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.File(l.now, "tf", 0)) }},
 			{11 * time.Second, 1, stop}, {11 * time.Second, 2, stop}}},
+		{name: "refresh", cfg: func(n int) ([]Config, []GroupConfig) {
+			c := inst(100, Backup, time.Second, 2)
+			c.Name, c.VRID, c.VIPs = "VI_"+string(rune('0'+n)), uint8(50+n), vip("10.77.0.10"+string(rune('0'+n)))
+			c.GARPDelay, c.GARPRefresh, c.GARPRefreshRepeat = 2*time.Second, 3*time.Second, 2
+			return one(c), nil
+		}, steps: []step{{0, 1, start}, {0, 2, start}, {14 * time.Second, 1, stop}, {14 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},
