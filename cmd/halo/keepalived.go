@@ -226,7 +226,11 @@ func keepalivedFlagError(err error) string {
 		if i := strings.Index(name, " "); i >= 0 {
 			name = name[:i]
 		}
-		return "Missing parameter for option " + strings.Trim(name, "'")
+		name = strings.Trim(name, "'")
+		if len(name) == 1 {
+			name = "-" + name
+		}
+		return "Missing parameter for option " + name
 	}
 	return msg
 }

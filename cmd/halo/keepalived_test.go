@@ -152,6 +152,33 @@ func TestKeepalivedRunRefusesUnsupported(t *testing.T) {
 	}
 }
 
+// The last line keepalived prints for a bad command line, as 2.2.7 words it.
+func TestKeepalivedFlagErrors(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"-i", "Missing parameter for option -i"},
+		{"-nf", "Missing parameter for option -f"},
+		{"-Z", "Unknown option -Z"},
+		{"--bogus", "Unknown option --bogus"},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			f, err := os.CreateTemp(t.TempDir(), "stderr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved := os.Stderr
+			os.Stderr = f
+			code := keepalivedMain(strings.Fields(tc.args))
+			os.Stderr = saved
+			f.Close()
+			out, _ := os.ReadFile(f.Name())
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if code != 1 || lines[len(lines)-1] != tc.want || !strings.HasPrefix(lines[0], "Usage: keepalived") {
+				t.Errorf("exit %d, last line %q; want 1, usage then %q", code, lines[len(lines)-1], tc.want)
+			}
+		})
+	}
+}
+
 func TestKeepalivedFlags(t *testing.T) {
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
