@@ -357,6 +357,14 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	if a.maxconn > 0 {
 		cfg.Global.Maxconn = a.maxconn
 	}
+	if a.maxpconn > 0 {
+		// -N is the default maxconn of proxies that set none.
+		for _, p := range cfg.Proxies {
+			if p.Cap&proxy.CapFE != 0 && p.Maxconn == 0 {
+				p.Maxconn = a.maxpconn
+			}
+		}
+	}
 	if !hasListener(cfg) {
 		if a.check {
 			fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
