@@ -13,7 +13,7 @@ import (
 // deny and redirect. After warm-up the per-request path must not allocate.
 func TestRunDoesNotAllocate(t *testing.T) {
 	o := &acl.Options{}
-	env := &Env{ACL: acl.NewCompiler(o), Opts: o, Proxy: &proxy.Proxy{Name: "fe"}, ErrorPage: proxy.DefaultErrorPage}
+	env := &Env{ACL: acl.NewCompiler(o), Opts: o, Proxy: &proxy.Proxy{Name: "fe"}}
 	isAdmin := &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{{Fetch: "path", Match: "beg", Values: []string{"/admin"}}}}}}}}
 	list, err := CompileHTTP([]*proxy.HTTPRule{
 		{Action: "set-header", Args: []string{"X-Path", "%[path]"}},

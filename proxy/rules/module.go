@@ -199,7 +199,7 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 		}
 		return proxy.DefaultErrorPage(status)
 	}
-	env := &Env{ACL: cp, Opts: opts, Proxy: p, ErrorPage: c.errPage}
+	env := &Env{ACL: cp, Opts: opts, Proxy: p}
 	if NewService != nil {
 		env.Service = func(name string) (Service, error) { return NewService(rt, name) }
 	}

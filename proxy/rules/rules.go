@@ -101,7 +101,6 @@ type Rule struct {
 	nameB  []byte
 	fmt    *logging.Format
 	re     *regexp.Regexp
-	repl   string
 	expr   *acl.Expr
 	reply  *reply
 	rdr    *redirect
@@ -130,8 +129,6 @@ type Env struct {
 	ACL   *acl.Compiler
 	Opts  *acl.Options
 	Proxy *proxy.Proxy
-	// ErrorPage gives the proxy's raw page for a status.
-	ErrorPage Errorer
 	// Service resolves `use-service NAME`; nil refuses every service.
 	Service func(name string) (Service, error)
 }

@@ -65,7 +65,7 @@ func splitArgs(s string) []string {
 
 func env() *rules.Env {
 	o := &acl.Options{}
-	return &rules.Env{ACL: acl.NewCompiler(o), Opts: o, Proxy: &proxy.Proxy{Name: "fe"}, ErrorPage: proxy.DefaultErrorPage}
+	return &rules.Env{ACL: acl.NewCompiler(o), Opts: o, Proxy: &proxy.Proxy{Name: "fe"}}
 }
 
 func run(t *testing.T, list []*proxy.HTTPRule, txn *acltest.Txn, response bool) rules.Result {

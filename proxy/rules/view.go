@@ -24,8 +24,6 @@ func (v *view) bind(tx *proxy.Txn) {
 	v.res.m = tx.Resp
 }
 
-var empty = []byte{}
-
 func (v *view) Method() []byte {
 	if v.tx.Req == nil {
 		return nil

@@ -546,7 +546,7 @@ var checkStatusNum = map[string]int{
 func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 	var b strings.Builder
 	if len(args) > 0 && s.rt.BackendByName(args[0]) == nil {
-		return fmt.Sprintf("Can't find backend.\n\n")
+		return "Can't find backend.\n\n"
 	}
 	b.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
 	s.mu.Lock()
