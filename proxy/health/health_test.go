@@ -2,7 +2,11 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -394,5 +398,40 @@ func TestDisableOn404(t *testing.T) {
 	c.Apply(Result{Status: StatusL7OK, Code: 200})
 	if !be.Server("r").Usable() || events[2].Msg != "Server a/r is UP, reason: Layer7 check passed, code: 200, check duration: 0ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue." {
 		t.Fatalf("back up: %+v", events)
+	}
+}
+
+// Checks of `ssl` servers run over TLS: a connect check passes at layer 6,
+// an HTTP check inside TLS at layer 7; TLS towards a plain server fails as
+// haproxy 2.6.12 reports it ("Layer6 invalid response", "SSL handshake
+// failure").
+func TestTLSProbe(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer ts.Close()
+	tlsAddr := strings.TrimPrefix(ts.URL, "https://")
+	plain := serve(t, "HTTP/1.0 200 OK\r\n\r\n")
+	cfg := &tls.Config{InsecureSkipVerify: true}
+	tests := []struct {
+		name   string
+		addr   string
+		req    []byte
+		status Status
+		info   string
+	}{
+		{"connect check over TLS", tlsAddr, nil, StatusL6OK, ""},
+		{"httpchk over TLS", tlsAddr, HTTPRequest("GET", "/", "", nil, ""), StatusL7OK, ""},
+		{"TLS to a plain server", plain, HTTPRequest("GET", "/", "", nil, ""), StatusL6Rsp, "SSL handshake failure"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Probe{Addr: tc.addr, Request: tc.req, TLS: cfg, ConnectTimeout: time.Second, ReadTimeout: time.Second}
+			r := p.Run(context.Background())
+			if r.Status != tc.status || r.Info != tc.info {
+				t.Fatalf("got %s %q want %s %q", r.Status.Code(), r.Info, tc.status.Code(), tc.info)
+			}
+		})
+	}
+	if m := UpMessage("a", "t", false, Result{Status: StatusL6OK}, balance.Transition{Active: 1}); !strings.Contains(m, "reason: Layer6 check passed, check duration: 0ms.") {
+		t.Fatal(m)
 	}
 }

@@ -3,6 +3,7 @@ package health
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -27,6 +28,9 @@ const (
 	StatusL7OK           // Layer7 check passed
 	StatusL7Sts          // Layer7 wrong status
 	StatusL7OKC          // Layer7 check conditionally passed (disable-on-404)
+	StatusL6OK           // Layer6 check passed (TLS handshake)
+	StatusL6Tout         // Layer6 timeout
+	StatusL6Rsp          // Layer6 invalid response
 )
 
 var statusNames = map[Status][2]string{
@@ -40,6 +44,9 @@ var statusNames = map[Status][2]string{
 	StatusL7OK:    {"L7OK", "Layer7 check passed"},
 	StatusL7Sts:   {"L7STS", "Layer7 wrong status"},
 	StatusL7OKC:   {"L7OKC", "Layer7 check conditionally passed"},
+	StatusL6OK:    {"L6OK", "Layer6 check passed"},
+	StatusL6Tout:  {"L6TOUT", "Layer6 timeout"},
+	StatusL6Rsp:   {"L6RSP", "Layer6 invalid response"},
 }
 
 // Code is the short name shown in the stats page ("L4CON").
@@ -50,7 +57,9 @@ func (s Status) Description() string { return statusNames[s][1] }
 
 // Passed reports whether the status is a success (a conditional pass
 // included: the server stays up but is stopping).
-func (s Status) Passed() bool { return s == StatusL4OK || s == StatusL7OK || s == StatusL7OKC }
+func (s Status) Passed() bool {
+	return s == StatusL4OK || s == StatusL6OK || s == StatusL7OK || s == StatusL7OKC
+}
 
 // hasCode: HAProxy prints ", code: N" for statuses past L57DATA.
 func (s Status) hasCode() bool { return s == StatusL7OK || s == StatusL7Sts || s == StatusL7OKC }
@@ -129,6 +138,9 @@ type Probe struct {
 	Expect  []Expect
 	// TCP, when set, runs a tcp-check script instead (Request is unused).
 	TCP *TCPCheck
+	// TLS, when set, runs the check over TLS (a server with `ssl`): a
+	// plain connect check then passes at layer 6, once the handshake is done.
+	TLS *tls.Config
 	// DisableOn404 is `http-check disable-on-404`: a 404 answer passes
 	// conditionally and puts the server in the stopping (NOLB) state.
 	DisableOn404 bool
@@ -157,13 +169,31 @@ func (p *Probe) run(ctx context.Context) Result {
 		return l4Error(err)
 	}
 	defer conn.Close()
-	if p.Request == nil {
-		return Result{Status: StatusL4OK}
-	}
 	if p.ReadTimeout > 0 {
 		conn.SetDeadline(time.Now().Add(p.ReadTimeout))
 	}
+	if p.TLS != nil {
+		tc := tls.Client(conn, p.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return Result{Status: StatusL6Tout}
+			}
+			return Result{Status: StatusL6Rsp, Info: "SSL handshake failure"}
+		}
+		conn = tc
+		if p.Request == nil {
+			return Result{Status: StatusL6OK}
+		}
+	}
+	if p.Request == nil {
+		return Result{Status: StatusL4OK}
+	}
 	if _, err := conn.Write(p.Request); err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return Result{Status: StatusSockErr, Info: errnoText(errno)}
+		}
 		return Result{Status: StatusL7Rsp, Info: "Write error"}
 	}
 	max := p.MaxBody
@@ -193,6 +223,11 @@ func (p *Probe) run(ctx context.Context) Result {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				return Result{Status: StatusL7Tout}
+			}
+			var errno syscall.Errno
+			if len(buf) == 0 && errors.As(err, &errno) {
+				// e.g. a TLS server resetting a plain request.
+				return Result{Status: StatusSockErr, Info: errnoText(errno)}
 			}
 			break // EOF: judge what we have
 		}

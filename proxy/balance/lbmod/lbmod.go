@@ -10,7 +10,9 @@ package lbmod
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -339,6 +341,14 @@ func (p *Picker) Checks(sink health.Sink) []*health.Checker {
 		}
 		ct, rt := health.Timeouts(inter, px.Timeouts.Connect, px.Timeouts.Check)
 		probe := health.Probe{Addr: netip.AddrPortFrom(addr, uint16(port)).String(), ConnectTimeout: ct, ReadTimeout: rt}
+		if s.SSL {
+			// Checks of an `ssl` server go over TLS too (check-ssl implied).
+			name := s.Host
+			if h, _, err := net.SplitHostPort(name); err == nil {
+				name = h
+			}
+			probe.TLS = &tls.Config{ServerName: name, InsecureSkipVerify: s.Verify != "required"}
+		}
 		switch px.HealthCheck.Type {
 		case proxy.CheckRedis:
 			probe.TCP = health.RedisCheck()
