@@ -159,7 +159,6 @@ type kaCtx struct {
 	script *vrrp.Script
 	sm     *kaScriptMeta
 	sg     *vrrp.SyncGroup
-	sgPos  parser.Pos
 	tf     *vrrp.TrackFile
 
 	instMeta   map[*vrrp.Instance]*kaInstMeta
@@ -189,13 +188,9 @@ type kaGlobalMeta struct {
 type kaInstMeta struct {
 	pos                       parser.Pos
 	vridSet                   bool
-	vridPos                   parser.Pos
 	ifacePos                  parser.Pos
 	stateMaster               bool
-	preemptDelaySet           bool
-	nopreemptSet              bool
 	trackScriptPos            map[string]parser.Pos
-	authPos                   parser.Pos
 	garpDelaySet, garpRepSet  bool
 	garpRefSet, garpRefRepSet bool
 	acceptSet                 bool

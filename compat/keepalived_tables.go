@@ -3,7 +3,6 @@ package compat
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +106,7 @@ func lvsBlock(s **kaSection) kaDec { return walkBlock(s) }
 
 var (
 	kaTop, kaGlobal, kaScript, kaInstance, kaAuth, kaSyncGroup, kaTrackFile *kaSection
-	kaVS, kaRS, kaChecker, kaHTTPChecker, kaURL, kaSMTPHost, kaVSGroup      *kaSection
+	kaVS, kaRS, kaChecker, kaHTTPChecker, kaURL, kaSMTPHost                 *kaSection
 	kaBFD, kaGarpGroup, kaTrackProcess, kaStaticTrackGroup, kaSSL           *kaSection
 )
 
@@ -199,7 +198,6 @@ func init() {
 		return lvsBlock(&kaRS)(c, d, a)
 	}})
 	kaVS = newKaSection("virtual_server", true, vsRows)
-	kaVSGroup = newKaSection("virtual_server_group", true, nil)
 
 	kaTop = newKaSection("keepalived", false, topRows())
 }
@@ -527,15 +525,6 @@ func globalRows() []kaRow {
 		rows = append(rows, kaRow{n, kaNoBlock, skip})
 	}
 	return rows
-}
-
-// timerQuiet parses a timer without reporting (callers word the error).
-func (c *kaCtx) timerQuiet(s string, lo, hi float64) (time.Duration, bool) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v != v || v < lo || v > hi {
-		return 0, false
-	}
-	return time.Duration(v * float64(time.Second)), true
 }
 
 // kaHostname reports whether s looks like a host name smtp_server accepts.

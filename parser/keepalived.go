@@ -88,7 +88,6 @@ type kaReader struct {
 	out      []kaLogical
 	paths    []string
 	frames   []kaFrame
-	depth    int
 	maxLines int
 	work     int
 	overflow bool
