@@ -380,10 +380,7 @@ func TestQueueMaxconn(t *testing.T) {
 		}
 		got <- s
 	}()
-	time.Sleep(30 * time.Millisecond)
-	if st := b.Stats(); st.Queue != 1 {
-		t.Fatalf("queue %d", st.Queue)
-	}
+	waitFor(t, func() bool { return b.Stats().Queue == 1 })
 	b.Release(c)
 	if s := <-got; s != c {
 		t.Fatalf("dequeued to %v", s.Name)
@@ -414,7 +411,7 @@ func TestQueueRedistributedWhenServerDown(t *testing.T) {
 		}
 		got <- s
 	}()
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, func() bool { return first.Stats().Queue == 1 })
 	tr := first.SetState(StateStopped)
 	if tr.Requeued != 1 || tr.SessActive != 1 {
 		t.Fatalf("transition %+v", tr)
@@ -430,7 +427,7 @@ func TestMaxqueueFull(t *testing.T) {
 	r := &Request{Src: netip.AddrFrom4([4]byte{1, 2, 3, 4})}
 	b.Take(ctx, r, nil)
 	go b.Take(ctx, r, nil)
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, func() bool { return b.Server("s1").Stats().Queue == 1 })
 	if _, err := b.Take(ctx, r, nil); err != ErrQueueFull {
 		t.Fatalf("err %v", err)
 	}
@@ -506,5 +503,16 @@ func TestFirstFillsToMaxconn(t *testing.T) {
 	b.Release(got[0])
 	if s, _ := b.Take(ctx, nil, nil); s.Name != "s1" {
 		t.Fatalf("freed slot not reused first: %s", s.Name)
+	}
+}
+
+// waitFor polls cond for up to two seconds (goroutines may be slow to run
+// on a loaded machine).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
 	}
 }

@@ -167,9 +167,9 @@ func TestKillBackendUnderLoad(t *testing.T) {
 	if downAt == 0 {
 		t.Fatal("s2 never marked down")
 	}
-	// A fully-up server needs fall failed checks; the first may come up to
-	// one inter after the kill. Allow scheduling slack.
-	if d := downAt - killAt; d > inter*fall+inter/2+100*time.Millisecond {
+	// A fully-up server needs fall failed checks, one inter apart, the
+	// first within one inter of the kill; allow scheduling slack.
+	if d := downAt - killAt; d > inter*fall+250*time.Millisecond {
 		t.Fatalf("s2 marked down %v after the kill, want within inter×fall = %v", d, inter*fall)
 	}
 	var before, after, failed, lateS2 int
