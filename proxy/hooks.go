@@ -188,6 +188,12 @@ type Txn struct {
 	Reply      []byte
 	ReplyClose bool
 
+	// ReqBody is the part of the request body already received when the
+	// Request hooks run (still chunk-framed for a chunked body), and
+	// ReqBodyFull says it is all of it. Read-only (stats admin forms).
+	ReqBody     []byte
+	ReqBodyFull bool
+
 	// Module scratch space (captures, variables), reset per transaction.
 	Vars map[string][]byte
 	// Data lets a module keep per-transaction state without allocation.

@@ -309,6 +309,7 @@ func (s *session) transaction() bool {
 	if !bodyDone {
 		s.next = s.w
 	}
+	tx.ReqBody, tx.ReqBodyFull = bodyBuf, bodyDone
 
 	cliKeep := req.ConnKeepAlive
 	if req.Is11() {

@@ -79,7 +79,7 @@ func TestModuleEndToEnd(t *testing.T) {
 		HTTPRequest:    []*proxy.HTTPRule{{Action: "deny", Cond: crit("path", nil, "/admin")}},
 		Redirects:      []*proxy.HTTPRule{{Action: "redirect", Args: []string{"location", "/x"}, Cond: crit("path", nil, "/r")}},
 		MonitorURI:     "/health",
-		Stats:          &proxy.StatsPage{URI: "/st"},
+		Stats:          &proxy.StatsPage{URI: "/st", Admin: &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Name: "TRUE"}}}}}},
 		Logs:           []proxy.LogTarget{{Address: "127.0.0.1:23250", Facility: "local0"}},
 		LogFormat:      "httplog",
 		UniqueIDFormat: "%[req.hdr(host)]_%rt",
@@ -132,6 +132,22 @@ func TestModuleEndToEnd(t *testing.T) {
 	resp, body = get(t, addr, "GET /st;csv HTTP/1.1\r\nHost: a\r\n\r\n")
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "# pxname,svname,") || !strings.Contains(body, "\nb_a,sa,") {
 		t.Errorf("stats csv: %d %q", resp.StatusCode, body)
+	}
+	// stats admin: a form POST puts a server in maintenance and redirects.
+	resp, _ = get(t, addr, "POST /st HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\ns=sa&action=maint&b=%23202")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/st;st=ERRP" {
+		t.Errorf("admin POST with an unknown backend id: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = get(t, addr, "POST /st HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\n\r\ns=sa&action=maint&b=%232")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/st;st=DONE" {
+		t.Errorf("admin POST: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if st := rt.BackendByName("b_a").Servers[0].Status(); st != proxy.SrvMaint {
+		t.Errorf("server status after maint: %v", st)
+	}
+	_, body = get(t, addr, "GET /st;st=DONE HTTP/1.1\r\nHost: a\r\n\r\n")
+	if !strings.Contains(body, "Action processed successfully.") || !strings.Contains(body, `<input type="checkbox" name="s" value="sa">`) {
+		t.Errorf("stats page after the action lacks the message or the admin form")
 	}
 	// One of the log lines is the first request's (lines of concurrent
 	// connections may arrive in any order).

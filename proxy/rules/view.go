@@ -101,6 +101,10 @@ func (v *view) SNI() []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s)) // read-only view, no copy
 }
 
+// ReqBody returns the request body bytes already received and whether
+// that is the whole body (stats admin forms).
+func (v *view) ReqBody() ([]byte, bool) { return v.tx.ReqBody, v.tx.ReqBodyFull }
+
 func (v *view) SetMethod(m []byte) {
 	if v.tx.Req != nil {
 		v.tx.Req.SetMethod(m)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -93,6 +94,10 @@ func (p *Page) Serve(dst []byte, ctx *acl.Ctx) []byte {
 		return append(dst, page[end+2:]...)
 	}
 	opts := string(t.URI()[len(p.uri):])
+	admin := p.admin != nil && p.admin.Eval(ctx)
+	if string(t.Method()) == "POST" {
+		return p.post(dst, t, admin)
+	}
 	csv := strings.Contains(opts, ";csv")
 	refresh := p.cfg.Refresh > 0 && !strings.Contains(opts, ";norefresh")
 	f := AllRows
@@ -104,8 +109,14 @@ func (p *Page) Serve(dst []byte, ctx *acl.Ctx) []byte {
 		ctype = "text/plain"
 		body = AppendCSV(nil, rows)
 	} else {
-		admin := p.admin != nil && p.admin.Eval(ctx)
-		body = p.html(rows, admin, strings.Contains(opts, ";up"))
+		st := ""
+		if i := strings.Index(opts, ";st="); i >= 0 {
+			st = opts[i+4:]
+			if j := strings.IndexByte(st, ';'); j >= 0 {
+				st = st[:j]
+			}
+		}
+		body = p.html(rows, admin, strings.Contains(opts, ";up"), st)
 	}
 	dst = append(dst, "HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: "...)
 	dst = append(dst, ctype...)
@@ -171,7 +182,107 @@ func rowClass(r Row) string {
 
 // html renders the page: process information, then one table per proxy
 // with HAProxy's column groups.
-func (p *Page) html(rows []Row, admin, upOnly bool) []byte {
+// adminActions are the stats page's server actions (HAProxy's
+// "Choose an action" list) that halo applies.
+var adminActions = []struct{ value, label string }{
+	{"ready", "Set state to READY"}, {"drain", "Set state to DRAIN"}, {"maint", "Set state to MAINT"},
+	{"hrunn", "Health: force UP"}, {"hnolb", "Health: force NOLB"}, {"hdown", "Health: force DOWN"},
+	{"shutdown", "Kill Sessions"},
+}
+
+// bodyReader is implemented by transaction views that expose the request
+// body already received.
+type bodyReader interface{ ReqBody() ([]byte, bool) }
+
+// post applies an admin form (s=SERVER…&action=A&b=#IID) and redirects
+// back with the outcome, as HAProxy answers: 303 to URI;st=DONE|NONE|
+// ERRP|DENY.
+func (p *Page) post(dst []byte, t acl.Txn, admin bool) []byte {
+	st := "DENY"
+	if admin {
+		st = p.apply(t)
+	}
+	dst = append(dst, "HTTP/1.1 303 See Other\r\ncache-control: no-cache\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nlocation: "...)
+	dst = append(dst, p.uri...)
+	dst = append(dst, ";st="...)
+	dst = append(dst, st...)
+	return append(dst, "\r\n\r\n"...)
+}
+
+func (p *Page) apply(t acl.Txn) string {
+	br, ok := t.(bodyReader)
+	if !ok {
+		return "ERRP"
+	}
+	body, full := br.ReqBody()
+	if !full {
+		return "ERRP"
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "ERRP"
+	}
+	servers, action, b := form["s"], form.Get("action"), form.Get("b")
+	if len(servers) == 0 {
+		return "NONE"
+	}
+	var be *proxy.Backend
+	for _, x := range p.st.rt.Backends {
+		if "#"+strconv.Itoa(x.Proxy.ID) == b || x.Proxy.Name == b {
+			be = x
+		}
+	}
+	known := false
+	for _, a := range adminActions {
+		known = known || a.value == action
+	}
+	if be == nil || !known {
+		return "ERRP"
+	}
+	var todo []*proxy.ServerState
+	for _, name := range servers {
+		var found *proxy.ServerState
+		for _, ss := range be.Servers {
+			if ss.Server.Name == name {
+				found = ss
+			}
+		}
+		if found == nil {
+			return "ERRP"
+		}
+		todo = append(todo, found)
+	}
+	for _, ss := range todo {
+		switch action {
+		case "ready":
+			if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
+				ss.SetStatus(proxy.SrvUp)
+			}
+		case "drain":
+			ss.SetStatus(proxy.SrvDrain)
+		case "maint":
+			ss.SetStatus(proxy.SrvMaint)
+		case "hrunn":
+			ss.SetStatus(proxy.SrvUp)
+		case "hnolb":
+			ss.SetStatus(proxy.SrvNoLB)
+		case "hdown":
+			ss.SetStatus(proxy.SrvDown)
+		case "shutdown":
+			ss.ShutdownSessions()
+		}
+	}
+	return "DONE"
+}
+
+var statusMessages = map[string][2]string{
+	"DONE": {"active_up", "Action processed successfully."},
+	"NONE": {"active_going_up", "Nothing has changed."},
+	"ERRP": {"active_down", "Action not processed because of invalid parameters."},
+	"DENY": {"active_down", "Action denied."},
+}
+
+func (p *Page) html(rows []Row, admin, upOnly bool, status string) []byte {
 	var b bytes.Buffer
 	host, _ := os.Hostname()
 	if p.cfg.ShowNode != "" {
@@ -198,18 +309,39 @@ func (p *Page) html(rows []Row, admin, upOnly bool) []byte {
 	conns, reqs, _ := p.st.totals()
 	fmt.Fprintf(&b, "<table border=0><tr><td align=\"left\" nowrap width=\"1%%\"><p><b>pid = </b> %d (process #1, nbproc = 1)<br>\n<b>uptime = </b> %dd %dh%02dm%02ds<br>\n<b>maxconn = </b> %d<br>\n<b>current conns = </b> %d; <b>cumulated conns = </b> %d; <b>cumulated reqs = </b> %d<br>\n</td></tr></table>\n",
 		os.Getpid(), secs/86400, secs/3600%24, secs/60%60, secs%60, p.st.rt.Cfg.Global.Maxconn, p.st.rt.ActConn.Load(), conns, reqs)
-	_ = admin // admin forms are not rendered: halo does not apply POSTed actions yet
+	if m, ok := statusMessages[status]; ok {
+		fmt.Fprintf(&b, "<p><div class=%s><a class=lfsb href=\"%s\" title=\"Remove this message\">[X]</a> %s</div>\n",
+			m[0], html.EscapeString(string(p.uri)), m[1])
+	}
 	b.WriteString("<table class=\"lgd\"><tr><td class=\"active_up\">&nbsp;</td><td class=\"noborder\">active UP </td><td class=\"backup_up\">&nbsp;</td><td class=\"noborder\">backup UP </td></tr>\n<tr><td class=\"active_down\">&nbsp;</td><td class=\"noborder\">active or backup DOWN &nbsp;</td><td class=\"maintain\">&nbsp;</td><td class=\"noborder\">active or backup DOWN for maintenance (MAINT) &nbsp;</td></tr>\n<tr><td class=\"active_draining\">&nbsp;</td><td class=\"noborder\">active or backup SOFT STOPPED for maintenance &nbsp;</td></tr></table>\n")
 	b.WriteString("<ul><li><a href=\"" + html.EscapeString(string(p.uri)) + ";csv\">CSV export</a><br>\n</ul>\n")
-	var cur string
-	open := false
+	var cur, curIID string
+	open, servers := false, false
+	closeTable := func() {
+		b.WriteString("</table>\n")
+		if admin && servers {
+			b.WriteString("Choose the action to perform on the checked servers : <select name=action><option value=\"\"></option>")
+			for _, a := range adminActions {
+				fmt.Fprintf(&b, "<option value=\"%s\">%s</option>", a.value, a.label)
+			}
+			fmt.Fprintf(&b, "</select><input type=\"hidden\" name=\"b\" value=\"#%s\"><input type=\"submit\" value=\"Apply\"></form>\n", curIID)
+		}
+		b.WriteString("<p>\n")
+	}
 	for _, r := range rows {
 		px := r.Get("pxname")
 		if px != cur {
 			if open {
-				b.WriteString("</table><p>\n")
+				closeTable()
 			}
-			cur, open = px, true
+			cur, curIID, open = px, r.Get("iid"), true
+			servers = false
+			for _, o := range rows {
+				servers = servers || (o.Get("pxname") == px && o.Get("type") == "2")
+			}
+			if admin && servers {
+				b.WriteString("<form method=\"post\">")
+			}
 			b.WriteString("<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\"><a name=\"" + html.EscapeString(px) + "\"></a><a class=px href=\"#" + html.EscapeString(px) + "\">" + html.EscapeString(px) + "</a></th><th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n")
 			b.WriteString("<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th></tr>\n")
 			b.WriteString("<tr class=\"titre\"><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th></tr>\n")
@@ -226,7 +358,11 @@ func (p *Page) html(rows []Row, admin, upOnly bool) []byte {
 		case "2":
 			class, name = rowClass(r), r.Get("svname")
 		}
-		b.WriteString("<tr class=\"" + class + "\"><td class=ac>" + html.EscapeString(name) + "</td>")
+		b.WriteString("<tr class=\"" + class + "\"><td class=ac>")
+		if admin && typ == "2" {
+			b.WriteString("<input type=\"checkbox\" name=\"s\" value=\"" + html.EscapeString(name) + "\">")
+		}
+		b.WriteString(html.EscapeString(name) + "</td>")
 		cells := []string{"qcur", "qmax", "qlimit", "rate", "rate_max", "rate_lim", "scur", "smax", "slim", "stot", "lbtot", "lastsess",
 			"bin", "bout", "dreq", "dresp", "ereq", "econ", "eresp", "wretr", "wredis", "status", "check_status", "weight", "act", "bck",
 			"chkfail", "chkdown", "downtime", "throttle"}
@@ -249,7 +385,7 @@ func (p *Page) html(rows []Row, admin, upOnly bool) []byte {
 		b.WriteString("</tr>\n")
 	}
 	if open {
-		b.WriteString("</table><p>\n")
+		closeTable()
 	}
 	b.WriteString("</body></html>\n")
 	return b.Bytes()
