@@ -122,6 +122,8 @@ type hctx struct {
 	globalLogs      bool
 	resolved        map[string]resolveResult
 	srvExtra        map[*proxy.Server]*serverExtra
+	peers           map[string][]string // peers section → peer names
+	stateFile       string              // global server-state-file
 }
 
 type resolveResult struct {
@@ -182,6 +184,7 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 		sections: map[string]map[string]parser.Pos{},
 		resolved: map[string]resolveResult{},
 		srvExtra: map[*proxy.Server]*serverExtra{},
+		peers:    map[string][]string{},
 	}
 	parseFatal := false
 	for _, d := range pdiags {
@@ -310,7 +313,8 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	}
 	prefix := ""
 	// "no option x" and "default option x" (configuration.txt 4.1).
-	if (d.Name == "no" || d.Name == "default") && len(d.Args) > 0 {
+	proxySec := c.sec == "defaults" || c.sec == "frontend" || c.sec == "backend" || c.sec == "listen"
+	if (d.Name == "no" || d.Name == "default") && len(d.Args) > 0 && (proxySec || c.sec == "global") {
 		next := d.Args[0].Value
 		switch {
 		case next == "option" && c.sec != "global":
@@ -629,6 +633,14 @@ func (c *hctx) openOther(d *parser.Directive) {
 	}
 	if c.secName != "" {
 		m[c.secName] = d.Pos
+		if d.Name == "peers" {
+			c.peers[c.secName] = []string{}
+			for _, l := range d.Body {
+				if l.Name == "peer" && len(l.Args) > 0 {
+					c.peers[c.secName] = append(c.peers[c.secName], l.Args[0].Value)
+				}
+			}
+		}
 	}
 	kw := otherSectionStatus[d.Name]
 	c.rep.Record(d.Pos, d.Name, d.Name, kw.status, kw.note)

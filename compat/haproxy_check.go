@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"halo/parser"
@@ -113,8 +114,29 @@ func (c *hctx) postCheck() {
 			c.rep.Warnf(nopos, "log format ignored for %s '%s' since it has no log address.", kindWord(st), p.Name)
 		}
 	}
+	// A peers section must name this process (-L, default the host name).
+	local, ok := c.opt.Env.Lookup("HAPROXY_LOCALPEER")
+	if !ok || local == "" {
+		local, _ = os.Hostname()
+	}
+	for _, name := range sortedKeys(c.peers) {
+		found := false
+		for _, p := range c.peers[name] {
+			if p == local {
+				found = true
+			}
+		}
+		if !found {
+			c.rep.Warnf(nopos, "Removing incomplete section 'peers %s' (no peer named '%s').", name, local)
+		}
+	}
 	if c.rep.Fatal() {
 		return
+	}
+	if c.stateFile != "" {
+		if _, err := c.opt.Stat(c.stateFile); err != nil {
+			c.rep.Warnf(nopos, "config: Can't open global server state file '%s': No such file or directory", c.stateFile)
+		}
 	}
 	// Addresses are resolved once the configuration is known valid, as
 	// haproxy's srv_init_addr() does after check_config_validity().

@@ -189,6 +189,13 @@ func buildGlobalTable() *Table[*hctx] {
 			c.cfg.Global.LogSendHostname = h
 			return nil
 		}),
+		row("server-state-file", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'server-state-file' expects a file path as an argument.")
+			}
+			c.stateFile = a[0].Value
+			return nil
+		}),
 		row("nbproc", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
 		}),

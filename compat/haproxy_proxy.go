@@ -304,7 +304,12 @@ func buildProxyTable() *Table[*hctx] {
 		row("http-send-name-header", accept(0, "")),
 		row("rate-limit sessions", accept(1, "'rate-limit sessions' expects an integer.")),
 		row("max-keep-alive-queue", accept(1, "'max-keep-alive-queue' expects an integer argument.")),
-		row("load-server-state-from-file", accept(1, "'load-server-state-from-file' expects 'global', 'local' or 'none'.")),
+		row("load-server-state-from-file", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 || (a[0].Value != "global" && a[0].Value != "local" && a[0].Value != "none") {
+				return fmt.Errorf("'load-server-state-from-file' expects 'global', 'local' or 'none'. Got '%s'", strings.Join(values(a), " "))
+			}
+			return nil
+		}),
 		row("server-state-file-name", accept(0, "")),
 		row("external-check command", accept(1, "'external-check command' expects a path.")),
 		row("external-check path", accept(1, "'external-check path' expects a path.")),
