@@ -405,7 +405,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 		default:
 			g.state = Backup
 		}
-		if (g.state == Fault || g.state == Backup) && !carried {
+		if g.state == Backup && !carried {
 			e.groupNotify(g)
 		}
 	}
@@ -423,6 +423,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 	// Keepalived first reports the instances its trackers hold down, then
 	// clears any VIPs a previous run left behind, for every instance, then
 	// enters the initial states.
+	synced := map[*group]bool{}
 	for _, in := range e.inst {
 		if in.faults == 0 {
 			continue
@@ -432,9 +433,26 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 				e.faultReason(in, t)
 			}
 		}
+		if g := in.group; g != nil && !synced[g] {
+			synced[g] = true
+			e.log(false, "VRRP_Group(%s): Syncing %s to FAULT state", g.cfg.Name, in.cfg.Name)
+		}
+	}
+	for _, in := range e.inst {
+		if in.faults > 0 {
+			in.state, in.want = Fault, Fault
+		} else if in.group != nil && in.group.state == Fault {
+			in.state = Fault // held by its sync group
+		} else {
+			continue
+		}
 		e.log(false, "(%s) entering FAULT state", in.cfg.Name)
-		in.state, in.want = Fault, Fault
 		e.notify(in)
+	}
+	for _, g := range e.groups {
+		if g.state == Fault {
+			e.groupNotify(g)
+		}
 	}
 	for _, in := range e.inst {
 		if _, ok := kept(in); !ok {
@@ -495,9 +513,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 		case held:
 			in.state = Fault // silently, until the scripts report
 		default:
-			e.log(false, "(%s) Entering FAULT STATE (init)", in.cfg.Name)
-			in.state = Fault
-			e.notify(in)
+			// in a sync group in FAULT: reported above
 		}
 		e.initSands(in)
 	}

@@ -162,6 +162,21 @@ func TestKeepalivedReplay(t *testing.T) {
 			c.GARPDelay, c.GARPRefresh, c.GARPRefreshRepeat = 2*time.Second, 3*time.Second, 2
 			return one(c), nil
 		}, steps: []step{{0, 1, start}, {0, 2, start}, {14 * time.Second, 1, stop}, {14 * time.Second, 2, stop}}},
+		{name: "syncinit", cfg: func(n int) ([]Config, []GroupConfig) {
+			if n == 2 {
+				c := inst(100, Backup, time.Second, 2)
+				c.Name, c.VRID, c.VIPs = "VI_3", 53, vip("10.77.0.103")
+				return one(c), nil
+			}
+			a := inst(100, Backup, time.Second, 2)
+			a.Trackers = []Tracker{{Kind: TrackInterface, Name: "dum0"}}
+			b := inst(100, Backup, time.Second, 2)
+			b.Name, b.VRID, b.VIPs = "VI_2", 52, vip("10.77.0.101")
+			return []Config{a, b}, []GroupConfig{{Name: "G1", Members: []string{"VI_1", "VI_2"}}}
+		}, steps: []step{
+			{0, 1, func(l *lan, r *router) { l.apply(r, r.e.Interface(l.now, "dum0", false)); l.start(r) }}, {0, 2, start},
+			{3 * time.Second, 1, func(l *lan, r *router) { l.apply(r, r.e.Interface(l.now, "dum0", true)) }},
+			{8 * time.Second, 1, stop}, {8 * time.Second, 2, stop}}},
 		{name: "syncgroup", cfg: syncCfg,
 			steps: []step{{0, 1, start}, {0, 2, start}, {1, 1, script("chk", true)}, {1, 2, script("chk", true)},
 				{6 * time.Second, 1, script("chk", false)}, {12 * time.Second, 1, script("chk", true)},
