@@ -177,6 +177,10 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 		req.URI = k.Req.URI
 		req.Post = string(k.Req.Method) == "POST"
 		req.Headers = (*msgHeaders)(k.Req)
+		if req.Post && k.Txn != nil {
+			// url_param also looks in a urlencoded POST body (get_server_ph_post).
+			req.Body = k.Txn.ReqBody
+		}
 	}
 	var prev *balance.Server
 	if k.Exclude != nil {
