@@ -2,7 +2,6 @@ package compat
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"halo/parser"
@@ -267,6 +266,82 @@ func invalidACLChar(s string) byte {
 // resolves it against the ACLs declared so far. what names the rule in
 // haproxy's error ("switching rule", "'http-request deny' condition").
 func (c *hctx) condition(d *parser.Directive, args []parser.Word, what string) ([]parser.Word, *proxy.Cond, error) {
+	return c.conditionAt(d, args, what, 0)
+}
+
+// Rule contexts: bit i is column i of `haproxy -dKsmp` (haproxyFetchUse).
+const (
+	ctxFeConAcc = 1 << iota
+	ctxFeSesAcc
+	ctxFeReqCnt
+	ctxFeHrqHdr
+	ctxFeHrqBdy
+	ctxFeSetBck
+	ctxBeReqCnt
+	ctxBeHrqHdr
+	ctxBeHrqBdy
+	ctxBeSetSrv
+	ctxBeSrvCon
+	ctxBeResCnt
+	ctxBeHrsHdr
+	ctxBeHrsBdy
+	ctxBeStoRul
+	ctxFeResCnt
+	ctxFeHrsHdr
+	ctxFeHrsBdy
+)
+
+var ctxNames = []string{"frontend tcp-request connection rule", "frontend tcp-request session rule",
+	"frontend tcp-request content rule", "frontend http-request header rule", "frontend http-request body rule",
+	"frontend use-backend rule", "backend tcp-request content rule", "backend http-request header rule",
+	"backend http-request body rule", "backend use-server, balance or stick-match rule", "server source selection",
+	"backend tcp-response content rule", "backend http-response header rule", "backend http-response body rule",
+	"backend stick-store rule", "frontend tcp-response content rule", "frontend http-response header rule",
+	"frontend http-response body rule"}
+
+// where gives the rule context of the current proxy: fe for its frontend
+// side, be for its backend side.
+func (c *hctx) where(fe, be uint32) uint32 {
+	var w uint32
+	if c.cur.p.Cap&capFE != 0 {
+		w |= fe
+	}
+	if c.cur.p.Cap&capBE != 0 {
+		w |= be
+	}
+	return w
+}
+
+func ctxName(w uint32) string {
+	var names []string
+	for i, n := range ctxNames {
+		if w&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// neverMatches is haproxy's acl_cond_conflicts(): an ACL whose every
+// criterion uses a fetch unavailable where the rule runs never matches.
+func neverMatches(acl *proxy.ACL, where uint32) (string, bool) {
+	if where == 0 || len(acl.Criteria) == 0 {
+		return "", false
+	}
+	kw := ""
+	for _, cr := range acl.Criteria {
+		use, ok := haproxyFetchUse[cr.Fetch]
+		if !ok || use&where != 0 {
+			return "", false
+		}
+		kw = cr.Fetch
+	}
+	return kw, true
+}
+
+// conditionAt is condition with haproxy's check that each ACL can match
+// in the rule's context (where, a ctx* mask; 0 skips the check).
+func (c *hctx) conditionAt(d *parser.Directive, args []parser.Word, what string, where uint32) ([]parser.Word, *proxy.Cond, error) {
 	before, pc, err := parser.SplitCondition(args)
 	if err != nil {
 		return nil, nil, fmt.Errorf("error detected while parsing %s : %s.", what, err)
@@ -275,6 +350,7 @@ func (c *hctx) condition(d *parser.Directive, args []parser.Word, what string) (
 		return before, nil, nil
 	}
 	cond := &proxy.Cond{Unless: pc.Unless}
+	warned := false
 	for _, and := range pc.Or {
 		var terms []proxy.CondTerm
 		for _, t := range and {
@@ -293,6 +369,14 @@ func (c *hctx) condition(d *parser.Directive, args []parser.Word, what string) (
 				acl = builtinACL(t.Name)
 				if acl == nil {
 					return nil, nil, fmt.Errorf("error detected while parsing %s : no such ACL : '%s'.", what, t.Name)
+				}
+			}
+			if kw, never := neverMatches(acl, where); never && !warned {
+				warned = true
+				if acl.Name != "" && t.Anon == nil {
+					c.rep.Warnf(d.Pos, "acl '%s' will never match because it only involves keywords that are incompatible with '%s'", acl.Name, ctxName(where))
+				} else {
+					c.rep.Warnf(d.Pos, "anonymous acl will never match because it uses keyword '%s' which is incompatible with '%s'", kw, ctxName(where))
 				}
 			}
 			terms = append(terms, proxy.CondTerm{Neg: t.Neg, ACL: acl})
@@ -330,7 +414,7 @@ func decodeUseBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if len(a) == 0 {
 		return fmt.Errorf("'use_backend' requires a backend name.")
 	}
-	_, cond, err := c.condition(d, a[1:], "switching rule")
+	_, cond, err := c.conditionAt(d, a[1:], "switching rule", ctxFeSetBck)
 	if err != nil {
 		return err
 	}
@@ -429,7 +513,14 @@ func decodeHTTPRule(kind string) hdecode {
 		if k := c.table.Get(c.statusKey); k != nil {
 			c.status, c.note = k.Status, k.Note
 		}
-		before, cond, err := c.condition(d, a[1:], fmt.Sprintf("an '%s %s' condition", kind, act))
+		var where uint32
+		switch kind {
+		case "http-request":
+			where = c.where(ctxFeHrqHdr, ctxBeHrqHdr)
+		case "http-response":
+			where = c.where(ctxFeHrsHdr, ctxBeHrsHdr)
+		}
+		before, cond, err := c.conditionAt(d, a[1:], fmt.Sprintf("an '%s %s' condition", kind, act), where)
 		if err != nil {
 			c.abort = true
 			return err
@@ -469,7 +560,7 @@ func decodeRedirect(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if !c.needCap(d, capFE, "redirect") && c.cur.p.Cap&capBE == 0 {
 		return nil
 	}
-	before, cond, err := c.condition(d, a, "redirect rule")
+	before, cond, err := c.conditionAt(d, a, "redirect rule", c.where(ctxFeHrqHdr, ctxBeHrqHdr))
 	if err != nil {
 		return err
 	}
@@ -513,10 +604,28 @@ func decodeRedirect(c *hctx, d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
+// tcpActions are the tcp-request actions of haproxy 2.6 per stage, in the
+// order haproxy lists them; "*" marks a prefix taking "(args)" or a digit.
 var tcpActions = map[string][]string{
-	"connection": {"accept", "reject", "expect-proxy", "expect-netscaler-cip", "capture", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "unset-var*"},
-	"session":    {"accept", "reject", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "unset-var*"},
-	"content":    {"accept", "reject", "capture", "track-sc*", "do-resolve*", "ot-group", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-mark", "set-nice", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-tos", "set-var*", "set-var-fmt*", "silent-drop", "switch-mode", "unset-var*", "use-service"},
+	"connection": {"accept", "reject", "capture", "expect-proxy", "expect-netscaler-cip", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-var-fmt*", "set-var*", "unset-var*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "silent-drop"},
+	"session":    {"accept", "reject", "capture", "expect-proxy", "expect-netscaler-cip", "track-sc*", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "set-var-fmt*", "set-var*", "unset-var*", "set-dst", "set-dst-port", "set-mark", "set-src", "set-src-port", "set-tos", "silent-drop"},
+	"content":    {"accept", "reject", "capture", "expect-proxy", "expect-netscaler-cip", "track-sc*", "ot-group", "set-log-level", "set-nice", "switch-mode", "use-service", "sc-inc-gpc*", "sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "do-resolve*", "set-var-fmt*", "set-var*", "unset-var*", "set-src", "set-src-port", "set-dst", "set-dst-port", "set-mark", "set-tos", "silent-drop", "set-priority-class", "set-priority-offset"},
+}
+
+// tcpActionList renders the list as haproxy's error message does.
+func tcpActionList(stage string) string {
+	var names []string
+	for _, n := range tcpActions[stage] {
+		switch {
+		case n == "track-sc*":
+			names = append(names, "'track-sc0' ... 'track-sc2'")
+		case strings.HasSuffix(n, "*"):
+			names = append(names, "'"+strings.TrimSuffix(n, "*")+"(*)'")
+		default:
+			names = append(names, "'"+n+"'")
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func tcpActionName(stage, w string) (string, bool) {
@@ -571,18 +680,14 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	act, ok := tcpActionName(stage, a[1].Value)
 	if !ok {
-		var names []string
-		for _, n := range tcpActions[stage] {
-			names = append(names, "'"+strings.TrimSuffix(n, "*")+"'")
-		}
-		sort.Strings(names)
-		return fmt.Errorf("'tcp-request %s' expects %s, but got '%s'", stage, strings.Join(names, ", "), a[1].Value)
+		return fmt.Errorf("'tcp-request %s' expects %s in %s '%s' (got '%s').", stage, tcpActionList(stage), c.cur.kind, c.cur.p.Name, a[1].Value)
 	}
 	c.statusKey = "tcp-request " + stage + " " + act
 	if k := c.table.Get(c.statusKey); k != nil {
 		c.status, c.note = k.Status, k.Note
 	}
-	before, cond, err := c.condition(d, a[2:], fmt.Sprintf("'tcp-request %s %s' rule", stage, act))
+	where := map[string]uint32{"connection": ctxFeConAcc, "session": ctxFeSesAcc, "content": c.where(ctxFeReqCnt, ctxBeReqCnt)}[stage]
+	before, cond, err := c.conditionAt(d, a[2:], fmt.Sprintf("'tcp-request %s %s' rule", stage, act), where)
 	if err != nil {
 		return err
 	}
