@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -250,5 +251,50 @@ backend b from named
 	_, rep = load(t, "defaults\n    http-request deny\n")
 	if got := diagLines(rep); len(got) == 0 || got[0] != "ALERT 2: 'http-request' not allowed in anonymous 'defaults' section." {
 		t.Fatalf("diags %v", got)
+	}
+}
+
+func TestCompileCriterion(t *testing.T) {
+	for _, tc := range []struct {
+		name, acl                string
+		fetch, match, args, vals string
+		err                      string
+	}{
+		{"alias", "path_beg /api /v1", "path", "beg", "", "/api,/v1", ""},
+		{"hdr alias", "hdr_end(host) -i .example.com", "req.hdr", "end", "host", ".example.com", ""},
+		{"explicit match", "req.hdr(x-env) -m sub prod", "req.hdr", "sub", "x-env", "prod", ""},
+		{"ip default", "src 10.0.0.0/8 192.168.1.1", "src", "ip", "", "10.0.0.0/8,192.168.1.1", ""},
+		{"int default", "dst_port 80 443", "dst_port", "int", "", "80,443", ""},
+		{"int operator", "hdr_cnt(host) gt 1", "hdr_cnt", "int", "host", "gt,1", ""},
+		{"bool", "ssl_fc", "ssl_fc", "bool", "", "", ""},
+		{"found", "req.cook(sid) -m found", "req.cook", "found", "sid", "", ""},
+		{"converter output", "req.hdr(host),lower -m str a", "req.hdr", "str", "host", "a", ""},
+		{"double dash", "path -- -x", "path", "str", "", "-x", ""},
+		{"unknown fetch", "nope /x", "", "", "", "", "unknown fetch method 'nope' in ACL expression 'nope'"},
+		{"unknown match", "path -m nope x", "", "", "", "", "'-m' : unknown match method 'nope' for ACL keyword 'path'"},
+		{"bad ip", "src not-an-ip", "", "", "", "", "'not-an-ip' is not a valid IPv4 or IPv6 address"},
+		{"bad int", "dst_port eighty", "", "", "", "", "'eighty' is neither a number nor a supported operator"},
+		{"missing pattern file", "path -f /nonexistent/list", "", "", "", "", "failed to open pattern file </nonexistent/list>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &hctx{opt: HAProxyOptions{ReadFile: noRead, Resolve: func(string) (netip.Addr, error) { return netip.Addr{}, os.ErrNotExist }}, resolved: map[string]resolveResult{}}
+			var words []parser.Word
+			for _, f := range strings.Fields(tc.acl) {
+				words = append(words, parser.Word{Value: f})
+			}
+			cr, _, err := c.compileCriterion(words)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cr.Fetch != tc.fetch || cr.Match != tc.match || strings.Join(cr.FetchArgs, ",") != tc.args || strings.Join(cr.Values, ",") != tc.vals {
+				t.Fatalf("got %+v", cr)
+			}
+		})
 	}
 }
