@@ -384,3 +384,37 @@ func TestPickNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations per pick/release", n)
 	}
 }
+
+// url_param finds the parameter in a urlencoded POST body too, as haproxy
+// 2.6.12 does (same server as the query-string form of the same value).
+func TestURLParamPostBody(t *testing.T) {
+	o1, o2, o3 := newOrigin(t, "s1", 0), newOrigin(t, "s2", 0), newOrigin(t, "s3", 0)
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Retries: 3,
+		Servers: []*proxy.Server{server("s1", o1.addr()), server("s2", o2.addr()), server("s3", o3.addr())},
+		Balance: proxy.Balance{Algo: proxy.BalanceURLParam, Param: "id"},
+		Timeouts: proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second}}
+	_, addr := start(t, be)
+	post := func(body string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Backend")
+	}
+	// Recorded from haproxy (conformance case 008): alice→s3, carol→s2, dave→s1.
+	for name, want := range map[string]string{"alice": "s3", "carol": "s2", "dave": "s1"} {
+		if g := post("id=" + name); g != want {
+			t.Fatalf("POST id=%s went to %s, want %s", name, g, want)
+		}
+		if g := get(addr, "/x?id="+name); g != want {
+			t.Fatalf("GET id=%s went to %s, want %s", name, g, want)
+		}
+	}
+}
