@@ -390,8 +390,8 @@ func TestPickNoAlloc(t *testing.T) {
 func TestURLParamPostBody(t *testing.T) {
 	o1, o2, o3 := newOrigin(t, "s1", 0), newOrigin(t, "s2", 0), newOrigin(t, "s3", 0)
 	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Retries: 3,
-		Servers: []*proxy.Server{server("s1", o1.addr()), server("s2", o2.addr()), server("s3", o3.addr())},
-		Balance: proxy.Balance{Algo: proxy.BalanceURLParam, Param: "id"},
+		Servers:  []*proxy.Server{server("s1", o1.addr()), server("s2", o2.addr()), server("s3", o3.addr())},
+		Balance:  proxy.Balance{Algo: proxy.BalanceURLParam, Param: "id"},
 		Timeouts: proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second}}
 	_, addr := start(t, be)
 	post := func(body string) string {
