@@ -39,6 +39,8 @@ var haproxyStatus = map[string]struct {
 	"description":                 {Ignored, "not shown on the stats page"},
 	"set-var":                     {Ignored, "variables are not implemented"},
 	"set-var-fmt":                 {Ignored, "variables are not implemented"},
+	"issuers-chain-path":          {Ignored, "OCSP issuer chains are not loaded"},
+	"nbproc":                      {Unsupported, "removed in haproxy 2.5; refused as haproxy 2.6 refuses it"},
 	"tune.maxrewrite":             {Supported, ""},
 	"master-worker":               {Partial, "no master CLI"},
 	"mworker-max-reloads":         {Ignored, "not applied"},
@@ -160,7 +162,7 @@ var haproxyProxyStatus = map[string]struct {
 	"http-check unset-var":      {Ignored, "variables are not implemented"},
 	"http-check comment":        {Supported, ""},
 
-	"balance rdp-cookie": {Unsupported, "RDP cookie balancing is not implemented"},
+	"balance rdp-cookie": {Supported, ""},
 	"balance first":      {Supported, ""},
 }
 
@@ -322,6 +324,10 @@ func init() {
 	}
 	for _, a := range []string{"expect", "send", "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var"} {
 		proxyTable.Add(hrow{Name: "http-check " + a, Status: Supported, Sub: true})
+	}
+	// Directives removed before 2.6 are errors in haproxy and in halo.
+	for name := range removedProxyKeywords {
+		proxyTable.SetStatus(name, Unsupported, "removed from haproxy before 2.6; refused with haproxy's message")
 	}
 	for k, v := range haproxyProxyStatus {
 		if !proxyTable.SetStatus(k, v.s, v.note) {
