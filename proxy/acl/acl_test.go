@@ -335,3 +335,32 @@ func FuzzParseExpr(f *testing.F) {
 		e.Eval(ctx)
 	})
 }
+
+// FuzzFetches runs header, cookie, query and auth fetches over arbitrary
+// client-supplied values.
+func FuzzFetches(f *testing.F) {
+	f.Add("/a?x=1&y", "a, \"b,c\", d", "SRV=1; x", "Basic Ym9iOnB3")
+	words := []string{"hdr(x-v) -m sub b", "hdr_cnt(x-v) gt 1", "hdr_ip(x-v) 10.0.0.0/8", "hdr_val(x-v) gt 3",
+		"cook(SRV) 1", "cook_cnt gt 0", "urlp(x) 1", "urlp_val(y) 2", "query -m found", "path_dom a",
+		"url_dir x", "http_auth(ul)", "http_auth_group(ul) ops", "base -m reg ^a"}
+	var crits []*acl.Criterion
+	for _, w := range words {
+		c, err := acl.CompileCriterion(crit(w), opts)
+		if err != nil {
+			f.Fatal(w, err)
+		}
+		crits = append(crits, c)
+	}
+	f.Fuzz(func(t *testing.T, uri, v, cookie, auth string) {
+		if uri == "" || uri[0] != '/' {
+			uri = "/" + uri
+		}
+		txn := acltest.New("GET x", "X-V: "+v, "Cookie: "+cookie, "Authorization: "+auth, "Host: "+v)
+		txn.U = []byte(uri)
+		ctx := &acl.Ctx{}
+		ctx.Reset(txn)
+		for _, c := range crits {
+			c.Eval(ctx)
+		}
+	})
+}

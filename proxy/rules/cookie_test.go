@@ -132,3 +132,24 @@ func TestCookieRewriteAndDown(t *testing.T) {
 		t.Errorf("rewrite: %q", got)
 	}
 }
+
+// FuzzCookie feeds arbitrary Cookie and Set-Cookie values (client and
+// server input) through every persistence mode.
+func FuzzCookie(f *testing.F) {
+	f.Add("a=1; SRV=s1; b=2", "SRV=x; Path=/")
+	f.Add("JSESSIONID=s2~xyz; ;;=;", "JSESSIONID=abc")
+	f.Add("SRV=s1|a|b", "")
+	servers := []rules.ServerRef{srv{"s1", true}, srv{"s2", false}}
+	f.Fuzz(func(t *testing.T, cookie, setCookie string) {
+		for _, mode := range []string{"insert", "prefix", "rewrite"} {
+			ck := rules.NewCookie(&proxy.CookieConfig{Name: map[string]string{"prefix": "JSESSIONID"}[mode] + "SRV", Mode: mode, Indirect: true, NoCache: true})
+			txn := acltest.New("GET /", "Cookie: "+cookie)
+			st := &rules.State{}
+			st.Reset(txn)
+			ck.Request(txn.ReqHeaders(), servers, st)
+			txn.HasRes = true
+			txn.Res.Add([]byte("Set-Cookie"), []byte(setCookie))
+			ck.Response(txn.ResHeaders(), "s1", st)
+		}
+	})
+}
