@@ -55,6 +55,8 @@ type pstate struct {
 	statsAuthUL   []pendingUserlist
 	sawUseBackend bool
 	anonymous     bool // anonymous defaults section
+	explicitUse   bool // a defaults section some proxy names with "from"
+	implicitUse   bool // a defaults section some proxy uses as the last one
 	dupServers    []dupServer
 	logFmtHere    string // log format set in this very section (not inherited)
 	ruleStages    [8]int // rules seen per processing stage (misplaced-rule warnings)
@@ -506,8 +508,27 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 			return false
 		}
 	}
-	if from == nil {
+	mixed := func(def *pstate) {
+		c.rep.Alertf(d.Pos, "defaults section '%s' (declared at %s:%d) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.",
+			def.p.Name, def.pos.File, def.pos.Line)
+	}
+	switch {
+	case from != nil:
+		if from.implicitUse {
+			mixed(from)
+		}
+		from.explicitUse = true
+	case kind == "defaults":
+		// A defaults section without "from" starts from haproxy's
+		// documented settings, not from the previous defaults.
+	default:
 		from = c.lastDefaults
+		if from != nil && !from.anonymous {
+			if from.explicitUse {
+				mixed(from)
+			}
+			from.implicitUse = true
+		}
 	}
 	st := newProxyState(kind, name, d.Pos, from)
 	if kind == "defaults" {
