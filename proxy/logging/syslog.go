@@ -190,10 +190,12 @@ func (l *Logger) Send(level int, msg []byte) {
 	}
 }
 
+// write sends one line. The lock also covers re-opening a unix socket
+// that was missing at start (/dev/log appearing later).
 func (t *Target) write(line []byte) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.file != nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
 		_, err := t.file.Write(append(line, '\n'))
 		return err == nil
 	}
