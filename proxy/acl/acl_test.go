@@ -364,3 +364,23 @@ func FuzzFetches(f *testing.F) {
 		}
 	})
 }
+
+func TestVarScopes(t *testing.T) {
+	var a, b acl.Vars
+	a.Set("txn.x", []byte("1"))
+	a.Set("proc.shared", []byte("p"))
+	if _, ok := b.Get("txn.x"); ok {
+		t.Error("txn variables must not leak between transactions")
+	}
+	if v, ok := b.Get("proc.shared"); !ok || string(v) != "p" {
+		t.Errorf("proc variable not shared: %q %v", v, ok)
+	}
+	a.Reset()
+	if _, ok := a.Get("txn.x"); ok {
+		t.Error("Reset must forget txn variables")
+	}
+	b.Unset("proc.shared")
+	if _, ok := a.Get("proc.shared"); ok {
+		t.Error("Unset of a proc variable must be global")
+	}
+}

@@ -8,6 +8,8 @@ package acl
 
 import (
 	"net/netip"
+	"strings"
+	"sync"
 )
 
 // HeaderList is an ordered, case-preserving header block. Indices are
@@ -98,8 +100,21 @@ func (v *Vars) Reset() {
 	}
 }
 
+// procVars hold proc.* variables, shared by every transaction. A Set
+// stores a fresh copy, so a value handed out by Get is never changed.
+var procVars struct {
+	sync.RWMutex
+	m map[string][]byte
+}
+
 // Get returns a variable's value.
 func (v *Vars) Get(name string) ([]byte, bool) {
+	if strings.HasPrefix(name, "proc.") {
+		procVars.RLock()
+		defer procVars.RUnlock()
+		b, ok := procVars.m[name]
+		return b, ok
+	}
 	for i, n := range v.names {
 		if v.used[i] && n == name {
 			return v.vals[i], true
@@ -110,6 +125,15 @@ func (v *Vars) Get(name string) ([]byte, bool) {
 
 // Set stores a copy of val under name.
 func (v *Vars) Set(name string, val []byte) {
+	if strings.HasPrefix(name, "proc.") {
+		procVars.Lock()
+		if procVars.m == nil {
+			procVars.m = map[string][]byte{}
+		}
+		procVars.m[name] = append([]byte(nil), val...)
+		procVars.Unlock()
+		return
+	}
 	free := -1
 	for i, n := range v.names {
 		if n == name {
@@ -134,6 +158,12 @@ func (v *Vars) Set(name string, val []byte) {
 
 // Unset removes a variable.
 func (v *Vars) Unset(name string) {
+	if strings.HasPrefix(name, "proc.") {
+		procVars.Lock()
+		delete(procVars.m, name)
+		procVars.Unlock()
+		return
+	}
 	for i, n := range v.names {
 		if n == name {
 			v.used[i] = false
