@@ -611,3 +611,39 @@ func TestFrontendMaxconnQueuesInBacklog(t *testing.T) {
 		t.Fatalf("queued connection not served after the slot freed: %v %v", resp, err)
 	}
 }
+
+func TestListenAddresses(t *testing.T) {
+	tests := []struct {
+		name, bind, dial string
+		v6only           bool
+	}{
+		{name: "ipv4", bind: "127.0.0.1", dial: "127.0.0.1"},
+		{name: "all ipv4 (:port)", bind: "", dial: "127.0.0.1"},
+		{name: "ipv6 loopback", bind: "::1", dial: "[::1]"},
+		{name: "[::] dual stack takes ipv4", bind: "::", dial: "127.0.0.1"},
+		{name: "[::] v6only takes ipv6", bind: "::", dial: "[::1]", v6only: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			port := uint16(freePort(t))
+			var a netip.Addr
+			if tc.bind != "" {
+				a = netip.MustParseAddr(tc.bind)
+			}
+			b := &Bind{Network: "tcp", Addr: netip.AddrPortFrom(a, port), V6Only: tc.v6only, Backlog: 16}
+			ln, err := listen(b, &Proxy{})
+			if err != nil {
+				if strings.Contains(err.Error(), "cannot assign") || strings.Contains(err.Error(), "not supported") {
+					t.Skipf("no IPv6 here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", tc.dial, port), time.Second)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			c.Close()
+		})
+	}
+}

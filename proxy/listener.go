@@ -1,12 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -49,50 +50,46 @@ func listen(b *Bind, p *Proxy) (net.Listener, error) {
 		return net.Listen("unix", b.Path)
 	}
 	addr := b.Addr.Addr()
-	family := unix.AF_INET
-	is6 := addr.Is6() && !addr.Is4In6()
-	if is6 || b.Network == "tcp6" {
-		family = unix.AF_INET6
+	network := "tcp4"
+	if addr.Is6() && !addr.Is4In6() || b.Network == "tcp6" {
+		// "tcp6" makes Go set IPV6_V6ONLY; "tcp" on [::] is dual-stack.
+		network = "tcp"
+		if b.V6Only {
+			network = "tcp6"
+		}
 	}
 	if !addr.IsValid() {
 		// ":port" binds every IPv4 address, as HAProxy does.
 		addr = netip.IPv4Unspecified()
-		family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	lc := net.ListenConfig{
+		// No TCP keep-alive probes on client connections (HAProxy sets
+		// SO_KEEPALIVE only with option clitcpka): this also saves three
+		// setsockopt calls per accepted connection.
+		KeepAlive: -1,
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	ln, err := lc.Listen(context.Background(), network, netip.AddrPortFrom(addr, b.Addr.Port()).String())
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(fd)
+	// Go listens with the system's somaxconn; listen(2) again sets the
+	// configured backlog.
+	if sc, ok := ln.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _ = unix.Listen(int(fd), backlog) })
 		}
-	}()
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	var sa unix.Sockaddr
-	if family == unix.AF_INET6 {
-		v6only := 0
-		if b.V6Only {
-			v6only = 1
-		}
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only)
-		sa = &unix.SockaddrInet6{Port: int(b.Addr.Port()), Addr: addr.As16()}
-	} else {
-		sa = &unix.SockaddrInet4{Port: int(b.Addr.Port()), Addr: addr.Unmap().As4()}
 	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return nil, err
-	}
-	if err := unix.Listen(fd, backlog); err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("bind:%s", b.Addr))
-	ok = true
-	ln, err := net.FileListener(f)
-	f.Close() // FileListener dup()s the descriptor
-	return ln, err
+	return ln, nil
 }
 
 // acceptLoop takes a connection slot (bind, frontend, global maxconn)
@@ -198,9 +195,6 @@ func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 		fe.Counters.CurConns.Add(-1)
 		rt.ActConn.Add(-1)
 	}()
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	var tlsState *tls.ConnectionState
 	if l.tls != nil {
 		// TLS offload: the handshake must finish within the time allowed
