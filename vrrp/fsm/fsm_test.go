@@ -340,7 +340,7 @@ func TestStopSendsPriorityZero(t *testing.T) {
 		t.Fatalf("timers left: %v", r.timers)
 	}
 	r.advance(10 * time.Second)
-	if len(r.since(m)) != len(r.since(m)) || adverts(r.since(m))[0] != 0 || len(adverts(r.since(m))) != 1 {
+	if adv := adverts(r.since(m)); len(adv) != 1 || adv[0] != 0 {
 		t.Fatal("adverts after stop")
 	}
 }

@@ -11,9 +11,6 @@ import (
 // t0 is the fake clock's origin.
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
-// sec turns fractional seconds into a duration (test readability).
-func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
 // router is one Keepalived process on the simulated LAN.
 type router struct {
 	name   string
@@ -288,14 +285,6 @@ func (r *router) count(from time.Duration, f func(Action) bool) int {
 
 func isAdvert(prio int) func(Action) bool {
 	return func(a Action) bool { return a.Kind == ActSendAdvert && a.Priority == prio }
-}
-
-func isState(name string, st State) func(Action) bool {
-	return func(a Action) bool { return a.Kind == ActNotify && a.Group < 0 && a.Name == name && a.State == st }
-}
-
-func isLog(text string) func(Action) bool {
-	return func(a Action) bool { return a.Kind == ActLog && a.Text == text }
 }
 
 // labConfig is netlab's generated instance: VRID 51, VIP 10.77.0.100,
