@@ -389,6 +389,7 @@ var serverParams = map[string]int{
 type serverExtra struct {
 	initAddr  string
 	resolvers string
+	track     string // track [<proxy>/]<server>
 }
 
 func defaultServer() *proxy.Server {
@@ -494,6 +495,9 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	ex := c.cur.defExtra
 	if err := c.serverParams(d, srv, &ex, title, params); err != nil {
 		return err
+	}
+	if srv.Check && ex.track != "" {
+		return fmt.Errorf("%s : unable to enable checks and tracking at the same time!", title)
 	}
 	c.srvExtra[srv] = &ex
 	srv.ID = len(p.Servers) + 1
@@ -659,6 +663,8 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			ex.initAddr = v
 		case "resolvers":
 			ex.resolvers = v
+		case "track":
+			ex.track = v
 		case "crt", "ca-file", "crl-file":
 			if k != "crt" {
 				path := v

@@ -113,6 +113,7 @@ func (c *hctx) postCheck() {
 		if p.Cap&capFE != 0 && p.LogFormat != "" && len(p.Logs) == 0 {
 			c.rep.Warnf(nopos, "log format ignored for %s '%s' since it has no log address.", kindWord(st), p.Name)
 		}
+		c.httpOnly(st)
 	}
 	// A peers section must name this process (-L, default the host name).
 	local, ok := c.opt.Env.Lookup("HAPROXY_LOCALPEER")
@@ -214,4 +215,86 @@ func validHostname(s string) bool {
 		}
 	}
 	return true
+}
+
+// httpOnly is the part of haproxy's check_config_validity() that drops,
+// with a warning each, what a TCP-mode proxy cannot do; the runtime then
+// never sees it, as haproxy never runs it.
+func (c *hctx) httpOnly(st *pstate) {
+	p := st.p
+	nopos := parser.Pos{}
+	kw := kindWord(st)
+	if p.Mode == proxy.ModeHTTP {
+		c.checkTracks(st)
+		return
+	}
+	if p.Cap&capBE != 0 {
+		if p.Cookie != nil {
+			c.rep.Warnf(nopos, "cookie will be ignored for %s '%s' (needs 'mode http').", kw, p.Name)
+			p.Cookie = nil
+		}
+		switch p.Balance.Algo {
+		case proxy.BalanceURI, proxy.BalanceURLParam, proxy.BalanceHdr:
+			c.rep.Warnf(nopos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kw, p.Name)
+			p.Balance.Algo = proxy.BalanceRoundRobin
+		}
+	}
+	c.checkTracks(st)
+	if p.Stats != nil && p.Cap&capFE != 0 {
+		c.rep.Warnf(nopos, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kw, p.Name)
+		p.Stats = nil
+	}
+	if len(p.HTTPRequest) > 0 {
+		c.rep.Warnf(nopos, "'http-request' rules ignored for %s '%s' as they require HTTP mode.", kw, p.Name)
+		p.HTTPRequest = nil
+	}
+	if len(p.HTTPResponse) > 0 {
+		c.rep.Warnf(nopos, "'http-response' rules ignored for %s '%s' as they require HTTP mode.", kw, p.Name)
+		p.HTTPResponse = nil
+	}
+	if len(p.HTTPAfterResponse) > 0 {
+		c.rep.Warnf(nopos, "'http-after-response' rules ignored for %s '%s' as they require HTTP mode.", kw, p.Name)
+		p.HTTPAfterResponse = nil
+	}
+	if len(p.Redirects) > 0 {
+		c.rep.Warnf(nopos, "'redirect' rules ignored for %s '%s' as they require HTTP mode.", kw, p.Name)
+		p.Redirects = nil
+	}
+	for _, srv := range p.Servers {
+		if srv.Cookie != "" && p.Cap&capBE != 0 {
+			c.rep.Warnf(nopos, "%s '%s' : ignoring cookie for server '%s' as HTTP mode is disabled.", kw, p.Name, srv.Name)
+			srv.Cookie = ""
+		}
+	}
+}
+
+// checkTracks resolves `track [proxy/]server` references.
+func (c *hctx) checkTracks(st *pstate) {
+	for _, srv := range st.p.Servers {
+		ex := c.srvExtra[srv]
+		if ex == nil || ex.track == "" {
+			continue
+		}
+		pos := parser.Pos{File: st.pos.File, Line: srv.Line}
+		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
+		pxName, sName, ok := strings.Cut(ex.track, "/")
+		target := st
+		if !ok {
+			sName = pxName
+		} else {
+			target = nil
+			for _, cand := range c.byName[pxName] {
+				if cand.p.Cap&capBE != 0 {
+					target = cand
+				}
+			}
+			if target == nil {
+				c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to find required proxy '%s' for tracking.", title, pxName))
+				continue
+			}
+		}
+		if _, found := target.servers[sName]; !found {
+			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to find required server '%s' for tracking.", title, sName))
+		}
+	}
 }
