@@ -164,13 +164,18 @@ func (l *Logger) Close() {
 	}
 }
 
+// linePool holds the buffers log lines are assembled in (a log line per
+// request must not allocate).
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // Send emits msg at severity level to every target whose level admits it.
 func (l *Logger) Send(level int, msg []byte) {
 	if l == nil {
 		return
 	}
 	now := l.now()
-	var buf [2048]byte
+	bp := linePool.Get().(*[]byte)
+	defer linePool.Put(bp)
 	for _, t := range l.Targets {
 		if level > t.level {
 			continue
@@ -179,8 +184,9 @@ func (l *Logger) Send(level int, msg []byte) {
 		if lv < t.minLevel {
 			lv = t.minLevel
 		}
-		line := AppendHeader(buf[:0], t.format, t.facility, lv, now, l.Hostname, l.Tag, l.PID)
+		line := AppendHeader((*bp)[:0], t.format, t.facility, lv, now, l.Hostname, l.Tag, l.PID)
 		line = append(line, msg...)
+		*bp = line
 		if len(line) > t.maxLen {
 			line = line[:t.maxLen]
 		}

@@ -62,3 +62,21 @@ func TestValidateTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestSendDoesNotAllocate(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:23101")
+	if err != nil {
+		t.Skip("port 23101 busy:", err)
+	}
+	defer pc.Close()
+	l, err := logging.Open([]proxy.LogTarget{{Address: "127.0.0.1:23101", Facility: "local0"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	msg := []byte(`127.0.0.1:1 [25/Nov/2026:16:45:31.809] fe be/s 0/0/0/1/1 200 76 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"`)
+	l.Send(logging.LevelInfo, msg)
+	if n := testing.AllocsPerRun(100, func() { l.Send(logging.LevelInfo, msg) }); n != 0 {
+		t.Errorf("Send allocates %v times per line", n)
+	}
+}

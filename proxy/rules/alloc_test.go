@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"net"
 	"testing"
 
 	"halo/proxy"
@@ -60,7 +61,14 @@ func TestRequestHookDoesNotAllocate(t *testing.T) {
 	isAPI := &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{{Fetch: "path", Match: "beg", Values: []string{"/api"}}}}}}}}
 	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeHTTP,
 		UseBackends: []proxy.UseBackend{{Backend: be, Cond: isAPI}},
-		HTTPRequest: []*proxy.HTTPRule{{Action: "set-header", Args: []string{"X-Fwd-Path", "%[path]"}}}}
+		HTTPRequest: []*proxy.HTTPRule{{Action: "set-header", Args: []string{"X-Fwd-Path", "%[path]"}}},
+		// a log line per request, sent over UDP
+		Logs: []proxy.LogTarget{{Address: "127.0.0.1:23103", Facility: "local0"}}, LogFormat: "httplog"}
+	sink, err := net.ListenPacket("udp", "127.0.0.1:23103")
+	if err != nil {
+		t.Skip("port 23103 busy")
+	}
+	defer sink.Close()
 	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +79,7 @@ func TestRequestHookDoesNotAllocate(t *testing.T) {
 	}
 	raw := []byte("GET /api/x HTTP/1.1\r\nHost: h\r\nCookie: a=1; SRV=s1\r\n\r\n")
 	var msg http1.Message
-	tx := &proxy.Txn{Frontend: rt.Frontends[0], Req: &msg}
+	tx := &proxy.Txn{Frontend: rt.Frontends[0], Req: &msg, ReqLine: []byte("GET /api/x HTTP/1.1")}
 	run := func() {
 		msg.Reset()
 		if err := http1.ParseRequest(&msg, raw, len(raw)); err != nil {
