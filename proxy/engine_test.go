@@ -647,3 +647,120 @@ func TestListenAddresses(t *testing.T) {
 		})
 	}
 }
+
+// rawOrigin answers every connection with fn (after reading the request head).
+func rawOrigin(t *testing.T, fn func(c net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if l == "\r\n" {
+						break
+					}
+				}
+				fn(c)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+func TestServerSideErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		origin     func(c net.Conn)
+		wantStatus int
+	}{
+		{"server closes without answering", func(c net.Conn) {}, 502},
+		{"server answers garbage", func(c net.Conn) { io.WriteString(c, "hello\r\n\r\n") }, 502},
+		{"server too slow", func(c net.Conn) { time.Sleep(time.Second) }, 504},
+		{"bad chunked body with the head", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+		}, 502},
+		{"bad chunked body after the head", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(c, "zz\r\n")
+		}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := httpConfig(testServer("s1", rawOrigin(t, tc.origin)))
+			cfg.Proxies[1].Timeouts.Server = 300 * time.Millisecond
+			_, addr := startProxy(t, cfg)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, berr := io.ReadAll(resp.Body)
+			if tc.wantStatus == 0 {
+				// Head already forwarded: the body is cut short.
+				if resp.StatusCode != 200 || berr == nil {
+					t.Fatalf("got %d, body %q err %v", resp.StatusCode, body, berr)
+				}
+				return
+			}
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("Content-Type") != "text/html" ||
+				!strings.Contains(string(body), fmt.Sprintf("<h1>%d ", tc.wantStatus)) {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestClientTimeout408(t *testing.T) {
+	b1 := newBackend(t, "b1", nil)
+	cfg := httpConfig(testServer("s1", b1.addr()))
+	cfg.Proxies[0].Timeouts.HTTPRequest = 200 * time.Millisecond
+	_, addr := startProxy(t, cfg)
+	tests := []struct {
+		name, send string
+		want       string
+	}{
+		{"silent connection", "", string(DefaultErrorPage(408))},
+		{"incomplete head", "GET / HTTP/1.1\r\nHost: a\r\n", string(DefaultErrorPage(408))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, tc.send)
+			start := time.Now()
+			all, _ := io.ReadAll(c)
+			if string(all) != tc.want {
+				t.Fatalf("got %q", all)
+			}
+			if el := time.Since(start); el < 150*time.Millisecond || el > 2*time.Second {
+				t.Fatalf("answered after %v, want about 200ms", el)
+			}
+		})
+	}
+}
