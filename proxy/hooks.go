@@ -203,6 +203,7 @@ type Txn struct {
 	firstReq    bool
 	released    bool // the picked server was released
 	leftBackend bool // the backend session count was decremented
+	picked      bool // tx.Server came from the Picker, not from persistence
 }
 
 // SetReply makes the engine answer raw (a full HTTP response) instead of

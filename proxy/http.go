@@ -671,6 +671,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 			return nil, err
 		}
 		tx.Server = s
+		tx.picked = true
 		s.Counters.TotConns.Add(1)
 		s.Counters.LastSess.Store(time.Now().Unix())
 	}

@@ -92,6 +92,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		retries = 0
 	}
 	start := time.Now()
+	direct := tx.Server != nil && !tx.picked // chosen by persistence (HAProxy's SF_DIRECT)
 	if px.Timeouts.Queue > 0 {
 		key.Deadline = start.Add(px.Timeouts.Queue)
 	} else if px.Timeouts.Connect > 0 {
@@ -112,6 +113,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 				return nil, err
 			}
 			tx.Server = s
+			tx.picked = true
 			s.Counters.TotConns.Add(1)
 			s.Counters.LastSess.Store(time.Now().Unix())
 			if n := s.Counters.CurConns.Load(); n > s.Counters.MaxConns.Load() {
@@ -143,10 +145,13 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		tx.Retries++
 		be.Counters.Retries.Add(1)
 		tx.Server.Counters.Retries.Add(1)
-		if el := time.Since(t0); el < px.Timeouts.Connect || px.Timeouts.Connect <= 0 {
+		// redispatch.go: HAProxy redispatches at the last retry, or at once
+		// in a round-robin farm, and then does not wait.
+		redisp := px.Redispatch && (attempt+1 == retries || redispatchEarly(be, tx.Server, direct))
+		if el := time.Since(t0); (!redisp || !rrSpread(be)) && (el < px.Timeouts.Connect || px.Timeouts.Connect <= 0) {
 			time.Sleep(turnAround(px.Timeouts.Connect))
 		}
-		if px.Redispatch && attempt+1 == retries {
+		if redisp {
 			key.Exclude = tx.Server
 			be.Picker.Release(tx.Server)
 			tx.Server = nil

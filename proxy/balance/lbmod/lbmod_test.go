@@ -418,3 +418,43 @@ func TestURLParamPostBody(t *testing.T) {
 		}
 	}
 }
+
+// option redispatch in a round-robin farm: a refused connection goes to
+// another server at once, without the turn-around delay (HAProxy's
+// stream_choose_redispatch); with a hash algorithm the retries stay on the
+// same server, each after min(1s, timeout connect), and the last one is
+// redispatched — to the same server again, since map-based hashing does
+// not avoid it: haproxy 2.6.12 answers 503 there too.
+func TestRedispatchTiming(t *testing.T) {
+	o1, o3 := newOrigin(t, "s1", 0), newOrigin(t, "s3", 0)
+	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))
+	for _, tc := range []struct {
+		name    string
+		algo    proxy.BalanceAlgo
+		maxWait time.Duration
+		minWait time.Duration
+	}{
+		{"roundrobin redispatches at once", proxy.BalanceRoundRobin, 150 * time.Millisecond, 0},
+		{"uri retries the same server, waiting", proxy.BalanceURI, 2 * time.Second, 350 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Retries: 3, Redispatch: true,
+				Servers:  []*proxy.Server{server("s1", o1.addr()), server("s2", dead), server("s3", o3.addr())},
+				Balance:  proxy.Balance{Algo: tc.algo},
+				Timeouts: proxy.Timeouts{Connect: 200 * time.Millisecond, Server: 5 * time.Second}}
+			_, addr := start(t, be)
+			slowest := time.Duration(0)
+			for i := range 6 {
+				t0 := time.Now()
+				g := get(addr, fmt.Sprintf("/k%d", i))
+				if g != "s1" && g != "s3" && !(g == "503" && tc.algo == proxy.BalanceURI) {
+					t.Fatalf("request %d: %s", i, g)
+				}
+				slowest = max(slowest, time.Since(t0))
+			}
+			if slowest > tc.maxWait || slowest < tc.minWait {
+				t.Fatalf("slowest answer %v, want within [%v, %v]", slowest, tc.minWait, tc.maxWait)
+			}
+		})
+	}
+}
