@@ -1,11 +1,3 @@
-// Package health runs HAProxy's server health checks (TCP connect,
-// `option httpchk` with `http-check expect`) and drives the servers' state
-// in package balance, logging each change in HAProxy's words.
-//
-// The state machine (FSM) is pure: results in, transitions out, no clock and
-// no sockets, so its table tests pin HAProxy's rise/fall arithmetic. Checker
-// adds the timing (inter, fastinter, downinter, start spread) and the
-// probes.
 package health
 
 import "time"
