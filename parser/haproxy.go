@@ -260,7 +260,11 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (out []*Dir
 		if HAProxySections[kw] {
 			d.HasBlock = true
 			section = d
+			// .SECTION is the section's name, or its kind when unnamed.
 			secName = kw
+			if len(d.Args) > 0 {
+				secName = d.Args[0].Value
+			}
 			out = append(out, d)
 			continue
 		}
