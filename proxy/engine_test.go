@@ -764,3 +764,24 @@ func TestClientTimeout408(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorfileReframed(t *testing.T) {
+	// As HAProxy 2.6: header names lower-cased, Connection moved to the
+	// end, and an errorfile saying close (or without a length) closes.
+	raw := "HTTP/1.1 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\nX-Custom: Yes\r\n\r\n<h1>custom 503</h1>\n"
+	cfg := httpConfig()
+	cfg.Proxies[1].ErrorFiles = map[int][]byte{503: []byte(raw)}
+	_, addr := startProxy(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	all, err := io.ReadAll(c)
+	want := "HTTP/1.1 503 Service Unavailable\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nx-custom: Yes\r\nconnection: close\r\n\r\n<h1>custom 503</h1>\n"
+	if err != nil || string(all) != want {
+		t.Fatalf("got %q (%v), want %q", all, err, want)
+	}
+}

@@ -327,9 +327,8 @@ func (s *session) transaction() bool {
 	}
 	be := rt.chooseBackend(tx)
 	if be == nil {
-		s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
 		tx.setTerm('S', 'C')
-		return cliKeep && bodyDone
+		return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
 	}
 	if be.Proxy != s.fe.Proxy {
 		if v := rt.runRequest(tx, be.Proxy); v != Continue {
@@ -369,8 +368,7 @@ func (s *session) transaction() bool {
 		sc, err = s.serverConn(&key)
 		if err != nil {
 			be.Counters.CountStatus(503)
-			s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
-			return cliKeep && bodyDone
+			return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
 		}
 		reused := sc.reqs > 0
 		// A reused connection the server closed meanwhile fails on write
@@ -752,8 +750,7 @@ func (s *session) serverFail(be *Backend, status int, cause, state byte, keep bo
 		tx.Server.Counters.ErrResp.Add(1)
 	}
 	s.rt.releaseServer(tx)
-	s.reply(tx.ErrorPage(status), keep, status)
-	return keep
+	return s.reply(tx.ErrorPage(status), keep, status)
 }
 
 func (s *session) bodyFail(sc *serverConn, be *Backend, err error, keep bool) bool {
@@ -785,8 +782,7 @@ func (s *session) verdict(v Verdict, keep bool) bool {
 		keep = false
 	}
 	tx.setTerm('P', 'R')
-	s.reply(tx.Reply, keep, 0)
-	return keep
+	return s.reply(tx.Reply, keep, 0)
 }
 
 // reply sends a raw HTTP response (error page, deny, return, redirect)
@@ -794,7 +790,7 @@ func (s *session) verdict(v Verdict, keep bool) bool {
 // Connection header set for the client connection's fate, no body for
 // HEAD. A response that does not parse is sent as is and the connection
 // closed.
-func (s *session) reply(raw []byte, keep bool, status int) {
+func (s *session) reply(raw []byte, keep bool, status int) bool {
 	tx := &s.tx
 	s.scratch = append(s.scratch[:0], raw...)
 	var m http1.Message
@@ -804,9 +800,14 @@ func (s *session) reply(raw []byte, keep bool, status int) {
 		n, _ := s.c.Write(raw)
 		tx.BytesOut += int64(n)
 		tx.Status = status
-		return
+		return false
 	}
 	s.resp = m
+	if m.ConnClose || (m.ContentLength < 0 && !m.Chunked) {
+		// An errorfile saying "Connection: close", or without a length,
+		// ends the connection (as HAProxy does).
+		keep = false
+	}
 	tx.Status = m.Status
 	if status == 0 || status != 503 {
 		s.fe.Counters.CountStatus(m.Status)
@@ -825,6 +826,7 @@ func (s *session) reply(raw []byte, keep bool, status int) {
 	if tx.Ta < 0 && !tx.ReqAt.IsZero() {
 		tx.Ta = time.Since(tx.ReqAt)
 	}
+	return keep
 }
 
 // readResponseHead reads from sc until a response head parses.
