@@ -792,6 +792,17 @@ func (c *kaCtx) finish() {
 			say(m.pos, parser.KaGeneralError, "(%s): Cannot use unicast_ttl without unicast peers - resetting", in.Name)
 			in.UnicastTTL = 0
 		}
+		if in.Interface == "" && len(in.UnicastPeers) == 0 {
+			say(m.pos, parser.KaGeneralError, "(%s) Unknown interface!", in.Name)
+		}
+		if in.AuthType != "" && c.cfg.Global.Strict {
+			say(m.pos, parser.KaGeneralError, "(%s) Strict mode does not support authentication. Ignoring.", in.Name)
+			in.AuthType, in.AuthPass = "", ""
+		}
+		if in.AuthType != "" && in.Version == 3 {
+			say(m.pos, parser.KaGeneralError, "(%s) VRRP version 3 does not support authentication. Ignoring.", in.Name)
+			in.AuthType, in.AuthPass = "", ""
+		}
 		if in.AuthType != "" && in.AuthPass == "" && in.AuthType == "PASS" {
 			say(m.pos, parser.KaGeneralError, "(%s) Authentication specified but no password given. Ignoring", in.Name)
 			in.AuthType = ""
@@ -843,6 +854,26 @@ func (c *kaCtx) finish() {
 		}
 	}
 	c.cfg.Instances = valid
+	// two instances on one interface and family need different VRIDs
+	type vridKey struct {
+		iface   string
+		family  int
+		vrid    int
+		unicast bool
+	}
+	byVRID := map[vridKey]*vrrp.Instance{}
+	for _, in := range valid {
+		k := vridKey{in.Interface, in.Family, in.VRID, len(in.UnicastPeers) > 0}
+		if k.unicast {
+			continue
+		}
+		if o := byVRID[k]; o != nil {
+			say(c.instMeta[in].pos, parser.KaGeneralError, "%s and %s both use VRID %d with IPv%d on interface %s", o.Name, in.Name, in.VRID, in.Family, in.Interface)
+			continue
+		}
+		byVRID[k] = in
+	}
+	inGroup := map[string]string{}
 	for _, g := range c.cfg.SyncGroups {
 		pos := c.sgMeta[g]
 		kept := g.Instances[:0]
@@ -851,6 +882,12 @@ func (c *kaCtx) finish() {
 				say(pos, parser.KaGeneralError, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, g.Name)
 				continue
 			}
+			if other, dup := inGroup[name]; dup {
+				say(pos, parser.KaGeneralError, "Virtual router %s cannot exist in more than one sync group; ignoring %s", name, g.Name)
+				_ = other
+				continue
+			}
+			inGroup[name] = g.Name
 			kept = append(kept, name)
 		}
 		g.Instances = kept

@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,9 +129,12 @@ func init() {
 		}},
 		{"weight", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 			if v, ok := c.arg(d, 0); ok && c.tf != nil {
-				if n, ok := c.integer(d.Pos, v, -254, 254); ok {
-					c.tf.Weight = int(n)
+				n, err := strconv.Atoi(v)
+				if err != nil || n < -254 || n > 254 {
+					c.errf(d.Pos, parser.KaGeneralError, "Weight (%s) for track_file %s must be between [-254..254] inclusive. Ignoring...", v, c.tf.Name)
+					return nil
 				}
+				c.tf.Weight = n
 			}
 			return nil
 		}},

@@ -72,14 +72,28 @@ func scriptRows() []kaRow {
 		})},
 		{"interval", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if t, ok := c.timer(d.Pos, v, 0.000001, 4294); ok {
+				t, ok := c.timer(d.Pos, v, 0, 4294)
+				switch {
+				case !ok:
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring", sc.Name, v)
+				case t == 0:
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script interval must be greater than 0, setting to 1", sc.Name)
+					sc.Interval = time.Second
+				default:
 					sc.Interval = t
 				}
 			}
 		})},
 		{"timeout", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if t, ok := c.timer(d.Pos, v, 0.000001, 4294); ok {
+				t, ok := c.timer(d.Pos, v, 0, 4294)
+				switch {
+				case !ok:
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script timeout '%s' invalid - ignoring", sc.Name, v)
+				case t == 0:
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script timeout must be greater than 0, setting to 1", sc.Name)
+					sc.Timeout = time.Second
+				default:
 					sc.Timeout = t
 				}
 			}
@@ -98,16 +112,22 @@ func scriptRows() []kaRow {
 		})},
 		{"rise", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff); ok {
-					sc.Rise = int(n)
+				n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff)
+				if !ok {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script rise value '%s' invalid, defaulting to 1", sc.Name, v)
+					n = 1
 				}
+				sc.Rise = int(n)
 			}
 		})},
 		{"fall", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff); ok {
-					sc.Fall = int(n)
+				n, ok := c.unsigned(d.Pos, v, 1, 0x7fffffff)
+				if !ok {
+					c.errf(d.Pos, parser.KaGeneralError, "(%s): vrrp script fall value '%s' invalid, defaulting to 1", sc.Name, v)
+					n = 1
 				}
+				sc.Fall = int(n)
 			}
 		})},
 		{"user", kaNoBlock, s(func(c *kaCtx, sc *vrrp.Script, d *parser.Directive) {
