@@ -380,7 +380,7 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	// A directive that failed is not counted as executed.
 	failed := false
 	for _, dg := range c.rep.Diags[nDiags:] {
-		if dg.Sev == parser.SevAlert {
+		if dg.Sev == parser.SevAlert && !dg.NonFatal {
 			failed = true
 		}
 	}
@@ -509,8 +509,10 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 		}
 	}
 	mixed := func(def *pstate) {
-		c.rep.Alertf(d.Pos, "defaults section '%s' (declared at %s:%d) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.",
-			def.p.Name, def.pos.File, def.pos.Line)
+		// haproxy prints this as an alert but still accepts the file.
+		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, NonFatal: true,
+			Msg: fmt.Sprintf("defaults section '%s' (declared at %s:%d) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.",
+				def.p.Name, def.pos.File, def.pos.Line)})
 	}
 	switch {
 	case from != nil:

@@ -27,7 +27,7 @@ func RenderText(w io.Writer, r *Report) error {
 		}
 	}
 	for _, d := range r.Diags {
-		if d.Sev != parser.SevAlert || strings.HasPrefix(d.Msg, "halo: ") {
+		if d.Sev != parser.SevAlert || d.NonFatal || strings.HasPrefix(d.Msg, "halo: ") {
 			// Only errors belong here, and halo's own refusals are
 			// already findings.
 			continue
@@ -84,7 +84,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 	}
 	jr.Errors = []jsonDiag{}
 	for _, d := range r.Diags {
-		if d.Sev == parser.SevAlert && !strings.HasPrefix(d.Msg, "halo: ") {
+		if d.Sev == parser.SevAlert && !d.NonFatal && !strings.HasPrefix(d.Msg, "halo: ") {
 			jr.Errors = append(jr.Errors, jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Msg})
 		}
 	}

@@ -87,6 +87,9 @@ type Diagnostic struct {
 	// Class is a tool-specific category (keepalived: the config_err_t
 	// level, see parser.KaUnknownKeyword…); empty when it has none.
 	Class string
+	// NonFatal marks an alert the original tool prints as [ALERT] without
+	// rejecting the configuration (haproxy's ERR_ALERT without ERR_FATAL).
+	NonFatal bool
 	// Hint is halo's extra help ("did you mean …?"), printed after Msg.
 	Hint string
 }
@@ -114,7 +117,7 @@ type Report struct {
 // Fatal reports whether some diagnostic rejects the configuration.
 func (r *Report) Fatal() bool {
 	for _, d := range r.Diags {
-		if d.Sev == parser.SevAlert {
+		if d.Sev == parser.SevAlert && !d.NonFatal {
 			return true
 		}
 	}

@@ -324,7 +324,7 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		if d.Sev == parser.SevWarning {
 			warned = true
 		}
-		if d.Sev == parser.SevAlert && d.Pos.File != "" && !d.Late {
+		if d.Sev == parser.SevAlert && !d.NonFatal && d.Pos.File != "" && !d.Late {
 			errFiles[d.Pos.File] = true
 		}
 		dp.line(d.Sev, d.Pos, d.Form, d.Msg)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -287,6 +288,51 @@ func TestSeedConfigs(t *testing.T) {
 			}
 			if code != tc.code || strings.Join(lines, " ") != tc.lines {
 				t.Fatalf("exit %d lines %v, want %d %s\n%s", code, lines, tc.code, tc.lines, errb.String())
+			}
+		})
+	}
+}
+
+// TestCheckGoldenAgainstHAProxy runs the real haproxy -c, when installed,
+// on the golden inputs: halo must exit the same way and name the same
+// lines in its alerts (halo's own "halo:" findings aside).
+func TestCheckGoldenAgainstHAProxy(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy not installed: no differential check")
+	}
+	files, _ := filepath.Glob(filepath.Join(goldIn, "*.cfg"))
+	lineRe := regexp.MustCompile(`\.cfg:(\d+)`)
+	alertLines := func(out string) string {
+		seen := map[string]bool{}
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(l, "[ALERT]") || strings.Contains(l, "halo:") {
+				continue
+			}
+			for _, m := range lineRe.FindAllStringSubmatch(l, -1) {
+				if !seen[m[1]] {
+					seen[m[1]] = true
+					lines = append(lines, m[1])
+				}
+			}
+		}
+		return strings.Join(lines, " ")
+	}
+	for _, cfg := range files {
+		t.Run(filepath.Base(cfg), func(t *testing.T) {
+			cmd := exec.Command(bin, "-c", "-f", cfg)
+			cmd.Env = append(os.Environ(), "HALO_TEST_SET=set")
+			out, _ := cmd.CombinedOutput()
+			want := cmd.ProcessState.ExitCode()
+			t.Setenv("HALO_TEST_SET", "set")
+			var o, e bytes.Buffer
+			got := haproxyCmd([]string{"-c", "-f", cfg}, &o, &e)
+			if got != want {
+				t.Fatalf("exit %d, haproxy %d\nhalo:\n%s\nhaproxy:\n%s", got, want, e.String(), out)
+			}
+			if a, b := alertLines(e.String()), alertLines(string(out)); a != b {
+				t.Errorf("alert lines %q, haproxy %q\nhalo:\n%s\nhaproxy:\n%s", a, b, e.String(), out)
 			}
 		})
 	}
