@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func buildGlobalTable() *Table[*hctx] {
 			if len(a) == 0 {
 				return fmt.Errorf("'user' expects a user name.")
 			}
+			if _, err := user.Lookup(a[0].Value); err != nil {
+				return fmt.Errorf("cannot find user id for '%s' (0:Success)", a[0].Value)
+			}
 			c.cfg.Global.User = a[0].Value
 			return nil
 		}),
@@ -88,11 +92,14 @@ func buildGlobalTable() *Table[*hctx] {
 			if len(a) == 0 {
 				return fmt.Errorf("'group' expects a group name.")
 			}
+			if _, err := user.LookupGroup(a[0].Value); err != nil {
+				return fmt.Errorf("cannot find group id for '%s' (0:Success)", a[0].Value)
+			}
 			c.cfg.Global.Group = a[0].Value
 			return nil
 		}),
-		row("uid", accept(1, "'uid' expects an integer argument.")),
-		row("gid", accept(1, "'gid' expects an integer argument.")),
+		row("uid", numericID("uid", "user")),
+		row("gid", numericID("gid", "group")),
 		row("chroot", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'chroot' expects a directory as an argument.")
@@ -327,4 +334,17 @@ func decodeStatsSocket(c *hctx, d *parser.Directive, a []parser.Word) error {
 	ss.Path = strings.TrimPrefix(ss.Path, "unix@")
 	c.cfg.Global.StatsSockets = append(c.cfg.Global.StatsSockets, ss)
 	return nil
+}
+
+// numericID is uid/gid: a number, or haproxy's hint to use user/group.
+func numericID(kw, named string) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if len(a) == 0 {
+			return fmt.Errorf("'%s' expects an integer argument.", kw)
+		}
+		if _, ok := strictInt(a[0].Value); !ok {
+			c.rep.Warnf(d.Pos, " %s: string '%s' is not a number.\n   | You might want to use the '%s' parameter to use a system %s name.", kw, a[0].Value, named, named)
+		}
+		return nil
+	}
 }
