@@ -489,8 +489,8 @@ func (c *kaCtx) timer(pos parser.Pos, s string, lo, hi float64) (time.Duration, 
 	return time.Duration(v * float64(time.Second)), true
 }
 
-// boolArg reads an optional on/off argument; no argument means true.
-func (c *kaCtx) boolArg(d *parser.Directive) bool {
+// globalBool reads a global_defs on/off flag: no argument means on.
+func (c *kaCtx) globalBool(d *parser.Directive) bool {
 	if len(d.Args) == 0 {
 		return true
 	}
@@ -500,9 +500,11 @@ func (c *kaCtx) boolArg(d *parser.Directive) bool {
 	case "false", "off", "no":
 		return false
 	}
-	c.errf(d.Pos, parser.KaGeneralError, "Invalid value '%s' for global %s - ignoring", d.Args[0].Value, d.Name)
+	c.errf(d.Pos, parser.KaGeneralError, "Invalid value '%s' for global %s specified", d.Args[0].Value, d.Name)
 	return true
 }
+
+func kaIsFalse(s string) bool { return s == "false" || s == "off" || s == "no" }
 
 // scriptCmd rebuilds a script command from the words after the keyword:
 // keepalived joins the (unquoted) words with spaces and later splits the

@@ -1,7 +1,9 @@
 package compat
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -366,12 +368,17 @@ func globalRows() []kaRow {
 			}
 		})
 	}
-	uns := func(lo, hi uint64, set func(g *vrrp.Global, v int)) kaDec {
+	// garp reads an unsigned count or time; a bad one is "invalid number"
+	// followed by the keyword's own complaint (msg).
+	garp := func(set func(g *vrrp.Global, v int), msg string) kaDec {
 		return g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
-				if n, ok := c.unsigned(d.Pos, v, lo, hi); ok {
-					set(g, int(n))
+				n, ok := c.unsigned(d.Pos, v, 0, 0xffffffff)
+				if !ok {
+					c.errf(d.Pos, parser.KaGeneralError, msg, v)
+					return
 				}
+				set(g, int(n))
 			}
 		})
 	}
@@ -400,7 +407,13 @@ func globalRows() []kaRow {
 				c.errf(pos, parser.KaGeneralError, "Warning - empty notification_email block")
 			}
 		})},
-		{"notification_email_from", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotificationEmailFrom = v })},
+		{"notification_email_from", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if len(d.Args) == 0 {
+				c.errf(d.Pos, parser.KaGeneralError, "emailfrom missing - ignoring")
+				return
+			}
+			g.NotificationEmailFrom = d.Args[0].Value
+		})},
 		{"smtp_server", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			v, ok := c.arg(d, 0)
 			if !ok {
@@ -409,26 +422,46 @@ func globalRows() []kaRow {
 			port := "25"
 			if len(d.Args) > 1 {
 				port = d.Args[1].Value
+				if _, ok := c.unsigned(d.Pos, port, 1, 65535); !ok {
+					c.errf(d.Pos, parser.KaGeneralError, "Invalid smtp server %s %s", v, port)
+					return
+				}
 			}
-			if _, err := netip.ParseAddr(v); err != nil && !kaHostname(v) {
+			if _, err := netip.ParseAddr(v); err != nil && !c.resolvable(v) {
 				c.errf(d.Pos, parser.KaGeneralError, "Invalid smtp server %s %s", v, port)
 				return
 			}
-			if strings.Contains(v, ":") {
-				v = "[" + v + "]"
-			}
-			g.SMTPServer = v + ":" + port
+			g.SMTPServer = net.JoinHostPort(v, port)
 		})},
 		{"smtp_helo_name", kaNoBlock, skip},
-		{"smtp_connect_timeout", kaNoBlock, uns(1, 0xffffffff, func(g *vrrp.Global, v int) { g.SMTPConnectTimeout = time.Duration(v) * time.Second })},
-		{"smtp_alert", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
-		{"smtp_alert_vrrp", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
+		{"smtp_connect_timeout", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			v, ok := c.arg(d, 0)
+			if !ok {
+				return
+			}
+			t, ok := c.timer(d.Pos, v, 0, 4294)
+			switch {
+			case !ok:
+				c.errf(d.Pos, parser.KaGeneralError, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", v)
+			case t == 0:
+				c.errf(d.Pos, parser.KaGeneralError, "smtp_conect_timeout must be greater than 0, setting to 1") // sic
+				g.SMTPConnectTimeout = time.Second
+			default:
+				g.SMTPConnectTimeout = t
+			}
+		})},
+		{"smtp_alert", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.globalBool(d) })},
+		{"smtp_alert_vrrp", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.globalBool(d) })},
 		{"smtp_alert_checker", kaNoBlock, skip},
 		{"vrrp_mcast_group4", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
 				a, err := netip.ParseAddr(v)
-				if err != nil || !a.Is4() || !a.IsMulticast() {
+				if err != nil || !a.Is4() {
 					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group4 '%s' is invalid", v)
+					return
+				}
+				if !a.IsMulticast() {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group4 [%s] is not multicast. Skipping", v)
 					return
 				}
 				g.McastGroup4 = a
@@ -437,15 +470,23 @@ func globalRows() []kaRow {
 		{"vrrp_mcast_group6", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
 				a, err := netip.ParseAddr(v)
-				if err != nil || !a.Is6() || !a.IsMulticast() {
+				if err != nil || !a.Is6() {
 					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group6 '%s' is invalid", v)
+					return
+				}
+				if !a.IsMulticast() {
+					c.errf(d.Pos, parser.KaGeneralError, "vrrp_mcast_group6 [%s] is not multicast. Skipping", v)
 					return
 				}
 				g.McastGroup6 = a
 			}
 		})},
 		{"script_user", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
-			if v, ok := c.arg(d, 0); ok {
+			if len(d.Args) == 0 {
+				c.errf(d.Pos, parser.KaGeneralError, "No script username specified")
+				return
+			}
+			if v := d.Args[0].Value; true {
 				g.ScriptUser = v
 				if len(d.Args) > 1 {
 					g.ScriptGroup = d.Args[1].Value
@@ -455,10 +496,10 @@ func globalRows() []kaRow {
 			}
 		})},
 		{"enable_script_security", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.EnableScriptSecurity = true })},
-		{"vrrp_garp_master_delay", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterDelay = time.Duration(v) * time.Second })},
-		{"vrrp_garp_master_repeat", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterRepeat = v })},
-		{"vrrp_garp_master_refresh", kaNoBlock, uns(0, 0xffffffff, func(g *vrrp.Global, v int) { g.GARPMasterRefresh = time.Duration(v) * time.Second })},
-		{"vrrp_garp_master_refresh_repeat", kaNoBlock, uns(0, 255, func(g *vrrp.Global, v int) { g.GARPMasterRefreshRepeat = v })},
+		{"vrrp_garp_master_delay", kaNoBlock, garp(func(g *vrrp.Global, v int) { g.GARPMasterDelay = time.Duration(v) * time.Second }, "vrrp_garp_master_delay '%s' invalid - ignoring")},
+		{"vrrp_garp_master_repeat", kaNoBlock, garp(func(g *vrrp.Global, v int) { g.GARPMasterRepeat = v }, "vrrp_garp_master_repeat '%s' invalid - ignoring")},
+		{"vrrp_garp_master_refresh", kaNoBlock, garp(func(g *vrrp.Global, v int) { g.GARPMasterRefresh = time.Duration(v) * time.Second }, "Invalid vrrp_garp_master_refresh '%s' - ignoring")},
+		{"vrrp_garp_master_refresh_repeat", kaNoBlock, garp(func(g *vrrp.Global, v int) { g.GARPMasterRefreshRepeat = v }, "Invalid vrrp_garp_master_refresh_repeat '%s' - ignoring")},
 		{"vrrp_garp_interval", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
 				if t, ok := c.timer(d.Pos, v, 0.000001, 4294.967295); ok {
@@ -477,9 +518,22 @@ func globalRows() []kaRow {
 				}
 			}
 		})},
-		{"vrrp_version", kaNoBlock, uns(2, 3, func(g *vrrp.Global, v int) { g.Version = v })},
+		{"vrrp_version", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if v, ok := c.arg(d, 0); ok {
+				n, ok := c.unsigned(d.Pos, v, 2, 3)
+				if !ok {
+					c.errf(d.Pos, parser.KaGeneralError, "VRRP Error: Version must be either 2 or 3")
+					return
+				}
+				g.Version = int(n)
+			}
+		})},
 		{"vrrp_strict", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.Strict = true })},
-		{"vrrp_skip_check_adv_addr", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SkipCheckAdvAddr = c.boolArg(d) })},
+		{"vrrp_skip_check_adv_addr", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			// keepalived 2.2.7 takes the keyword alone as "on" and ignores
+			// what follows it
+			g.SkipCheckAdvAddr = len(d.Args) == 0 || !kaIsFalse(d.Args[0].Value)
+		})},
 		{"vrrp_notify_fifo", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotifyFIFO = v })},
 		{"vrrp_notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			g.NotifyFIFOScript = c.addScript(d, d.Args, "")
@@ -492,8 +546,12 @@ func globalRows() []kaRow {
 		{"max_auto_priority", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			g.MaxAutoPriority = 99
 			if len(d.Args) > 0 {
-				if n, ok := c.integer(d.Pos, d.Args[0].Value, -1, 99); ok {
+				v := d.Args[0].Value
+				if n, ok := c.integer(d.Pos, v, -1, 99); ok {
 					g.MaxAutoPriority = int(n)
+				} else {
+					c.errf(d.Pos, parser.KaGeneralError, "max_auto_priority '%s' must be in [0, 99] (or -1 to disable) - ignoring", v)
+					g.MaxAutoPriority = 0
 				}
 			}
 		})},
@@ -529,6 +587,22 @@ func globalRows() []kaRow {
 		rows = append(rows, kaRow{n, kaNoBlock, skip})
 	}
 	return rows
+}
+
+// resolvable reports whether keepalived would accept host as smtp_server:
+// it resolves the name at load time. Without host checks (halo compat on
+// another machine) any well-formed name passes.
+func (c *kaCtx) resolvable(host string) bool {
+	if !kaHostname(host) {
+		return false
+	}
+	if !c.opt.HostChecks {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	return err == nil && len(addrs) > 0
 }
 
 // kaHostname reports whether s looks like a host name smtp_server accepts.

@@ -562,7 +562,18 @@ func syncGroupRows() []kaRow {
 		{"notify_fault", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyFault = s })},
 		{"notify_stop", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.NotifyStop = s })},
 		{"notify", kaNoBlock, notify(func(g *vrrp.SyncGroup, s string) { g.Notify = s })},
-		{"smtp_alert", kaNoBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) { g.SMTPAlert = c.boolArg(d) })},
+		{"smtp_alert", kaNoBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			g.SMTPAlert = true
+			if len(d.Args) > 0 {
+				switch v := d.Args[0].Value; v {
+				case "true", "on", "yes":
+				case "false", "off", "no":
+					g.SMTPAlert = false
+				default:
+					c.errf(d.Pos, parser.KaGeneralError, "Invalid vrrp_group smtp_alert parameter %s", v)
+				}
+			}
+		})},
 		{"global_tracking", kaNoBlock, skip},
 		{"sync_group_tracking_weight", kaNoBlock, skip},
 		{"notify_priority_changes", kaNoBlock, skip},
