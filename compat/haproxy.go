@@ -194,9 +194,6 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 			continue
 		}
 		sev := d.Sev
-		if sev == parser.SevDiag {
-			sev = parser.SevNotice
-		}
 		rep.Diags = append(rep.Diags, Diagnostic{Pos: d.Pos, Sev: sev, Msg: d.Msg, Form: "tight"})
 		if sev == parser.SevAlert {
 			parseFatal = true

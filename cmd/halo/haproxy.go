@@ -217,6 +217,8 @@ func sevTag(s parser.Severity) string {
 		return "[ALERT]   "
 	case parser.SevWarning:
 		return "[WARNING] "
+	case parser.SevDiag:
+		return "[DIAG]    "
 	}
 	return "[NOTICE]  "
 }
@@ -226,7 +228,7 @@ func sevTag(s parser.Severity) string {
 func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, form, msg string) {
 	// haproxy announces its version before the first warning or alert;
 	// notices do not trigger it.
-	if sev != parser.SevNotice {
+	if sev != parser.SevNotice && sev != parser.SevDiag {
 		p.header()
 	}
 	if pos.Line > 0 && form != "none" {
@@ -374,6 +376,9 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if a.check {
+		if a.diag && warned {
+			fmt.Fprintln(stdout, "Warnings were found.")
+		}
 		if !a.quiet || a.verbose {
 			fmt.Fprintln(stdout, "Configuration file is valid")
 		}
