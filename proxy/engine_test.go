@@ -785,3 +785,32 @@ func TestErrorfileReframed(t *testing.T) {
 		t.Fatalf("got %q (%v), want %q", all, err, want)
 	}
 }
+
+func TestChunkedResponseNormalized(t *testing.T) {
+	origin := rawOrigin(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;foo=bar\r\nok\r\n")
+		time.Sleep(50 * time.Millisecond) // the rest arrives after the head
+		io.WriteString(c, "00A\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n")
+	})
+	_, addr := startProxy(t, httpConfig(testServer("s1", origin)))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	want := "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\na\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n"
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 256)
+	for len(got) < len(want) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -347,13 +347,26 @@ func (s *session) transaction() bool {
 	// Serialize the request head for the server.
 	srvKeep := mode == ConnKeepAlive
 	s.out = req.AppendRequestHead(s.out[:0])
-	s.out = appendConnHeader(s.out, req, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
+	if req.MustClose {
+		// Ambiguous framing: HAProxy forwards no connection token.
+		s.out = appendConnHeader(s.out, req, false, false, false)
+	} else {
+		s.out = appendConnHeader(s.out, req, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
+	}
 	s.out = append(s.out, '\r', '\n')
 	if req.MustClose {
 		srvKeep = false // ambiguous framing: never reuse this connection
 	}
 	replayable := bodyDone
-	if len(bodyBuf) <= 4096 {
+	switch {
+	case req.Chunked:
+		// Chunked bodies go out normalized, as HAProxy forwards them
+		// (sizes in hex without extensions, CRLF); the decoder ends in
+		// the same state as the validating pass above.
+		s.ch.Reset()
+		s.out, _, _, _ = s.ch.Rewrite(s.out, bodyBuf)
+		bodyBuf = nil
+	case len(bodyBuf) <= 4096:
 		s.out = append(s.out, bodyBuf...)
 		bodyBuf = nil
 	}
@@ -499,12 +512,16 @@ func (s *session) transaction() bool {
 		switch {
 		case resp.Chunked:
 			s.ch.Reset()
-			n, done, err := s.ch.Feed(avail)
+			mark := len(s.out)
+			out, n, done, err := s.ch.Rewrite(s.out, avail)
 			if err != nil {
+				s.out = s.out[:mark]
 				s.dropConn(sc)
 				return s.serverFail(be, 502, 'S', 'D', false)
 			}
-			pre, respDone = avail[:n], done
+			// Normalized body bytes follow the head in s.out.
+			s.out, respDone = out, done
+			sc.r += n
 		case resp.ContentLength >= 0:
 			n := int64(len(avail))
 			if n >= resp.ContentLength {
@@ -889,7 +906,10 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 			body := buf[:n]
 			done := false
 			if req.Chunked {
-				k, d, cerr := s.ch.Feed(body)
+				var k int
+				var d bool
+				var cerr error
+				s.out, k, d, cerr = s.ch.Rewrite(s.out[:0], body)
 				if cerr != nil {
 					return cerr
 				}
@@ -903,7 +923,7 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 					}
 					s.w += copy(s.buf[s.w:], extra)
 				}
-				body = body[:k]
+				body = s.out
 			} else {
 				remain -= int64(n)
 				done = remain == 0
@@ -950,12 +970,16 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 			done := false
 			switch {
 			case resp.Chunked:
-				k, d, cerr := s.ch.Feed(body)
+				out, k, d, cerr := s.ch.Rewrite(s.out[:0], body)
 				if cerr != nil {
 					tx.setTerm('S', 'D')
 					return cerr
 				}
-				body, done = body[:k], d
+				if d && k < n {
+					sc.r, sc.w = k, n // bytes after the body: never reuse
+				}
+				s.out = out
+				body, done = out, d
 			case !untilClose:
 				remain -= int64(n)
 				done = remain == 0

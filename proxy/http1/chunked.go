@@ -1,6 +1,9 @@
 package http1
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // ErrBadChunk is a malformed chunked body (bad size line, missing CRLF).
 var ErrBadChunk = errors.New("http1: invalid chunked encoding")
@@ -12,6 +15,7 @@ type Chunked struct {
 	state  uint8
 	digits uint8
 	size   int64 // remaining data bytes of the current chunk
+	inName bool  // Rewrite: inside a trailer field name
 	// Body counts data bytes seen (the decoded body length).
 	Body int64
 }
@@ -191,4 +195,164 @@ func hexVal(b byte) int {
 		return int(b-'A') + 10
 	}
 	return -1
+}
+
+// Rewrite is Feed that also appends the body to dst in the normalized
+// form HAProxy 2.6 forwards: chunk sizes in lower-case hex without
+// extensions, CRLF line ends, trailer field names lower-cased. It returns
+// the extended dst, how many bytes of p belong to the body, whether the
+// body is complete, and ErrBadChunk on malformed input.
+func (c *Chunked) Rewrite(dst, p []byte) ([]byte, int, bool, error) {
+	i := 0
+	for i < len(p) {
+		b := p[i]
+		switch c.state {
+		case cSize:
+			v := hexVal(b)
+			if v >= 0 {
+				if c.digits >= 15 {
+					return dst, i, false, ErrBadChunk
+				}
+				c.digits++
+				c.size = c.size<<4 | int64(v)
+				i++
+				continue
+			}
+			if c.digits == 0 {
+				return dst, i, false, ErrBadChunk
+			}
+			switch b {
+			case ' ', '\t':
+				c.state = cSizeWS
+			case ';':
+				c.state = cExt
+			case '\r':
+				c.state = cSizeLF
+			case '\n':
+				dst = c.emitSize(dst)
+			default:
+				return dst, i, false, ErrBadChunk
+			}
+			i++
+		case cSizeWS:
+			switch b {
+			case ' ', '\t':
+			case ';':
+				c.state = cExt
+			case '\r':
+				c.state = cSizeLF
+			case '\n':
+				dst = c.emitSize(dst)
+			default:
+				return dst, i, false, ErrBadChunk
+			}
+			i++
+		case cExt:
+			switch {
+			case b == '\r':
+				c.state = cSizeLF
+			case b == '\n':
+				dst = c.emitSize(dst)
+			case b < ' ' && b != '\t' || b == 0x7f:
+				return dst, i, false, ErrBadChunk
+			}
+			i++
+		case cSizeLF:
+			if b != '\n' {
+				return dst, i, false, ErrBadChunk
+			}
+			dst = c.emitSize(dst)
+			i++
+		case cData:
+			k := int64(len(p) - i)
+			if k > c.size {
+				k = c.size
+			}
+			dst = append(dst, p[i:i+int(k)]...)
+			i += int(k)
+			c.size -= k
+			c.Body += k
+			if c.size == 0 {
+				c.state = cDataCR
+			}
+		case cDataCR:
+			switch b {
+			case '\r':
+				c.state = cDataLF
+			case '\n':
+				dst = append(dst, '\r', '\n')
+				c.state, c.digits = cSize, 0
+			default:
+				return dst, i, false, ErrBadChunk
+			}
+			i++
+		case cDataLF:
+			if b != '\n' {
+				return dst, i, false, ErrBadChunk
+			}
+			dst = append(dst, '\r', '\n')
+			c.state, c.digits = cSize, 0
+			i++
+		case cTrailerStart:
+			switch b {
+			case '\r':
+				c.state = cEndLF
+			case '\n':
+				c.state = cDone
+				return append(dst, '\r', '\n'), i + 1, true, nil
+			default:
+				if b < ' ' || b == 0x7f {
+					return dst, i, false, ErrBadChunk
+				}
+				c.inName = true
+				c.state = cTrailer
+				continue // emitted by cTrailer
+			}
+			i++
+		case cTrailer:
+			switch {
+			case b == '\r':
+				c.state = cTrailerLF
+			case b == '\n':
+				dst = append(dst, '\r', '\n')
+				c.state = cTrailerStart
+			case b < ' ' && b != '\t' || b == 0x7f:
+				return dst, i, false, ErrBadChunk
+			default:
+				if c.inName {
+					if b == ':' {
+						c.inName = false
+					} else if 'A' <= b && b <= 'Z' {
+						b += 'a' - 'A'
+					}
+				}
+				dst = append(dst, b)
+			}
+			i++
+		case cTrailerLF:
+			if b != '\n' {
+				return dst, i, false, ErrBadChunk
+			}
+			dst = append(dst, '\r', '\n')
+			c.state = cTrailerStart
+			i++
+		case cEndLF:
+			if b != '\n' {
+				return dst, i, false, ErrBadChunk
+			}
+			c.state = cDone
+			return append(dst, '\r', '\n'), i + 1, true, nil
+		case cDone:
+			return dst, i, true, nil
+		}
+	}
+	return dst, i, c.state == cDone, nil
+}
+
+// emitSize ends a size line: the size goes out in lower-case hex.
+func (c *Chunked) emitSize(dst []byte) []byte {
+	dst = strconv.AppendInt(dst, c.size, 16)
+	dst = append(dst, '\r', '\n')
+	c.endSizeLine()
+	return dst
 }
