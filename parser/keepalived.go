@@ -375,6 +375,11 @@ func (r *kaReader) readData(path string, data []byte) {
 			raw = raw[:len(raw)-1]
 		}
 		pos := Pos{File: path, Line: lineNo, Col: 1}
+		if len(raw) >= kaMaxBuf {
+			// halo reads the line whole; keepalived reads it in 1023-byte
+			// pieces (and 2.2.7 can crash on a quoted one)
+			r.diag(pos, SevNotice, "", "line is %d bytes long: keepalived reads at most %d bytes per line and would split it", len(raw), kaMaxBuf-1)
+		}
 		if len(raw) == 0 {
 			r.endMultiline()
 			continue
