@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,7 @@ var commands []command
 
 func init() {
 	commands = []command{
+		{[]string{"clear", "counters"}, "clear counters [all]", "clear max statistics counters (or all counters)", LevelOperator, cmdClearCounters},
 		{[]string{"disable", "server"}, "disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)", LevelAdmin, cmdDisableServer},
 		{[]string{"enable", "server"}, "enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)", LevelAdmin, cmdEnableServer},
 		{[]string{"get", "weight"}, "get weight <bk>/<srv>", "report a server's current weight", LevelUser, cmdGetWeight},
@@ -233,6 +235,41 @@ func similarity(a, b string) int {
 		}
 	}
 	return n
+}
+
+// cmdClearCounters resets the maxima (operator) or every counter
+// (admin, "all"), as management.txt §9.3 "clear counters" describes.
+func cmdClearCounters(s *Stats, sess *Session, args []string) string {
+	all := len(args) > 0 && args[0] == "all"
+	if all && sess.Level < LevelAdmin {
+		return "Permission denied\n\n"
+	}
+	var list []*proxy.Counters
+	for _, fe := range s.rt.Frontends {
+		list = append(list, &fe.Counters)
+	}
+	for _, be := range s.rt.Backends {
+		list = append(list, &be.Counters)
+		for _, ss := range be.Servers {
+			list = append(list, &ss.Counters)
+		}
+	}
+	for _, c := range list {
+		c.MaxConns.Store(c.CurConns.Load())
+		c.MaxQueue.Store(c.CurQueue.Load())
+		if !all {
+			continue
+		}
+		for _, a := range []*atomic.Int64{&c.TotConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.DeniedReq,
+			&c.DeniedRsp, &c.ErrReq, &c.ErrConn, &c.ErrResp, &c.Retries, &c.Redisp, &c.ClientAb, &c.ServerAb} {
+			a.Store(0)
+		}
+		for i := range c.Hrsp {
+			c.Hrsp[i].Store(0)
+		}
+	}
+	s.m.clear(all)
+	return "\n"
 }
 
 func cmdPrompt(s *Stats, sess *Session, args []string) string {

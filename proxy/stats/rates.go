@@ -201,3 +201,29 @@ func setTimes(r Row, o *objStats) {
 	r.setI("rtime_max", o.r.max)
 	r.setI("ttime_max", o.t.max)
 }
+
+// clear resets the rate maxima, and with all the timers too.
+func (m *measures) clear(all bool) {
+	reset := func(o *objStats) {
+		for _, f := range []*freqCtr{&o.sess, &o.req, &o.conn} {
+			f.mu.Lock()
+			f.max = 0
+			f.mu.Unlock()
+		}
+		o.mu.Lock()
+		o.q.max, o.c.max, o.r.max, o.t.max = 0, 0, 0, 0
+		if all {
+			o.q, o.c, o.r, o.t = timeAvg{}, timeAvg{}, timeAvg{}, timeAvg{}
+		}
+		o.mu.Unlock()
+	}
+	for _, o := range m.fe {
+		reset(o)
+	}
+	for _, o := range m.be {
+		reset(o)
+	}
+	for _, o := range m.srv {
+		reset(o)
+	}
+}

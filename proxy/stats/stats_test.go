@@ -97,6 +97,16 @@ func TestCLI(t *testing.T) {
 	rt := runtime(t)
 	st := stats.New(rt)
 	admin := &stats.Session{Level: stats.LevelAdmin}
+	fc := &rt.Frontends[0].Counters
+	fc.TotConns.Store(7)
+	fc.MaxConns.Store(5)
+	if got := st.Execute("clear counters all", &stats.Session{Level: stats.LevelOperator}); got != "Permission denied\n\n" {
+		t.Errorf("operator clear counters all: %q", got)
+	}
+	st.Execute("clear counters", &stats.Session{Level: stats.LevelOperator})
+	if fc.MaxConns.Load() != 0 || fc.TotConns.Load() != 7 {
+		t.Errorf("clear counters: max %d tot %d", fc.MaxConns.Load(), fc.TotConns.Load())
+	}
 	tests := []struct {
 		name, cmd, want string
 	}{
@@ -110,6 +120,8 @@ func TestCLI(t *testing.T) {
 		{"maint", "set server btcp/t1 state maint", "\n"},
 		{"disable", "disable server lhttp/h1", "\n"},
 		{"show backend", "show backend", "# name\nbtcp\nlhttp\n\n"},
+		{"clear counters", "clear counters", "\n"},
+		{"clear counters all", "clear counters all", "\n"},
 		{"two commands", "get weight btcp/t1; get weight lhttp/h1", "1 (initial 1)\n\n1 (initial 1)\n\n"},
 	}
 	for _, tc := range tests {
@@ -118,6 +130,9 @@ func TestCLI(t *testing.T) {
 				t.Errorf("got %q want %q", got, tc.want)
 			}
 		})
+	}
+	if fc.TotConns.Load() != 0 {
+		t.Errorf("clear counters all left stot %d", fc.TotConns.Load())
 	}
 	if s := rt.BackendByName("btcp").Servers[0].Status(); s != proxy.SrvMaint {
 		t.Errorf("t1 status %v, want MAINT", s)
