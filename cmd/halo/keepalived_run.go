@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/syslog"
@@ -15,6 +16,7 @@ import (
 
 	"halo/vrrp"
 	"halo/vrrp/speaker"
+	"halo/vrrp/track"
 )
 
 // vrrpRunOpts is what Keepalived's command line says about running.
@@ -114,6 +116,12 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 	// One process does the VRRP work; no checker child is started (the LVS
 	// side is not in this runtime), so -c's file is not written, as
 	// keepalived does without virtual_server blocks.
+
+	// Children inherited from the shell that exec'd us are reaped as they
+	// die, as keepalived does, so `killall -0 NAME` sees them go.
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	defer stopReaping()
+	go track.ReapInherited(reapCtx, track.InheritedChildren())
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
