@@ -55,7 +55,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Ignored, "halo does not switch to realtime scheduling", "max_auto_priority")
 	set("global_defs", Ignored, "no SMTP HELO override; halo uses the router_id", "smtp_helo_name")
 	set("global_defs", Ignored, "LVS checker alerts: no LVS runtime in halo", "smtp_alert_checker")
-	set("global_defs", Partial, "run once at start/stop, without keepalived's timeout handling", "startup_script", "shutdown_script")
+	set("global_defs", Unsupported, "halo does not run startup/shutdown scripts", "startup_script", "shutdown_script")
 	set("global_defs", Ignored, tuning, "tmp_config_directory", "config_save_dir", "process_names", "process_name",
 		"vrrp_process_name", "checker_process_name", "bfd_process_name", "startup_script_timeout",
 		"shutdown_script_timeout", "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling",
