@@ -349,6 +349,9 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	st := l.state(tx)
 	st.v.bind(tx)
 	feStage := tx.Frontend != nil && px == tx.Frontend.Proxy
+	if !feStage {
+		st.Ctx.Backend = px.Name // default_backend too (be_name)
+	}
 	if feStage {
 		st.Ctx.Frontend = px.Name
 		st.Ctx.ReqLine = tx.ReqLine
