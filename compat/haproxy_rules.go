@@ -115,10 +115,15 @@ func (c *hctx) compileCriterion(words []parser.Word) (*proxy.Criterion, string, 
 		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
 	}
 	for _, cv := range convs {
-		cn, _, _ := splitFetch(cv)
+		cn, cargs, _ := splitFetch(cv)
 		sig, ok := haproxyConverters[cn]
 		if !ok {
 			return nil, "", fmt.Errorf("unknown conv method '%s' in ACL expression '%s'", cn, expr)
+		}
+		if strings.HasPrefix(cn, "map") && len(cargs) > 0 {
+			if _, err := c.opt.ReadFile(cargs[0]); err != nil {
+				return nil, "", fmt.Errorf("invalid args in converter '%s' : failed to open pattern file <%s> in ACL expression '%s'", cn, cargs[0], expr)
+			}
 		}
 		// haproxy -dKcnv prints "name(args): out => in".
 		out := strings.TrimSpace(sig[strings.Index(sig, ":")+1:])
