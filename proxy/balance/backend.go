@@ -286,6 +286,13 @@ func (b *Backend) TakeServer(ctx context.Context, s *Server) error {
 	return err
 }
 
+// TakeServerUntil is TakeServer with an explicit queue deadline (zero: the
+// backend's QueueTimeout). If s leaves load balancing while the stream
+// waits, the stream is redispatched and the server it got is returned.
+func (b *Backend) TakeServerUntil(s *Server, deadline time.Time) (*Server, error) {
+	return b.take(context.Background(), nil, nil, s, deadline)
+}
+
 func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, deadline time.Time) (*Server, error) {
 	var timer *time.Timer
 	defer func() {

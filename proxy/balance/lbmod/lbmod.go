@@ -157,6 +157,35 @@ func Lookup(ss *proxy.ServerState) (*balance.Server, bool) {
 	return r.p.srvs[r.i], true
 }
 
+// Reserve takes a connection slot on a server chosen by persistence (a
+// cookie, a stick table) instead of a Pick, so that its maxconn, queue
+// and leastconn count apply as HAProxy applies them to SF_DIRECT streams.
+// It blocks while the server is full, up to deadline (zero: timeout queue),
+// and returns the server to use: ss, or another one if ss left load
+// balancing while the stream waited. Pair it with the engine's Release as
+// a Pick. For a server this module does not handle it only counts the
+// engine's CurConns.
+func Reserve(ss *proxy.ServerState, deadline time.Time) (*proxy.ServerState, error) {
+	v, ok := registry.Load(ss)
+	if !ok {
+		ss.Counters.CurConns.Add(1)
+		return ss, nil
+	}
+	r := v.(serverRef)
+	s, err := r.p.be.TakeServerUntil(r.p.srvs[r.i], deadline)
+	if err != nil {
+		if errors.Is(err, balance.ErrNoServer) {
+			return nil, proxy.ErrNoServer
+		}
+		return nil, proxy.ErrQueueTimeout
+	}
+	i := s.Index()
+	r.p.lbTaken[i].Add(1)
+	got := r.p.states[i]
+	got.Counters.CurConns.Add(1)
+	return got, nil
+}
+
 // Balance returns the picker's balance.Backend (stats, tests).
 func (p *Picker) Balance() *balance.Backend { return p.be }
 

@@ -464,3 +464,48 @@ func TestRedispatchTiming(t *testing.T) {
 		})
 	}
 }
+
+// Reserve applies maxconn to a server chosen by persistence: the second
+// stream waits for the slot, and Release hands it over.
+func TestReservePersistentServer(t *testing.T) {
+	a := netip.MustParseAddrPort("127.0.0.1:1")
+	s1 := server("s1", a)
+	s1.Maxconn = 1
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{s1, server("s2", a)},
+		Timeouts: proxy.Timeouts{Queue: time.Second}}
+	fe := &proxy.Proxy{Name: "fe", Cap: proxy.CapFE, Mode: proxy.ModeHTTP, DefaultBackend: be}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := rt.Backends[0].Picker
+	ss1 := rt.Backends[0].Servers[0]
+	first, err := Reserve(ss1, time.Time{})
+	if err != nil || first != ss1 {
+		t.Fatalf("reserve: %v %v", first, err)
+	}
+	got := make(chan *proxy.ServerState)
+	go func() {
+		s, err := Reserve(ss1, time.Now().Add(time.Second))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	bal := pk.(*Picker).Balance()
+	for deadline := time.Now().Add(2 * time.Second); bal.Server("s1").Stats().Queue != 1; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("second stream not queued")
+		}
+	}
+	pk.Release(first)
+	if s := <-got; s != ss1 {
+		t.Fatalf("queued stream got %v", s)
+	}
+	if n := ss1.Counters.CurConns.Load(); n != 1 {
+		t.Fatalf("curconns %d", n)
+	}
+	if _, err := Reserve(ss1, time.Now().Add(50*time.Millisecond)); err != proxy.ErrQueueTimeout {
+		t.Fatalf("full server: %v", err)
+	}
+}
