@@ -460,12 +460,16 @@ func cmdShowBackend(s *Stats, sess *Session, args []string) string {
 func cmdShowStat(s *Stats, sess *Session, args []string) string {
 	f := AllRows
 	f.Admin = sess.Level >= LevelOperator
+	typed := false
 	var pos []string
 	for _, a := range args {
 		switch a {
 		case "typed", "json", "desc", "no-maint", "up", "float":
-			if a == "typed" || a == "json" {
-				return fmt.Sprintf("show stat %s is not supported by halo.\n\n", a)
+			if a == "json" {
+				return "show stat json is not supported by halo.\n\n"
+			}
+			if a == "typed" {
+				typed = true
 			}
 		default:
 			pos = append(pos, a)
@@ -491,6 +495,9 @@ func cmdShowStat(s *Stats, sess *Session, args []string) string {
 		}
 		f.SID = sid
 	}
+	if typed {
+		return string(AppendTyped(nil, s.Rows(f)))
+	}
 	return string(AppendCSV(nil, s.Rows(f)))
 }
 
@@ -505,11 +512,55 @@ func (s *Stats) totals() (conns, reqs, bytesOut int64) {
 
 func cmdShowInfo(s *Stats, sess *Session, args []string) string {
 	for _, a := range args {
-		if a == "typed" || a == "json" {
-			return fmt.Sprintf("show info %s is not supported by halo.\n\n", a)
+		switch a {
+		case "typed":
+			return s.InfoTyped()
+		case "json":
+			return "show info json is not supported by halo.\n\n"
 		}
 	}
 	return s.Info()
+}
+
+// InfoTyped renders `show info typed`: "POS.NAME.PROC:ONS:TYPE:VALUE".
+func (s *Stats) InfoTyped() string {
+	var b strings.Builder
+	for _, e := range s.infoFields() {
+		m, ok := infoTypedMeta[e.k]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "%d.%s.1:%s:%v\n", m.idx, e.k, m.meta, e.v)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// AppendTyped renders rows as `show stat typed`: one line per non-empty
+// field, "T.IID.SID.POS.NAME.PROC:ONS:TYPE:VALUE".
+func AppendTyped(dst []byte, rows []Row) []byte {
+	for _, r := range rows {
+		letter := map[string]string{"0": "F", "1": "B", "2": "S", "3": "L"}[r.Get("type")]
+		dash := fieldIndex["-"]
+		for i, v := range r {
+			if v == "" || i >= len(Fields) || i == dash {
+				continue // "-" only separates the module counters in CSV
+			}
+			pos := i
+			if i > dash {
+				pos--
+			}
+			meta, ok := typedMeta[letter+"|"+Fields[i]]
+			if !ok {
+				meta = "MCP:u64"
+				if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+					meta = "MNP:str"
+				}
+			}
+			dst = fmt.Appendf(dst, "%s.%s.%s.%d.%s.1:%s:%s\n", letter, r.Get("iid"), r.Get("sid"), pos, Fields[i], meta, v)
+		}
+	}
+	return append(dst, '\n')
 }
 
 // infoField is one `show info` line.

@@ -153,6 +153,10 @@ func TestCLI(t *testing.T) {
 		!strings.HasSuffix(got, "  quit                                    : disconnect\n\n") {
 		t.Errorf("unknown command answer: %q", got)
 	}
+	if typed := st.Execute("show info typed", admin); !strings.HasPrefix(typed, "0.Name.1:POS:str:HAProxy\n1.Version.1:POS:str:") ||
+		!strings.Contains(typed, "\n15.Maxconn.1:CLP:u32:500\n") {
+		t.Errorf("show info typed:\n%s", typed)
+	}
 	info := st.Execute("show info", admin)
 	for _, k := range []string{"Name: HAProxy\n", "Version: ", "Maxconn: 500\n", "Uptime_sec: ", "Tainted: 0\n"} {
 		if !strings.Contains(info, k) {
@@ -203,6 +207,42 @@ func TestRatesAndTimers(t *testing.T) {
 	} {
 		if got := get(c.sv, c.f); got != c.want {
 			t.Errorf("%s %s = %s, want %s", c.sv, c.f, got, c.want)
+		}
+	}
+}
+
+// `show stat typed` for the golden configuration: the same fields with
+// the same positions and "origin nature scope:type" as HAProxy 2.6.12
+// printed (testdata/show_stat_typed.golden, recorded with t1 failing its
+// check); values are the CSV's, tested above.
+func TestShowStatTypedMatchesHAProxy(t *testing.T) {
+	stats.Checks = func(s *proxy.ServerState) (stats.CheckState, bool) {
+		if s.Server.Name != "t1" {
+			return stats.CheckState{}, false
+		}
+		return stats.CheckState{Enabled: true, Status: "L4CON", Desc: "Layer4 connection problem", Info: "Connection refused"}, true
+	}
+	defer func() { stats.Checks = nil }()
+	st := stats.New(runtime(t))
+	got := strings.Split(st.Execute("show stat typed", &stats.Session{Level: stats.LevelAdmin}), "\n")
+	wantB, err := os.ReadFile("testdata/show_stat_typed.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(string(wantB), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if j := strings.LastIndexByte(w, ':'); j >= 0 {
+			w = w[:j]
+		}
+		if j := strings.LastIndexByte(g, ':'); j >= 0 {
+			g = g[:j]
+		}
+		if w != g {
+			t.Errorf("line %d:\n got %s\nwant %s", i, g, w)
 		}
 	}
 }
