@@ -274,7 +274,7 @@ func cmdClearCounters(s *Stats, sess *Session, args []string) string {
 
 func cmdPrompt(s *Stats, sess *Session, args []string) string {
 	sess.Interactive = !sess.Interactive
-	return ""
+	return "\n" // every answer ends with an empty line ("\n> " in prompt mode)
 }
 
 func cmdQuit(s *Stats, sess *Session, args []string) string {

@@ -110,7 +110,7 @@ func (srv *Server) serve(c net.Conn, lvl Level) {
 			return
 		}
 		out := srv.Stats.Execute(line, sess)
-		if sess.Interactive {
+		if sess.Interactive && !sess.Quit {
 			out += "> "
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(srv.timeout))

@@ -1,6 +1,8 @@
 package stats_test
 
 import (
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -244,5 +246,44 @@ func TestShowStatTypedMatchesHAProxy(t *testing.T) {
 		if w != g {
 			t.Errorf("line %d:\n got %s\nwant %s", i, g, w)
 		}
+	}
+}
+
+// The interactive CLI over the socket, as HAProxy 2.6.12 answers it:
+// "prompt" then a command then "quit" gives "\n> 5 (initial 5)\n\n> ".
+func TestSocketPrompt(t *testing.T) {
+	rt := runtime(t)
+	path := t.TempDir() + "/sock"
+	srv, err := stats.Listen(stats.New(rt), []proxy.StatsSocket{{Path: path, Level: "admin"}}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "prompt\n")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "get weight btcp/t2\n")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "quit\n")
+	out, _ := io.ReadAll(c)
+	if string(out) != "\n> 5 (initial 5)\n\n> " {
+		t.Errorf("got %q", out)
+	}
+	// non-interactive: one command, then the connection closes
+	c2, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c2, "set server btcp/t9 state ready\n")
+	out, _ = io.ReadAll(c2)
+	if string(out) != "No such server.\n\n" {
+		t.Errorf("got %q", out)
 	}
 }
