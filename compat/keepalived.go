@@ -884,9 +884,8 @@ func (c *kaCtx) finish() {
 				say(pos, parser.KaGeneralError, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, g.Name)
 				continue
 			}
-			if other, dup := inGroup[name]; dup {
+			if _, dup := inGroup[name]; dup {
 				say(pos, parser.KaGeneralError, "Virtual router %s cannot exist in more than one sync group; ignoring %s", name, g.Name)
-				_ = other
 				continue
 			}
 			inGroup[name] = g.Name

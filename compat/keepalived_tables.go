@@ -486,14 +486,12 @@ func globalRows() []kaRow {
 				c.errf(d.Pos, parser.KaGeneralError, "No script username specified")
 				return
 			}
-			if v := d.Args[0].Value; true {
-				g.ScriptUser = v
-				if len(d.Args) > 1 {
-					g.ScriptGroup = d.Args[1].Value
-				}
-				c.global.scriptUserSet = true
-				c.global.scriptUserPos = d.Pos
+			g.ScriptUser = d.Args[0].Value
+			if len(d.Args) > 1 {
+				g.ScriptGroup = d.Args[1].Value
 			}
+			c.global.scriptUserSet = true
+			c.global.scriptUserPos = d.Pos
 		})},
 		{"enable_script_security", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.EnableScriptSecurity = true })},
 		{"vrrp_garp_master_delay", kaNoBlock, garp(func(g *vrrp.Global, v int) { g.GARPMasterDelay = time.Duration(v) * time.Second }, "vrrp_garp_master_delay '%s' invalid - ignoring")},
