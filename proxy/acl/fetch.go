@@ -427,6 +427,17 @@ func strBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// stickFetch reports stick-table counter fetches (sc_*, scN_*, src_*,
+// table_*).
+func stickFetch(name string) bool {
+	for _, p := range []string{"sc_", "sc0_", "sc1_", "sc2_", "src_", "table_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // payloadFetches read the raw first bytes of the connection (TLS
 // passthrough routing); halo's engine does not inspect them.
 var payloadFetches = map[string]bool{
@@ -439,6 +450,14 @@ var payloadFetches = map[string]bool{
 
 func newFetch(name string, args []string, o *Options, multi bool) (*fetch, error) {
 	d := fetchDefs[name]
+	if d == nil && stickFetch(name) {
+		// Stick tables are not implemented; the configuration loader
+		// reports these ACLs as never matching, and so they behave.
+		d = &fetchDef{name: name, out: KInt, match: mInt, maxArgs: 8, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			*st = -1
+			return Value{}, false
+		}}
+	}
 	if d == nil && payloadFetches[name] {
 		return nil, fmt.Errorf("fetch method '%s' reads the raw connection payload, which halo does not inspect", name)
 	}
