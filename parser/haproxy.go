@@ -140,6 +140,7 @@ func ParseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (*File, []D
 // block error stopped the reading, as haproxy stops (ERR_ABORT).
 func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (out []*Directive, diags []Diag, aborted bool) {
 	var (
+		lx      lineLexer
 		section *Directive
 		secName string
 		conds   []condLevel
@@ -162,7 +163,7 @@ func parseHAProxyBytes(name string, data []byte, opt HAProxyOptions) (out []*Dir
 		} else {
 			line, s = s[:nl], s[nl+1:]
 		}
-		words, lerr := lexLine(line, name, lineno, secName, opt.Env)
+		words, lerr := lx.line(line, name, lineno, secName, opt.Env)
 		if lerr != nil {
 			if strings.HasPrefix(lerr.what, "too many words") {
 				alert(lineno, lerr.pos, fmt.Sprintf("%s, position %d: <%s>.", lerr.what, lerr.pos-1, strings.TrimLeft(line, " \t")))

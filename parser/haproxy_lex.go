@@ -26,9 +26,26 @@ type lineError struct {
 // HAProxy 2.6 does for configuration files (PARSE_OPT_ENV | DQUOTE | SQUOTE |
 // BKSLASH | SHARP | WORD_EXPAND). lineno/section feed .LINE/.SECTION.
 func lexLine(line string, file string, lineno int, section string, env Env) ([]Word, *lineError) {
+	var lx lineLexer
+	return lx.line(line, file, lineno, section, env)
+}
+
+// lexer keeps buffers across the lines of a file: the bytes of the word
+// being built, and an arena the lines' words are carved from, so a large
+// configuration does not allocate per line.
+type lineLexer struct {
+	cur   []byte
+	arena []Word
+}
+
+func (lx *lineLexer) line(line string, file string, lineno int, section string, env Env) ([]Word, *lineError) {
+	if cap(lx.arena)-len(lx.arena) < 16 {
+		lx.arena = make([]Word, 0, 1024)
+	}
+	base := len(lx.arena)
 	var (
-		words    []Word
-		cur      []byte
+		words    = lx.arena[base:base]
+		cur      = lx.cur[:0]
 		start    = -1 // index in line where the current word began
 		quoted   bool
 		squote   bool
@@ -211,6 +228,13 @@ done:
 	// blanks, or a trailing "" / "${UNSET}").
 	if len(cur) > 0 {
 		flush(min(i, len(line)))
+	}
+	lx.cur = cur
+	if len(words) > 0 && &words[0] == &lx.arena[:base+1][base] {
+		// The words stayed in the arena: keep them, capped so that later
+		// lines cannot overwrite them.
+		lx.arena = lx.arena[:base+len(words)]
+		return words[:len(words):len(words)], nil
 	}
 	return words, nil
 }

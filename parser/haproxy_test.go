@@ -187,11 +187,34 @@ func FuzzParseHAProxy(f *testing.F) {
 	env := MapEnv{"A": "a", "L": "p q"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, _ := ParseHAProxyBytes("fuzz.cfg", data, HAProxyOptions{Env: env})
-		for _, d := range file.Directives {
-			if d.Pos.Line < 1 || d.Pos.Col < 1 {
+		lines := strings.Split(string(data), "\n")
+		// Every directive must still hold the words of its own line: the
+		// lexer's arena must never let a later line overwrite them.
+		check := func(d *Directive, section string) {
+			if d.Pos.Line < 1 || d.Pos.Col < 1 || d.Pos.Line > len(lines) {
 				t.Fatalf("bad position %+v", d.Pos)
 			}
+			want, err := lexLine(lines[d.Pos.Line-1], "fuzz.cfg", d.Pos.Line, section, env)
+			if err != nil || len(want) != len(d.Args)+1 {
+				t.Fatalf("line %d: re-lexed %d words (%v), directive has %d", d.Pos.Line, len(want), err, len(d.Args)+1)
+			}
+			for i, w := range d.Args {
+				if w.Value != want[i+1].Value {
+					t.Fatalf("line %d word %d: %q, re-lexed %q", d.Pos.Line, i+1, w.Value, want[i+1].Value)
+				}
+			}
+		}
+		section := ""
+		for _, d := range file.Directives {
+			check(d, section) // a section line is read under the previous section
+			if d.HasBlock {
+				section = d.Name
+				if len(d.Args) > 0 {
+					section = d.Args[0].Value
+				}
+			}
 			for _, b := range d.Body {
+				check(b, section)
 				if _, _, err := SplitCondition(b.Args); err != nil {
 					_ = err
 				}
