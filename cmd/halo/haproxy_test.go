@@ -9,9 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"halo/compat"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -335,5 +339,50 @@ func TestCheckGoldenAgainstHAProxy(t *testing.T) {
 				t.Errorf("alert lines %q, haproxy %q\nhalo:\n%s\nhaproxy:\n%s", a, b, e.String(), out)
 			}
 		})
+	}
+}
+
+// TestCheckSpeedVsHAProxy times whole processes, `bin/halo haproxy -c` and
+// `haproxy -c`, on a generated 10,000-line configuration (IP addresses
+// only, no DNS) and logs the ratio of the medians. Opt-in, as timings on a
+// shared machine are noisy:
+//
+//	make build && HALO_BENCH_HAPROXY=1 go test ./cmd/halo -run CheckSpeedVsHAProxy -v
+func TestCheckSpeedVsHAProxy(t *testing.T) {
+	if os.Getenv("HALO_BENCH_HAPROXY") == "" {
+		t.Skip("set HALO_BENCH_HAPROXY=1 to compare -c speed with haproxy")
+	}
+	hp, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy not installed")
+	}
+	halo, _ := filepath.Abs("../../bin/halo")
+	if _, err := os.Stat(halo); err != nil {
+		t.Skip("bin/halo not built (make build)")
+	}
+	cfg := filepath.Join(t.TempDir(), "big.cfg")
+	if err := os.WriteFile(cfg, []byte(compat.BigHAProxyConfig(10000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(argv ...string) time.Duration {
+		start := time.Now()
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		return time.Since(start)
+	}
+	var th, tl []time.Duration
+	for i := 0; i < 21; i++ {
+		th = append(th, run(hp, "-c", "-q", "-f", cfg))
+		tl = append(tl, run(halo, "haproxy", "-c", "-q", "-f", cfg))
+	}
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	mh, ml := med(th), med(tl)
+	t.Logf("haproxy -c: median %v; halo haproxy -c: median %v; halo is %.2fx faster", mh, ml, float64(mh)/float64(ml))
+	if ml >= mh {
+		t.Errorf("halo -c (%v) is not faster than haproxy -c (%v)", ml, mh)
 	}
 }
