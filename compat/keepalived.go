@@ -358,7 +358,27 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 			c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
 			stray = true
 		case kind != kaNoBlock && kind != kaOptBlock && !d.HasBlock:
-			c.errf(d.Pos, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
+			// keepalived complains at the next line and reads the lines up
+			// to the next '}' as the block anyway
+			var body []*parser.Directive
+			end := parser.Pos{}
+			for len(queue) > 0 {
+				n := queue[0]
+				queue = queue[1:]
+				if n.Name == "}" && !n.HasBlock && len(n.Args) == 0 {
+					end = n.Pos
+					break
+				}
+				body = append(body, n)
+			}
+			at := d.Pos
+			if len(body) > 0 {
+				at = body[0].Pos
+			}
+			c.errf(at, parser.KaMissingBOB, "Missing '{' at beginning of configuration block")
+			nd := *d
+			nd.Body, nd.HasBlock, nd.End = body, true, end
+			d = &nd
 		}
 		section := s.name
 		if s.lvs && block.Name != "" {

@@ -147,10 +147,11 @@ func scriptRows() []kaRow {
 // ---- vrrp_instance ----
 
 func decInstanceBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error {
-	name, ok := c.arg(d, 0)
-	if !ok {
+	if len(d.Args) == 0 {
+		c.errf(d.Pos, parser.KaGeneralError, "vrrp_instance must have a name")
 		return nil
 	}
+	name := d.Args[0].Value
 	if c.instSeen[name] {
 		// keepalived skips the whole block
 		c.errf(d.Pos, parser.KaGeneralError, "vrrp instance %s already defined", name)
@@ -327,6 +328,7 @@ func instanceRows() []kaRow {
 		})},
 		{"virtual_rules", kaValueBlock, decRules},
 		{"unicast_peer", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			c.im.unicastKw = true
 			for _, l := range d.Body {
 				a, err := kaAddr(l.Name)
 				if err != nil {

@@ -936,8 +936,10 @@ func (r *kaReader) build() []*Directive {
 		case "}":
 			if len(stack) == 1 {
 				r.diag(l.pos, SevWarning, KaUnexpectedEOB, "Extra '}' found")
-				// keepalived then looks the '}' up as a top-level keyword
-				r.diag(l.pos, SevWarning, KaUnknownKeyword, "Unknown keyword '}'")
+				// keepalived then reads the '}' as a statement: kept as a
+				// directive named "}" so the keyword tables see it (it
+				// ends a block whose '{' was missing, or is unknown)
+				top = append(top, &Directive{Pos: l.pos, Name: "}"})
 			} else {
 				if o := stack[len(stack)-1].owner; o != nil {
 					o.End = l.pos

@@ -115,7 +115,7 @@ func TestParseKeepalived(t *testing.T) {
 		{name: "instance definition", id: "n1", files: map[string]string{"main.conf": "router_id ${_INSTANCE}\n"},
 			want: "router_id [n1]\n"},
 		{name: "extra close brace", files: map[string]string{"main.conf": "a 1\n}\nb 2\n"},
-			want: "a [1]\nb [2]\n", diags: []string{"Extra '}' found", "Unknown keyword '}'"}},
+			want: "a [1]\n}\nb [2]\n", diags: []string{"Extra '}' found"}},
 		{name: "missing close brace", files: map[string]string{"main.conf": "a {\nb 2\n"},
 			want: "a\n{\n  b [2]\n}\n", diags: []string{"There are 1 missing '}'s or extra '{'s"}},
 		{name: "unterminated quote", files: map[string]string{"main.conf": "script \"abc\n"},
