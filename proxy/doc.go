@@ -23,7 +23,9 @@
 //     buffers and package http1 (strict parser, chunked validator, head
 //     serializer). Header names are lower-cased and their order kept, as
 //     HAProxy 2.6's HTX does; bodies stream (content-length, chunked, until
-//     close); 100-continue, 1xx, Upgrade tunnels; HAProxy's connection
+//     close; chunked bodies are re-framed as HAProxy forwards them: hex
+//     sizes without extensions, CRLF, lower-case trailer names);
+//     100-continue, 1xx, Upgrade tunnels; HAProxy's connection
 //     modes and Connection header rules; server connection reuse
 //     (http-reuse safe/never/aggressive/always, idle pools purged after
 //     5 s); HAProxy's exact error pages (errorpages.go, or the proxy's
