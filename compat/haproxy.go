@@ -52,7 +52,6 @@ type pstate struct {
 	tcpLog        parser.Pos
 	forwardfor    bool
 	errorfilesRef []pendingErrorfiles
-	statsAuthUL   []pendingUserlist
 	sawUseBackend bool
 	anonymous     bool // anonymous defaults section
 	explicitUse   bool // a defaults section some proxy names with "from"
@@ -75,15 +74,9 @@ type pendingUseBackend struct {
 }
 
 type pendingErrorfiles struct {
-	name   string
-	codes  []int
-	pos    parser.Pos
-	before map[int][]byte
-}
-
-type pendingUserlist struct {
-	name string
-	pos  parser.Pos
+	name  string
+	codes []int
+	pos   parser.Pos
 }
 
 // hctx is the decoding context of the haproxy keyword tables.
@@ -121,7 +114,6 @@ type hctx struct {
 	sections   map[string]map[string]parser.Pos // other named sections (peers, resolvers, …)
 
 	crtBase, caBase string
-	globalLogs      bool
 	resolved        map[string]resolveResult
 	srvExtra        map[*proxy.Server]*serverExtra
 	peers           map[string][]string // peers section → peer names
@@ -443,21 +435,6 @@ func (c *hctx) unknownKeyword(t *Table[*hctx], d *parser.Directive) {
 // tightWarn adds a warning in haproxy's "parsing [f:l]: msg" form.
 func (c *hctx) tightWarn(pos parser.Pos, format string, a ...any) {
 	c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Form: "tight", Msg: fmt.Sprintf(format, a...)})
-}
-
-// sectionTitle is "frontend 'fe'" as haproxy names proxies in messages.
-func (s *pstate) title() string {
-	return fmt.Sprintf("%s '%s'", s.kind, s.p.Name)
-}
-
-func capName(cp proxy.Cap) string {
-	switch cp {
-	case proxy.CapFE:
-		return "frontend"
-	case proxy.CapBE:
-		return "backend"
-	}
-	return "listen"
 }
 
 // openProxy starts a frontend/backend/listen/defaults section.

@@ -102,30 +102,6 @@ func strictInt(s string) (int, bool) {
 	return n, err == nil
 }
 
-// parseSize parses "16384", "16k", "1m", "1g".
-func parseSize(s string) (int, bool) {
-	if s == "" {
-		return 0, false
-	}
-	mul := 1
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		mul = 1024
-	case 'm', 'M':
-		mul = 1024 * 1024
-	case 'g', 'G':
-		mul = 1024 * 1024 * 1024
-	}
-	if mul != 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n * mul, true
-}
-
 func values(args []parser.Word) []string {
 	out := make([]string, len(args))
 	for i, a := range args {

@@ -3,7 +3,6 @@ package compat
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -1170,15 +1169,6 @@ func decodeHTTPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	p.HTTPCheckRules = append(p.HTTPCheckRules, proxy.HTTPCheckRule{Action: act, Args: values(rest), Line: d.Pos.Line})
 	return nil
-}
-
-// ensureInt is used by decoders that need a strict integer argument.
-func ensureInt(kw, v string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("'%s' expects an integer between %d and %d (got '%s').", kw, lo, hi, v)
-	}
-	return n, nil
 }
 
 // httpReasons are the reason phrases of the statuses haproxy can answer.
