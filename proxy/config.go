@@ -275,6 +275,10 @@ type Server struct {
 	// Resolved is false when the address could not be resolved and
 	// init-addr allowed starting without it (server starts in MAINT).
 	Resolved bool
+
+	// SendProxyV2 is `send-proxy-v2`: the binary PROXY header instead of
+	// the text one (SendProxy stays the v1 switch).
+	SendProxyV2 bool
 }
 
 // HealthCheck is the proxy-wide check type.

@@ -132,3 +132,25 @@ func appendProxyV1(b []byte, src, dst netip.AddrPort) []byte {
 	b = strconv.AppendUint(b, uint64(dst.Port()), 10)
 	return append(b, '\r', '\n')
 }
+
+// appendProxyV2 appends the binary v2 header (PROXY command, TCP over
+// IPv4 or IPv6; LOCAL when the addresses are unknown or mixed).
+func appendProxyV2(b []byte, src, dst netip.AddrPort) []byte {
+	b = append(b, v2sig...)
+	if !src.IsValid() || !dst.IsValid() || src.Addr().Is4() != dst.Addr().Is4() {
+		return append(b, 0x20, 0x00, 0, 0) // LOCAL, UNSPEC, no address
+	}
+	if src.Addr().Is4() {
+		b = append(b, 0x21, 0x11, 0, 12)
+		s4, d4 := src.Addr().As4(), dst.Addr().As4()
+		b = append(b, s4[:]...)
+		b = append(b, d4[:]...)
+	} else {
+		b = append(b, 0x21, 0x21, 0, 36)
+		s16, d16 := src.Addr().As16(), dst.Addr().As16()
+		b = append(b, s16[:]...)
+		b = append(b, d16[:]...)
+	}
+	b = binary.BigEndian.AppendUint16(b, src.Port())
+	return binary.BigEndian.AppendUint16(b, dst.Port())
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 )
 
@@ -52,4 +53,17 @@ func FuzzParseProxyHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestProxyV2RoundTrip(t *testing.T) {
+	for _, tc := range []struct{ src, dst string }{
+		{"192.0.2.1:1234", "198.51.100.2:80"},
+		{"[2001:db8::1]:1234", "[2001:db8::2]:443"},
+	} {
+		src, dst := netip.MustParseAddrPort(tc.src), netip.MustParseAddrPort(tc.dst)
+		s, d, ok, err := parseProxyHeader(bytes.NewReader(appendProxyV2(nil, src, dst)))
+		if err != nil || !ok || s != src || d != dst {
+			t.Fatalf("%s -> %s: got %v %v %v %v", tc.src, tc.dst, s, d, ok, err)
+		}
+	}
 }

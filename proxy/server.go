@@ -161,10 +161,14 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 	}
 	tc := c.(*net.TCPConn)
 	var conn net.Conn = tc
-	if s.Server.SendProxy || s.Server.SSL {
+	if s.Server.SendProxy || s.Server.SendProxyV2 || s.Server.SSL {
 		_ = tc.SetDeadline(start.Add(timeout))
-		if s.Server.SendProxy {
-			if _, err := tc.Write(appendProxyV1(nil, src, dst)); err != nil {
+		if s.Server.SendProxy || s.Server.SendProxyV2 {
+			hdr := appendProxyV1(nil, src, dst)
+			if s.Server.SendProxyV2 {
+				hdr = appendProxyV2(nil, src, dst)
+			}
+			if _, err := tc.Write(hdr); err != nil {
 				tc.Close()
 				return nil, err
 			}
