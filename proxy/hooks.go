@@ -77,7 +77,7 @@ type PickKey struct {
 	Dst      netip.AddrPort
 	Req      *http1.Message // URI, headers (hdr(name), url_param)
 	Exclude  *ServerState   // redispatch: avoid the server that just failed
-	Deadline time.Time      // zero: do not wait (no timeout queue)
+	Deadline time.Time      // end of queueing: timeout queue (else connect); zero when neither is set
 	Txn      *Txn
 }
 

@@ -676,6 +676,11 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	tx := &s.tx
 	be := tx.Backend
 	if tx.Server == nil {
+		// Queueing for a server slot lasts timeout queue (default:
+		// timeout connect), as HAProxy.
+		if q := pick(be.Proxy.Timeouts.Queue, be.Proxy.Timeouts.Connect); q > 0 && key.Deadline.IsZero() {
+			key.Deadline = time.Now().Add(q)
+		}
 		s, err := be.Picker.Pick(key)
 		if err != nil {
 			tx.Tw = 0
