@@ -118,6 +118,7 @@ type hctx struct {
 	srvExtra        map[*proxy.Server]*serverExtra
 	peers           map[string][]string // peers section → peer names
 	stateFile       string              // global server-state-file
+	sslServerVerify string              // global ssl-server-verify
 }
 
 type resolveResult struct {
@@ -215,8 +216,9 @@ func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions
 	return c.cfg, rep
 }
 
-// sortDiags orders diagnostics by file position, keeping position-less
-// (post-check) messages after the parsing ones in their original order.
+// sortDiags orders the diagnostics of the reading phase by file position
+// (the parser's come first otherwise); those of the whole-configuration
+// checks keep the order haproxy emits them in, after the others.
 func sortDiags(r *Report) {
 	fileIdx := map[string]int{}
 	for i, f := range r.Files {
@@ -224,8 +226,13 @@ func sortDiags(r *Report) {
 			fileIdx[f] = i
 		}
 	}
-	sort.SliceStable(r.Diags, func(i, j int) bool {
-		a, b := r.Diags[i].Pos, r.Diags[j].Pos
+	n := 0
+	for n < len(r.Diags) && !r.Diags[n].Late {
+		n++
+	}
+	early := r.Diags[:n]
+	sort.SliceStable(early, func(i, j int) bool {
+		a, b := early[i].Pos, early[j].Pos
 		if (a.Line == 0) != (b.Line == 0) {
 			return b.Line == 0
 		}

@@ -390,6 +390,8 @@ type serverExtra struct {
 	initAddr  string
 	resolvers string
 	track     string // track [<proxy>/]<server>
+	caFile    string
+	crt       string
 }
 
 func defaultServer() *proxy.Server {
@@ -665,15 +667,26 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			ex.resolvers = v
 		case "track":
 			ex.track = v
-		case "crt", "ca-file", "crl-file":
-			if k != "crt" {
-				path := v
-				if c.caBase != "" && !strings.HasPrefix(path, "/") {
-					path = filepath.Join(c.caBase, path)
+		case "crt":
+			path := v
+			if c.crtBase != "" && !strings.HasPrefix(path, "/") {
+				path = filepath.Join(c.crtBase, path)
+			}
+			ex.crt = path
+		case "ca-file", "crl-file":
+			path := v
+			if c.caBase != "" && !strings.HasPrefix(path, "/") {
+				path = filepath.Join(c.caBase, path)
+			}
+			if _, err := c.opt.Stat(path); err != nil {
+				if k == "ca-file" {
+					c.rep.Alertf(parser.Pos{}, "'ca-file' : unable to load %s.", path)
+					return fmt.Errorf("%s : Couldn't open the ca-file '%s' (No such file or directory).", title, path)
 				}
-				if _, err := c.opt.Stat(path); err != nil {
-					return fmt.Errorf("%s : unable to load %s file '%s'.", title, strings.TrimSuffix(k, "-file"), path)
-				}
+				return fmt.Errorf("%s : unable to load %s file '%s'.", title, strings.TrimSuffix(k, "-file"), path)
+			}
+			if k == "ca-file" {
+				ex.caFile = path
 			}
 		}
 	}

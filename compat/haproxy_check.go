@@ -114,6 +114,7 @@ func (c *hctx) postCheck() {
 			c.rep.Warnf(nopos, "log format ignored for %s '%s' since it has no log address.", kindWord(st), p.Name)
 		}
 		c.httpOnly(st)
+		c.serverTLS(st)
 	}
 	// A peers section must name this process (-L, default the host name).
 	local, ok := c.opt.Env.Lookup("HAPROXY_LOCALPEER")
@@ -295,6 +296,36 @@ func (c *hctx) checkTracks(st *pstate) {
 		}
 		if _, found := target.servers[sName]; !found {
 			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to find required server '%s' for tracking.", title, sName))
+		}
+	}
+}
+
+// serverTLS checks TLS server lines as haproxy prepares their contexts: the
+// client certificate must exist, and verification needs a CA file unless
+// it is turned off ("verify none", or global ssl-server-verify none).
+func (c *hctx) serverTLS(st *pstate) {
+	for _, srv := range st.p.Servers {
+		if !srv.SSL {
+			continue
+		}
+		ex := c.srvExtra[srv]
+		pos := parser.Pos{File: st.pos.File, Line: srv.Line}
+		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
+		if ex != nil && ex.crt != "" {
+			if _, err := c.opt.Stat(ex.crt); err != nil {
+				c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to stat SSL certificate from file '%s' : No such file or directory.", title, ex.crt))
+				continue
+			}
+		}
+		verify := srv.Verify
+		if verify == "" {
+			verify = "required"
+			if c.sslServerVerify == "none" {
+				verify = "none"
+			}
+		}
+		if verify == "required" && (ex == nil || ex.caFile == "") {
+			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.", title))
 		}
 	}
 }

@@ -196,6 +196,13 @@ func buildGlobalTable() *Table[*hctx] {
 			c.cfg.Global.LogSendHostname = h
 			return nil
 		}),
+		row("ssl-server-verify", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 || (a[0].Value != "none" && a[0].Value != "required") {
+				return fmt.Errorf("'%s' expects 'none' or 'required' as argument.", d.Name)
+			}
+			c.sslServerVerify = a[0].Value
+			return nil
+		}),
 		row("server-state-file", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'server-state-file' expects a file path as an argument.")
