@@ -230,9 +230,18 @@ func serverParamStatus(k string) (Status, string) {
 	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
 		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "minconn", "slowstart", "port", "addr", "cookie",
 		"on-marked-down", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
-		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "sni", "alpn", "ca-file", "crt", "verifyhost",
-		"resolvers", "resolve-prefer", "check-ssl", "check-sni", "no-check-ssl":
+		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl":
 		return Supported, ""
+	case "ca-file":
+		return Partial, "certificates are verified against the system roots, not this file"
+	case "crt":
+		return Partial, "no client certificate is presented to the server"
+	case "sni", "check-sni":
+		return Partial, "the SNI sent is the server's host as written"
+	case "alpn":
+		return Partial, "only http/1.1 is offered"
+	case "verifyhost":
+		return Partial, "the name checked is the server's host as written"
 	case "agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check":
 		return Ignored, "agent checks are not run"
 	case "track":
