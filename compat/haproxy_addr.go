@@ -287,6 +287,11 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if v != "none" && v != "optional" && v != "required" {
 				return fmt.Errorf("%s : '%s' : verify method '%s' unknown. Supported methods are 'none', 'optional' and 'required'.", title, k, v)
 			}
+			if v == "required" {
+				// Mutual TLS the runtime does not enforce would let any
+				// client in.
+				c.lower(Unsupported, "verify required: client certificates are not requested or verified by the runtime")
+			}
 		}
 	}
 	if proto.SSL && len(crts) == 0 {

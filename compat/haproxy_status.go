@@ -208,18 +208,26 @@ func fetchStatus(fetch string) (Status, string) {
 	return Supported, ""
 }
 
-// bindParamStatus says what halo does with each bind parameter.
+// bindParamStatus says what halo does with each bind parameter (the
+// runtime's proxy.Bind has addresses, certificates, ALPN, PROXY protocol,
+// maxconn/backlog and v6only; TLS tuning is Go's).
 func bindParamStatus(k string) (Status, string) {
 	switch k {
 	case "ssl", "crt", "crt-list", "alpn", "name", "maxconn", "backlog", "v4v6", "v6only", "accept-proxy",
-		"ssl-min-ver", "ssl-max-ver", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
-		"force-tlsv12", "force-tlsv13", "ciphers", "ciphersuites", "strict-sni", "id", "process", "thread",
-		"no-tls-tickets", "prefer-client-ciphers", "curves", "ecdhe":
+		"user", "group", "uid", "gid", "mode", "level", "severity-output", "expose-fd":
 		return Supported, ""
-	case "ca-file", "verify", "crl-file", "ca-verify-file", "ca-ignore-err", "crt-ignore-err":
-		return Partial, "client certificates are verified with Go's TLS stack"
-	case "user", "group", "uid", "gid", "mode", "level", "severity-output", "expose-fd":
-		return Supported, ""
+	case "ssl-min-ver", "ssl-max-ver", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
+		"force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "ciphers",
+		"ciphersuites", "curves", "ecdhe", "prefer-client-ciphers", "no-tls-tickets":
+		return Partial, "Go's TLS settings apply (TLS 1.2 and 1.3, its cipher suites and curves)"
+	case "strict-sni":
+		return Partial, "an unknown SNI gets the default certificate instead of a failed handshake"
+	case "verify":
+		return Partial, "client certificates are not requested"
+	case "ca-file", "crl-file", "ca-verify-file", "ca-ignore-err", "crt-ignore-err":
+		return Partial, "client certificates are not requested or verified"
+	case "id", "process", "thread", "shards", "nice":
+		return Ignored, "single process; not applied"
 	}
 	return Ignored, "not applied"
 }
