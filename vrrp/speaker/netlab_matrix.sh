@@ -14,6 +14,8 @@ K="keepalived -n -l -D -f {cfg} -p {dir}/ka.pid -r {dir}/vrrp.pid -c {dir}/chk.p
 
 run() { # label impl scenario args...
   local label=$1 impl=$2; shift 2
+  # ONLY="label …" runs just those scenarios.
+  [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $label "* ]] && return 0
   local n=2 a prev=""
   for a in "$@"; do [ "$prev" = --nodes ] && n=$a; prev=$a; done
   local cmds=()
