@@ -276,6 +276,11 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	dp := &diagPrinter{w: stderr, pid: os.Getpid()}
+	if a.quiet && !a.verbose {
+		// haproxy -q prints no message at all, alerts included: only
+		// the exit status tells.
+		dp.w = io.Discard
+	}
 	if a.checkCond != "" {
 		ok, cerr := parser.DefaultCondEnv().Eval([]parser.Word{{Value: a.checkCond}})
 		if cerr != nil {
@@ -369,7 +374,9 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	}
 	if !hasListener(cfg) {
 		if a.check {
-			fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
+			if !a.quiet || a.verbose {
+				fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
+			}
 		} else {
 			dp.plain(parser.SevAlert, "[haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
 		}

@@ -386,3 +386,20 @@ func TestCheckSpeedVsHAProxy(t *testing.T) {
 		t.Errorf("halo -c (%v) is not faster than haproxy -c (%v)", ml, mh)
 	}
 }
+
+func TestQuietPrintsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  string
+		code int
+	}{
+		{"capabilities.cfg", 1}, {"valid.cfg", 0}, {"no-listener.cfg", 2}, {"post-checks.cfg", 1},
+	} {
+		t.Run(tc.cfg, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := haproxyCmd([]string{"-c", "-q", "-f", filepath.Join(goldIn, tc.cfg)}, &out, &errb)
+			if code != tc.code || out.Len()+errb.Len() != 0 {
+				t.Fatalf("exit %d (want %d), output %q %q", code, tc.code, out.String(), errb.String())
+			}
+		})
+	}
+}
