@@ -199,6 +199,12 @@ func init() {
 	def(&fetchDef{name: "ssl_fc_sni", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		return strOnce(c.T.SNI(), st)
 	}})
+	def(&fetchDef{name: "ssl_fc_has_sni", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		return boolVal(len(c.T.SNI()) > 0), true
+	}})
 	def(&fetchDef{name: "urlp", out: KStr, match: mStr, maxArgs: 2, fn: fetchURLParam}, "url_param")
 	def(&fetchDef{name: "urlp_val", out: KInt, match: mInt, maxArgs: 2, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		v, ok := fetchURLParam(c, f, st)
