@@ -382,3 +382,47 @@ func TestReloadKeepsMaster(t *testing.T) {
 		t.Errorf("state changed during reload:\n%s", n1.out.String())
 	}
 }
+
+func TestTrackInterfaceAndFile(t *testing.T) {
+	lab := nstest.NewLab(t, "ti", 2, 216)
+	// node 1 gets a second link to track
+	for _, args := range [][]string{{"-n", lab.Nodes[0], "link", "add", "eth1", "type", "veth", "peer", "name", "eth2"},
+		{"-n", lab.Nodes[0], "link", "set", "eth2", "up"}, {"-n", lab.Nodes[0], "link", "set", "eth1", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	file := t.TempDir() + "/weight"
+	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fast := func(in *vrrp.Instance) { in.Version, in.AuthType, in.AdvertInt = 3, "", 300*time.Millisecond }
+	c1 := labConfig(lab, 1, 150, func(in *vrrp.Instance) {
+		fast(in)
+		in.TrackInterfaces = []vrrp.TrackRef{{Name: "eth1", Weight: -60, HasWeight: true}}
+		in.TrackFiles = []vrrp.TrackRef{{Name: "tf"}}
+	})
+	c1.TrackFiles = map[string]*vrrp.TrackFile{"tf": {Name: "tf", Path: file, Weight: -1}}
+	n1 := startNode(t, lab.Nodes[0], c1)
+	startNode(t, lab.Nodes[1], labConfig(lab, 2, 100, fast))
+	waitHolders(t, lab, "1", 6*time.Second)
+	// track_interface: eth1 down costs 60 → 90 < 100, node 2 takes over.
+	if out, err := exec.Command("ip", "-n", lab.Nodes[0], "link", "set", "eth1", "down").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	waitHolders(t, lab, "2", 5*time.Second)
+	if out, err := exec.Command("ip", "-n", lab.Nodes[0], "link", "set", "eth1", "up").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	waitHolders(t, lab, "1", 5*time.Second) // 150 again: it preempts
+	// track_file: value 60 × weight -1 → 90 < 100.
+	if err := os.WriteFile(file, []byte("60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitHolders(t, lab, "2", 5*time.Second)
+	for _, want := range []string{"Netlink reports eth1 down", "(VI_1) Changing effective priority from 150 to 90", "Netlink reports eth1 up"} {
+		if !strings.Contains(n1.out.String(), want) {
+			t.Errorf("node 1 log lacks %q", want)
+		}
+	}
+}
