@@ -190,7 +190,7 @@ var httpActionStatus = map[string]struct {
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
 	"tarpit":      {Partial, "answered at once, without holding the connection for 'timeout tarpit'"},
 	"silent-drop": {Partial, "the connection is closed without the TTL trick"},
-	"reject":      {Unsupported, "the connection would not be closed: 'http-request reject' is not executed by the runtime"},
+	"reject":      {Supported, ""},
 	"use-service": {Supported, ""},
 }
 
@@ -202,8 +202,8 @@ func fetchStatus(fetch string) (Status, string) {
 		return Ignored, "stick-table fetches are not implemented; the ACL never matches"
 	case strings.HasPrefix(fetch, "lua."):
 		return Unsupported, "Lua fetches are not supported"
-	case fetch == "var":
-		return Ignored, "variables are not implemented; the ACL never matches"
+	case payloadFetches[fetch]:
+		return Ignored, "the connection's first bytes are not inspected by the runtime"
 	}
 	return Supported, ""
 }
@@ -392,4 +392,14 @@ func HAProxyKeywords() []KeywordInfo {
 		out = append(out, KeywordInfo{Section: "bind", Keyword: name, Status: st, Note: note})
 	}
 	return out
+}
+
+// payloadFetches read a connection's raw first bytes (TLS passthrough
+// routing); the runtime's engine does not inspect them.
+var payloadFetches = map[string]bool{
+	"req.ssl_sni": true, "req_ssl_sni": true, "req.ssl_hello_type": true, "req_ssl_hello_type": true,
+	"req.ssl_alpn": true, "req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
+	"req.payload": true, "req.payload_lv": true, "payload": true, "payload_lv": true, "req.len": true, "req_len": true,
+	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
+	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }
