@@ -890,8 +890,8 @@ func (c *kaCtx) finish() {
 			continue
 		}
 		if o := byVRID[k]; o != nil {
+			// keepalived names the previous user of the VRID
 			say(c.instMeta[in].pos, parser.KaGeneralError, "%s and %s both use VRID %d with IPv%d on interface %s", o.Name, in.Name, in.VRID, in.Family, in.Interface)
-			continue
 		}
 		byVRID[k] = in
 	}
