@@ -87,9 +87,8 @@ func New(cfg *vrrp.Config, logf Logf) (*Speaker, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if len(cfg.Instances) == 0 {
-		return nil, fmt.Errorf("no vrrp_instance configured")
-	}
+	// No vrrp_instance is not an error: keepalived then runs without VRRP
+	// work (an LVS-only file) and a reload may add instances.
 	return &Speaker{cfg: cfg, logf: logf}, nil
 }
 
@@ -536,9 +535,6 @@ func (s *Speaker) shutdown() {
 // VRID, family, addressing) is unchanged keep their state, so a MASTER stays
 // MASTER and keeps its VIPs; instances that are gone stop as on SIGTERM.
 func (s *Speaker) Reload(cfg *vrrp.Config) error {
-	if len(cfg.Instances) == 0 {
-		return fmt.Errorf("no vrrp_instance configured")
-	}
 	s.logf("Reloading")
 	next := map[string]*vrrp.Instance{}
 	for _, ic := range cfg.Instances {

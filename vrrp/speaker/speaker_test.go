@@ -426,3 +426,17 @@ func TestTrackInterfaceAndFile(t *testing.T) {
 		}
 	}
 }
+
+func TestNoInstances(t *testing.T) {
+	sp, err := New(&vrrp.Config{}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Start(); err != nil {
+		t.Fatalf("start without instances: %v", err)
+	}
+	if n := len(sp.Instances()); n != 0 {
+		t.Fatalf("%d instances", n)
+	}
+	sp.Stop()
+}
