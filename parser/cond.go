@@ -236,7 +236,7 @@ func parseNamedCondition(words []Word) (*Condition, bool) {
 		w := words[i]
 		v := w.Value
 		if v == "||" || v == "or" {
-			if len(and) == 0 || neg {
+			if len(and) == 0 || neg || negPos != nil {
 				return nil, false
 			}
 			c.Or = append(c.Or, and)
