@@ -93,7 +93,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"virtual_routes", "unicast_peer", "unicast_src_ip", "mcast_src_ip", "unicast_ttl", "track_script",
 		"track_interface", "track_file", "dont_track_primary", "notify_master", "notify_backup", "notify_fault",
 		"notify_stop", "notify", "smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
-		"garp_master_refresh_repeat", "accept", "no_accept", "native_ipv6")
+		"garp_master_refresh_repeat", "accept", "native_ipv6")
+	set("vrrp_instance", Partial, "halo installs no firewall rule, so a non-owner MASTER still accepts packets addressed to its VIPs (as with `accept`)", "no_accept")
 	set("vrrp_instance", Unsupported, "VMAC/ipvlan interfaces are not created by halo", "use_vmac", "vmac_xmit_base",
 		"use_vmac_addr", "use_ipvlan")
 	set("vrrp_instance", Unsupported, "policy routing rules are not installed by halo", "virtual_rules")

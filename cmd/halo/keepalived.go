@@ -339,11 +339,11 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 }
 
 // keepalivedFacility maps -S's argument to LOG_LOCAL<N> (0-7); daemon
-// and user (and anything else) mean the default.
+// and user (and anything else, or no -S) mean the default, -1.
 func keepalivedFacility(s string) int {
 	s = strings.TrimPrefix(s, "local")
 	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 7 {
 		return n
 	}
-	return 0
+	return -1
 }

@@ -25,7 +25,7 @@ type vrrpRunOpts struct {
 	DontFork     bool   // -n
 	LogConsole   bool   // -l
 	LogDetail    bool   // -D
-	LogFacility  int    // -S
+	LogFacility  int    // -S: 0-7 is LOG_LOCAL<N>, -1 the default (daemon)
 	PidFile      string // -p (main process)
 	VRRPPidFile  string // -r
 	CheckPidFile string // -c
@@ -57,7 +57,7 @@ func newVRRPLogger(o vrrpRunOpts) *vrrpLogger {
 	l := &vrrpLogger{console: o.LogConsole}
 	if !o.LogConsole {
 		fac := syslog.LOG_DAEMON
-		if o.LogFacility >= 0 && o.LogFacility <= 7 && o.LogFacility != 0 {
+		if o.LogFacility >= 0 && o.LogFacility <= 7 {
 			fac = syslog.Priority((16 + o.LogFacility) << 3) // -S N is LOG_LOCALN
 		}
 		if w, err := syslog.New(fac|syslog.LOG_INFO, "Keepalived_vrrp"); err == nil {

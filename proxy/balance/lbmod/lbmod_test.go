@@ -447,14 +447,16 @@ func TestRedispatchTiming(t *testing.T) {
 		maxWait time.Duration
 		minWait time.Duration
 	}{
-		{"roundrobin redispatches at once", proxy.BalanceRoundRobin, 300 * time.Millisecond, 0},
-		{"uri retries the same server, waiting", proxy.BalanceURI, 2 * time.Second, 350 * time.Millisecond},
+		// timeout connect 500ms: three waiting retries take 1.5s, far from
+		// "at once" even on a loaded machine.
+		{"roundrobin redispatches at once", proxy.BalanceRoundRobin, time.Second, 0},
+		{"uri retries the same server, waiting", proxy.BalanceURI, 4 * time.Second, 1200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Retries: 3, Redispatch: true,
 				Servers:  []*proxy.Server{server("s1", o1.addr()), server("s2", dead), server("s3", o3.addr())},
 				Balance:  proxy.Balance{Algo: tc.algo},
-				Timeouts: proxy.Timeouts{Connect: 200 * time.Millisecond, Server: 5 * time.Second}}
+				Timeouts: proxy.Timeouts{Connect: 500 * time.Millisecond, Server: 5 * time.Second}}
 			_, addr := start(t, be)
 			slowest := time.Duration(0)
 			for i := range 6 {
