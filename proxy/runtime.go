@@ -41,6 +41,9 @@ type Runtime struct {
 	live      map[net.Conn]*connState
 	done      chan struct{}
 	stopOnce  sync.Once
+	// Parked connection workers (listener.go) and their handoff channel.
+	jobs        chan connJob
+	idleWorkers atomic.Int32
 }
 
 // Frontend is the runtime side of a proxy that accepts connections.
@@ -116,6 +119,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		byName:   map[string]*Backend{},
 		live:     map[net.Conn]*connState{},
 		done:     make(chan struct{}),
+		jobs:     make(chan connJob),
 	}
 	rt.bufsize = cfg.Global.TuneBufsize
 	if rt.bufsize <= 0 {
