@@ -210,6 +210,10 @@ func buildGlobalTable() *Table[*hctx] {
 			c.stateFile = a[0].Value
 			return nil
 		}),
+		row("zero-warning", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cfg.Global.ZeroWarning = true
+			return nil
+		}),
 		row("nbproc", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
 		}),
@@ -218,7 +222,7 @@ func buildGlobalTable() *Table[*hctx] {
 	// presence; their status (haproxy_status.go) says what halo does.
 	for _, kw := range []string{
 		"busy-polling", "insecure-fork-wanted", "insecure-setuid-wanted", "noepoll", "nokqueue",
-		"noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "quiet", "zero-warning",
+		"noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport", "quiet",
 		"set-dumpable", "strict-limits", "expose-experimental-directives", "no-memory-trimming",
 		"pp2-never-send-local", "ssl-mode-async", "ssl-skip-self-issued-ca", "tune.fail-alloc",
 		"external-check", "h1-accept-payload-with-any-method", "log-send-hostname", "numa-cpu-mapping",

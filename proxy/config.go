@@ -34,6 +34,9 @@ type Global struct {
 	TuneBufsize    int // tune.bufsize, default 16384
 	TuneMaxrewrite int // tune.maxrewrite, default 1024
 	HardStopAfter  time.Duration
+	// ZeroWarning is `zero-warning` (or -dW): any configuration warning
+	// makes the process refuse to start.
+	ZeroWarning bool
 	// LogTag is `log-tag` (default "haproxy"); LogSendHostname is the
 	// name `log-send-hostname` puts in syslog headers ("" when unset).
 	LogTag          string

@@ -357,8 +357,8 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
 		return 1
 	}
-	if a.zeroWarning && warned {
-		dp.plain(parser.SevAlert, "Some warnings were found and 'zero-warning' is set. Aborting.")
+	if (a.zeroWarning || cfg.Global.ZeroWarning) && warned {
+		dp.line(parser.SevAlert, parser.Pos{}, "", "Some warnings were found and 'zero-warning' is set. Aborting.")
 		return 1
 	}
 	if a.maxconn > 0 {
