@@ -720,6 +720,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	}
 	sc.buf = getBuf(s.rt.bufsize)
 	sc.private = reuse == ReuseNever
+	sc.hard = true
 	return sc, nil
 }
 
@@ -875,6 +876,7 @@ func (s *session) readResponseHead(sc *serverConn, timeout time.Duration) error 
 		sc.w += n
 		if n == 0 && err != nil {
 			if err == io.EOF {
+				sc.hard = false // the server closed first
 				return errServerGone
 			}
 			return err
@@ -1002,6 +1004,9 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 			continue
 		}
 		if err != nil {
+			if err == io.EOF {
+				sc.hard = false // the server closed first
+			}
 			if untilClose && err == io.EOF {
 				return nil
 			}
@@ -1031,5 +1036,6 @@ func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
 	}
 	tx.Ta = time.Since(tx.ReqAt)
 	s.countBytes(be)
+	sc.hard = false // a tunnel ends with both sides shut, as in mode tcp
 	s.dropConn(sc)
 }

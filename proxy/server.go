@@ -19,6 +19,11 @@ type serverConn struct {
 	idleAt  time.Time
 	private bool // http-reuse never: only the session that opened it
 	idle    bool // counted in Runtime.idleConns
+	// hard: close with a reset (SO_LINGER 0) unless the server closed
+	// first, as HAProxy closes the server connections it opened
+	// (FD_LINGER_RISK, cleared on read0): no FIN exchange and no
+	// TIME_WAIT socket holding a source port.
+	hard bool
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
@@ -51,10 +56,22 @@ func (sc *serverConn) close() {
 	untrackLive(sc)
 	sc.unmarkIdle()
 	if sc.c != nil {
+		if sc.hard {
+			noLinger(sc.c)
+		}
 		sc.c.Close()
 	}
 	putBuf(sc.buf)
 	sc.buf = nil
+}
+
+func noLinger(c net.Conn) {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
 }
 
 // markIdle counts sc among the idle server connections; false means the
