@@ -397,6 +397,8 @@ type serverExtra struct {
 	track     string // track [<proxy>/]<server>
 	caFile    string
 	crt       string
+	id        int        // explicit `id`, 0 when none
+	idPos     parser.Pos // where the explicit id was given
 }
 
 func defaultServer() *proxy.Server {
@@ -507,7 +509,6 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 		return fmt.Errorf("%s : unable to enable checks and tracking at the same time!", title)
 	}
 	c.srvExtra[srv] = &ex
-	srv.ID = len(p.Servers) + 1
 	if _, seen := c.cur.servers[name]; !seen {
 		c.cur.servers[name] = d.Pos.Line
 	}
@@ -629,10 +630,14 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			srv.CheckAddr = a
 		case "cookie":
 			srv.Cookie = v
-		case "send-proxy", "send-proxy-v2":
+		case "send-proxy":
 			srv.SendProxy = true
-		case "no-send-proxy", "no-send-proxy-v2":
+		case "send-proxy-v2":
+			srv.SendProxyV2 = true
+		case "no-send-proxy":
 			srv.SendProxy = false
+		case "no-send-proxy-v2":
+			srv.SendProxyV2 = false
 		case "ssl":
 			srv.SSL = true
 		case "no-ssl":
@@ -657,6 +662,7 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			if !ok || idv <= 0 {
 				return fmt.Errorf("%s : custom id has to be > 0.", title)
 			}
+			ex.id, ex.idPos = int(idv), d.Pos
 		case "init-addr":
 			for _, m := range strings.Split(v, ",") {
 				switch m {

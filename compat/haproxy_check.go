@@ -38,6 +38,7 @@ func (c *hctx) postCheck() {
 	nopos := parser.Pos{}
 	for _, st := range c.proxies {
 		p := st.p
+		c.assignServerIDs(st)
 		for _, ds := range st.dupServers {
 			c.rep.Alertf(ds.pos, "%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", st.kind, p.Name, ds.name, ds.first)
 		}
@@ -150,6 +151,48 @@ func (c *hctx) postCheck() {
 	}
 	if failed {
 		c.rep.Alertf(parser.Pos{}, "%s", AddrInitFailed)
+	}
+}
+
+// assignServerIDs numbers a proxy's servers as haproxy does: explicit
+// `id`s first (a reused one is an error), then the others in declaration
+// order, each the first free id from a candidate that advances by one per
+// server. Consistent hashing and
+// leastconn tie-breaks depend on these ids.
+func (c *hctx) assignServerIDs(st *pstate) {
+	used := map[int]*proxy.Server{}
+	explicit := func(srv *proxy.Server) *serverExtra {
+		if ex := c.srvExtra[srv]; ex != nil && ex.id != 0 {
+			return ex
+		}
+		return nil
+	}
+	for _, srv := range st.p.Servers {
+		ex := explicit(srv)
+		if ex == nil {
+			continue
+		}
+		if prev, taken := used[ex.id]; taken {
+			pex := c.srvExtra[prev]
+			c.bare(parser.SevAlert, ex.idPos, fmt.Sprintf("'server %s/%s' : 'id' : custom id %d already used at %s:%d ('server %s').",
+				st.p.Name, srv.Name, ex.id, pex.idPos.File, pex.idPos.Line, prev.Name))
+			continue
+		}
+		used[ex.id] = srv
+		srv.ID = ex.id
+	}
+	// The candidate advances past every server, explicit or not (haproxy
+	// 2.6.12: ids 2,1,4,7 for `s1`, `s2 id 1`, `s3`, `s4 id 7`).
+	next := 1
+	for _, srv := range st.p.Servers {
+		if explicit(srv) == nil {
+			for used[next] != nil {
+				next++
+			}
+			srv.ID = next
+			used[next] = srv
+		}
+		next++
 	}
 }
 

@@ -619,19 +619,25 @@ func decodeHashType(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case "consistent":
 		c.cur.p.Balance.HashType = proxy.HashConsistent
 	case "avalanche":
-		c.cur.p.Balance.Avalanche = true
+		return fmt.Errorf("experimental feature 'hash-type avalanche' is not supported anymore, please use 'hash-type map-based sdbm avalanche' instead.")
 	default:
 		return fmt.Errorf("'hash-type' only supports 'consistent' and 'map-based'.")
 	}
-	for _, w := range a[1:] {
-		switch w.Value {
+	// As haproxy 2.6: the second word is the function, the third only
+	// the 'avalanche' modifier.
+	if len(a) > 1 {
+		switch fn := a[1].Value; fn {
 		case "sdbm", "djb2", "wt6", "crc32":
-			c.cur.p.Balance.HashFunction = w.Value
-		case "avalanche":
-			c.cur.p.Balance.Avalanche = true
+			c.cur.p.Balance.HashFunction = fn
 		default:
-			return fmt.Errorf("'hash-type %s' : unknown hash function '%s'.", v, w.Value)
+			return fmt.Errorf("'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.")
 		}
+	}
+	if len(a) > 2 {
+		if a[2].Value != "avalanche" {
+			return fmt.Errorf("'hash-type' only supports 'avalanche' as a modifier for hash functions.")
+		}
+		c.cur.p.Balance.Avalanche = true
 	}
 	return nil
 }

@@ -158,6 +158,10 @@ func TestDiagnostics(t *testing.T) {
 		{"ignored keyword warns", "global\n    chroot /var/empty\n", "WARNING 2: halo: 'chroot' is accepted but not executed (ignored): halo does not chroot"},
 		{"unknown option", "defaults\n    option nosuch\n", "ALERT 2: unknown option 'nosuch'."},
 		{"http-request unknown action", "frontend f\n    http-request frob X\n", "ALERT 2: 'http-request' expects"},
+		{"duplicate server id", "backend b\n    server a 1.2.3.4:80 id 3\n    server c 1.2.3.5:80 id 3\n", "ALERT 3: 'server b/c' : 'id' : custom id 3 already used at h.cfg:2 ('server a')."},
+		{"hash-type avalanche alone", "backend b\n    hash-type avalanche\n", "ALERT 2: experimental feature 'hash-type avalanche' is not supported anymore, please use 'hash-type map-based sdbm avalanche' instead."},
+		{"hash-type avalanche as function", "backend b\n    hash-type consistent avalanche\n", "ALERT 2: 'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions."},
+		{"hash-type bad modifier", "backend b\n    hash-type consistent sdbm foo\n", "ALERT 2: 'hash-type' only supports 'avalanche' as a modifier for hash functions."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, rep := load(t, tc.src)
@@ -201,6 +205,31 @@ backend be from base
 	}
 	if p := cfg.Proxies[1]; p.Mode != proxy.ModeHTTP || p.Timeouts.Client != 7*time.Second {
 		t.Fatalf("named %+v", p)
+	}
+}
+
+// Server ids as haproxy assigns them (consistent hashing depends on them).
+func TestServerIDs(t *testing.T) {
+	cfg, rep := load(t, "backend b\n    server s1 1.2.3.4:80\n    server s2 1.2.3.4:81 id 1\n    server s3 1.2.3.4:82\n    server s4 1.2.3.4:83 id 7\n")
+	if rep.Fatal() {
+		t.Fatalf("%v", diagLines(rep))
+	}
+	want := map[string]int{"s1": 2, "s2": 1, "s3": 4, "s4": 7} // sid column of haproxy 2.6.12's show stat
+	for _, s := range cfg.Proxies[0].Servers {
+		if s.ID != want[s.Name] {
+			t.Errorf("server %s id %d, want %d", s.Name, s.ID, want[s.Name])
+		}
+	}
+}
+
+func TestSendProxyVersions(t *testing.T) {
+	cfg, rep := load(t, "backend b\n    server v1 1.2.3.4:80 send-proxy\n    server v2 1.2.3.4:81 send-proxy-v2\n")
+	if rep.Fatal() {
+		t.Fatalf("%v", diagLines(rep))
+	}
+	v1, v2 := cfg.Proxies[0].Servers[0], cfg.Proxies[0].Servers[1]
+	if !v1.SendProxy || v1.SendProxyV2 || v2.SendProxy || !v2.SendProxyV2 {
+		t.Fatalf("v1 %v/%v v2 %v/%v", v1.SendProxy, v1.SendProxyV2, v2.SendProxy, v2.SendProxyV2)
 	}
 }
 
