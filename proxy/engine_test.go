@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -812,5 +813,29 @@ func TestChunkedResponseNormalized(t *testing.T) {
 	}
 	if string(got) != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestNbthreadSetsGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	tests := []struct {
+		name     string
+		nbthread int
+		want     int
+	}{
+		{"set", 1, 1},
+		{"unset keeps the default", 0, 1}, // the previous case's value stays
+		{"two", 2, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := httpConfig(&Server{Name: "s", Addr: netip.MustParseAddr("127.0.0.1"), Port: 9})
+			cfg.Global.Nbthread = tc.nbthread
+			startProxy(t, cfg)
+			if got := runtime.GOMAXPROCS(0); got != tc.want {
+				t.Errorf("GOMAXPROCS = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -195,6 +196,12 @@ func (rt *Runtime) Start() error {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
+	}
+	// nbthread: HAProxy runs that many threads; here it bounds the Go
+	// scheduler's processors (without it, one per CPU, as both do).
+	// Fewer processors also mean fewer thread hand-offs per connection.
+	if n := rt.Cfg.Global.Nbthread; n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	go rt.reapIdle()
 	for _, f := range rt.Frontends {
