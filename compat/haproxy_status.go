@@ -22,7 +22,7 @@ var haproxyStatus = map[string]struct {
 	"uid":                         {Ignored, "halo keeps running as the user and group that started it"},
 	"gid":                         {Ignored, "halo keeps running as the user and group that started it"},
 	"chroot":                      {Ignored, "halo does not chroot"},
-	"nbthread":                    {Ignored, "the Go scheduler uses every CPU; the thread count is not applied"},
+	"nbthread":                    {Partial, "bounds the Go scheduler's threads (GOMAXPROCS); connections are not pinned to threads"},
 	"cpu-map":                     {Ignored, "CPU pinning is not applied"},
 	"ulimit-n":                    {Ignored, "the file descriptor limit is not raised by halo"},
 	"lua-load":                    {Unsupported, "halo has no Lua interpreter"},
