@@ -320,7 +320,7 @@ func init() {
 			proxyTable.Add(hrow{Name: key, Status: Ignored, Note: "http-after-response rules are not executed by the runtime", Sub: true})
 		}
 	}
-	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Ignored, Note: "content rules are evaluated without waiting for the inspection delay", Sub: true})
+	proxyTable.Add(hrow{Name: "tcp-request inspect-delay", Status: Supported, Note: "in mode tcp, content rules wait for the client's first bytes (req.ssl_sni, req.ssl_hello_type, req.ssl_alpn, req.len, req.payload)", Sub: true})
 	// Lua actions exist only once lua-load registered them; halo has no Lua.
 	for _, k := range []string{"http-request lua.", "http-response lua.", "tcp-request content lua."} {
 		proxyTable.Add(hrow{Name: k, Status: Unsupported, Note: "Lua actions need Lua, which halo does not embed", Sub: true})
@@ -394,12 +394,12 @@ func HAProxyKeywords() []KeywordInfo {
 	return out
 }
 
-// payloadFetches read a connection's raw first bytes (TLS passthrough
-// routing); the runtime's engine does not inspect them.
+// payloadFetches read a connection's raw first bytes and are not
+// implemented by the runtime (req.ssl_sni, req.ssl_alpn,
+// req.ssl_hello_type, req.len and req.payload are).
 var payloadFetches = map[string]bool{
-	"req.ssl_sni": true, "req_ssl_sni": true, "req.ssl_hello_type": true, "req_ssl_hello_type": true,
-	"req.ssl_alpn": true, "req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
-	"req.payload": true, "req.payload_lv": true, "payload": true, "payload_lv": true, "req.len": true, "req_len": true,
+	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
+	"req.payload_lv": true, "payload_lv": true,
 	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
 	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -199,7 +200,17 @@ type Txn struct {
 	// Data lets a module keep per-transaction state without allocation.
 	Data [4]any
 
+	// Payload is the client's first bytes read while tcp-request content
+	// rules wait for them (mode tcp with tcp-request inspect-delay); they
+	// are forwarded to the server unchanged. PayloadFinal says no more
+	// will be read (see MorePayload).
+	Payload      []byte
+	PayloadFinal bool
+
 	// internal
+	payConn     net.Conn  // client connection MorePayload reads from
+	payUntil    time.Time // inspect-delay expiry
+	payMax      int       // buffer size (tune.bufsize)
 	firstReq    bool
 	released    bool // the picked server was released
 	leftBackend bool // the backend session count was decremented

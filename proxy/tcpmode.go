@@ -24,6 +24,11 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 	tx.ReqAt = tx.AcceptAt
 	tx.Th, tx.Ti, tx.TR = 0, 0, 0
 	defer rt.logTxn(tx)
+	if d := inspectDelay(fe.Proxy); d > 0 {
+		// tcp-request content rules may wait for the client's first
+		// bytes (MorePayload); they are forwarded to the server below.
+		tx.payConn, tx.payUntil, tx.payMax = c, tx.AcceptAt.Add(d), rt.bufsize
+	}
 
 	if v := rt.runRequest(tx, fe.Proxy); v != Continue {
 		tx.setTerm('P', 'R')
@@ -61,7 +66,7 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 	}
 	cliFin := pick(fe.Proxy.Timeouts.ClientFin, cliTO)
 	srvFin := pick(be.Proxy.Timeouts.ServerFin, srvTO)
-	in, out, cause := rt.tunnel(c, sc.c, nil, nil, cliTO, srvTO, cliFin, srvFin)
+	in, out, cause := rt.tunnel(c, sc.c, tx.Payload, nil, cliTO, srvTO, cliFin, srvFin)
 	tx.BytesIn, tx.BytesOut = in, out
 	fe.Counters.BytesIn.Add(in)
 	fe.Counters.BytesOut.Add(out)
@@ -74,6 +79,53 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 	}
 	tx.Ta = time.Since(tx.ReqAt)
 	tx.Tt = tx.Ta
+}
+
+// inspectDelay is the proxy's tcp-request inspect-delay (0 when unset).
+func inspectDelay(px *Proxy) time.Duration {
+	var d time.Duration
+	for _, r := range px.TCPRequest {
+		if r.Stage == "inspect-delay" && len(r.Args) > 0 {
+			if v, err := time.ParseDuration(r.Args[0]); err == nil {
+				d = v
+			}
+		}
+	}
+	return d
+}
+
+// PayloadState returns the client bytes read so far and whether no more
+// will be read (always final outside mode tcp with inspect-delay).
+func (tx *Txn) PayloadState() ([]byte, bool) {
+	return tx.Payload, tx.PayloadFinal || tx.payConn == nil
+}
+
+// MorePayload waits for more of the client's first bytes, until
+// tcp-request inspect-delay expires, the buffer (tune.bufsize) is full or
+// the client closes; the bytes are kept in tx.Payload and forwarded to the
+// server unchanged. It reports whether anything changed (more bytes, or
+// the data became final), i.e. whether rules are worth evaluating again.
+func (tx *Txn) MorePayload() bool {
+	if tx.payConn == nil || tx.PayloadFinal {
+		return false
+	}
+	if tx.Payload == nil {
+		tx.Payload = make([]byte, 0, tx.payMax)
+	}
+	if len(tx.Payload) >= tx.payMax || !time.Now().Before(tx.payUntil) {
+		tx.PayloadFinal = true
+		return true
+	}
+	_ = tx.payConn.SetReadDeadline(tx.payUntil)
+	n, err := tx.payConn.Read(tx.Payload[len(tx.Payload):tx.payMax])
+	_ = tx.payConn.SetReadDeadline(time.Time{})
+	tx.Payload = tx.Payload[:len(tx.Payload)+n]
+	if err != nil {
+		// Timeout (the delay expired), end of stream or an error: the
+		// rules decide on what arrived.
+		tx.PayloadFinal = true
+	}
+	return true
 }
 
 func pick(a, b time.Duration) time.Duration {

@@ -526,6 +526,20 @@ func (c *Cond) Eval(ctx *Ctx) bool {
 	return res != c.unless
 }
 
+// EvalPartial is Eval for rules that may wait for more of the client's
+// bytes (tcp-request content with inspect-delay): miss reports that the
+// condition's own test failed while a payload fetch said its result may
+// still change (HAProxy's ACL_TEST_MISS, checked before if/unless).
+func (c *Cond) EvalPartial(ctx *Ctx) (ok, miss bool) {
+	ctx.MayChange = false
+	ok = c.Eval(ctx)
+	if c == nil {
+		return true, false
+	}
+	raw := ok != c.unless
+	return ok, !raw && ctx.MayChange
+}
+
 // Eval reports whether any of the ACL's criteria matches.
 func (a *ACL) Eval(ctx *Ctx) bool {
 	for _, c := range a.criteria {

@@ -177,7 +177,7 @@ func TestCompileErrors(t *testing.T) {
 		{"bad userlist", "http_auth(none)", "unable to find userlist 'none'"},
 		{"bad converter", "path,nope x", "unknown converter 'nope'"},
 		{"unclosed", "hdr(host x", "missing closing parenthesis"},
-		{"payload fetch", "req_ssl_hello_type 1", "reads the raw connection payload"},
+		{"payload fetch not implemented", "req.ssl_ec_ext", "reads the raw connection payload"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,8 @@ type fetch struct {
 	nbsrv  func() int
 	ul     *proxy.Userlist
 	groups map[string][]string // http_auth_group: user -> groups
+	off    int                 // req.payload offset
+	size   int                 // req.payload length (0: to the end)
 }
 
 var fetchDefs = map[string]*fetchDef{}
@@ -444,12 +446,12 @@ func stickFetch(name string) bool {
 	return false
 }
 
-// payloadFetches read the raw first bytes of the connection (TLS
-// passthrough routing); halo's engine does not inspect them.
+// payloadFetches read the raw first bytes of the connection and are not
+// implemented (req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len and
+// req.payload are: hello.go).
 var payloadFetches = map[string]bool{
-	"req.ssl_sni": true, "req_ssl_sni": true, "req.ssl_hello_type": true, "req_ssl_hello_type": true,
-	"req.ssl_alpn": true, "req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
-	"req.payload": true, "req.payload_lv": true, "payload": true, "payload_lv": true, "req.len": true, "req_len": true,
+	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
+	"req.payload_lv": true, "payload_lv": true,
 	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
 	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }
@@ -493,6 +495,13 @@ func newFetch(name string, args []string, o *Options, multi bool) (*fetch, error
 		}
 	}
 	switch d.name {
+	case "req.payload":
+		off, err1 := strconv.Atoi(args[0])
+		n, err2 := strconv.Atoi(args[1])
+		if err1 != nil || err2 != nil || off < 0 || n < 0 {
+			return nil, fmt.Errorf("fetch method '%s': invalid offset or length", name)
+		}
+		f.off, f.size = off, n
 	case "nbsrv":
 		if o == nil || o.NbSrv == nil {
 			return nil, fmt.Errorf("nbsrv: no such backend '%s'", args[0])

@@ -41,6 +41,14 @@ type Txn interface {
 	SNI() []byte // TLS server name sent by the client, nil without TLS/SNI
 }
 
+// PayloadTxn is implemented by views that can show the client's first
+// bytes (mode tcp with tcp-request inspect-delay): b is what arrived so far
+// and final says no more will be waited for (delay expired, buffer full,
+// client closed, or no inspection at all).
+type PayloadTxn interface {
+	Payload() (b []byte, final bool)
+}
+
 // Ctx is the per-transaction evaluation state. The runtime keeps one per
 // connection and calls Reset between transactions, so evaluation reuses
 // its buffers.
@@ -55,6 +63,9 @@ type Ctx struct {
 	// the transaction's unique-id-format value (unique-id).
 	ReqLine  []byte
 	UniqueID []byte
+	// MayChange is set by payload fetches whose result may change once
+	// more of the client's bytes arrive (HAProxy's SMP_F_MAY_CHANGE).
+	MayChange bool
 
 	st      int       // fetch iteration state
 	scratch [4][]byte // converter buffers; see scratchBuf

@@ -364,7 +364,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	// tcp-request content rules come first (HAProxy evaluates them before
 	// any HTTP processing); in HTTP mode the request head is available.
-	if runTCP(c.tcpReq, &st.Ctx, "content") == tcpReject {
+	if runContent(c.tcpReq, &st.Ctx, tx) == tcpReject {
 		l.countDenied(tx, px, false)
 		tx.Term = [2]byte{'P', 'R'}
 		return proxy.Reject

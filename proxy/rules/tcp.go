@@ -60,6 +60,34 @@ func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
 // runTCP evaluates the rules of the given stages in order: the first
 // matching accept or reject decides.
 func runTCP(rules []tcpRule, ctx *acl.Ctx, stages ...string) tcpVerdict {
+	v, _ := runTCPPartial(rules, ctx, nil, stages...)
+	return v
+}
+
+// runContent runs the tcp-request content rules, waiting for more of the
+// client's bytes (tx.MorePayload) while a condition cannot be decided
+// yet, as HAProxy's tcp_inspect_request does: a rule whose test misses
+// data suspends the evaluation, which restarts at that rule when more
+// arrives; once the data is final a miss counts as no match.
+func runContent(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn) tcpVerdict {
+	from := 0
+	for {
+		v, at := runTCPPartial(rules[from:], ctx, tx, "content")
+		if at < 0 {
+			return v
+		}
+		from += at
+		if !tx.MorePayload() {
+			// nothing more will come: decide on what is there
+			v, _ := runTCPPartial(rules[from:], ctx, nil, "content")
+			return v
+		}
+	}
+}
+
+// runTCPPartial is runTCP; with tx set, a condition missing data stops it
+// and at is that rule's index (-1 otherwise).
+func runTCPPartial(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn, stages ...string) (v tcpVerdict, at int) {
 	for i := range rules {
 		r := &rules[i]
 		in := false
@@ -68,15 +96,22 @@ func runTCP(rules []tcpRule, ctx *acl.Ctx, stages ...string) tcpVerdict {
 				in = true
 			}
 		}
-		if !in || !r.cond.Eval(ctx) {
+		if !in {
+			continue
+		}
+		ok, miss := r.cond.EvalPartial(ctx)
+		if miss && tx != nil {
+			return tcpNext, i
+		}
+		if !ok {
 			continue
 		}
 		if r.accept {
-			return tcpAccept
+			return tcpAccept, -1
 		}
-		return tcpReject
+		return tcpReject, -1
 	}
-	return tcpNext
+	return tcpNext, -1
 }
 
 // connView is a transaction view with only the connection's addresses,

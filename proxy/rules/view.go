@@ -149,3 +149,7 @@ func arena(m *http1.Message, b []byte) []byte {
 	m.Arena = append(m.Arena, b...)
 	return m.Arena[start:len(m.Arena):len(m.Arena)]
 }
+
+// Payload shows the client's first bytes to the payload fetches (mode tcp
+// with tcp-request inspect-delay).
+func (v *view) Payload() ([]byte, bool) { return v.tx.PayloadState() }

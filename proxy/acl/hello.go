@@ -1,0 +1,262 @@
+package acl
+
+// TLS ClientHello parsing for the payload fetches req.ssl_sni,
+// req.ssl_alpn and req.ssl_hello_type, following HAProxy's
+// smp_fetch_ssl_hello_* (src/payload.c): the hello must sit in the first
+// record of the client's first bytes; every length is bounds-checked.
+
+// helloResult says whether a buffer holds what a fetch needs.
+type helloResult uint8
+
+const (
+	helloOK    helloResult = iota
+	helloShort             // more bytes may still make it a hello
+	helloNot               // not a (usable) ClientHello: definitive
+)
+
+// clientHello is a parsed ClientHello; the slices point into the buffer.
+type clientHello struct {
+	sni  []byte // host_name of the server_name extension, nil without
+	alpn []byte // the ALPN extension's protocol_name_list, nil without
+}
+
+func be16(b []byte) int { return int(b[0])<<8 | int(b[1]) }
+
+// parseHello parses the ClientHello at the start of b; values are only
+// given with helloOK.
+func parseHello(b []byte) (clientHello, helloResult) {
+	h, r := walkHello(b)
+	if r != helloOK {
+		return clientHello{}, r
+	}
+	return h, r
+}
+
+func walkHello(b []byte) (clientHello, helloResult) {
+	var h clientHello
+	if len(b) < 5 {
+		return h, helloShort
+	}
+	if b[0] != 0x16 || b[1] < 0x03 { // handshake record, SSLv3+
+		return h, helloNot
+	}
+	recLen := be16(b[3:])
+	if recLen < 4 {
+		return h, helloNot
+	}
+	rec := b[5:]
+	if len(rec) > recLen {
+		rec = rec[:recLen]
+	}
+	if len(rec) < 1 {
+		return h, helloShort
+	}
+	if rec[0] != 0x01 { // client_hello
+		return h, helloNot
+	}
+	if len(rec) < 4 {
+		return h, helloShort
+	}
+	hsLen := int(rec[1])<<16 | be16(rec[2:])
+	if 4+hsLen > recLen {
+		return h, helloNot // fragmented over several records: not handled, as in HAProxy
+	}
+	if len(rec) < 4+hsLen {
+		return h, helloShort
+	}
+	m := rec[4 : 4+hsLen]
+	// client_version(2) random(32) session_id<0..32>
+	if len(m) < 35 || m[0] < 0x03 {
+		return h, helloNot
+	}
+	sid := int(m[34])
+	if sid > 32 || len(m) < 35+sid+2 {
+		return h, helloNot
+	}
+	m = m[35+sid:]
+	cs := be16(m)
+	if cs < 2 || len(m) < 2+cs+1 {
+		return h, helloNot
+	}
+	m = m[2+cs:]
+	comp := int(m[0])
+	if comp < 1 || len(m) < 1+comp {
+		return h, helloNot
+	}
+	m = m[1+comp:]
+	if len(m) < 2 {
+		return h, helloOK // no extensions at all
+	}
+	extLen := be16(m)
+	if extLen > len(m)-2 {
+		return h, helloNot
+	}
+	ext := m[2 : 2+extLen]
+	for len(ext) >= 4 {
+		typ, l := be16(ext), be16(ext[2:])
+		if l > len(ext)-4 {
+			return h, helloNot
+		}
+		body := ext[4 : 4+l]
+		switch typ {
+		case 0: // server_name: list<2> of {type(1) name<2>}
+			if len(body) < 2 || be16(body) != len(body)-2 {
+				return h, helloNot
+			}
+			for list := body[2:]; len(list) >= 3; {
+				nl := be16(list[1:])
+				if nl > len(list)-3 {
+					return h, helloNot
+				}
+				if list[0] == 0 && h.sni == nil {
+					h.sni = list[3 : 3+nl]
+				}
+				list = list[3+nl:]
+			}
+		case 16: // ALPN: protocol_name_list<2>
+			if len(body) < 2 || be16(body) != len(body)-2 {
+				return h, helloNot
+			}
+			h.alpn = body[2:]
+		}
+		ext = ext[4+l:]
+	}
+	return h, helloOK
+}
+
+// nextALPN returns the protocol name at *pos in an ALPN list and advances
+// *pos; ok is false at the end or on a malformed entry.
+func nextALPN(list []byte, pos *int) ([]byte, bool) {
+	p := *pos
+	if p >= len(list) {
+		return nil, false
+	}
+	n := int(list[p])
+	if n == 0 || p+1+n > len(list) {
+		return nil, false
+	}
+	*pos = p + 1 + n
+	return list[p+1 : p+1+n], true
+}
+
+// helloType is req.ssl_hello_type: the handshake type of the first
+// record (HAProxy accepts any SSLv3+ record type 0x14-0x17 here).
+func helloType(b []byte) (int64, helloResult) {
+	if len(b) == 0 {
+		return 0, helloShort
+	}
+	if !(b[0] >= 0x14 && b[0] <= 0x17) {
+		return 0, helloNot
+	}
+	if len(b) < 9 {
+		return 0, helloShort
+	}
+	if int(b[1])<<16|int(b[2])<<8 < 0x030000 || be16(b[3:]) < 4 {
+		return 0, helloNot
+	}
+	hsLen := int(b[6])<<16 | be16(b[7:])
+	if len(b) < 9+hsLen && len(b) < 5+be16(b[3:]) {
+		return 0, helloShort // not a full fragment yet
+	}
+	return int64(b[5]), helloOK
+}
+
+// payload returns the transaction's buffered client bytes; without a
+// payload view there is nothing and nothing will come.
+func (c *Ctx) payload() ([]byte, bool) {
+	if p, ok := c.T.(PayloadTxn); ok {
+		return p.Payload()
+	}
+	return nil, true
+}
+
+// payloadMiss records that a fetch lacked bytes that may still arrive.
+func (c *Ctx) payloadMiss(final bool) {
+	if !final {
+		c.MayChange = true
+	}
+}
+
+func init() {
+	def(&fetchDef{name: "req.len", out: KInt, match: mInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		b, final := c.payload()
+		c.payloadMiss(final)
+		return Value{Kind: KInt, I: int64(len(b))}, true
+	}}, "req_len")
+	def(&fetchDef{name: "req.payload", out: KStr, match: mBin, minArgs: 2, maxArgs: 2, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		off, n := f.off, f.size
+		b, final := c.payload()
+		if n == 0 {
+			if off > len(b) {
+				c.payloadMiss(final)
+				return Value{}, false
+			}
+			c.payloadMiss(final) // the rest of the buffer may grow
+			return Value{Kind: KStr, B: b[off:]}, true
+		}
+		if off+n > len(b) {
+			c.payloadMiss(final)
+			return Value{}, false
+		}
+		return Value{Kind: KStr, B: b[off : off+n]}, true
+	}}, "payload")
+	def(&fetchDef{name: "req.ssl_hello_type", out: KInt, match: mInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		b, final := c.payload()
+		t, r := helloType(b)
+		if r == helloShort {
+			c.payloadMiss(final)
+		}
+		return Value{Kind: KInt, I: t}, r == helloOK
+	}}, "req_ssl_hello_type")
+	def(&fetchDef{name: "req.ssl_sni", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		b, final := c.payload()
+		h, r := parseHello(b)
+		if r == helloShort {
+			c.payloadMiss(final)
+		}
+		if r != helloOK || h.sni == nil {
+			return Value{}, false
+		}
+		return Value{Kind: KStr, B: h.sni}, true
+	}}, "req_ssl_sni")
+	// req.ssl_alpn gives each protocol the client offers in ACL mode (any
+	// may match), the first one as a sample.
+	def(&fetchDef{name: "req.ssl_alpn", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if *st < 0 {
+			return Value{}, false
+		}
+		b, final := c.payload()
+		h, r := parseHello(b)
+		if r == helloShort {
+			c.payloadMiss(final)
+		}
+		if r != helloOK {
+			*st = -1
+			return Value{}, false
+		}
+		pos := *st
+		p, ok := nextALPN(h.alpn, &pos)
+		if !ok {
+			*st = -1
+			return Value{}, false
+		}
+		if f.multi {
+			*st = pos
+		} else {
+			*st = -1
+		}
+		return Value{Kind: KStr, B: p}, true
+	}})
+}
