@@ -53,7 +53,7 @@ func TestParseHello(t *testing.T) {
 		{"truncated hello", withBoth[:len(withBoth)/2], helloShort, "", nil, 1, helloShort},
 		{"one byte short", withBoth[:len(withBoth)-1], helloShort, "", nil, 1, helloShort},
 		{"http request", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), helloNot, "", nil, 0, helloNot},
-		{"server hello type", append([]byte{0x16, 3, 1, 0, 4, 2, 0, 0, 0}), helloNot, "", nil, 2, helloOK},
+		{"server hello type", []byte{0x16, 3, 1, 0, 4, 2, 0, 0, 0}, helloNot, "", nil, 2, helloOK},
 		{"record too short for a hello", []byte{0x16, 3, 1, 0, 2, 1, 0, 0, 0}, helloNot, "", nil, 0, helloNot},
 		{"sslv2", []byte{0x80, 0x2e, 0x01, 0x03, 0x01}, helloNot, "", nil, 0, helloNot},
 	}
