@@ -15,7 +15,12 @@
 // Server connections may use `send-proxy` (v1) and `ssl` (crypto/tls,
 // certificate checked with `verify required`).
 //
-//   - mode tcp (tcpmode.go): backend choice, connect with retries and
+//   - mode tcp (tcpmode.go): with tcp-request inspect-delay, content
+//     rules whose payload fetches (req.ssl_sni, req.ssl_hello_type,
+//     req.ssl_alpn, req.len, req.payload) lack bytes wait for more
+//     (Txn.MorePayload, until the delay expires, tune.bufsize is full or
+//     the client closes); those bytes are then forwarded unchanged.
+//     Then backend choice, connect with retries and
 //     redispatch, then a bidirectional copy (splice(2) through io.CopyN
 //     between *net.TCPConn) with half-close and the client/server/tunnel/
 //     client-fin/server-fin timeouts.
