@@ -6,7 +6,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.Version=$(VERSION)
 PREFIX  ?= /usr/local
 FUZZTIME ?= 5m
-SHORTFUZZ ?= 10s
+SHORTFUZZ ?= 20000x
 
 .PHONY: all build run test vet lint fuzz fuzz-short install conformance clean
 STATICCHECK_VERSION := 2026.2.2
