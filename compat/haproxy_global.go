@@ -82,20 +82,24 @@ func buildGlobalTable() *Table[*hctx] {
 			if len(a) == 0 {
 				return fmt.Errorf("'user' expects a user name.")
 			}
-			if _, err := user.Lookup(a[0].Value); err != nil {
+			u, err := user.Lookup(a[0].Value)
+			if err != nil {
 				return fmt.Errorf("cannot find user id for '%s' (0:Success)", a[0].Value)
 			}
 			c.cfg.Global.User = a[0].Value
+			c.cfg.Global.UID, _ = strconv.Atoi(u.Uid)
 			return nil
 		}),
 		row("group", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'group' expects a group name.")
 			}
-			if _, err := user.LookupGroup(a[0].Value); err != nil {
+			g, err := user.LookupGroup(a[0].Value)
+			if err != nil {
 				return fmt.Errorf("cannot find group id for '%s' (0:Success)", a[0].Value)
 			}
 			c.cfg.Global.Group = a[0].Value
+			c.cfg.Global.GID, _ = strconv.Atoi(g.Gid)
 			return nil
 		}),
 		row("uid", numericID("uid", "user")),
@@ -355,6 +359,19 @@ func numericID(kw, named string) hdecode {
 		}
 		if _, ok := strictInt(a[0].Value); !ok {
 			c.rep.Warnf(d.Pos, " %s: string '%s' is not a number.\n   | You might want to use the '%s' parameter to use a system %s name.", kw, a[0].Value, named, named)
+		}
+		// HAProxy keeps atol()'s value: the leading digits, else 0.
+		n := 0
+		for _, r := range strings.TrimLeft(a[0].Value, " \t") {
+			if r < '0' || r > '9' || n > 1<<30 {
+				break
+			}
+			n = n*10 + int(r-'0')
+		}
+		if kw == "uid" {
+			c.cfg.Global.UID = n
+		} else {
+			c.cfg.Global.GID = n
 		}
 		return nil
 	}

@@ -17,11 +17,11 @@ var haproxyStatus = map[string]struct {
 	note string
 }{
 	// global
-	"user":                        {Ignored, "halo keeps running as the user and group that started it"},
-	"group":                       {Ignored, "halo keeps running as the user and group that started it"},
-	"uid":                         {Ignored, "halo keeps running as the user and group that started it"},
-	"gid":                         {Ignored, "halo keeps running as the user and group that started it"},
-	"chroot":                      {Ignored, "halo does not chroot"},
+	"user":                        {Supported, ""},
+	"group":                       {Supported, ""},
+	"uid":                         {Supported, ""},
+	"gid":                         {Supported, ""},
+	"chroot":                      {Supported, ""},
 	"nbthread":                    {Partial, "bounds the Go scheduler's threads (GOMAXPROCS); connections are not pinned to threads"},
 	"cpu-map":                     {Ignored, "CPU pinning is not applied"},
 	"ulimit-n":                    {Ignored, "the file descriptor limit is not raised by halo"},

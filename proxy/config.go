@@ -21,13 +21,16 @@ type Config struct {
 
 // Global is the `global` section.
 type Global struct {
-	Daemon         bool
-	MasterWorker   bool
-	Maxconn        int
-	Nbthread       int
-	PidFile        string
-	User, Group    string
-	Chroot         string
+	Daemon       bool
+	MasterWorker bool
+	Maxconn      int
+	Nbthread     int
+	PidFile      string
+	User, Group  string
+	Chroot       string
+	// UID and GID are the ids `user`/`uid` and `group`/`gid` resolve to
+	// (0: unset, as in HAProxy, which never switches to root).
+	UID, GID       int
 	Logs           []LogTarget
 	StatsSockets   []StatsSocket
 	StatsTimeout   time.Duration

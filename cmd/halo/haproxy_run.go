@@ -62,18 +62,20 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 		pidfile = cfg.Global.PidFile
 	}
 	if worker {
-		// The master owns the pidfile and the -sf/-st PIDs; tell it we
-		// listen.
+		// The master owns the pidfile and the -sf/-st PIDs.
 		pidfile, o.SoftStop, o.HardStop = "", nil, nil
-		if f := os.NewFile(3, "ready"); f != nil {
-			_, _ = f.Write([]byte("R"))
-			f.Close()
-		}
 	}
 	if pidfile != "" {
 		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			proxyAlert("[%s.main()] Cannot create pidfile %s", "haproxy", pidfile)
 		}
+	}
+	// chroot before the old processes are told to leave, so a failure
+	// leaves them serving (HAProxy's order).
+	if err := proxy.Chroot(&cfg.Global); err != nil {
+		proxyAlert("[haproxy.main()] %v", err)
+		rt.HardStop()
+		return 1
 	}
 	// Once we listen (SO_REUSEPORT lets both generations bind), tell the
 	// old processes to leave: -sf finishes their connections, -st kills.
@@ -82,6 +84,24 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	}
 	for _, pid := range o.HardStop {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	// As HAProxy: change ids only now, with every socket bound, the
+	// pidfile written and the old processes told while still privileged.
+	// A -W worker does it too (it binds its own sockets); the master,
+	// which re-executes workers on reload, keeps its identity.
+	if err := proxy.SetIDs(&cfg.Global, func(m string) {
+		fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : [haproxy.main()] %s\n", os.Getpid(), m)
+	}); err != nil {
+		proxyAlert("[haproxy.main()] %v", err)
+		rt.HardStop()
+		return 1
+	}
+	if worker {
+		// Tell the master we listen under our final identity.
+		if f := os.NewFile(3, "ready"); f != nil {
+			_, _ = f.Write([]byte("R"))
+			f.Close()
+		}
 	}
 	var hardAfter <-chan time.Time
 	for {
