@@ -253,7 +253,7 @@ func TestCompatKeywords(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| global | `maxconn` | supported |",
-		"| global | `chroot` | ignored |",
+		"| global | `ulimit-n` | ignored |",
 		"| defaults/frontend/backend/listen | `option forwardfor` | supported |",
 		"| server/default-server | `agent-check` | ignored |",
 	} {
