@@ -332,7 +332,35 @@ func decodeStatsSocket(c *hctx, d *parser.Directive, a []parser.Word) error {
 				return fmt.Errorf("'stats socket' : 'level' only supports 'user', 'operator', and 'admin'")
 			}
 			ss.Level = v
-		case "user", "group", "uid", "gid", "process", "name", "thread", "severity-output", "maxconn", "backlog", "id", "nice":
+		case "user", "group":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'stats socket' : ''%s' : missing %s name'", k, k)
+			}
+			i++
+			if k == "user" {
+				u, err := user.Lookup(a[i].Value)
+				if err != nil {
+					return fmt.Errorf("'stats socket' : ''user' : unknown user name '%s''", a[i].Value)
+				}
+				ss.UID, _ = strconv.Atoi(u.Uid)
+			} else {
+				g, err := user.LookupGroup(a[i].Value)
+				if err != nil {
+					return fmt.Errorf("'stats socket' : ''group' : unknown group name '%s''", a[i].Value)
+				}
+				ss.GID, _ = strconv.Atoi(g.Gid)
+			}
+		case "uid", "gid":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'stats socket' : ''%s' : missing value'", k)
+			}
+			i++
+			if k == "uid" {
+				ss.UID = atoiPrefix(a[i].Value)
+			} else {
+				ss.GID = atoiPrefix(a[i].Value)
+			}
+		case "process", "name", "thread", "severity-output", "maxconn", "backlog", "id", "nice":
 			if _, err := need(); err != nil {
 				return err
 			}
@@ -360,14 +388,7 @@ func numericID(kw, named string) hdecode {
 		if _, ok := strictInt(a[0].Value); !ok {
 			c.rep.Warnf(d.Pos, " %s: string '%s' is not a number.\n   | You might want to use the '%s' parameter to use a system %s name.", kw, a[0].Value, named, named)
 		}
-		// HAProxy keeps atol()'s value: the leading digits, else 0.
-		n := 0
-		for _, r := range strings.TrimLeft(a[0].Value, " \t") {
-			if r < '0' || r > '9' || n > 1<<30 {
-				break
-			}
-			n = n*10 + int(r-'0')
-		}
+		n := atoiPrefix(a[0].Value)
 		if kw == "uid" {
 			c.cfg.Global.UID = n
 		} else {
@@ -375,4 +396,17 @@ func numericID(kw, named string) hdecode {
 		}
 		return nil
 	}
+}
+
+// atoiPrefix is C's atol() as HAProxy uses it for ids: the leading digits,
+// else 0.
+func atoiPrefix(v string) int {
+	n := 0
+	for _, r := range strings.TrimLeft(v, " \t") {
+		if r < '0' || r > '9' || n > 1<<30 {
+			break
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
 }

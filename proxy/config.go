@@ -62,6 +62,9 @@ type StatsSocket struct {
 	Path  string // unix path, or "ipv4@host:port"
 	Mode  uint32
 	Level string // user, operator, admin
+	// UID and GID own a unix socket's file (`user`/`uid`, `group`/`gid`;
+	// 0: the starting user's, root's when halo later drops privileges).
+	UID, GID int
 }
 
 // Mode is a proxy's `mode`.

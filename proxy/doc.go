@@ -12,6 +12,10 @@
 // connection in its own goroutine. SoftStop (SIGUSR1) stops listening and
 // lets in-flight work finish (idle keep-alive connections are closed,
 // busy ones get "connection: close"); HardStop (SIGTERM) closes all.
+// Once Start returns (listeners, stats sockets with their owners, log
+// sockets and files all open), cmd/halo applies Chroot and SetIDs
+// (identity.go): chroot, clear supplementary groups, setgid, setuid, in
+// HAProxy's order; a -W master keeps its identity, its workers drop.
 // Server connections may use `send-proxy` (v1) and `ssl` (crypto/tls,
 // certificate checked with `verify required`).
 //

@@ -38,10 +38,13 @@ func TestHAProxyIdentity(t *testing.T) {
 		global   string
 		chroot   bool
 		uid, gid string
+		sockOpts string // stats socket ownership options
+		sockUID  uint32
 	}{
-		{name: "user and group names", global: "user nobody\n  group nogroup", uid: "65534", gid: "65534"},
+		{name: "user and group names", global: "user nobody\n  group nogroup", uid: "65534", gid: "65534",
+			sockOpts: "user nobody group nogroup mode 600", sockUID: 65534},
 		{name: "numeric uid and gid", global: "uid 65534\n  gid 65534", uid: "65534", gid: "65534"},
-		{name: "group only", global: "group nogroup", uid: "0", gid: "65534"},
+		{name: "group only", global: "group nogroup", uid: "0", gid: "65534", sockOpts: "uid 65534 mode 600", sockUID: 65534},
 		{name: "chroot to an empty directory", global: "user nobody\n  group nogroup", chroot: true, uid: "65534", gid: "65534"},
 	}
 	for i, tc := range tests {
@@ -71,6 +74,8 @@ func TestHAProxyIdentity(t *testing.T) {
 				}
 				global += "\n  chroot " + empty
 			}
+			sock := filepath.Join(dir, "admin.sock")
+			global += "\n  stats socket " + sock + " level admin " + tc.sockOpts
 			cfg := filepath.Join(dir, "h.cfg")
 			conf := fmt.Sprintf("global\n  %s\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 2s\n  timeout server 2s\nlisten fe\n  bind 127.0.0.1:%d\n  server s1 127.0.0.1:%d\n", global, fePort, bePort)
 			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
@@ -127,6 +132,26 @@ func TestHAProxyIdentity(t *testing.T) {
 				if err != nil || !strings.HasSuffix(root, "/jail") {
 					t.Fatalf("root directory %q (%v), want the jail", root, err)
 				}
+			}
+			// The stats socket was made (and owned) before the drop and
+			// still answers.
+			fi, err := os.Stat(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != tc.sockUID {
+				t.Errorf("stats socket owned by uid %d, want %d", uid, tc.sockUID)
+			}
+			sc, err := net.DialTimeout("unix", sock, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = sc.SetDeadline(time.Now().Add(3 * time.Second))
+			_, _ = io.WriteString(sc, "show info\n")
+			info, _ := io.ReadAll(sc)
+			sc.Close()
+			if !strings.Contains(string(info), "Pid: ") {
+				t.Errorf("stats socket after the drop answers %q", info)
 			}
 			// A second connection after the drop still goes through.
 			conn2, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", fePort), time.Second)

@@ -65,6 +65,18 @@ func listenSocket(sk proxy.StatsSocket) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot bind UNIX socket (%v) [%s]", errors.Unwrap(err), p)
 	}
+	if sk.UID != 0 || sk.GID != 0 {
+		// Before the process drops to its global user, as HAProxy does,
+		// so that user's clients may still connect.
+		uid, gid := sk.UID, sk.GID
+		if uid == 0 {
+			uid = -1
+		}
+		if gid == 0 {
+			gid = -1
+		}
+		_ = os.Lchown(p, uid, gid)
+	}
 	if sk.Mode != 0 {
 		_ = os.Chmod(p, os.FileMode(sk.Mode))
 	}
