@@ -198,6 +198,19 @@ func (b *Backend) weightOf(s *Server, now time.Time) int {
 }
 
 // recount is recount_servers + update_backend_weight.
+// initDynamicWeights is the start shared by the tree-based algorithms
+// (roundrobin, leastconn, first, consistent hash): weights scaled by
+// weightScale, every server's effective weight committed, totals counted.
+func (b *Backend) initDynamicWeights() {
+	b.wdiv = weightScale
+	now := b.now()
+	for _, s := range b.servers {
+		s.nextEwght = b.weightOf(s, now)
+		s.commit()
+	}
+	b.recount()
+}
+
 func (b *Backend) recount() {
 	b.srvAct, b.srvBck, b.totWact, b.totWbck, b.fbck = 0, 0, 0, 0, nil
 	for _, s := range b.servers {

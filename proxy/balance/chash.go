@@ -28,13 +28,7 @@ func (c *chash) tree(s *Server) *keyTree {
 
 func (c *chash) init() {
 	b := c.b
-	b.wdiv = weightScale
-	now := b.now()
-	for _, s := range b.servers {
-		s.nextEwght = b.weightOf(s, now)
-		s.commit()
-	}
-	b.recount()
+	b.initDynamicWeights()
 	for _, s := range b.servers {
 		c.grow(s, s.uweight*weightScale)
 		s.nodesNow = 0

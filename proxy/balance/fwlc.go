@@ -17,13 +17,7 @@ func (l *fwlc) tree(s *Server) *keyTree {
 
 func (l *fwlc) init() {
 	b := l.b
-	b.wdiv = weightScale
-	now := b.now()
-	for _, s := range b.servers {
-		s.nextEwght = b.weightOf(s, now)
-		s.commit()
-	}
-	b.recount()
+	b.initDynamicWeights()
 	for _, s := range b.servers {
 		if s.curUsable() {
 			l.queue(s, s.curEweight)
@@ -124,13 +118,7 @@ func (f *fas) tree(s *Server) *keyTree {
 
 func (f *fas) init() {
 	b := f.b
-	b.wdiv = weightScale
-	now := b.now()
-	for _, s := range b.servers {
-		s.nextEwght = b.weightOf(s, now)
-		s.commit()
-	}
-	b.recount()
+	b.initDynamicWeights()
 	for _, s := range b.servers {
 		if s.curUsable() {
 			f.up(s)

@@ -37,13 +37,7 @@ func (f *fwrr) grp(s *Server) *fwrrGroup {
 
 func (f *fwrr) init() {
 	b := f.b
-	b.wdiv = weightScale
-	now := b.now()
-	for _, s := range b.servers {
-		s.nextEwght = b.weightOf(s, now)
-		s.commit()
-	}
-	b.recount()
+	b.initDynamicWeights()
 	for _, g := range []*fwrrGroup{&f.act, &f.bck} {
 		w := b.totWact
 		if g == &f.bck {
