@@ -40,6 +40,8 @@ type session struct {
 	conns [4]*serverConn
 }
 
+var sessionPool = sync.Pool{New: func() any { return new(session) }}
+
 // errors that end a transaction; the client connection is closed.
 var (
 	errClientGone = errors.New("client closed")
@@ -47,13 +49,19 @@ var (
 )
 
 func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState, tlsState *tls.ConnectionState) {
-	s := &session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst, tls: tlsState}
+	s := sessionPool.Get().(*session)
+	*s = session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst, tls: tlsState}
 	s.cf.init(c)
 	accept := time.Now()
 	defer func() {
 		c.Close()
 		s.releaseWork()
 		s.releaseConns()
+		// Nothing keeps a session once its connection is served (logging
+		// is synchronous, tunnels end before): recycle it, as a short
+		// connection's session is a third of its garbage.
+		*s = session{}
+		sessionPool.Put(s)
 	}()
 	for {
 		s.tx.reset()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +20,7 @@ type listener struct {
 	bind  *Bind
 	slots chan struct{} // bind maxconn
 	tls   *tls.Config   // bind … ssl
+	raw   *rawtcp.Listener
 }
 
 func bindString(b *Bind) string {
@@ -101,7 +103,7 @@ func (rt *Runtime) acceptLoop(l *listener) {
 		if !acquire(l.slots, rt.done) || !acquire(l.fe.slots, rt.done) || !acquire(rt.global, rt.done) {
 			return
 		}
-		c, err := l.ln.Accept()
+		c, err := l.accept()
 		if err != nil {
 			release(rt.global)
 			release(l.fe.slots)
@@ -136,6 +138,17 @@ func (rt *Runtime) acceptLoop(l *listener) {
 			go rt.worker(job)
 		}
 	}
+}
+
+func (l *listener) accept() (net.Conn, error) {
+	if l.raw != nil {
+		c, err := l.raw.AcceptRaw()
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return l.ln.Accept()
 }
 
 // connJob is an accepted connection for a worker goroutine.
@@ -196,6 +209,14 @@ func release(ch chan struct{}) {
 	}
 }
 
+// connAddrs returns c's remote and local addresses.
+func connAddrs(c net.Conn) (src, dst netip.AddrPort) {
+	if rc, ok := c.(*rawtcp.Conn); ok {
+		return rc.Remote(), rc.Local()
+	}
+	return addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr())
+}
+
 func addrPortOf(a net.Addr) netip.AddrPort {
 	switch v := a.(type) {
 	case *net.TCPAddr:
@@ -208,7 +229,7 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // serveConn runs one client connection in the frontend's mode.
 func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 	fe := l.fe
-	src, dst := addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr())
+	src, dst := connAddrs(c)
 	if l.bind.AcceptProxy {
 		s, d, ok, err := readProxyHeader(c, pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client))
 		if err != nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
+	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"runtime"
@@ -223,6 +224,13 @@ func (rt *Runtime) Start() error {
 			}
 			if b.Maxconn > 0 {
 				l.slots = make(chan struct{}, b.Maxconn)
+			}
+			// Plain HTTP clients get raw sockets (see proxy/rawtcp); TLS
+			// and mode tcp keep *net.TCPConn (crypto/tls, splice).
+			if tl, ok := ln.(*net.TCPListener); ok && l.tls == nil && f.Proxy.Mode == ModeHTTP {
+				if raw, err := rawtcp.NewListener(tl); err == nil {
+					l.ln, l.raw = raw, raw
+				}
 			}
 			rt.listeners = append(rt.listeners, l)
 		}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"sync"
@@ -69,8 +70,8 @@ func noLinger(c net.Conn) {
 	if t, ok := c.(*tls.Conn); ok {
 		c = t.NetConn()
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
+	if lc, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = lc.SetLinger(0)
 	}
 }
 
@@ -171,12 +172,27 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 	// No keep-alive probes (HAProxy: only with option srvtcpka), which
 	// also saves three setsockopt calls per connection; Go sets
 	// TCP_NODELAY itself.
-	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
-	c, err := d.Dial("tcp", s.Addr(dst).String())
-	if err != nil {
-		return nil, err
+	var tc interface {
+		net.Conn
+		SetLinger(int) error
 	}
-	tc := c.(*net.TCPConn)
+	if s.Backend.Proxy.Mode == ModeHTTP && !s.Server.SSL {
+		// mode http without TLS: a raw socket (proxy/rawtcp), which
+		// saves the poller and the dialer's context, timer and
+		// resolution on each of these usually short connections.
+		c, err := rawtcp.Dial(s.Addr(dst), timeout)
+		if err != nil {
+			return nil, err
+		}
+		tc = c
+	} else {
+		d := net.Dialer{Timeout: timeout, KeepAlive: -1}
+		c, err := d.Dial("tcp", s.Addr(dst).String())
+		if err != nil {
+			return nil, err
+		}
+		tc = c.(*net.TCPConn)
+	}
 	var conn net.Conn = tc
 	if s.Server.SendProxy || s.Server.SendProxyV2 || s.Server.SSL {
 		_ = tc.SetDeadline(start.Add(timeout))

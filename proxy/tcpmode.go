@@ -238,12 +238,22 @@ func pipe(dst, src net.Conn, pre []byte, idleTO *atomic.Int64, last *atomic.Int6
 			return total, err
 		}
 	}
+	// io.CopyBuffer takes the splice path between two *net.TCPConn and
+	// uses buf only otherwise (raw sockets of mode http tunnels, TLS).
+	var buf []byte
+	if _, ok := dst.(io.ReaderFrom); !ok {
+		buf = getBuf(32 << 10)
+		defer putBuf(buf)
+	}
 	for {
 		idle := time.Duration(idleTO.Load())
 		if idle > 0 {
 			_ = src.SetReadDeadline(time.Now().Add(idle))
 		}
-		n, err := io.CopyN(dst, src, pipeChunk)
+		n, err := io.CopyBuffer(dst, io.LimitReader(src, pipeChunk), buf)
+		if n < pipeChunk && err == nil {
+			err = io.EOF // as io.CopyN: a short copy means src ended
+		}
 		total += n
 		if n > 0 {
 			last.Store(time.Now().UnixNano())
