@@ -46,6 +46,14 @@ type Conn struct {
 	f  *os.File
 	rc syscall.RawConn
 
+	// The poller's callbacks, bound once at registration, and their
+	// arguments and results: one Read and one Write at a time, as the
+	// engine uses a connection, so waiting allocates nothing.
+	readFn, writeFn func(uintptr) bool
+	rp, wp          []byte
+	rn, wdone       int
+	rerr, werr      error
+
 	laddr, raddr netip.AddrPort
 }
 
@@ -107,6 +115,7 @@ func (c *Conn) poller() (syscall.RawConn, error) {
 	if d := c.wdl.Load(); d != 0 {
 		_ = f.SetWriteDeadline(time.Unix(0, d))
 	}
+	c.readFn, c.writeFn = c.tryRead, c.tryWrite
 	c.f, c.rc = f, rc
 	return rc, nil
 }
@@ -151,16 +160,33 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, perr
 		}
 	}
-	var n int
-	var serr error
-	err := rc.Read(func(fd uintptr) bool {
-		n, serr = readFd(int(fd), p)
-		return serr != unix.EAGAIN
-	})
+	c.rp = p
+	err := rc.Read(c.readFn)
+	c.rp = nil
 	if err != nil {
 		return 0, c.mapErr(err)
 	}
-	return result(n, serr)
+	return result(c.rn, c.rerr)
+}
+
+func (c *Conn) tryRead(fd uintptr) bool {
+	c.rn, c.rerr = readFd(int(fd), c.rp)
+	return c.rerr != unix.EAGAIN
+}
+
+func (c *Conn) tryWrite(fd uintptr) bool {
+	c.werr = nil
+	for c.wdone < len(c.wp) {
+		n, err := writeFd(int(fd), c.wp[c.wdone:])
+		if n > 0 {
+			c.wdone += n
+		}
+		if err != nil {
+			c.werr = err
+			return err != unix.EAGAIN
+		}
+	}
+	return true
 }
 
 func readFd(fd int, p []byte) (int, error) {
@@ -210,20 +236,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 				return done, perr
 			}
 		}
-		var serr error
-		err := rc.Write(func(fd uintptr) bool {
-			for done < len(p) {
-				n, err := writeFd(int(fd), p[done:])
-				if n > 0 {
-					done += n
-				}
-				if err != nil {
-					serr = err
-					return err != unix.EAGAIN
-				}
-			}
-			return true
-		})
+		c.wp, c.wdone = p, done
+		err := rc.Write(c.writeFn)
+		serr := c.werr
+		done = c.wdone
+		c.wp = nil
 		if err != nil {
 			return done, c.mapErr(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,7 +23,16 @@ type Listener struct {
 	rc     syscall.RawConn
 	addr   net.Addr
 	closed atomic.Bool
-	local  netip.AddrPort // the bound address; invalid: ask each socket
+
+	// One accept at a time (mu): the callback handed to the poller is
+	// bound once and leaves its results here, so an accept allocates
+	// nothing but the Conn.
+	mu    sync.Mutex
+	try   func(uintptr) bool
+	nfd   int
+	aerr  error
+	rsa   unix.RawSockaddrAny
+	local netip.AddrPort // the bound address; invalid: ask each socket
 }
 
 // NewListener takes over ln (closed here; the socket stays open and
@@ -38,6 +48,7 @@ func NewListener(ln *net.TCPListener) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{f: f, rc: rc, addr: ln.Addr()}
+	l.try = l.tryAccept
 	if ap := ln.Addr().(*net.TCPAddr).AddrPort(); !ap.Addr().Unmap().IsUnspecified() {
 		l.local = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
@@ -67,19 +78,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 // net.ErrClosed once the listener is closed, else the accept(2) error
 // (EMFILE…), for the caller to back off.
 func (l *Listener) AcceptRaw() (*Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		var nfd int
-		var rsa unix.RawSockaddrAny
-		var aerr error
-		err := l.rc.Read(func(fd uintptr) bool {
-			for {
-				nfd, aerr = accept4(int(fd), &rsa)
-				if aerr == unix.EINTR {
-					continue
-				}
-				return aerr != unix.EAGAIN
-			}
-		})
+		err := l.rc.Read(l.try)
+		nfd, aerr := l.nfd, l.aerr
 		if err != nil {
 			// The poller's "use of closed file" is not os.ErrClosed.
 			if l.closed.Load() || errors.Is(err, os.ErrClosed) {
@@ -102,7 +105,17 @@ func (l *Listener) AcceptRaw() (*Conn, error) {
 				local = fromSockaddr(sa)
 			}
 		}
-		return New(nfd, local, fromRaw(&rsa)), nil
+		return New(nfd, local, fromRaw(&l.rsa)), nil
+	}
+}
+
+func (l *Listener) tryAccept(fd uintptr) bool {
+	for {
+		l.nfd, l.aerr = accept4(int(fd), &l.rsa)
+		if l.aerr == unix.EINTR {
+			continue
+		}
+		return l.aerr != unix.EAGAIN
 	}
 }
 
@@ -212,12 +225,16 @@ const (
 	closeWait   = 8
 )
 
+// connectState reads tcpi_state, the first byte of struct tcp_info (the
+// kernel copies no more than asked), without x/sys's allocation.
 func connectState(fd int) (uint8, error) {
-	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
-		return 0, err
+	var info [8]byte
+	l := uint32(len(info))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return 0, e
 	}
-	return ti.State, nil
+	return info[0], nil
 }
 
 func dialErr(dst netip.AddrPort, err error) error {
