@@ -38,8 +38,9 @@ type Conn struct {
 	state     atomic.Int64 // refs<<1 | closedBit
 	destroyed atomic.Bool
 
-	// rdl and wdl are the deadlines in Unix nanoseconds (0: none), read
-	// without the lock by the syscall fast path.
+	// rdl and wdl are the deadlines in Unix nanoseconds (0: none;
+	// negated: already past when set), read without the lock by the
+	// syscall fast path.
 	rdl, wdl atomic.Int64
 
 	mu sync.Mutex // guards f and rc (set once, on the first wait)
@@ -110,10 +111,10 @@ func (c *Conn) poller() (syscall.RawConn, error) {
 		return nil, err
 	}
 	if d := c.rdl.Load(); d != 0 {
-		_ = f.SetReadDeadline(time.Unix(0, d))
+		_ = f.SetReadDeadline(deadlineTime(d))
 	}
 	if d := c.wdl.Load(); d != 0 {
-		_ = f.SetWriteDeadline(time.Unix(0, d))
+		_ = f.SetWriteDeadline(deadlineTime(d))
 	}
 	c.readFn, c.writeFn = c.tryRead, c.tryWrite
 	c.f, c.rc = f, rc
@@ -127,7 +128,19 @@ func (c *Conn) registered() syscall.RawConn {
 	return rc
 }
 
-func expired(d int64) bool { return d != 0 && time.Now().UnixNano() >= d }
+// expired reports a deadline that had already passed when it was set
+// (stored negated). One that passes later counts only when the operation
+// has to wait, in the poller: a timeout is inactivity, and data already
+// there is not inactivity. This spares a clock read per syscall.
+func expired(d int64) bool { return d < 0 }
+
+// deadlineTime is the time of a stored deadline (0: none).
+func deadlineTime(d int64) time.Time {
+	if d < 0 {
+		d = -d
+	}
+	return time.Unix(0, d)
+}
 
 // mapErr turns the poller's errors into net.Conn's.
 func (c *Conn) mapErr(err error) error {
@@ -330,8 +343,11 @@ func (c *Conn) setDeadline(dst *atomic.Int64, t time.Time, apply func(*os.File, 
 	var d int64
 	if !t.IsZero() {
 		d = t.UnixNano()
-		if d == 0 {
+		if d <= 0 {
 			d = 1
+		}
+		if !t.After(time.Now()) {
+			d = -d
 		}
 	}
 	c.mu.Lock()
