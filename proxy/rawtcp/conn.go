@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -264,12 +265,21 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
+// writeFd sends with MSG_NOSIGNAL, as HAProxy does: a peer that reset
+// the connection gives EPIPE without a SIGPIPE to field.
 func writeFd(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := unix.Write(fd, p)
-		if err != unix.EINTR {
-			return n, err
+		n, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
 		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
 	}
 }
 

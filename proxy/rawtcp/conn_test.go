@@ -189,3 +189,17 @@ func TestListenerClose(t *testing.T) {
 		t.Fatal("Close did not wake Accept")
 	}
 }
+
+func TestWriteToResetPeer(t *testing.T) {
+	d, a := pair(t)
+	a.SetLinger(0)
+	a.Close() // RST
+	time.Sleep(20 * time.Millisecond)
+	var err error
+	for i := 0; i < 3 && err == nil; i++ {
+		_, err = d.Write([]byte("after reset"))
+	}
+	if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("write to a reset peer: %v, want EPIPE or ECONNRESET", err)
+	}
+}
