@@ -38,7 +38,14 @@
 //     modes and Connection header rules; server connection reuse
 //     (http-reuse safe/never/aggressive/always, idle pools purged after
 //     5 s); HAProxy's exact error pages (errorpages.go, or the proxy's
-//     ErrorFiles).
+//     ErrorFiles). Plain (non-TLS) HTTP client and server sockets are
+//     proxy/rawtcp connections: raw non-blocking descriptors read and
+//     written with plain syscalls, handed to Go's poller only when one
+//     must wait (most sockets of one-request connections never do), which
+//     saves the poller registration, finalizer, address lookups and
+//     dialer context per connection. TLS and mode tcp keep *net.TCPConn
+//     (crypto/tls; splice). Large non-chunked response bodies move through
+//     a borrowed 64 KiB buffer.
 //
 // # Hook points (Module, hooks.go)
 //
