@@ -101,14 +101,7 @@ func TestCloseWakesWaitingReader(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond)
 	a.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("err %v, want net.ErrClosed", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not wake the reader")
-	}
+	wantClosed(t, errc, "the reader")
 	if _, err := a.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
@@ -180,13 +173,19 @@ func TestListenerClose(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond)
 	l.Close()
+	wantClosed(t, errc, "Accept")
+}
+
+// wantClosed waits for a blocked call's error after a Close.
+func wantClosed(t *testing.T, errc <-chan error, who string) {
+	t.Helper()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("err %v, want net.ErrClosed", err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not wake Accept")
+		t.Fatalf("Close did not wake %s", who)
 	}
 }
 
