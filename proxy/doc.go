@@ -49,9 +49,9 @@
 //
 // # Hook points (Module, hooks.go)
 //
-// Other packages extend the engine with a Module; cmd/halo collects them
-// (cmd/halo/haproxy_run.go: proxyModules, appended from each package's
-// cmd/halo/wire_*.go init function).
+// Other packages extend the engine with a Module; cmd/halo assembles them
+// in one function (cmd/halo/engine.go: haproxyEngine), which also hands
+// each module what it needs from the others.
 //
 //  1. Backend selection: Module.NewPicker(b) returns the backend's Picker.
 //     Pick(k *PickKey) gets the hashing inputs (k.Src, k.Dst, k.Req for

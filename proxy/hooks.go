@@ -18,6 +18,11 @@ type Module struct {
 	// the choice to a later module (the built-in round robin is the last
 	// resort). Called once per backend by New.
 	NewPicker func(b *Backend) Picker
+	// Check validates what Init would build from cfg (compiled rules,
+	// balance and check settings) without starting or opening anything:
+	// `haproxy -c` and `halo compat` run it, so a configuration the
+	// runtime would refuse is refused there too. Check(cfg) runs it.
+	Check func(cfg *Config) error
 	// Init runs once after every backend has its picker and before any
 	// listener opens: compile rules, start health checks, open the stats
 	// socket. An error aborts the start.
@@ -197,8 +202,11 @@ type Txn struct {
 
 	// Module scratch space (captures, variables), reset per transaction.
 	Vars map[string][]byte
-	// Data lets a module keep per-transaction state without allocation.
-	Data [4]any
+	// RuleState is the layer-7 module's per-transaction state (package
+	// rules: variables, captures, the log line's inputs). It is set by
+	// that module's first hook and handed back to its pool by its Log hook;
+	// the engine only clears it between transactions.
+	RuleState any
 
 	// Payload is the client's first bytes read while tcp-request content
 	// rules wait for them (mode tcp with tcp-request inspect-delay); they

@@ -71,6 +71,7 @@ type ServerState struct {
 	Server   *Server
 	Backend  *Backend
 	Counters Counters
+	idx      int // position in Backend.Servers
 	status   atomic.Int32
 	// Weight is the current effective weight (dynamic: set server weight,
 	// slowstart); pickers read it.
@@ -97,6 +98,9 @@ func (s *ServerState) SetStatus(st ServerStatus) {
 
 // Usable reports whether the server may take new (non-persistent) traffic.
 func (s *ServerState) Usable() bool { return s.Status() == SrvUp }
+
+// Index is the server's position in its backend's Servers.
+func (s *ServerState) Index() int { return s.idx }
 
 // Name returns "backend/server".
 func (s *ServerState) Name() string { return s.Backend.Proxy.Name + "/" + s.Server.Name }
@@ -150,7 +154,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		if p.Cap&CapBE != 0 {
 			b := &Backend{Proxy: p, rt: rt}
 			for _, s := range p.Servers {
-				ss := &ServerState{Server: s, Backend: b}
+				ss := &ServerState{Server: s, Backend: b, idx: len(b.Servers)}
 				ss.Weight.Store(int32(s.Weight))
 				if s.Disabled || (!s.Resolved && !s.Addr.IsValid()) {
 					ss.status.Store(int32(SrvMaint))
@@ -180,6 +184,20 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		}
 	}
 	return rt, nil
+}
+
+// Check runs every module's Check hook on cfg: what the runtime would
+// refuse to start with, found without starting it.
+func Check(cfg *Config, modules ...Module) error {
+	for _, m := range modules {
+		if m.Check == nil {
+			continue
+		}
+		if err := m.Check(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Backend returns the runtime backend of p (nil if p has no backend side).

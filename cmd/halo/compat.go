@@ -13,12 +13,9 @@ import (
 	"halo/parser"
 )
 
-func init() { register("compat", compatMain) }
-
-// keepalivedCompat loads a keepalived.conf for the migration report (a
-// variable so tests and the keepalived side can substitute it).
-var keepalivedCompat = func(path string) *compat.Report {
-	_, rep := compat.LoadKeepalived(path, compat.KeepalivedOptions{})
+// keepalivedCompat loads a keepalived.conf for the migration report.
+func keepalivedCompat(path string) *compat.Report {
+	_, rep := compat.LoadKeepalived(path, compat.KeepalivedOptions{ConfigID: keepalivedConfigID(keepalivedFlags{})})
 	return rep
 }
 
@@ -99,10 +96,6 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if detectLang(f, data) == parser.LangKeepalived {
-			if keepalivedCompat == nil {
-				fmt.Fprintf(stderr, "halo compat: %s: keepalived support is not built into this binary\n", f)
-				return 2
-			}
 			reports = append(reports, keepalivedCompat(f))
 			continue
 		}

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 )
 
-func init() { register("demo", demoMain) }
-
 const defaultDemoConfig = "testdata/quickstart/haproxy.cfg"
 
 // demoMain is `halo demo`: tiny demo web servers on loopback plus the load
@@ -44,11 +42,6 @@ func demoMain(args []string) int {
 		}
 		go http.Serve(ln, demoHandler(name, ln.Addr().String()))
 	}
-	haproxy, ok := tools["haproxy"]
-	if !ok {
-		fmt.Fprintln(os.Stderr, "halo demo: this build has no haproxy command")
-		return 1
-	}
 	fmt.Printf("halo demo: demo web servers on 127.0.0.1 ports %s\nhalo demo: load balancer running %s\n", *ports, *cfgPath)
 	if *cfgPath == defaultDemoConfig {
 		fmt.Print(`
@@ -59,7 +52,7 @@ func demoMain(args []string) int {
 One access log line per request follows (option httplog). Ctrl-C stops everything.
 `)
 	}
-	return haproxy([]string{"-db", "-f", *cfgPath})
+	return haproxyMain([]string{"-db", "-f", *cfgPath})
 }
 
 func demoHandler(name, addr string) http.Handler {

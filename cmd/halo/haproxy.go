@@ -12,10 +12,7 @@ import (
 	"halo/compat"
 	"halo/parser"
 	"halo/proxy"
-	"halo/proxy/rules"
 )
-
-func init() { register("haproxy", haproxyMain) }
 
 // haproxyVersion is the HAProxy version halo is compatible with.
 const haproxyVersion = "2.6.12"
@@ -352,7 +349,7 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	}
 	// The layer-7 runtime compiles ACLs, rules and log formats the same
 	// way when it starts; anything it cannot run fails the check here.
-	if err := rules.Check(cfg); err != nil {
+	if err := proxy.Check(cfg, haproxyEngine()...); err != nil {
 		dp.line(parser.SevAlert, parser.Pos{}, "", "halo: "+err.Error())
 		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
 		return 1

@@ -24,14 +24,6 @@ type proxyRunOpts struct {
 	ConfigFiles  []string
 }
 
-// proxyModules are the engine extensions (balance algorithms, health
-// checks, ACLs and rules, stats, logging). Each package adds its Module
-// from an init function in its own cmd/halo/wire_*.go file, so this file
-// does not change when one is added. Order matters for Request/Response
-// hooks (they run in this order); for NewPicker the last one that returns
-// a picker wins.
-var proxyModules []proxy.Module
-
 // daemonEnv marks the re-executed child of a daemonizing `halo haproxy`.
 const daemonEnv = "HALO_HAPROXY_DAEMON"
 
@@ -45,7 +37,7 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	if o.MasterWorker && !worker {
 		return runMaster(o)
 	}
-	rt, err := proxy.New(cfg, proxyModules...)
+	rt, err := proxy.New(cfg, haproxyEngine()...)
 	if err != nil {
 		proxyAlert("%v", err)
 		return 1

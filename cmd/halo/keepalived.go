@@ -14,16 +14,6 @@ import (
 	"halo/vrrp"
 )
 
-func init() {
-	register("keepalived", keepalivedMain)
-	// `halo compat` reports on the file as written: the host it runs on
-	// need not be the one the configuration is for, so no host checks.
-	keepalivedCompat = func(path string) *compat.Report {
-		_, r := compat.LoadKeepalived(path, compat.KeepalivedOptions{ConfigID: keepalivedConfigID(keepalivedFlags{})})
-		return r
-	}
-}
-
 const keepalivedDefaultConf = "/etc/keepalived/keepalived.conf"
 
 // keepalivedUsage is keepalived 2.2.7's --help text, so scripts that parse

@@ -15,11 +15,15 @@ var Version = "dev"
 
 // tools maps a sub-command (or the name the binary was invoked as) to its
 // entry point. Each returns the process exit code.
-var tools = map[string]func(args []string) int{}
-
-func register(name string, fn func(args []string) int) { tools[name] = fn }
+var tools = map[string]func(args []string) int{
+	"haproxy":    haproxyMain,
+	"keepalived": keepalivedMain,
+	"compat":     compatMain,
+	"demo":       demoMain,
+}
 
 func main() {
+	servePprof()
 	os.Exit(run(os.Args))
 }
 

@@ -10,7 +10,7 @@ import (
 // HALO_PPROF=127.0.0.1:PORT serves Go's profiles (CPU, heap, allocations,
 // goroutines) on that address: the way to see where a running proxy spends
 // its time. Off unless set; never on a public address by default.
-func init() {
+func servePprof() {
 	addr := os.Getenv("HALO_PPROF")
 	if addr == "" {
 		return

@@ -14,9 +14,6 @@ import (
 	"halo/proxy/logging"
 )
 
-// dataSlot is the proxy.Txn.Data index holding the layer-7 State.
-const dataSlot = 3
-
 // StatsPage serves a proxy's `stats uri` (implemented by package stats).
 type StatsPage interface {
 	// Match reports whether the request is for the stats page.
@@ -24,15 +21,6 @@ type StatsPage interface {
 	// Serve answers the request (page, CSV, 401 challenge, admin action).
 	Serve(dst []byte, ctx *acl.Ctx) []byte
 }
-
-// NewStatsPage builds a proxy's stats page; package stats sets it (from
-// cmd/halo's wiring) so this package does not depend on it.
-var NewStatsPage func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (StatsPage, error)
-
-// NewService returns the service `use-service NAME` runs (package stats
-// provides "prometheus-exporter"); set by cmd/halo's wiring. rt is nil
-// when only checking the configuration.
-var NewService func(rt *proxy.Runtime, name string) (Service, error)
 
 type useBackend struct {
 	cond    *acl.Cond
@@ -70,8 +58,17 @@ type compiled struct {
 }
 
 // L7 is the layer-7 module: ACL-driven rules, stats pages, persistence
-// and logging. Build it with New and pass Module() to proxy.New.
+// and logging. Build it with New, give it its collaborators, and pass
+// Module() to proxy.New.
 type L7 struct {
+	// StatsPage builds a proxy's `stats uri` page (package stats provides
+	// it); nil: `stats` sections serve no page.
+	StatsPage func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (StatsPage, error)
+	// Service returns the service `use-service NAME` runs (package stats
+	// provides "prometheus-exporter"); rt is nil when only checking the
+	// configuration. nil: no service is known.
+	Service func(rt *proxy.Runtime, name string) (Service, error)
+
 	rt       *proxy.Runtime
 	px       map[*proxy.Proxy]*compiled
 	pool     sync.Pool
@@ -93,6 +90,7 @@ func New() *L7 {
 func (l *L7) Module() proxy.Module {
 	return proxy.Module{
 		Name:       "l7",
+		Check:      l.Check,
 		Connection: l.Connection,
 		Init:       l.Init,
 		Stop:       l.Stop,
@@ -111,8 +109,7 @@ type txnState struct {
 
 // Check compiles cfg's layer-7 parts without a runtime (for -c). Errors
 // name the proxy and, where known, the line.
-func Check(cfg *proxy.Config) error {
-	l := New()
+func (l *L7) Check(cfg *proxy.Config) error {
 	_, err := l.compileAll(cfg, nil)
 	return err
 }
@@ -200,8 +197,8 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 		return proxy.DefaultErrorPage(status)
 	}
 	env := &Env{ACL: cp, Opts: opts, Proxy: p}
-	if NewService != nil {
-		env.Service = func(name string) (Service, error) { return NewService(rt, name) }
+	if l.Service != nil {
+		env.Service = func(name string) (Service, error) { return l.Service(rt, name) }
 	}
 	var err error
 	if c.httpReq, err = CompileHTTP(p.HTTPRequest, false, env); err != nil {
@@ -276,8 +273,8 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 			c.uidHdr = []byte(strings.ToLower(p.UniqueIDHeader))
 		}
 	}
-	if p.Stats != nil && rt != nil && NewStatsPage != nil {
-		sp, err := NewStatsPage(rt, p, cp)
+	if p.Stats != nil && rt != nil && l.StatsPage != nil {
+		sp, err := l.StatsPage(rt, p, cp)
 		if err != nil {
 			return nil, err
 		}
@@ -320,13 +317,13 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 }
 
 func (l *L7) state(tx *proxy.Txn) *txnState {
-	if st, ok := tx.Data[dataSlot].(*txnState); ok {
+	if st, ok := tx.RuleState.(*txnState); ok {
 		return st
 	}
 	st := l.pool.Get().(*txnState)
 	st.v.bind(tx)
 	st.Reset(&st.v)
-	tx.Data[dataSlot] = st
+	tx.RuleState = st
 	return st
 }
 
@@ -587,10 +584,10 @@ func ms(d time.Duration) int64 {
 
 // Log renders and sends the frontend's log line, then recycles the state.
 func (l *L7) Log(tx *proxy.Txn) {
-	st, _ := tx.Data[dataSlot].(*txnState)
+	st, _ := tx.RuleState.(*txnState)
 	defer func() {
 		if st != nil {
-			tx.Data[dataSlot] = nil
+			tx.RuleState = nil
 			st.v.tx = nil
 			l.pool.Put(st)
 		}

@@ -86,10 +86,12 @@ func TestModuleEndToEnd(t *testing.T) {
 		UniqueIDHeader: "X-Unique-ID",
 	}
 	cfg := &proxy.Config{Global: proxy.Global{Maxconn: 100}, Proxies: []*proxy.Proxy{fe, ba, bb}}
-	rules.NewStatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
-		return stats.NewPage(stats.For(rt), px, cp)
+	hub := stats.NewHub(nil)
+	l7 := rules.New()
+	l7.StatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
+		return hub.Page(rt, px, cp)
 	}
-	rt, err := proxy.New(cfg, rules.New().Module())
+	rt, err := proxy.New(cfg, l7.Module())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -664,8 +664,8 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			}
 			var chk CheckState
 			has := false
-			if Checks != nil {
-				chk, has = Checks(ss)
+			if s.checks != nil {
+				chk, has = s.checks(ss)
 			}
 			cs, cr, chs := 1, 0, 0
 			if sv.Check {

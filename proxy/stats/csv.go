@@ -49,7 +49,7 @@ const (
 )
 
 // CheckState is what a health checker knows about a server, for the
-// check_* columns. Package balance (or whoever runs checks) sets Checks.
+// check_* columns (a CheckFunc, given to New, reports it).
 type CheckState struct {
 	Enabled  bool
 	Status   string // L4OK, L4CON, L7OK, L7STS, L4TOUT, … ("" before the first check)
@@ -66,14 +66,16 @@ type CheckState struct {
 	LastChange time.Time
 }
 
-// Checks returns a server's health-check state; nil means no checker
-// reports (the columns then come from the configuration alone).
-var Checks func(s *proxy.ServerState) (CheckState, bool)
+// CheckFunc returns a server's health-check state; false (or a nil
+// CheckFunc) means no checker reports on it, and the columns then come
+// from the configuration alone.
+type CheckFunc func(s *proxy.ServerState) (CheckState, bool)
 
 // Stats renders a runtime's statistics. It remembers when each server
 // last changed state (lastchg) by watching the states it reports.
 type Stats struct {
 	rt      *proxy.Runtime
+	checks  CheckFunc
 	start   time.Time
 	mu      sync.Mutex
 	changed map[*proxy.ServerState]stateMark
@@ -92,9 +94,10 @@ type stateMark struct {
 	downs  int64
 }
 
-// New returns the statistics of rt.
-func New(rt *proxy.Runtime) *Stats {
-	return &Stats{rt: rt, start: time.Now(), changed: map[*proxy.ServerState]stateMark{},
+// New returns the statistics of rt; checks (may be nil) reports the
+// servers' health checks.
+func New(rt *proxy.Runtime, checks CheckFunc) *Stats {
+	return &Stats{rt: rt, checks: checks, start: time.Now(), changed: map[*proxy.ServerState]stateMark{},
 		beMark: map[*proxy.Backend]stateMark{}, Version: Version, Release: ReleaseDate, m: newMeasures(rt)}
 }
 
@@ -356,8 +359,8 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	m := s.mark(ss, now)
 	var chk CheckState
 	hasChk := false
-	if Checks != nil {
-		chk, hasChk = Checks(ss)
+	if s.checks != nil {
+		chk, hasChk = s.checks(ss)
 	}
 	r := newRow()
 	r.set("pxname", p.Name)

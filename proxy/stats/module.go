@@ -6,35 +6,59 @@ import (
 	"sync"
 
 	"halo/proxy"
+	"halo/proxy/acl"
 )
 
-var (
-	regMu sync.Mutex
-	reg   = map[*proxy.Runtime]*Stats{}
-)
+// Hub is the statistics module of one runtime: the Stats its stats pages,
+// sockets and Prometheus service share, and the engine hooks that feed its
+// rates and timers. cmd/halo builds one per runtime with NewHub.
+type Hub struct {
+	checks CheckFunc
 
-// For returns the statistics of rt, shared by its stats pages and sockets.
-func For(rt *proxy.Runtime) *Stats {
-	regMu.Lock()
-	defer regMu.Unlock()
-	s := reg[rt]
-	if s == nil {
-		s = New(rt)
-		reg[rt] = s
-	}
-	return s
+	mu  sync.Mutex
+	sts *Stats
+	srv *Server
 }
 
-// Module opens the global `stats socket`s when the runtime starts and
-// closes them when it stops.
-func Module() proxy.Module {
-	var srv *Server
-	var rt0 *proxy.Runtime
+// NewHub returns the statistics module; checks reports each server's
+// health-check state (the balance module provides it; nil: none).
+func NewHub(checks CheckFunc) *Hub { return &Hub{checks: checks} }
+
+// For returns the statistics of rt, made on first use (a stats page is
+// built by the layer-7 module's Init, before this module's own Init).
+func (h *Hub) For(rt *proxy.Runtime) *Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sts == nil || h.sts.rt != rt {
+		h.sts = New(rt, h.checks)
+	}
+	return h.sts
+}
+
+// Page builds px's `stats uri` page.
+func (h *Hub) Page(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (*Page, error) {
+	return NewPage(h.For(rt), px, cp)
+}
+
+// Service returns the service called name for `http-request use-service`;
+// rt is nil when only checking the configuration.
+func (h *Hub) Service(rt *proxy.Runtime, name string) (*Prometheus, error) {
+	if name != "prometheus-exporter" {
+		return nil, fmt.Errorf("unknown service '%s'", name)
+	}
+	if rt == nil {
+		return &Prometheus{}, nil
+	}
+	return NewPrometheus(h.For(rt)), nil
+}
+
+// Module returns the engine hooks: the global `stats socket`s open when the
+// runtime starts and close when it stops; every accepted connection and
+// finished transaction feeds the rates and timers.
+func (h *Hub) Module() proxy.Module {
 	var sts *Stats // set by Init, before any connection
 	return proxy.Module{
 		Name: "stats",
-		// Rates and timers: every accepted connection and every finished
-		// transaction.
 		Connection: func(fe *proxy.Frontend, src, dst netip.AddrPort) bool {
 			if sts == nil {
 				return true
@@ -47,34 +71,23 @@ func Module() proxy.Module {
 			}
 		},
 		Init: func(rt *proxy.Runtime) error {
-			rt0 = rt
-			sts = For(rt)
+			sts = h.For(rt)
 			s, err := Listen(sts, rt.Cfg.Global.StatsSockets, rt.Cfg.Global.StatsTimeout)
 			if err != nil {
 				return err
 			}
-			srv = s
+			h.mu.Lock()
+			h.srv = s
+			h.mu.Unlock()
 			return nil
 		},
 		Stop: func() {
+			h.mu.Lock()
+			srv := h.srv
+			h.mu.Unlock()
 			if srv != nil {
 				srv.Close()
 			}
-			regMu.Lock()
-			delete(reg, rt0)
-			regMu.Unlock()
 		},
 	}
-}
-
-// NewService returns the service called name for `http-request
-// use-service`; rt may be nil when only checking the configuration.
-func NewService(rt *proxy.Runtime, name string) (*Prometheus, error) {
-	if name != "prometheus-exporter" {
-		return nil, fmt.Errorf("unknown service '%s'", name)
-	}
-	if rt == nil {
-		return &Prometheus{}, nil
-	}
-	return NewPrometheus(For(rt)), nil
 }

@@ -46,15 +46,14 @@ func TestPrometheusMatchesHAProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats.Checks = func(s *proxy.ServerState) (stats.CheckState, bool) {
+	checks := func(s *proxy.ServerState) (stats.CheckState, bool) {
 		if !s.Server.Check {
 			return stats.CheckState{}, false
 		}
 		return stats.CheckState{Enabled: true, Status: "L4CON", Desc: "Layer4 connection problem"}, true
 	}
-	defer func() { stats.Checks = nil }()
 	rt.BackendByName("app").Servers[0].SetStatus(proxy.SrvDown)
-	got := metricKeys(string(stats.NewPrometheus(stats.New(rt)).Render(nil)))
+	got := metricKeys(string(stats.NewPrometheus(stats.New(rt, checks)).Render(nil)))
 	wantB, err := os.ReadFile("testdata/promex.golden")
 	if err != nil {
 		t.Fatal(err)

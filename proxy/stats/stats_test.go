@@ -50,14 +50,13 @@ func runtime(t *testing.T) *proxy.Runtime {
 var volatile = map[string]bool{"lastchg": true, "downtime": true}
 
 func TestShowStatMatchesHAProxy(t *testing.T) {
-	stats.Checks = func(s *proxy.ServerState) (stats.CheckState, bool) {
+	checks := func(s *proxy.ServerState) (stats.CheckState, bool) {
 		if s.Server.Name != "t1" {
 			return stats.CheckState{}, false
 		}
 		return stats.CheckState{Enabled: true, Status: "L4OK", Desc: "Layer4 check passed", Health: 4, Failed: 1, Downs: 1}, true
 	}
-	defer func() { stats.Checks = nil }()
-	st := stats.New(runtime(t))
+	st := stats.New(runtime(t), checks)
 	got := string(stats.AppendCSV(nil, st.Rows(stats.Filter{IID: -1, Types: 7, SID: -1, Admin: true})))
 	wantB, err := os.ReadFile("testdata/show_stat_admin.golden")
 	if err != nil {
@@ -97,7 +96,7 @@ func TestShowStatMatchesHAProxy(t *testing.T) {
 
 func TestCLI(t *testing.T) {
 	rt := runtime(t)
-	st := stats.New(rt)
+	st := stats.New(rt, nil)
 	admin := &stats.Session{Level: stats.LevelAdmin}
 	fc := &rt.Frontends[0].Counters
 	fc.TotConns.Store(7)
@@ -176,7 +175,7 @@ func FuzzExecute(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	st := stats.New(rt)
+	st := stats.New(rt, nil)
 	f.Fuzz(func(t *testing.T, line string) {
 		st.Execute(line, &stats.Session{Level: stats.LevelAdmin})
 	})
@@ -184,7 +183,7 @@ func FuzzExecute(f *testing.F) {
 
 func TestRatesAndTimers(t *testing.T) {
 	rt := runtime(t)
-	st := stats.New(rt)
+	st := stats.New(rt, nil)
 	fe := rt.Frontends[1] // lhttp
 	be := rt.BackendByName("lhttp")
 	for _, rtime := range []time.Duration{100, 200, 300} {
@@ -218,14 +217,13 @@ func TestRatesAndTimers(t *testing.T) {
 // printed (testdata/show_stat_typed.golden, recorded with t1 failing its
 // check); values are the CSV's, tested above.
 func TestShowStatTypedMatchesHAProxy(t *testing.T) {
-	stats.Checks = func(s *proxy.ServerState) (stats.CheckState, bool) {
+	checks := func(s *proxy.ServerState) (stats.CheckState, bool) {
 		if s.Server.Name != "t1" {
 			return stats.CheckState{}, false
 		}
 		return stats.CheckState{Enabled: true, Status: "L4CON", Desc: "Layer4 connection problem", Info: "Connection refused"}, true
 	}
-	defer func() { stats.Checks = nil }()
-	st := stats.New(runtime(t))
+	st := stats.New(runtime(t), checks)
 	got := strings.Split(st.Execute("show stat typed", &stats.Session{Level: stats.LevelAdmin}), "\n")
 	wantB, err := os.ReadFile("testdata/show_stat_typed.golden")
 	if err != nil {
@@ -254,7 +252,7 @@ func TestShowStatTypedMatchesHAProxy(t *testing.T) {
 func TestSocketPrompt(t *testing.T) {
 	rt := runtime(t)
 	path := t.TempDir() + "/sock"
-	srv, err := stats.Listen(stats.New(rt), []proxy.StatsSocket{{Path: path, Level: "admin"}}, 2*time.Second)
+	srv, err := stats.Listen(stats.New(rt, nil), []proxy.StatsSocket{{Path: path, Level: "admin"}}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,13 +27,9 @@ import (
 	"halo/proxy/logging"
 )
 
-// Module returns the balance/health module.
-func Module() proxy.Module {
-	m := &module{}
-	return proxy.Module{Name: "balance", NewPicker: m.newPicker, Init: m.init, Stop: m.stop}
-}
-
-type module struct {
+// Balancer is the balance/health module of one runtime. Build it with New
+// and pass Module() to proxy.New.
+type Balancer struct {
 	mu      sync.Mutex
 	pickers []*Picker
 	stopFn  func()
@@ -108,7 +104,16 @@ func Config(p *proxy.Proxy) (balance.Config, []balance.ServerConfig) {
 	return c, srvs
 }
 
-func (m *module) newPicker(pb *proxy.Backend) proxy.Picker {
+// New returns the module, with no backend yet: proxy.New asks it for
+// each backend's picker.
+func New() *Balancer { return &Balancer{} }
+
+// Module returns the engine hooks.
+func (m *Balancer) Module() proxy.Module {
+	return proxy.Module{Name: "balance", NewPicker: m.newPicker, Init: m.init, Stop: m.stop}
+}
+
+func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 	cfg, srvs := Config(pb.Proxy)
 	be, err := balance.New(cfg, srvs)
 	if err != nil {
@@ -120,7 +125,6 @@ func (m *module) newPicker(pb *proxy.Backend) proxy.Picker {
 	for i, ss := range pb.Servers {
 		p.seen[i].status.Store(int32(ss.Status()))
 		p.seen[i].weight.Store(ss.Weight.Load())
-		registry.Store(ss, serverRef{p, i})
 	}
 	be.SetQueueHook(func(s *balance.Server, n int) {
 		c := &pb.Counters
@@ -138,23 +142,14 @@ func (m *module) newPicker(pb *proxy.Backend) proxy.Picker {
 	return p
 }
 
-type serverRef struct {
-	p *Picker
-	i int
-}
-
-// registry maps the engine's servers to their balance state, for Lookup.
-var registry sync.Map // *proxy.ServerState → serverRef
-
-// Lookup returns the balance state of an engine server handled by this
-// module (stats page: check columns, status, lbtot).
-func Lookup(ss *proxy.ServerState) (*balance.Server, bool) {
-	v, ok := registry.Load(ss)
+// Server returns the balance state of an engine server whose backend this
+// module serves (stats: check columns, status, lbtot).
+func Server(ss *proxy.ServerState) (*balance.Server, bool) {
+	p, ok := ss.Backend.Picker.(*Picker)
 	if !ok {
 		return nil, false
 	}
-	r := v.(serverRef)
-	return r.p.srvs[r.i], true
+	return p.srvs[ss.Index()], true
 }
 
 // Reserve takes a connection slot on a server chosen by persistence (a
@@ -166,13 +161,12 @@ func Lookup(ss *proxy.ServerState) (*balance.Server, bool) {
 // a Pick. For a server this module does not handle it only counts the
 // engine's CurConns.
 func Reserve(ss *proxy.ServerState, deadline time.Time) (*proxy.ServerState, error) {
-	v, ok := registry.Load(ss)
+	p, ok := ss.Backend.Picker.(*Picker)
 	if !ok {
 		ss.Counters.CurConns.Add(1)
 		return ss, nil
 	}
-	r := v.(serverRef)
-	s, err := r.p.be.TakeServerUntil(r.p.srvs[r.i], deadline)
+	s, err := p.be.TakeServerUntil(p.srvs[ss.Index()], deadline)
 	if err != nil {
 		if errors.Is(err, balance.ErrNoServer) {
 			return nil, proxy.ErrNoServer
@@ -180,8 +174,8 @@ func Reserve(ss *proxy.ServerState, deadline time.Time) (*proxy.ServerState, err
 		return nil, proxy.ErrQueueTimeout
 	}
 	i := s.Index()
-	r.p.lbTaken[i].Add(1)
-	got := r.p.states[i]
+	p.lbTaken[i].Add(1)
+	got := p.states[i]
 	got.Counters.CurConns.Add(1)
 	return got, nil
 }
@@ -444,7 +438,7 @@ func connectPort(px *proxy.Proxy) int {
 	return 0
 }
 
-func (m *module) init(rt *proxy.Runtime) error {
+func (m *Balancer) init(rt *proxy.Runtime) error {
 	var checkers []*health.Checker
 	ticking := false
 	for _, p := range m.pickers {
@@ -494,7 +488,7 @@ func (m *module) init(rt *proxy.Runtime) error {
 	return nil
 }
 
-func (m *module) stop() {
+func (m *Balancer) stop() {
 	if m.stopFn != nil {
 		m.stopFn()
 	}

@@ -71,7 +71,7 @@ func start(t *testing.T, be *proxy.Proxy) (*proxy.Runtime, string) {
 	for i, s := range be.Servers {
 		s.ID = i + 1
 	}
-	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, Module())
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, New().Module())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestPickNoAlloc(t *testing.T) {
 	// A runtime that is built but not started: no other goroutine
 	// allocates while AllocsPerRun counts.
 	fe := &proxy.Proxy{Name: "fe", Cap: proxy.CapFE, Mode: proxy.ModeHTTP, DefaultBackend: be}
-	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, Module())
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, New().Module())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +483,7 @@ func TestReservePersistentServer(t *testing.T) {
 	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{s1, server("s2", a)},
 		Timeouts: proxy.Timeouts{Queue: time.Second}}
 	fe := &proxy.Proxy{Name: "fe", Cap: proxy.CapFE, Mode: proxy.ModeHTTP, DefaultBackend: be}
-	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, Module())
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}}, New().Module())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"halo/proxy"
+	"halo/proxy/acl"
+	"halo/proxy/balance/lbmod"
+	"halo/proxy/rules"
+	"halo/proxy/stats"
+)
+
+// haproxyEngine assembles the HAProxy runtime: every module proxy.New
+// plugs in, in hook order, and what each one gets from the others. It is
+// the only place the engine is put together; each call returns fresh
+// modules (they keep per-runtime state).
+//
+//   - balance (proxy/balance/lbmod): each backend's picker (HAProxy's
+//     algorithms, maxconn queues), the servers' state and health checks.
+//   - l7 (proxy/rules): ACLs, tcp/http-request and -response rules,
+//     use_backend, cookie persistence, monitor-uri, stats pages, logs.
+//   - stats (proxy/stats): show stat/info, the runtime API on the stats
+//     sockets, the stats page and the Prometheus exporter, which read
+//     the balance module's check state.
+//
+// Request and Response hooks run in this order; for NewPicker the last
+// module that returns a picker wins.
+func haproxyEngine() []proxy.Module {
+	lb := lbmod.New()
+	st := stats.NewHub(balanceChecks)
+	l7 := rules.New()
+	l7.StatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
+		return st.Page(rt, px, cp)
+	}
+	l7.Service = func(rt *proxy.Runtime, name string) (rules.Service, error) {
+		return st.Service(rt, name)
+	}
+	return []proxy.Module{lb.Module(), l7.Module(), st.Module()}
+}
+
+// balanceChecks reads a server's health-check state from the balance
+// module for the stats check_* columns.
+func balanceChecks(ss *proxy.ServerState) (stats.CheckState, bool) {
+	bs, ok := lbmod.Server(ss)
+	if !ok {
+		return stats.CheckState{}, false
+	}
+	st := bs.Stats()
+	if !st.Check.Enabled {
+		return stats.CheckState{}, false
+	}
+	return stats.CheckState{
+		Enabled:    true,
+		Status:     st.Check.Status,
+		Code:       st.Check.Code,
+		Desc:       stats.CheckDesc(st.Check.Status),
+		Info:       st.Check.Desc,
+		Duration:   st.Check.Duration.Milliseconds(),
+		Health:     st.Check.Health,
+		Failed:     int64(st.FailedChecks),
+		Downs:      int64(st.DownTrans),
+		Downtime:   st.Downtime,
+		LastChange: st.LastChange,
+	}, true
+}
