@@ -171,7 +171,12 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("'bind' : %s", err)
 		}
 		if hp.path != "" {
-			binds = append(binds, proxy.Bind{Network: "unix", Path: hp.path, Line: d.Pos.Line})
+			b, err := pathBind(hp)
+			if err != nil {
+				return fmt.Errorf("'bind' : %s", err)
+			}
+			b.Line = d.Pos.Line
+			binds = append(binds, b)
 			continue
 		}
 		if !hp.hasPort {
@@ -312,6 +317,31 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	c.cur.p.Binds = append(c.cur.p.Binds, binds...)
 	return nil
+}
+
+// pathBind is a bind on a UNIX socket (unix@PATH, /PATH, abns@NAME) or an
+// inherited listening socket (fd@N).
+func pathBind(hp hostPort) (proxy.Bind, error) {
+	switch hp.family {
+	case "fd":
+		n, err := strconv.Atoi(hp.path)
+		if err != nil || n < 0 {
+			return proxy.Bind{}, fmt.Errorf("invalid file descriptor '%s' in '%s'", hp.path, hp.original)
+		}
+		return proxy.Bind{Network: "fd", FD: n}, nil
+	case "sockpair":
+		return proxy.Bind{}, fmt.Errorf("sockpair@ listeners are not supported by halo ('%s')", hp.original)
+	}
+	return proxy.Bind{Network: "unix", Path: socketPath(hp)}, nil
+}
+
+// socketPath is the path Go's net package takes for a UNIX socket address:
+// an abstract-namespace socket (abns@NAME) is "@NAME".
+func socketPath(hp hostPort) string {
+	if hp.family == "abns" {
+		return "@" + hp.path
+	}
+	return hp.path
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -486,8 +516,15 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 		return fmt.Errorf("%s : %s", title, err)
 	}
 	if hp.path != "" {
-		c.lower(Unsupported, "servers on unix sockets are not supported by halo")
-		srv.Host = addr
+		switch hp.family {
+		case "unix", "abns":
+			srv.Host, srv.Path = addr, socketPath(hp)
+		default:
+			// fd@ and sockpair@ name descriptors of a listener's
+			// process; haproxy accepts sockpair@ for servers only.
+			c.lower(Unsupported, "servers on "+hp.family+"@ addresses are not supported by halo")
+			srv.Host = addr
+		}
 	} else {
 		srv.Host = hp.host
 		if hp.isIP {

@@ -186,8 +186,9 @@ type Proxy struct {
 // Bind is one `bind` line, one per address after port ranges are expanded.
 type Bind struct {
 	Addr        netip.AddrPort // unspecified address = all
-	Network     string         // "tcp", "tcp4", "tcp6", "unix"
-	Path        string         // unix socket path
+	Network     string         // "tcp", "tcp4", "tcp6", "unix", "fd"
+	Path        string         // unix socket path ("@name": abstract namespace)
+	FD          int            // Network "fd": an inherited listening socket (fd@N)
 	V4V6        bool
 	V6Only      bool
 	Maxconn     int
@@ -254,10 +255,13 @@ const (
 
 // Server is a `server` line with default-server applied.
 type Server struct {
-	Name      string
-	ID        int
-	Host      string // as written, before resolution
-	Addr      netip.Addr
+	Name string
+	ID   int
+	Host string // as written, before resolution
+	Addr netip.Addr
+	// Path is set for a server on a UNIX socket (unix@PATH, /PATH, or
+	// abns@NAME as "@NAME"); Addr and Port are then unused.
+	Path      string
 	Port      int // 0 = same port as the client connected to
 	Weight    int // 0..256, default 1
 	Backup    bool

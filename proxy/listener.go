@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,8 +27,11 @@ type listener struct {
 }
 
 func bindString(b *Bind) string {
-	if b.Network == "unix" {
+	switch b.Network {
+	case "unix":
 		return b.Path
+	case "fd":
+		return "fd@" + strconv.Itoa(b.FD)
 	}
 	return b.Addr.String()
 }
@@ -47,9 +53,14 @@ func listen(b *Bind, p *Proxy) (net.Listener, error) {
 	if backlog <= 0 {
 		backlog = 1024
 	}
-	if b.Network == "unix" {
-		_ = os.Remove(b.Path)
+	switch b.Network {
+	case "unix":
+		if !strings.HasPrefix(b.Path, "@") {
+			_ = os.Remove(b.Path)
+		}
 		return net.Listen("unix", b.Path)
+	case "fd":
+		return inheritedListener(b.FD)
 	}
 	addr := b.Addr.Addr()
 	network := "tcp4"
@@ -92,6 +103,26 @@ func listen(b *Bind, p *Proxy) (net.Listener, error) {
 		}
 	}
 	return ln, nil
+}
+
+// inheritedListener takes over a listening socket the process inherited
+// (bind "fd@N": systemd socket activation, VTest, a parent process), as
+// HAProxy's fd@ address family does. The descriptor must be a listening
+// stream socket.
+func inheritedListener(fd int) (net.Listener, error) {
+	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err != nil {
+		return nil, fmt.Errorf("fd@%d: %w", fd, err)
+	}
+	if acc == 0 {
+		return nil, fmt.Errorf("fd@%d: not a listening socket", fd)
+	}
+	f := os.NewFile(uintptr(fd), "fd@"+strconv.Itoa(fd))
+	// FileListener works on a duplicate; the inherited number is closed
+	// so it cannot leak into children.
+	ln, err := net.FileListener(f)
+	f.Close()
+	return ln, err
 }
 
 // acceptLoop takes a connection slot (bind, frontend, global maxconn)

@@ -172,11 +172,15 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 	// No keep-alive probes (HAProxy: only with option srvtcpka), which
 	// also saves three setsockopt calls per connection; Go sets
 	// TCP_NODELAY itself.
-	var tc interface {
-		net.Conn
-		SetLinger(int) error
-	}
-	if s.Backend.Proxy.Mode == ModeHTTP && !s.Server.SSL {
+	var tc net.Conn
+	if s.Server.Path != "" {
+		// A server on a UNIX socket (unix@, abns@): no TCP options apply.
+		c, err := net.DialTimeout("unix", s.Server.Path, timeout)
+		if err != nil {
+			return nil, err
+		}
+		tc = c
+	} else if s.Backend.Proxy.Mode == ModeHTTP && !s.Server.SSL {
 		// mode http without TLS: a raw socket (proxy/rawtcp), which
 		// saves the poller and the dialer's context, timer and
 		// resolution on each of these usually short connections.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,20 @@ func listenSocket(sk proxy.StatsSocket) (net.Listener, error) {
 		if strings.HasPrefix(p, pre) {
 			return net.Listen("tcp", strings.TrimPrefix(p, pre))
 		}
+	}
+	if fd, ok := strings.CutPrefix(p, "fd@"); ok {
+		// An inherited listening socket (VTest hands the CLI over so).
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			return nil, fmt.Errorf("invalid file descriptor '%s'", fd)
+		}
+		f := os.NewFile(uintptr(n), p)
+		ln, err := net.FileListener(f)
+		f.Close()
+		return ln, err
+	}
+	if name, ok := strings.CutPrefix(p, "abns@"); ok {
+		return net.Listen("unix", "@"+name)
 	}
 	p = strings.TrimPrefix(p, "unix@")
 	if !strings.HasPrefix(p, "/") && strings.Contains(p, ":") {
