@@ -30,6 +30,7 @@ test: build vet lint
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz-short
 	./scripts/conformance-ratchet
+	./scripts/regtests-ratchet
 
 # Every fuzz target, FUZZTIME each (make fuzz FUZZTIME=5m).
 fuzz:
