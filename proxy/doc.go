@@ -57,15 +57,18 @@
 //     Pick(k *PickKey) gets the hashing inputs (k.Src, k.Dst, k.Req for
 //     URI / url_param / hdr(name), k.Exclude for redispatch, k.Deadline for
 //     maxconn queueing) and returns a usable *ServerState or ErrNoServer /
-//     ErrQueueTimeout (both answered 503). Each successful Pick is paired
-//     with one Release when the transaction is done with the server; the
-//     picker owns ServerState.Counters.CurConns (increment in Pick,
-//     decrement in Release), the engine counts TotConns and the rest.
-//     Persistence (cookie, stick tables) sets tx.Server in a Request hook
-//     before the engine picks; the engine then does not call Pick (but
-//     still calls Release, so such a hook must count the server as Pick
-//     would). Health checks change ServerState.SetStatus; the built-in
-//     RoundRobin is the fallback.
+//     ErrQueueTimeout (both answered 503). Persistence (cookie, stick
+//     tables) sets tx.Server in a Request hook; the engine then calls
+//     Take(tx.Server, k) instead of Pick, so that server's maxconn and
+//     queue apply too (HAProxy's SF_DIRECT streams). Each successful Pick
+//     or Take is paired with one Release when the transaction is done
+//     with the server; the picker owns ServerState.Counters.CurConns, the
+//     engine counts TotConns and the rest. A Picker that implements
+//     ServerStates (serverstate.go) owns its servers' status and weight:
+//     the runtime API and stats page change them through ServerState's
+//     SetAdmin/SetHealth/SetWeight, health checks inside the owner. The
+//     built-in RoundRobin, with the engine's own state table, is the
+//     fallback.
 //  2. Request: Module.Request(tx, px) after the request head is parsed,
 //     first for the frontend, then for the chosen backend (if another
 //     proxy). tx.Req (*http1.Message) gives zero-allocation access to

@@ -64,10 +64,15 @@ const (
 // Picker chooses a server of a backend for one transaction. Implementations
 // must be safe for concurrent use. Pick returns ErrNoServer when no server
 // is usable (the engine answers 503) and may block until k.Deadline for a
-// server slot (maxconn queueing), then return ErrQueueTimeout. Each
-// successful Pick is paired with exactly one Release of that server.
+// server slot (maxconn queueing), then return ErrQueueTimeout. Take does
+// the same for a server chosen by persistence (a cookie: HAProxy's
+// SF_DIRECT streams), whose maxconn and queue apply too; it may return
+// another server (the one it waited for left load balancing, or its queue
+// is full and the backend redispatches). Each successful Pick or Take is
+// paired with exactly one Release of the server it returned.
 type Picker interface {
 	Pick(k *PickKey) (*ServerState, error)
+	Take(s *ServerState, k *PickKey) (*ServerState, error)
 	Release(s *ServerState)
 }
 
@@ -220,6 +225,7 @@ type Txn struct {
 	payUntil    time.Time // inspect-delay expiry
 	payMax      int       // buffer size (tune.bufsize)
 	firstReq    bool
+	held        bool // a slot is held on Server (Pick or Take): Release is owed
 	released    bool // the picked server was released
 	leftBackend bool // the backend session count was decremented
 	picked      bool // tx.Server came from the Picker, not from persistence

@@ -686,27 +686,24 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	tx := &s.tx
 	be := tx.Backend
-	if tx.Server == nil {
+	tx.Tw = 0
+	if !tx.held {
 		// Queueing for a server slot lasts timeout queue (default:
-		// timeout connect), as HAProxy.
+		// timeout connect), as HAProxy; Tw is the time spent there.
+		t0 := time.Now()
 		if q := pick(be.Proxy.Timeouts.Queue, be.Proxy.Timeouts.Connect); q > 0 && key.Deadline.IsZero() {
-			key.Deadline = time.Now().Add(q)
+			key.Deadline = t0.Add(q)
 		}
-		s, err := be.Picker.Pick(key)
+		err := be.hold(tx, key)
+		tx.Tw = time.Since(t0)
 		if err != nil {
-			tx.Tw = 0
 			tx.setTerm('S', 'C')
 			if errors.Is(err, ErrQueueTimeout) {
 				tx.setTerm('s', 'Q')
 			}
 			return nil, err
 		}
-		tx.Server = s
-		tx.picked = true
-		s.Counters.TotConns.Add(1)
-		s.Counters.LastSess.Store(time.Now().Unix())
 	}
-	tx.Tw = 0
 	srv := tx.Server
 	for i, sc := range s.conns {
 		if sc != nil && sc.srv == srv {
@@ -767,7 +764,7 @@ func (s *session) dropConn(sc *serverConn) {
 }
 
 func (rt *Runtime) releaseServer(tx *Txn) {
-	if tx.Server != nil && !tx.released {
+	if tx.held && !tx.released {
 		tx.released = true
 		// Logs show srv_conn with this transaction still counted.
 		tx.SrvConn = tx.Server.Counters.CurConns.Load()

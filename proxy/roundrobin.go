@@ -33,13 +33,13 @@ func (r *RoundRobin) pick(k *PickKey, backup bool) *ServerState {
 	total := 0
 	for _, s := range srv {
 		if s.Server.Backup == backup && r.ok(s, k) {
-			total += int(s.Weight.Load())
+			total += s.Weight()
 		}
 	}
 	if total == 0 {
 		// Every usable server excluded (redispatch with one server): allow
 		// the excluded one rather than fail.
-		if k.Exclude != nil && k.Exclude.Server.Backup == backup && k.Exclude.Usable() && k.Exclude.Weight.Load() > 0 {
+		if k.Exclude != nil && k.Exclude.Server.Backup == backup && k.Exclude.Usable() && k.Exclude.Weight() > 0 {
 			k.Exclude.Counters.CurConns.Add(1)
 			return k.Exclude
 		}
@@ -58,7 +58,7 @@ func (r *RoundRobin) pick(k *PickKey, backup bool) *ServerState {
 		if s.Server.Backup != backup || !r.ok(s, k) {
 			continue
 		}
-		if n -= int(s.Weight.Load()); n < 0 {
+		if n -= s.Weight(); n < 0 {
 			s.Counters.CurConns.Add(1)
 			return s
 		}
@@ -67,13 +67,20 @@ func (r *RoundRobin) pick(k *PickKey, backup bool) *ServerState {
 }
 
 func (r *RoundRobin) ok(s *ServerState, k *PickKey) bool {
-	if !s.Usable() || s.Weight.Load() <= 0 || s == k.Exclude {
+	if !s.Usable() || s.Weight() <= 0 || s == k.Exclude {
 		return false
 	}
 	if mc := s.Server.Maxconn; mc > 0 && s.Counters.CurConns.Load() >= int64(mc) {
 		return false
 	}
 	return true
+}
+
+// Take implements Picker: the built-in picker does not queue, a server
+// chosen by persistence is only counted.
+func (r *RoundRobin) Take(s *ServerState, k *PickKey) (*ServerState, error) {
+	s.Counters.CurConns.Add(1)
+	return s, nil
 }
 
 // Release implements Picker.

@@ -63,19 +63,19 @@ type Backend struct {
 	Counters Counters
 	Picker   Picker
 	rt       *Runtime
+	// states owns the servers' status and weight: the Picker when it
+	// implements ServerStates, else the engine's own table.
+	states ServerStates
 }
 
-// ServerState is one server's runtime state. Status is changed by health
-// checks and the runtime API; the engine only reads it through Usable.
+// ServerState is one server's runtime state. Its status and weight have
+// one owner, the backend's ServerStates (serverstate.go): the accessors
+// below read from it and the setters go to it.
 type ServerState struct {
 	Server   *Server
 	Backend  *Backend
 	Counters Counters
 	idx      int // position in Backend.Servers
-	status   atomic.Int32
-	// Weight is the current effective weight (dynamic: set server weight,
-	// slowstart); pickers read it.
-	Weight atomic.Int32
 
 	idleMu sync.Mutex
 	idle   []*serverConn
@@ -83,21 +83,6 @@ type ServerState struct {
 	tlsOnce sync.Once
 	tlsConf *tls.Config
 }
-
-// Status returns the server's state.
-func (s *ServerState) Status() ServerStatus { return ServerStatus(s.status.Load()) }
-
-// SetStatus changes the server's state; on leaving UP, idle connections
-// are closed.
-func (s *ServerState) SetStatus(st ServerStatus) {
-	s.status.Store(int32(st))
-	if st == SrvDown || st == SrvMaint {
-		s.closeIdle()
-	}
-}
-
-// Usable reports whether the server may take new (non-persistent) traffic.
-func (s *ServerState) Usable() bool { return s.Status() == SrvUp }
 
 // Index is the server's position in its backend's Servers.
 func (s *ServerState) Index() int { return s.idx }
@@ -155,10 +140,6 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			b := &Backend{Proxy: p, rt: rt}
 			for _, s := range p.Servers {
 				ss := &ServerState{Server: s, Backend: b, idx: len(b.Servers)}
-				ss.Weight.Store(int32(s.Weight))
-				if s.Disabled || (!s.Resolved && !s.Addr.IsValid()) {
-					ss.status.Store(int32(SrvMaint))
-				}
 				b.Servers = append(b.Servers, ss)
 			}
 			rt.Backends = append(rt.Backends, b)
@@ -181,6 +162,11 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		}
 		if b.Picker == nil {
 			b.Picker = NewRoundRobin(b)
+		}
+		if o, ok := b.Picker.(ServerStates); ok {
+			b.states = o
+		} else {
+			b.states = newLocalStates(b.Servers)
 		}
 	}
 	return rt, nil

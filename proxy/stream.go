@@ -78,6 +78,32 @@ func (tx *Txn) leaveBackend(be *Backend) {
 
 var errConnect = errors.New("cannot connect to server")
 
+// hold takes a connection slot for tx: on the server persistence chose
+// (Take: its maxconn and queue apply, as to HAProxy's SF_DIRECT streams),
+// else on the one the algorithm picks. The session then counts on that
+// server, as when HAProxy assigns it.
+func (be *Backend) hold(tx *Txn, key *PickKey) error {
+	var s *ServerState
+	var err error
+	if tx.Server != nil {
+		s, err = be.Picker.Take(tx.Server, key)
+	} else {
+		s, err = be.Picker.Pick(key)
+		tx.picked = true
+	}
+	if err != nil {
+		tx.Server = nil
+		return err
+	}
+	tx.Server, tx.held = s, true
+	s.Counters.TotConns.Add(1)
+	s.Counters.LastSess.Store(time.Now().Unix())
+	if n := s.Counters.CurConns.Load(); n > s.Counters.MaxConns.Load() {
+		s.Counters.MaxConns.Store(n)
+	}
+	return nil
+}
+
 // connect picks a server (unless tx.Server is already set by persistence)
 // and connects to it: `retries` more attempts after a failure, each after
 // the turn-around delay, the last one on another server with `option
@@ -99,9 +125,8 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		key.Deadline = start.Add(px.Timeouts.Connect)
 	}
 	for attempt := 0; ; attempt++ {
-		if tx.Server == nil {
-			s, err := be.Picker.Pick(key)
-			if err != nil {
+		if !tx.held {
+			if err := be.hold(tx, key); err != nil {
 				if tx.Tw < 0 {
 					tx.Tw = time.Since(start)
 				}
@@ -111,13 +136,6 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 					tx.setTerm('S', 'C')
 				}
 				return nil, err
-			}
-			tx.Server = s
-			tx.picked = true
-			s.Counters.TotConns.Add(1)
-			s.Counters.LastSess.Store(time.Now().Unix())
-			if n := s.Counters.CurConns.Load(); n > s.Counters.MaxConns.Load() {
-				s.Counters.MaxConns.Store(n)
 			}
 		}
 		if tx.Tw < 0 {
@@ -133,7 +151,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		be.Counters.ErrConn.Add(1)
 		if attempt >= retries {
 			be.Picker.Release(tx.Server)
-			tx.Server = nil
+			tx.Server, tx.held = nil, false
 			tx.Tc = -1
 			if isTimeout(err) {
 				tx.setTerm('s', 'C')
@@ -154,7 +172,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		if redisp {
 			key.Exclude = tx.Server
 			be.Picker.Release(tx.Server)
-			tx.Server = nil
+			tx.Server, tx.held = nil, false
 			be.Counters.Redisp.Add(1)
 		}
 	}

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -60,6 +61,9 @@ type Server struct {
 	nextAdmin  Admin
 	curEweight int
 	nextEwght  int
+	// now is curState and curAdmin, published at each commit so that
+	// Current reads them without the backend lock.
+	now atomic.Uint32
 
 	served int       // connections currently assigned
 	queue  []*waiter // streams waiting for a slot on this server
@@ -129,7 +133,24 @@ func newServer(b *Backend, idx int, c ServerConfig) *Server {
 	if c.Disabled {
 		s.curAdmin, s.nextAdmin = AdminCfgMaint, AdminCfgMaint
 	}
+	s.publish()
 	return s
+}
+
+func (s *Server) publish() { s.now.Store(uint32(s.curState) | uint32(s.curAdmin)<<8) }
+
+// Current returns the committed operational state and admin flags. It
+// takes no lock: the engine asks on every persistent request.
+func (s *Server) Current() (State, Admin) {
+	v := s.now.Load()
+	return State(v & 0xff), Admin(v >> 8)
+}
+
+// UserWeight returns the user weight (`weight`, or `set server … weight`).
+func (s *Server) UserWeight() int {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	return s.uweight
 }
 
 // Index is the server's position in its backend (declaration order).
@@ -153,6 +174,7 @@ func (s *Server) willUsable() bool { return usable(s.nextState, s.nextAdmin, s.n
 
 func (s *Server) commit() {
 	s.curState, s.curAdmin, s.curEweight = s.nextState, s.nextAdmin, s.nextEwght
+	s.publish()
 }
 
 // dynMaxconn is srv_dynamic_maxconn: maxconn scaled by the backend's load

@@ -424,11 +424,9 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		if be != nil {
 			refs := serverRefs(be, st)
 			if i := c.cookie.Request(st.v.ReqHeaders(), refs, &st.State); i >= 0 {
-				s := be.Servers[i]
-				tx.Server = s
-				s.Counters.CurConns.Add(1)
-				s.Counters.TotConns.Add(1)
-				s.Counters.LastSess.Store(time.Now().Unix())
+				// The engine takes the server's slot (Picker.Take):
+				// its maxconn and queue apply.
+				tx.Server = be.Servers[i]
 			}
 		}
 	}

@@ -326,7 +326,7 @@ func cmdDisableServer(s *Stats, sess *Session, args []string) string {
 	if ss == nil {
 		return msg
 	}
-	ss.SetStatus(proxy.SrvMaint)
+	ss.SetAdmin(proxy.AdminMaint)
 	return "\n"
 }
 
@@ -338,9 +338,7 @@ func cmdEnableServer(s *Stats, sess *Session, args []string) string {
 	if ss == nil {
 		return msg
 	}
-	if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
-		ss.SetStatus(proxy.SrvUp)
-	}
+	ss.SetAdmin(proxy.AdminReady)
 	return "\n"
 }
 
@@ -352,7 +350,7 @@ func cmdGetWeight(s *Stats, sess *Session, args []string) string {
 	if ss == nil {
 		return msg
 	}
-	return fmt.Sprintf("%d (initial %d)\n\n", ss.Weight.Load(), ss.Server.Weight)
+	return fmt.Sprintf("%d (initial %d)\n\n", ss.Weight(), ss.Server.Weight)
 }
 
 // setWeight applies "N" or "N%" (of the initial weight).
@@ -377,7 +375,9 @@ func setWeight(ss *proxy.ServerState, v string) string {
 		}
 		w = n
 	}
-	ss.Weight.Store(int32(w))
+	if err := ss.SetWeight(w); err != nil {
+		return err.Error() + "\n"
+	}
 	return "\n"
 }
 
@@ -416,13 +416,11 @@ func cmdSetServer(s *Stats, sess *Session, args []string) string {
 		}
 		switch v {
 		case "ready":
-			if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
-				ss.SetStatus(proxy.SrvUp)
-			}
+			ss.SetAdmin(proxy.AdminReady)
 		case "drain":
-			ss.SetStatus(proxy.SrvDrain)
+			ss.SetAdmin(proxy.AdminDrain)
 		case "maint":
-			ss.SetStatus(proxy.SrvMaint)
+			ss.SetAdmin(proxy.AdminMaint)
 		default:
 			return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"
 		}
@@ -434,11 +432,11 @@ func cmdSetServer(s *Stats, sess *Session, args []string) string {
 		}
 		switch v {
 		case "up":
-			ss.SetStatus(proxy.SrvUp)
+			ss.SetHealth(proxy.SrvUp)
 		case "stopping":
-			ss.SetStatus(proxy.SrvNoLB)
+			ss.SetHealth(proxy.SrvNoLB)
 		case "down":
-			ss.SetStatus(proxy.SrvDown)
+			ss.SetHealth(proxy.SrvDown)
 		default:
 			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n"
 		}
@@ -698,7 +696,7 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 				checkAddr = sv.CheckAddr.String()
 			}
 			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - %d %d %s - 0\n",
-				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, sv.Addr, op, admin, ss.Weight.Load(), sv.Weight,
+				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, sv.Addr, op, admin, ss.Weight(), sv.Weight,
 				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, sv.Port, ssl, sv.CheckPort, checkAddr)
 		}
 	}

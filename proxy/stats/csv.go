@@ -381,7 +381,7 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	r.setI("wretr", c.Retries.Load())
 	r.setI("wredis", c.Redisp.Load())
 	r.set("status", serverStatus(ss, chk, hasChk))
-	w := int64(ss.Weight.Load())
+	w := int64(ss.Weight())
 	r.setI("weight", w)
 	if sv.Backup {
 		r.set("act", "0")
@@ -531,7 +531,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 		if !ss.Usable() && ss.Status() != proxy.SrvDrain {
 			continue
 		}
-		w := int64(ss.Weight.Load())
+		w := int64(ss.Weight())
 		if ss.Server.Backup {
 			bck++
 			if ss.Usable() {

@@ -255,19 +255,17 @@ func (p *Page) apply(t acl.Txn) string {
 	for _, ss := range todo {
 		switch action {
 		case "ready":
-			if st := ss.Status(); st == proxy.SrvMaint || st == proxy.SrvDrain {
-				ss.SetStatus(proxy.SrvUp)
-			}
+			ss.SetAdmin(proxy.AdminReady)
 		case "drain":
-			ss.SetStatus(proxy.SrvDrain)
+			ss.SetAdmin(proxy.AdminDrain)
 		case "maint":
-			ss.SetStatus(proxy.SrvMaint)
+			ss.SetAdmin(proxy.AdminMaint)
 		case "hrunn":
-			ss.SetStatus(proxy.SrvUp)
+			ss.SetHealth(proxy.SrvUp)
 		case "hnolb":
-			ss.SetStatus(proxy.SrvNoLB)
+			ss.SetHealth(proxy.SrvNoLB)
 		case "hdown":
-			ss.SetStatus(proxy.SrvDown)
+			ss.SetHealth(proxy.SrvDown)
 		case "shutdown":
 			ss.ShutdownSessions()
 		}

@@ -2,10 +2,11 @@
 // server states) and package health (checks) into the proxy engine as a
 // proxy.Module: one Picker per backend, health checks started in Init.
 //
-// The engine's ServerState status and weight stay the shared view other
-// modules read and write (stats page, runtime API): changes made there are
-// picked up before the next pick, and changes made by health checks are
-// written back to it.
+// Each Picker is its backend's proxy.ServerStates: balance.Server holds
+// the one copy of a server's state and weight. The runtime API and the
+// stats page change it through the engine's ServerState, which calls the
+// Picker, so the algorithm's trees follow at once; health checks change it
+// directly and tell the engine (ServerState.StatusChanged).
 package lbmod
 
 import (
@@ -17,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"halo/proxy"
@@ -36,27 +36,22 @@ type Balancer struct {
 	loggers []*logging.Logger
 }
 
-// Picker is a backend's proxy.Picker backed by a balance.Backend.
+// Picker is a backend's proxy.Picker backed by a balance.Backend; it
+// owns the servers' states (proxy.ServerStates).
 type Picker struct {
-	be     *balance.Backend
-	pb     *proxy.Backend
-	states []*proxy.ServerState
-	srvs   []*balance.Server
-	// seen mirrors the status/weight last agreed between the engine view
-	// and balance; a difference means someone else (runtime API) changed it.
-	seen    []mirror
-	lbTaken []atomic.Int64 // slots taken through balance, per server
+	be      *balance.Backend
+	pb      *proxy.Backend
+	states  []*proxy.ServerState
+	srvs    []*balance.Server
 	checked []bool
-	mu      sync.Mutex
+	mu      sync.Mutex // orders runtime API changes and their messages
 	sink    health.Sink
 }
 
-type mirror struct {
-	status atomic.Int32
-	weight atomic.Int32
-}
-
-var _ proxy.Picker = (*Picker)(nil)
+var (
+	_ proxy.Picker       = (*Picker)(nil)
+	_ proxy.ServerStates = (*Picker)(nil)
+)
 
 // Config converts a backend's proxy configuration for package balance.
 func Config(p *proxy.Proxy) (balance.Config, []balance.ServerConfig) {
@@ -110,22 +105,17 @@ func New() *Balancer { return &Balancer{} }
 
 // Module returns the engine hooks.
 func (m *Balancer) Module() proxy.Module {
-	return proxy.Module{Name: "balance", NewPicker: m.newPicker, Init: m.init, Stop: m.stop}
+	return proxy.Module{Name: "balance", Check: m.check, NewPicker: m.newPicker, Init: m.init, Stop: m.stop}
 }
 
 func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 	cfg, srvs := Config(pb.Proxy)
 	be, err := balance.New(cfg, srvs)
 	if err != nil {
-		return nil // the built-in round robin takes over; compat rejects such weights
+		return nil // the built-in round robin takes over; Check refuses such a configuration
 	}
 	p := &Picker{be: be, pb: pb, states: pb.Servers, srvs: be.Servers(),
-		seen: make([]mirror, len(pb.Servers)), lbTaken: make([]atomic.Int64, len(pb.Servers)),
 		checked: make([]bool, len(pb.Servers)), sink: health.StderrSink}
-	for i, ss := range pb.Servers {
-		p.seen[i].status.Store(int32(ss.Status()))
-		p.seen[i].weight.Store(ss.Weight.Load())
-	}
 	be.SetQueueHook(func(s *balance.Server, n int) {
 		c := &pb.Counters
 		if s != nil {
@@ -142,6 +132,21 @@ func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 	return p
 }
 
+// check is the module's Check hook: what newPicker and Checks would
+// refuse or silently drop.
+func (m *Balancer) check(cfg *proxy.Config) error {
+	for _, px := range cfg.Proxies {
+		if px.Disabled || px.Cap&proxy.CapBE == 0 {
+			continue
+		}
+		bc, srvs := Config(px)
+		if _, err := balance.New(bc, srvs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Server returns the balance state of an engine server whose backend this
 // module serves (stats: check columns, status, lbtot).
 func Server(ss *proxy.ServerState) (*balance.Server, bool) {
@@ -150,34 +155,6 @@ func Server(ss *proxy.ServerState) (*balance.Server, bool) {
 		return nil, false
 	}
 	return p.srvs[ss.Index()], true
-}
-
-// Reserve takes a connection slot on a server chosen by persistence (a
-// cookie, a stick table) instead of a Pick, so that its maxconn, queue
-// and leastconn count apply as HAProxy applies them to SF_DIRECT streams.
-// It blocks while the server is full, up to deadline (zero: timeout queue),
-// and returns the server to use: ss, or another one if ss left load
-// balancing while the stream waited. Pair it with the engine's Release as
-// a Pick. For a server this module does not handle it only counts the
-// engine's CurConns.
-func Reserve(ss *proxy.ServerState, deadline time.Time) (*proxy.ServerState, error) {
-	p, ok := ss.Backend.Picker.(*Picker)
-	if !ok {
-		ss.Counters.CurConns.Add(1)
-		return ss, nil
-	}
-	s, err := p.be.TakeServerUntil(p.srvs[ss.Index()], deadline)
-	if err != nil {
-		if errors.Is(err, balance.ErrNoServer) {
-			return nil, proxy.ErrNoServer
-		}
-		return nil, proxy.ErrQueueTimeout
-	}
-	i := s.Index()
-	p.lbTaken[i].Add(1)
-	got := p.states[i]
-	got.Counters.CurConns.Add(1)
-	return got, nil
 }
 
 // Balance returns the picker's balance.Backend (stats, tests).
@@ -193,7 +170,6 @@ func (h *msgHeaders) LookupHeader(name string) ([]byte, bool) {
 
 // Pick implements proxy.Picker.
 func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
-	p.reconcile()
 	var req balance.Request
 	req.Src = k.Src.Addr().Unmap()
 	if k.Req != nil {
@@ -207,137 +183,133 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 	}
 	var prev *balance.Server
 	if k.Exclude != nil {
-		for i, ss := range p.states {
-			if ss == k.Exclude {
-				prev = p.srvs[i]
-			}
-		}
+		prev = p.srvs[k.Exclude.Index()]
 	}
 	s, err := p.be.TakeUntil(&req, prev, k.Deadline)
+	return p.taken(s, err)
+}
+
+// Take implements proxy.Picker: a server chosen by persistence takes a
+// slot as a picked one does (its maxconn and queue apply, HAProxy's
+// SF_DIRECT streams). When its queue is full (maxqueue), `option
+// redispatch` lets the algorithm choose another server; otherwise the
+// request fails as HAProxy's does (503).
+func (p *Picker) Take(ss *proxy.ServerState, k *proxy.PickKey) (*proxy.ServerState, error) {
+	s, err := p.be.TakeServerUntil(p.srvs[ss.Index()], k.Deadline)
+	if errors.Is(err, balance.ErrQueueFull) && p.pb.Proxy.Redispatch {
+		return p.Pick(k)
+	}
+	return p.taken(s, err)
+}
+
+func (p *Picker) taken(s *balance.Server, err error) (*proxy.ServerState, error) {
 	if err != nil {
 		if errors.Is(err, balance.ErrNoServer) {
 			return nil, proxy.ErrNoServer
 		}
 		return nil, proxy.ErrQueueTimeout
 	}
-	i := s.Index()
-	p.lbTaken[i].Add(1)
-	ss := p.states[i]
+	ss := p.states[s.Index()]
 	ss.Counters.CurConns.Add(1)
 	return ss, nil
 }
 
-// Release implements proxy.Picker. Servers chosen by persistence were not
-// taken through balance; they only carry the engine's count.
+// Release implements proxy.Picker.
 func (p *Picker) Release(ss *proxy.ServerState) {
 	if ss == nil {
 		return
 	}
 	ss.Counters.CurConns.Add(-1)
-	for i, x := range p.states {
-		if x != ss {
-			continue
-		}
-		for {
-			n := p.lbTaken[i].Load()
-			if n <= 0 {
-				return
-			}
-			if p.lbTaken[i].CompareAndSwap(n, n-1) {
-				p.be.Release(p.srvs[i])
-				return
-			}
-		}
-	}
+	p.be.Release(p.srvs[ss.Index()])
 }
 
-// reconcile applies status/weight changes others made on the engine's
-// ServerState (runtime API, stats admin) to balance.
-func (p *Picker) reconcile() {
-	for i, ss := range p.states {
-		st, w := int32(ss.Status()), ss.Weight.Load()
-		if st == p.seen[i].status.Load() && w == p.seen[i].weight.Load() {
-			continue
-		}
-		p.mu.Lock()
-		p.applyExternal(i, proxy.ServerStatus(st), w)
-		p.mu.Unlock()
-	}
-}
-
-func (p *Picker) applyExternal(i int, st proxy.ServerStatus, w int32) {
-	s, ss := p.srvs[i], p.states[i]
-	m := &p.seen[i]
-	if w != m.weight.Load() {
-		if _, err := s.SetWeight(int(w)); err != nil {
-			ss.Weight.Store(m.weight.Load()) // static algorithm: refused
-		} else {
-			m.weight.Store(w)
-		}
-	}
-	prev := proxy.ServerStatus(m.status.Load())
-	if st == prev {
-		return
-	}
-	name, bk := p.pb.Proxy.Name, s.Backup
-	switch st {
-	case proxy.SrvMaint:
-		t := s.SetAdmin(balance.AdminForcedMaint, true)
-		p.sink(health.Event{Proxy: name, Severity: health.SevAlert, Msg: health.MaintMessage(name, s.Name, bk, t)})
-		if t.BackendDown {
-			p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
-		}
-	case proxy.SrvDrain:
-		s.SetAdmin(balance.AdminMaint, false)
-		s.SetAdmin(balance.AdminForcedDrain, true)
-	case proxy.SrvUp, proxy.SrvDown, proxy.SrvNoLB:
-		wasMaint := prev == proxy.SrvMaint
-		s.SetAdmin(balance.AdminForcedDrain, false)
-		t := s.SetAdmin(balance.AdminMaint, false)
-		switch {
-		case st == proxy.SrvDown:
-			s.SetState(balance.StateStopped)
-		case st == proxy.SrvNoLB:
-			s.SetState(balance.StateStopping)
-		case !p.checked[i]:
-			s.SetState(balance.StateRunning)
-		}
-		if wasMaint && t.Changed {
-			p.sink(health.Event{Proxy: name, Severity: health.SevNotice, Msg: health.ReadyMessage(name, s.Name, bk, t)})
-		}
-	}
-	// The checks may disagree with "ready": the engine view follows balance.
-	st = engineStatus(s)
-	ss.SetStatus(st)
-	m.status.Store(int32(st))
-}
-
-func engineStatus(s *balance.Server) proxy.ServerStatus {
-	st := s.Stats()
+// Status implements proxy.ServerStates.
+func (p *Picker) Status(i int) proxy.ServerStatus {
+	st, adm := p.srvs[i].Current()
 	switch {
-	case st.Admin&balance.AdminMaint != 0:
+	case adm&balance.AdminMaint != 0:
 		return proxy.SrvMaint
-	case st.Admin&balance.AdminForcedDrain != 0:
+	case adm&balance.AdminForcedDrain != 0:
 		return proxy.SrvDrain
-	case st.State == balance.StateStopped:
+	case st == balance.StateStopped:
 		return proxy.SrvDown
-	case st.State == balance.StateStopping:
+	case st == balance.StateStopping:
 		return proxy.SrvNoLB
 	}
 	return proxy.SrvUp
 }
 
-// syncFromBalance writes a health-driven change to the engine's view, and
-// kills the server's sessions on `on-marked-down shutdown-sessions`.
-func (p *Picker) syncFromBalance(i int) {
+// SetAdmin implements proxy.ServerStates, with HAProxy's messages (stderr
+// and the backend's log) when the server enters or leaves maintenance.
+func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 	p.mu.Lock()
-	st := engineStatus(p.srvs[i])
-	p.states[i].SetStatus(st)
-	p.seen[i].status.Store(int32(st))
+	defer p.mu.Unlock()
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	switch a {
+	case proxy.AdminMaint:
+		_, adm := s.Current()
+		s.SetAdmin(balance.AdminForcedDrain, false)
+		t := s.SetAdmin(balance.AdminForcedMaint, true)
+		if adm&balance.AdminMaint == 0 {
+			p.sink(health.Event{Proxy: name, Severity: health.SevAlert, Msg: health.MaintMessage(name, s.Name, bk, t)})
+		}
+		if t.BackendDown {
+			p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+		}
+	case proxy.AdminDrain:
+		s.SetAdmin(balance.AdminForcedDrain, true)
+	case proxy.AdminReady:
+		_, adm := s.Current()
+		s.SetAdmin(balance.AdminForcedDrain, false)
+		t := s.SetAdmin(balance.AdminMaint, false)
+		if adm&balance.AdminMaint != 0 && t.Changed {
+			p.sink(health.Event{Proxy: name, Severity: health.SevNotice, Msg: health.ReadyMessage(name, s.Name, bk, t)})
+		}
+	}
+}
+
+// SetHealth implements proxy.ServerStates (`set server … health`).
+func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
+	p.mu.Lock()
+	s := p.srvs[i]
+	switch st {
+	case proxy.SrvDown:
+		s.SetState(balance.StateStopped)
+	case proxy.SrvNoLB:
+		s.SetState(balance.StateStopping)
+	default:
+		s.SetState(balance.StateRunning)
+	}
 	p.mu.Unlock()
-	if st == proxy.SrvDown && p.states[i].Server.OnMarkedDown == "shutdown-sessions" {
+	p.markedDown(i)
+}
+
+// markedDown applies `on-marked-down shutdown-sessions` to a server that
+// is now down.
+func (p *Picker) markedDown(i int) {
+	if p.Status(i) == proxy.SrvDown && p.states[i].Server.OnMarkedDown == "shutdown-sessions" {
 		p.states[i].ShutdownSessions()
 	}
+}
+
+// Weight implements proxy.ServerStates.
+func (p *Picker) Weight(i int) int { return p.srvs[i].UserWeight() }
+
+// SetWeight implements proxy.ServerStates. Static algorithms accept only
+// 0 and the configured weight, with HAProxy's answer otherwise.
+func (p *Picker) SetWeight(i int, w int) error {
+	if _, err := p.srvs[i].SetWeight(w); err != nil {
+		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+	}
+	return nil
+}
+
+// healthChanged is a health check's change: the engine closes what it
+// must, and the sessions go on `on-marked-down shutdown-sessions`.
+func (p *Picker) healthChanged(i int) {
+	p.states[i].StatusChanged()
+	p.markedDown(i)
 }
 
 // Checks builds the health checkers of the backend's servers with `check`.
@@ -413,7 +385,7 @@ func (p *Picker) Checks(sink health.Sink) []*health.Checker {
 			Rise: s.Rise, Fall: s.Fall,
 			Intervals:      health.Intervals{Inter: inter, FastInter: s.FastInter, DownInter: s.DownInter},
 			ShutdownOnDown: s.OnMarkedDown == "shutdown-sessions",
-			OnChange:       func() { p.syncFromBalance(idx) },
+			OnChange:       func() { p.healthChanged(idx) },
 		}, p.srvs[i], sink)
 		p.checked[i] = true
 		out = append(out, c)

@@ -245,8 +245,8 @@ func TestQueueTimeout503(t *testing.T) {
 }
 
 // TestRuntimeAPIState: a status set on the engine's ServerState (as the
-// runtime API does) takes effect at the next pick, and the checks'
-// changes are written back.
+// runtime API does) is the balance state at once, before any pick: the
+// state has one owner.
 func TestRuntimeAPIState(t *testing.T) {
 	s1, s2 := newOrigin(t, "s1", 0), newOrigin(t, "s2", 0)
 	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP,
@@ -260,7 +260,10 @@ func TestRuntimeAPIState(t *testing.T) {
 	pk.sink = func(e health.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	pk.mu.Unlock()
 	ss2 := rt.Backends[0].Servers[1]
-	ss2.SetStatus(proxy.SrvMaint)
+	ss2.SetAdmin(proxy.AdminMaint)
+	if bs := pk.Balance().Server("s2"); bs.Usable() || ss2.Status() != proxy.SrvMaint {
+		t.Fatalf("after disable, before any pick: balance usable %v, engine status %v", bs.Usable(), ss2.Status())
+	}
 	for i := range 4 {
 		if g := get(addr, "/"); g != "s1" {
 			t.Fatalf("request %d went to %s with s2 in maintenance", i, g)
@@ -271,7 +274,10 @@ func TestRuntimeAPIState(t *testing.T) {
 		t.Fatalf("events %+v", events)
 	}
 	mu.Unlock()
-	ss2.SetStatus(proxy.SrvUp)
+	ss2.SetAdmin(proxy.AdminReady)
+	if bs := pk.Balance().Server("s2"); !bs.Usable() || ss2.Status() != proxy.SrvUp {
+		t.Fatalf("after ready, before any pick: balance usable %v, engine status %v", bs.Usable(), ss2.Status())
+	}
 	seen := map[string]bool{}
 	for range 4 {
 		seen[get(addr, "/")] = true
@@ -279,7 +285,9 @@ func TestRuntimeAPIState(t *testing.T) {
 	if !seen["s1"] || !seen["s2"] {
 		t.Fatalf("after ready: %v", seen)
 	}
-	ss2.Weight.Store(0)
+	if err := ss2.SetWeight(0); err != nil || ss2.Weight() != 0 {
+		t.Fatalf("set weight 0: %v, weight %d", err, ss2.Weight())
+	}
 	for range 4 {
 		if g := get(addr, "/"); g != "s1" {
 			t.Fatalf("weight 0 server picked: %s", g)
@@ -474,9 +482,9 @@ func TestRedispatchTiming(t *testing.T) {
 	}
 }
 
-// Reserve applies maxconn to a server chosen by persistence: the second
+// Take applies maxconn to a server chosen by persistence: the second
 // stream waits for the slot, and Release hands it over.
-func TestReservePersistentServer(t *testing.T) {
+func TestTakePersistentServer(t *testing.T) {
 	a := netip.MustParseAddrPort("127.0.0.1:1")
 	s1 := server("s1", a)
 	s1.Maxconn = 1
@@ -489,13 +497,13 @@ func TestReservePersistentServer(t *testing.T) {
 	}
 	pk := rt.Backends[0].Picker
 	ss1 := rt.Backends[0].Servers[0]
-	first, err := Reserve(ss1, time.Time{})
+	first, err := pk.Take(ss1, &proxy.PickKey{})
 	if err != nil || first != ss1 {
 		t.Fatalf("reserve: %v %v", first, err)
 	}
 	got := make(chan *proxy.ServerState)
 	go func() {
-		s, err := Reserve(ss1, time.Now().Add(time.Second))
+		s, err := pk.Take(ss1, &proxy.PickKey{Deadline: time.Now().Add(time.Second)})
 		if err != nil {
 			t.Error(err)
 		}
@@ -514,7 +522,7 @@ func TestReservePersistentServer(t *testing.T) {
 	if n := ss1.Counters.CurConns.Load(); n != 1 {
 		t.Fatalf("curconns %d", n)
 	}
-	if _, err := Reserve(ss1, time.Now().Add(50*time.Millisecond)); err != proxy.ErrQueueTimeout {
+	if _, err := pk.Take(ss1, &proxy.PickKey{Deadline: time.Now().Add(50 * time.Millisecond)}); err != proxy.ErrQueueTimeout {
 		t.Fatalf("full server: %v", err)
 	}
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"halo/compat"
+	"halo/proxy"
+)
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runEngine loads cfg (a haproxy.cfg text) as `halo haproxy` does and
+// runs it with the engine haproxyEngine assembles, until the test ends.
+func runEngine(t *testing.T, cfg string) *proxy.Runtime {
+	t.Helper()
+	c, rep := compat.LoadHAProxyBytes("test.cfg", []byte(cfg), compat.HAProxyOptions{})
+	if rep.Fatal() {
+		t.Fatalf("configuration refused: %+v", rep.Diags)
+	}
+	rt, err := proxy.New(c, haproxyEngine()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.HardStop)
+	return rt
+}
+
+// gatedOrigin is an HTTP origin that names itself in each answer and holds
+// every request until release is closed; it records the highest number of
+// requests it held at once.
+type gatedOrigin struct {
+	ln      net.Listener
+	release chan struct{}
+	cur     atomic.Int32
+	max     atomic.Int32
+}
+
+func newGatedOrigin(t *testing.T, name string) *gatedOrigin {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &gatedOrigin{ln: ln, release: make(chan struct{})}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if l == "\r\n" {
+						break
+					}
+				}
+				n := o.cur.Add(1)
+				for {
+					m := o.max.Load()
+					if n <= m || o.max.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				<-o.release
+				o.cur.Add(-1)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(name), name)
+			}()
+		}
+	}()
+	return o
+}
+
+// get sends one request with a Cookie header and returns the body.
+func getWithCookie(addr, cookie string) (string, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nCookie: %s\r\nConnection: close\r\n\r\n", cookie)
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", err
+	}
+	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	return body, nil
+}
+
+// TestPersistentRequestQueuesAtMaxconn: requests sent to a server by its
+// persistence cookie respect its maxconn and wait in its queue, as
+// HAProxy 2.6 does (checked on this box: two concurrent `SRV=s1` requests
+// to `server s1 … maxconn 1 cookie s1` are served one after the other,
+// the second one counted in s1's qcur meanwhile).
+func TestPersistentRequestQueuesAtMaxconn(t *testing.T) {
+	s1, s2 := newGatedOrigin(t, "s1"), newGatedOrigin(t, "s2")
+	fe := freeAddr(t)
+	rt := runEngine(t, fmt.Sprintf(`
+defaults
+  mode http
+  timeout client 10s
+  timeout server 10s
+  timeout connect 1s
+  timeout queue 10s
+frontend fe
+  bind %s
+  default_backend be
+backend be
+  cookie SRV insert
+  server s1 %s maxconn 1 cookie s1
+  server s2 %s cookie s2
+`, fe, s1.ln.Addr(), s2.ln.Addr()))
+	srv := rt.BackendByName("be").Servers[0]
+	var wg sync.WaitGroup
+	got := make(chan string, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := getWithCookie(fe, "SRV=s1")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- b
+		}()
+	}
+	// One request at s1, the other in s1's queue.
+	deadline := time.Now().Add(5 * time.Second)
+	for s1.cur.Load()+s1.max.Load() < 2 || srv.Counters.CurQueue.Load() != 1 {
+		if s1.max.Load() > 1 {
+			t.Fatal("s1 got two requests at once despite maxconn 1")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no request queued on s1 (at s1 %d, queue %d)", s1.cur.Load(), srv.Counters.CurQueue.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(s1.release)
+	close(s2.release)
+	wg.Wait()
+	close(got)
+	for b := range got {
+		if b != "s1" {
+			t.Errorf("persistent request answered by %q", b)
+		}
+	}
+	if m := s1.max.Load(); m != 1 {
+		t.Errorf("s1 served %d requests at once, maxconn is 1", m)
+	}
+}

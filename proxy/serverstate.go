@@ -1,0 +1,121 @@
+package proxy
+
+import "sync/atomic"
+
+// ServerStates owns the status and weight of a backend's servers (index
+// i is the position in Backend.Servers). There is one copy: ServerState's
+// accessors read it and its setters go to it, so the owner's algorithm
+// sees a change when it is made. A backend's Picker that implements
+// ServerStates (package balance's does: its trees must follow every
+// change) owns its servers; otherwise the engine keeps a plain table.
+// Implementations must be safe for concurrent use, and Status must be
+// cheap: the engine asks it for persistent requests.
+type ServerStates interface {
+	// Status returns the server's state.
+	Status(i int) ServerStatus
+	// SetAdmin applies a runtime API or stats page request on the
+	// server's administrative state (`set server … state`, `enable` and
+	// `disable server`).
+	SetAdmin(i int, a AdminAction)
+	// SetHealth forces the operational state (`set server … health`):
+	// SrvUp, SrvNoLB or SrvDown. Health checks change it again later.
+	SetHealth(i int, st ServerStatus)
+	// Weight returns the server's current user weight.
+	Weight(i int) int
+	// SetWeight changes the user weight (0..256); the error, worded for
+	// the runtime API, says why it is refused.
+	SetWeight(i int, w int) error
+}
+
+// AdminAction is a request on a server's administrative state.
+type AdminAction int
+
+const (
+	// AdminReady leaves maintenance and drain (`set server … state
+	// ready`, `enable server`).
+	AdminReady AdminAction = iota
+	// AdminDrain stops new load-balanced traffic; persistence still
+	// reaches the server (`state drain`).
+	AdminDrain
+	// AdminMaint takes the server out of service (`state maint`,
+	// `disable server`).
+	AdminMaint
+)
+
+// Status returns the server's state.
+func (s *ServerState) Status() ServerStatus { return s.Backend.states.Status(s.idx) }
+
+// Usable reports whether the server may take new (non-persistent) traffic.
+func (s *ServerState) Usable() bool { return s.Status() == SrvUp }
+
+// SetAdmin applies a change of administrative state (see AdminAction).
+func (s *ServerState) SetAdmin(a AdminAction) {
+	s.Backend.states.SetAdmin(s.idx, a)
+	s.StatusChanged()
+}
+
+// SetHealth forces the operational state: SrvUp, SrvNoLB or SrvDown.
+func (s *ServerState) SetHealth(st ServerStatus) {
+	s.Backend.states.SetHealth(s.idx, st)
+	s.StatusChanged()
+}
+
+// Weight returns the server's current user weight.
+func (s *ServerState) Weight() int { return s.Backend.states.Weight(s.idx) }
+
+// SetWeight changes the server's user weight.
+func (s *ServerState) SetWeight(w int) error { return s.Backend.states.SetWeight(s.idx, w) }
+
+// StatusChanged applies what a new status means to the engine's own
+// resources: the idle connections of a server that is down or in
+// maintenance are closed. The owner calls it after changes it makes
+// itself (health checks); SetAdmin and SetHealth call it.
+func (s *ServerState) StatusChanged() {
+	if st := s.Status(); st == SrvDown || st == SrvMaint {
+		s.closeIdle()
+	}
+}
+
+// localStates is the engine's own table, for backends whose Picker does
+// not own its servers' states (the built-in RoundRobin).
+type localStates struct {
+	admin  []atomic.Int32 // AdminAction in force
+	health []atomic.Int32 // SrvUp, SrvNoLB, SrvDown
+	weight []atomic.Int32
+}
+
+func newLocalStates(servers []*ServerState) *localStates {
+	n := len(servers)
+	l := &localStates{admin: make([]atomic.Int32, n), health: make([]atomic.Int32, n), weight: make([]atomic.Int32, n)}
+	for i, ss := range servers {
+		s := ss.Server
+		l.weight[i].Store(int32(s.Weight))
+		// `disabled`, or an address left unresolved (init-addr none):
+		// the server starts in maintenance.
+		if s.Disabled || (!s.Resolved && !s.Addr.IsValid()) {
+			l.admin[i].Store(int32(AdminMaint))
+		}
+	}
+	return l
+}
+
+func (l *localStates) Status(i int) ServerStatus {
+	switch AdminAction(l.admin[i].Load()) {
+	case AdminMaint:
+		return SrvMaint
+	case AdminDrain:
+		return SrvDrain
+	}
+	return ServerStatus(l.health[i].Load())
+}
+
+func (l *localStates) SetAdmin(i int, a AdminAction) { l.admin[i].Store(int32(a)) }
+
+func (l *localStates) SetHealth(i int, st ServerStatus) { l.health[i].Store(int32(st)) }
+
+func (l *localStates) Weight(i int) int { return int(l.weight[i].Load()) }
+
+func (l *localStates) SetWeight(i int, w int) error {
+	l.weight[i].Store(int32(w))
+	return nil
+}
