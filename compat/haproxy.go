@@ -393,11 +393,11 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	}
 	switch c.status {
 	case Ignored:
-		c.rep.Warnf(d.Pos, "halo: '%s' is accepted but not executed (ignored): %s", c.statusKey, c.note)
+		c.rep.haloNotef(d.Pos, "halo: '%s' is accepted but not executed (ignored): %s", c.statusKey, c.note)
 	case Partial:
-		c.rep.Warnf(d.Pos, "halo: '%s' is only partly executed: %s", c.statusKey, c.note)
+		c.rep.haloNotef(d.Pos, "halo: '%s' is only partly executed: %s", c.statusKey, c.note)
 	case Unsupported:
-		c.rep.Alertf(d.Pos, "halo: '%s' is not supported: %s", c.statusKey, c.note)
+		c.rep.haloRefusef(d.Pos, "halo: '%s' is not supported: %s", c.statusKey, c.note)
 	}
 }
 
@@ -650,11 +650,11 @@ func (c *hctx) openOther(d *parser.Directive) {
 	c.rep.Record(d.Pos, d.Name, d.Name, kw.status, kw.note)
 	switch kw.status {
 	case Ignored:
-		c.rep.Warnf(d.Pos, "halo: '%s' section is accepted but not executed (ignored): %s", d.Name, kw.note)
+		c.rep.haloNotef(d.Pos, "halo: '%s' section is accepted but not executed (ignored): %s", d.Name, kw.note)
 	case Partial:
-		c.rep.Warnf(d.Pos, "halo: '%s' section is only partly executed: %s", d.Name, kw.note)
+		c.rep.haloNotef(d.Pos, "halo: '%s' section is only partly executed: %s", d.Name, kw.note)
 	case Unsupported:
-		c.rep.Alertf(d.Pos, "halo: '%s' section is not supported: %s", d.Name, kw.note)
+		c.rep.haloRefusef(d.Pos, "halo: '%s' section is not supported: %s", d.Name, kw.note)
 	}
 }
 

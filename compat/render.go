@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"halo/parser"
 )
@@ -27,7 +26,7 @@ func RenderText(w io.Writer, r *Report) error {
 		}
 	}
 	for _, d := range r.Diags {
-		if d.Sev != parser.SevAlert || d.NonFatal || strings.HasPrefix(d.Msg, "halo: ") {
+		if !r.Failing(d) {
 			// Only errors belong here, and halo's own refusals are
 			// already findings.
 			continue
@@ -36,7 +35,11 @@ func RenderText(w io.Writer, r *Report) error {
 		if d.Pos.File != "" {
 			loc = d.Pos.String() + ": "
 		}
-		if _, err := fmt.Fprintf(w, "%serror: %s\n", loc, d.Msg); err != nil {
+		kind := "error"
+		if d.Sev != parser.SevAlert {
+			kind = "warning" // keepalived -t fails on warning classes too
+		}
+		if _, err := fmt.Fprintf(w, "%s%s: %s\n", loc, kind, d.Msg); err != nil {
 			return err
 		}
 	}
@@ -48,6 +51,12 @@ func RenderText(w io.Writer, r *Report) error {
 
 func verdict(r *Report) string {
 	switch {
+	case r.Check != nil && r.Check.Exit != 0:
+		why := ""
+		if r.Check.Reason != "" {
+			why = ": " + r.Check.Reason
+		}
+		return fmt.Sprintf(" (configuration rejected: %s exits %d%s)", r.Check.Tool, r.Check.Exit, why)
 	case r.Fatal():
 		return " (configuration rejected)"
 	case r.Summary.Unsupported > 0:
@@ -84,7 +93,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 	}
 	jr.Errors = []jsonDiag{}
 	for _, d := range r.Diags {
-		if d.Sev == parser.SevAlert && !d.NonFatal && !strings.HasPrefix(d.Msg, "halo: ") {
+		if r.Failing(d) {
 			jr.Errors = append(jr.Errors, jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Msg})
 		}
 	}
@@ -97,7 +106,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 // configuration as the original would, 1 when something unsupported would
 // change behaviour or the configuration is rejected.
 func (r *Report) ExitCode() int {
-	if r.Fatal() || r.Summary.Unsupported > 0 {
+	if r.Fatal() || r.Summary.Unsupported > 0 || (r.Check != nil && r.Check.Exit != 0) {
 		return 1
 	}
 	return 0

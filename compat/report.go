@@ -92,6 +92,16 @@ type Diagnostic struct {
 	NonFatal bool
 	// Hint is halo's extra help ("did you mean …?"), printed after Msg.
 	Hint string
+	// Halo marks halo's own compatibility note (a keyword accepted but
+	// not, or only partly, executed) or refusal (one it does not run): a
+	// finding of the migration report, not a message of the original
+	// tool, so it never changes that tool's exit semantics (zero-warning
+	// ignores the notes).
+	Halo bool
+	// Closing marks haproxy's closing summary ("Error(s) found in
+	// configuration file", "Fatal errors found in configuration."): the
+	// check's verdict, not one of its reasons.
+	Closing bool
 }
 
 // Report is everything loading a configuration says besides the typed
@@ -112,6 +122,33 @@ type Report struct {
 	// Aborted: reading stopped at an error the original tool aborts on
 	// (haproxy's ERR_ABORT), so no whole-configuration checks ran.
 	Aborted bool
+	// Check is the verdict of the original tool's check mode on this
+	// load, when the load was that check (cmd/halo: `halo haproxy -c`,
+	// `halo keepalived -t` and `halo compat` share it); nil otherwise.
+	Check *CheckVerdict
+}
+
+// CheckVerdict is what `haproxy -c` / `keepalived -t` conclude.
+type CheckVerdict struct {
+	Tool string // "haproxy -c", "keepalived -t"
+	Exit int    // its exit status
+	// Reason says why it fails when no diagnostic does (haproxy's "no
+	// listener" exit 2); empty otherwise.
+	Reason string
+}
+
+// Failing reports whether d is one of the reasons the original tool's
+// check refuses the configuration: an error for haproxy, a message of an
+// error class for keepalived (whose -t exit status comes from the worst
+// class seen). halo's own refusals are findings, not among them.
+func (r *Report) Failing(d Diagnostic) bool {
+	if d.Halo || d.Closing {
+		return false
+	}
+	if r.Lang == parser.LangKeepalived && d.Class != "" {
+		return d.Class == ClassExitConfig || kaClassRank[d.Class] > 0
+	}
+	return d.Sev == parser.SevAlert && !d.NonFatal
 }
 
 // Fatal reports whether some diagnostic rejects the configuration.

@@ -208,6 +208,18 @@ func (r *Report) Warnf(pos parser.Pos, format string, a ...any) {
 	r.Diags = append(r.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Msg: fmt.Sprintf(format, a...)})
 }
 
+// haloNotef adds halo's compatibility note at pos: a warning of its own
+// category (Diagnostic.Halo), not one of the original tool.
+func (r *Report) haloNotef(pos parser.Pos, format string, a ...any) {
+	r.Diags = append(r.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Halo: true, Msg: fmt.Sprintf(format, a...)})
+}
+
+// haloRefusef adds halo's refusal of a keyword it does not run (fatal at
+// -c; a finding of the report).
+func (r *Report) haloRefusef(pos parser.Pos, format string, a ...any) {
+	r.Diags = append(r.Diags, Diagnostic{Pos: pos, Sev: parser.SevAlert, Halo: true, Msg: fmt.Sprintf(format, a...)})
+}
+
 // Noticef adds a notice at pos.
 func (r *Report) Noticef(pos parser.Pos, format string, a ...any) {
 	r.Diags = append(r.Diags, Diagnostic{Pos: pos, Sev: parser.SevNotice, Msg: fmt.Sprintf(format, a...)})

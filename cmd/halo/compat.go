@@ -13,12 +13,6 @@ import (
 	"halo/parser"
 )
 
-// keepalivedCompat loads a keepalived.conf for the migration report.
-func keepalivedCompat(path string) *compat.Report {
-	_, rep := compat.LoadKeepalived(path, compat.KeepalivedOptions{ConfigID: keepalivedConfigID(keepalivedFlags{})})
-	return rep
-}
-
 var (
 	kaHint = regexp.MustCompile(`(?m)^\s*(global_defs|vrrp_instance|vrrp_script|vrrp_sync_group|virtual_server|virtual_server_group|static_ipaddress|include)\b`)
 	haHint = regexp.MustCompile(`(?m)^\s*(global|defaults|frontend|backend|listen|userlist|resolvers|peers)(\s|$)`)
@@ -47,8 +41,11 @@ func detectLang(path string, data []byte) parser.Lang {
 const compatUsage = `usage: halo compat [--json] FILE…
        halo compat --keywords [--json]
 Reports, for each haproxy.cfg or keepalived.conf, every directive halo does
-not run exactly as the original tool, and a summary. Exit status 1 when
-something unsupported would change behaviour or the file is invalid.
+not run exactly as the original tool, and a summary. The configuration is
+loaded and checked exactly as 'halo haproxy -c' / 'halo keepalived -t' do
+(rules compiled, server addresses resolved, interfaces and files looked
+up on this machine). Exit status 1 when something unsupported would change
+behaviour or that check fails.
 `
 
 func compatMain(argv []string) int { return compatCmd(argv, os.Stdout, os.Stderr) }
@@ -96,7 +93,8 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if detectLang(f, data) == parser.LangKeepalived {
-			reports = append(reports, keepalivedCompat(f))
+			_, rep := loadKeepalived(f, compat.KeepalivedOptions{ConfigID: keepalivedConfigID(keepalivedFlags{})})
+			reports = append(reports, rep)
 			continue
 		}
 		haFiles = append(haFiles, f)
@@ -107,9 +105,9 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "halo compat: %v\n", err)
 			return 2
 		}
-		// The report describes the configuration, not this machine's DNS:
-		// unresolvable servers are warnings here (as with -dr).
-		_, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{IgnoreResolveErrors: true})
+		// The very load `halo haproxy -c` runs: the report fails whenever
+		// the check does.
+		_, rep := loadHAProxy(paths, haproxyLoadOpts{})
 		reports = append([]*compat.Report{rep}, reports...)
 	}
 	code := 0

@@ -40,6 +40,7 @@ type haproxyArgs struct {
 	maxconn      int
 	maxpconn     int
 	checkCond    string
+	strictCompat bool
 }
 
 const haproxyUsage = `Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
@@ -125,6 +126,8 @@ func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
 			a.masterWorker, a.systemd = true, true
 		case arg == "-dW":
 			a.zeroWarning = true
+		case arg == "--strict-compat":
+			a.strictCompat = true
 		case arg == "-dD":
 			a.diag = true
 		case arg == "-dr":
@@ -242,6 +245,21 @@ func (p *diagPrinter) line(sev parser.Severity, pos parser.Pos, form, msg string
 	fmt.Fprintf(p.w, "%s (%d) : config : %s\n", sevTag(sev), p.pid, msg)
 }
 
+// diag prints one diagnostic of the configuration. halo's compatibility
+// notes have their own tag, [COMPAT]: they are not HAProxy's warnings
+// (zero-warning ignores them) and do not trigger the version header.
+func (p *diagPrinter) diag(d compat.Diagnostic) {
+	if d.Halo && d.Sev == parser.SevWarning {
+		if d.Pos.Line > 0 {
+			fmt.Fprintf(p.w, "[COMPAT]   (%d) : config : parsing [%s] : %s\n", p.pid, d.Pos, d.Msg)
+		} else {
+			fmt.Fprintf(p.w, "[COMPAT]   (%d) : config : %s\n", p.pid, d.Msg)
+		}
+		return
+	}
+	p.line(d.Sev, d.Pos, d.Form, d.Msg)
+}
+
 func (p *diagPrinter) plain(sev parser.Severity, msg string) {
 	p.header()
 	fmt.Fprintf(p.w, "%s (%d) : %s\n", sevTag(sev), p.pid, msg)
@@ -321,41 +339,15 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		// fewer collections make `-c` on large files faster.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	cfg, rep := compat.LoadHAProxy(paths, compat.HAProxyOptions{IgnoreResolveErrors: a.ignoreDNS, Diag: a.diag})
+	cfg, rep := loadHAProxy(paths, haproxyLoadOpts{IgnoreDNS: a.ignoreDNS, Diag: a.diag, ZeroWarning: a.zeroWarning, StrictCompat: a.strictCompat})
 	warned := false
-	errFiles := map[string]bool{}
 	for _, d := range rep.Diags {
-		if d.Sev == parser.SevWarning {
+		if d.Sev == parser.SevWarning && !d.Halo {
 			warned = true
 		}
-		if d.Sev == parser.SevAlert && !d.NonFatal && d.Pos.File != "" && !d.Late {
-			errFiles[d.Pos.File] = true
-		}
-		dp.line(d.Sev, d.Pos, d.Form, d.Msg)
+		dp.diag(d)
 	}
-	if rep.Fatal() {
-		if n := len(rep.Diags); n > 0 && rep.Diags[n-1].Msg == compat.AddrInitFailed {
-			return 1
-		}
-		for _, f := range paths {
-			if errFiles[f] {
-				dp.line(parser.SevAlert, parser.Pos{}, "", "Error(s) found in configuration file : "+f)
-			}
-		}
-		if !rep.Aborted {
-			dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
-		}
-		return 1
-	}
-	// The layer-7 runtime compiles ACLs, rules and log formats the same
-	// way when it starts; anything it cannot run fails the check here.
-	if err := proxy.Check(cfg, haproxyEngine()...); err != nil {
-		dp.line(parser.SevAlert, parser.Pos{}, "", "halo: "+err.Error())
-		dp.line(parser.SevAlert, parser.Pos{}, "", "Fatal errors found in configuration.")
-		return 1
-	}
-	if (a.zeroWarning || cfg.Global.ZeroWarning) && warned {
-		dp.line(parser.SevAlert, parser.Pos{}, "", "Some warnings were found and 'zero-warning' is set. Aborting.")
+	if rep.Check.Exit == 1 {
 		return 1
 	}
 	if a.maxconn > 0 {
@@ -369,7 +361,7 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if !hasListener(cfg) {
+	if rep.Check.Exit == 2 {
 		if a.check {
 			if !a.quiet || a.verbose {
 				fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")

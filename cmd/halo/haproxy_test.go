@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -399,6 +400,121 @@ func TestQuietPrintsNothing(t *testing.T) {
 			code := haproxyCmd([]string{"-c", "-q", "-f", filepath.Join(goldIn, tc.cfg)}, &out, &errb)
 			if code != tc.code || out.Len()+errb.Len() != 0 {
 				t.Fatalf("exit %d (want %d), output %q %q", code, tc.code, out.String(), errb.String())
+			}
+		})
+	}
+}
+
+// TestCompatFailsWhenCheckFails runs `halo compat` and the check of the
+// original tool (`halo haproxy -c`, `halo keepalived -t`) on every file of
+// the shared corpus: both come from one load (loadHAProxy, loadKeepalived),
+// so the report fails whenever the check does, and names the check's exit
+// status.
+func TestCompatFailsWhenCheckFails(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(corpusDir, "VERDICTS.tsv"))
+	if err != nil {
+		t.Skipf("corpus not available (%v)", err)
+	}
+	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devnull.Close()
+	agree, total := 0, 0
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		cols := strings.Split(line, "\t")
+		if i == 0 || len(cols) < 3 {
+			continue
+		}
+		file := filepath.Join(corpusDir, cols[0])
+		total++
+		t.Run(cols[0], func(t *testing.T) {
+			var check int
+			if strings.HasPrefix(cols[1], "keepalived") {
+				saved := os.Stderr
+				os.Stderr = devnull
+				check = keepalivedMain([]string{"-t", "-f", file})
+				os.Stderr = saved
+			} else {
+				check = haproxyCmd([]string{"-c", "-f", file}, io.Discard, io.Discard)
+			}
+			var out bytes.Buffer
+			rc := compatCmd([]string{file}, &out, io.Discard)
+			if check != 0 && rc == 0 {
+				t.Fatalf("check exits %d, compat exits 0:\n%s", check, out.String())
+			}
+			if check != 0 && !strings.Contains(out.String(), fmt.Sprintf("exits %d", check)) {
+				t.Errorf("the report does not say the check exits %d:\n%s", check, out.String())
+			}
+			agree++
+		})
+	}
+	t.Logf("compat fails whenever the check fails: %d/%d", agree, total)
+}
+
+// TestZeroWarningIgnoresCompatNotes: halo's compatibility notes are their
+// own category: `-dW` / `global zero-warning` do not count them (HAProxy
+// accepts corpus 049 with -dW, so must halo), and only --strict-compat
+// makes them fatal. HAProxy's own warnings still abort.
+func TestZeroWarningIgnoresCompatNotes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notes := write("notes.cfg", `global
+  zero-warning
+  ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256
+defaults
+  mode http
+  timeout client 1s
+  timeout server 1s
+  timeout connect 1s
+frontend fe
+  bind 127.0.0.1:13001
+  default_backend be
+backend be
+  server s1 127.0.0.1:13002
+`)
+	warns := write("warns.cfg", `defaults
+  mode tcp
+  timeout client 1s
+  timeout server 1s
+  timeout connect 1s
+frontend fe
+  bind 127.0.0.1:13001
+  default_backend be
+backend be
+  option forwardfor
+  server s1 127.0.0.1:13002
+`)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		want   int
+		stderr string // a line the output must contain
+	}{
+		{"zero-warning ignores halo notes", []string{"-c", "-f", notes}, 0, "[COMPAT]"},
+		{"-dW ignores halo notes", []string{"-dW", "-c", "-f", notes}, 0, "[COMPAT]"},
+		{"--strict-compat makes them fatal", []string{"--strict-compat", "-c", "-f", notes}, 1, "--strict-compat is set"},
+		{"-dW still fails on HAProxy's warnings", []string{"-dW", "-c", "-f", warns}, 1, "'zero-warning' is set"},
+		{"corpus 049 with -dW, accepted by haproxy", []string{"-dW", "-c", "-f", filepath.Join(corpusDir, "haproxy/049-2025cjusiem-dmz-web-stack.cfg")}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "corpus") {
+				if _, err := os.Stat(corpusDir); err != nil {
+					t.Skip("corpus not available")
+				}
+			}
+			var out, errb bytes.Buffer
+			if got := haproxyCmd(tc.args, &out, &errb); got != tc.want {
+				t.Fatalf("exit %d, want %d\n%s%s", got, tc.want, errb.String(), out.String())
+			}
+			if !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, errb.String())
+			}
+			if tc.want == 0 && strings.Contains(errb.String(), "[WARNING]") {
+				t.Errorf("halo notes printed as HAProxy warnings:\n%s", errb.String())
 			}
 		})
 	}

@@ -244,8 +244,7 @@ func keepalivedConfigID(f keepalivedFlags) string {
 // keepalivedTest is -t: check the configuration and exit with keepalived
 // -t's status. Output goes to stderr, or to -t's LOG_FILE.
 func keepalivedTest(f keepalivedFlags, opt compat.KeepalivedOptions) int {
-	opt.HostChecks = true
-	_, r := compat.LoadKeepalived(f.file, opt)
+	_, r := loadKeepalived(f.file, opt)
 	w := io.Writer(os.Stderr)
 	if f.testLog != "\x00stderr" && f.testLog != "" {
 		lf, err := os.OpenFile(f.testLog, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -257,7 +256,7 @@ func keepalivedTest(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		w = lf
 	}
 	compat.RenderKeepalivedTest(w, r)
-	return compat.KeepalivedTestExit(r)
+	return r.Check.Exit
 }
 
 // keepalivedRun loads the configuration and runs the VRRP speaker.
