@@ -175,7 +175,8 @@ type kaCtx struct {
 	escaped  []*parser.Directive
 	instSeen map[string]bool
 	vs       *kaVServer
-	rulePref int // preference keepalived gives the next rule without one
+	rulePref int    // preference keepalived gives the next rule without one
+	lvsState *kaLVS // the LVS side (keepalived_lvs.go)
 }
 
 type kaGlobalMeta struct {
@@ -225,6 +226,16 @@ type kaScriptUse struct {
 // words, with halo's notes on what it does not execute). The config is nil
 // only when keepalived itself would stop (Report.Fatal).
 func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) {
+	c, r := loadKeepalived(path, opt)
+	if r.Fatal() {
+		return nil, r
+	}
+	return c.cfg, r
+}
+
+// loadKeepalived reads and decodes the file; the context holds both
+// halves (vrrp in c.cfg, LVS in c.lvsState).
+func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 	po := opt.Parse
 	po.ConfigID = opt.ConfigID
 	f, pdiags := parser.ParseKeepalived(path, po)
@@ -257,10 +268,7 @@ func LoadKeepalived(path string, opt KeepalivedOptions) (*vrrp.Config, *Report) 
 	if !c.stop {
 		c.finish()
 	}
-	if r.Fatal() {
-		return nil, r
-	}
-	return c.cfg, r
+	return c, r
 }
 
 func (c *kaCtx) setGlobalDefaults() {

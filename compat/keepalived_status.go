@@ -24,7 +24,6 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		}
 	}
 	const (
-		noLVS     = "no LVS/IPVS runtime in halo: virtual servers are not configured and not health-checked (run with -P/--vrrp to run the VRRP side alone)"
 		tuning    = "process/kernel tuning halo does not need; accepted and ignored"
 		noSNMP    = "halo serves no SNMP/DBus interface; accepted and ignored"
 		notRun    = "accepted, not executed by halo's vrrp runtime"
@@ -35,11 +34,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	// top level
 	set("keepalived", Supported, "", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group")
 	set("keepalived", Supported, "", "vrrp_track_file", "track_file")
-	set("keepalived", Unsupported, noLVS, "virtual_server", "virtual_server_group")
 	set("keepalived", Ignored, noProcess, "vrrp_track_process")
 	set("keepalived", Ignored, noBFD, "bfd_instance")
 	set("keepalived", Ignored, notRun, "garp_group", "track_group", "static_rules", "linkbeat_interfaces", "interface_up_down_delays")
-	set("keepalived", Unsupported, noLVS, "SSL")
 	set("keepalived", Unsupported, "static addresses/routes are not installed by halo", "static_ipaddress", "static_routes")
 	set("keepalived", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
 	set("keepalived", Ignored, tuning, "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")
@@ -54,7 +51,6 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Ignored, "accepted; halo's runtime does not watch for interfaces appearing later", "dynamic_interfaces")
 	set("global_defs", Ignored, "halo does not switch to realtime scheduling", "max_auto_priority")
 	set("global_defs", Ignored, "no SMTP HELO override; halo uses the router_id", "smtp_helo_name")
-	set("global_defs", Ignored, "LVS checker alerts: no LVS runtime in halo", "smtp_alert_checker")
 	set("global_defs", Unsupported, "halo does not run startup/shutdown scripts", "startup_script", "shutdown_script")
 	set("global_defs", Ignored, tuning, "tmp_config_directory", "config_save_dir", "process_names", "process_name",
 		"vrrp_process_name", "checker_process_name", "bfd_process_name", "startup_script_timeout",
@@ -80,9 +76,6 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"no_email_faults", "log_unknown_vrids")
 	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
 		"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters")
-	set("global_defs", Ignored, noLVS, "lvs_timeouts", "lvs_sync_daemon", "lvs_flush", "lvs_flush_on_stop",
-		"lvs_notify_fifo", "lvs_notify_fifo_script", "checker_log_all_failures", "rs_init_notifies",
-		"no_checker_emails", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark")
 
 	// vrrp_script
 	set("vrrp_script", Supported, "", "script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail")
@@ -107,7 +100,6 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"unicast_fault_no_peer", "old_unicast_checksum", "track_src_ip")
 	set("vrrp_instance", Unsupported, "VRFs are not supported", "vrf")
 	set("vrrp_instance", Unsupported, "a per-instance multicast group is not supported; halo uses vrrp_mcast_group4/6", "mcast_dst_ip")
-	set("vrrp_instance", Ignored, noLVS, "lvs_sync_daemon_interface")
 	set("authentication", Supported, "", "auth_type", "auth_pass")
 
 	// vrrp_sync_group
@@ -127,31 +119,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
 	set("track_group", Ignored, notRun, "group")
 
-	// LVS: nothing of it runs
-	const inLVS = "part of an LVS virtual_server, which halo does not run"
-	lvs := func(section string, names ...string) { set(section, Unsupported, inLVS, names...) }
-	lvs("url", "path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack",
-		"regex_min_offset", "regex_max_offset")
-	lvs("SSL", "password", "ca", "certificate", "key")
-	lvs("host", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark")
-	common := []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
-		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
-	lvs("checker", common...)
-	lvs("checker", "misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload",
-		"require_reply", "min_reply_length", "max_reply_length", "track_file", "weight", "dynamic", "host")
-	lvs("HTTP_GET", common...)
-	lvs("HTTP_GET", "virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "http_protocol", "nb_get_retry", "url")
-	lvs("real_server", "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
-		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum", "snmp_name",
-		"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
-		"HTTP_GET", "SSL_GET")
-	lvs("virtual_server", "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-		"persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
-		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum", "quorum_up", "quorum_down", "hysteresis",
-		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
-		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
-		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "snmp_name", "real_server")
+	// LVS (keepalived_lvs.go)
+	lvsStatuses(set)
 	return m
 }
 

@@ -2,11 +2,9 @@ package compat
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"halo/parser"
@@ -103,10 +101,6 @@ func walkBlock(s **kaSection) kaDec {
 
 func skip(*kaCtx, *parser.Directive, []parser.Word) error { return nil }
 
-// lvsBlock walks an LVS block only to report unknown keywords, as
-// keepalived -t would, since none of it is executed.
-func lvsBlock(s **kaSection) kaDec { return walkBlock(s) }
-
 var (
 	kaTop, kaGlobal, kaScript, kaInstance, kaAuth, kaSyncGroup, kaTrackFile *kaSection
 	kaVS, kaRS, kaChecker, kaHTTPChecker, kaURL, kaSMTPHost                 *kaSection
@@ -164,46 +158,7 @@ func init() {
 		{"group", kaValueBlock, skip},
 	})
 
-	kaSSL = newKaSection("SSL", true, rowsSkip(kaNoBlock, "password", "ca", "certificate", "key"))
-	kaURL = newKaSection("url", true, rowsSkip(kaNoBlock,
-		"path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset"))
-	kaSMTPHost = newKaSection("host", true, rowsSkip(kaNoBlock,
-		"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark"))
-	common := []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
-		"warmup", "retry", "delay_before_retry", "delay_loop", "alpha", "omega", "log_all_failures", "source_ip"}
-	kaChecker = newKaSection("checker", true, append(rowsSkip(kaNoBlock, append(common,
-		"misc_path", "misc_timeout", "misc_dynamic", "user", "helo_name", "type", "name", "payload", "require_reply",
-		"min_reply_length", "max_reply_length", "track_file", "weight", "dynamic")...),
-		kaRow{"host", kaSubBlock, lvsBlock(&kaSMTPHost)}))
-	kaHTTPChecker = newKaSection("HTTP_GET", true, append(rowsSkip(kaNoBlock, append(common,
-		"virtualhost", "enable_sni", "fast_recovery", "tls_compliant", "protocol", "http_protocol")...),
-		kaRow{"url", kaSubBlock, lvsBlock(&kaURL)},
-		kaRow{"nb_get_retry", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-			c.errf(d.Pos, parser.KaDeprecated, "nb_get_retry is deprecated - please use 'retry'")
-			return nil
-		}}))
-	rsRows := rowsSkip(kaNoBlock, "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
-		"smtp_alert", "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "lvs_method", "lb_kind", "tunnel_encap", "tunnel_nocsum", "tunnel_csum", "tunnel_remcsum", "snmp_name")
-	for _, ck := range []string{"TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK"} {
-		rsRows = append(rsRows, kaRow{ck, kaSubBlock, lvsBlock(&kaChecker)})
-	}
-	rsRows = append(rsRows, kaRow{"HTTP_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)}, kaRow{"SSL_GET", kaSubBlock, lvsBlock(&kaHTTPChecker)})
-	kaRS = newKaSection("real_server", true, rsRows)
-	vsRows := []kaRow{{"lb_kind", kaNoBlock, decVSMethod}, {"lvs_method", kaNoBlock, decVSMethod},
-		{"protocol", kaNoBlock, decVSProtocol}, {"quorum", kaNoBlock, decVSQuorum}}
-	vsRows = append(vsRows, rowsSkip(kaNoBlock, "delay_loop", "lb_algo", "lvs_sched", "persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
-		"sorry_server_inhibit", "sorry_server_lvs_method", "quorum_up", "quorum_down", "hysteresis",
-		"alpha", "omega", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout",
-		"inhibit_on_failure", "smtp_alert", "ip_family", "hash", "flag-1", "flag-2", "flag-3", "sh-port",
-		"sh-fallback", "mh-port", "mh-fallback", "notify_up", "notify_down", "tunnel_encap", "snmp_name")...)
-	vsRows = append(vsRows, kaRow{"real_server", kaSubBlock, func(c *kaCtx, d *parser.Directive, a []parser.Word) error {
-		if c.vs != nil {
-			c.vs.realServers++
-		}
-		return lvsBlock(&kaRS)(c, d, a)
-	}})
-	kaVS = newKaSection("virtual_server", true, vsRows)
+	initLVSSections()
 
 	kaTop = newKaSection("keepalived", false, topRows())
 }
@@ -230,126 +185,17 @@ func topRows() []kaRow {
 		{"bfd_instance", kaSubBlock, walkBlock(&kaBFD)},
 		{"track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
 		{"interface_up_down_delays", kaValueBlock, skip},
-		{"SSL", kaSubBlock, lvsBlock(&kaSSL)},
+		{"SSL", kaSubBlock, walkBlock(&kaSSL)},
 		{"static_ipaddress", kaValueBlock, decStaticIPs},
 		{"static_routes", kaValueBlock, decStaticRoutes},
 		{"static_rules", kaValueBlock, decRules},
 		{"linkbeat_interfaces", kaValueBlock, skip},
 		{"virtual_server", kaSubBlock, decVirtualServer},
-		{"virtual_server_group", kaValueBlock, skip},
+		{"virtual_server_group", kaValueBlock, decVSGroup},
 	}
 	rows = append(rows, rowsSkip(kaNoBlock, "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
 		"instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")...)
 	return rows
-}
-
-// kaVServer is what the LVS checks keepalived makes at -t need to know
-// about the virtual_server being read.
-type kaVServer struct {
-	addr, port  string
-	fwmark      bool
-	method      string
-	protocol    string
-	realServers int
-}
-
-func decVirtualServer(c *kaCtx, d *parser.Directive, args []parser.Word) error {
-	if len(args) == 0 {
-		c.arg(d, 0)
-		return nil
-	}
-	vs := &kaVServer{addr: args[0].Value}
-	if len(args) > 1 {
-		vs.port = args[1].Value
-	}
-	switch args[0].Value {
-	case "group":
-	case "fwmark":
-		vs.fwmark = true
-	default:
-		if _, err := netip.ParseAddr(args[0].Value); err != nil {
-			c.errf(d.Pos, parser.KaGeneralError, "Invalid virtual server IP address/port %s/%s - skipping", args[0].Value, vs.port)
-			return nil
-		}
-		for i := 2; i+1 < len(args); i++ {
-			if args[i].Value == "dev" && c.ifaces != nil && !c.ifaces[args[i+1].Value] {
-				c.errf(d.Pos, parser.KaGeneralError, "WARNING - interface %s for ip address %s doesn't exist", args[i+1].Value, vs.addr)
-				c.markBadIf(d.Pos)
-			}
-		}
-	}
-	prev := c.vs
-	c.vs = vs
-	c.walk(kaVS, d)
-	c.vs = prev
-	if c.stop {
-		return nil
-	}
-	// keepalived's checks on a complete virtual server (check_parser.c)
-	if vs.realServers == 0 && args[0].Value != "group" {
-		name := "FWM " + vs.port
-		if !vs.fwmark {
-			proto := vs.protocol
-			if proto == "" {
-				proto = "none"
-			}
-			name = fmt.Sprintf("[%s]:%s:%s", vs.addr, proto, vs.port)
-		}
-		c.errf(d.Pos, parser.KaGeneralError, "Virtual server %s has no real servers - ignoring", name)
-		return nil
-	}
-	switch {
-	case vs.fwmark:
-		if vs.protocol != "" {
-			c.errf(d.Pos, parser.KaWarning, "Warning: Virtual server FWM %s: protocol specified for fwmark - protocol will be ignored", vs.port)
-		}
-	case vs.protocol == "" && args[0].Value != "group":
-		c.errf(d.Pos, parser.KaWarning, "Virtual server [%s]:none:%s: no protocol set - defaulting to UDP", vs.addr, vs.port)
-		vs.protocol = "udp"
-	}
-	if vs.method == "" && !vs.fwmark && args[0].Value != "group" {
-		c.errf(d.Pos, parser.KaWarning, "Virtual server [%s]:%s:%s: no forwarding method set, setting default NAT", vs.addr, vs.protocol, vs.port)
-	}
-	return nil
-}
-
-func decVSMethod(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-	v, ok := c.arg(d, 0)
-	if !ok || c.vs == nil {
-		return nil
-	}
-	switch v {
-	case "NAT", "DR", "TUN":
-		c.vs.method = v
-	default:
-		c.errf(d.Pos, parser.KaGeneralError, "PARSER : unknown [%s] routing method for virtual server.", v)
-	}
-	return nil
-}
-
-func decVSProtocol(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-	v, ok := c.arg(d, 0)
-	if !ok || c.vs == nil {
-		return nil
-	}
-	switch v {
-	case "TCP", "UDP", "SCTP":
-		c.vs.protocol = strings.ToLower(v)
-	default:
-		c.errf(d.Pos, parser.KaGeneralError, "Unknown protocol %s - ignoring", v)
-	}
-	return nil
-}
-
-func decVSQuorum(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-	v, ok := c.arg(d, 0)
-	if !ok {
-		return nil
-	}
-	if _, ok := c.unsigned(d.Pos, v, 1, 0xffffffff); !ok {
-		c.errf(d.Pos, parser.KaGeneralError, "Quorum %s must be in [1, %d]. Setting to 1.", v, uint64(0xffffffff))
-	}
-	return nil
 }
 
 // ---- global_defs ----
@@ -452,7 +298,6 @@ func globalRows() []kaRow {
 		})},
 		{"smtp_alert", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.globalBool(d) })},
 		{"smtp_alert_vrrp", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.SMTPAlert = c.globalBool(d) })},
-		{"smtp_alert_checker", kaNoBlock, skip},
 		{"vrrp_mcast_group4", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			if v, ok := c.arg(d, 0); ok {
 				a, err := netip.ParseAddr(v)
@@ -578,13 +423,11 @@ func globalRows() []kaRow {
 		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
 		"log_unknown_vrids",
-		"lvs_timeouts", "lvs_sync_daemon", "lvs_flush", "lvs_flush_on_stop", "lvs_notify_fifo",
-		"lvs_notify_fifo_script", "checker_log_all_failures", "rs_init_notifies", "no_checker_emails",
 		"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
 	} {
 		rows = append(rows, kaRow{n, kaNoBlock, skip})
 	}
-	return rows
+	return append(rows, lvsGlobalRows()...)
 }
 
 // resolvable reports whether keepalived would accept host as smtp_server:

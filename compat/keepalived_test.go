@@ -154,8 +154,9 @@ func TestKeepalivedDiagnostics(t *testing.T) {
 		{"bad script user", "global_defs {\n script_user ghost\n}\nvrrp_script s {\n script \"/bin/true\"\n}\n" + inst(" track_script {\n  s\n }\n"), true, 5,
 			[]string{"Error setting global script uid/gid", "Unable to set default user for vrrp script s - removing", "(V) track script s not found, ignoring..."}},
 		{"nopreempt cleared under MASTER", inst(" state MASTER\n nopreempt\n"), false, 5, []string{"(V) Warning - nopreempt will not work with initial state MASTER - clearing"}},
-		{"LVS parsed, not run", inst("") + "virtual_server 10.0.0.1 80 {\n lb_algo rr\n protocol TCP\n lb_kind NAT\n real_server 10.0.0.2 80 {\n  weight 1\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n", false, 0,
-			[]string{"'virtual_server' is unsupported: no LVS/IPVS runtime in halo"}},
+		{"LVS decoded and run", inst("") + "virtual_server 10.0.0.1 80 {\n lb_algo rr\n protocol TCP\n lb_kind NAT\n real_server 10.0.0.2 80 {\n  weight 1\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n", false, 0, nil},
+		{"LVS DR is partial", inst("") + "virtual_server 10.0.0.1 80 {\n lb_algo rr\n protocol TCP\n lb_kind DR\n real_server 10.0.0.2 80 {\n  weight 1\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n", false, 0,
+			[]string{"'lb_kind DR' is partial: DR forwarding needs the kernel's IPVS"}},
 		// keepalived ignores the '{', so the '}' closes the instance and
 		// the rest is read at the top level (checked against keepalived -t)
 		{"block given to plain keyword", inst(" priority 100 {\n }\n"), false, 5, []string{"Unexpected '{' - ignoring",

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"halo/compat"
+	"halo/lvs"
 	"halo/vrrp"
 )
 
@@ -278,8 +279,12 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		return 1
 	}
 	opt.HostChecks = true
+	var lvsCfg *lvs.Config
 	load := func(log io.Writer) (*vrrp.Config, error) {
-		cfg, r := compat.LoadKeepalived(f.file, opt)
+		cfg, lcfg, r := compat.LoadKeepalivedLVS(f.file, opt)
+		if lvsCfg == nil {
+			lvsCfg = lcfg // a reload keeps the running virtual servers
+		}
 		unsupported := 0
 		for _, d := range compat.SortedKeepalivedDiags(r) {
 			if log != nil {
@@ -323,6 +328,7 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		CheckOnly:    f.checkOnly,
 		DumpConf:     f.dump,
 		Reload:       func() (*vrrp.Config, error) { return load(nil) },
+		LVS:          lvsCfg,
 	}
 	return runVRRP(cfg, o)
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"halo/lvs"
 	"halo/vrrp"
 	"halo/vrrp/speaker"
 	"halo/vrrp/track"
@@ -35,6 +36,8 @@ type vrrpRunOpts struct {
 	// Reload re-reads the configuration for SIGHUP; nil means SIGHUP only
 	// logs that reloading is unavailable.
 	Reload func() (*vrrp.Config, error)
+	// LVS is the virtual servers to run beside VRRP (keepalived_lvs.go).
+	LVS *lvs.Config
 }
 
 // Keepalived 2.2.7's default files (Debian's build: runstatedir /run).
@@ -136,6 +139,13 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 		log.Printf("%v", err)
 		return 1
 	}
+	stopLVS, err := startLVS(o.LVS, cfg, o)
+	if err != nil {
+		log.Printf("%v", err)
+		sp.Stop()
+		return 1
+	}
+	defer stopLVS()
 	log.Printf("Startup complete")
 	for sig := range sigs {
 		switch sig {
