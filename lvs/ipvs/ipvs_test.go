@@ -67,9 +67,6 @@ func (d *fakeDaemon) Stop(state int) error {
 	return nil
 }
 
-// probe is a checker whose result the test sets.
-type probe struct{ ok chan bool }
-
 // TestIPVSCommands drives the Manager on the IPVS back end (with the
 // netlink handle replaced by a recorder): services and destinations are
 // added, set to weight 0 (inhibit_on_failure) or removed as checks
