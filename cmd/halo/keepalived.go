@@ -159,6 +159,9 @@ func keepalivedOptionalArgs(args []string) []string {
 }
 
 func keepalivedMain(args []string) int {
+	if len(args) > 0 && (args[0] == "-T" || args[0] == "--genhash") {
+		return genhashRun(args[1:], "keepalived --genhash", os.Stdout, os.Stderr)
+	}
 	var f keepalivedFlags
 	fs := keepalivedFlagSet(&f)
 	if err := fs.Parse(keepalivedOptionalArgs(args)); err != nil {
@@ -189,7 +192,7 @@ func keepalivedMain(args []string) int {
 		fmt.Println(n)
 		return 0
 	case f.genhash:
-		fmt.Fprintln(os.Stderr, "halo keepalived: genhash mode (-T) is not supported")
+		fmt.Fprintln(os.Stderr, "halo keepalived: -T/--genhash must be the first option")
 		return 1
 	}
 	opt := compat.KeepalivedOptions{ConfigID: keepalivedConfigID(f)}

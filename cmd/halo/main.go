@@ -20,6 +20,7 @@ var tools = map[string]func(args []string) int{
 	"keepalived": keepalivedMain,
 	"compat":     compatMain,
 	"demo":       demoMain,
+	"genhash":    genhashMain,
 }
 
 func main() {
