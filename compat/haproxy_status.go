@@ -396,10 +396,10 @@ func HAProxyKeywords() []KeywordInfo {
 
 // payloadFetches read a connection's raw first bytes and are not
 // implemented by the runtime (req.ssl_sni, req.ssl_alpn,
-// req.ssl_hello_type, req.len and req.payload are).
+// req.ssl_hello_type, req.len, req.payload and req.rdp_cookie(_cnt) are).
 var payloadFetches = map[string]bool{
 	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
 	"req.payload_lv": true, "payload_lv": true,
-	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
+	"rep_ssl_hello_type": true, "res.ssl_hello_type": true,
 	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }

@@ -175,3 +175,99 @@ backend be
 		t.Errorf("s1 served %d requests at once, maxconn is 1", m)
 	}
 }
+
+// tcpNamer is a mode-tcp origin that answers each connection with its
+// name once it has read the client's first bytes.
+func tcpNamer(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				c.Read(make([]byte, 4096))
+				io.WriteString(c, name)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// rdpPacket frames a cookie line as an RDP client's first packet (TPKT,
+// X.224 connection request, cookie).
+func rdpPacket(cookie string) []byte {
+	x := append([]byte{byte(6 + len(cookie)), 0xe0, 0, 0, 0, 0, 0}, cookie...)
+	n := 4 + len(x)
+	return append([]byte{3, 0, byte(n >> 8), byte(n)}, x...)
+}
+
+// TestBalanceRDPCookie: `balance rdp-cookie` hashes the mstshash cookie of
+// the RDP connection request that tcp-request content rules waited for.
+// The servers chosen are those HAProxy 2.6.12 chose for the same cookies
+// and servers on this box; without a cookie it is round robin.
+func TestBalanceRDPCookie(t *testing.T) {
+	fe := freeAddr(t)
+	runEngine(t, fmt.Sprintf(`
+defaults
+  mode tcp
+  timeout client 5s
+  timeout server 5s
+  timeout connect 1s
+frontend fe
+  bind %s
+  tcp-request inspect-delay 2s
+  tcp-request content accept if RDP_COOKIE
+  default_backend be
+backend be
+  balance rdp-cookie
+  server s1 %s
+  server s2 %s
+  server s3 %s
+`, fe, tcpNamer(t, "s1"), tcpNamer(t, "s2"), tcpNamer(t, "s3")))
+	send := func(cookie string) string {
+		c, err := net.Dial("tcp", fe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		// In two writes: the rules wait for the rest of the cookie.
+		p := rdpPacket(cookie)
+		c.Write(p[:14])
+		time.Sleep(20 * time.Millisecond)
+		c.Write(p[14:])
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	for _, tc := range []struct{ cookie, want string }{
+		{"Cookie: mstshash=alice\r\n", "s3 s3"},
+		{"Cookie: mstshash=bob\r\n", "s3 s3"},
+		{"Cookie: mstshash=carol\r\n", "s2 s2"},
+		{"Cookie: mstshash=dave\r\n", "s1 s1"},
+		{"Cookie: mstshash=eve\r\n", "s1 s1"},
+		{"Cookie: MSTSHASH=alice\r\n", "s3 s3"},
+		{"Cookie:   mstshash=bob\r\n", "s3 s3"},
+		{"Cookie: mstshash=a\x00b\r\n", "s3 s3"},
+	} {
+		if got := send(tc.cookie) + " " + send(tc.cookie); got != tc.want {
+			t.Errorf("%q went to %s, HAProxy sends it to %s", tc.cookie, got, tc.want)
+		}
+	}
+	// Another cookie name passes RDP_COOKIE but is not hashed: round robin.
+	seen := map[string]bool{}
+	for range 3 {
+		seen[send("Cookie: msts=123\r\n")] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("without an mstshash cookie: %v, want round robin over s1..s3", seen)
+	}
+}

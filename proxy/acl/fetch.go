@@ -448,11 +448,12 @@ func stickFetch(name string) bool {
 
 // payloadFetches read the raw first bytes of the connection and are not
 // implemented (req.ssl_sni, req.ssl_alpn, req.ssl_hello_type, req.len and
-// req.payload are: hello.go).
+// req.payload are: hello.go; req.rdp_cookie and req.rdp_cookie_cnt:
+// rdp.go).
 var payloadFetches = map[string]bool{
 	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
 	"req.payload_lv": true, "payload_lv": true,
-	"req.rdp_cookie": true, "req.rdp_cookie_cnt": true, "rep_ssl_hello_type": true, "res.ssl_hello_type": true,
+	"rep_ssl_hello_type": true, "res.ssl_hello_type": true,
 	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/acl"
 	"halo/proxy/balance"
 	"halo/proxy/health"
 	"halo/proxy/http1"
@@ -44,6 +45,7 @@ type Picker struct {
 	states  []*proxy.ServerState
 	srvs    []*balance.Server
 	checked []bool
+	rdp     string     // balance rdp-cookie: the cookie name
 	mu      sync.Mutex // orders runtime API changes and their messages
 	sink    health.Sink
 }
@@ -116,6 +118,9 @@ func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 	}
 	p := &Picker{be: be, pb: pb, states: pb.Servers, srvs: be.Servers(),
 		checked: make([]bool, len(pb.Servers)), sink: health.StderrSink}
+	if cfg.Algo == balance.RDPCookie {
+		p.rdp = pb.Proxy.Balance.Param
+	}
 	be.SetQueueHook(func(s *balance.Server, n int) {
 		c := &pb.Counters
 		if s != nil {
@@ -179,6 +184,14 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 		if req.Post && k.Txn != nil {
 			// url_param also looks in a urlencoded POST body (get_server_ph_post).
 			req.Body = k.Txn.ReqBody
+		}
+	}
+	if p.rdp != "" && k.Txn != nil {
+		// balance rdp-cookie: the client's first bytes (read while
+		// tcp-request content rules waited for them); without a complete
+		// cookie the algorithm falls back to round robin, as HAProxy's.
+		if v, ok, _ := acl.RDPCookie(k.Txn.Payload, p.rdp); ok {
+			req.RDP = v
 		}
 	}
 	var prev *balance.Server
