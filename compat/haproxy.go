@@ -119,6 +119,7 @@ type hctx struct {
 	peers           map[string][]string // peers section → peer names
 	stateFile       string              // global server-state-file
 	sslServerVerify string              // global ssl-server-verify
+	ssl             sslGlobals          // global ssl-default-* (haproxy_ssl.go)
 }
 
 type resolveResult struct {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,6 +209,8 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 	var proto proxy.Bind
 	title := fmt.Sprintf("'bind %s' in section '%s'", a[0].Value, c.cur.kind)
 	var crts []string
+	var crtList []crtListEntry
+	sslo := c.ssl.bind // ssl-default-bind-* first, the line's own keywords over them
 	for i := 1; i < len(a); i++ {
 		k := a[i].Value
 		n, ok := bindParams[k]
@@ -228,6 +231,18 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 		}
 		if st, note := bindParamStatus(k); st != Supported {
 			c.lowerPart(k, st, note)
+		}
+		if handled, err := c.setBindSSL(&sslo, k, v); handled {
+			if err != nil {
+				return fmt.Errorf("%s : %v", title, err)
+			}
+			if k == "alpn" {
+				proto.ALPN = sslo.alpn
+				if c.cur.p.Mode == proxy.ModeHTTP && slices.ContainsFunc(sslo.alpn, func(p string) bool { return p != "http/1.1" && p != "http/1.0" }) {
+					c.lowerPart(k, Partial, "only http/1.1 and http/1.0 are announced in mode http (HTTP/2 is not served yet)")
+				}
+			}
+			continue
 		}
 		switch k {
 		case "ssl":
@@ -250,30 +265,16 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if err != nil {
 				return fmt.Errorf("%s : 'crt-list' : cannot open file '%s' : No such file or directory", title, path)
 			}
-			for _, l := range strings.Split(string(data), "\n") {
-				f := strings.Fields(l)
-				if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-					continue
-				}
-				p := f[0]
-				if c.crtBase != "" && !strings.HasPrefix(p, "/") {
-					p = filepath.Join(c.crtBase, p)
-				}
-				if err := c.checkCert(p); err != nil {
+			entries, err := c.parseCrtList(path, data)
+			if err != nil {
+				return fmt.Errorf("%s : %v", title, err)
+			}
+			for _, e := range entries {
+				if err := c.checkCert(e.path); err != nil {
 					return fmt.Errorf("%s : %s", title, err)
 				}
-				crts = append(crts, p)
 			}
-		case "ca-file", "ca-verify-file", "crl-file":
-			path := v
-			if c.caBase != "" && !strings.HasPrefix(path, "/") {
-				path = filepath.Join(c.caBase, path)
-			}
-			if _, err := c.opt.Stat(path); err != nil {
-				return fmt.Errorf("%s : unable to load %s file '%s'.", title, strings.TrimSuffix(k, "-file"), path)
-			}
-		case "alpn":
-			proto.ALPN = strings.Split(v, ",")
+			crtList = append(crtList, entries...)
 		case "accept-proxy":
 			proto.AcceptProxy = true
 		case "name":
@@ -288,24 +289,27 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			proto.V4V6 = true
 		case "v6only":
 			proto.V6Only = true
-		case "verify":
-			if v != "none" && v != "optional" && v != "required" {
-				return fmt.Errorf("%s : '%s' : verify method '%s' unknown. Supported methods are 'none', 'optional' and 'required'.", title, k, v)
-			}
-			if v == "required" {
-				// Mutual TLS the runtime does not enforce would let any
-				// client in.
-				c.lower(Unsupported, "verify required: client certificates are not requested or verified by the runtime")
-			}
 		}
 	}
-	if proto.SSL && len(crts) == 0 {
+	if proto.SSL && len(crts) == 0 && len(crtList) == 0 {
 		// haproxy refuses this once the whole configuration is read; the
 		// bind line is the place to say it.
 		return fmt.Errorf("%s : no certificate specified for bind '%s' (use 'crt' or 'crt-list').", title, a[0].Value)
 	}
+	var btls *proxy.BindTLS
+	if proto.SSL {
+		var err error
+		if btls, err = c.bindTLS(d, &sslo, a[0].Value, crtList, crts); err != nil {
+			c.rep.Alertf(parser.Pos{}, "%v", err)
+			return nil
+		}
+		for _, e := range crtList {
+			crts = append(crts, e.path)
+		}
+	}
 	for i := range binds {
 		b := &binds[i]
+		b.TLS = btls
 		b.SSL, b.Certs, b.ALPN, b.AcceptProxy = proto.SSL, crts, proto.ALPN, proto.AcceptProxy
 		b.Name, b.Maxconn, b.Backlog, b.V4V6, b.V6Only = proto.Name, proto.Maxconn, proto.Backlog, proto.V4V6, proto.V6Only
 	}
@@ -427,6 +431,7 @@ type serverExtra struct {
 	track     string // track [<proxy>/]<server>
 	caFile    string
 	crt       string
+	ssl       sslOpts // TLS keywords of the line (haproxy_ssl.go)
 	id        int        // explicit `id`, 0 when none
 	idPos     parser.Pos // where the explicit id was given
 }
@@ -546,6 +551,14 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 		return fmt.Errorf("%s : unable to enable checks and tracking at the same time!", title)
 	}
 	c.srvExtra[srv] = &ex
+	if srv.SSL {
+		o := c.ssl.server.overlay(&ex.ssl)
+		if _, notes, _, err := c.resolveTLS(&o, true); err == nil {
+			for _, n := range notes {
+				c.lower(Partial, n)
+			}
+		}
+	}
 	if _, seen := c.cur.servers[name]; !seen {
 		c.cur.servers[name] = d.Pos.Line
 	}
@@ -581,6 +594,12 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 		}
 		if st, note := serverParamStatus(k); st != Supported {
 			c.lowerPart(k, st, note)
+		}
+		if handled, err := c.setServerSSL(&ex.ssl, k, v); handled {
+			if err != nil {
+				return fmt.Errorf("%s : %v", title, err)
+			}
+			continue
 		}
 		name := strings.TrimPrefix(title, "'server ")
 		name = strings.TrimSuffix(name[strings.LastIndex(name, "/")+1:], "'")
@@ -720,7 +739,7 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			if c.crtBase != "" && !strings.HasPrefix(path, "/") {
 				path = filepath.Join(c.crtBase, path)
 			}
-			ex.crt = path
+			ex.crt, ex.ssl.crt = path, path
 		case "ca-file", "crl-file":
 			path := v
 			if c.caBase != "" && !strings.HasPrefix(path, "/") {
@@ -734,7 +753,9 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 				return fmt.Errorf("%s : unable to load %s file '%s'.", title, strings.TrimSuffix(k, "-file"), path)
 			}
 			if k == "ca-file" {
-				ex.caFile = path
+				ex.caFile, ex.ssl.caFile = path, path
+			} else {
+				ex.ssl.crlFile = path
 			}
 		}
 	}

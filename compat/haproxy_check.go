@@ -370,6 +370,13 @@ func (c *hctx) serverTLS(st *pstate) {
 		// The runtime verifies only on an explicit "required": say what
 		// haproxy's default means.
 		srv.Verify = verify
+		if ex == nil {
+			ex = &serverExtra{}
+		}
+		if err := c.resolveServerTLS(srv, ex, title); err != nil {
+			c.bare(parser.SevAlert, pos, err.Error())
+			continue
+		}
 		if verify == "required" && (ex == nil || ex.caFile == "") {
 			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.", title))
 		}

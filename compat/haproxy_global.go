@@ -222,6 +222,7 @@ func buildGlobalTable() *Table[*hctx] {
 			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
 		}),
 	}
+	rows = append(rows, sslGlobalRows()...)
 	// Keywords haproxy 2.6 knows whose arguments halo only checks for
 	// presence; their status (haproxy_status.go) says what halo does.
 	for _, kw := range []string{

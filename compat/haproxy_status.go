@@ -212,6 +212,9 @@ func fetchStatus(fetch string) (Status, string) {
 // runtime's proxy.Bind has addresses, certificates, ALPN, PROXY protocol,
 // maxconn/backlog and v6only; TLS tuning is Go's).
 func bindParamStatus(k string) (Status, string) {
+	if st, note, ok := bindSSLStatus(k); ok {
+		return st, note
+	}
 	switch k {
 	case "ssl", "crt", "crt-list", "alpn", "name", "maxconn", "backlog", "v4v6", "v6only", "accept-proxy",
 		"user", "group", "uid", "gid", "mode", "level", "severity-output", "expose-fd":
@@ -234,6 +237,9 @@ func bindParamStatus(k string) (Status, string) {
 
 // serverParamStatus says what halo does with each server parameter.
 func serverParamStatus(k string) (Status, string) {
+	if st, note, ok := serverSSLStatus(k); ok {
+		return st, note
+	}
 	switch k {
 	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
 		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "minconn", "slowstart", "port", "addr", "cookie",

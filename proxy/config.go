@@ -199,6 +199,9 @@ type Bind struct {
 	ALPN        []string
 	AcceptProxy bool
 	Line        int
+	// TLS is the resolved TLS configuration of an ssl bind (nil: built
+	// from Certs and ALPN with HAProxy's defaults).
+	TLS *BindTLS
 }
 
 // BalanceAlgo is the `balance` algorithm.
@@ -275,6 +278,8 @@ type Server struct {
 	SSL       bool
 	Verify    string
 	Line      int
+	// TLS holds the server's TLS settings (nil: Go's defaults).
+	TLS *ServerTLS
 
 	Check        bool
 	CheckPort    int

@@ -163,6 +163,8 @@ type Txn struct {
 	// TLS is the client connection's TLS state (SNI in ServerName,
 	// Version, NegotiatedProtocol, PeerCertificates); nil without TLS.
 	TLS *tls.ConnectionState
+	// ClientCert is the client certificate check (ssl_c_*); nil without TLS.
+	ClientCert *ClientCertCheck
 
 	// ReqLine is a copy of the request line as received ("GET / HTTP/1.1")
 	// for logs (the head may be rewritten by rules).

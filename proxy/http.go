@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -21,7 +20,7 @@ type session struct {
 	st  *connState
 	src netip.AddrPort
 	dst netip.AddrPort
-	tls *tls.ConnectionState
+	tls *TLSConn
 
 	// Buffers needed only while a request is in progress; an idle
 	// connection gives them back to the pool and waits reading into peek,
@@ -51,7 +50,7 @@ var (
 	errServerGone = errors.New("server closed")
 )
 
-func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState, tlsState *tls.ConnectionState) {
+func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState, tlsState *TLSConn) {
 	s := sessionPool.Get().(*session)
 	*s = session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst, tls: tlsState}
 	s.cf.init(c)
@@ -70,7 +69,7 @@ func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, 
 		s.tx.reset()
 		tx := &s.tx
 		tx.Frontend, tx.Src, tx.Dst = fe, src, dst
-		tx.TLS, tx.SSL = tlsState, tlsState != nil
+		tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
 		tx.AcceptAt = accept
 		tx.firstReq = s.nreq == 0
 		if !s.readRequest() {

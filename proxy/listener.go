@@ -22,7 +22,7 @@ type listener struct {
 	fe    *Frontend
 	bind  *Bind
 	slots chan struct{} // bind maxconn
-	tls   *tls.Config   // bind … ssl
+	tls   *tlsBind      // bind … ssl
 	raw   *rawtcp.Listener
 }
 
@@ -286,11 +286,11 @@ func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 		fe.Counters.CurConns.Add(-1)
 		rt.ActConn.Add(-1)
 	}()
-	var tlsState *tls.ConnectionState
+	var tlsState *TLSConn
 	if l.tls != nil {
 		// TLS offload: the handshake must finish within the time allowed
 		// for a request (timeout http-request, else client).
-		tc := tls.Server(c, l.tls)
+		tc := tls.Server(c, l.tls.base)
 		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
 		_ = c.SetDeadline(deadline(pick(to, 10*time.Second)))
 		if err := tc.Handshake(); err != nil {
@@ -299,8 +299,8 @@ func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
 			return
 		}
 		_ = c.SetDeadline(time.Time{})
-		cs := tc.ConnectionState()
-		tlsState = &cs
+		tlsState = &TLSConn{State: tc.ConnectionState()}
+		tlsState.Client = l.tls.clientCheck(&tlsState.State)
 		c = tc
 	}
 	if fe.Proxy.Mode == ModeHTTP {

@@ -82,6 +82,7 @@ type ServerState struct {
 
 	tlsOnce sync.Once
 	tlsConf *tls.Config
+	tlsErr  error
 }
 
 // Index is the server's position in its backend's Servers.
@@ -208,6 +209,15 @@ func (rt *Runtime) Start() error {
 	if n := rt.Cfg.Global.Nbthread; n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
+	for _, b := range rt.Backends {
+		for _, s := range b.Servers {
+			if s.Server.SSL {
+				if _, err := s.tlsClientConfig(); err != nil {
+					return &StartError{Msg: fmt.Sprintf("Proxy '%s', server '%s': %v", b.Proxy.Name, s.Server.Name, err)}
+				}
+			}
+		}
+	}
 	go rt.reapIdle()
 	for _, f := range rt.Frontends {
 		for i := range f.Proxy.Binds {
@@ -220,7 +230,7 @@ func (rt *Runtime) Start() error {
 			}
 			l := &listener{ln: ln, fe: f, bind: b}
 			if b.SSL {
-				if l.tls, err = tlsConfig(b); err != nil {
+				if l.tls, err = newTLSBind(b, f.Proxy.Mode); err != nil {
 					ln.Close()
 					rt.closeListeners()
 					return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}

@@ -211,7 +211,12 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 			}
 		}
 		if s.Server.SSL {
-			tlc := tls.Client(tc, s.tlsClientConfig())
+			conf, err := s.tlsClientConfig()
+			if err != nil {
+				tc.Close()
+				return nil, err
+			}
+			tlc := tls.Client(tc, conf)
 			if err := tlc.Handshake(); err != nil {
 				tc.Close()
 				return nil, err
@@ -226,26 +231,13 @@ func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Du
 	return sc, nil
 }
 
-// tlsClientConfig is the TLS configuration towards an `ssl` server:
-// certificates are checked only with `verify required` (against the system
-// roots); session tickets are reused across connections.
-func (s *ServerState) tlsClientConfig() *tls.Config {
+// tlsClientConfig is the TLS configuration towards an `ssl` server
+// (tlsserver.go), built once; Start has checked that it builds.
+func (s *ServerState) tlsClientConfig() (*tls.Config, error) {
 	s.tlsOnce.Do(func() {
-		name := s.Server.Host
-		if h, _, err := net.SplitHostPort(name); err == nil {
-			name = h
-		}
-		s.tlsConf = &tls.Config{
-			ServerName:         name,
-			InsecureSkipVerify: s.Server.Verify != "required",
-			ClientSessionCache: tls.NewLRUClientSessionCache(64),
-			NextProtos:         []string{"http/1.1"},
-		}
-		if s.Backend.Proxy.Mode == ModeTCP {
-			s.tlsConf.NextProtos = nil
-		}
+		s.tlsConf, s.tlsErr = serverTLSConfig(s.Server, s.Backend.Proxy.Mode)
 	})
-	return s.tlsConf
+	return s.tlsConf, s.tlsErr
 }
 
 // turnAround is HAProxy's delay before retrying a failed connection

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -14,12 +13,12 @@ import (
 // serveTCP runs one mode-tcp connection: choose a backend and a server,
 // connect (retries, redispatch), then copy both ways until both sides
 // have closed (half-close is propagated) or a timeout fires.
-func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, tlsState *tls.ConnectionState) {
+func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
 	defer c.Close()
 	tx := &Txn{}
 	tx.reset()
 	tx.Frontend, tx.Src, tx.Dst = fe, src, dst
-	tx.TLS, tx.SSL = tlsState, tlsState != nil
+	tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
 	tx.AcceptAt = time.Now()
 	tx.ReqAt = tx.AcceptAt
 	tx.Th, tx.Ti, tx.TR = 0, 0, 0

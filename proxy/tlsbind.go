@@ -2,75 +2,306 @@ package proxy
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
-// tlsConfig builds the server TLS configuration of a `bind … ssl crt …`
-// line. Each crt is a PEM file holding the certificate chain and its key
-// (HAProxy's format; a separate FILE.key is used when the PEM has no key),
-// or a directory of such files. The first certificate is the default; the
-// others are chosen by SNI (crypto/tls picks the first certificate whose
-// names match the ClientHello, else the first one).
-func tlsConfig(b *Bind) (*tls.Config, error) {
-	var certs []tls.Certificate
-	for _, crt := range b.Certs {
-		st, err := os.Stat(crt)
-		if err != nil {
-			return nil, fmt.Errorf("unable to stat SSL certificate from file '%s' : %v", crt, err)
-		}
-		files := []string{crt}
-		if st.IsDir() {
-			ents, err := os.ReadDir(crt)
-			if err != nil {
-				return nil, err
-			}
-			files = files[:0]
-			for _, e := range ents {
-				n := e.Name()
-				if e.IsDir() || strings.HasPrefix(n, ".") {
-					continue
-				}
-				switch filepath.Ext(n) {
-				case ".key", ".ocsp", ".issuer", ".sctl", ".crt-list":
-					continue
-				}
-				files = append(files, filepath.Join(crt, n))
-			}
-			slices.Sort(files)
-		}
-		for _, f := range files {
-			c, err := loadPEM(f)
-			if err != nil {
-				return nil, err
-			}
-			certs = append(certs, c)
-		}
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("no SSL certificate specified for bind '%s'", bindString(b))
-	}
-	conf := &tls.Config{
-		Certificates: certs,
-		MinVersion:   tls.VersionTLS12, // HAProxy 2.6's default ssl-min-ver
-	}
-	// Only HTTP/1.1 is spoken: offer the ALPN protocols we can serve.
-	for _, p := range b.ALPN {
-		if p == "http/1.1" || p == "http/1.0" {
-			conf.NextProtos = append(conf.NextProtos, p)
-		}
-	}
-	return conf, nil
+// tlsBind is the TLS side of one `bind … ssl` listener. Its certificates
+// and per-name configurations live in an immutable tlsBindState swapped
+// atomically, so `commit ssl cert` can replace a certificate while
+// handshakes run.
+type tlsBind struct {
+	bind  *Bind
+	conf  *BindTLS
+	base  *tls.Config // handed to tls.Server; selects from state
+	state atomic.Pointer[tlsBindState]
 }
 
-func loadPEM(path string) (tls.Certificate, error) {
+// tlsBindState is what a ClientHello is matched against.
+type tlsBindState struct {
+	certs []*loadedCert // load order; certs[0] is the default certificate
+	exact map[string]*tls.Config
+	wild  map[string]*tls.Config // keyed by the domain after "*."
+	def   *tls.Config
+	// verifiers check client certificates per configuration (binds and
+	// crt-list lines with verify optional|required).
+	verifiers map[*tls.Config]*clientVerifier
+}
+
+// loadedCert is a certificate file as loaded, with the options it is
+// served with.
+type loadedCert struct {
+	entry *CertEntry
+	path  string
+	cert  tls.Certificate
+	leaf  *x509.Certificate
+	opts  *BindTLS
+}
+
+// defaultBindTLS is the BindTLS of a bind built without compat (tests):
+// its certificates and ALPN, HAProxy 2.6's default ssl-min-ver TLSv1.2.
+func defaultBindTLS(b *Bind) *BindTLS {
+	t := &BindTLS{TLSParams: TLSParams{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, ALPN: b.ALPN}}
+	for _, c := range b.Certs {
+		t.Certs = append(t.Certs, CertEntry{Path: c})
+	}
+	return t
+}
+
+// newTLSBind loads a bind's certificates and builds its configurations.
+// Errors use HAProxy's wording where it has one.
+func newTLSBind(b *Bind, mode Mode) (*tlsBind, error) {
+	conf := b.TLS
+	if conf == nil {
+		conf = defaultBindTLS(b)
+	}
+	t := &tlsBind{bind: b, conf: conf}
+	st, err := t.load(mode, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.state.Store(st)
+	t.base = &tls.Config{
+		GetConfigForClient: t.forClient,
+		// Unused once GetConfigForClient answers, but crypto/tls wants a
+		// certificate source on a server config.
+		Certificates: []tls.Certificate{st.certs[0].cert},
+		MinVersion:   conf.MinVersion,
+		MaxVersion:   conf.MaxVersion,
+	}
+	return t, nil
+}
+
+// load reads every certificate of the bind (replacing those named in
+// repl) and indexes them by server name.
+func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindState, error) {
+	st := &tlsBindState{exact: map[string]*tls.Config{}, wild: map[string]*tls.Config{}, verifiers: map[*tls.Config]*clientVerifier{}}
+	for i := range t.conf.Certs {
+		e := &t.conf.Certs[i]
+		files, err := certFiles(e.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			c, ok := repl[f]
+			if !ok {
+				if c, err = loadCertFile(f); err != nil {
+					return nil, err
+				}
+			}
+			opts := e.Opts
+			if opts == nil {
+				opts = t.conf
+			}
+			st.certs = append(st.certs, &loadedCert{entry: e, path: f, cert: c, leaf: c.Leaf, opts: opts})
+		}
+	}
+	if len(st.certs) == 0 {
+		return nil, fmt.Errorf("no SSL certificate specified for bind '%s'", bindString(t.bind))
+	}
+	// Names: crt-list filters when given, else the certificate's CN and
+	// DNS SANs. A name served by several certificates (RSA and ECDSA)
+	// offers all of them; crypto/tls picks the first the client supports.
+	byName := map[string][]*loadedCert{}
+	var order []string
+	add := func(name string, c *loadedCert) {
+		name = strings.ToLower(name)
+		if _, ok := byName[name]; !ok {
+			order = append(order, name)
+		}
+		byName[name] = append(byName[name], c)
+	}
+	for _, c := range st.certs {
+		var names, excl []string
+		if len(c.entry.SNI) > 0 {
+			for _, f := range c.entry.SNI {
+				if strings.HasPrefix(f, "!") {
+					excl = append(excl, strings.ToLower(f[1:]))
+				} else {
+					names = append(names, f)
+				}
+			}
+		}
+		if len(names) == 0 {
+			names = append(names, c.leaf.DNSNames...)
+			if cn := c.leaf.Subject.CommonName; cn != "" && !slices.Contains(names, cn) {
+				names = append(names, cn)
+			}
+		}
+		for _, n := range names {
+			if !slices.Contains(excl, strings.ToLower(n)) {
+				add(n, c)
+			}
+		}
+	}
+	for _, name := range order {
+		conf, err := st.serveConfig(byName[name], mode)
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := strings.CutPrefix(name, "*."); ok {
+			st.wild[d] = conf
+		} else {
+			st.exact[name] = conf
+		}
+	}
+	def, err := st.serveConfig(st.certs[:1], mode)
+	if err != nil {
+		return nil, err
+	}
+	st.def = def
+	return st, nil
+}
+
+// forClient chooses the configuration for a ClientHello as HAProxy's SNI
+// callback does: the exact name, else the wildcard of its parent domain,
+// else the default certificate, or a failed handshake under strict-sni.
+func (t *tlsBind) forClient(h *tls.ClientHelloInfo) (*tls.Config, error) {
+	if c := t.state.Load().lookup(h.ServerName); c != nil {
+		return c, nil
+	}
+	if t.conf.StrictSNI {
+		return nil, errStrictSNI
+	}
+	return t.state.Load().def, nil
+}
+
+func (st *tlsBindState) lookup(sni string) *tls.Config {
+	if sni == "" {
+		return nil
+	}
+	name := strings.ToLower(strings.TrimSuffix(sni, "."))
+	if c := st.exact[name]; c != nil {
+		return c
+	}
+	if _, dom, ok := strings.Cut(name, "."); ok {
+		return st.wild[dom]
+	}
+	return nil
+}
+
+// clientCheck is the client certificate check of an established
+// connection, for the ssl_c_* fetches: the handshake's own verification
+// (VerifyConnection) passed or tolerated every error; this run records
+// the codes.
+func (t *tlsBind) clientCheck(cs *tls.ConnectionState) ClientCertCheck {
+	if len(cs.PeerCertificates) == 0 {
+		return ClientCertCheck{}
+	}
+	st := t.state.Load()
+	c := st.lookup(cs.ServerName)
+	if c == nil {
+		c = st.def
+	}
+	v := st.verifiers[c]
+	if v == nil {
+		return ClientCertCheck{Used: true}
+	}
+	r, _ := v.check(cs.PeerCertificates)
+	return r
+}
+
+var errStrictSNI = errors.New("strict-sni: no certificate for the requested server name")
+
+// serveConfig is the crypto/tls configuration for a set of certificates
+// served under one name with the options of the first.
+func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config, error) {
+	o := certs[0].opts
+	c := &tls.Config{
+		MinVersion:             o.MinVersion,
+		MaxVersion:             o.MaxVersion,
+		CipherSuites:           o.CipherSuites,
+		CurvePreferences:       o.Curves,
+		SessionTicketsDisabled: o.NoTickets,
+	}
+	for _, lc := range certs {
+		c.Certificates = append(c.Certificates, lc.cert)
+	}
+	for _, p := range o.ALPN {
+		// mode http speaks HTTP/1.x only (HTTP/2 is not served yet): h2
+		// is not announced, so clients fall back to http/1.1 instead of
+		// failing. mode tcp announces the list as configured.
+		if mode == ModeHTTP && p != "http/1.1" && p != "http/1.0" {
+			continue
+		}
+		c.NextProtos = append(c.NextProtos, p)
+	}
+	if o.Verify == "optional" || o.Verify == "required" {
+		v, err := newClientVerifier(o)
+		if err != nil {
+			return nil, err
+		}
+		c.ClientAuth = tls.RequestClientCert
+		if o.Verify == "required" {
+			c.ClientAuth = tls.RequireAnyClientCert
+		}
+		if v.pool != nil && !o.NoCANames {
+			// The CA names sent in the CertificateRequest (no-ca-names
+			// sends none), as OpenSSL does from ca-file.
+			c.ClientCAs = v.pool
+		}
+		st.verifiers[c] = v
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if _, fatal := v.check(cs.PeerCertificates); fatal != nil {
+				return fatal
+			}
+			return nil
+		}
+	}
+	return c, nil
+}
+
+// certFiles expands a crt argument: the file itself, or a directory's
+// certificate files in name order (companion files skipped).
+func certFiles(crt string) ([]string, error) {
+	st, err := os.Stat(crt)
+	if err != nil {
+		return nil, fmt.Errorf("unable to stat SSL certificate from file '%s' : %v", crt, err)
+	}
+	if !st.IsDir() {
+		return []string{crt}, nil
+	}
+	ents, err := os.ReadDir(crt)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || strings.HasPrefix(n, ".") {
+			continue
+		}
+		switch filepath.Ext(n) {
+		case ".key", ".ocsp", ".issuer", ".sctl", ".crt-list":
+			continue
+		}
+		files = append(files, filepath.Join(crt, n))
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// loadCertFile loads a PEM certificate as HAProxy does with its companion
+// files: FILE.key when the PEM has no key, FILE.ocsp (a DER OCSP
+// response) stapled, FILE.sctl (a TLS SignedCertificateTimestampList)
+// sent, FILE.issuer appended to the chain when the PEM has no
+// intermediate (HAProxy uses it to check the OCSP response).
+func loadCertFile(path string) (tls.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("unable to load SSL certificate from file '%s': %v", path, err)
 	}
+	return parseCertPEM(path, data)
+}
+
+func parseCertPEM(path string, data []byte) (tls.Certificate, error) {
 	c, err := tls.X509KeyPair(data, data)
 	if err != nil {
 		if key, kerr := os.ReadFile(path + ".key"); kerr == nil {
@@ -80,5 +311,48 @@ func loadPEM(path string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("unable to load SSL certificate from PEM file '%s': %v", path, err)
 	}
+	if c.Leaf == nil {
+		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return tls.Certificate{}, fmt.Errorf("unable to load SSL certificate from PEM file '%s': %v", path, err)
+		}
+	}
+	if ocsp, err := os.ReadFile(path + ".ocsp"); err == nil && len(ocsp) > 0 {
+		c.OCSPStaple = ocsp
+	}
+	if sctl, err := os.ReadFile(path + ".sctl"); err == nil {
+		scts, err := parseSCTList(sctl)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("'%s.sctl' : %v", path, err)
+		}
+		c.SignedCertificateTimestamps = scts
+	}
+	if len(c.Certificate) == 1 {
+		if iss, err := os.ReadFile(path + ".issuer"); err == nil {
+			if der := firstCertDER(iss); der != nil {
+				c.Certificate = append(c.Certificate, der)
+			}
+		}
+	}
 	return c, nil
+}
+
+// parseSCTList splits a TLS-encoded SignedCertificateTimestampList
+// (RFC 6962 §3.3: a 2-byte length, then 2-byte-length-prefixed SCTs).
+func parseSCTList(b []byte) ([][]byte, error) {
+	if len(b) < 2 || int(binary.BigEndian.Uint16(b)) != len(b)-2 {
+		return nil, errors.New("invalid SCT list")
+	}
+	var out [][]byte
+	for b = b[2:]; len(b) > 0; {
+		if len(b) < 2 {
+			return nil, errors.New("invalid SCT list")
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if n == 0 || len(b) < 2+n {
+			return nil, errors.New("invalid SCT list")
+		}
+		out = append(out, b[2:2+n])
+		b = b[2+n:]
+	}
+	return out, nil
 }

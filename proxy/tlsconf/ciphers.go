@@ -33,9 +33,21 @@ type CipherSelection struct {
 	// Go are the selected ciphers crypto/tls implements (IANA ids), for
 	// tls.Config.CipherSuites.
 	Go []uint16
-	// Lacking are the selected ciphers crypto/tls does not implement:
-	// a client may negotiate them with HAProxy but not with halo.
+	// Lacking are the selected ciphers crypto/tls does not implement
+	// that a client may negotiate with HAProxy (certificate-authenticated
+	// RSA, ECDHE or DHE key exchange) but not with halo.
 	Lacking []string
+	// Unusable are selected ciphers neither negotiates: PSK and SRP
+	// (HAProxy configures neither) and anonymous ones (refused by
+	// OpenSSL 3 at its default security level).
+	Unusable []string
+	// LackingDH are the Lacking ciphers with an ephemeral DH key exchange:
+	// HAProxy negotiates them only with DH parameters (ssl-dh-param-file
+	// or a DH block in the certificate file).
+	LackingDH []string
+	// SecLevel is the string's @SECLEVEL=n, -1 when absent (OpenSSL 3's
+	// default level 1 or more refuses TLS 1.0 and 1.1 handshakes).
+	SecLevel int
 }
 
 // goSuites are the TLS <= 1.2 suites crypto/tls implements, secure or not
@@ -62,6 +74,7 @@ func goSuites() map[uint16]bool {
 // matters to halo, because crypto/tls applies its own preference order.
 // It returns ErrNoCipherMatch when nothing is selected.
 func Ciphers(spec string) (CipherSelection, error) {
+	secLevel := -1
 	active := make([]bool, len(opensslCiphers))
 	killed := make([]bool, len(opensslCiphers))
 	for _, item := range strings.FieldsFunc(spec, func(r rune) bool {
@@ -72,8 +85,12 @@ func Ciphers(spec string) (CipherSelection, error) {
 		case '!', '-', '+':
 			op, item = item[0], item[1:]
 		}
+		if lv, ok := strings.CutPrefix(item, "@SECLEVEL="); ok && len(lv) == 1 && lv[0] >= '0' && lv[0] <= '5' {
+			secLevel = int(lv[0] - '0')
+			continue
+		}
 		if item == "" || item[0] == '@' {
-			continue // @STRENGTH, @SECLEVEL=n: order and security level only
+			continue // @STRENGTH: order only
 		}
 		match := matcher(item)
 		for i := range opensslCiphers {
@@ -90,23 +107,40 @@ func Ciphers(spec string) (CipherSelection, error) {
 			}
 		}
 	}
-	var sel CipherSelection
+	sel := CipherSelection{SecLevel: secLevel}
 	gs := goSuites()
+	kDHE := aliasIndex("kDHE")
+	psk, srp, anon := aliasIndex("PSK"), aliasIndex("SRP"), aliasIndex("aNULL")
 	for i, c := range opensslCiphers {
 		if !active[i] {
 			continue
 		}
 		sel.Names = append(sel.Names, c.name)
-		if gs[c.id] {
+		switch {
+		case gs[c.id]:
 			sel.Go = append(sel.Go, c.id)
-		} else {
+		case c.in(psk) || c.in(srp) || c.in(anon):
+			sel.Unusable = append(sel.Unusable, c.name)
+		default:
 			sel.Lacking = append(sel.Lacking, c.name)
+			if c.in(kDHE) {
+				sel.LackingDH = append(sel.LackingDH, c.name)
+			}
 		}
 	}
 	if len(sel.Names) == 0 {
 		return sel, ErrNoCipherMatch
 	}
 	return sel, nil
+}
+
+func aliasIndex(name string) int {
+	for i, a := range aliasNames {
+		if a == name {
+			return i
+		}
+	}
+	panic("tlsconf: unknown alias " + name)
 }
 
 // matcher returns the predicate of one cipher-string item without its

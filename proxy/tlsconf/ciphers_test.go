@@ -51,7 +51,7 @@ func TestCiphersAgainstOpenSSL(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("selection differs\n ours:    %v\n openssl: %v", got, want)
 			}
-			if len(sel.Go)+len(sel.Lacking) != len(sel.Names) {
+			if len(sel.Go)+len(sel.Lacking)+len(sel.Unusable) != len(sel.Names) {
 				t.Fatalf("go %d + lacking %d != %d", len(sel.Go), len(sel.Lacking), len(sel.Names))
 			}
 		})
@@ -102,24 +102,27 @@ func TestCiphersuites(t *testing.T) {
 
 func TestMethodsRange(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		m      Methods
-		lo, hi int
-		hole   string
-		ok     bool
+		name    string
+		m       Methods
+		lo, hi  int
+		ignored bool
+		ok      bool
 	}{
-		{"none set", Methods{}, TLSv10, TLSv13, "", true},
-		{"min 1.2", Methods{Min: TLSv12}, TLSv12, TLSv13, "", true},
-		{"max 1.2", Methods{Min: TLSv12, Max: TLSv12}, TLSv12, TLSv12, "", true},
-		{"no-tlsv13", Methods{Min: TLSv12, Disabled: 1 << TLSv13}, TLSv12, TLSv12, "", true},
-		{"force sslv3", Methods{Min: SSLv3, Max: SSLv3}, 0, 0, "", false},
-		{"hole", Methods{Disabled: 1 << TLSv11}, TLSv10, TLSv13, "TLSv1.1", true},
-		{"no-tlsv10 no-tlsv11", Methods{Disabled: 1<<TLSv10 | 1<<TLSv11}, TLSv12, TLSv13, "", true},
+		{"defaults", Methods{}, TLSv12, TLSv13, false, true},
+		{"no-tlsv11 keeps the default minimum", Methods{Disabled: 1 << TLSv11}, TLSv12, TLSv13, false, true},
+		{"min 1.0", Methods{Min: TLSv10}, TLSv10, TLSv13, false, true},
+		{"force 1.2", Methods{Min: TLSv12, Max: TLSv12}, TLSv12, TLSv12, false, true},
+		{"no-tlsv13", Methods{Disabled: 1 << TLSv13}, TLSv12, TLSv12, false, true},
+		{"no-tlsv12", Methods{Disabled: 1 << TLSv12}, TLSv13, TLSv13, false, true},
+		{"no-tlsv12 no-tlsv13", Methods{Disabled: 1<<TLSv12 | 1<<TLSv13}, 0, 0, false, false},
+		{"force sslv3", Methods{Min: SSLv3, Max: SSLv3}, 0, 0, false, false},
+		{"flags ignored with bounds", Methods{Min: TLSv10, Disabled: 1 << TLSv11}, TLSv10, TLSv13, true, true},
+		{"max only", Methods{Max: TLSv12}, TLSv10, TLSv12, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lo, hi, hole, ok := tc.m.Range()
-			if lo != tc.lo || hi != tc.hi || hole != tc.hole || ok != tc.ok {
-				t.Fatalf("got %d %d %q %v", lo, hi, hole, ok)
+			lo, hi, ign, ok := tc.m.Range()
+			if lo != tc.lo || hi != tc.hi || ign != tc.ignored || ok != tc.ok {
+				t.Fatalf("got %d %d %v %v", lo, hi, ign, ok)
 			}
 		})
 	}

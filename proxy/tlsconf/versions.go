@@ -47,29 +47,31 @@ type Methods struct {
 	Min, Max int   // 0: unset
 }
 
-// Range resolves m as HAProxy's ssl_sock_prepare_ctx does: min/max cut
-// the range, disabled versions are removed, and the lowest to the highest
-// version left are enabled. SSLv3 is never available (OpenSSL 3 here is
-// built without it, and so is Go). hole names a disabled version inside
-// the range (HAProxy warns; Go cannot leave a hole, so halo enables it).
-// ok is false when no version is left.
-func (m Methods) Range() (lo, hi int, hole string, ok bool) {
-	dis := m.Disabled | 1<<SSLv3
-	if m.Min > 0 {
+// Range resolves m as HAProxy 2.6 does: explicit bounds (ssl-min-ver,
+// ssl-max-ver, force-*) win and the no-* flags are then ignored
+// (flagsIgnored: HAProxy warns); without them the range is HAProxy's
+// default minimum TLSv1.2 up to TLSv1.3, minus the disabled versions.
+// SSLv3 is never available (OpenSSL 3 as HAProxy is built here lacks it,
+// and so does Go). ok is false when no version is left.
+func (m Methods) Range() (lo, hi int, flagsIgnored, ok bool) {
+	dis := m.Disabled
+	if m.Min > 0 || m.Max > 0 {
+		flagsIgnored = dis != 0
+		dis = 0
 		for v := SSLv3; v < m.Min; v++ {
 			dis |= 1 << v
 		}
-	}
-	if m.Max > 0 {
-		for v := m.Max + 1; v <= TLSv13; v++ {
-			dis |= 1 << v
+		if m.Max > 0 {
+			for v := m.Max + 1; v <= TLSv13; v++ {
+				dis |= 1 << v
+			}
 		}
+	} else {
+		dis |= 1<<SSLv3 | 1<<TLSv10 | 1<<TLSv11
 	}
+	dis |= 1 << SSLv3
 	for v := SSLv3; v <= TLSv13; v++ {
 		if dis&(1<<v) != 0 {
-			if lo != 0 && hole == "" {
-				hole = versionNames[v]
-			}
 			continue
 		}
 		if lo == 0 {
@@ -77,13 +79,7 @@ func (m Methods) Range() (lo, hi int, hole string, ok bool) {
 		}
 		hi = v
 	}
-	if hole != "" {
-		// A hole only counts when an enabled version follows it.
-		if v, _ := ParseVersion(hole); v > hi {
-			hole = ""
-		}
-	}
-	return lo, hi, hole, lo != 0
+	return lo, hi, flagsIgnored, lo != 0
 }
 
 // GoRange is Range in crypto/tls's numbers.

@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+)
+
+// serverTLSConfig builds the client-side TLS configuration of a
+// `server … ssl` line: protocol range and ciphers, ALPN, the client
+// certificate (crt), and the server certificate check of `verify
+// required`: against ca-file (the system roots without one), crl-file,
+// and the name of verifyhost, else of sni, else none (HAProxy checks a
+// name only when one of them gives it).
+func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
+	t := s.TLS
+	if t == nil {
+		t = &ServerTLS{Verify: s.Verify, TLSParams: TLSParams{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}}
+	}
+	c := &tls.Config{
+		MinVersion:             t.MinVersion,
+		MaxVersion:             t.MaxVersion,
+		CipherSuites:           t.CipherSuites,
+		SessionTicketsDisabled: t.NoTickets,
+		ServerName:             t.SNI,
+		// The check is ours (VerifyConnection), as OpenSSL's: name only
+		// when configured.
+		InsecureSkipVerify: true,
+	}
+	if !t.NoReuse {
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	}
+	switch {
+	case len(t.ALPN) > 0:
+		for _, p := range t.ALPN {
+			// HTTP/2 to servers is not spoken yet: offering only
+			// http/1.x keeps the server on a protocol we speak.
+			if mode == ModeHTTP && p != "http/1.1" && p != "http/1.0" {
+				continue
+			}
+			c.NextProtos = append(c.NextProtos, p)
+		}
+	case mode == ModeHTTP && s.TLS == nil:
+		c.NextProtos = []string{"http/1.1"}
+	}
+	if t.Crt != "" {
+		cert, err := loadCertFile(t.Crt)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	if t.Verify != "required" {
+		return c, nil
+	}
+	var roots *x509.CertPool
+	if t.CAFile != "" {
+		data, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("unable to load CA file '%s': %v", t.CAFile, err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("unable to load CA file '%s': no certificate found", t.CAFile)
+		}
+	}
+	var crls *clientVerifier
+	if t.CRLFile != "" {
+		v, err := newClientVerifier(&BindTLS{CRLFile: t.CRLFile})
+		if err != nil {
+			return nil, err
+		}
+		crls = v
+	}
+	name := t.VerifyHost
+	if name == "" {
+		name = t.SNI
+	}
+	if name != "" {
+		if h, _, err := net.SplitHostPort(name); err == nil {
+			name = h
+		}
+	}
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("server sent no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range cs.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name})
+		if err != nil {
+			return err
+		}
+		if crls != nil {
+			ch := chains[0]
+			for d, cert := range ch[:len(ch)-1] {
+				l := crls.crlFor(ch[d+1])
+				if l == nil {
+					return fmt.Errorf("no CRL for the issuer of '%s'", cert.Subject)
+				}
+				for _, rc := range l.RevokedCertificateEntries {
+					if rc.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+						return fmt.Errorf("certificate '%s' is revoked", cert.Subject)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return c, nil
+}
