@@ -431,7 +431,7 @@ type serverExtra struct {
 	track     string // track [<proxy>/]<server>
 	caFile    string
 	crt       string
-	ssl       sslOpts // TLS keywords of the line (haproxy_ssl.go)
+	ssl       sslOpts    // TLS keywords of the line (haproxy_ssl.go)
 	id        int        // explicit `id`, 0 when none
 	idPos     parser.Pos // where the explicit id was given
 }
