@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
@@ -224,6 +226,13 @@ func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config
 	for _, lc := range certs {
 		c.Certificates = append(c.Certificates, lc.cert)
 	}
+	if o.TicketKeys != "" && !o.NoTickets {
+		keys, err := ticketKeys(o.TicketKeys)
+		if err != nil {
+			return nil, err
+		}
+		c.SetSessionTicketKeys(keys)
+	}
 	for _, p := range o.ALPN {
 		// mode http speaks HTTP/1.x only (HTTP/2 is not served yet): h2
 		// is not announced, so clients fall back to http/1.1 instead of
@@ -355,4 +364,31 @@ func parseSCTList(b []byte) ([][]byte, error) {
 		b = b[2+n:]
 	}
 	return out, nil
+}
+
+// ticketKeys reads a tls-ticket-keys file (base64 keys of 48 or 80 bytes,
+// one a line, the first one encrypting) into crypto/tls's 32-byte keys:
+// each is the SHA-256 of a file key, so every halo process reading the
+// same file resumes the others' sessions.
+func ticketKeys(path string) ([][32]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("unable to load tls-ticket-keys file '%s': %v", path, err)
+	}
+	var keys [][32]byte
+	for i, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || (len(k) != 48 && len(k) != 80) {
+			return nil, fmt.Errorf("'%s' : wrong sized key at line %d", path, i+1)
+		}
+		keys = append(keys, sha256.Sum256(k))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("'%s' : no key found", path)
+	}
+	return keys, nil
 }

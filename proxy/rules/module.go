@@ -8,10 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"halo/proxy"
 	"halo/proxy/acl"
 	"halo/proxy/logging"
+	"halo/proxy/tlsconf"
 )
 
 // StatsPage serves a proxy's `stats uri` (implemented by package stats).
@@ -645,11 +647,18 @@ func (l *L7) requestEntry(e *logging.Entry, tx *proxy.Txn, st *txnState) {
 	e.FrontendName, e.SSL = tx.Frontend.Proxy.Name, tx.SSL
 	e.PID, e.Hostname = l.pid, l.hostname
 	e.ReqCounter = st.reqNum
+	if tx.TLS != nil {
+		// %sslv, %sslc: OpenSSL's names, read-only views of constants.
+		e.SSLVersion = strBytes(tlsconf.VersionString(tx.TLS.Version))
+		e.SSLCipher = strBytes(tlsconf.CipherName(tx.TLS.CipherSuite))
+	}
 	if len(tx.ReqLine) > 0 {
 		e.RequestLine = tx.ReqLine
 	}
 	e.Th, e.Ti, e.TR, e.Tw, e.Tc, e.Tr, e.Ta, e.Tt = -1, -1, -1, -1, -1, -1, -1, -1
 }
+
+func strBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	l.requestEntry(e, tx, st)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"unsafe"
 
@@ -100,6 +101,10 @@ func (v *view) SNI() []byte {
 	s := v.tx.TLS.ServerName
 	return unsafe.Slice(unsafe.StringData(s), len(s)) // read-only view, no copy
 }
+
+// TLSState and ClientCert serve the ssl_fc_* and ssl_c_* fetches.
+func (v *view) TLSState() *tls.ConnectionState     { return v.tx.TLS }
+func (v *view) ClientCert() *proxy.ClientCertCheck { return v.tx.ClientCert }
 
 // ReqBody returns the request body bytes already received and whether
 // that is the whole body (stats admin forms).

@@ -241,3 +241,52 @@ func goTLS13(name string) bool {
 // false, TLS 1.3 is off (OpenSSL with an empty or CCM-only list; halo
 // cannot offer CCM).
 func (s SuiteSelection) Usable() bool { return len(s.Names) > len(s.Lacking) }
+
+// CipherName is OpenSSL's name of a negotiated suite (what HAProxy logs
+// in %sslc and ssl_fc_cipher returns).
+func CipherName(id uint16) string {
+	for n, s := range tls13Suites {
+		if s == id {
+			return n
+		}
+	}
+	for i := range opensslCiphers {
+		if opensslCiphers[i].id == id {
+			return opensslCiphers[i].name
+		}
+	}
+	return tls.CipherSuiteName(id) // a suite this OpenSSL lacks (3DES, RC4)
+}
+
+// VersionString is OpenSSL's name of a negotiated protocol version
+// (%sslv, ssl_fc_protocol): "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1".
+func VersionString(v uint16) string {
+	switch v {
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS10:
+		return "TLSv1"
+	}
+	return ""
+}
+
+// KeyBits are the symmetric key sizes of a suite: the bits used and the
+// bits the algorithm supports (ssl_fc_use_keysize, ssl_fc_alg_keysize).
+func KeyBits(id uint16) (use, alg int) {
+	n := CipherName(id)
+	switch {
+	case strings.Contains(n, "AES128") || strings.Contains(n, "AES_128"):
+		return 128, 128
+	case strings.Contains(n, "AES256") || strings.Contains(n, "AES_256") || strings.Contains(n, "CHACHA20"):
+		return 256, 256
+	case strings.Contains(n, "DES-CBC3") || strings.Contains(n, "3DES"):
+		return 112, 168
+	case strings.Contains(n, "RC4"):
+		return 128, 128
+	}
+	return 0, 0
+}
