@@ -3,8 +3,8 @@ package proxy
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
