@@ -32,6 +32,9 @@ type tlsBindState struct {
 	exact map[string]*tls.Config
 	wild  map[string]*tls.Config // keyed by the domain after "*."
 	def   *tls.Config
+	// excluded are the names crt-list "!name" filters take away from a
+	// wildcard's configuration.
+	excluded map[string][]*tls.Config
 	// verifiers check client certificates per configuration (binds and
 	// crt-list lines with verify optional|required).
 	verifiers map[*tls.Config]*clientVerifier
@@ -112,6 +115,7 @@ func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindStat
 	// DNS SANs. A name served by several certificates (RSA and ECDSA)
 	// offers all of them; crypto/tls picks the first the client supports.
 	byName := map[string][]*loadedCert{}
+	exclByName := map[string][]*loadedCert{}
 	var order []string
 	add := func(name string, c *loadedCert) {
 		name = strings.ToLower(name)
@@ -142,6 +146,9 @@ func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindStat
 				add(n, c)
 			}
 		}
+		for _, x := range excl {
+			exclByName[x] = append(exclByName[x], c)
+		}
 	}
 	for _, name := range order {
 		conf, err := st.serveConfig(byName[name], mode)
@@ -152,6 +159,22 @@ func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindStat
 			st.wild[d] = conf
 		} else {
 			st.exact[name] = conf
+		}
+	}
+	confOf := map[*loadedCert][]*tls.Config{}
+	for _, name := range order {
+		conf := st.exact[name]
+		if d, ok := strings.CutPrefix(name, "*."); ok {
+			conf = st.wild[d]
+		}
+		for _, lc := range byName[name] {
+			confOf[lc] = append(confOf[lc], conf)
+		}
+	}
+	st.excluded = map[string][]*tls.Config{}
+	for name, lcs := range exclByName {
+		for _, lc := range lcs {
+			st.excluded[name] = append(st.excluded[name], confOf[lc]...)
 		}
 	}
 	def, err := st.serveConfig(st.certs[:1], mode)
@@ -184,7 +207,9 @@ func (st *tlsBindState) lookup(sni string) *tls.Config {
 		return c
 	}
 	if _, dom, ok := strings.Cut(name, "."); ok {
-		return st.wild[dom]
+		if c := st.wild[dom]; c != nil && !slices.Contains(st.excluded[name], c) {
+			return c
+		}
 	}
 	return nil
 }

@@ -251,8 +251,12 @@ func dnValue(c *Ctx, f *fetch, raw []byte, st *int) (Value, bool) {
 		return Value{}, false
 	}
 	var atvs []pkix.AttributeTypeAndValue
-	for _, rdn := range seq {
+	var set []int // RDN index of each attribute (multi-valued RDNs share one)
+	for i, rdn := range seq {
 		atvs = append(atvs, rdn...)
+		for range rdn {
+			set = append(set, i)
+		}
 	}
 	name := func(t asn1.ObjectIdentifier) string {
 		s := t.String()
@@ -297,9 +301,15 @@ func dnValue(c *Ctx, f *fetch, raw []byte, st *int) (Value, bool) {
 	}
 	b := c.scratchBuf()
 	if len(f.args) > 2 && f.args[2] == "rfc2253" {
+		// OpenSSL's XN_FLAG_RFC2253: every attribute in reverse order,
+		// '+' between those of one multi-valued RDN, ',' between RDNs.
 		for i := len(atvs) - 1; i >= 0; i-- {
 			if i < len(atvs)-1 {
-				b = append(b, ',')
+				if set[i] == set[i+1] {
+					b = append(b, '+')
+				} else {
+					b = append(b, ',')
+				}
 			}
 			b = append(b, name(atvs[i].Type)...)
 			b = append(b, '=')
