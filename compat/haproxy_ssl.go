@@ -306,7 +306,7 @@ func (c *hctx) resolveTLS(o *sslOpts, server bool) (p proxy.TLSParams, notes []s
 }
 
 func goVersion(v int) uint16 {
-	return [...]uint16{0, tls.VersionSSL30, tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}[v]
+	return [...]uint16{0, 0x0300 /* SSLv3, never enabled */, tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}[v]
 }
 
 // bindTLS builds the BindTLS of a bind line. title is the bind's

@@ -464,7 +464,7 @@ func TestZeroWarningIgnoresCompatNotes(t *testing.T) {
 	}
 	notes := write("notes.cfg", `global
   zero-warning
-  ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256
+  ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256
 defaults
   mode http
   timeout client 1s

@@ -20,9 +20,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"halo/compat"
-	"halo/proxy"
 )
 
 // testPKI is a CA with server and client certificates for TLS tests.
@@ -113,18 +110,7 @@ func startBoth(t *testing.T, cfgText string) (hap, halo string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	cfg, rep := compat.LoadHAProxyBytes("halo.cfg", []byte(strings.ReplaceAll(cfgText, "PORT", fmt.Sprint(lp))), compat.HAProxyOptions{})
-	if rep.Fatal() {
-		t.Fatalf("halo refuses the configuration: %v", rep.Diags)
-	}
-	rt, err := proxy.New(cfg, proxyModules...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.HardStop)
+	runEngine(t, strings.ReplaceAll(cfgText, "PORT", fmt.Sprint(lp)))
 	waitPort(t, hp)
 	return fmt.Sprintf("127.0.0.1:%d", hp), fmt.Sprintf("127.0.0.1:%d", lp)
 }

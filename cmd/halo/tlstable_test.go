@@ -21,9 +21,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"halo/compat"
-	"halo/proxy"
 )
 
 // tlsCase is one row of the testssl-style table: a TLS configuration
@@ -140,18 +137,7 @@ func TestTLSTableAgainstHAProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = hap.Process.Kill(); _ = hap.Wait() })
-			cfg, rep := compat.LoadHAProxyBytes("halo.cfg", []byte(cfgText(haloPort)), compat.HAProxyOptions{})
-			if rep.Fatal() {
-				t.Fatalf("halo refuses the configuration: %v", rep.Diags)
-			}
-			rt, err := proxy.New(cfg, proxyModules...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := rt.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(rt.HardStop)
+			runEngine(t, cfgText(haloPort))
 			waitPort(t, hapPort)
 			hapRes := runProbes(t, hapPort, probes)
 			haloRes := runProbes(t, haloPort, probes)
