@@ -36,8 +36,11 @@ func (f *fakeHandle) UpdateService(s *mipvs.Service) error {
 	f.ops = append(f.ops, "-E "+svc(s))
 	return nil
 }
-func (f *fakeHandle) DelService(s *mipvs.Service) error { f.ops = append(f.ops, "-D "+svc(s)); return nil }
-func (f *fakeHandle) Flush() error                      { f.ops = append(f.ops, "-C"); return nil }
+func (f *fakeHandle) DelService(s *mipvs.Service) error {
+	f.ops = append(f.ops, "-D "+svc(s))
+	return nil
+}
+func (f *fakeHandle) Flush() error { f.ops = append(f.ops, "-C"); return nil }
 func (f *fakeHandle) NewDestination(s *mipvs.Service, d *mipvs.Destination) error {
 	f.ops = append(f.ops, "-a "+svc(s)+" "+dst(d))
 	return nil
