@@ -59,6 +59,7 @@ type pstate struct {
 	dupServers    []dupServer
 	logFmtHere    string // log format set in this very section (not inherited)
 	ruleStages    [8]int // rules seen per processing stage (misplaced-rule warnings)
+	explicitID    bool   // `id` set p.ID
 }
 
 type dupServer struct {
@@ -533,7 +534,6 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 			break
 		}
 	}
-	st.p.ID = len(c.proxies) + 1
 	c.byName[name] = append(c.byName[name], st)
 	c.proxies = append(c.proxies, st)
 	c.cfg.Proxies = append(c.cfg.Proxies, st.p)

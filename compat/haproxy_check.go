@@ -36,6 +36,7 @@ func (c *hctx) postCheck() {
 		return nil
 	}
 	nopos := parser.Pos{}
+	c.assignProxyIDs()
 	for _, st := range c.proxies {
 		p := st.p
 		c.assignServerIDs(st)
@@ -151,6 +152,36 @@ func (c *hctx) postCheck() {
 	}
 	if failed {
 		c.rep.Alertf(parser.Pos{}, "%s", AddrInitFailed)
+	}
+}
+
+// assignProxyIDs numbers the proxies as haproxy 2.6 does (their `iid` in
+// show stat, be_id/fe_id): an explicit `id` is kept; the others take the
+// first free id from a candidate that starts at 1 and advances past every
+// proxy in declaration order. A `stats socket` makes haproxy add its
+// hidden GLOBAL proxy first, which advances the candidate without taking
+// an id: measured on haproxy 2.6.12, the first proxy is 2 with a stats
+// socket and 1 without, and still 2 when a later proxy takes `id 1`.
+func (c *hctx) assignProxyIDs() {
+	used := map[int]bool{}
+	for _, st := range c.proxies {
+		if st.explicitID {
+			used[st.p.ID] = true
+		}
+	}
+	next := 1
+	if len(c.cfg.Global.StatsSockets) > 0 {
+		next++
+	}
+	for _, st := range c.proxies {
+		if !st.explicitID {
+			for used[next] {
+				next++
+			}
+			st.p.ID = next
+			used[next] = true
+		}
+		next++
 	}
 }
 

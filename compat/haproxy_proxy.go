@@ -117,7 +117,13 @@ func buildProxyTable() *Table[*hctx] {
 			if !ok || n <= 0 {
 				return fmt.Errorf("'id' : custom id has to be > 0")
 			}
-			c.cur.p.ID = n
+			for _, other := range c.proxies {
+				if other != c.cur && other.explicitID && other.p.ID == n {
+					return formError{"tight", fmt.Errorf("%s %s reuses same custom id as %s %s (declared at %s:%d).",
+						kindWord(c.cur), c.cur.p.Name, kindWord(other), other.p.Name, other.pos.File, other.pos.Line)}
+				}
+			}
+			c.cur.p.ID, c.cur.explicitID = n, true
 			return nil
 		}),
 		row("description", noArg),

@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"strconv"
@@ -323,6 +324,56 @@ func TestCompileCriterion(t *testing.T) {
 			}
 			if cr.Fetch != tc.fetch || cr.Match != tc.match || strings.Join(cr.FetchArgs, ",") != tc.args || strings.Join(cr.Values, ",") != tc.vals {
 				t.Fatalf("got %+v", cr)
+			}
+		})
+	}
+}
+
+// TestProxyIDs: proxy ids as haproxy 2.6.12 numbered them on this box
+// (show stat's iid): a stats socket's hidden GLOBAL proxy makes the first
+// proxy 2; explicit ids are kept and a reused one is refused.
+func TestProxyIDs(t *testing.T) {
+	const body = `defaults
+  mode http
+  timeout client 1s
+  timeout server 1s
+  timeout connect 1s
+listen stats
+  bind 127.0.0.1:13070
+  stats enable
+frontend fe
+  bind 127.0.0.1:13071
+  default_backend be
+backend be
+  server s1 127.0.0.1:13011
+`
+	for _, tc := range []struct {
+		name, cfg, want string
+	}{
+		{"no stats socket", body, "stats=1 fe=2 be=3"},
+		{"stats socket", "global\n  stats socket /tmp/x.sock\n" + body, "stats=2 fe=3 be=4"},
+		{"two stats sockets", "global\n  stats socket /tmp/x.sock\n  stats socket /tmp/y.sock\n" + body, "stats=2 fe=3 be=4"},
+		{"later id 1", body + "listen l2\n  bind 127.0.0.1:13073\n  id 1\n", "stats=2 fe=3 be=4 l2=1"},
+		{"socket and later id 1", "global\n  stats socket /tmp/x.sock\n" + body + "listen l2\n  bind 127.0.0.1:13073\n  id 1\n", "stats=2 fe=3 be=4 l2=1"},
+		{"reused id", body + "listen l2\n  bind 127.0.0.1:13073\n  id 3\nlisten l3\n  bind 127.0.0.1:13074\n  id 3\n", "error: proxy l3 reuses same custom id as proxy l2 (declared at t.cfg:14)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, rep := LoadHAProxyBytes("t.cfg", []byte(tc.cfg), HAProxyOptions{})
+			var got []string
+			if rep.Fatal() {
+				for _, d := range rep.Diags {
+					if d.Sev == parser.SevAlert {
+						got = append(got, "error: "+d.Msg)
+						break
+					}
+				}
+			} else {
+				for _, p := range cfg.Proxies {
+					got = append(got, fmt.Sprintf("%s=%d", p.Name, p.ID))
+				}
+			}
+			if g := strings.Join(got, " "); !strings.Contains(g, tc.want) {
+				t.Errorf("got %q, want %q", g, tc.want)
 			}
 		})
 	}

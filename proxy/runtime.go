@@ -26,6 +26,10 @@ type Runtime struct {
 	backends map[*Proxy]*Backend
 	byName   map[string]*Backend
 
+	// Maxsock is the number of descriptors the process needs: two per
+	// connection up to the global maxconn, and those kept aside (fdBudget).
+	Maxsock int
+
 	bufsize   int
 	headLimit int
 	// ActConn counts every client connection of the process (actconn).
@@ -129,6 +133,11 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 	var rl syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur/4 > 1024 {
 		rt.idleMax = int64(rl.Cur / 4)
+	}
+	// Without `maxconn`, HAProxy derives it from the descriptor limit;
+	// the connections then wait in the kernel backlog beyond it.
+	if lim := fdLimit(); lim > 0 || cfg.Global.Maxconn > 0 {
+		cfg.Global.Maxconn, rt.Maxsock = fdBudget(cfg, lim)
 	}
 	if cfg.Global.Maxconn > 0 {
 		rt.global = make(chan struct{}, cfg.Global.Maxconn)

@@ -42,6 +42,13 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 		proxyAlert("%v", err)
 		return 1
 	}
+	// As HAProxy, the soft descriptor limit becomes what the process
+	// needs (show info's Ulimit-n), within the hard limit.
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rt.Maxsock > 0 && uint64(rt.Maxsock) <= rl.Max {
+		rl.Cur = uint64(rt.Maxsock)
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
 	// Catch signals before listening so an early SIGUSR1 is not fatal.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2)

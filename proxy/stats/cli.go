@@ -587,10 +587,7 @@ func (s *Stats) infoFields() []infoField {
 	runtime.ReadMemStats(&ms)
 	host, _ := os.Hostname()
 	conns, reqs, bout := s.totals()
-	maxconn := g.Maxconn
-	if maxconn == 0 {
-		maxconn = 2000
-	}
+	maxconn := g.Maxconn // set by proxy.New when the configuration has none
 	nbthread := g.Nbthread
 	if nbthread <= 0 {
 		nbthread = runtime.GOMAXPROCS(0)
@@ -605,7 +602,7 @@ func (s *Stats) infoFields() []infoField {
 		{"Nbthread", nbthread}, {"Nbproc", 1}, {"Process_num", 1}, {"Pid", os.Getpid()},
 		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", secs/86400, secs/3600%24, secs/60%60, secs%60)},
 		{"Uptime_sec", secs}, {"Memmax_MB", 0}, {"PoolAlloc_MB", ms.HeapAlloc >> 20}, {"PoolUsed_MB", ms.HeapInuse >> 20},
-		{"PoolFailed", 0}, {"Ulimit-n", rl.Cur}, {"Maxsock", rl.Cur}, {"Maxconn", maxconn}, {"Hard_maxconn", maxconn},
+		{"PoolFailed", 0}, {"Ulimit-n", rl.Cur}, {"Maxsock", s.rt.Maxsock}, {"Maxconn", maxconn}, {"Hard_maxconn", maxconn},
 		{"CurrConns", cur}, {"CumConns", conns}, {"CumReq", reqs}, {"MaxSslConns", 0}, {"CurrSslConns", 0},
 		{"CumSslConns", 0}, {"Maxpipes", 0}, {"PipesUsed", 0}, {"PipesFree", 0}, {"ConnRate", 0},
 		{"ConnRateLimit", 0}, {"MaxConnRate", 0}, {"SessRate", 0}, {"SessRateLimit", 0}, {"MaxSessRate", 0},

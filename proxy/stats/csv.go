@@ -111,7 +111,7 @@ func (s *Stats) mark(ss *proxy.ServerState, now time.Time) stateMark {
 	st := ss.Status()
 	m, ok := s.changed[ss]
 	if !ok {
-		m = stateMark{status: st, at: s.start}
+		m = stateMark{status: st, at: s.start, downAt: s.start}
 	}
 	if m.status != st {
 		if st == proxy.SrvDown && m.status != proxy.SrvDown {
@@ -548,8 +548,10 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	if act == 0 {
 		weight = wBck
 	}
+	// A backend without servers (a stats-only listen) is UP, as in
+	// HAProxy, and has no downtime.
 	status := "UP"
-	if act+bck == 0 {
+	if act+bck == 0 && len(be.Servers) > 0 {
 		status = "DOWN"
 	}
 	r.set("status", status)
@@ -559,7 +561,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	m, ok := s.beMark[be]
 	up := status == "UP"
 	if !ok {
-		m = stateMark{up: up, at: s.start}
+		m = stateMark{up: up, at: s.start, downAt: s.start}
 	}
 	if m.up != up {
 		if !up {
@@ -573,11 +575,13 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	s.beMark[be] = m
 	r.setI("chkdown", m.downs)
 	r.setI("lastchg", int64(now.Sub(m.at)/time.Second))
-	down := m.down
-	if !up {
-		down += now.Sub(m.downAt)
+	if len(be.Servers) > 0 {
+		down := m.down
+		if !up {
+			down += now.Sub(m.downAt)
+		}
+		r.setI("downtime", int64(down/time.Second))
 	}
-	r.setI("downtime", int64(down/time.Second))
 	r.set("pid", "1")
 	r.setI("iid", int64(p.ID))
 	r.set("sid", "0")

@@ -285,3 +285,25 @@ func TestSocketPrompt(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 }
+
+// A listen section serving only the stats page has no servers: HAProxy
+// shows its BACKEND row UP with an empty downtime (monitoring alerts on a
+// DOWN backend).
+func TestStatsOnlyListenIsUp(t *testing.T) {
+	st := &proxy.Proxy{Name: "stats", ID: 1, Cap: proxy.CapFE | proxy.CapBE, Mode: proxy.ModeHTTP,
+		Stats: &proxy.StatsPage{URI: "/stats"}}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{st}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range stats.New(rt, nil).Rows(stats.Filter{IID: -1, Types: 7, SID: -1}) {
+		if r.Get("svname") != "BACKEND" {
+			continue
+		}
+		if r.Get("status") != "UP" || r.Get("downtime") != "" || r.Get("act") != "0" {
+			t.Errorf("BACKEND status %q downtime %q act %q, haproxy: UP, empty, 0", r.Get("status"), r.Get("downtime"), r.Get("act"))
+		}
+		return
+	}
+	t.Fatal("no BACKEND row")
+}
