@@ -7,13 +7,16 @@ import (
 
 // Expect describes what one virtual router accepts. Check applies the
 // receiver's MUSTs of RFC 3768 section 7.1 and RFC 5798 section 7.1 in
-// Keepalived's order and wording (vrrp_check_packet). The decoder has already
-// verified length, version range, type, checksum and known auth types.
+// Keepalived 2.2's order and wording (vrrp_check_packet). The decoder has
+// already checked that the length is the one the header announces.
 type Expect struct {
 	Version  uint8 // 2 or 3
 	VRID     uint8
-	AuthType uint8             // VRRPv2: AuthNone or AuthPass
+	AuthType uint8             // VRRPv2: AuthNone, AuthPass or AuthAH
 	AuthData [AuthDataLen]byte // the configured auth_pass, see PassData
+	// AH verifies auth_type AH adverts (AuthType AuthAH) and keeps the
+	// instance's sequence number; only CheckIPv4 can use it.
+	AH *AH
 	// Interval is the configured advert_int in the version's unit. VRRPv2
 	// drops adverts with another interval; VRRPv3 ignores it (the backup
 	// adopts the master's interval).
@@ -41,10 +44,33 @@ func PassData(pass string) [AuthDataLen]byte {
 // IPv6 hop limit the packet arrived with (from the IP header or the
 // IPV6_HOPLIMIT control message), or -1 when unknown. a.Dst (for IPv6 from
 // IPV6_PKTINFO) tells multicast from unicast; it is not checked when unset.
-// A nil error means accept; otherwise the advert MUST be
-// discarded and the error's text is Keepalived's log line without the
-// "(instance) " prefix.
+// A nil error means accept; otherwise the advert MUST be discarded and the
+// error (an *Error) carries Keepalived's log line without the
+// "(instance) " prefix. An ErrAddrList advert is one Keepalived still
+// counts as received.
 func (e *Expect) Check(a *Advert, ttl int) error {
+	return e.check(a, ttl, nil, nil)
+}
+
+// CheckIPv4 is Check for a whole IPv4 packet as DecodeIPv4 decoded it into
+// h and a: the TTL comes from h, and auth_type AH is verified on pkt (the
+// sequence number of e.AH moves when the packet authenticates).
+func (e *Expect) CheckIPv4(pkt []byte, h *IPv4Header, a *Advert) error {
+	return e.check(a, int(h.TTL), pkt, h)
+}
+
+func (e *Expect) check(a *Advert, ttl int, pkt []byte, h *IPv4Header) error {
+	if a.VRID != e.VRID {
+		// Keepalived finds the instance by VRID first; another VRID is
+		// another virtual router's business.
+		return errf(ErrVRID, "received VRID %d, expect %d", a.VRID, e.VRID)
+	}
+	if h != nil && (h.Protocol == ProtocolAH) != (e.AuthType == AuthAH) {
+		if h.Protocol == ProtocolAH {
+			return errf(ErrAuthMismatch, "Received AH header but auth type not AH")
+		}
+		return errf(ErrAuthMismatch, "No AH header but auth type is AH")
+	}
 	if !e.Unicast && ttl >= 0 && ttl != TTL {
 		return errf(ErrTTL, "invalid TTL/HL. Received %d and expect %d", ttl, TTL)
 	}
@@ -52,23 +78,45 @@ func (e *Expect) Check(a *Advert, ttl int) error {
 		return errf(ErrVersion, "wrong version. Received %d and expect %d", a.Version, e.Version)
 	}
 	if a.Version == 2 && !a.is6() {
+		switch a.AuthType {
+		case AuthNone, AuthPass, AuthAH:
+		default:
+			return errf(ErrAuthType, "Invalid auth type: %d", a.AuthType)
+		}
 		if a.AuthType != e.AuthType {
 			return errf(ErrAuthMismatch, "received a %d auth, expecting %d!", a.AuthType, e.AuthType)
 		}
-		if e.AuthType == AuthPass && subtle.ConstantTimeCompare(a.AuthData[:], e.AuthData[:]) != 1 {
-			return errf(ErrPassword, "received an invalid passwd!")
+		switch e.AuthType {
+		case AuthPass:
+			if subtle.ConstantTimeCompare(a.AuthData[:], e.AuthData[:]) != 1 {
+				return errf(ErrPassword, "received an invalid passwd!")
+			}
+		case AuthAH:
+			if h == nil || e.AH == nil {
+				return errf(ErrAH, "IPSEC-AH : no AH header to verify")
+			}
+			if h.AH.NextHeader != Protocol {
+				// an AH header for another protocol: not ours, no word
+				return &Error{Kind: ErrProtocol, Msg: "AH header for another protocol", Quiet: true}
+			}
+			if err := e.AH.verify(pkt, h, e.Unicast); err != nil {
+				return err
+			}
 		}
 	}
 	if a.Version == 2 && a.Interval != e.Interval {
 		// Keepalived drops it "to prevent concurrent VRID running => multiple
-		// master in 1 VRID" (RFC 3768 section 7.1 MUST).
+		// master in 1 VRID" (RFC 3768 section 7.1 MUST); it counts nothing.
 		return errf(ErrInterval, "advertisement interval mismatch mine=%d sec rcv'd=%d sec", e.Interval, a.Interval)
 	}
-	if a.VRID != e.VRID {
-		return errf(ErrVRID, "received VRID %d, expect %d", a.VRID, e.VRID)
+	if a.Type != TypeAdvert {
+		return errf(ErrType, "Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
 	}
 	if e.CheckAddrs && len(a.Addrs) != len(e.Addrs) {
 		return errf(ErrAddrCount, "received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(e.Addrs))
+	}
+	if a.badSum {
+		return errf(ErrChecksum, "Invalid VRRPv%d checksum", a.Version)
 	}
 	if a.Dst.IsValid() && a.Dst.IsMulticast() == e.Unicast {
 		want, got := "mult", "un"
@@ -77,6 +125,7 @@ func (e *Expect) Check(a *Advert, ttl int) error {
 		}
 		return errf(ErrCast, "Expected %sicast packet but received %sicast packet", want, got)
 	}
+	// Keepalived counts the advert as received from here on.
 	if e.CheckAddrs {
 		for _, want := range e.Addrs {
 			found := false

@@ -10,7 +10,7 @@ import (
 // RFC 5798 section 7.1 with Keepalived's log wording.
 func TestExpectCheck(t *testing.T) {
 	base := func() Advert {
-		return Advert{Version: 2, VRID: 51, Priority: 150, AuthType: AuthPass, Interval: 1,
+		return Advert{Version: 2, Type: TypeAdvert, VRID: 51, Priority: 150, AuthType: AuthPass, Interval: 1,
 			Addrs: []netip.Addr{vip}, AuthData: PassData("secret12"), Src: node1, Dst: Group4}
 	}
 	exp := Expect{Version: 2, VRID: 51, AuthType: AuthPass, AuthData: PassData("secret12"), Interval: 1,

@@ -1,7 +1,7 @@
 // Package packet encodes and decodes VRRP advertisements: version 2 (RFC 3768,
-// IPv4, with Keepalived's simple-text "PASS" authentication) and version 3
-// (RFC 5798, IPv4 and IPv6), byte for byte as Keepalived 2.2 puts them on the
-// wire.
+// IPv4, with Keepalived's simple-text "PASS" authentication or its IPsec AH
+// authentication, see ah.go) and version 3 (RFC 5798, IPv4 and IPv6), byte
+// for byte as Keepalived 2.2 puts them on the wire.
 //
 // The codec knows the wire format only. Whether an advertisement is acceptable
 // to a given virtual router (VRID, authentication, interval, address list,
@@ -10,9 +10,9 @@
 //
 // Use:
 //
-//	// IPv4 raw socket (header included):
+//	// IPv4 raw socket (header included; AH too):
 //	err := packet.DecodeIPv4(buf[:n], &hdr, &adv)
-//	err = expect.Check(&adv, int(hdr.TTL))
+//	err = expect.CheckIPv4(buf[:n], &hdr, &adv)
 //	// IPv6 raw socket (payload only; source from recvmsg, destination from
 //	// IPV6_PKTINFO, hop limit from IPV6_HOPLIMIT):
 //	err := packet.DecodePayload(buf[:n], src, dst, &adv)
@@ -20,14 +20,20 @@
 //	// Sending: a whole IPv4 packet for an IP_HDRINCL socket, or the payload.
 //	out, err := adv.AppendIPv4(out[:0], ipID, packet.TTL)
 //	out, err := adv.AppendBinary(out[:0])
+//	out, err := adv.AppendIPv4AH(out[:0], ipID, packet.TTL, ah.Next(), ah, unicast)
 //
 // Decoding into a reused Advert and appending into a reused buffer do not
 // allocate.
 //
-// Error contract: decoding returns io.ErrUnexpectedEOF (possibly wrapped) for a
-// buffer too short for what its header announces, and otherwise an error that
-// wraps one of the Err* sentinels below; errors.Is tells them apart, Error()
-// gives Keepalived's log text without the "(instance) " prefix.
+// Error contract: decoding fails only on what Keepalived cannot read: a
+// buffer too short for the headers (io.ErrUnexpectedEOF, logged bare), a
+// length other than the one the header announces (ErrLength; a too short
+// one also matches io.ErrUnexpectedEOF), an IPv4 header that is not one.
+// Everything else about an advert (version, type, auth, checksum, interval,
+// addresses, TTL) is judged by Expect.Check in Keepalived's order. Every
+// error is an *Error wrapping one of the Err* sentinels: errors.Is tells
+// them apart, Error() gives Keepalived's log text without the
+// "(instance) " prefix, Bare and Quiet say how Keepalived logs it.
 package packet
 
 import (
@@ -55,7 +61,7 @@ const (
 const (
 	AuthNone = 0
 	AuthPass = 1 // simple text password, 8 bytes after the addresses
-	AuthAH   = 2 // IPsec AH (RFC 2338); recognised, refused
+	AuthAH   = 2 // IPsec AH (RFC 2338): the advert follows an AH header, see AH
 )
 
 // Multicast groups of RFC 3768/5798.
@@ -64,16 +70,17 @@ var (
 	Group6 = netip.MustParseAddr("ff02::12")
 )
 
-// Sentinel errors. Each decode/check failure wraps exactly one of them.
+// Sentinel errors. Each decode/check failure wraps exactly one of them
+// (a too-short packet also matches io.ErrUnexpectedEOF).
 var (
 	ErrVersion      = errors.New("wrong version")
 	ErrType         = errors.New("invalid packet type")
 	ErrLength       = errors.New("vrrp packet length mismatch")
 	ErrChecksum     = errors.New("invalid checksum")
 	ErrAuthType     = errors.New("invalid auth type")
-	ErrAuthAH       = errors.New("IPsec AH authentication is not supported")
 	ErrAuthMismatch = errors.New("authentication type mismatch")
 	ErrPassword     = errors.New("invalid password")
+	ErrAH           = errors.New("IPsec AH authentication failure")
 	ErrInterval     = errors.New("advertisement interval mismatch")
 	ErrAddrCount    = errors.New("unexpected address count")
 	ErrAddrList     = errors.New("virtual address missing from advert")
@@ -90,19 +97,39 @@ var (
 type Error struct {
 	Kind error
 	Msg  string
+	// Bare: Keepalived logs Msg without the "(instance) " prefix (it has
+	// not matched the packet to an instance yet, or just does not say).
+	Bare bool
+	// Quiet: Keepalived drops the packet without logging anything.
+	Quiet bool
+	short bool // too short for what its header announces
 }
 
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Kind }
 
+// Is makes a too-short packet match io.ErrUnexpectedEOF whatever its Kind.
+func (e *Error) Is(target error) bool { return e.short && target == io.ErrUnexpectedEOF }
+
 func errf(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
-// shortError keeps Keepalived's "too short" text while matching io.ErrUnexpectedEOF.
-func shortError(got, want int) error {
-	return &Error{Kind: io.ErrUnexpectedEOF,
-		Msg: fmt.Sprintf("vrrp packet too short, length %d and expect %d", got, want)}
+// bareShort is a packet too short to be matched to an instance: Keepalived
+// logs it without an instance name and counts it nowhere.
+func bareShort(format string, args ...any) error {
+	return &Error{Kind: io.ErrUnexpectedEOF, Msg: fmt.Sprintf(format, args...), Bare: true, short: true}
+}
+
+// lengthError is Keepalived's per-instance length check (counted in the
+// "Length" packet errors). got and want include the IPv4 header (and the
+// AH header) when the packet came with one, as Keepalived's numbers do.
+func lengthError(got, want int) error {
+	if got < want {
+		return &Error{Kind: ErrLength, short: true,
+			Msg: fmt.Sprintf("vrrp packet too short, length %d and expect %d", got, want)}
+	}
+	return errf(ErrLength, "vrrp packet too long, length %d and expect %d", got, want)
 }
 
 // Advert is one VRRP advertisement.
@@ -112,7 +139,9 @@ func shortError(got, want int) error {
 // the pseudo-header of RFC 5798 section 5.2.8), and their family decides the
 // size of the address fields. Set them before UnmarshalBinary/MarshalBinary.
 type Advert struct {
-	Version  uint8 // 2 or 3
+	Version uint8 // 2 or 3 (a decoded advert may carry any value; Check refuses it)
+	// Type is the message type; zero encodes as TypeAdvert, the only one.
+	Type     uint8
 	VRID     uint8
 	Priority uint8
 	// AuthType is the VRRPv2 auth type (AuthNone, AuthPass); in VRRPv3 the
@@ -132,6 +161,9 @@ type Advert struct {
 	// password for AuthPass, zeros otherwise (Keepalived sends zeros).
 	AuthData [AuthDataLen]byte
 	Src, Dst netip.Addr
+	// badSum records that the decoded checksum did not verify; Check
+	// reports it where Keepalived does (after the type and count checks).
+	badSum bool
 }
 
 // IntervalDuration is the advertised interval as a duration.
@@ -203,7 +235,11 @@ func (a *Advert) AppendBinary(b []byte) ([]byte, error) {
 		return b, errf(ErrInterval, "VRRPv2 interval %d seconds exceeds 255", a.Interval)
 	}
 	start := len(b)
-	b = append(b, a.Version<<4|TypeAdvert, a.VRID, a.Priority, uint8(len(a.Addrs)))
+	typ := a.Type
+	if typ == 0 {
+		typ = TypeAdvert
+	}
+	b = append(b, a.Version<<4|typ&0x0f, a.VRID, a.Priority, uint8(len(a.Addrs)))
 	if a.Version == 2 {
 		b = append(b, a.AuthType, uint8(a.Interval))
 	} else {
@@ -240,35 +276,45 @@ func (a *Advert) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // UnmarshalBinary decodes a VRRP message (the IP payload) whose IP source and
-// destination are a.Src and a.Dst, verifying its length and checksum. On
-// error a is left partly filled.
+// destination are a.Src and a.Dst, checking that its length is the one its
+// header announces. It does not judge the fields (version, type, auth
+// type, checksum): Expect.Check does, in Keepalived's order. On error a is
+// left partly filled; its VRID is set whenever the 8-byte header was there.
 func (a *Advert) UnmarshalBinary(b []byte) error {
-	return a.decode(b, true)
+	return a.decode(b, 0)
 }
 
 // DecodePayload decodes the VRRP message b carried from src to dst into a,
-// reusing a.Addrs' storage. It is what an IPv6 raw socket (payload only) and
-// tests use; for IPv6 the kernel has usually verified the checksum already
-// (IPV6_CHECKSUM), verifying it again is cheap and catches a misconfigured socket.
+// reusing a.Addrs' storage. It is what a raw socket that strips the IP
+// header (IPv6 always) and tests use; for IPv6 the kernel has usually
+// verified the checksum already (IPV6_CHECKSUM), verifying it again is cheap
+// and catches a misconfigured socket. Over IPv4 the lengths in its errors
+// count a 20-byte IP header, as Keepalived's (which reads the header) do.
 func DecodePayload(b []byte, src, dst netip.Addr, a *Advert) error {
 	a.Src, a.Dst = src, dst
-	return a.decode(b, true)
+	hdr := 0
+	if src.Is4() {
+		hdr = IPv4HeaderLen
+	}
+	return a.decode(b, hdr)
 }
 
-func (a *Advert) decode(b []byte, verify bool) error {
+// decode reads the message b; hdr is the number of bytes that preceded it
+// on the wire (IPv4 header, AH header), which Keepalived counts in the
+// lengths it logs.
+func (a *Advert) decode(b []byte, hdr int) error {
 	if len(b) < HeaderLen {
-		return shortError(len(b), HeaderLen)
+		family := "IPv6"
+		if a.Src.Is4() || hdr > 0 {
+			family = "IPv4"
+		}
+		return bareShort("%s VRRP packet too short - %d bytes", family, hdr+len(b))
 	}
 	if a.Src.IsValid() && a.Dst.IsValid() && a.Src.Is4() != a.Dst.Is4() {
 		return errf(ErrFamily, "source %s and destination %s differ in family", a.Src, a.Dst)
 	}
 	a.Version = b[0] >> 4
-	if a.Version != 2 && a.Version != 3 {
-		return errf(ErrVersion, "wrong version. Received %d and expect 2 or 3", a.Version)
-	}
-	if t := b[0] & 0x0f; t != TypeAdvert {
-		return errf(ErrType, "Invalid packet type. %d and expect %d", t, TypeAdvert)
-	}
+	a.Type = b[0] & 0x0f
 	a.VRID, a.Priority = b[1], b[2]
 	n := int(b[3])
 	if a.Version == 2 {
@@ -283,25 +329,14 @@ func (a *Advert) decode(b []byte, verify bool) error {
 	}
 	a.Checksum = binary.BigEndian.Uint16(b[6:])
 	v6 := a.Src.Is6()
+	// Keepalived expects the 8 auth bytes after a VRRPv2 message over IPv4
+	// and none otherwise, whatever the version field says.
 	want := msgLen(a.Version, v6, n)
-	if len(b) < want {
-		return shortError(len(b), want)
+	if len(b) != want {
+		return lengthError(hdr+len(b), hdr+want)
 	}
-	if len(b) > want {
-		return errf(ErrLength, "vrrp packet too long, length %d and expect %d", len(b), want)
-	}
-	if a.Version == 2 && !v6 {
-		// Checked after the length so that the message says what is wrong
-		// with a well-formed packet (Keepalived's order).
-		switch a.AuthType {
-		case AuthNone, AuthPass:
-		case AuthAH:
-			return errf(ErrAuthAH, "received an IPsec AH (auth type %d) advert; AH authentication is not supported, use auth_type PASS or none", AuthAH)
-		default:
-			return errf(ErrAuthType, "Invalid auth type: %d", a.AuthType)
-		}
-	}
-	if verify {
+	a.badSum = false
+	if a.Version == 2 || a.Version == 3 {
 		var sum uint32
 		if a.Version == 3 || v6 {
 			if !a.Src.IsValid() || !a.Dst.IsValid() {
@@ -309,9 +344,7 @@ func (a *Advert) decode(b []byte, verify bool) error {
 			}
 			sum = pseudoSum(a.Src, a.Dst, len(b))
 		}
-		if fold(sumBytes(sum, b)) != 0 {
-			return errf(ErrChecksum, "Invalid VRRPv%d checksum", a.Version)
-		}
+		a.badSum = fold(sumBytes(sum, b)) != 0
 	}
 	a.Addrs = a.Addrs[:0]
 	p := b[HeaderLen:]

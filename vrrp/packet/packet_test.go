@@ -185,7 +185,11 @@ func TestV3IPv6(t *testing.T) {
 		t.Fatalf("decoded %+v", back)
 	}
 	// The same bytes seen from another source fail: the pseudo-header counts.
-	if err := DecodePayload(b, netip.MustParseAddr("fe80::2"), Group6, &back); !errors.Is(err, ErrChecksum) {
+	if err := DecodePayload(b, netip.MustParseAddr("fe80::2"), Group6, &back); err != nil {
+		t.Fatal(err)
+	}
+	e := Expect{Version: 3, VRID: 7, Interval: 50}
+	if err := e.Check(&back, TTL); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("other source: %v, want ErrChecksum", err)
 	}
 	if err := DecodePayload(b, netip.MustParseAddr("10.0.0.1"), Group6, &back); !errors.Is(err, ErrFamily) {
@@ -231,44 +235,38 @@ func fixV2(p []byte) []byte {
 	return p
 }
 
-// TestDecodeErrors covers the receiver MUSTs the codec owns (RFC 3768/5798
-// section 7.1: complete packet, version, checksum, auth type) with
-// Keepalived's wording.
+// TestDecodeErrors covers what the codec itself refuses: packets too short
+// for their headers (logged bare, counted nowhere), lengths other than the
+// header announces (Keepalived's "Length" packet errors, with its numbers:
+// IP and AH headers included), IPv4 headers that are not.
 func TestDecodeErrors(t *testing.T) {
 	v2 := firstPacket(t, "v2-pass.pcap")
-	v3 := firstPacket(t, "v3.pcap")
 	mod := func(p []byte, f func([]byte) []byte) []byte { return f(append([]byte(nil), p...)) }
 	tests := []struct {
-		name    string
-		pkt     []byte
-		want    error
-		wantMsg string
+		name     string
+		pkt      []byte
+		want     error
+		wantMsg  string
+		wantBare bool
 	}{
-		{name: "empty", pkt: nil, want: io.ErrUnexpectedEOF},
-		{name: "ip header only", pkt: v2[:20], want: io.ErrUnexpectedEOF},
-		{name: "truncated addresses", pkt: mod(v2[:30], fixIP), want: io.ErrUnexpectedEOF,
-			wantMsg: "vrrp packet too short, length 10 and expect 20"},
-		{name: "truncated auth data", pkt: mod(v2[:36], fixIP), want: io.ErrUnexpectedEOF},
+		{name: "empty", pkt: nil, want: io.ErrUnexpectedEOF, wantMsg: "IPv4 VRRP packet too short - 0 bytes", wantBare: true},
+		{name: "ip header only", pkt: v2[:20], want: io.ErrUnexpectedEOF, wantMsg: "IPv4 VRRP packet too short - 20 bytes", wantBare: true},
+		{name: "vrrp header cut", pkt: mod(v2[:24], fixIP), want: io.ErrUnexpectedEOF, wantMsg: "IPv4 VRRP packet too short - 24 bytes", wantBare: true},
+		{name: "truncated addresses", pkt: mod(v2[:30], fixIP), want: ErrLength,
+			wantMsg: "vrrp packet too short, length 30 and expect 40"},
+		{name: "truncated auth data", pkt: mod(v2[:36], fixIP), want: io.ErrUnexpectedEOF,
+			wantMsg: "vrrp packet too short, length 36 and expect 40"},
 		{name: "trailing bytes", pkt: mod(append(append([]byte(nil), v2...), 0, 0, 0, 0), fixIP), want: ErrLength,
-			wantMsg: "vrrp packet too long, length 24 and expect 20"},
-		{name: "ip total length mismatch", pkt: append(append([]byte(nil), v2...), 0), want: ErrLength,
-			wantMsg: "ip_tot_len mismatch against received length. 40 and received 41"},
+			wantMsg: "vrrp packet too long, length 44 and expect 40"},
+		{name: "ip total length mismatch", pkt: mod(v2, func(p []byte) []byte { p[3]++; return p }), want: ErrLength,
+			wantMsg: "ip_tot_len mismatch against received length. 41 and received 40"},
 		{name: "count larger than packet", pkt: mod(v2, func(p []byte) []byte { p[23] = 2; return fixV2(p) }),
-			want: io.ErrUnexpectedEOF},
-		{name: "version 1", pkt: mod(v2, func(p []byte) []byte { p[20] = 0x11; return fixV2(p) }), want: ErrVersion},
-		{name: "version 4", pkt: mod(v2, func(p []byte) []byte { p[20] = 0x41; return fixV2(p) }), want: ErrVersion},
-		{name: "type 2", pkt: mod(v2, func(p []byte) []byte { p[20] = 0x22; return fixV2(p) }), want: ErrType,
-			wantMsg: "Invalid packet type. 2 and expect 1"},
-		{name: "v2 bad checksum", pkt: mod(v2, func(p []byte) []byte { p[27] ^= 1; return p }), want: ErrChecksum,
-			wantMsg: "Invalid VRRPv2 checksum"},
-		{name: "v2 changed password breaks checksum", pkt: mod(v2, func(p []byte) []byte { p[39] = 'X'; return p }), want: ErrChecksum},
-		{name: "v3 bad checksum", pkt: mod(v3, func(p []byte) []byte { p[22] = 100; return p }), want: ErrChecksum,
-			wantMsg: "Invalid VRRPv3 checksum"},
-		{name: "v3 pseudo-header destination counts", pkt: mod(v3, func(p []byte) []byte { p[19] = 19; return fixIP(p) }), want: ErrChecksum},
-		{name: "auth type AH in VRRP header", pkt: mod(v2, func(p []byte) []byte { p[24] = AuthAH; return fixV2(p) }), want: ErrAuthAH},
-		{name: "auth type 3", pkt: mod(v2, func(p []byte) []byte { p[24] = 3; return fixV2(p) }), want: ErrAuthType,
-			wantMsg: "Invalid auth type: 3"},
-		{name: "IP protocol AH", pkt: mod(v2, func(p []byte) []byte { p[9] = ProtocolAH; return fixIP(p) }), want: ErrAuthAH},
+			want: io.ErrUnexpectedEOF, wantMsg: "vrrp packet too short, length 40 and expect 44"},
+		// Keepalived sizes a version other than 2 without the auth bytes.
+		{name: "version 5 sized as without auth data", pkt: mod(v2, func(p []byte) []byte { p[20] = 0x51; return fixV2(p) }), want: ErrLength,
+			wantMsg: "vrrp packet too long, length 40 and expect 32"},
+		{name: "IP protocol AH without room for AH", pkt: mod(v2, func(p []byte) []byte { p[9] = ProtocolAH; return fixIP(p) }),
+			want: io.ErrUnexpectedEOF, wantMsg: "IPv4 VRRP packet with AH too short - 40 bytes", wantBare: true},
 		{name: "IP protocol TCP", pkt: mod(v2, func(p []byte) []byte { p[9] = 6; return fixIP(p) }), want: ErrProtocol},
 		{name: "IP version 6 in IPv4 socket", pkt: mod(v2, func(p []byte) []byte { p[0] = 0x65; return p }), want: ErrIPHeader},
 		{name: "IHL below 5", pkt: mod(v2, func(p []byte) []byte { p[0] = 0x44; return p }), want: ErrIPHeader},
@@ -279,6 +277,102 @@ func TestDecodeErrors(t *testing.T) {
 			var h IPv4Header
 			var a Advert
 			err := DecodeIPv4(tc.pkt, &h, &a)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			if tc.wantMsg != "" && err.Error() != tc.wantMsg {
+				t.Fatalf("message %q, want %q", err.Error(), tc.wantMsg)
+			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Bare != tc.wantBare {
+				t.Fatalf("bare %v, want %v", pe != nil && pe.Bare, tc.wantBare)
+			}
+		})
+	}
+}
+
+// TestShortCountsAsLength: a too-short advert is a Length error (what
+// Keepalived counts) and still an io.ErrUnexpectedEOF for the codec's
+// contract; a packet too short for its headers is only the latter.
+func TestShortCountsAsLength(t *testing.T) {
+	v2 := firstPacket(t, "v2-pass.pcap")
+	short := fixIP(append([]byte(nil), v2[:36]...))
+	var h IPv4Header
+	var a Advert
+	err := DecodeIPv4(short, &h, &a)
+	if !errors.Is(err, ErrLength) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("too short advert: %v is not both ErrLength and io.ErrUnexpectedEOF", err)
+	}
+	if a.VRID != 51 {
+		t.Fatalf("VRID %d not read from the header of a too short advert", a.VRID)
+	}
+	if err := DecodeIPv4(v2[:24], &h, &a); errors.Is(err, ErrLength) {
+		t.Fatalf("header-short packet counted as a Length error: %v", err)
+	}
+}
+
+// TestCheckDecoded decodes real adverts edited as in Keepalived's own
+// bad-packet cases and checks them in Keepalived's order and words
+// (vrrp_check_packet): what the decoder let through is judged here.
+func TestCheckDecoded(t *testing.T) {
+	v2 := firstPacket(t, "v2-pass.pcap")
+	v3 := firstPacket(t, "v3.pcap")
+	mod := func(p []byte, f func([]byte) []byte) []byte { return f(append([]byte(nil), p...)) }
+	pass := Expect{Version: 2, VRID: 51, AuthType: AuthPass, AuthData: PassData("secret12"), Interval: 1,
+		Addrs: []netip.Addr{vip}, CheckAddrs: true}
+	three := Expect{Version: 3, VRID: 51, Interval: 100, Addrs: []netip.Addr{vip}, CheckAddrs: true}
+	tests := []struct {
+		name    string
+		pkt     []byte
+		e       Expect
+		want    error
+		wantMsg string
+	}{
+		{name: "v2 accepted", pkt: v2, e: pass},
+		{name: "v3 accepted", pkt: v3, e: three},
+		{name: "type 2", pkt: mod(v2, func(p []byte) []byte { p[20] = 0x22; return fixV2(p) }), e: pass, want: ErrType,
+			wantMsg: "Invalid packet type. 2 and expect 1"},
+		{name: "v2 bad checksum", pkt: mod(v2, func(p []byte) []byte { p[27] ^= 1; return p }), e: pass, want: ErrChecksum,
+			wantMsg: "Invalid VRRPv2 checksum"},
+		{name: "changed password is a password error first", pkt: mod(v2, func(p []byte) []byte { p[39] = 'X'; return p }), e: pass,
+			want: ErrPassword, wantMsg: "received an invalid passwd!"},
+		{name: "v3 bad checksum", pkt: mod(v3, func(p []byte) []byte { p[22] = 100; return p }), e: three, want: ErrChecksum,
+			wantMsg: "Invalid VRRPv3 checksum"},
+		{name: "v3 pseudo-header destination counts", pkt: mod(v3, func(p []byte) []byte { p[19] = 19; return fixIP(p) }), e: three, want: ErrChecksum},
+		{name: "count before checksum", pkt: mod(v2, func(p []byte) []byte {
+			p = append(p[:28], p[32:]...) // the address goes, the count says 0, the checksum is wrong
+			p[23], p[27] = 0, p[27]^1
+			return fixIP(p)
+		}), e: pass,
+			want: ErrAddrCount, wantMsg: "received an unexpected ip number count 0, expected 1!"},
+		{name: "auth type AH in a plain advert", pkt: mod(v2, func(p []byte) []byte { p[24] = AuthAH; return fixV2(p) }), e: pass,
+			want: ErrAuthMismatch, wantMsg: "received a 2 auth, expecting 1!"},
+		{name: "auth type 3", pkt: mod(v2, func(p []byte) []byte { p[24] = 3; return fixV2(p) }), e: pass, want: ErrAuthType,
+			wantMsg: "Invalid auth type: 3"},
+		// A VRRPv3 instance names its own version, not "2 or 3".
+		{name: "version 5 on a v3 instance", pkt: mod(v3, func(p []byte) []byte { p[20] = 0x51; return p }), e: three, want: ErrVersion,
+			wantMsg: "wrong version. Received 5 and expect 3"},
+		{name: "version 1 on a v3 instance", pkt: mod(v3, func(p []byte) []byte { p[20] = 0x11; return p }), e: three, want: ErrVersion,
+			wantMsg: "wrong version. Received 1 and expect 3"},
+		{name: "ttl before version", pkt: mod(v3, func(p []byte) []byte { p[20] = 0x51; p[8] = 64; return fixIP(p) }), e: three, want: ErrTTL,
+			wantMsg: "invalid TTL/HL. Received 64 and expect 255"},
+		{name: "plain advert to an AH instance", pkt: v2, e: Expect{Version: 2, VRID: 51, AuthType: AuthAH, AH: NewAH("secret12"), Interval: 1},
+			want: ErrAuthMismatch, wantMsg: "No AH header but auth type is AH"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var h IPv4Header
+			var a Advert
+			if err := DecodeIPv4(tc.pkt, &h, &a); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			err := tc.e.CheckIPv4(tc.pkt, &h, &a)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}

@@ -1,8 +1,11 @@
 package speaker
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +27,7 @@ type Stats struct {
 // counters are Stats updated from the reader goroutine and the loop.
 type counters struct {
 	advertRcvd, advertSent, becomeMaster, releaseMaster               atomic.Uint64
-	lenErr, ttlErr, typeErr, intervalErr, addrErr                     atomic.Uint64
+	lenErr, ttlErr, typeErr, addrErr                                  atomic.Uint64
 	invalidAuthType, authTypeMismatch, authFailure, priZeroRcvd, pri0 atomic.Uint64
 }
 
@@ -33,7 +36,9 @@ func (c *counters) snapshot() Stats {
 		AdvertRcvd: c.advertRcvd.Load(), AdvertSent: c.advertSent.Load(),
 		BecomeMaster: c.becomeMaster.Load(), ReleaseMaster: c.releaseMaster.Load(),
 		PacketLenErr: c.lenErr.Load(), IPTTLErr: c.ttlErr.Load(), InvalidTypeRcvd: c.typeErr.Load(),
-		AdvertIntervalErr: c.intervalErr.Load(), AddrListErr: c.addrErr.Load(),
+		// Keepalived 2.2.7 drops a VRRPv2 advert with another interval
+		// without counting it: its "Advertisement Interval" stays 0.
+		AdvertIntervalErr: 0, AddrListErr: c.addrErr.Load(),
 		InvalidAuthType: c.invalidAuthType.Load(), AuthTypeMismatch: c.authTypeMismatch.Load(), AuthFailure: c.authFailure.Load(),
 		PriZeroRcvd: c.priZeroRcvd.Load(), PriZeroSent: c.pri0.Load(),
 	}
@@ -51,17 +56,28 @@ type port struct {
 	expect  packet.Expect
 	adv     packet.Advert // template; only the loop goroutine encodes
 	buf     []byte
+	ah      *packet.AH // auth_type AH: key and sequence number
+	ipID    uint16     // AH: the IPv4 identification of the last advert
+	ttl     uint8      // AH: the TTL written in the IP header
 	stats   counters
 	logf    Logf
 	detail  bool
 	vipsSet bool // loop goroutine only: the VIPs are on (MASTER)
 
 	garpInterval, gnaInterval time.Duration // vrrp_garp_interval, vrrp_gna_interval
+	// sendGARP/sendNA put gratuitous ARPs / NAs on the wire (netif's;
+	// tests record them instead).
+	sendGARP, sendNA func(dev string, ip netip.Addr, count int) error
+	ctx              context.Context // the speaker's: ends at shutdown
+	wg               *sync.WaitGroup // the speaker's: shutdown waits for bursts
+	garpCtx          context.Context // the current spaced-out bursts (loop goroutine)
+	garpCancel       context.CancelFunc
 }
 
 func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
 	p := &port{idx: idx, cfg: ic, logf: sp.logf, detail: sp.Detail,
-		garpInterval: sp.cfg.Global.GARPInterval, gnaInterval: sp.cfg.Global.GNAInterval}
+		garpInterval: sp.cfg.Global.GARPInterval, gnaInterval: sp.cfg.Global.GNAInterval,
+		sendGARP: netif.SendGARP, sendNA: netif.SendNA, ctx: sp.ctx, wg: &sp.wg}
 	p.v6 = isV6(ic)
 	for _, v := range ic.VIPs {
 		p.vips = append(p.vips, v.Prefix.Addr())
@@ -89,16 +105,26 @@ func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
 			group = packet.Group6
 		}
 	}
-	conn, err := transport.Open(transport.Options{Iface: ic.Interface, V6: p.v6, Group: group, Src: p.src, Peers: ic.UnicastPeers, UnicastTTL: ic.UnicastTTL})
+	ah := version == 2 && !p.v6 && ic.AuthType == "AH"
+	conn, err := transport.Open(transport.Options{Iface: ic.Interface, V6: p.v6, Group: group, Src: p.src, Peers: ic.UnicastPeers,
+		UnicastTTL: ic.UnicastTTL, AH: ah})
 	if err != nil {
 		return nil, err
 	}
 	p.conn = conn
 	p.expect = packet.Expect{Version: uint8(version), VRID: uint8(ic.VRID), Interval: intervalUnits(ic, version),
 		Addrs: p.vips, CheckAddrs: !sp.cfg.Global.SkipCheckAdvAddr, Unicast: len(ic.UnicastPeers) > 0}
-	if version == 2 && ic.AuthType == "PASS" {
+	switch {
+	case version == 2 && ic.AuthType == "PASS":
 		p.expect.AuthType = packet.AuthPass
 		p.expect.AuthData = packet.PassData(ic.AuthPass)
+	case ah:
+		p.ah = packet.NewAH(ic.AuthPass)
+		p.expect.AuthType, p.expect.AH = packet.AuthAH, p.ah
+		p.ttl = packet.TTL
+		if len(ic.UnicastPeers) > 0 && ic.UnicastTTL > 0 {
+			p.ttl = uint8(ic.UnicastTTL)
+		}
 	}
 	p.adv = packet.Advert{Version: uint8(version), VRID: uint8(ic.VRID), Interval: p.expect.Interval, Addrs: p.vips,
 		AuthType: p.expect.AuthType, AuthData: p.expect.AuthData, Src: p.src}
@@ -136,25 +162,56 @@ func intervalUnits(ic *vrrp.Instance, version int) uint16 {
 }
 
 // readLoop decodes and checks adverts and hands the good ones to deliver.
+// Errors are logged and counted as Keepalived does: a packet too short to
+// name its VRID is logged bare and counted nowhere, another VRID's packet
+// is not ours, and an advert that fails only on its address list still
+// counts as received.
 func (p *port) readLoop(deliver func(idx int, a *packet.Advert)) {
 	buf := make([]byte, 1500)
+	var h packet.IPv4Header
 	for {
 		pk, err := p.conn.Recv(buf)
 		if err != nil {
 			return
 		}
 		a := &packet.Advert{}
-		if err := packet.DecodePayload(pk.Payload, pk.Src, pk.Dst, a); err != nil {
-			p.countErr(err)
-			p.logf("(%s) %v", p.cfg.Name, err)
-			continue
+		if p.ah != nil {
+			err = packet.DecodeIPv4(pk.Payload, &h, a)
+		} else {
+			err = packet.DecodePayload(pk.Payload, pk.Src, pk.Dst, a)
 		}
-		if a.VRID != p.expect.VRID {
-			continue // another virtual router on the same segment
+		if err == nil {
+			if a.VRID != p.expect.VRID {
+				continue // another virtual router on the same segment
+			}
+			if p.ah != nil {
+				err = p.expect.CheckIPv4(pk.Payload, &h, a)
+			} else {
+				err = p.expect.Check(a, pk.TTL)
+			}
 		}
-		if err := p.expect.Check(a, pk.TTL); err != nil {
+		if err != nil {
+			var pe *packet.Error
+			isPE := errors.As(err, &pe)
+			switch {
+			case isPE && pe.Bare && errors.Is(err, io.ErrUnexpectedEOF):
+				// before Keepalived knows the instance
+				p.logf("%v", err)
+				continue
+			case a.VRID != p.expect.VRID:
+				continue
+			case isPE && pe.Quiet:
+				continue
+			case isPE && pe.Bare:
+				p.logf("%v", err)
+			default:
+				p.logf("(%s) %v", p.cfg.Name, err)
+			}
 			p.countErr(err)
-			p.logf("(%s) %v", p.cfg.Name, err)
+			if !errors.Is(err, packet.ErrAddrList) {
+				continue
+			}
+			p.stats.advertRcvd.Add(1)
 			continue
 		}
 		p.stats.advertRcvd.Add(1)
@@ -165,6 +222,8 @@ func (p *port) readLoop(deliver func(idx int, a *packet.Advert)) {
 	}
 }
 
+// countErr adds a rejected advert to Keepalived's SIGUSR2 counters. Some
+// rejections count nowhere (version, interval, checksum), as in Keepalived.
 func (p *port) countErr(err error) {
 	c := &p.stats
 	switch {
@@ -174,15 +233,13 @@ func (p *port) countErr(err error) {
 		c.ttlErr.Add(1)
 	case errors.Is(err, packet.ErrType):
 		c.typeErr.Add(1)
-	case errors.Is(err, packet.ErrInterval):
-		c.intervalErr.Add(1)
-	case errors.Is(err, packet.ErrAddrCount), errors.Is(err, packet.ErrAddrList):
+	case errors.Is(err, packet.ErrAddrCount), errors.Is(err, packet.ErrAddrList), errors.Is(err, packet.ErrCast):
 		c.addrErr.Add(1)
 	case errors.Is(err, packet.ErrAuthType):
 		c.invalidAuthType.Add(1)
 	case errors.Is(err, packet.ErrAuthMismatch):
 		c.authTypeMismatch.Add(1)
-	case errors.Is(err, packet.ErrPassword):
+	case errors.Is(err, packet.ErrPassword), errors.Is(err, packet.ErrAH):
 		c.authFailure.Add(1)
 	}
 }
@@ -190,9 +247,25 @@ func (p *port) countErr(err error) {
 // send sends one advertisement with prio to every destination.
 func (p *port) send(prio int) {
 	p.adv.Priority = uint8(prio)
+	var seq uint32
+	if p.ah != nil {
+		// One identification and one sequence number per advert, whatever
+		// the number of unicast peers (Keepalived's vrrp_update_pkt); the
+		// kernel would fill an identification of 0, so it is skipped.
+		seq = p.ah.Next()
+		if p.ipID++; p.ipID == 0 {
+			p.ipID = 1
+		}
+	}
 	for _, dst := range p.conn.Dests() {
 		p.adv.Dst = dst
-		b, err := p.adv.AppendBinary(p.buf[:0])
+		var b []byte
+		var err error
+		if p.ah != nil {
+			b, err = p.adv.AppendIPv4AH(p.buf[:0], p.ipID, p.ttl, seq, p.ah, p.expect.Unicast)
+		} else {
+			b, err = p.adv.AppendBinary(p.buf[:0])
+		}
 		if err != nil {
 			p.logf("(%s) %v", p.cfg.Name, err)
 			return
@@ -243,14 +316,16 @@ func (p *port) removeVIPs() {
 // garp sends count gratuitous ARPs (IPv4) or unsolicited neighbour
 // advertisements (IPv6) for every VIP, on the VIP's device. With
 // vrrp_garp_interval / vrrp_gna_interval the packets are spaced out in the
-// background so the state machine's loop never sleeps.
+// background so the state machine's loop never sleeps; leaving MASTER or
+// stopping (stopGARP) ends such a burst, as Keepalived drops its queued
+// GARPs then (vrrp_remove_delayed_arp).
 func (p *port) garp(count int) {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
 			dev, ip := netif.VIPDev(v, p.cfg.Interface), v.Prefix.Addr()
-			send, what, gap := netif.SendGARP, "gratuitous ARP", p.garpInterval
+			send, what, gap := p.sendGARP, "gratuitous ARP", p.garpInterval
 			if !ip.Is4() {
-				send, what, gap = netif.SendNA, "unsolicited Neighbour Advert", p.gnaInterval
+				send, what, gap = p.sendNA, "unsolicited Neighbour Advert", p.gnaInterval
 			}
 			one := func() {
 				if p.detail {
@@ -266,10 +341,21 @@ func (p *port) garp(count int) {
 				}
 				continue
 			}
-			go func() {
+			if p.garpCtx == nil {
+				p.garpCtx, p.garpCancel = context.WithCancel(p.ctx)
+			}
+			ctx := p.garpCtx
+			p.wg.Go(func() {
+				t := time.NewTimer(0)
+				defer t.Stop()
 				for i := range count {
 					if i > 0 {
-						time.Sleep(gap)
+						t.Reset(gap)
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
 					}
 					one()
 					if err := send(dev, ip, 1); err != nil {
@@ -277,7 +363,15 @@ func (p *port) garp(count int) {
 						return
 					}
 				}
-			}()
+			})
 		}
+	}
+}
+
+// stopGARP ends the spaced-out GARP bursts in progress (loop goroutine).
+func (p *port) stopGARP() {
+	if p.garpCancel != nil {
+		p.garpCancel()
+		p.garpCtx, p.garpCancel = nil, nil
 	}
 }

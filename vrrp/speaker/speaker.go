@@ -462,10 +462,15 @@ func (s *Speaker) exec(acts []fsm.Action) {
 		case fsm.ActSendAdvert:
 			s.ports[a.Inst].send(a.Priority)
 		case fsm.ActAddVIPs:
-			s.ports[a.Inst].setVIPs()
-			s.ports[a.Inst].vipsSet = true
+			p := s.ports[a.Inst]
+			if p.ah != nil {
+				p.ah.BecomeMaster()
+			}
+			p.setVIPs()
+			p.vipsSet = true
 		case fsm.ActRemoveVIPs:
 			p := s.ports[a.Inst]
+			p.stopGARP()
 			p.removeVIPs()
 			if p.vipsSet { // not the leftover cleanup at start
 				p.stats.releaseMaster.Add(1)

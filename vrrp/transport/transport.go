@@ -3,6 +3,10 @@
 // 224.0.0.18 or ff02::12, TTL/hop limit 255, no loopback) or unicast to
 // unicast_peer addresses with unicast_ttl. It moves bytes only; encoding and
 // the TTL rule belong to the caller, which gets the received TTL here.
+//
+// An auth_type AH instance speaks IP protocol 51 instead, with whole IPv4
+// packets both ways (IP_HDRINCL): the AH checksum covers the IP header,
+// so the caller builds it and reads it.
 package transport
 
 import (
@@ -17,8 +21,11 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// Proto is VRRP's IP protocol number.
-const Proto = 112
+// Proto is VRRP's IP protocol number; ProtoAH is IPsec AH's.
+const (
+	Proto   = 112
+	ProtoAH = 51
+)
 
 // Options says where one VRRP instance speaks.
 type Options struct {
@@ -28,13 +35,17 @@ type Options struct {
 	Src        netip.Addr   // source address of every sent message
 	Peers      []netip.Addr // unicast_peer: unicast mode when set
 	UnicastTTL int          // default 255
+	// AH: IPv4 only, protocol 51, whole packets (header included) in
+	// Packet.Payload and to SendTo.
+	AH bool
 }
 
 // Packet is one received message. Payload aliases the caller's buffer.
 type Packet struct {
 	Src, Dst netip.Addr
 	TTL      int // IPv4 TTL or IPv6 hop limit; -1 when the kernel did not say
-	Payload  []byte
+	// Payload is the VRRP message, or for an AH conn the whole IPv4 packet.
+	Payload []byte
 }
 
 // Conn is an open VRRP socket on one interface.
@@ -62,6 +73,12 @@ func Open(o Options) (*Conn, error) {
 	network, laddr := "ip4:112", "0.0.0.0"
 	if o.V6 {
 		network, laddr = "ip6:112", "::"
+	}
+	if o.AH {
+		if o.V6 {
+			return nil, errors.New("IPsec AH authentication is for VRRPv2 over IPv4 only")
+		}
+		network = "ip4:51"
 	}
 	c, err := net.ListenPacket(network, laddr)
 	if err != nil {
@@ -98,6 +115,12 @@ func (t *Conn) setup() error {
 			return fmt.Errorf("VRRP socket control messages: %w", err)
 		}
 		_ = p.SetTOS(0xc0) // keepalived marks adverts Internetwork Control
+		if o.AH {
+			// The caller writes the IP header (TTL, TOS, ID included).
+			if err := setHdrIncl(t.c); err != nil {
+				return err
+			}
+		}
 		if len(o.Peers) > 0 {
 			if err := p.SetTTL(o.UnicastTTL); err != nil {
 				return err
@@ -158,6 +181,28 @@ func (t *Conn) setup() error {
 	return nil
 }
 
+// setHdrIncl makes the socket send whole IPv4 packets.
+func setHdrIncl(c net.PacketConn) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return errors.New("VRRP socket: no raw access")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_HDRINCL, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("VRRP socket IP_HDRINCL: %w", serr)
+	}
+	return nil
+}
+
 func bindToDevice(c net.PacketConn, dev string) error {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -188,10 +233,15 @@ func (t *Conn) Src() netip.Addr { return t.o.Src }
 // Unicast reports whether the conn speaks to unicast peers.
 func (t *Conn) Unicast() bool { return len(t.o.Peers) > 0 }
 
-// SendTo sends one VRRP message to dst (one of Dests).
+// SendTo sends one VRRP message to dst (one of Dests); for an AH conn msg
+// is the whole IPv4 packet.
 func (t *Conn) SendTo(msg []byte, dst netip.Addr) error {
 	a := &net.IPAddr{IP: dst.AsSlice()}
 	var err error
+	if t.o.AH {
+		_, err = t.c.WriteTo(msg, a)
+		return err
+	}
 	if t.p4 != nil {
 		_, err = t.p4.WriteTo(msg, t.cm4, a)
 	} else {
@@ -214,7 +264,20 @@ func (t *Conn) Recv(buf []byte) (Packet, error) {
 			err error
 			pk  = Packet{TTL: -1}
 		)
-		if t.p4 != nil {
+		if t.o.AH {
+			// A raw IPv4 socket's read(2) keeps the IP header, which is
+			// all that is needed: source, destination, TTL.
+			n, err = t.c.(*net.IPConn).Read(buf)
+			if err != nil {
+				return Packet{}, err
+			}
+			if n < 20 {
+				continue
+			}
+			pk.Src = netip.AddrFrom4([4]byte(buf[12:16]))
+			pk.Dst = netip.AddrFrom4([4]byte(buf[16:20]))
+			pk.TTL = int(buf[8])
+		} else if t.p4 != nil {
 			var cm *ipv4.ControlMessage
 			n, cm, src, err = t.p4.ReadFrom(buf)
 			if cm != nil {
@@ -233,7 +296,7 @@ func (t *Conn) Recv(buf []byte) (Packet, error) {
 		if err != nil {
 			return Packet{}, err
 		}
-		if ia, ok := src.(*net.IPAddr); ok {
+		if ia, ok := src.(*net.IPAddr); ok && !t.o.AH {
 			pk.Src, _ = netip.AddrFromSlice(ia.IP)
 			pk.Src = pk.Src.Unmap()
 		}

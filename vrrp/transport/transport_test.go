@@ -34,6 +34,31 @@ func recvOne(t *testing.T, c *Conn) Packet {
 	return Packet{}
 }
 
+// sendUntil sends every 100 ms (5 times at most) in the background until
+// the returned function is called, which waits for the sender to finish:
+// nothing of it outlives the test (a late t.Log panics the test binary).
+func sendUntil(t *testing.T, send func() error) (stop func()) {
+	t.Helper()
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for i := 0; i < 5; i++ {
+			if err := send(); err != nil {
+				t.Log(err)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
 func TestMulticastAndUnicast(t *testing.T) {
 	lab := nstest.NewLab(t, "tp", 2, 221)
 	src1 := netip.MustParseAddr(lab.Net + ".1")
@@ -63,12 +88,7 @@ func TestMulticastAndUnicast(t *testing.T) {
 			}
 			defer c2.Close()
 			msg := []byte{0x21, 51, 150, 1, 1, 1, 0, 0, 10, 78, 221, 100, 0, 0, 0, 0, 0, 0, 0, 0}
-			go func() {
-				for i := 0; i < 5; i++ {
-					_ = c1.SendTo(msg, c1.Dests()[0])
-					time.Sleep(100 * time.Millisecond)
-				}
-			}()
+			defer sendUntil(t, func() error { return c1.SendTo(msg, c1.Dests()[0]) })()
 			p := recvOne(t, c2)
 			if p.Src != src1 || p.Dst != tc.wantDst || p.TTL != tc.wantTTL || string(p.Payload) != string(msg) {
 				t.Fatalf("got src %v dst %v ttl %d payload %x", p.Src, p.Dst, p.TTL, p.Payload)
@@ -106,19 +126,58 @@ func TestIPv6Multicast(t *testing.T) {
 	msg := make([]byte, 8+16)
 	msg[0], msg[1], msg[2], msg[3], msg[4], msg[5] = 0x31, 51, 150, 1, 0, 100
 	copy(msg[8:], netip.MustParseAddr("2001:db8::100").AsSlice())
-	go func() {
-		for i := 0; i < 5; i++ {
-			if err := c1.SendTo(msg, group); err != nil {
-				t.Log(err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
+	defer sendUntil(t, func() error { return c1.SendTo(msg, group) })()
 	p := recvOne(t, c2)
 	if p.Src != netip.MustParseAddr("fe80::a1") || p.Dst != group || p.TTL != 255 {
 		t.Fatalf("got src %v dst %v hop limit %d", p.Src, p.Dst, p.TTL)
 	}
 	if p.Payload[6] == 0 && p.Payload[7] == 0 {
 		t.Fatal("checksum not filled in by the kernel")
+	}
+}
+
+// TestAHWholePackets: an AH conn sends the IPv4 header it is given
+// (IP_HDRINCL: identification, TTL, TOS kept) and reads whole packets, in
+// multicast and unicast.
+func TestAHWholePackets(t *testing.T) {
+	lab := nstest.NewLab(t, "ah", 2, 223)
+	src1 := netip.MustParseAddr(lab.Net + ".1")
+	src2 := netip.MustParseAddr(lab.Net + ".2")
+	group := netip.MustParseAddr("224.0.0.18")
+	for _, tc := range []struct {
+		name   string
+		o1, o2 Options
+		dst    netip.Addr
+	}{
+		{name: "multicast", o1: Options{Iface: "eth0", Group: group, Src: src1, AH: true}, o2: Options{Iface: "eth0", Group: group, Src: src2, AH: true}, dst: group},
+		{name: "unicast", o1: Options{Iface: "eth0", Src: src1, Peers: []netip.Addr{src2}, AH: true}, o2: Options{Iface: "eth0", Src: src2, Peers: []netip.Addr{src1}, AH: true}, dst: src2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c1, c2 *Conn
+			var err error
+			nstest.In(t, lab.Nodes[0], func() { c1, err = Open(tc.o1) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			nstest.In(t, lab.Nodes[1], func() { c2, err = Open(tc.o2) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			// IPv4 (id 0x1234, TTL 200) + 24-byte AH + 20-byte VRRPv2: the
+			// bytes are not checked here, only carried.
+			pkt := make([]byte, 20+24+20)
+			pkt[0], pkt[1], pkt[3], pkt[4], pkt[5], pkt[8], pkt[9] = 0x45, 0xc0, byte(len(pkt)), 0x12, 0x34, 200, ProtoAH
+			copy(pkt[12:], src1.AsSlice())
+			copy(pkt[16:], tc.dst.AsSlice())
+			pkt[20], pkt[21] = Proto, 4
+			defer sendUntil(t, func() error { return c1.SendTo(pkt, c1.Dests()[0]) })()
+			p := recvOne(t, c2)
+			if p.Src != src1 || p.Dst != tc.dst || p.TTL != 200 || len(p.Payload) != len(pkt) ||
+				p.Payload[4] != 0x12 || p.Payload[5] != 0x34 || p.Payload[1] != 0xc0 || string(p.Payload[20:]) != string(pkt[20:]) {
+				t.Fatalf("got src %v dst %v ttl %d packet %x", p.Src, p.Dst, p.TTL, p.Payload)
+			}
+		})
 	}
 }

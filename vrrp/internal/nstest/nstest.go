@@ -1,6 +1,8 @@
 // Package nstest builds throw-away network namespaces for the VRRP
 // runtime's integration tests: one bridge namespace and N nodes on one L2
-// segment, every name prefixed "hr" so they never collide with other labs.
+// segment, every name prefixed "hr" (or $HALO_NETNS_PREFIX, so that two
+// checkouts tested at once on one host keep apart) so they never collide
+// with other labs.
 package nstest
 
 import (
@@ -46,7 +48,11 @@ func ip(t testing.TB, args ...string) {
 func NewLab(t testing.TB, tag string, n int, subnet int) *Lab {
 	t.Helper()
 	Root(t)
-	p := fmt.Sprintf("hr%s%d", tag, os.Getpid()%10000)
+	prefix := os.Getenv("HALO_NETNS_PREFIX")
+	if prefix == "" {
+		prefix = "hr"
+	}
+	p := fmt.Sprintf("%s%s%d", prefix, tag, os.Getpid()%10000)
 	l := &Lab{Bridge: p + "b", Net: fmt.Sprintf("10.78.%d", subnet)}
 	cleanup := func() {
 		for _, ns := range append([]string{l.Bridge}, l.Nodes...) {

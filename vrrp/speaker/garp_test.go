@@ -1,0 +1,52 @@
+package speaker
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"halo/vrrp"
+)
+
+// TestGARPSpacingStops: with vrrp_garp_interval the burst is spaced out in
+// the background; leaving MASTER (stopGARP) or the speaker's shutdown ends
+// it at once, where it used to keep sending its whole count.
+func TestGARPSpacingStops(t *testing.T) {
+	for _, how := range []string{"state change", "shutdown"} {
+		t.Run(how, func(t *testing.T) {
+			var sent atomic.Int32
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			rec := func(string, netip.Addr, int) error { sent.Add(1); return nil }
+			p := &port{cfg: &vrrp.Instance{Name: "VI_1", Interface: "eth0",
+				VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.0.0.1/24")}, {Prefix: netip.MustParsePrefix("fd00::1/64")}}},
+				logf: t.Logf, garpInterval: 40 * time.Millisecond, gnaInterval: 40 * time.Millisecond,
+				sendGARP: rec, sendNA: rec, ctx: ctx, wg: &wg}
+			p.garp(5)
+			time.Sleep(60 * time.Millisecond) // two of each sent by now (at 0 and 40 ms)
+			if how == "state change" {
+				p.stopGARP()
+			} else {
+				cancel()
+			}
+			wg.Wait()
+			n := sent.Load()
+			time.Sleep(150 * time.Millisecond)
+			if after := sent.Load(); after != n || n > 4 || n < 2 {
+				t.Fatalf("%d sent when stopped, %d after; want 2-4 and no more", n, after)
+			}
+			// A new burst (becoming MASTER again) runs in full.
+			if how == "state change" {
+				p.garp(2)
+				wg.Wait()
+				if got := sent.Load() - n; got != 4 {
+					t.Fatalf("new burst sent %d, want 4", got)
+				}
+			}
+		})
+	}
+}
