@@ -166,6 +166,7 @@ type kaCtx struct {
 	sgMeta     map[*vrrp.SyncGroup]parser.Pos
 	scripts    []kaScriptUse
 	global     kaGlobalMeta
+	globalLP   kaLowerPrio
 	ifaces     map[string]bool
 	badIf      bool // an interface named in the configuration is missing
 	badIfPos   parser.Pos
@@ -198,6 +199,7 @@ type kaInstMeta struct {
 	nativeIPv6                bool
 	unicastKw                 bool // unicast_src_ip given (valid or not)
 	ttlSet                    bool
+	lp                        kaInstLowerPrio
 }
 
 type kaScriptMeta struct {
@@ -875,6 +877,7 @@ func (c *kaCtx) finish() {
 			}
 		}
 		c.instanceGlobals(in, m)
+		c.resolveLowerPrio(in, m, say)
 		if in.Version == 2 && in.AdvertInt%time.Second != 0 {
 			say(m.pos, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
 			in.AdvertInt = in.AdvertInt.Round(time.Second)

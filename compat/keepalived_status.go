@@ -69,9 +69,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Ignored, noSNMP, "dbus_service_name", "enable_dbus", "snmp_socket", "enable_snmp_vrrp",
 		"enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_traps",
 		"enable_snmp_keepalived")
-	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_lower_prio_delay",
-		"vrrp_garp_lower_prio_repeat", "vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_down_timer_adverts",
-		"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_check_unicast_src",
+	set("global_defs", Supported, "", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+		"vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
+	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_check_unicast_src",
 		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
 		"no_email_faults", "log_unknown_vrids")
 	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
@@ -93,10 +93,11 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_instance", Unsupported, "policy routing rules are not installed by halo", "virtual_rules")
 	set("vrrp_instance", Ignored, noProcess, "track_process")
 	set("vrrp_instance", Ignored, noBFD, "track_bfd")
+	set("vrrp_instance", Supported, "", "garp_lower_prio_delay", "garp_lower_prio_repeat", "down_timer_adverts",
+		"lower_prio_no_advert", "higher_prio_send_advert")
 	set("vrrp_instance", Ignored, notRun, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes",
-		"garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_interval", "gna_interval", "garp_extra_if", "debug",
-		"strict_mode", "skip_check_adv_addr", "check_unicast_src", "down_timer_adverts", "lower_prio_no_advert",
-		"higher_prio_send_advert", "kernel_rx_buf_size", "promote_secondaries", "linkbeat_use_polling",
+		"garp_interval", "gna_interval", "garp_extra_if", "debug",
+		"strict_mode", "skip_check_adv_addr", "check_unicast_src", "kernel_rx_buf_size", "promote_secondaries", "linkbeat_use_polling",
 		"unicast_fault_no_peer", "old_unicast_checksum", "track_src_ip")
 	set("vrrp_instance", Unsupported, "VRFs are not supported", "vrf")
 	set("vrrp_instance", Unsupported, "a per-instance multicast group is not supported; halo uses vrrp_mcast_group4/6", "mcast_dst_ip")

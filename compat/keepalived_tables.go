@@ -417,9 +417,8 @@ func globalRows() []kaRow {
 		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
 		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
 		"min_auto_priority_delay",
-		"default_interface", "disable_local_igmp", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
-		"vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert",
-		"vrrp_higher_prio_send_advert", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
+		"default_interface", "disable_local_igmp",
+		"vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
 		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
 		"log_unknown_vrids",
@@ -427,6 +426,7 @@ func globalRows() []kaRow {
 	} {
 		rows = append(rows, kaRow{n, kaNoBlock, skip})
 	}
+	rows = append(rows, lowerPrioGlobalRows()...)
 	return append(rows, lvsGlobalRows()...)
 }
 

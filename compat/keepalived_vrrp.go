@@ -203,7 +203,7 @@ func instanceRows() []kaRow {
 			}
 		})
 	}
-	return []kaRow{
+	return append([]kaRow{
 		{"state", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			v, ok := c.arg(d, 0)
 			if !ok {
@@ -441,8 +441,6 @@ func instanceRows() []kaRow {
 		{"garp_master_refresh_repeat", kaNoBlock, garpUns(255, func(in *vrrp.Instance, m *kaInstMeta, v int) {
 			in.GARPMasterRefreshRepeat, m.garpRefRepSet = v, true
 		})},
-		{"garp_lower_prio_delay", kaNoBlock, skip},
-		{"garp_lower_prio_repeat", kaNoBlock, skip},
 		{"garp_interval", kaNoBlock, skip},
 		{"gna_interval", kaNoBlock, skip},
 		{"garp_extra_if", kaNoBlock, skip},
@@ -475,9 +473,6 @@ func instanceRows() []kaRow {
 			c.errf(d.Pos, parser.KaDeprecated, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", in.Name)
 			c.errf(d.Pos, parser.KaDeprecated, "%sPlease use global lvs_sync_daemon", strings.Repeat(" ", len(in.Name)+4))
 		})},
-		{"down_timer_adverts", kaNoBlock, skip},
-		{"lower_prio_no_advert", kaNoBlock, skip},
-		{"higher_prio_send_advert", kaNoBlock, skip},
 		{"kernel_rx_buf_size", kaNoBlock, skip},
 		{"promote_secondaries", kaNoBlock, skip},
 		{"linkbeat_use_polling", kaNoBlock, skip},
@@ -486,7 +481,7 @@ func instanceRows() []kaRow {
 		{"vrf", kaNoBlock, skip},
 		{"track_src_ip", kaNoBlock, skip},
 		{"mcast_dst_ip", kaNoBlock, skip},
-	}
+	}, lowerPrioInstanceRows()...)
 }
 
 func decAuthType(c *kaCtx, d *parser.Directive, _ []parser.Word) error {

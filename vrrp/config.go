@@ -107,10 +107,21 @@ type Instance struct {
 	GARPMasterRepeat        int
 	GARPMasterRefresh       time.Duration
 	GARPMasterRefreshRepeat int
-	Accept                  bool // accept (default) / no_accept; strict mode defaults to no_accept
-	UseVMAC                 string
-	VMACXmitBase            bool
-	Debug                   int
+	// garp_lower_prio_delay/repeat: a MASTER hearing a lower-priority
+	// advert sends GARPs now and again after the delay. 0 means the
+	// garp_master_* values, -1 none (compat resolves Keepalived's defaults).
+	GARPLowerPrioDelay  time.Duration
+	GARPLowerPrioRepeat int
+	// lower_prio_no_advert: a MASTER does not answer a lower-priority
+	// advert with its own; higher_prio_send_advert: a MASTER sends one
+	// more advert before yielding to a higher-priority one.
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
+	DownTimerAdverts     int  // down_timer_adverts: master down = N adverts (0: 3)
+	Accept               bool // accept (default) / no_accept; strict mode defaults to no_accept
+	UseVMAC              string
+	VMACXmitBase         bool
+	Debug                int
 }
 
 // VIP is one `virtual_ipaddress` entry:

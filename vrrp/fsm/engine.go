@@ -483,7 +483,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 			case Backup:
 				in.state = Backup
 				in.notified, in.notifiedAny = Backup, true
-				in.msDownTimer = 3*in.masterAdverInt + in.skew()
+				in.msDownTimer = in.downInterval()
 				e.initSands(in)
 				continue
 			}
@@ -501,7 +501,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 		if newState == Backup && in.want == Master {
 			in.msDownTimer = in.masterAdverInt + in.skewFor(prioOwner)
 		} else {
-			in.msDownTimer = 3*in.masterAdverInt + in.skew()
+			in.msDownTimer = in.downInterval()
 		}
 		switch {
 		case isUp && !held && newState != Fault:
@@ -564,7 +564,7 @@ func (e *Engine) backupRx(in *instance, adv Advert) {
 				in.cfg.Name, in.masterAdverInt.Milliseconds(), adv.Interval.Milliseconds())
 			in.masterAdverInt = adv.Interval
 		}
-		in.msDownTimer = 3*in.masterAdverInt + in.skew()
+		in.msDownTimer = in.downInterval()
 		in.masterAddr, in.masterPrio = adv.Src, prio
 		if in.cfg.PreemptDelay > 0 {
 			if prio >= in.eff {
@@ -649,11 +649,11 @@ func (e *Engine) masterRx(in *instance, adv Advert) bool {
 			e.log(false, "(%s) Master received advert from %s with same priority %d but higher IP address than ours", in.cfg.Name, adv.Src, prio)
 		}
 		if in.cfg.Version == 3 && adv.Interval > 0 && adv.Interval != in.masterAdverInt {
-			e.log(true, "(%s) advertisement interval updated from %dms to %dms by new master",
+			e.log(true, "(%s) advertisement interval updated from %dms to %dms by master",
 				in.cfg.Name, in.masterAdverInt.Milliseconds(), adv.Interval.Milliseconds())
 			in.masterAdverInt = adv.Interval
 		}
-		in.msDownTimer = 3*in.masterAdverInt + in.skew()
+		in.msDownTimer = in.downInterval()
 		in.masterAddr, in.masterPrio = adv.Src, prio
 		in.want = Backup
 		return true
@@ -845,7 +845,7 @@ func (e *Engine) leaveMaster(in *instance, advF bool) {
 	e.restoreInterface(in, advF)
 	in.state = in.want
 	e.notify(in)
-	in.msDownTimer = 3*in.masterAdverInt + in.skew()
+	in.msDownTimer = in.downInterval()
 	e.initSands(in)
 }
 
@@ -868,7 +868,7 @@ func (e *Engine) leaveFault(in *instance) {
 		}
 	}
 	in.masterAdverInt = in.cfg.AdvertInt
-	in.msDownTimer = 3*in.masterAdverInt + in.skew()
+	in.msDownTimer = in.downInterval()
 	e.initSands(in)
 }
 
@@ -916,7 +916,7 @@ func (e *Engine) tryUpInstance(in *instance, leavingInit bool) {
 	if in.want == Master && in.base == prioOwner {
 		in.msDownTimer = in.masterAdverInt + in.skew()
 	} else {
-		in.msDownTimer = 3*in.masterAdverInt + in.skew()
+		in.msDownTimer = in.downInterval()
 	}
 	if g := in.group; g != nil {
 		if !leavingInit {
@@ -951,7 +951,7 @@ func (e *Engine) syncCanGotoMaster(in *instance) bool {
 	}
 	for _, m := range g.members {
 		if m != in && m.want != Master {
-			in.msDownTimer = 3*in.masterAdverInt + in.skew()
+			in.msDownTimer = in.downInterval()
 			e.initSands(in)
 			return false
 		}

@@ -301,6 +301,40 @@ func TestV3BackupAdoptsMasterInterval(t *testing.T) {
 	}
 }
 
+// TestV3MasterAdoptsHigherMasterInterval: a MASTER yielding to a
+// higher-priority VRRPv3 master with another interval says so in
+// Keepalived's words ("by master", as the BACKUP's line).
+func TestV3MasterAdoptsHigherMasterInterval(t *testing.T) {
+	c := basic(100)
+	c.Version = 3
+	r := masterRig(t, c)
+	acts := r.recvIv(0, "10.0.0.2", 200, 500*time.Millisecond)
+	if r.e.State(0) != Backup {
+		t.Fatalf("state %v", r.e.State(0))
+	}
+	if !hasLog(acts, "(VI_1) advertisement interval updated from 1000ms to 500ms by master") {
+		t.Fatal(transcript(acts))
+	}
+}
+
+// TestDownTimerAdverts: down_timer_adverts N makes the master down
+// interval N adverts plus the skew time (Keepalived 2.2's
+// ms_down_timer), from the start and after every advert.
+func TestDownTimerAdverts(t *testing.T) {
+	c := basic(100)
+	c.DownTimerAdverts = 5
+	r := newRig(t, []Config{c}, nil)
+	r.start()
+	if at, _ := r.timerAt(0, TimerMasterDown); at != 5*time.Second+609375*time.Microsecond {
+		t.Fatalf("down timer at start %v", at)
+	}
+	r.advance(time.Second)
+	r.recv(0, "10.0.0.2", 200)
+	if at, _ := r.timerAt(0, TimerMasterDown); at != 6*time.Second+609375*time.Microsecond {
+		t.Fatalf("down timer after an advert %v", at)
+	}
+}
+
 func TestBackupDiscardsLowerPriority(t *testing.T) {
 	r := newRig(t, []Config{basic(100)}, nil)
 	r.start()

@@ -50,3 +50,17 @@ func TestGARPSpacingStops(t *testing.T) {
 		})
 	}
 }
+
+// TestFSMConfigLowerPrio: the instance's lower-priority behaviour reaches
+// the state machine (it had the features, nothing configured them).
+func TestFSMConfigLowerPrio(t *testing.T) {
+	ic := &vrrp.Instance{Name: "VI_1", VRID: 1, Priority: 100, LowerPrioNoAdvert: true, HigherPrioSendAdvert: true,
+		GARPLowerPrioRepeat: -1, GARPLowerPrioDelay: 3 * time.Second, DownTimerAdverts: 4}
+	s := &Speaker{cfg: &vrrp.Config{Instances: []*vrrp.Instance{ic}}}
+	p := &port{cfg: ic}
+	p.adv.Version = 2
+	c := s.fsmConfig(ic, p)
+	if !c.LowerPrioNoAdvert || !c.HigherPrioSendAdvert || c.GARPLowerPrioRepeat != -1 || c.GARPLowerPrioDelay != 3*time.Second || c.DownTimerAdverts != 4 {
+		t.Fatalf("fsm config %+v", c)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -129,6 +128,10 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 		GARPRepeat:        firstInt(ic.GARPMasterRepeat, g.GARPMasterRepeat, 5),
 		GARPRefresh:       firstDur(ic.GARPMasterRefresh, g.GARPMasterRefresh, 0),
 		GARPRefreshRepeat: firstInt(ic.GARPMasterRefreshRepeat, g.GARPMasterRefreshRepeat, 1),
+		// 0 is the fsm's default (the garp_master_* values), -1 none.
+		GARPLowerPrioDelay: ic.GARPLowerPrioDelay, GARPLowerPrioRepeat: ic.GARPLowerPrioRepeat,
+		LowerPrioNoAdvert: ic.LowerPrioNoAdvert, HigherPrioSendAdvert: ic.HigherPrioSendAdvert,
+		DownTimerAdverts: ic.DownTimerAdverts,
 	}
 	if c.InitialState != fsm.Master {
 		c.InitialState = fsm.Backup
@@ -333,26 +336,18 @@ func (s *Speaker) Start() error {
 	}
 
 	// Start removes VIPs left over from a crash (or a kill -9) first, as
-	// keepalived does ("removing VIPs."); a MASTER kept over a reload
-	// keeps them (see quietFor).
+	// keepalived does ("removing VIPs."). After a reload, Resume keeps the
+	// instances whose identity did not change in their state, silently, as
+	// keepalived does: a MASTER re-asserts its VIPs (idempotent) and
+	// advertises at once, so the peers never see a gap.
 	if len(s.carry) == 0 {
 		s.exec(eng.Start(time.Now()))
 	} else {
-		// A reload: the engine has no resume entry, so instances kept
-		// over the reload go through Start and a MASTER's master down
-		// timer fires at once. What that would announce is dropped for
-		// them (log lines, notifications, GARPs): keepalived keeps such
-		// instances silently. The VIPs are re-asserted (idempotent) and an
-		// advert goes out at once, so the peers never see a gap.
-		quiet := s.quietFor(s.carry)
-		s.exec(quiet(eng.Start(time.Now())))
-		for i, p := range s.ports {
-			if s.carry[p.cfg.Name] == vrrp.StateMaster {
-				if t, ok := s.armed[timerKey{i, fsm.TimerMasterDown}]; ok {
-					s.exec(quiet(eng.Fire(time.Now(), t)))
-				}
-			}
+		carry := make(map[string]fsm.State, len(s.carry))
+		for n, st := range s.carry {
+			carry[n] = fsm.State(st)
 		}
+		s.exec(eng.Resume(time.Now(), carry))
 	}
 	s.carry = nil
 
@@ -371,42 +366,6 @@ func (s *Speaker) Start() error {
 		s.wg.Go(func() { f.Run(s.ctx) })
 	}
 	return nil
-}
-
-// quietFor returns a filter that drops the announcements of the instances
-// in carry (log lines, notifications, GARPs) and keeps a carried MASTER's
-// VIPs in place.
-func (s *Speaker) quietFor(carry map[string]vrrp.State) func([]fsm.Action) []fsm.Action {
-	return func(acts []fsm.Action) []fsm.Action {
-		out := acts[:0]
-		for _, a := range acts {
-			name := ""
-			switch a.Kind {
-			case fsm.ActNotify:
-				if a.Group < 0 {
-					name = a.Name
-				}
-			case fsm.ActSendGARP:
-				name = s.cfg.Instances[a.Inst].Name
-			case fsm.ActRemoveVIPs:
-				// Start clears leftovers; a kept MASTER's VIPs are not.
-				if n := s.cfg.Instances[a.Inst].Name; carry[n] == vrrp.StateMaster {
-					continue
-				}
-			case fsm.ActLog:
-				for n := range carry {
-					if strings.HasPrefix(a.Text, "("+n+") ") {
-						name = n
-					}
-				}
-			}
-			if st, ok := carry[name]; ok && name != "" && (a.Kind != fsm.ActNotify || vrrp.State(a.State) != vrrp.StateFault || st == vrrp.StateFault) {
-				continue
-			}
-			out = append(out, a)
-		}
-		return out
-	}
 }
 
 func (s *Speaker) hasScripts() bool {

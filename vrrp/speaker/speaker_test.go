@@ -381,6 +381,12 @@ func TestReloadKeepsMaster(t *testing.T) {
 	if after := strings.Count(n1.out.String(), "Entering"); after != before {
 		t.Errorf("state changed during reload:\n%s", n1.out.String())
 	}
+	// Keepalived's reload of a MASTER (fsm.Engine.Resume): "setting VIPs."
+	// again, no GARP burst, no notification.
+	_, after, _ := strings.Cut(n1.out.String(), "Reloading")
+	if !strings.Contains(after, "(VI_1) setting VIPs.") || strings.Contains(after, "gratuitous ARP") {
+		t.Errorf("reload of a MASTER, keepalived logs 'setting VIPs.' and sends no GARP:\n%s", after)
+	}
 }
 
 func TestTrackInterfaceAndFile(t *testing.T) {
