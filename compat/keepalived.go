@@ -15,6 +15,7 @@ import (
 
 	"halo/parser"
 	"halo/vrrp"
+	"halo/vrrp/track"
 )
 
 // KeepalivedOptions tunes LoadKeepalived.
@@ -171,6 +172,9 @@ type kaCtx struct {
 	badIf      bool // an interface named in the configuration is missing
 	badIfPos   parser.Pos
 
+	dropped      int    // diagnostics past kaMaxDiags
+	droppedClass string // the worst class among them
+
 	depth    int
 	closers  map[*parser.Directive]string // stray '}'s, with halo's hint
 	escaped  []*parser.Directive
@@ -245,9 +249,6 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 	if len(r.Files) == 0 {
 		r.Files = []string{path}
 	}
-	for _, d := range pdiags {
-		r.Diags = append(r.Diags, Diagnostic{Pos: d.Pos, Sev: d.Sev, Msg: d.Msg, Class: d.Class})
-	}
 	c := &kaCtx{
 		r: r, opt: opt,
 		cfg: &vrrp.Config{
@@ -261,6 +262,9 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 		rulePref:   16384,
 		instSeen:   map[string]bool{},
 	}
+	for _, d := range pdiags {
+		c.add(Diagnostic{Pos: d.Pos, Sev: d.Sev, Msg: d.Msg, Class: d.Class})
+	}
 	c.setGlobalDefaults()
 	if opt.HostChecks {
 		c.ifaces = c.hostInterfaces()
@@ -270,6 +274,7 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 	if !c.stop {
 		c.finish()
 	}
+	c.summariseDropped()
 	return c, r
 }
 
@@ -293,12 +298,55 @@ func (c *kaCtx) markBadIf(pos parser.Pos) {
 
 // errf reports a keepalived configuration error of the given class.
 func (c *kaCtx) errf(pos parser.Pos, class, format string, a ...any) {
-	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: pos, Sev: parser.SevWarning, Class: class, Msg: fmt.Sprintf(format, a...)})
+	if c.full() {
+		c.drop(class)
+		return
+	}
+	c.add(Diagnostic{Pos: pos, Sev: parser.SevWarning, Class: class, Msg: fmt.Sprintf(format, a...)})
 }
 
 // logf is a line keepalived logs without counting it as an error.
 func (c *kaCtx) logf(pos parser.Pos, format string, a ...any) {
-	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: pos, Sev: parser.SevNotice, Class: "log", Msg: fmt.Sprintf(format, a...)})
+	if c.full() {
+		c.drop("log")
+		return
+	}
+	c.add(Diagnostic{Pos: pos, Sev: parser.SevNotice, Class: "log", Msg: fmt.Sprintf(format, a...)})
+}
+
+// kaMaxDiags bounds the diagnostics one load keeps: keepalived prints
+// its complaints as it goes, halo keeps them for the report, and a ~SEQ
+// over a bad line can make a million of them.
+const kaMaxDiags = 10000
+
+func (c *kaCtx) full() bool { return len(c.r.Diags) >= kaMaxDiags }
+
+// drop counts a diagnostic past the bound, keeping the worst class so
+// that keepalived -t's exit status does not change.
+func (c *kaCtx) drop(class string) {
+	c.dropped++
+	if kaClassRank[class] > kaClassRank[c.droppedClass] || class == ClassExitConfig {
+		c.droppedClass = class
+	}
+}
+
+// add appends a diagnostic within the bound.
+func (c *kaCtx) add(d Diagnostic) {
+	if c.full() {
+		c.drop(d.Class)
+		return
+	}
+	c.r.Diags = append(c.r.Diags, d)
+}
+
+// summariseDropped says how many diagnostics were not kept, with the worst
+// class among them.
+func (c *kaCtx) summariseDropped() {
+	if c.dropped == 0 {
+		return
+	}
+	c.r.Diags = append(c.r.Diags, Diagnostic{Sev: parser.SevWarning, Class: c.droppedClass,
+		Msg: fmt.Sprintf("%d more diagnostics not shown (halo keeps the first %d)", c.dropped, kaMaxDiags)})
 }
 
 // walk decodes a block's statements against a section's table.
@@ -320,7 +368,7 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 		queue = queue[1:]
 		if hint, ok := c.closers[d]; ok {
 			if c.depth == 1 {
-				c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Class: parser.KaUnknownKeyword,
+				c.add(Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Class: parser.KaUnknownKeyword,
 					Msg: "Unknown keyword '}'", Hint: hint})
 				continue
 			}
@@ -354,7 +402,7 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 			} else if sug, in := kaSuggestElsewhere(s, d.Name); sug != "" {
 				diag.Hint = fmt.Sprintf("did you mean '%s' (a %s keyword)?", sug, in)
 			}
-			c.r.Diags = append(c.r.Diags, diag)
+			c.add(diag)
 			if d.HasBlock {
 				c.errf(d.Pos, parser.KaUnexpectedBOB, "Unexpected '{' - ignoring")
 				queue = c.inline(d, queue)
@@ -396,7 +444,7 @@ func (c *kaCtx) walk(s *kaSection, block *parser.Directive) {
 		}
 		c.r.Record(d.Pos, section, d.Name, kw.Status, kw.Note)
 		if kw.Status != Supported && kw.Note != "" && !s.lvs {
-			c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevNotice,
+			c.add(Diagnostic{Pos: d.Pos, Sev: parser.SevNotice,
 				Msg: fmt.Sprintf("'%s' is %s: %s", d.Name, kw.Status, kw.Note)})
 		}
 		if kw.Decode != nil {
@@ -438,7 +486,7 @@ func (c *kaCtx) arg(d *parser.Directive, i int) (string, bool) {
 	if i > 0 && i-1 < len(d.Args) {
 		prev = d.Args[i-1].Value
 	}
-	c.r.Diags = append(c.r.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Class: ClassExitConfig,
+	c.add(Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Class: ClassExitConfig,
 		Msg: fmt.Sprintf("*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", d.Name, prev, i+2)})
 	c.stop = true
 	return "", false
@@ -776,8 +824,11 @@ func (c *kaCtx) finish() {
 	}
 	if c.badIf {
 		c.errf(c.badIfPos, parser.KaBadIf, "Non-existent interface specified in configuration")
-	} else {
-		// keepalived checks scripts before completing the instances
+	} else if len(c.instSeen) > 0 {
+		// keepalived checks scripts before completing the instances; with
+		// no vrrp_instance at all its VRRP process has nothing to run and
+		// checks no script (a stray vrrp_script in an LVS-only file exits
+		// 0, not 6).
 		c.checkScripts()
 	}
 	// an instance without a VRID stops keepalived's checks of the others
@@ -878,6 +929,7 @@ func (c *kaCtx) finish() {
 		}
 		c.instanceGlobals(in, m)
 		c.resolveLowerPrio(in, m, say)
+		c.fitVIPs(in, m, say)
 		if in.Version == 2 && in.AdvertInt%time.Second != 0 {
 			say(m.pos, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
 			in.AdvertInt = in.AdvertInt.Round(time.Second)
@@ -923,7 +975,10 @@ func (c *kaCtx) finish() {
 			kept = append(kept, name)
 		}
 		g.Instances = kept
-		if len(kept) <= 1 {
+		switch len(kept) {
+		case 0:
+			say(pos, parser.KaGeneralError, "Sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+		case 1:
 			say(pos, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
 		}
 	}
@@ -932,6 +987,48 @@ func (c *kaCtx) finish() {
 			c.logf(sm.pos, "Warning - script %s is not used", name)
 		}
 	}
+}
+
+// fitVIPs moves the VIPs that do not fit in one advert to the excluded
+// VIPs, as keepalived does: the count field is 8 bits and the advert must
+// fit the interface's MTU (an Ethernet frame: 14-byte header, the IP
+// header, the VRRP header, VRRPv2's auth data and AH header).
+func (c *kaCtx) fitVIPs(in *vrrp.Instance, m *kaInstMeta, say func(pos parser.Pos, class, format string, a ...any)) {
+	mtu := c.mtu(in.Interface)
+	var max int
+	if in.Family == 6 {
+		max = (mtu - 14 - 40 - 8) / 16
+	} else {
+		hdr := 14 + 20 + 8
+		if in.Version != 3 {
+			hdr += 8
+			if in.AuthType == "AH" {
+				hdr += 24
+			}
+		}
+		max = (mtu - hdr) / 4
+	}
+	max = min(max, 255)
+	if len(in.VIPs) > max {
+		say(m.pos, parser.KaGeneralError, "(%s) Number of VIPs (%d) exceeds maximum/space available in packet (max %d addresses) - excess moved to eVIPs",
+			in.Name, len(in.VIPs), max)
+		if len(in.ExcludedVIPs) == 0 {
+			in.ExcludedVIPs = in.VIPs[max:] // no copy of a ~SEQ's million
+		} else {
+			in.ExcludedVIPs = append(in.ExcludedVIPs, in.VIPs[max:]...)
+		}
+		in.VIPs = in.VIPs[:max:max]
+	}
+}
+
+// mtu is an interface's MTU on this host, 1500 when it cannot be known.
+func (c *kaCtx) mtu(name string) int {
+	if c.opt.HostChecks && c.opt.Interfaces == nil && name != "" {
+		if ifi, err := net.InterfaceByName(name); err == nil && ifi.MTU > 0 {
+			return ifi.MTU
+		}
+	}
+	return 1500
 }
 
 // instanceGlobals copies global defaults into instances that did not set
@@ -1069,6 +1166,13 @@ func (c *kaCtx) checkScripts() {
 			}
 			continue
 		}
+		if c.cfg.Global.EnableScriptSecurity && s.track != "" && !kaScriptSecure(s.cmd, s.uid) {
+			// a path writable by someone other than root or the script's
+			// user: keepalived will not run it (check_script_secure)
+			c.errf(s.cmdPos, parser.KaGeneralError, "Disabling track script %s due to insecure", s.track)
+			c.disableTrack(s.track)
+			continue
+		}
 		if s.uid == 0 && !rootScripts {
 			rootScripts, rootPos = true, s.cmdPos
 		}
@@ -1097,6 +1201,20 @@ func (c *kaCtx) disableTrack(name string) {
 	for _, g := range c.cfg.SyncGroups {
 		g.TrackScripts = drop(g.TrackScripts)
 	}
+}
+
+// kaScriptSecure reports whether a script's program and the directories
+// above it are safe to run as uid under enable_script_security, as the
+// runtime checks them (track.CheckSecure).
+func kaScriptSecure(cmd string, uid int) bool {
+	path, err := track.Resolve(track.SplitCommand(cmd))
+	if err != nil {
+		return true // reported as not found, not as insecure
+	}
+	if uid < 0 {
+		uid = 0
+	}
+	return track.CheckSecure(path, track.Cred{UID: uint32(uid)}) == nil
 }
 
 // kaScriptRunnable reports whether a script's program can be found: an

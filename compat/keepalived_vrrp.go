@@ -2,6 +2,7 @@ package compat
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -290,6 +291,8 @@ func instanceRows() []kaRow {
 		})},
 		{"authentication", kaSubBlock, walkBlock(&kaAuth)},
 		{"virtual_ipaddress", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+			// sized once: a ~SEQ can list a million addresses
+			in.VIPs = slices.Grow(in.VIPs, len(d.Body))
 			for _, l := range d.Body {
 				v, ok := c.parseVIP(l)
 				if !ok {

@@ -85,7 +85,7 @@ type kaReader struct {
 	diags    []Diag
 	defs     map[string]*kaDef
 	mlDef    *kaDef // multiline definition being read
-	out      []kaLogical
+	b        kaBuilder
 	paths    []string
 	frames   []kaFrame
 	maxLines int
@@ -116,9 +116,10 @@ func ParseKeepalived(path string, opt KeepalivedOptions) (*File, []Diag) {
 		r.diag(Pos{File: path}, SevWarning, class, "Config files missing '%s'.", path)
 		return f, r.diags
 	}
+	r.b.stack = []kaBuildFrame{{body: &r.b.top}}
 	r.readGlob(path, Pos{File: path}, true, 0)
 	f.Paths = r.paths
-	f.Directives = r.build()
+	f.Directives = r.finish()
 	return f, r.diags
 }
 
@@ -864,7 +865,7 @@ func (r *kaReader) emit(text string, pos Pos) {
 		}
 	}
 	for text != "" {
-		if len(r.out) >= r.maxLines {
+		if r.b.lines >= r.maxLines {
 			if !r.overflow {
 				r.diag(pos, SevAlert, KaFatal, "configuration expands to more than %d lines - stopping", r.maxLines)
 			}
@@ -891,83 +892,96 @@ func (r *kaReader) emit(text string, pos Pos) {
 			}
 		}
 		if p < 0 {
-			r.out = append(r.out, kaLogical{pos: pos, text: strings.TrimRight(text, " \t")})
+			r.add(kaLogical{pos: pos, text: strings.TrimRight(text, " \t")})
 			return
 		}
 		if p == 0 {
-			r.out = append(r.out, kaLogical{pos: pos, text: text[:1]})
+			r.add(kaLogical{pos: pos, text: text[:1]})
 			rest := text[1:]
 			trim := strings.TrimLeft(rest, " \t")
 			pos.Col += 1 + len(rest) - len(trim)
 			text = trim
 			continue
 		}
-		r.out = append(r.out, kaLogical{pos: pos, text: strings.TrimRight(text[:p], " \t")})
+		r.add(kaLogical{pos: pos, text: strings.TrimRight(text[:p], " \t")})
 		pos.Col += p
 		text = text[p:]
 	}
 }
 
-// build assembles the logical lines into directives: a statement directly
-// followed by a "{" line owns the block up to the matching "}". Keepalived
-// itself decides per keyword whether a block is expected; package compat
-// does that, reporting a block given to a keyword that takes none.
-func (r *kaReader) build() []*Directive {
-	type frame struct {
-		owner *Directive // nil for a stray '{'
-		body  *[]*Directive
-	}
-	var top []*Directive
-	stack := []frame{{body: &top}}
-	var last *Directive // the statement on the previous logical line
-	for _, l := range r.out {
-		cur := &stack[len(stack)-1]
-		switch l.text {
-		case "{":
-			if last != nil && !last.HasBlock {
-				last.HasBlock = true
-				stack = append(stack, frame{owner: last, body: &last.Body})
-			} else {
-				r.diag(l.pos, SevWarning, KaUnexpectedBOB, "Unexpected '{' - ignoring")
-				// keepalived reads the contents at the current level
-				stack = append(stack, frame{body: cur.body})
-			}
-			last = nil
-		case "}":
-			if len(stack) == 1 {
-				r.diag(l.pos, SevWarning, KaUnexpectedEOB, "Extra '}' found")
-				// keepalived then reads the '}' as a statement: kept as a
-				// directive named "}" so the keyword tables see it (it
-				// ends a block whose '{' was missing, or is unknown)
-				top = append(top, &Directive{Pos: l.pos, Name: "}"})
-			} else {
-				if o := stack[len(stack)-1].owner; o != nil {
-					o.End = l.pos
-				}
-				stack = stack[:len(stack)-1]
-			}
-			last = nil
-		default:
-			words, unended := splitKaWords(l.text, l.pos)
-			if unended {
-				r.diag(l.pos, SevWarning, KaUnmatchedQuote, "Unmatched quote: '%s'", l.text)
-			}
-			if len(words) == 0 {
-				continue
-			}
-			d := &Directive{Pos: words[0].Pos, Name: words[0].Value, Args: words[1:]}
-			*cur.body = append(*cur.body, d)
-			last = d
+// kaBuilder assembles the logical lines into directives as they are read
+// (a ~SEQ generating a million lines is never held as a list of lines): a
+// statement directly followed by a "{" line owns the block up to the
+// matching "}". Keepalived itself decides per keyword whether a block is
+// expected; package compat does that, reporting a block given to a keyword
+// that takes none.
+type kaBuilder struct {
+	top     []*Directive
+	stack   []kaBuildFrame
+	last    *Directive // the statement on the previous logical line
+	lines   int
+	lastPos Pos
+}
+
+type kaBuildFrame struct {
+	owner *Directive // nil for a stray '{'
+	body  *[]*Directive
+}
+
+// add takes the next logical line.
+func (r *kaReader) add(l kaLogical) {
+	b := &r.b
+	b.lines++
+	b.lastPos = l.pos
+	cur := &b.stack[len(b.stack)-1]
+	switch l.text {
+	case "{":
+		if b.last != nil && !b.last.HasBlock {
+			b.last.HasBlock = true
+			b.stack = append(b.stack, kaBuildFrame{owner: b.last, body: &b.last.Body})
+		} else {
+			r.diag(l.pos, SevWarning, KaUnexpectedBOB, "Unexpected '{' - ignoring")
+			// keepalived reads the contents at the current level
+			b.stack = append(b.stack, kaBuildFrame{body: cur.body})
 		}
-	}
-	if n := len(stack) - 1; n > 0 {
-		pos := Pos{}
-		if len(r.out) > 0 {
-			pos = r.out[len(r.out)-1].pos
+		b.last = nil
+	case "}":
+		if len(b.stack) == 1 {
+			r.diag(l.pos, SevWarning, KaUnexpectedEOB, "Extra '}' found")
+			// keepalived then reads the '}' as a statement: kept as a
+			// directive named "}" so the keyword tables see it (it
+			// ends a block whose '{' was missing, or is unknown)
+			b.top = append(b.top, &Directive{Pos: l.pos, Name: "}"})
+		} else {
+			if o := b.stack[len(b.stack)-1].owner; o != nil {
+				o.End = l.pos
+			}
+			b.stack = b.stack[:len(b.stack)-1]
 		}
-		r.diag(pos, SevWarning, KaMissingEOB, "There are %d missing '}'s or extra '{'s", n)
+		b.last = nil
+	default:
+		words, unended := splitKaWords(l.text, l.pos)
+		if unended {
+			r.diag(l.pos, SevWarning, KaUnmatchedQuote, "Unmatched quote: '%s'", l.text)
+		}
+		if len(words) == 0 {
+			return
+		}
+		d := &Directive{Pos: words[0].Pos, Name: words[0].Value}
+		if len(words) > 1 {
+			d.Args = words[1:]
+		}
+		*cur.body = append(*cur.body, d)
+		b.last = d
 	}
-	return top
+}
+
+// finish ends the build, reporting unclosed blocks.
+func (r *kaReader) finish() []*Directive {
+	if n := len(r.b.stack) - 1; n > 0 {
+		r.diag(r.b.lastPos, SevWarning, KaMissingEOB, "There are %d missing '}'s or extra '{'s", n)
+	}
+	return r.b.top
 }
 
 // SplitScript splits a script command line the way keepalived does for

@@ -42,6 +42,13 @@ var kaLineParser = participle.MustBuild[kaLine](
 // text[0] in the source line. unended reports a double quote without its
 // closing partner (keepalived keeps the text up to the end of the line).
 func splitKaWords(text string, pos Pos) (words []Word, unended bool) {
+	if strings.IndexByte(text, '"') < 0 {
+		// Without a double quote the grammar is whitespace-separated bare
+		// words: split here, without the parser's per-line allocations (a
+		// ~SEQ can generate a million lines; TestSplitKaWordsFastPath
+		// checks this against the grammar).
+		return splitBare(text, pos), false
+	}
 	ln, err := kaLineParser.ParseString(pos.File, text)
 	if err != nil {
 		// The lexer accepts every byte sequence, so this cannot happen;
@@ -66,4 +73,43 @@ func splitKaWords(text string, pos Pos) (words []Word, unended bool) {
 		}
 	}
 	return words, unended
+}
+
+// kaSpace is the grammar's Space class.
+func kaSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\f' || c == '\n' || c == '\r' || c == '\v'
+}
+
+// splitBare splits a line without double quotes into its Bare words.
+func splitBare(text string, pos Pos) []Word {
+	n := 0
+	for i := 0; i < len(text); {
+		for i < len(text) && kaSpace(text[i]) {
+			i++
+		}
+		if i < len(text) {
+			n++
+		}
+		for i < len(text) && !kaSpace(text[i]) {
+			i++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	words := make([]Word, 0, n)
+	for i := 0; i < len(text); {
+		for i < len(text) && kaSpace(text[i]) {
+			i++
+		}
+		start := i
+		for i < len(text) && !kaSpace(text[i]) {
+			i++
+		}
+		if i > start {
+			w := text[start:i]
+			words = append(words, Word{Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + start}, Value: w, Raw: w})
+		}
+	}
+	return words
 }
