@@ -27,7 +27,9 @@ func TestGARPSpacingStops(t *testing.T) {
 				logf: t.Logf, garpInterval: 40 * time.Millisecond, gnaInterval: 40 * time.Millisecond,
 				sendGARP: rec, sendNA: rec, ctx: ctx, wg: &wg}
 			p.garp(5)
-			time.Sleep(60 * time.Millisecond) // two of each sent by now (at 0 and 40 ms)
+			for sent.Load() < 2 { // the first of each, at once
+				time.Sleep(time.Millisecond)
+			}
 			if how == "state change" {
 				p.stopGARP()
 			} else {
@@ -36,7 +38,8 @@ func TestGARPSpacingStops(t *testing.T) {
 			wg.Wait()
 			n := sent.Load()
 			time.Sleep(150 * time.Millisecond)
-			if after := sent.Load(); after != n || n > 4 || n < 2 {
+			// 10 when the burst runs its course; the next round may race the stop
+			if after := sent.Load(); after != n || n > 4 {
 				t.Fatalf("%d sent when stopped, %d after; want 2-4 and no more", n, after)
 			}
 			// A new burst (becoming MASTER again) runs in full.

@@ -83,13 +83,6 @@ func (k *kaNode) vrrpPid(t *testing.T) int {
 	return 0
 }
 
-func (k *kaNode) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := k.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (k *kaNode) stop() {
 	if k.cmd.ProcessState == nil {
 		_ = k.cmd.Process.Signal(syscall.SIGTERM)
