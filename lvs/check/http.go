@@ -222,7 +222,7 @@ func statusCode(h []byte) int {
 		return 0
 	}
 	n, err := strconv.Atoi(string(rest[:3]))
-	if err != nil {
+	if err != nil || n < 0 {
 		return 0
 	}
 	return n
