@@ -13,6 +13,10 @@ import "sync/atomic"
 type ServerStates interface {
 	// Status returns the server's state.
 	Status(i int) ServerStatus
+	// Health returns the operational state alone, whatever the
+	// administrative one: SrvUp, SrvNoLB or SrvDown (show servers state's
+	// srv_op_state, a drained server that fails its checks shows DOWN).
+	Health(i int) ServerStatus
 	// SetAdmin applies a runtime API or stats page request on the
 	// server's administrative state (`set server … state`, `enable` and
 	// `disable server`).
@@ -44,6 +48,9 @@ const (
 
 // Status returns the server's state.
 func (s *ServerState) Status() ServerStatus { return s.Backend.states.Status(s.idx) }
+
+// Health returns the operational state alone: SrvUp, SrvNoLB or SrvDown.
+func (s *ServerState) Health() ServerStatus { return s.Backend.states.Health(s.idx) }
 
 // Usable reports whether the server may take new (non-persistent) traffic.
 func (s *ServerState) Usable() bool { return s.Status() == SrvUp }
@@ -108,6 +115,8 @@ func (l *localStates) Status(i int) ServerStatus {
 	}
 	return ServerStatus(l.health[i].Load())
 }
+
+func (l *localStates) Health(i int) ServerStatus { return ServerStatus(l.health[i].Load()) }
 
 func (l *localStates) SetAdmin(i int, a AdminAction) { l.admin[i].Store(int32(a)) }
 

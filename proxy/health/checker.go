@@ -52,6 +52,8 @@ type Checker struct {
 	mu   sync.Mutex
 	fsm  FSM
 	last Result
+	// wake makes Run check at once (Resume: leaving maintenance).
+	wake chan struct{}
 }
 
 // New prepares a checker for srv. sink receives state-change messages
@@ -60,7 +62,7 @@ func New(cfg Config, srv *balance.Server, sink Sink) *Checker {
 	if sink == nil {
 		sink = StderrSink
 	}
-	c := &Checker{cfg: cfg, srv: srv, sink: sink, fsm: NewFSM(cfg.Rise, cfg.Fall)}
+	c := &Checker{cfg: cfg, srv: srv, sink: sink, fsm: NewFSM(cfg.Rise, cfg.Fall), wake: make(chan struct{}, 1)}
 	srv.SetCheck(c.info(), false)
 	return c
 }
@@ -148,6 +150,29 @@ func (c *Checker) Apply(r Result) int {
 	return -1
 }
 
+// Pause is called when the server enters maintenance: as HAProxy, checks
+// pause and the health counter drops to 0 (show servers state shows it).
+func (c *Checker) Pause() {
+	c.mu.Lock()
+	c.fsm.Health = 0
+	c.srv.SetCheck(c.info(), false)
+	c.mu.Unlock()
+}
+
+// Resume is called when the server leaves maintenance: as HAProxy, its
+// health starts at rise, so the server is up, and it is checked at once;
+// that check decides.
+func (c *Checker) Resume() {
+	c.mu.Lock()
+	c.fsm.Health = c.fsm.Rise
+	c.srv.SetCheck(c.info(), false)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Next is the delay before the next check.
 func (c *Checker) Next() time.Duration {
 	c.mu.Lock()
@@ -164,6 +189,7 @@ func (c *Checker) Run(ctx context.Context, delay time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.wake:
 		}
 		if c.srv.Stats().Admin&balance.AdminMaint != 0 {
 			// Checks pause while in maintenance, as the stats page says.

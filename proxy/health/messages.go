@@ -88,19 +88,6 @@ func StoppingMessage(proxy, server string, backup bool, r Result, t balance.Tran
 		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
 }
 
-// MaintMessage is the message for a server put into maintenance (runtime
-// API `disable server`, `set server … state maint`).
-func MaintMessage(proxy, server string, backup bool, t balance.Transition) string {
-	return fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
-		serverKind(backup), proxy, server, t.Active, t.Backup, onBackup(t), t.SessActive, t.Requeued, t.Queued)
-}
-
-// ReadyMessage is the message for a server leaving maintenance.
-func ReadyMessage(proxy, server string, backup bool, t balance.Transition) string {
-	return fmt.Sprintf("%s %s/%s is UP (leaving maintenance). %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
-		serverKind(backup), proxy, server, t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
-}
-
 // NoServerMessage is the alert when a backend loses its last server.
 func NoServerMessage(proxy string) string {
 	return "backend '" + proxy + "' has no server available!"

@@ -642,35 +642,48 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 		for _, ss := range be.Servers {
 			sv := ss.Server
 			m := s.mark(ss, now)
+			// srv_op_state (0 stopped, 2 running, 3 stopping) and
+			// srv_admin_state (1 forced maintenance, 4 from the
+			// configuration, 8 drain), as HAProxy's: a server in
+			// maintenance is stopped, a drained one keeps its health.
 			op, admin := 2, 0
-			switch ss.Status() {
+			switch ss.Health() {
 			case proxy.SrvDown:
 				op = 0
+			case proxy.SrvNoLB:
+				op = 3
+			}
+			paused := false
+			switch ss.Status() {
 			case proxy.SrvMaint:
-				op = 0
-				admin = 1
+				op, admin, paused = 0, 1, true
 				if sv.Disabled {
 					admin = 5
 				}
 			case proxy.SrvDrain:
 				admin = 8
-			case proxy.SrvNoLB:
-				op = 3
 			}
 			var chk CheckState
 			has := false
 			if s.checks != nil {
 				chk, has = s.checks(ss)
 			}
+			// srv_check_status (HAProxy's HCHK_STATUS_*), srv_check_result
+			// (0 unknown, 2 failed, 3 passed) and srv_check_state (2
+			// configured, 4 enabled, 8 paused: checks pause in maintenance).
 			cs, cr, chs := 1, 0, 0
 			if sv.Check {
 				chs = 6
+				if paused {
+					chs = 14
+				}
 				if has {
 					cs = checkStatusNum[chk.Status]
 					switch {
+					case chk.Status == "" || chk.Status == "INI":
 					case strings.HasSuffix(chk.Status, "OK") || strings.HasPrefix(chk.Status, "L7OK"):
 						cr = 3
-					case chk.Status != "":
+					default:
 						cr = 2
 					}
 				}

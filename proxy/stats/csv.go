@@ -322,14 +322,19 @@ func backendFullconn(cfg *proxy.Config, be *proxy.Proxy) int {
 	return 1
 }
 
+// serverStatus is the status column: MAINT, else the operational state
+// (DOWN, NOLB; a drained server that is up shows DRAIN), as HAProxy's.
 func serverStatus(ss *proxy.ServerState, chk CheckState, hasChk bool) string {
-	switch ss.Status() {
-	case proxy.SrvMaint:
+	if ss.Status() == proxy.SrvMaint {
 		return "MAINT"
-	case proxy.SrvDrain:
-		return "DRAIN"
+	}
+	switch ss.Health() {
 	case proxy.SrvNoLB:
 		return "NOLB"
+	case proxy.SrvUp:
+		if ss.Status() == proxy.SrvDrain {
+			return "DRAIN"
+		}
 	case proxy.SrvDown:
 		if !ss.Server.Check {
 			return "DOWN"
@@ -428,7 +433,8 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 		setRate(r, &o.sess, now, "rate", "rate_max")
 		setTimes(r, o)
 	}
-	if sv.Check {
+	// Checks pause in maintenance: HAProxy then shows no check columns.
+	if sv.Check && ss.Status() != proxy.SrvMaint {
 		status := chk.Status
 		if !hasChk {
 			status = ""
@@ -470,8 +476,8 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	r.set("mode", modeName(p))
 	// est_need_conns: what 2.6 reported for servers with and without checks.
 	need := "0"
-	if sv.Check {
-		need = "1"
+	if sv.Check && hasChk && chk.Status != "" && chk.Status != "INI" {
+		need = "1" // a check connection was made
 	}
 	r.set("need_conn_est", need)
 	r.setI("uweight", int64(sv.Weight))
@@ -527,21 +533,20 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	// Weight and counts: active servers when any is usable, else backups
 	// (HAProxy's lbprm totals).
 	var act, bck, wAct, wBck int64
+	// Drained, stopping and down servers are not counted (HAProxy 2.6.12
+	// on this box: act 1 with one server up beside drained, NOLB, DOWN
+	// and MAINT ones).
 	for _, ss := range be.Servers {
-		if !ss.Usable() && ss.Status() != proxy.SrvDrain {
+		if !ss.Usable() {
 			continue
 		}
 		w := int64(ss.Weight())
 		if ss.Server.Backup {
 			bck++
-			if ss.Usable() {
-				wBck += w
-			}
+			wBck += w
 		} else {
 			act++
-			if ss.Usable() {
-				wAct += w
-			}
+			wAct += w
 		}
 	}
 	weight := wAct

@@ -307,3 +307,62 @@ func TestStatsOnlyListenIsUp(t *testing.T) {
 	}
 	t.Fatal("no BACKEND row")
 }
+
+// The operational and administrative states are shown apart, as HAProxy
+// 2.6.12 showed them on this box after `disable server be/s1`, `set
+// server be/s2 state drain` on a server failing its checks, `set server
+// be/s3 health stopping`, with s4 `disabled` in the configuration:
+// show servers state's srv_op_state, srv_admin_state and srv_check_state,
+// show stat's status (a drained server that is down is DOWN, checks are
+// paused and not shown in maintenance) and the backend's act count.
+func TestServerStateColumns(t *testing.T) {
+	ip := netip.MustParseAddr("127.0.0.1")
+	srv := func(name string, id int, check, disabled bool) *proxy.Server {
+		return &proxy.Server{Name: name, ID: id, Addr: ip, Port: 13011, Weight: 1, Check: check, Disabled: disabled, Rise: 2, Fall: 3, Resolved: true}
+	}
+	be := &proxy.Proxy{Name: "be", ID: 3, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{
+		srv("s1", 1, true, false), srv("s2", 2, true, false), srv("s3", 3, false, false), srv("s4", 4, true, true), srv("s5", 5, true, false)}}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{be}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := rt.Backends[0].Servers
+	ss[0].SetAdmin(proxy.AdminMaint)
+	ss[1].SetHealth(proxy.SrvDown)
+	ss[1].SetAdmin(proxy.AdminDrain)
+	ss[2].SetHealth(proxy.SrvNoLB)
+	checks := func(s *proxy.ServerState) (stats.CheckState, bool) {
+		if !s.Server.Check {
+			return stats.CheckState{}, false
+		}
+		if s.Server.Name == "s2" {
+			return stats.CheckState{Enabled: true, Status: "L4CON", Desc: "Layer4 connection problem"}, true
+		}
+		return stats.CheckState{Enabled: true, Status: "L4OK", Desc: "Layer4 check passed", Health: 4}, true
+	}
+	st := stats.New(rt, checks)
+	out := st.Execute("show servers state", &stats.Session{Level: stats.LevelAdmin})
+	want := map[string]string{"s1": "0 1 14", "s2": "0 8 6", "s3": "3 0 0", "s4": "0 5 14", "s5": "2 0 6"}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 14 || f[0] == "#" {
+			continue
+		}
+		if got := f[5] + " " + f[6] + " " + f[13]; got != want[f[3]] {
+			t.Errorf("%s: op/admin/check state %q, haproxy %q", f[3], got, want[f[3]])
+		}
+	}
+	status := map[string]string{"s1": "MAINT", "s2": "DOWN", "s3": "NOLB", "s4": "MAINT", "s5": "UP", "BACKEND": "UP"}
+	for _, r := range st.Rows(stats.Filter{IID: -1, Types: 7, SID: -1}) {
+		sv := r.Get("svname")
+		if r.Get("status") != status[sv] {
+			t.Errorf("%s: status %q, haproxy %q", sv, r.Get("status"), status[sv])
+		}
+		if (sv == "s1" || sv == "s4") && r.Get("check_status") != "" {
+			t.Errorf("%s in maintenance shows check_status %q", sv, r.Get("check_status"))
+		}
+		if sv == "BACKEND" && r.Get("act") != "1" {
+			t.Errorf("BACKEND act %q, haproxy 1 (only s5 takes traffic)", r.Get("act"))
+		}
+	}
+}

@@ -40,14 +40,15 @@ type Balancer struct {
 // Picker is a backend's proxy.Picker backed by a balance.Backend; it
 // owns the servers' states (proxy.ServerStates).
 type Picker struct {
-	be      *balance.Backend
-	pb      *proxy.Backend
-	states  []*proxy.ServerState
-	srvs    []*balance.Server
-	checked []bool
-	rdp     string     // balance rdp-cookie: the cookie name
-	mu      sync.Mutex // orders runtime API changes and their messages
-	sink    health.Sink
+	be     *balance.Backend
+	pb     *proxy.Backend
+	states []*proxy.ServerState
+	srvs   []*balance.Server
+	// checkers are the servers' health checkers (nil: not checked).
+	checkers []*health.Checker
+	rdp      string     // balance rdp-cookie: the cookie name
+	mu       sync.Mutex // orders runtime API changes and their messages
+	sink     health.Sink
 }
 
 var (
@@ -117,7 +118,7 @@ func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 		return nil // the built-in round robin takes over; Check refuses such a configuration
 	}
 	p := &Picker{be: be, pb: pb, states: pb.Servers, srvs: be.Servers(),
-		checked: make([]bool, len(pb.Servers)), sink: health.StderrSink}
+		checkers: make([]*health.Checker, len(pb.Servers)), sink: health.StderrSink}
 	if cfg.Algo == balance.RDPCookie {
 		p.rdp = pb.Proxy.Balance.Param
 	}
@@ -236,6 +237,17 @@ func (p *Picker) Release(ss *proxy.ServerState) {
 	p.be.Release(p.srvs[ss.Index()])
 }
 
+// Health implements proxy.ServerStates.
+func (p *Picker) Health(i int) proxy.ServerStatus {
+	switch st, _ := p.srvs[i].Current(); st {
+	case balance.StateStopped:
+		return proxy.SrvDown
+	case balance.StateStopping:
+		return proxy.SrvNoLB
+	}
+	return proxy.SrvUp
+}
+
 // Status implements proxy.ServerStates.
 func (p *Picker) Status(i int) proxy.ServerStatus {
 	st, adm := p.srvs[i].Current()
@@ -252,47 +264,112 @@ func (p *Picker) Status(i int) proxy.ServerStatus {
 	return proxy.SrvUp
 }
 
-// SetAdmin implements proxy.ServerStates, with HAProxy's messages (stderr
-// and the backend's log) when the server enters or leaves maintenance.
+// SetAdmin implements proxy.ServerStates with HAProxy's semantics and
+// messages: maint sets forced maintenance and clears drain, drain sets
+// drain and leaves maintenance, ready clears both. Entering maintenance
+// pauses the server's checks; leaving it resumes them with the server up
+// and checked at once.
 func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
+	st0, adm0 := s.Current()
+	wasMaint, wasDrain := adm0&balance.AdminMaint != 0, adm0&balance.AdminForcedDrain != 0
+	var t balance.Transition
 	switch a {
 	case proxy.AdminMaint:
-		_, adm := s.Current()
+		if wasMaint {
+			return
+		}
 		s.SetAdmin(balance.AdminForcedDrain, false)
-		t := s.SetAdmin(balance.AdminForcedMaint, true)
-		if adm&balance.AdminMaint == 0 {
-			p.sink(health.Event{Proxy: name, Severity: health.SevAlert, Msg: health.MaintMessage(name, s.Name, bk, t)})
+		t = s.SetAdmin(balance.AdminForcedMaint, true)
+		if c := p.checkers[i]; c != nil {
+			c.Pause()
+		}
+		switch {
+		case st0 == balance.StateStopped:
+			p.sink(event(name, s.Name, bk, false, "was DOWN and now enters maintenance."))
+		default:
+			// An alert unless the server already took no new traffic.
+			taking := !wasDrain && st0 != balance.StateStopping
+			p.sink(event(name, s.Name, bk, taking, "is going DOWN for maintenance. %s", left(t)))
+		}
+	case proxy.AdminDrain:
+		if wasDrain && !wasMaint {
+			return
+		}
+		t = s.SetAdmin(balance.AdminForcedDrain, true)
+		if wasMaint {
+			p.leaveMaint(i)
+			st, _ := s.Current()
+			p.sink(event(name, s.Name, bk, false, "is %s/DRAIN (leaving forced maintenance).", upOrDown(st)))
+			p.sink(event(name, s.Name, bk, false, "remains in forced drain mode."))
+			return
+		}
+		// The tail of a server that is down reads as one that left.
+		if st0 == balance.StateStopped {
+			p.sink(event(name, s.Name, bk, false, "enters drain state. %s", left(t)))
+		} else {
+			p.sink(event(name, s.Name, bk, false, "enters drain state. %s", online(t)))
+		}
+	case proxy.AdminReady:
+		switch {
+		case wasMaint:
+			s.SetAdmin(balance.AdminForcedDrain, false)
+			p.leaveMaint(i)
+			st, _ := s.Current()
+			p.sink(event(name, s.Name, bk, false, "is %s/READY (leaving forced maintenance).", upOrDown(st)))
+		case wasDrain:
+			s.SetAdmin(balance.AdminForcedDrain, false)
+			st, _ := s.Current()
+			p.sink(event(name, s.Name, bk, false, "is %s (leaving forced drain).", upOrDown(st)))
+		}
+		return
+	}
+	if t.BackendDown {
+		p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+	}
+}
+
+// leaveMaint clears maintenance. As HAProxy, a server leaving it is up:
+// a checked one starts at health rise and is checked at once, an
+// unchecked one is simply running.
+func (p *Picker) leaveMaint(i int) {
+	s := p.srvs[i]
+	s.SetAdmin(balance.AdminMaint, false)
+	if c := p.checkers[i]; c != nil {
+		c.Resume()
+	}
+	if st, _ := s.Current(); st == balance.StateStopped {
+		s.SetState(balance.StateRunning)
+	}
+}
+
+// SetHealth implements proxy.ServerStates (`set server … health`), with
+// HAProxy's "changed from CLI" messages.
+func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
+	p.mu.Lock()
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	next, word := balance.StateRunning, "UP"
+	switch st {
+	case proxy.SrvDown:
+		next, word = balance.StateStopped, "DOWN"
+	case proxy.SrvNoLB:
+		next, word = balance.StateStopping, "stopping"
+	}
+	prev, adm := s.Current()
+	t := s.SetState(next)
+	if now, _ := s.Current(); now != prev && adm&balance.AdminMaint == 0 {
+		if next == balance.StateStopped {
+			p.sink(event(name, s.Name, bk, true, "is DOWN, changed from CLI. %s", left(t)))
+		} else {
+			p.sink(event(name, s.Name, bk, false, "is %s, changed from CLI. %s", word, online(t)))
 		}
 		if t.BackendDown {
 			p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
 		}
-	case proxy.AdminDrain:
-		s.SetAdmin(balance.AdminForcedDrain, true)
-	case proxy.AdminReady:
-		_, adm := s.Current()
-		s.SetAdmin(balance.AdminForcedDrain, false)
-		t := s.SetAdmin(balance.AdminMaint, false)
-		if adm&balance.AdminMaint != 0 && t.Changed {
-			p.sink(health.Event{Proxy: name, Severity: health.SevNotice, Msg: health.ReadyMessage(name, s.Name, bk, t)})
-		}
-	}
-}
-
-// SetHealth implements proxy.ServerStates (`set server … health`).
-func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
-	p.mu.Lock()
-	s := p.srvs[i]
-	switch st {
-	case proxy.SrvDown:
-		s.SetState(balance.StateStopped)
-	case proxy.SrvNoLB:
-		s.SetState(balance.StateStopping)
-	default:
-		s.SetState(balance.StateRunning)
 	}
 	p.mu.Unlock()
 	p.markedDown(i)
@@ -400,7 +477,10 @@ func (p *Picker) Checks(sink health.Sink) []*health.Checker {
 			ShutdownOnDown: s.OnMarkedDown == "shutdown-sessions",
 			OnChange:       func() { p.healthChanged(idx) },
 		}, p.srvs[i], sink)
-		p.checked[i] = true
+		p.checkers[i] = c
+		if _, adm := p.srvs[i].Current(); adm&balance.AdminMaint != 0 {
+			c.Pause() // `disabled`: checks wait for the server to leave maintenance
+		}
 		out = append(out, c)
 	}
 	return out

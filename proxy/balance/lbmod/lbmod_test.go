@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -525,4 +526,78 @@ func TestTakePersistentServer(t *testing.T) {
 	if _, err := pk.Take(ss1, &proxy.PickKey{Deadline: time.Now().Add(50 * time.Millisecond)}); err != proxy.ErrQueueTimeout {
 		t.Fatalf("full server: %v", err)
 	}
+}
+
+// TestRuntimeAPIMessages: the state changes of `set server … health|state`,
+// `disable|enable server` print and log what HAProxy 2.6.12 did for the
+// same commands on the same two unchecked servers (stderr level, syslog
+// priority with facility local0, syslog text), recorded in
+// testdata/runtime_api_messages.golden.
+func TestRuntimeAPIMessages(t *testing.T) {
+	a := netip.MustParseAddrPort("127.0.0.1:1")
+	be := &proxy.Proxy{Name: "be", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{server("s1", a), server("s2", a)}}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{be}}, New().Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rt.Backends[0].Picker.(*Picker).sink = func(e health.Event) {
+		tag := "[WARNING]"
+		if e.Alert {
+			tag = "[ALERT]"
+		}
+		got = append(got, fmt.Sprintf("%s %d %s", tag, 128+int(e.Severity), health.SyslogText(e)))
+	}
+	s1, s2 := rt.Backends[0].Servers[0], rt.Backends[0].Servers[1]
+	s2.SetHealth(proxy.SrvDown)
+	s2.SetHealth(proxy.SrvUp)
+	s2.SetHealth(proxy.SrvNoLB)
+	s2.SetHealth(proxy.SrvUp)
+	s2.SetAdmin(proxy.AdminDrain)
+	s2.SetAdmin(proxy.AdminReady)
+	s2.SetAdmin(proxy.AdminMaint)
+	s2.SetAdmin(proxy.AdminDrain)
+	s2.SetAdmin(proxy.AdminReady)
+	s2.SetHealth(proxy.SrvDown)
+	s2.SetAdmin(proxy.AdminMaint)
+	s2.SetAdmin(proxy.AdminReady)
+	s1.SetAdmin(proxy.AdminMaint)
+	s2.SetAdmin(proxy.AdminMaint)
+	s1.SetAdmin(proxy.AdminReady)
+	want, err := os.ReadFile("testdata/runtime_api_messages.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(got, "\n") + "\n"; g != string(want) {
+		t.Errorf("messages differ from HAProxy's:\n--- got\n%s--- want\n%s", g, want)
+	}
+}
+
+// Leaving maintenance, a checked server is up (health at rise) and is
+// checked at once, as HAProxy ("UP/READY (leaving forced maintenance)",
+// then the check's verdict): a dead server is DOWN again long before its
+// 10 s down interval.
+func TestLeavingMaintenanceChecksAtOnce(t *testing.T) {
+	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))
+	s := server("s1", dead)
+	s.Check, s.Inter, s.DownInter = true, 100*time.Millisecond, 10*time.Second
+	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{s},
+		Timeouts: proxy.Timeouts{Connect: time.Second}}
+	rt, _ := start(t, be)
+	ss := rt.Backends[0].Servers[0]
+	waitStatus := func(want proxy.ServerStatus, within time.Duration) {
+		t.Helper()
+		for deadline := time.Now().Add(within); ss.Status() != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("status %v, want %v within %v", ss.Status(), want, within)
+			}
+		}
+	}
+	waitStatus(proxy.SrvDown, 3*time.Second)
+	ss.SetAdmin(proxy.AdminMaint)
+	ss.SetAdmin(proxy.AdminReady)
+	if ss.Status() != proxy.SrvUp {
+		t.Fatalf("after enable: %v, haproxy: UP/READY", ss.Status())
+	}
+	waitStatus(proxy.SrvDown, 2*time.Second)
 }
