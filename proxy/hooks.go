@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"halo/proxy/evloop"
 	"halo/proxy/http1"
 )
 
@@ -223,9 +224,11 @@ type Txn struct {
 	PayloadFinal bool
 
 	// internal
-	payConn     net.Conn  // client connection MorePayload reads from
-	payUntil    time.Time // inspect-delay expiry
-	payMax      int       // buffer size (tune.bufsize)
+	payConn     net.Conn     // client connection MorePayload reads from
+	payEC       *evloop.Conn // its socket (deadlines)
+	loop        *evloop.Loop // the event loop running the transaction
+	payUntil    time.Time    // inspect-delay expiry
+	payMax      int          // buffer size (tune.bufsize)
 	firstReq    bool
 	held        bool // a slot is held on Server (Pick or Take): Release is owed
 	released    bool // the picked server was released

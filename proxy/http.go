@@ -3,267 +3,11 @@ package proxy
 import (
 	"errors"
 	"io"
-	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"halo/proxy/http1"
 )
-
-// session is one client connection in mode http.
-type session struct {
-	rt  *Runtime
-	fe  *Frontend
-	c   net.Conn
-	cf  fastConn
-	st  *connState
-	src netip.AddrPort
-	dst netip.AddrPort
-	tls *TLSConn
-
-	// Buffers needed only while a request is in progress; an idle
-	// connection gives them back to the pool and waits reading into peek,
-	// so an idle keep-alive connection costs about 2 KB plus its goroutine.
-	*work
-	peek [512]byte
-	r, w int
-	next int // where the next request starts once the current one is done
-
-	tx   Txn
-	ch   http1.Chunked
-	nreq int
-
-	// Server connections kept by this session, one per server (HAProxy
-	// keeps a session's idle connections attached to it).
-	conns [4]*serverConn
-}
-
-// bodyBufSize is the buffer for streaming large response bodies.
-const bodyBufSize = 64 << 10
-
-var sessionPool = sync.Pool{New: func() any { return new(session) }}
-
-// errors that end a transaction; the client connection is closed.
-var (
-	errClientGone = errors.New("client closed")
-	errServerGone = errors.New("server closed")
-)
-
-func (rt *Runtime) serveHTTP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, st *connState, tlsState *TLSConn) {
-	s := sessionPool.Get().(*session)
-	*s = session{rt: rt, fe: fe, c: c, st: st, src: src, dst: dst, tls: tlsState}
-	s.cf.init(c)
-	accept := time.Now()
-	defer func() {
-		c.Close()
-		s.releaseWork()
-		s.releaseConns()
-		// Nothing keeps a session once its connection is served (logging
-		// is synchronous, tunnels end before): recycle it, as a short
-		// connection's session is a third of its garbage.
-		*s = session{}
-		sessionPool.Put(s)
-	}()
-	for {
-		s.tx.reset()
-		tx := &s.tx
-		tx.Frontend, tx.Src, tx.Dst = fe, src, dst
-		tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
-		tx.AcceptAt = accept
-		tx.firstReq = s.nreq == 0
-		if !s.readRequest() {
-			return
-		}
-		keep := s.transaction()
-		s.nreq++
-		rt.logTxn(tx)
-		if !keep || rt.stopping.Load() {
-			return
-		}
-		// Drop the finished request's bytes; keep pipelined ones.
-		n := copy(s.buf, s.buf[s.next:s.w])
-		s.r, s.w = 0, n
-	}
-}
-
-// work holds a session's per-request buffers (pooled).
-type work struct {
-	buf     []byte // client read buffer (tune.bufsize); data in buf[r:w]
-	out     []byte // serialized heads
-	scratch []byte // copy of a reply being re-framed
-	req     http1.Message
-	resp    http1.Message
-}
-
-var workPool sync.Pool
-
-func (s *session) acquireWork() {
-	if s.work != nil {
-		return
-	}
-	w, _ := workPool.Get().(*work)
-	if w == nil {
-		w = &work{out: make([]byte, 0, 1024)}
-		w.req.Headers = make([]http1.Header, 0, 32)
-		w.resp.Headers = make([]http1.Header, 0, 32)
-	}
-	if len(w.buf) != s.rt.bufsize {
-		w.buf = make([]byte, s.rt.bufsize)
-	}
-	s.work = w
-}
-
-func (s *session) releaseWork() {
-	if s.work == nil {
-		return
-	}
-	w := s.work
-	s.work = nil
-	s.r, s.w, s.next = 0, 0, 0
-	// Drop references into the old buffers (and oversized arenas).
-	w.req.Reset()
-	w.resp.Reset()
-	if cap(w.req.Arena) > 64<<10 {
-		w.req.Arena = nil
-	}
-	if cap(w.scratch) > 64<<10 {
-		w.scratch = nil
-	}
-	if cap(w.out) > 64<<10 {
-		w.out = make([]byte, 0, 1024)
-	}
-	workPool.Put(w)
-}
-
-// releaseConns hands the session's server connections to the servers'
-// idle pools (or closes them) when the client leaves.
-func (s *session) releaseConns() {
-	for i, sc := range s.conns {
-		if sc == nil {
-			continue
-		}
-		s.conns[i] = nil
-		if sc.private || s.rt.stopping.Load() {
-			sc.close()
-		} else {
-			sc.srv.putIdle(sc)
-		}
-	}
-}
-
-func (s *session) timeouts() *Timeouts { return &s.fe.Proxy.Timeouts }
-
-// readRequest reads until a complete request head is parsed. On a bad
-// request it answers HAProxy's raw 400/408 and returns false; on a silent
-// close (client gone, idle keep-alive timeout) it returns false too.
-func (s *session) readRequest() bool {
-	tx := &s.tx
-	to := s.timeouts()
-	reqTO := pick(to.HTTPRequest, to.Client)
-	kaTO := pick(to.HTTPKeepAlive, reqTO)
-	waitStart := time.Now()
-	var first time.Time
-	if s.w > s.r {
-		first = waitStart
-	}
-	for {
-		if s.w > s.r {
-			err := http1.ParseRequest(&s.req, s.buf[s.r:s.w], s.rt.headLimit)
-			if err == nil {
-				break
-			}
-			if err != http1.ErrIncomplete {
-				s.reqError(400, first)
-				return false
-			}
-			if s.w == len(s.buf) {
-				s.reqError(400, first)
-				return false
-			}
-		}
-		switch {
-		case reqTO <= 0 && (s.w > s.r || s.nreq == 0):
-			s.cf.readDeadline(time.Time{})
-		case s.w > s.r:
-			s.cf.readDeadline(first.Add(reqTO))
-		case s.nreq == 0:
-			s.cf.readDeadline(tx.AcceptAt.Add(reqTO))
-		default:
-			s.cf.readTimeout(kaTO)
-		}
-		var n int
-		var err error
-		if s.w == s.r {
-			// Nothing pending: wait without holding the big buffers.
-			s.releaseWork()
-			idle := s.nreq > 0
-			if idle {
-				s.st.idle.Store(true)
-				if s.rt.stopping.Load() {
-					return false
-				}
-			}
-			n, err = s.cf.Read(s.peek[:])
-			if idle {
-				s.st.idle.Store(false)
-			}
-			if n > 0 {
-				s.acquireWork()
-				first = time.Now()
-				s.r, s.w = 0, copy(s.buf, s.peek[:n])
-			}
-		} else {
-			n, err = s.cf.Read(s.buf[s.w:])
-			s.w += n
-		}
-		if n > 0 {
-			tx.BytesIn += int64(n)
-			continue
-		}
-		if err == nil {
-			continue
-		}
-		if isTimeout(err) && !s.rt.stopping.Load() {
-			if s.w > s.r || (s.nreq == 0 && !s.fe.Proxy.IgnoreProbes) {
-				s.reqError(408, first)
-				tx.setTerm('c', 'R')
-			}
-		}
-		return false
-	}
-	tx.ReqAt = first
-	now := time.Now()
-	tx.Ti = first.Sub(waitStart)
-	if s.nreq == 0 {
-		tx.Ti = first.Sub(tx.AcceptAt)
-	}
-	tx.Th = 0
-	tx.TR = now.Sub(first)
-	return true
-}
-
-// reqError answers a request the engine could not read with HAProxy's raw
-// error page (Connection: close) and counts it.
-func (s *session) reqError(status int, first time.Time) {
-	tx := &s.tx
-	page := tx.ErrorPage(status)
-	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
-	n, _ := s.c.Write(page)
-	tx.BytesOut += int64(n)
-	tx.Status = status
-	s.fe.Counters.ErrReq.Add(1)
-	s.fe.Counters.CountStatus(status)
-	s.fe.Counters.BytesOut.Add(int64(n))
-	if status == 400 {
-		tx.setTerm('P', 'R')
-	}
-	if !first.IsZero() {
-		tx.ReqAt = first
-		tx.Ta = time.Since(first)
-	}
-	s.rt.logTxn(tx)
-}
 
 // connMode is the effective HTTP connection mode: HAProxy takes the
 // strongest closing option of the frontend and the backend.
@@ -707,6 +451,8 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	for i, sc := range s.conns {
 		if sc != nil && sc.srv == srv {
 			s.conns[i] = nil
+			sc.owner = nil
+			sc.unpark()
 			sc.unmarkIdle()
 			tx.Tc = 0
 			sc.buf = getBuf(s.rt.bufsize)
@@ -715,7 +461,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	}
 	reuse := be.Proxy.HTTPReuse
 	if reuse != ReuseNever && (!tx.firstReq || reuse == ReuseAlways || reuse == ReuseAggressive) {
-		if sc := srv.takeIdle(); sc != nil {
+		if sc := srv.takeIdle(s.lp); sc != nil {
 			tx.Tc = 0
 			sc.buf = getBuf(s.rt.bufsize)
 			return sc, nil
@@ -739,6 +485,8 @@ func (s *session) keepConn(sc *serverConn, reuse HTTPReuse) {
 		sc.close()
 		return
 	}
+	sc.owner = s
+	sc.park()
 	for i := range s.conns {
 		if s.conns[i] == nil {
 			s.conns[i] = sc
@@ -749,6 +497,7 @@ func (s *session) keepConn(sc *serverConn, reuse HTTPReuse) {
 	old := s.conns[0]
 	copy(s.conns[:], s.conns[1:])
 	s.conns[len(s.conns)-1] = sc
+	old.owner = nil
 	if old.private {
 		old.close()
 	} else {
@@ -1036,21 +785,9 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 }
 
 // upgradeTunnel turns the connection into a tunnel after 101 Switching
-// Protocols (WebSocket), bounded by timeout tunnel.
+// Protocols (WebSocket), bounded by timeout tunnel: the session hands the
+// connection to it once the transaction returns (startTunnel).
 func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
-	tx := &s.tx
-	fe := s.fe.Proxy
-	cliTO := pick(be.Proxy.Timeouts.Tunnel, pick(fe.Timeouts.Tunnel, fe.Timeouts.Client))
-	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
-	cpre := s.buf[s.next:s.w]
-	in, out, cause := s.rt.tunnel(s.c, sc.c, cpre, nil, cliTO, srvTO, pick(fe.Timeouts.ClientFin, cliTO), pick(be.Proxy.Timeouts.ServerFin, srvTO))
-	tx.BytesIn += in
-	tx.BytesOut += out
-	if cause != 0 {
-		tx.setTerm(cause, 'D')
-	}
-	tx.Ta = time.Since(tx.ReqAt)
-	s.countBytes(be)
-	sc.hard = false // a tunnel ends with both sides shut, as in mode tcp
-	s.dropConn(sc)
+	s.tunSC, s.tunBE = sc, be
+	s.tun = &tunnel{}
 }

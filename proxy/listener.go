@@ -3,27 +3,30 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"halo/proxy/evloop"
 
 	"golang.org/x/sys/unix"
 )
 
+// listener is one bind: its socket is served by the event loops (el),
+// which call Admit and Accepted for each connection.
 type listener struct {
-	ln    net.Listener
+	rt    *Runtime
 	fe    *Frontend
 	bind  *Bind
-	slots chan struct{} // bind maxconn
-	tls   *tlsBind      // bind … ssl
-	raw   *rawtcp.Listener
+	slots *slots   // bind maxconn
+	tls   *tlsBind // bind … ssl
+	el    *evloop.Listener
 }
 
 func bindString(b *Bind) string {
@@ -125,125 +128,219 @@ func inheritedListener(fd int) (net.Listener, error) {
 	return ln, err
 }
 
-// acceptLoop takes a connection slot (bind, frontend, global maxconn)
-// before each accept, so connections over the limit wait in the kernel's
-// backlog as they do with HAProxy.
-func (rt *Runtime) acceptLoop(l *listener) {
-	var delay time.Duration
-	for {
-		if !acquire(l.slots, rt.done) || !acquire(l.fe.slots, rt.done) || !acquire(rt.global, rt.done) {
-			return
-		}
-		c, err := l.accept()
-		if err != nil {
-			release(rt.global)
-			release(l.fe.slots)
-			release(l.slots)
-			if errors.Is(err, net.ErrClosed) || rt.stopping.Load() {
-				return
-			}
-			// EMFILE and friends: back off as net/http does.
-			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else if delay *= 2; delay > time.Second {
-				delay = time.Second
-			}
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		st := &connState{}
-		if !rt.track(c, st) {
-			c.Close()
-			release(rt.global)
-			release(l.fe.slots)
-			release(l.slots)
-			continue
-		}
-		// Hand the connection to a parked worker when one is waiting,
-		// else start one.
-		job := connJob{l: l, c: c, st: st}
-		select {
-		case rt.jobs <- job:
-		default:
-			go rt.worker(job)
-		}
-	}
+// slots is a connection budget (maxconn): bind, frontend or global.
+type slots struct {
+	n   atomic.Int64
+	max int64 // 0: unlimited
 }
 
-func (l *listener) accept() (net.Conn, error) {
-	if l.raw != nil {
-		c, err := l.raw.AcceptRaw()
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	return l.ln.Accept()
-}
-
-// connJob is an accepted connection for a worker goroutine.
-type connJob struct {
-	l  *listener
-	c  net.Conn
-	st *connState
-}
-
-// maxIdleWorkers bounds the goroutines parked for the next connection.
-const maxIdleWorkers = 64
-
-// worker serves connections until none comes while it is parked. Reusing
-// goroutines saves, per connection, starting one and growing its stack
-// (about 5 % of the CPU with one request per connection).
-func (rt *Runtime) worker(job connJob) {
-	for {
-		rt.serveJob(job)
-		if rt.idleWorkers.Add(1) > maxIdleWorkers {
-			rt.idleWorkers.Add(-1)
-			return
-		}
-		select {
-		case job = <-rt.jobs:
-			rt.idleWorkers.Add(-1)
-		case <-rt.done:
-			rt.idleWorkers.Add(-1)
-			return
-		}
-	}
-}
-
-func (rt *Runtime) serveJob(j connJob) {
-	defer func() {
-		rt.untrack(j.c)
-		release(rt.global)
-		release(j.l.fe.slots)
-		release(j.l.slots)
-	}()
-	rt.serveConn(j.l, j.c, j.st)
-}
-
-func acquire(ch chan struct{}, done <-chan struct{}) bool {
-	if ch == nil {
+func (s *slots) take() bool {
+	if s == nil || s.max <= 0 {
 		return true
 	}
-	select {
-	case ch <- struct{}{}:
-		return true
-	case <-done:
+	for {
+		n := s.n.Load()
+		if n >= s.max {
+			return false
+		}
+		if s.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (s *slots) put() {
+	if s != nil && s.max > 0 {
+		s.n.Add(-1)
+	}
+}
+
+func newSlots(max int) *slots {
+	if max <= 0 {
+		return nil
+	}
+	return &slots{max: int64(max)}
+}
+
+// Admit takes a slot of the bind, the frontend and the process (global
+// maxconn) before each accept, so connections over a limit wait in the
+// kernel's backlog as they do with HAProxy (the loops pause the listener).
+func (l *listener) Admit() bool {
+	if !l.slots.take() {
+		l.rt.pauseHint.Store(true)
 		return false
 	}
+	if !l.fe.slots.take() {
+		l.slots.put()
+		l.rt.pauseHint.Store(true)
+		return false
+	}
+	if !l.rt.global.take() {
+		l.fe.slots.put()
+		l.slots.put()
+		l.rt.pauseHint.Store(true)
+		return false
+	}
+	return true
 }
 
-func release(ch chan struct{}) {
-	if ch != nil {
-		<-ch
+// Unadmit gives back the slots Admit took.
+func (l *listener) Unadmit() {
+	l.rt.global.put()
+	l.fe.slots.put()
+	l.slots.put()
+	l.rt.resumeListeners()
+}
+
+// Accepted starts serving a new client connection on the loop that
+// accepted it. A plain HTTP connection is parked until its request comes
+// (no task, no buffer); the others need a task at once: the PROXY header,
+// the TLS handshake, or mode tcp's connect to a server.
+func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPort) {
+	rt := l.rt
+	ec, err := lp.Register(fd, local, remote)
+	if err != nil {
+		unix.Close(fd)
+		l.Unadmit()
+		return
+	}
+	ls := rt.loops[lp.ID()]
+	if rt.hardStopped.Load() {
+		ec.Close()
+		l.Unadmit()
+		return
+	}
+	rt.nconns.Add(1)
+	if l.bind.AcceptProxy || l.tls != nil || l.fe.Proxy.Mode != ModeHTTP {
+		cs := &clientSetup{l: l, ec: ec, ls: ls}
+		ls.track(cs)
+		lp.Go(cs.run)
+		return
+	}
+	src, dst := remote, ec.Local()
+	if !rt.admitConn(l.fe, src, dst) {
+		ec.Close()
+		rt.endClient(l)
+		return
+	}
+	s := newSession(rt, l, ls, ec, src, dst, nil)
+	s.waitFirst()
+}
+
+// admitConn runs the Connection hooks (tcp-request connection rules) and
+// counts the connection; false: refused (closed by the caller).
+func (rt *Runtime) admitConn(fe *Frontend, src, dst netip.AddrPort) bool {
+	for _, m := range rt.modules {
+		if m.Connection != nil && !m.Connection(fe, src, dst) {
+			fe.Counters.DeniedReq.Add(1)
+			return false
+		}
+	}
+	rt.ActConn.Add(1)
+	fe.Counters.connOpen()
+	fe.Counters.LastSess.Store(time.Now().Unix())
+	return true
+}
+
+// endClient is the end of an accepted connection: its slots go back (and
+// paused listeners resume), and a soft stop learns when the last one is
+// gone.
+func (rt *Runtime) endClient(l *listener) {
+	rt.global.put()
+	l.fe.slots.put()
+	l.slots.put()
+	rt.resumeListeners()
+	if rt.nconns.Add(-1) == 0 && rt.stopping.Load() {
+		rt.drained()
+	}
+}
+
+// leaveConn undoes admitConn's counting.
+func (rt *Runtime) leaveConn(fe *Frontend) {
+	fe.Counters.CurConns.Add(-1)
+	rt.ActConn.Add(-1)
+}
+
+// clientSetup runs what a connection needs before its mode takes over, in
+// a task: the PROXY header (accept-proxy), the Connection hooks and the
+// TLS handshake.
+type clientSetup struct {
+	l    *listener
+	ec   *evloop.Conn
+	ls   *loopState
+	live int
+}
+
+func (cs *clientSetup) liveIndex() *int { return &cs.live }
+
+// stop closes the connection (a soft stop leaves it to finish).
+func (cs *clientSetup) stop(hard bool) {
+	if hard {
+		cs.ec.Close()
+	}
+}
+
+func (cs *clientSetup) run() {
+	l, ec, rt := cs.l, cs.ec, cs.l.rt
+	fe := l.fe
+	done := false
+	defer func() {
+		if !done {
+			cs.ls.untrack(cs)
+			ec.Close()
+			rt.endClient(l)
+		}
+	}()
+	src, dst := ec.Remote(), ec.Local()
+	if l.bind.AcceptProxy {
+		s, d, ok, err := readProxyHeader(ec, pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client))
+		if err != nil {
+			fe.Counters.ErrReq.Add(1)
+			return
+		}
+		if ok {
+			src, dst = s, d
+		}
+	}
+	if !rt.admitConn(fe, src, dst) {
+		return
+	}
+	var tlsState *TLSConn
+	var c net.Conn = ec
+	if l.tls != nil {
+		// TLS offload: the handshake must finish within the time allowed
+		// for a request (timeout http-request, else client).
+		tc := tls.Server(ec, l.tls.base)
+		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
+		ec.SetReadTimeout(pick(to, 10*time.Second))
+		ec.SetWriteTimeout(pick(to, 10*time.Second))
+		if err := tc.Handshake(); err != nil {
+			fe.Counters.ErrReq.Add(1)
+			rt.leaveConn(fe)
+			return
+		}
+		ec.SetReadTimeout(0)
+		ec.SetWriteTimeout(0)
+		tlsState = &TLSConn{State: tc.ConnectionState()}
+		tlsState.Client = l.tls.clientCheck(&tlsState.State)
+		c = tc
+	}
+	done = true
+	cs.ls.untrack(cs)
+	if fe.Proxy.Mode == ModeHTTP {
+		s := newSession(rt, l, cs.ls, ec, src, dst, tlsState)
+		s.c = c
+		s.cf.c = c
+		s.serve()
+	} else {
+		rt.serveTCP(l, cs.ls, ec, c, src, dst, tlsState)
 	}
 }
 
 // connAddrs returns c's remote and local addresses.
 func connAddrs(c net.Conn) (src, dst netip.AddrPort) {
-	if rc, ok := c.(*rawtcp.Conn); ok {
-		return rc.Remote(), rc.Local()
+	if ec, ok := c.(*evloop.Conn); ok {
+		return ec.Remote(), ec.Local()
 	}
 	return addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr())
 }
@@ -257,55 +354,44 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// serveConn runs one client connection in the frontend's mode.
-func (rt *Runtime) serveConn(l *listener, c net.Conn, st *connState) {
-	fe := l.fe
-	src, dst := connAddrs(c)
-	if l.bind.AcceptProxy {
-		s, d, ok, err := readProxyHeader(c, pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client))
-		if err != nil {
-			fe.Counters.ErrReq.Add(1)
-			c.Close()
-			return
-		}
-		if ok {
-			src, dst = s, d
-		}
+// loopState is the engine's state on one event loop, touched only there.
+type loopState struct {
+	l     *evloop.Loop
+	live  []liveConn // client connections, for soft and hard stops
+	purge purgeTimer
+}
+
+// liveConn is a client connection a stop must reach.
+type liveConn interface {
+	// stop ends the connection (hard) or, on a soft stop, only if it is
+	// idle between requests.
+	stop(hard bool)
+	liveIndex() *int
+}
+
+func (ls *loopState) track(c liveConn) {
+	*c.liveIndex() = len(ls.live)
+	ls.live = append(ls.live, c)
+}
+
+func (ls *loopState) untrack(c liveConn) {
+	i := c.liveIndex()
+	if *i < 0 || *i >= len(ls.live) || ls.live[*i] != c {
+		return
 	}
-	for _, m := range rt.modules {
-		if m.Connection != nil && !m.Connection(fe, src, dst) {
-			fe.Counters.DeniedReq.Add(1)
-			c.Close()
-			return
-		}
-	}
-	rt.ActConn.Add(1)
-	fe.Counters.connOpen()
-	fe.Counters.LastSess.Store(time.Now().Unix())
-	defer func() {
-		fe.Counters.CurConns.Add(-1)
-		rt.ActConn.Add(-1)
-	}()
-	var tlsState *TLSConn
-	if l.tls != nil {
-		// TLS offload: the handshake must finish within the time allowed
-		// for a request (timeout http-request, else client).
-		tc := tls.Server(c, l.tls.base)
-		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
-		_ = c.SetDeadline(deadline(pick(to, 10*time.Second)))
-		if err := tc.Handshake(); err != nil {
-			fe.Counters.ErrReq.Add(1)
-			c.Close()
-			return
-		}
-		_ = c.SetDeadline(time.Time{})
-		tlsState = &TLSConn{State: tc.ConnectionState()}
-		tlsState.Client = l.tls.clientCheck(&tlsState.State)
-		c = tc
-	}
-	if fe.Proxy.Mode == ModeHTTP {
-		rt.serveHTTP(fe, c, src, dst, st, tlsState)
-	} else {
-		rt.serveTCP(fe, c, src, dst, tlsState)
+	last := len(ls.live) - 1
+	ls.live[*i] = ls.live[last]
+	*ls.live[*i].liveIndex() = *i
+	ls.live[last] = nil
+	ls.live = ls.live[:last]
+	*i = -1
+}
+
+// stopAll stops every connection of the loop (on it).
+func (ls *loopState) stopAll(hard bool) {
+	// stop may untrack (shrinking the list): walk a copy.
+	conns := append([]liveConn(nil), ls.live...)
+	for _, c := range conns {
+		c.stop(hard)
 	}
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
-	"halo/proxy/rawtcp"
 	"net"
 	"net/netip"
 	"runtime"
@@ -11,6 +10,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"halo/proxy/evloop"
+
+	"golang.org/x/sys/unix"
 )
 
 // Runtime executes a Config: it owns the listeners, the per-proxy and
@@ -38,18 +41,22 @@ type Runtime struct {
 	// budget: HAProxy's tune.pool-high-fd-ratio, 25 % of the descriptors.
 	idleConns atomic.Int64
 	idleMax   int64
-	global    chan struct{} // global maxconn slots (nil: unlimited)
+	global    *slots // global maxconn (nil: unlimited)
 
-	mu        sync.Mutex
-	listeners []*listener
-	stopping  atomic.Bool
-	conns     sync.WaitGroup
-	live      map[net.Conn]*connState
-	done      chan struct{}
-	stopOnce  sync.Once
-	// Parked connection workers (listener.go) and their handoff channel.
-	jobs        chan connJob
-	idleWorkers atomic.Int32
+	// The event loops (nbthread) serving every connection, and the
+	// engine's state on each.
+	group *evloop.Group
+	loops []*loopState
+
+	mu          sync.Mutex
+	listeners   []*listener
+	stopping    atomic.Bool
+	hardStopped atomic.Bool
+	pauseHint   atomic.Bool  // a listener may be paused at maxconn
+	nconns      atomic.Int64 // accepted client connections not yet ended
+	done        chan struct{}
+	stopOnce    sync.Once
+	drainOnce   sync.Once
 }
 
 // Frontend is the runtime side of a proxy that accepts connections.
@@ -57,7 +64,7 @@ type Frontend struct {
 	Proxy    *Proxy
 	Counters Counters
 	rt       *Runtime
-	slots    chan struct{} // per-frontend maxconn (nil: unlimited)
+	slots    *slots // per-frontend maxconn (nil: unlimited)
 }
 
 // Backend is the runtime side of a proxy with servers.
@@ -70,6 +77,9 @@ type Backend struct {
 	// states owns the servers' status and weight: the Picker when it
 	// implements ServerStates, else the engine's own table.
 	states ServerStates
+	// mayQueue: a server has maxconn, so Pick may wait for a slot (then
+	// off the event loop).
+	mayQueue bool
 }
 
 // ServerState is one server's runtime state. Its status and weight have
@@ -81,8 +91,8 @@ type ServerState struct {
 	Counters Counters
 	idx      int // position in Backend.Servers
 
-	idleMu sync.Mutex
-	idle   []*serverConn
+	// Idle connections, per event loop (server.go).
+	pools []idlePool
 
 	tlsOnce sync.Once
 	tlsConf *tls.Config
@@ -113,9 +123,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		modules:  modules,
 		backends: map[*Proxy]*Backend{},
 		byName:   map[string]*Backend{},
-		live:     map[net.Conn]*connState{},
 		done:     make(chan struct{}),
-		jobs:     make(chan connJob),
 	}
 	rt.bufsize = cfg.Global.TuneBufsize
 	if rt.bufsize <= 0 {
@@ -139,9 +147,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 	if lim := fdLimit(); lim > 0 || cfg.Global.Maxconn > 0 {
 		cfg.Global.Maxconn, rt.Maxsock = fdBudget(cfg, lim)
 	}
-	if cfg.Global.Maxconn > 0 {
-		rt.global = make(chan struct{}, cfg.Global.Maxconn)
-	}
+	rt.global = newSlots(cfg.Global.Maxconn)
 	for _, p := range cfg.Proxies {
 		if p.Disabled {
 			continue
@@ -150,6 +156,9 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			b := &Backend{Proxy: p, rt: rt}
 			for _, s := range p.Servers {
 				ss := &ServerState{Server: s, Backend: b, idx: len(b.Servers)}
+				if s.Maxconn > 0 {
+					b.mayQueue = true
+				}
 				b.Servers = append(b.Servers, ss)
 			}
 			rt.Backends = append(rt.Backends, b)
@@ -157,10 +166,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			rt.byName[p.Name] = b
 		}
 		if p.Cap&CapFE != 0 {
-			f := &Frontend{Proxy: p, rt: rt}
-			if p.Maxconn > 0 {
-				f.slots = make(chan struct{}, p.Maxconn)
-			}
+			f := &Frontend{Proxy: p, rt: rt, slots: newSlots(p.Maxconn)}
 			rt.Frontends = append(rt.Frontends, f)
 		}
 	}
@@ -212,9 +218,9 @@ func (rt *Runtime) Start() error {
 			}
 		}
 	}
-	// nbthread: HAProxy runs that many threads; here it bounds the Go
-	// scheduler's processors (without it, one per CPU, as both do).
-	// Fewer processors also mean fewer thread hand-offs per connection.
+	// nbthread: HAProxy runs that many threads; halo runs that many
+	// event loops and as many scheduler processors (GOMAXPROCS follows).
+	// Without it, one per CPU, as both do.
 	if n := rt.Cfg.Global.Nbthread; n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
@@ -227,41 +233,118 @@ func (rt *Runtime) Start() error {
 			}
 		}
 	}
-	go rt.reapIdle()
+	g, err := evloop.NewGroup(runtime.GOMAXPROCS(0))
+	if err != nil {
+		return &StartError{Msg: fmt.Sprintf("cannot create the event loops: %v", err)}
+	}
+	rt.group = g
+	for i := 0; i < g.Len(); i++ {
+		ls := &loopState{l: g.Loop(i)}
+		rt.loops = append(rt.loops, ls)
+	}
+	for _, b := range rt.Backends {
+		for _, s := range b.Servers {
+			s.pools = make([]idlePool, g.Len())
+		}
+	}
+	g.Start()
+	for _, ls := range rt.loops {
+		ls.l.Post(ls.startPurge(rt))
+	}
 	for _, f := range rt.Frontends {
 		for i := range f.Proxy.Binds {
 			b := &f.Proxy.Binds[i]
 			ln, err := listen(b, f.Proxy)
 			if err != nil {
 				rt.closeListeners()
+				rt.stopLoops()
 				return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
 					capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
 			}
-			l := &listener{ln: ln, fe: f, bind: b}
+			l := &listener{rt: rt, fe: f, bind: b, slots: newSlots(b.Maxconn)}
 			if b.SSL {
 				if l.tls, err = newTLSBind(b, f.Proxy.Mode); err != nil {
 					ln.Close()
 					rt.closeListeners()
+					rt.stopLoops()
 					return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}
 				}
 			}
-			if b.Maxconn > 0 {
-				l.slots = make(chan struct{}, b.Maxconn)
+			el, err := rt.serve(ln, l)
+			if err != nil {
+				ln.Close()
+				rt.closeListeners()
+				rt.stopLoops()
+				return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
+					capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
 			}
-			// Plain HTTP clients get raw sockets (see proxy/rawtcp); TLS
-			// and mode tcp keep *net.TCPConn (crypto/tls, splice).
-			if tl, ok := ln.(*net.TCPListener); ok && l.tls == nil && f.Proxy.Mode == ModeHTTP {
-				if raw, err := rawtcp.NewListener(tl); err == nil {
-					l.ln, l.raw = raw, raw
-				}
-			}
+			rt.mu.Lock()
+			l.el = el
 			rt.listeners = append(rt.listeners, l)
+			rt.mu.Unlock()
 		}
 	}
-	for _, l := range rt.listeners {
-		go rt.acceptLoop(l)
-	}
 	return nil
+}
+
+// serve hands a listening socket to the event loops: they accept on it
+// from now on. ln is closed (the loops keep a duplicate of its socket).
+func (rt *Runtime) serve(ln net.Listener, l *listener) (*evloop.Listener, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T has no socket", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.Dup(int(s)) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	unix.CloseOnExec(fd)
+	// Go's listener is not accepting: closing it leaves the duplicate
+	// listening (a unix socket path stays too).
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	ln.Close()
+	el, err := rt.group.Listen(fd, l)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return el, nil
+}
+
+// stopLoops stops the event loops (not from one of them).
+func (rt *Runtime) stopLoops() {
+	if rt.group != nil {
+		rt.group.Stop()
+	}
+}
+
+// resumeListeners resumes listeners paused at maxconn, once a slot frees.
+// A listener pauses after Admit said no, which leaves the hint; the loop
+// that paused it checks again after pausing, so a slot freed in between
+// is not missed.
+func (rt *Runtime) resumeListeners() {
+	if !rt.pauseHint.Load() {
+		return
+	}
+	rt.pauseHint.Store(false)
+	rt.mu.Lock()
+	ls := rt.listeners
+	rt.mu.Unlock()
+	for _, l := range ls {
+		if l.el != nil && l.el.Paused() {
+			l.el.Resume()
+		}
+	}
 }
 
 // StartError is a start-up failure worded as HAProxy's alert.
@@ -288,31 +371,42 @@ func (rt *Runtime) Done() <-chan struct{} { return rt.done }
 func (rt *Runtime) SoftStop() {
 	rt.stopping.Store(true)
 	rt.closeListeners()
-	rt.mu.Lock()
-	for c, st := range rt.live {
-		// Close connections idle between requests; busy ones notice
-		// rt.stopping when their transaction ends.
-		if st.idle.Load() {
-			c.Close()
-		}
+	rt.stopConns(false)
+	if rt.nconns.Load() == 0 {
+		rt.drained()
 	}
-	rt.mu.Unlock()
-	go func() {
-		rt.conns.Wait()
-		rt.finish()
-	}()
 }
 
 // HardStop closes every listener and connection at once (SIGTERM).
 func (rt *Runtime) HardStop() {
 	rt.stopping.Store(true)
+	rt.hardStopped.Store(true)
 	rt.closeListeners()
-	rt.mu.Lock()
-	for c := range rt.live {
-		c.Close()
-	}
-	rt.mu.Unlock()
+	rt.stopConns(true)
 	rt.finish()
+}
+
+// stopConns stops the connections of every loop and waits until each
+// loop has done it.
+func (rt *Runtime) stopConns(hard bool) {
+	if rt.group == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, ls := range rt.loops {
+		wg.Add(1)
+		ls.l.Post(func() {
+			ls.stopAll(hard)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+}
+
+// drained is called once the last connection of a soft stop has ended
+// (maybe on a loop: the stop itself runs on its own goroutine).
+func (rt *Runtime) drained() {
+	rt.drainOnce.Do(func() { go rt.finish() })
 }
 
 func (rt *Runtime) finish() {
@@ -327,6 +421,9 @@ func (rt *Runtime) finish() {
 				s.closeIdle()
 			}
 		}
+		// The loops close what is left (idle server connections) and
+		// wait for their tasks to unwind.
+		rt.stopLoops()
 		close(rt.done)
 	})
 }
@@ -337,54 +434,37 @@ func (rt *Runtime) closeListeners() {
 	rt.listeners = nil
 	rt.mu.Unlock()
 	for _, l := range ls {
-		l.ln.Close()
-	}
-}
-
-// connState is what a soft stop needs to know about a live connection.
-type connState struct {
-	idle atomic.Bool // between two HTTP requests
-}
-
-func (rt *Runtime) track(c net.Conn, st *connState) bool {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.stopping.Load() && len(rt.listeners) == 0 {
-		// Accepted just before the listener closed: still serve it on a
-		// soft stop, refuse on a hard stop (done already closed).
-		select {
-		case <-rt.done:
-			return false
-		default:
+		if l.el != nil {
+			l.el.Close()
+			<-l.el.Gone()
 		}
 	}
-	rt.live[c] = st
-	rt.conns.Add(1)
-	return true
 }
 
-func (rt *Runtime) untrack(c net.Conn) {
-	rt.mu.Lock()
-	delete(rt.live, c)
-	rt.mu.Unlock()
-	rt.conns.Done()
+// startPurge returns the loop's periodic purge of idle server
+// connections older than HAProxy's default pool-purge-delay (5 s).
+func (ls *loopState) startPurge(rt *Runtime) func() {
+	return func() {
+		ls.purge = purgeTimer{ls: ls, rt: rt}
+		ls.purge.arm()
+	}
 }
 
-// reapIdle closes server connections idle for longer than HAProxy's
-// default pool-purge-delay (5 s).
-func (rt *Runtime) reapIdle() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-rt.done:
-			return
-		case now := <-t.C:
-			for _, b := range rt.Backends {
-				for _, s := range b.Servers {
-					s.purgeIdle(now.Add(-5 * time.Second))
-				}
-			}
+type purgeTimer struct {
+	evloop.Timer
+	ls *loopState
+	rt *Runtime
+}
+
+func (p *purgeTimer) arm() { p.ls.l.AddTimer(&p.Timer, p, time.Second) }
+
+// Expire purges the loop's idle server connections.
+func (p *purgeTimer) Expire(*evloop.Timer) {
+	before := time.Now().Add(-5 * time.Second)
+	for _, b := range p.rt.Backends {
+		for _, s := range b.Servers {
+			s.purgeIdleOn(p.ls.l, before)
 		}
 	}
+	p.arm()
 }

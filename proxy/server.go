@@ -2,16 +2,19 @@ package proxy
 
 import (
 	"crypto/tls"
-	"halo/proxy/rawtcp"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"halo/proxy/evloop"
 )
 
 // serverConn is a connection to a server with its read buffer.
 type serverConn struct {
-	c       net.Conn // *net.TCPConn, or *tls.Conn with `server … ssl`
+	c       net.Conn     // ec, or *tls.Conn with `server … ssl`
+	ec      *evloop.Conn // the socket
 	f       fastConn
 	srv     *ServerState
 	buf     []byte
@@ -25,6 +28,10 @@ type serverConn struct {
 	// (FD_LINGER_RISK, cleared on read0): no FIN exchange and no
 	// TIME_WAIT socket holding a source port.
 	hard bool
+	// While idle the connection is parked on its loop, held by a session
+	// (owner) or by its server's pool on that loop (pooled).
+	owner  *session
+	pooled bool
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
@@ -58,21 +65,15 @@ func (sc *serverConn) close() {
 	sc.unmarkIdle()
 	if sc.c != nil {
 		if sc.hard {
-			noLinger(sc.c)
+			_ = sc.ec.SetLinger(0)
 		}
 		sc.c.Close()
+		if sc.c != net.Conn(sc.ec) {
+			sc.ec.Close()
+		}
 	}
 	putBuf(sc.buf)
 	sc.buf = nil
-}
-
-func noLinger(c net.Conn) {
-	if t, ok := c.(*tls.Conn); ok {
-		c = t.NetConn()
-	}
-	if lc, ok := c.(interface{ SetLinger(int) error }); ok {
-		_ = lc.SetLinger(0)
-	}
 }
 
 // markIdle counts sc among the idle server connections; false means the
@@ -95,138 +96,209 @@ func (sc *serverConn) unmarkIdle() {
 	}
 }
 
-// takeIdle returns an idle connection of s, or nil.
-func (s *ServerState) takeIdle() *serverConn {
-	s.idleMu.Lock()
-	defer s.idleMu.Unlock()
-	if n := len(s.idle); n > 0 {
-		sc := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
+// park watches an idle connection on its loop: the server closing it (or
+// sending anything unasked) closes it.
+func (sc *serverConn) park() { sc.ec.Park(sc, 0) }
+
+// unpark takes an idle connection back for a request.
+func (sc *serverConn) unpark() { sc.ec.Unpark() }
+
+// Ready implements evloop.Handler for an idle connection.
+func (sc *serverConn) Ready(c *evloop.Conn, ev evloop.Event) {
+	if ev&evloop.EvRead == 0 {
+		return
+	}
+	if sc.c != net.Conn(sc.ec) {
+		// TLS: a TLS 1.3 server sends session tickets after the
+		// handshake; crypto/tls takes them without a byte for us.
+		var b [1]byte
+		sc.ec.SetNonblock(true)
+		n, err := sc.c.Read(b[:])
+		sc.ec.SetNonblock(false)
+		if n == 0 && err == evloop.ErrWouldBlock {
+			return
+		}
+	}
+	// Anything else on an idle connection ends it (HAProxy closes an idle
+	// server connection on read0 or unexpected data).
+	if err := sc.detach(); err == nil {
+		sc.hard = false
+		sc.close()
+	}
+}
+
+// detach removes an idle connection from its session or pool.
+func (sc *serverConn) detach() error {
+	if s := sc.owner; s != nil {
+		for i, x := range s.conns {
+			if x == sc {
+				s.conns[i] = nil
+			}
+		}
+		sc.owner = nil
+		return nil
+	}
+	if sc.pooled {
+		sc.srv.removeIdle(sc)
+		return nil
+	}
+	return errNotIdle
+}
+
+var errNotIdle = errors.New("connection not idle")
+
+// idlePool is a server's idle connections on one loop (touched only
+// there: a parked connection can only serve a task of its own loop).
+type idlePool struct {
+	conns []*serverConn
+}
+
+func (s *ServerState) pool(l *evloop.Loop) *idlePool {
+	if s.pools == nil {
+		return nil
+	}
+	return &s.pools[l.ID()]
+}
+
+// takeIdle returns an idle connection of s on loop l, or nil.
+func (s *ServerState) takeIdle(l *evloop.Loop) *serverConn {
+	p := s.pool(l)
+	if p == nil {
+		return nil
+	}
+	if n := len(p.conns); n > 0 {
+		sc := p.conns[n-1]
+		p.conns[n-1] = nil
+		p.conns = p.conns[:n-1]
+		sc.pooled = false
 		sc.unmarkIdle()
+		sc.unpark()
 		return sc
 	}
 	return nil
 }
 
-// putIdle parks sc for reuse by later requests.
+// putIdle parks sc for reuse by later requests on its loop.
 func (s *ServerState) putIdle(sc *serverConn) {
-	if !s.Usable() {
+	p := s.pool(sc.ec.Loop())
+	if !s.Usable() || p == nil || sc.ec.Closed() {
 		sc.close()
 		return
 	}
 	sc.idleAt = time.Now()
-	s.idleMu.Lock()
-	if len(s.idle) >= maxIdlePerServer {
-		old := s.idle[0]
-		copy(s.idle, s.idle[1:])
-		s.idle[len(s.idle)-1] = sc
-		s.idleMu.Unlock()
+	if len(p.conns) >= maxIdlePerServer {
+		old := p.conns[0]
+		copy(p.conns, p.conns[1:])
+		p.conns[len(p.conns)-1] = sc
+		old.pooled = false
 		old.close()
+	} else {
+		p.conns = append(p.conns, sc)
+	}
+	sc.pooled = true
+	sc.park()
+}
+
+func (s *ServerState) removeIdle(sc *serverConn) {
+	p := s.pool(sc.ec.Loop())
+	for i, x := range p.conns {
+		if x == sc {
+			copy(p.conns[i:], p.conns[i+1:])
+			p.conns[len(p.conns)-1] = nil
+			p.conns = p.conns[:len(p.conns)-1]
+			break
+		}
+	}
+	sc.pooled = false
+}
+
+// closeIdle closes the server's idle pooled connections (on every loop).
+// Safe from any goroutine.
+func (s *ServerState) closeIdle() {
+	rt := s.Backend.rt
+	if rt.group == nil || s.pools == nil {
 		return
 	}
-	s.idle = append(s.idle, sc)
-	s.idleMu.Unlock()
-}
-
-func (s *ServerState) closeIdle() {
-	s.idleMu.Lock()
-	idle := s.idle
-	s.idle = nil
-	s.idleMu.Unlock()
-	for _, sc := range idle {
-		sc.close()
+	for i := 0; i < rt.group.Len(); i++ {
+		l := rt.group.Loop(i)
+		l.Post(func() { s.purgeIdleOn(l, time.Time{}) })
 	}
 }
 
-func (s *ServerState) purgeIdle(before time.Time) {
-	s.idleMu.Lock()
-	var old []*serverConn
+// purgeIdleOn closes the idle connections of s on l older than before
+// (zero: all). On l.
+func (s *ServerState) purgeIdleOn(l *evloop.Loop, before time.Time) {
+	p := s.pool(l)
+	if p == nil {
+		return
+	}
 	j := 0
-	for _, sc := range s.idle {
-		if sc.idleAt.Before(before) {
-			old = append(old, sc)
+	for _, sc := range p.conns {
+		if before.IsZero() || sc.idleAt.Before(before) {
+			sc.pooled = false
+			sc.close()
 			continue
 		}
-		s.idle[j] = sc
+		p.conns[j] = sc
 		j++
 	}
-	for i := j; i < len(s.idle); i++ {
-		s.idle[i] = nil
+	for i := j; i < len(p.conns); i++ {
+		p.conns[i] = nil
 	}
-	s.idle = s.idle[:j]
-	s.idleMu.Unlock()
-	for _, sc := range old {
-		sc.close()
-	}
+	p.conns = p.conns[:j]
 }
 
 // dial opens a connection to s within timeout (timeout connect; HAProxy
-// without one waits forever, we cap at a minute): TCP, then the PROXY
-// header (send-proxy) and the TLS handshake (ssl) inside the same time.
-func (rt *Runtime) dial(s *ServerState, src, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
+// without one waits forever, we cap at a minute) from a task on l: TCP,
+// then the PROXY header (send-proxy) and the TLS handshake (ssl) inside
+// the same time.
+func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	start := time.Now()
-	// No keep-alive probes (HAProxy: only with option srvtcpka), which
-	// also saves three setsockopt calls per connection; Go sets
-	// TCP_NODELAY itself.
-	var tc net.Conn
+	var ec *evloop.Conn
+	var err error
 	if s.Server.Path != "" {
-		// A server on a UNIX socket (unix@, abns@): no TCP options apply.
-		c, err := net.DialTimeout("unix", s.Server.Path, timeout)
-		if err != nil {
-			return nil, err
-		}
-		tc = c
-	} else if s.Backend.Proxy.Mode == ModeHTTP && !s.Server.SSL {
-		// mode http without TLS: a raw socket (proxy/rawtcp), which
-		// saves the poller and the dialer's context, timer and
-		// resolution on each of these usually short connections.
-		c, err := rawtcp.Dial(s.Addr(dst), timeout)
-		if err != nil {
-			return nil, err
-		}
-		tc = c
+		// A server on a UNIX socket (unix@, abns@).
+		ec, err = l.DialUnix(s.Server.Path, timeout)
 	} else {
-		d := net.Dialer{Timeout: timeout, KeepAlive: -1}
-		c, err := d.Dial("tcp", s.Addr(dst).String())
-		if err != nil {
-			return nil, err
-		}
-		tc = c.(*net.TCPConn)
+		ec, err = l.Dial(s.Addr(dst), timeout)
 	}
-	var conn net.Conn = tc
+	if err != nil {
+		return nil, err
+	}
+	var conn net.Conn = ec
 	if s.Server.SendProxy || s.Server.SendProxyV2 || s.Server.SSL {
-		_ = tc.SetDeadline(start.Add(timeout))
+		ec.SetReadTimeout(timeout)
+		ec.SetWriteTimeout(timeout)
 		if s.Server.SendProxy || s.Server.SendProxyV2 {
 			hdr := appendProxyV1(nil, src, dst)
 			if s.Server.SendProxyV2 {
 				hdr = appendProxyV2(nil, src, dst)
 			}
-			if _, err := tc.Write(hdr); err != nil {
-				tc.Close()
+			if _, err := ec.Write(hdr); err != nil {
+				ec.Close()
 				return nil, err
 			}
 		}
 		if s.Server.SSL {
 			conf, err := s.tlsClientConfig()
 			if err != nil {
-				tc.Close()
+				ec.Close()
 				return nil, err
 			}
-			tlc := tls.Client(tc, conf)
+			tlc := tls.Client(ec, conf)
 			if err := tlc.Handshake(); err != nil {
-				tc.Close()
+				ec.Close()
 				return nil, err
 			}
 			conn = tlc
 		}
-		_ = tc.SetDeadline(time.Time{})
+		ec.SetReadTimeout(0)
+		ec.SetWriteTimeout(0)
 	}
-	sc := &serverConn{c: conn, srv: s}
-	sc.f.init(conn)
+	sc := &serverConn{c: conn, ec: ec, srv: s}
+	sc.f.init(conn, ec)
 	trackLive(sc)
 	return sc, nil
 }

@@ -49,8 +49,9 @@ func (s *ServerState) ShutdownSessions() int {
 	ls.mu.Lock()
 	n := 0
 	for sc := range ls.conns {
-		if sc.c != nil {
-			sc.c.Close() // the owner's close() later returns the buffer
+		if sc.ec != nil {
+			// On its loop; the owner's close() later returns the buffer.
+			sc.ec.CloseAsync()
 			n++
 		}
 	}

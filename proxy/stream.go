@@ -85,11 +85,13 @@ var errConnect = errors.New("cannot connect to server")
 func (be *Backend) hold(tx *Txn, key *PickKey) error {
 	var s *ServerState
 	var err error
-	if tx.Server != nil {
-		s, err = be.Picker.Take(tx.Server, key)
+	if be.mayQueue && tx.loop != nil && tx.loop.Current() != nil {
+		// With a maxconn the Picker may wait for a slot: then off the
+		// event loop, which serves the others meanwhile (one of them
+		// may free it).
+		s, err = be.takeOffloaded(tx, key)
 	} else {
-		s, err = be.Picker.Pick(key)
-		tx.picked = true
+		s, err = be.takeSlot(tx, key)
 	}
 	if err != nil {
 		tx.Server = nil
@@ -102,6 +104,19 @@ func (be *Backend) hold(tx *Txn, key *PickKey) error {
 		s.Counters.MaxConns.Store(n)
 	}
 	return nil
+}
+
+func (be *Backend) takeSlot(tx *Txn, key *PickKey) (*ServerState, error) {
+	if tx.Server != nil {
+		return be.Picker.Take(tx.Server, key)
+	}
+	tx.picked = true
+	return be.Picker.Pick(key)
+}
+
+func (be *Backend) takeOffloaded(tx *Txn, key *PickKey) (s *ServerState, err error) {
+	tx.loop.Offload(func() { s, err = be.takeSlot(tx, key) })
+	return s, err
 }
 
 // connect picks a server (unless tx.Server is already set by persistence)
@@ -142,7 +157,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 			tx.Tw = time.Since(start)
 		}
 		t0 := time.Now()
-		sc, err := rt.dial(tx.Server, tx.Src, tx.Dst, px.Timeouts.Connect)
+		sc, err := rt.dial(tx.loop, tx.Server, tx.Src, tx.Dst, px.Timeouts.Connect)
 		if err == nil {
 			tx.Tc = time.Since(t0)
 			return sc, nil
@@ -167,7 +182,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		// in a round-robin farm, and then does not wait.
 		redisp := px.Redispatch && (attempt+1 == retries || redispatchEarly(be, tx.Server, direct))
 		if el := time.Since(t0); (!redisp || !rrSpread(be)) && (el < px.Timeouts.Connect || px.Timeouts.Connect <= 0) {
-			time.Sleep(turnAround(px.Timeouts.Connect))
+			tx.loop.Sleep(turnAround(px.Timeouts.Connect))
 		}
 		if redisp {
 			key.Exclude = tx.Server

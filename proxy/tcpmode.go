@@ -2,70 +2,109 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"os"
-	"sync/atomic"
 	"time"
+
+	"halo/proxy/evloop"
 )
 
-// serveTCP runs one mode-tcp connection: choose a backend and a server,
-// connect (retries, redispatch), then copy both ways until both sides
+// tcpSession is one mode-tcp connection: set up in a task (payload
+// inspection, rules, connect with retries), then a tunnel until the end.
+type tcpSession struct {
+	rt   *Runtime
+	l    *listener
+	ls   *loopState
+	ec   *evloop.Conn
+	c    net.Conn // ec, or the *tls.Conn over it
+	tx   Txn
+	be   *Backend
+	sc   *serverConn
+	tun  *tunnel
+	live int
+}
+
+func (t *tcpSession) liveIndex() *int { return &t.live }
+
+// stop ends the connection on a hard stop (a soft stop lets it finish).
+func (t *tcpSession) stop(hard bool) {
+	if !hard {
+		return
+	}
+	if t.tun != nil {
+		t.tun.abort()
+		return
+	}
+	t.ec.Close() // its task unwinds
+}
+
+// serveTCP runs one mode-tcp connection (in a task): choose a backend and
+// a server, connect (retries, redispatch), then a tunnel until both sides
 // have closed (half-close is propagated) or a timeout fires.
-func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
-	defer c.Close()
-	tx := &Txn{}
+func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
+	fe := l.fe
+	t := &tcpSession{rt: rt, l: l, ls: ls, ec: ec, c: c}
+	ls.track(t)
+	tx := &t.tx
 	tx.reset()
 	tx.Frontend, tx.Src, tx.Dst = fe, src, dst
 	tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
 	tx.AcceptAt = time.Now()
 	tx.ReqAt = tx.AcceptAt
 	tx.Th, tx.Ti, tx.TR = 0, 0, 0
-	defer rt.logTxn(tx)
+	tx.loop = ec.Loop()
 	if d := inspectDelay(fe.Proxy); d > 0 {
 		// tcp-request content rules may wait for the client's first
 		// bytes (MorePayload); they are forwarded to the server below.
-		tx.payConn, tx.payUntil, tx.payMax = c, tx.AcceptAt.Add(d), rt.bufsize
+		tx.payConn, tx.payEC, tx.payUntil, tx.payMax = c, ec, tx.AcceptAt.Add(d), rt.bufsize
 	}
-
 	if v := rt.runRequest(tx, fe.Proxy); v != Continue {
 		tx.setTerm('P', 'R')
+		t.end()
 		return
 	}
 	be := rt.chooseBackend(tx)
 	if be == nil {
 		tx.setTerm('P', 'R')
+		t.end()
 		return
 	}
 	if be.Proxy != fe.Proxy {
 		if v := rt.runRequest(tx, be.Proxy); v != Continue {
 			tx.setTerm('P', 'R')
+			t.end()
 			return
 		}
 	}
 	be.Counters.connOpen()
-	defer tx.leaveBackend(be)
+	t.be = be
 	key := PickKey{Src: src, Dst: dst, Txn: tx}
 	sc, err := rt.connect(tx, &key)
 	if err != nil {
+		t.end()
 		return
 	}
-	srv := tx.Server
-	defer func() {
-		sc.close()
-		tx.SrvConn = srv.Counters.CurConns.Load()
-		tx.released = true
-		be.Picker.Release(srv)
-	}()
+	t.sc = sc
 	cliTO := pick(fe.Proxy.Timeouts.Tunnel, fe.Proxy.Timeouts.Client)
 	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
 	if be.Proxy.Timeouts.Tunnel > 0 {
 		cliTO = be.Proxy.Timeouts.Tunnel
 	}
-	cliFin := pick(fe.Proxy.Timeouts.ClientFin, cliTO)
-	srvFin := pick(be.Proxy.Timeouts.ServerFin, srvTO)
-	in, out, cause := rt.tunnel(c, sc.c, tx.Payload, nil, cliTO, srvTO, cliFin, srvFin)
+	t.tun = &tunnel{
+		cli: c, srv: sc.c, cliEC: ec, srvEC: sc.ec,
+		cpre: tx.Payload, cliTO: cliTO, srvTO: srvTO,
+		cliFin: pick(fe.Proxy.Timeouts.ClientFin, cliTO), srvFin: pick(be.Proxy.Timeouts.ServerFin, srvTO),
+		end: t.tunnelEnd,
+	}
+	t.tun.start()
+}
+
+// tunnelEnd is the end of a connected mode-tcp connection.
+func (t *tcpSession) tunnelEnd(in, out int64, cause byte) {
+	tx, be := &t.tx, t.be
+	fe := t.l.fe
+	srv := tx.Server
 	tx.BytesIn, tx.BytesOut = in, out
 	fe.Counters.BytesIn.Add(in)
 	fe.Counters.BytesOut.Add(out)
@@ -78,6 +117,27 @@ func (rt *Runtime) serveTCP(fe *Frontend, c net.Conn, src, dst netip.AddrPort, t
 	}
 	tx.Ta = time.Since(tx.ReqAt)
 	tx.Tt = tx.Ta
+	t.sc.close()
+	tx.SrvConn = srv.Counters.CurConns.Load()
+	tx.released = true
+	be.Picker.Release(srv)
+	t.end()
+}
+
+// end logs the connection, closes it and releases its slots.
+func (t *tcpSession) end() {
+	rt, tx := t.rt, &t.tx
+	if t.be != nil {
+		tx.leaveBackend(t.be)
+	}
+	rt.logTxn(tx)
+	t.ls.untrack(t)
+	t.c.Close()
+	if t.c != net.Conn(t.ec) {
+		t.ec.Close()
+	}
+	rt.leaveConn(t.l.fe)
+	rt.endClient(t.l)
 }
 
 // inspectDelay is the proxy's tcp-request inspect-delay (0 when unset).
@@ -115,9 +175,9 @@ func (tx *Txn) MorePayload() bool {
 		tx.PayloadFinal = true
 		return true
 	}
-	_ = tx.payConn.SetReadDeadline(tx.payUntil)
+	tx.payEC.SetReadDeadline(tx.payUntil)
 	n, err := tx.payConn.Read(tx.Payload[len(tx.Payload):tx.payMax])
-	_ = tx.payConn.SetReadDeadline(time.Time{})
+	tx.payEC.SetReadDeadline(time.Time{})
 	tx.Payload = tx.Payload[:len(tx.Payload)+n]
 	if err != nil {
 		// Timeout (the delay expired), end of stream or an error: the
@@ -132,74 +192,6 @@ func pick(a, b time.Duration) time.Duration {
 		return a
 	}
 	return b
-}
-
-// tunnel copies client↔server until both directions are done. cpre/spre
-// are bytes already read from the client/server to send first. It returns
-// bytes client→server, server→client, and the termination cause ('c'
-// client timeout, 's' server timeout, 'C'/'S' abort, 0 normal).
-func (rt *Runtime) tunnel(cli, srv net.Conn, cpre, spre []byte, cliTO, srvTO, cliFin, srvFin time.Duration) (in, out int64, cause byte) {
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	type res struct {
-		n     int64
-		err   error
-		toSrv bool
-	}
-	ch := make(chan res, 2)
-	var cliIdle, srvIdle atomic.Int64
-	cliIdle.Store(int64(cliTO))
-	srvIdle.Store(int64(srvTO))
-	go func() {
-		n, err := pipe(srv, cli, cpre, &cliIdle, &last)
-		ch <- res{n, err, true}
-	}()
-	go func() {
-		n, err := pipe(cli, srv, spre, &srvIdle, &last)
-		ch <- res{n, err, false}
-	}()
-	for i := 0; i < 2; i++ {
-		r := <-ch
-		if r.toSrv {
-			in = r.n
-		} else {
-			out = r.n
-		}
-		if r.err != nil {
-			// An error or timeout on one side ends both.
-			if cause == 0 {
-				switch {
-				case isTimeout(r.err) && r.toSrv:
-					cause = 'c'
-				case isTimeout(r.err):
-					cause = 's'
-				case r.toSrv:
-					cause = 'C'
-				default:
-					cause = 'S'
-				}
-			}
-			cli.Close()
-			srv.Close()
-			continue
-		}
-		// Clean EOF: propagate the half-close, and bound the other
-		// direction by the fin timeout.
-		if r.toSrv {
-			closeWrite(srv)
-			if srvFin > 0 {
-				srvIdle.Store(int64(srvFin))
-				_ = srv.SetReadDeadline(deadline(srvFin))
-			}
-		} else {
-			closeWrite(cli)
-			if cliFin > 0 {
-				cliIdle.Store(int64(cliFin))
-				_ = cli.SetReadDeadline(deadline(cliFin))
-			}
-		}
-	}
-	return in, out, cause
 }
 
 func deadline(d time.Duration) time.Time {
@@ -219,56 +211,4 @@ func closeWrite(c net.Conn) {
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
-}
-
-// pipeChunk bounds one splice call so the idle deadline can be refreshed.
-const pipeChunk = 1 << 20
-
-// pipe copies src to dst until EOF (nil error) or an error. idle is the
-// inactivity timeout: a read that waits idle with no traffic in either
-// direction (last) fails with os.ErrDeadlineExceeded. io.CopyN between
-// *net.TCPConn uses splice(2) on Linux (the LimitedReader is supported).
-func pipe(dst, src net.Conn, pre []byte, idleTO *atomic.Int64, last *atomic.Int64) (int64, error) {
-	var total int64
-	if len(pre) > 0 {
-		n, err := dst.Write(pre)
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	// io.CopyBuffer takes the splice path between two *net.TCPConn and
-	// uses buf only otherwise (raw sockets of mode http tunnels, TLS).
-	var buf []byte
-	if _, ok := dst.(io.ReaderFrom); !ok {
-		buf = getBuf(32 << 10)
-		defer putBuf(buf)
-	}
-	for {
-		idle := time.Duration(idleTO.Load())
-		if idle > 0 {
-			_ = src.SetReadDeadline(time.Now().Add(idle))
-		}
-		n, err := io.CopyBuffer(dst, io.LimitReader(src, pipeChunk), buf)
-		if n < pipeChunk && err == nil {
-			err = io.EOF // as io.CopyN: a short copy means src ended
-		}
-		total += n
-		if n > 0 {
-			last.Store(time.Now().UnixNano())
-		}
-		switch {
-		case err == nil:
-			continue
-		case err == io.EOF:
-			return total, nil
-		case isTimeout(err) && idle > 0:
-			if n > 0 || time.Since(time.Unix(0, last.Load())) < idle {
-				continue // the other direction was active
-			}
-			return total, err
-		default:
-			return total, err
-		}
-	}
 }

@@ -1,0 +1,349 @@
+package evloop
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Group is the set of loops of a runtime: one per nbthread.
+type Group struct {
+	loops []*Loop
+	wg    sync.WaitGroup
+	next  atomic.Uint32
+}
+
+// NewGroup creates n loops (n <= 0: one per GOMAXPROCS). Start runs them.
+func NewGroup(n int) (*Group, error) {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	g := &Group{}
+	for i := 0; i < n; i++ {
+		l, err := newLoop(g, i)
+		if err != nil {
+			for _, l := range g.loops {
+				l.closeFds()
+			}
+			return nil, err
+		}
+		g.loops = append(g.loops, l)
+	}
+	return g, nil
+}
+
+// Len is the number of loops.
+func (g *Group) Len() int { return len(g.loops) }
+
+// Loop returns loop i.
+func (g *Group) Loop(i int) *Loop { return g.loops[i] }
+
+// Any returns a loop, in turn (work that has no loop of its own).
+func (g *Group) Any() *Loop {
+	return g.loops[int(g.next.Add(1))%len(g.loops)]
+}
+
+// Start runs every loop on its own goroutine.
+func (g *Group) Start() {
+	for _, l := range g.loops {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			l.run()
+		}()
+	}
+}
+
+// Stop asks every loop to close its connections (their tasks see
+// net.ErrClosed), waits for every task to end, and releases the loops.
+func (g *Group) Stop() {
+	for _, l := range g.loops {
+		l.Post(func() { l.stopping = true })
+	}
+	g.wg.Wait()
+}
+
+// Loop is one event loop: an epoll instance, the connections registered
+// with it, a timer wheel and a pool of tasks. Everything a loop owns is
+// touched only on its goroutine (and by its tasks, which run on it); other
+// goroutines reach it through Post.
+type Loop struct {
+	g      *Group
+	id     int
+	epfd   int
+	evfd   int // eventfd: Post wakes epoll_wait through it
+	events []unix.EpollEvent
+	conns  []*Conn // by descriptor
+	gen    uint32
+	nconns int
+
+	base time.Time // monotonic origin of now
+	now  int64     // nanoseconds since base, updated once per iteration
+	nowT time.Time
+
+	wheel wheel
+
+	pend   []*Conn // parked with readiness already known: tell their handler
+	pend2  []*Conn
+	cur    *Task   // the task running now (nil: the loop itself)
+	runq   []*Task // tasks to resume after the current event
+	runq2  []*Task
+	idle   []*Task // parked coroutines, ready for the next job
+	ntasks int     // tasks alive (running, waiting or idle)
+
+	mu       sync.Mutex
+	inbox    []func()
+	inbox2   []func()
+	wakeSent atomic.Bool
+	dead     bool // exited: Post runs functions itself
+
+	pipes []pipe // spare splice pipes (tunnels)
+
+	stopping bool
+	// Callbacks run once per iteration after the events (engine
+	// housekeeping: paused listeners, idle server purges).
+	tick []func()
+}
+
+func newLoop(g *Group, id int) (*Loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	l := &Loop{g: g, id: id, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256), base: time.Now()}
+	l.updateNow()
+	l.wheel.init(l.now)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd), Pad: 0}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		l.closeFds()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Loop) closeFds() {
+	unix.Close(l.epfd)
+	unix.Close(l.evfd)
+}
+
+// ID is the loop's index in its group.
+func (l *Loop) ID() int { return l.id }
+
+// Group returns the loop's group.
+func (l *Loop) Group() *Group { return l.g }
+
+func (l *Loop) updateNow() {
+	l.nowT = time.Now()
+	l.now = int64(l.nowT.Sub(l.base))
+}
+
+// Now is the loop's clock, read once per iteration (as HAProxy's now_ms):
+// cheap, and monotonic. Only on the loop.
+func (l *Loop) Now() time.Time { return l.nowT }
+
+// Mono converts t to the loop's monotonic nanoseconds (zero t: 0).
+func (l *Loop) Mono(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	m := int64(t.Sub(l.base))
+	if m <= 0 {
+		m = 1
+	}
+	return m
+}
+
+// Deadline is now + d in loop nanoseconds (d <= 0: 0, none).
+func (l *Loop) Deadline(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return l.now + int64(d)
+}
+
+// Post runs fn on the loop's goroutine soon. Safe from any goroutine.
+func (l *Loop) Post(fn func()) {
+	l.mu.Lock()
+	if l.dead {
+		// The loop has exited: nothing else touches its state.
+		l.mu.Unlock()
+		fn()
+		return
+	}
+	l.inbox = append(l.inbox, fn)
+	l.mu.Unlock()
+	if l.wakeSent.CompareAndSwap(false, true) {
+		var one = [8]byte{1}
+		unix.Write(l.evfd, one[:])
+	}
+}
+
+// OnTick registers fn to run on the loop once per iteration, after the
+// events (only on the loop).
+func (l *Loop) OnTick(fn func()) { l.tick = append(l.tick, fn) }
+
+func (l *Loop) drainInbox() {
+	var buf [8]byte
+	unix.Read(l.evfd, buf[:])
+	l.wakeSent.Store(false)
+	l.mu.Lock()
+	in := l.inbox
+	l.inbox = l.inbox2[:0]
+	l.inbox2 = nil
+	l.mu.Unlock()
+	for i, fn := range in {
+		fn()
+		in[i] = nil
+	}
+	l.mu.Lock()
+	if l.inbox2 == nil {
+		l.inbox2 = in[:0]
+	}
+	l.mu.Unlock()
+}
+
+// register adds fd to the loop's epoll set (edge-triggered, both
+// directions and the peer's half-close) and table.
+func (l *Loop) register(c *Conn, events uint32) error {
+	fd := c.fd
+	for fd >= len(l.conns) {
+		n := 2 * len(l.conns)
+		if n < 64 {
+			n = 64
+		}
+		nc := make([]*Conn, n)
+		copy(nc, l.conns)
+		l.conns = nc
+	}
+	l.gen++
+	if l.gen == 0 {
+		l.gen = 1
+	}
+	c.gen = l.gen
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(c.gen)}
+	if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return err
+	}
+	l.conns[fd] = c
+	l.nconns++
+	return nil
+}
+
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Conns is the number of descriptors registered with the loop.
+func (l *Loop) Conns() int { return l.nconns }
+
+// Tasks is the number of tasks alive on the loop (running, waiting or
+// parked in the pool).
+func (l *Loop) Tasks() int { return l.ntasks }
+
+func (l *Loop) run() {
+	defer l.finish()
+	for {
+		if l.wakeSent.Load() {
+			l.drainInbox()
+		}
+		l.runQueued()
+		for _, fn := range l.tick {
+			fn()
+		}
+		l.runQueued()
+		if l.stopping {
+			l.closeAll()
+			l.runQueued()
+			if l.ntasks == len(l.idle) && l.nconns == 0 && len(l.runq) == 0 {
+				return
+			}
+		}
+		timeout := -1
+		if len(l.runq) > 0 || l.wakeSent.Load() {
+			timeout = 0
+		} else if when, ok := l.wheel.next(); ok {
+			d := when - l.now
+			if d <= 0 {
+				timeout = 0
+			} else {
+				timeout = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+			}
+		}
+		if l.stopping && (timeout < 0 || timeout > 10) {
+			timeout = 10 // tasks still unwinding (offloaded work)
+		}
+		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		l.updateNow()
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			panic("evloop: epoll_wait: " + err.Error())
+		}
+		for i := 0; i < n; i++ {
+			e := &l.events[i]
+			fd := int(e.Fd)
+			if fd == l.evfd && e.Pad == 0 {
+				l.drainInbox()
+				continue
+			}
+			if fd >= len(l.conns) {
+				continue
+			}
+			c := l.conns[fd]
+			if c == nil || c.gen != uint32(e.Pad) {
+				continue // closed (and maybe reused) since the event was queued
+			}
+			c.event(e.Events)
+			l.runQueued()
+		}
+		if n == len(l.events) && len(l.events) < 4096 {
+			l.events = make([]unix.EpollEvent, 2*len(l.events))
+		}
+		l.wheel.advance(l.now, fireTimer)
+		l.runQueued()
+	}
+}
+
+func fireTimer(t *Timer) { t.h.Expire(t) }
+
+// closeAll closes every connection (stopping): their tasks unwind with
+// net.ErrClosed.
+func (l *Loop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+func (l *Loop) finish() {
+	for _, t := range l.idle {
+		t.stop()
+	}
+	l.idle = nil
+	for i := range l.pipes {
+		l.closePipe(&l.pipes[i])
+	}
+	l.pipes = nil
+	l.closeFds()
+	l.mu.Lock()
+	l.dead = true
+	in := l.inbox
+	l.inbox = nil
+	l.mu.Unlock()
+	for _, fn := range in {
+		fn()
+	}
+}

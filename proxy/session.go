@@ -1,0 +1,481 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"halo/proxy/evloop"
+	"halo/proxy/http1"
+)
+
+// session is one client connection in mode http. Its life on the loop:
+//
+//	parked   waiting for (the rest of) a request head: no task, no
+//	         buffer; a partial head waits in a buffer of its own size.
+//	         The loop wakes it (Ready) on data or at the deadline
+//	         (timeout http-request / http-keep-alive).
+//	serving  a task runs serve: it reads the request, runs the
+//	         transaction (transaction(), blocking-style: a wait yields
+//	         the task), logs, and loops while more requests are already
+//	         there; when a read would wait, it parks again.
+//	tunnel   after 101 Switching Protocols the connection belongs to a
+//	         tunnel (splice, no task) until it ends.
+type session struct {
+	rt  *Runtime
+	fe  *Frontend
+	l   *listener
+	ls  *loopState
+	lp  *evloop.Loop
+	ec  *evloop.Conn // the client socket
+	c   net.Conn     // ec, or the *tls.Conn over it
+	cf  fastConn
+	src netip.AddrPort
+	dst netip.AddrPort
+	tls *TLSConn
+
+	live int // index in ls.live
+
+	// Buffers and the transaction state, held only while a task serves
+	// the connection.
+	*work
+	r, w int
+	next int // where the next request starts once the current one is done
+
+	part     []byte // a partial request head kept while parked
+	partIn   int64  // bytes of the pending request read before parking
+	acceptAt time.Time
+	first    time.Time // first byte of the pending request (zero: none yet)
+	idleAt   time.Time // when the wait for the pending request began
+	nreq     int
+	parked   bool
+	expired  bool // the park deadline passed
+
+	// After 101 Switching Protocols: the tunnel that owns the connection.
+	tun   *tunnel
+	tunSC *serverConn
+	tunBE *Backend
+
+	// Server connections kept by this session, one per server (HAProxy
+	// keeps a session's idle connections attached to it).
+	conns [4]*serverConn
+
+	serveFn func() // s.serve, bound once per pooled session
+}
+
+// bodyBufSize is the buffer for streaming large response bodies.
+const bodyBufSize = 64 << 10
+
+var sessionPool sync.Pool
+
+// errors that end a transaction; the client connection is closed.
+var (
+	errClientGone = errors.New("client closed")
+	errServerGone = errors.New("server closed")
+)
+
+func newSession(rt *Runtime, l *listener, ls *loopState, ec *evloop.Conn, src, dst netip.AddrPort, tlsState *TLSConn) *session {
+	s, _ := sessionPool.Get().(*session)
+	if s == nil {
+		s = new(session)
+		s.serveFn = s.serve
+	}
+	fn := s.serveFn
+	*s = session{rt: rt, fe: l.fe, l: l, ls: ls, lp: ec.Loop(), ec: ec, c: ec, src: src, dst: dst, tls: tlsState, serveFn: fn}
+	s.cf.init(ec, ec)
+	s.acceptAt = time.Now()
+	s.idleAt = s.acceptAt
+	ls.track(s)
+	return s
+}
+
+func (s *session) liveIndex() *int { return &s.live }
+
+func (s *session) timeouts() *Timeouts { return &s.fe.Proxy.Timeouts }
+
+// waitFirst parks a new connection until its first request comes.
+func (s *session) waitFirst() {
+	to := s.timeouts()
+	var dl int64
+	if reqTO := pick(to.HTTPRequest, to.Client); reqTO > 0 {
+		dl = s.lp.Mono(s.acceptAt.Add(reqTO))
+	}
+	s.parked = true
+	s.ec.Park(s, dl)
+}
+
+// Ready implements evloop.Handler for a parked session: data (or the
+// client's close) or the deadline starts a task.
+func (s *session) Ready(c *evloop.Conn, ev evloop.Event) {
+	if ev&(evloop.EvRead|evloop.EvTimeout) == 0 {
+		return
+	}
+	if ev&evloop.EvTimeout != 0 {
+		s.expired = true
+	}
+	s.parked = false
+	s.ec.Unpark()
+	s.lp.Go(s.serveFn)
+}
+
+// stop ends the session on a stop: at once if hard or if it is parked
+// idle between two requests; a busy one ends after its transaction (it
+// sees rt.stopping).
+func (s *session) stop(hard bool) {
+	switch {
+	case s.tun != nil:
+		if hard {
+			s.tun.abort()
+		}
+	case s.parked:
+		if hard || s.idle() {
+			s.ec.Unpark()
+			s.parked = false
+			s.end()
+		}
+	case hard:
+		// A task serves it: closing the sockets makes it unwind.
+		s.ec.Close()
+	}
+}
+
+// idle reports a session waiting for a next request of which nothing
+// came yet.
+func (s *session) idle() bool { return s.nreq > 0 && len(s.part) == 0 }
+
+// serve runs in a task: it serves requests while they come without
+// waiting, and parks the connection when a read would wait.
+func (s *session) serve() {
+	rt := s.rt
+	for {
+		s.acquireWork()
+		tx := &s.tx
+		tx.reset()
+		tx.Frontend, tx.Src, tx.Dst = s.fe, s.src, s.dst
+		tx.TLS, tx.SSL, tx.ClientCert = s.tls.state(), s.tls != nil, s.tls.client()
+		tx.AcceptAt = s.acceptAt
+		tx.firstReq = s.nreq == 0
+		tx.loop = s.lp
+		switch s.readRequest() {
+		case reqPark:
+			s.park()
+			return
+		case reqEnd:
+			s.end()
+			return
+		}
+		keep := s.transaction()
+		s.nreq++
+		if s.tun != nil {
+			// The tunnel owns the connection now; it logs and ends the
+			// session when it is over. Nothing here touches s after.
+			s.startTunnel()
+			return
+		}
+		rt.logTxn(tx)
+		if !keep || rt.stopping.Load() {
+			s.end()
+			return
+		}
+		// Drop the finished request's bytes; keep pipelined ones.
+		n := copy(s.buf, s.buf[s.next:s.w])
+		s.r, s.w, s.next = 0, n, 0
+		s.partIn = 0 // pipelined bytes counted with the request that read them
+		s.first = time.Time{}
+		if n > 0 {
+			s.first = time.Now()
+		}
+		s.idleAt = time.Now()
+	}
+}
+
+type reqState int
+
+const (
+	reqReady reqState = iota // a request head is parsed in s.req
+	reqPark                  // nothing more to read now: park
+	reqEnd                   // close (after an error answer if any)
+)
+
+// readRequest reads until a complete request head is parsed. On a bad
+// request it answers HAProxy's raw 400/408 and ends; on a silent close
+// (client gone, idle keep-alive timeout) it ends too. When a read would
+// wait it says to park: the connection waits on the loop without a task.
+func (s *session) readRequest() reqState {
+	tx := &s.tx
+	tx.BytesIn = s.partIn
+	if s.expired {
+		s.expired = false
+		if !s.rt.stopping.Load() && (s.w > s.r || (s.nreq == 0 && !s.fe.Proxy.IgnoreProbes)) {
+			s.reqError(408, s.first)
+			tx.setTerm('c', 'R')
+		}
+		return reqEnd
+	}
+	for {
+		if s.w > s.r {
+			err := http1.ParseRequest(&s.req, s.buf[s.r:s.w], s.rt.headLimit)
+			if err == nil {
+				break
+			}
+			if err != http1.ErrIncomplete || s.w == len(s.buf) {
+				s.reqError(400, s.first)
+				return reqEnd
+			}
+		}
+		s.ec.SetNonblock(true)
+		n, err := s.cf.Read(s.buf[s.w:])
+		s.ec.SetNonblock(false)
+		if n > 0 {
+			if s.w == s.r && s.first.IsZero() {
+				s.first = time.Now()
+			}
+			s.w += n
+			tx.BytesIn += int64(n)
+			s.partIn = tx.BytesIn
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if err == evloop.ErrWouldBlock {
+			if s.w == s.r && s.nreq > 0 && s.rt.stopping.Load() {
+				return reqEnd // idle on a soft stop
+			}
+			return reqPark
+		}
+		// The client closed or failed: end silently.
+		return reqEnd
+	}
+	tx.ReqAt = s.first
+	now := time.Now()
+	tx.Ti = s.first.Sub(s.idleAt)
+	tx.Th = 0
+	tx.TR = now.Sub(s.first)
+	s.partIn = 0
+	return reqReady
+}
+
+// park releases the task and the buffers until the client sends more;
+// a partial request head is kept in a buffer of its own size.
+func (s *session) park() {
+	to := s.timeouts()
+	reqTO := pick(to.HTTPRequest, to.Client)
+	var dl int64
+	switch {
+	case s.w > s.r:
+		// Partial head: timeout http-request from its first byte.
+		s.part = append(getPart(s.w-s.r), s.buf[s.r:s.w]...)
+		if reqTO > 0 {
+			dl = s.lp.Mono(s.first.Add(reqTO))
+		}
+	case s.nreq == 0:
+		if reqTO > 0 {
+			dl = s.lp.Mono(s.acceptAt.Add(reqTO))
+		}
+	default:
+		// Idle keep-alive: timeout http-keep-alive (else http-request).
+		if kaTO := pick(to.HTTPKeepAlive, reqTO); kaTO > 0 {
+			dl = s.lp.Deadline(kaTO)
+		}
+	}
+	s.releaseWork()
+	s.parked = true
+	s.ec.Park(s, dl)
+}
+
+// end closes the client connection and recycles the session.
+func (s *session) end() {
+	s.ls.untrack(s)
+	s.c.Close()
+	if s.ec != nil && s.c != net.Conn(s.ec) {
+		s.ec.Close()
+	}
+	s.releaseWork()
+	s.releaseConns()
+	putPart(s.part)
+	rt, l, fe := s.rt, s.l, s.fe
+	// Nothing keeps a session once its connection is served (logging is
+	// synchronous, tunnels end before): recycle it.
+	fn := s.serveFn
+	*s = session{serveFn: fn}
+	sessionPool.Put(s)
+	rt.leaveConn(fe)
+	rt.endClient(l)
+}
+
+// work holds a session's per-request buffers and transaction (pooled).
+type work struct {
+	buf     []byte // client read buffer (tune.bufsize); data in buf[r:w]
+	out     []byte // serialized heads
+	scratch []byte // copy of a reply being re-framed
+	req     http1.Message
+	resp    http1.Message
+	tx      Txn
+	ch      http1.Chunked
+}
+
+var workPool sync.Pool
+
+func (s *session) acquireWork() {
+	if s.work != nil {
+		return
+	}
+	w, _ := workPool.Get().(*work)
+	if w == nil {
+		w = &work{out: make([]byte, 0, 1024)}
+		w.req.Headers = make([]http1.Header, 0, 32)
+		w.resp.Headers = make([]http1.Header, 0, 32)
+	}
+	if len(w.buf) != s.rt.bufsize {
+		w.buf = make([]byte, s.rt.bufsize)
+	}
+	s.work = w
+	s.r, s.w, s.next = 0, 0, 0
+	if len(s.part) > 0 {
+		s.w = copy(w.buf, s.part)
+		putPart(s.part)
+		s.part = nil
+	}
+}
+
+func (s *session) releaseWork() {
+	if s.work == nil {
+		return
+	}
+	w := s.work
+	s.work = nil
+	s.r, s.w, s.next = 0, 0, 0
+	// Drop references into the old buffers (and oversized arenas).
+	w.req.Reset()
+	w.resp.Reset()
+	w.tx.reset()
+	w.tx.Req, w.tx.Resp = nil, nil
+	if cap(w.req.Arena) > 64<<10 {
+		w.req.Arena = nil
+	}
+	if cap(w.scratch) > 64<<10 {
+		w.scratch = nil
+	}
+	if cap(w.out) > 64<<10 {
+		w.out = make([]byte, 0, 1024)
+	}
+	workPool.Put(w)
+}
+
+// Partial request heads wait in buffers of their own size class: a
+// slowloris client costs what it sent, not tune.bufsize.
+var partPools [8]sync.Pool // 256 B << i
+
+func partClass(n int) int {
+	c := 0
+	for size := 256; size < n && c < len(partPools)-1; size <<= 1 {
+		c++
+	}
+	return c
+}
+
+func getPart(n int) []byte {
+	c := partClass(n)
+	if 256<<c < n {
+		return make([]byte, 0, n)
+	}
+	if b, ok := partPools[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 256<<c)
+}
+
+func putPart(b []byte) {
+	if b == nil {
+		return
+	}
+	c := partClass(cap(b))
+	if 256<<c != cap(b) {
+		return
+	}
+	b = b[:0]
+	partPools[c].Put(&b)
+}
+
+// releaseConns hands the session's server connections to the servers'
+// idle pools (or closes them) when the client leaves.
+func (s *session) releaseConns() {
+	for i, sc := range s.conns {
+		if sc == nil {
+			continue
+		}
+		s.conns[i] = nil
+		sc.owner = nil
+		if sc.private || s.rt.stopping.Load() {
+			sc.close()
+		} else {
+			sc.srv.putIdle(sc)
+		}
+	}
+}
+
+// reqError answers a request the engine could not read with HAProxy's raw
+// error page (Connection: close) and counts it.
+func (s *session) reqError(status int, first time.Time) {
+	tx := &s.tx
+	page := tx.ErrorPage(status)
+	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
+	n, _ := s.c.Write(page)
+	tx.BytesOut += int64(n)
+	tx.Status = status
+	s.fe.Counters.ErrReq.Add(1)
+	s.fe.Counters.CountStatus(status)
+	s.fe.Counters.BytesOut.Add(int64(n))
+	if status == 400 {
+		tx.setTerm('P', 'R')
+	}
+	if !first.IsZero() {
+		tx.ReqAt = first
+		tx.Ta = time.Since(first)
+	}
+	s.rt.logTxn(tx)
+}
+
+// startTunnel hands the connection to a tunnel after 101 Switching
+// Protocols (WebSocket), bounded by timeout tunnel; tunnelEnd finishes
+// the transaction and the session.
+func (s *session) startTunnel() {
+	sc, be := s.tunSC, s.tunBE
+	fe := s.fe.Proxy
+	cliTO := pick(be.Proxy.Timeouts.Tunnel, pick(fe.Timeouts.Tunnel, fe.Timeouts.Client))
+	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
+	// Bytes the client sent after the upgrade request go first; copied,
+	// as the tunnel may hold them past this task.
+	var cpre []byte
+	if s.w > s.next {
+		cpre = append([]byte(nil), s.buf[s.next:s.w]...)
+	}
+	t := s.tun
+	*t = tunnel{
+		cli: s.c, srv: sc.c, cliEC: s.ec, srvEC: sc.ec, cpre: cpre,
+		cliTO: cliTO, srvTO: srvTO,
+		cliFin: pick(fe.Timeouts.ClientFin, cliTO), srvFin: pick(be.Proxy.Timeouts.ServerFin, srvTO),
+		end: s.tunnelEnd,
+	}
+	t.start()
+}
+
+func (s *session) tunnelEnd(in, out int64, cause byte) {
+	tx := &s.tx
+	sc, be := s.tunSC, s.tunBE
+	tx.BytesIn += in
+	tx.BytesOut += out
+	if cause != 0 {
+		tx.setTerm(cause, 'D')
+	}
+	tx.Ta = time.Since(tx.ReqAt)
+	s.countBytes(be)
+	sc.hard = false // a tunnel ends with both sides shut, as in mode tcp
+	s.dropConn(sc)
+	s.tun, s.tunSC, s.tunBE = nil, nil, nil
+	s.rt.logTxn(tx)
+	s.end()
+}
