@@ -27,8 +27,5 @@ func (f *fastConn) Write(p []byte) (int, error) { return f.c.Write(p) }
 // readTimeout arms an inactivity timeout for the next reads (0: none).
 func (f *fastConn) readTimeout(timeout time.Duration) { f.ec.SetReadTimeout(timeout) }
 
-// readDeadline sets an exact read deadline (zero: none).
-func (f *fastConn) readDeadline(t time.Time) { f.ec.SetReadDeadline(t) }
-
 // writeTimeout arms the timeout for the next writes (0: none).
 func (f *fastConn) writeTimeout(timeout time.Duration) { f.ec.SetWriteTimeout(timeout) }

@@ -337,23 +337,6 @@ func (cs *clientSetup) run() {
 	}
 }
 
-// connAddrs returns c's remote and local addresses.
-func connAddrs(c net.Conn) (src, dst netip.AddrPort) {
-	if ec, ok := c.(*evloop.Conn); ok {
-		return ec.Remote(), ec.Local()
-	}
-	return addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr())
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	switch v := a.(type) {
-	case *net.TCPAddr:
-		ap := v.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	return netip.AddrPort{}
-}
-
 // loopState is the engine's state on one event loop, touched only there.
 type loopState struct {
 	l     *evloop.Loop

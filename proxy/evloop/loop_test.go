@@ -197,7 +197,6 @@ type parker struct {
 	mu     sync.Mutex
 	events []Event
 	reads  []string
-	l      *Loop
 }
 
 func (p *parker) Ready(c *Conn, ev Event) {

@@ -36,7 +36,6 @@ type Tunnel struct {
 	last  int64 // loop time of the last progress
 	tm    Timer
 	ended bool
-	cause byte
 }
 
 type pump struct {
