@@ -12,6 +12,7 @@ import (
 
 	"halo/parser"
 	"halo/proxy"
+	"halo/proxy/acl"
 )
 
 // HAProxyOptions tunes LoadHAProxy. Zero values mean "as haproxy does".
@@ -29,6 +30,9 @@ type HAProxyOptions struct {
 	IgnoreResolveErrors bool
 	// Diag is -dD: .diag messages are shown.
 	Diag bool
+	// Registry is the runtime's vocabulary (fetches, converters, ACL
+	// keywords) statuses are derived from; nil: acl.NewRegistry().
+	Registry *acl.Registry
 }
 
 // pstate is a proxy (or defaults section) under construction: the typed
@@ -85,6 +89,7 @@ type hctx struct {
 	opt HAProxyOptions
 	rep *Report
 	cfg *proxy.Config
+	reg *acl.Registry // the runtime's vocabulary
 
 	abort bool // an error HAProxy treats as ERR_ABORT: stop reading
 
@@ -169,8 +174,11 @@ func LoadHAProxyBytes(name string, data []byte, opt HAProxyOptions) (*proxy.Conf
 }
 
 func loadHAProxyFile(file *parser.File, pdiags []parser.Diag, opt HAProxyOptions, rep *Report) (*proxy.Config, *Report) {
+	if opt.Registry == nil {
+		opt.Registry = acl.NewRegistry()
+	}
 	c := &hctx{
-		opt: opt, rep: rep,
+		opt: opt, rep: rep, reg: opt.Registry,
 		cfg: &proxy.Config{
 			Global:     proxy.Global{TuneBufsize: 16384, TuneMaxrewrite: 1024, Nbthread: 0},
 			HTTPErrors: map[string]map[int][]byte{},

@@ -200,6 +200,7 @@ func buildProxyTable() *Table[*hctx] {
 					Msg: fmt.Sprintf("'log-format' overrides previous '%s' in 'defaults' section.", c.cur.logFmtHere)})
 			}
 			c.cur.logFmtHere = "log-format"
+			c.lowerForFormat(a[0].Value)
 			c.cur.p.LogFormat = a[0].Value
 			c.cur.logFormatSet = d.Pos
 			return nil
@@ -211,6 +212,7 @@ func buildProxyTable() *Table[*hctx] {
 			if len(a) == 0 {
 				return fmt.Errorf("'unique-id-format' expects an argument.")
 			}
+			c.lowerForFormat(a[0].Value)
 			c.cur.p.UniqueIDFormat = a[0].Value
 			return nil
 		}),

@@ -8,27 +8,6 @@ import (
 	"halo/proxy"
 )
 
-// builtinACLs are haproxy's predefined ACLs (configuration.txt 7.4), as
-// fetch + values.
-var builtinACLs = map[string][]string{
-	"TRUE": {"always_true"}, "FALSE": {"always_false"},
-	"LOCALHOST": {"src", "127.0.0.1/8"},
-	"HTTP":      {"req.proto_http"},
-	"HTTP_1.0":  {"req.ver", "1.0"}, "HTTP_1.1": {"req.ver", "1.1"},
-	"HTTP_2.0": {"req.ver", "2.0"}, "HTTP_3.0": {"req.ver", "3.0"},
-	"HTTP_CONTENT":   {"req.hdr_val(content-length)", "gt", "0"},
-	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
-	"HTTP_URL_SLASH": {"url_beg", "/"},
-	"HTTP_URL_STAR":  {"url", "*"},
-	"METH_CONNECT":   {"method", "CONNECT"}, "METH_DELETE": {"method", "DELETE"},
-	"METH_GET": {"method", "GET", "HEAD"}, "METH_HEAD": {"method", "HEAD"},
-	"METH_OPTIONS": {"method", "OPTIONS"}, "METH_POST": {"method", "POST"},
-	"METH_PUT": {"method", "PUT"}, "METH_TRACE": {"method", "TRACE"},
-	"RDP_COOKIE":  {"req.rdp_cookie_cnt", "gt", "0"},
-	"REQ_CONTENT": {"req.len", "gt", "0"},
-	"WAIT_END":    {"wait_end"},
-}
-
 // splitFetch splits "hdr(host),lower,map(f)" into the fetch name, its
 // arguments and the converters.
 func splitFetch(expr string) (name string, args []string, convs []string) {
@@ -104,20 +83,14 @@ func (c *hctx) compileCriterion(words []parser.Word) (*proxy.Criterion, string, 
 	expr := words[0].Value
 	name, fargs, convs := splitFetch(expr)
 	cr := &proxy.Criterion{FetchArgs: fargs, Converters: convs, Line: words[0].Pos.Line}
-	if alias, ok := haproxyACLKeywords[name]; ok {
-		cr.Fetch, cr.Match = alias[0], alias[1]
-		if sig, ok := haproxyFetches[alias[0]]; ok && cr.Match == "" {
-			cr.Match = matchFromType(sig)
-		}
-	} else if sig, ok := haproxyFetches[name]; ok {
-		cr.Fetch, cr.Match = name, matchFromType(sig)
-	} else {
+	fetch, match, ok := c.resolveCriterionFetch(name)
+	if !ok {
 		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
 	}
+	cr.Fetch, cr.Match = fetch, match
 	for _, cv := range convs {
 		cn, cargs, _ := splitFetch(cv)
-		sig, ok := haproxyConverters[cn]
-		if !ok {
+		if !haproxyKnowsConv(cn) {
 			return nil, "", fmt.Errorf("unknown conv method '%s' in ACL expression '%s'", cn, expr)
 		}
 		if strings.HasPrefix(cn, "map") && len(cargs) > 0 {
@@ -125,12 +98,7 @@ func (c *hctx) compileCriterion(words []parser.Word) (*proxy.Criterion, string, 
 				return nil, "", fmt.Errorf("invalid args in converter '%s' : failed to open pattern file <%s> in ACL expression '%s'", cn, cargs[0], expr)
 			}
 		}
-		// haproxy -dKcnv prints "name(args): out => in".
-		out := strings.TrimSpace(sig[strings.Index(sig, ":")+1:])
-		if i := strings.Index(out, " =>"); i >= 0 {
-			out = out[:i]
-		}
-		cr.Match = matchFromType(out)
+		cr.Match = c.convOutMatch(cn)
 	}
 	rest := words[1:]
 	explicit := false
@@ -236,7 +204,7 @@ func decodeACL(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if bad := invalidACLChar(name); bad != 0 {
 		return fmt.Errorf("character '%c' is not permitted in acl name '%s'.", bad, name)
 	}
-	if _, builtin := builtinACLs[name]; builtin {
+	if c.predefinedACL(name) != nil {
 		c.rep.Warnf(d.Pos, "acl '%s' will never match because it masks a predefined ACL.", name)
 	}
 	cr, warn, err := c.compileCriterion(a[1:])
@@ -371,7 +339,7 @@ func (c *hctx) conditionAt(d *parser.Directive, args []parser.Word, what string,
 				acl = &proxy.ACL{Name: "", Criteria: []*proxy.Criterion{cr}}
 				c.lowerForFetch(cr)
 			} else if acl = c.cur.acls[t.Name]; acl == nil {
-				acl = builtinACL(t.Name)
+				acl = c.predefinedACL(t.Name)
 				if acl == nil {
 					return nil, nil, fmt.Errorf("error detected while parsing %s : no such ACL : '%s'.", what, t.Name)
 				}
@@ -389,24 +357,6 @@ func (c *hctx) conditionAt(d *parser.Directive, args []parser.Word, what string,
 		cond.Or = append(cond.Or, terms)
 	}
 	return before, cond, nil
-}
-
-func builtinACL(name string) *proxy.ACL {
-	def, ok := builtinACLs[name]
-	if !ok {
-		return nil
-	}
-	fname, fargs, _ := splitFetch(def[0])
-	cr := &proxy.Criterion{Fetch: fname, FetchArgs: fargs, Values: def[1:]}
-	if alias, ok := haproxyACLKeywords[fname]; ok {
-		cr.Fetch, cr.Match = alias[0], alias[1]
-	} else if sig, ok := haproxyFetches[fname]; ok {
-		cr.Match = matchFromType(sig)
-	}
-	if cr.Match == "" {
-		cr.Match = "str"
-	}
-	return &proxy.ACL{Name: name, Criteria: []*proxy.Criterion{cr}}
 }
 
 func decodeUseBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
@@ -715,14 +665,6 @@ func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
-// lowerForFetch lowers the directive's status when a criterion uses a
-// fetch the runtime does not evaluate (see fetchStatus in haproxy_status.go).
-func (c *hctx) lowerForFetch(cr *proxy.Criterion) {
-	if st, note := fetchStatus(cr.Fetch); st != Supported {
-		c.lowerPart(cr.Fetch, st, note)
-	}
-}
-
 // Rule processing stages, in the order haproxy runs them whatever their
 // order in the file.
 const (
@@ -763,14 +705,12 @@ func (c *hctx) checkSample(expr, shown string) string {
 	if name == "" {
 		return fmt.Sprintf("failed to parse sample expression <%s> : missing fetch method.", shown)
 	}
-	if _, ok := haproxyFetches[name]; !ok {
-		if _, ok := haproxyACLKeywords[name]; !ok {
-			return fmt.Sprintf("failed to parse sample expression <%s> : unknown fetch method '%s'.", shown, name)
-		}
+	if !haproxyKnowsFetch(name) {
+		return fmt.Sprintf("failed to parse sample expression <%s> : unknown fetch method '%s'.", shown, name)
 	}
 	for _, cv := range convs {
 		cn, cargs, _ := splitFetch(cv)
-		if _, ok := haproxyConverters[cn]; !ok {
+		if !haproxyKnowsConv(cn) {
 			return fmt.Sprintf("failed to parse sample expression <%s> : unknown converter '%s'.", shown, cn)
 		}
 		if strings.HasPrefix(cn, "map") && len(cargs) > 0 {
@@ -779,6 +719,7 @@ func (c *hctx) checkSample(expr, shown string) string {
 			}
 		}
 	}
+	c.lowerForSample(expr)
 	return ""
 }
 

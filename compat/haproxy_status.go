@@ -3,6 +3,8 @@ package compat
 import (
 	"sort"
 	"strings"
+
+	"halo/proxy/rules"
 )
 
 // This file is the one place that says how far halo executes each haproxy
@@ -102,8 +104,6 @@ var haproxyProxyStatus = map[string]struct {
 	"log-format-sd":                       {Ignored, "structured data is not added to RFC5424 logs"},
 	"error-log-format":                    {Ignored, "the error log format is the default one"},
 	"log-tag":                             {Ignored, "a per-proxy syslog tag is not applied; the global log-tag is"},
-	"unique-id-header":                    {Ignored, "unique IDs are not generated"},
-	"unique-id-format":                    {Ignored, "unique IDs are not generated"},
 	"monitor fail":                        {Supported, ""},
 	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
 	"stats scope":                         {Ignored, "the stats page shows every proxy"},
@@ -166,8 +166,12 @@ var haproxyProxyStatus = map[string]struct {
 	"balance first":      {Supported, ""},
 }
 
-// httpActionStatus: what halo does with each http-request/-response action.
-var httpActionStatus = map[string]struct {
+// notExecutedActions says what not running an action HAProxy knows means
+// (Ignored: harmless or only a tuning; Unsupported: traffic would go
+// elsewhere). The executed actions and their notes come from the
+// runtime's registry (rules.Actions); an action in neither list is
+// refused as not executed.
+var notExecutedActions = map[string]struct {
 	s    Status
 	note string
 }{
@@ -183,29 +187,41 @@ var httpActionStatus = map[string]struct {
 	"send-spoe-group": {Ignored, "SPOE is not implemented"},
 	"set-dst":         {Ignored, "the destination address is not changed"}, "set-dst-port": {Ignored, "the destination port is not changed"},
 	"set-src": {Ignored, "the source address is not changed"}, "set-src-port": {Ignored, "the source port is not changed"},
-	"set-log-level": {Ignored, "not executed"}, "set-mark": {Ignored, "not executed"}, "set-nice": {Ignored, "not executed"},
+	"set-mark": {Ignored, "not executed"}, "set-nice": {Ignored, "not executed"},
 	"set-tos": {Ignored, "not executed"}, "disable-l7-retry": {Ignored, "not executed"}, "strict-mode": {Ignored, "not executed"},
 	"set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
 	"set-timeout":   {Ignored, "not executed"},
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
-	"tarpit":      {Partial, "answered at once, without holding the connection for 'timeout tarpit'"},
-	"silent-drop": {Partial, "the connection is closed without the TTL trick"},
-	"reject":      {Supported, ""},
-	"use-service": {Supported, ""},
 }
 
-// fetchStatus says whether a sample fetch used in an ACL is evaluated.
-func fetchStatus(fetch string) (Status, string) {
-	switch {
-	case strings.HasPrefix(fetch, "sc_") || strings.HasPrefix(fetch, "sc0_") || strings.HasPrefix(fetch, "sc1_") ||
-		strings.HasPrefix(fetch, "sc2_") || strings.HasPrefix(fetch, "src_") || strings.HasPrefix(fetch, "table_"):
-		return Ignored, "stick-table fetches are not implemented; the ACL never matches"
-	case strings.HasPrefix(fetch, "lua."):
-		return Unsupported, "Lua fetches are not supported"
-	case payloadFetches[fetch]:
-		return Ignored, "the connection's first bytes are not inspected by the runtime"
+// notExecutedTCPAction is notExecutedActions for tcp-request rules.
+func notExecutedTCPAction(name string) (Status, string) {
+	switch name {
+	case "expect-proxy", "expect-netscaler-cip":
+		return Unsupported, "the PROXY protocol header would reach the application: not executed by the runtime"
+	case "use-service", "set-dst", "set-dst-port":
+		return Unsupported, "not executed, and traffic would go elsewhere"
 	}
-	return Supported, ""
+	return Ignored, "this tcp-request action is not executed by the runtime"
+}
+
+// actionStatus derives an action's status: the runtime's registry for
+// the actions it executes in that rule list, else what not executing it
+// means.
+func actionStatus(set rules.Ruleset, name string, runtime map[string]rules.ActionInfo) (Status, string) {
+	if a, ok := runtime[name]; ok && a.Rulesets&set != 0 {
+		if a.Note != "" {
+			return Partial, a.Note
+		}
+		return Supported, ""
+	}
+	if set&(rules.TCPRequestConnection|rules.TCPRequestSession|rules.TCPRequestContent) != 0 {
+		return notExecutedTCPAction(name)
+	}
+	if n, ok := notExecutedActions[name]; ok {
+		return n.s, n.note
+	}
+	return Unsupported, "not executed by halo"
 }
 
 // bindParamStatus says what halo does with each bind parameter (the
@@ -274,50 +290,25 @@ func init() {
 			panic("compat: status for unknown global keyword " + k)
 		}
 	}
-	for name, v := range httpActionStatus {
-		for _, kind := range []string{"http-request", "http-response"} {
-			if _, ok := actionName(kind, name); ok {
-				key := kind + " " + name
-				if proxyTable.Get(key) == nil {
-					proxyTable.Add(hrow{Name: key, Status: v.s, Note: v.note, Sub: true})
-				}
-			}
-		}
+	// Each action HAProxy knows gets a row so the report and docs list
+	// it; the rule decoder is the "http-request" row, these rows carry
+	// statuses, derived from the runtime's action registry.
+	runtime := map[string]rules.ActionInfo{}
+	for _, a := range rules.Actions() {
+		runtime[a.Name] = a
 	}
-	// Each known action gets a row so the report and docs list it; the
-	// rule decoder is the "http-request" row, these rows carry statuses.
-	for kind, acts := range httpActions {
-		if kind == "http-after-response" {
-			continue // its rows are added with the tcp-request ones below
-		}
-		for _, a := range acts {
-			key := kind + " " + strings.TrimSuffix(a, "*")
-			if proxyTable.Get(key) == nil {
-				proxyTable.Add(hrow{Name: key, Status: Supported, Sub: true})
-			}
-		}
-	}
-	// tcp-request rules: the runtime executes the accept/reject/silent-drop
-	// decisions (proxy/rules/tcp.go); other actions are not executed.
-	for stage, acts := range tcpActions {
-		for _, a := range acts {
+	for kind, set := range map[string]rules.Ruleset{"http-request": rules.HTTPRequest, "http-response": rules.HTTPResponse} {
+		for _, a := range httpActions[kind] {
 			name := strings.TrimSuffix(a, "*")
-			key := "tcp-request " + stage + " " + name
-			if proxyTable.Get(key) != nil {
-				continue
-			}
-			st, note := Ignored, "this tcp-request action is not executed by the runtime"
-			switch name {
-			case "accept", "reject":
-				st, note = Supported, ""
-			case "silent-drop":
-				st, note = Partial, "the connection is closed like reject (no TTL trick)"
-			case "expect-proxy", "expect-netscaler-cip":
-				st, note = Unsupported, "the PROXY protocol header would reach the application: not executed by the runtime"
-			case "use-service", "set-dst", "set-dst-port":
-				st, note = Unsupported, "not executed, and traffic would go elsewhere"
-			}
-			proxyTable.Add(hrow{Name: key, Status: st, Note: note, Sub: true})
+			st, note := actionStatus(set, name, runtime)
+			proxyTable.Add(hrow{Name: kind + " " + name, Status: st, Note: note, Sub: true})
+		}
+	}
+	for stage, set := range map[string]rules.Ruleset{"connection": rules.TCPRequestConnection, "session": rules.TCPRequestSession, "content": rules.TCPRequestContent} {
+		for _, a := range tcpActions[stage] {
+			name := strings.TrimSuffix(a, "*")
+			st, note := actionStatus(set, name, runtime)
+			proxyTable.Add(hrow{Name: "tcp-request " + stage + " " + name, Status: st, Note: note, Sub: true})
 		}
 	}
 	for _, a := range httpActions["http-after-response"] {
@@ -398,14 +389,4 @@ func HAProxyKeywords() []KeywordInfo {
 		out = append(out, KeywordInfo{Section: "bind", Keyword: name, Status: st, Note: note})
 	}
 	return out
-}
-
-// payloadFetches read a connection's raw first bytes and are not
-// implemented by the runtime (req.ssl_sni, req.ssl_alpn,
-// req.ssl_hello_type, req.len, req.payload and req.rdp_cookie(_cnt) are).
-var payloadFetches = map[string]bool{
-	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true,
-	"req.payload_lv": true, "payload_lv": true,
-	"rep_ssl_hello_type": true, "res.ssl_hello_type": true,
-	"res.payload": true, "res.payload_lv": true, "res.len": true,
 }

@@ -11,6 +11,7 @@ import (
 
 	"halo/parser"
 	"halo/proxy"
+	"halo/proxy/acl"
 )
 
 func load(t *testing.T, src string) (*proxy.Config, *Report) {
@@ -307,7 +308,7 @@ func TestCompileCriterion(t *testing.T) {
 		{"missing pattern file", "path -f /nonexistent/list", "", "", "", "", "failed to open pattern file </nonexistent/list>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &hctx{opt: HAProxyOptions{ReadFile: noRead, Resolve: func(string) (netip.Addr, error) { return netip.Addr{}, os.ErrNotExist }}, resolved: map[string]resolveResult{}}
+			c := &hctx{opt: HAProxyOptions{ReadFile: noRead, Resolve: func(string) (netip.Addr, error) { return netip.Addr{}, os.ErrNotExist }}, resolved: map[string]resolveResult{}, reg: acl.NewRegistry()}
 			var words []parser.Word
 			for _, f := range strings.Fields(tc.acl) {
 				words = append(words, parser.Word{Value: f})

@@ -243,6 +243,10 @@ func (tx *Txn) SetReply(raw []byte, close bool) {
 	tx.ReplyClose = close
 }
 
+// FirstRequest reports whether this is the first request of its client
+// connection (the http_first_req fetch).
+func (tx *Txn) FirstRequest() bool { return tx.firstReq }
+
 // ErrorPage returns the raw response HAProxy would send for status:
 // the backend's errorfile, else the frontend's, else the built-in page.
 func (tx *Txn) ErrorPage(status int) []byte {

@@ -365,6 +365,10 @@ func capName(p *Proxy) string {
 // Done is closed when the runtime has stopped.
 func (rt *Runtime) Done() <-chan struct{} { return rt.done }
 
+// Stopping reports whether a soft or hard stop has begun (the stopping
+// sample fetch).
+func (rt *Runtime) Stopping() bool { return rt.stopping.Load() }
+
 // SoftStop stops listening and lets established connections finish
 // (SIGUSR1); Done is closed when the last one ends. Idle keep-alive client
 // connections are closed at their next request boundary.

@@ -15,7 +15,9 @@ import (
 type matchKind uint8
 
 const (
-	mFound matchKind = iota
+	// mAuto: no method given; the fetch's output type decides.
+	mAuto matchKind = iota
+	mFound
 	mBool
 	mInt
 	mIP
@@ -34,12 +36,6 @@ var matchNames = map[string]matchKind{
 	"found": mFound, "bool": mBool, "int": mInt, "ip": mIP, "str": mStr,
 	"beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "dir": mDir,
 	"dom": mDom, "len": mLen, "bin": mBin,
-}
-
-// suffix matchers derived from ACL keywords such as path_beg, hdr_reg.
-var suffixes = map[string]matchKind{
-	"beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "dir": mDir,
-	"dom": mDom, "len": mLen,
 }
 
 type intRange struct{ lo, hi int64 }
@@ -84,7 +80,7 @@ type Compiler struct {
 
 // NewCompiler returns a compiler using o (which may be nil).
 func NewCompiler(o *Options) *Compiler {
-	return &Compiler{Opts: o, cache: map[*proxy.ACL]*ACL{}}
+	return &Compiler{Opts: o.withRegistry(), cache: map[*proxy.ACL]*ACL{}}
 }
 
 // Cond compiles a condition; nil compiles to nil (always true).
@@ -118,7 +114,7 @@ func (cp *Compiler) ACL(a *proxy.ACL) (*ACL, error) {
 	out := &ACL{Name: a.Name}
 	crits := a.Criteria
 	if len(crits) == 0 {
-		b, ok := Builtin(a.Name)
+		b, ok := cp.Opts.registry().Predefined(a.Name)
 		if !ok {
 			return nil, fmt.Errorf("no such ACL : '%s'", a.Name)
 		}
@@ -138,47 +134,9 @@ func (cp *Compiler) ACL(a *proxy.ACL) (*ACL, error) {
 	return out, nil
 }
 
-// builtins are HAProxy's predefined ACLs (configuration.txt §7.4).
-var builtins = map[string][]string{
-	"FALSE":          {"always_false"},
-	"TRUE":           {"always_true"},
-	"HTTP":           {"req.proto_http"},
-	"HTTP_1.0":       {"req.ver", "1.0"},
-	"HTTP_1.1":       {"req.ver", "1.1"},
-	"HTTP_2.0":       {"req.ver", "2.0"},
-	"HTTP_CONTENT":   {"hdr_val(content-length)", "gt", "0"},
-	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
-	"HTTP_URL_SLASH": {"url_beg", "/"},
-	"HTTP_URL_STAR":  {"url", "*"},
-	"LOCALHOST":      {"src", "127.0.0.1/8", "::1"},
-	"METH_CONNECT":   {"method", "CONNECT"},
-	"METH_DELETE":    {"method", "DELETE"},
-	"METH_GET":       {"method", "GET", "HEAD"},
-	"METH_HEAD":      {"method", "HEAD"},
-	"METH_OPTIONS":   {"method", "OPTIONS"},
-	"METH_POST":      {"method", "POST"},
-	"METH_PUT":       {"method", "PUT"},
-	"METH_TRACE":     {"method", "TRACE"},
-	"RDP_COOKIE":     {"req.rdp_cookie_cnt", "gt", "0"},
-	"REQ_CONTENT":    {"req.len", "gt", "0"},
-	"WAIT_END":       {"wait_end"},
-}
-
-// Builtin returns the predefined ACL called name, if there is one.
-func Builtin(name string) (*proxy.ACL, bool) {
-	w, ok := builtins[name]
-	if !ok {
-		return nil, false
-	}
-	if name == "HTTP" {
-		// Every request halo evaluates HTTP rules on is HTTP.
-		w = []string{"always_true"}
-	}
-	return &proxy.ACL{Name: name, Criteria: []*proxy.Criterion{{Fetch: w[0], Values: w[1:]}}}, true
-}
-
 // CompileCriterion compiles one acl line / anonymous ACL term.
 func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
+	o = o.withRegistry()
 	name := pc.Fetch
 	args := pc.FetchArgs
 	convs := pc.Converters
@@ -199,22 +157,18 @@ func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
 			convs = append([]string{callString(cn, ca)}, convs...)
 		}
 	}
-	match, hasMatch := matchKind(0), false
-	base := name
-	if fetchDefs[name] == nil {
-		if i := strings.LastIndexByte(name, '_'); i > 0 {
-			if m, ok := suffixes[name[i+1:]]; ok && fetchDefs[name[:i]] != nil {
-				base, match, hasMatch = name[:i], m, true
-			}
-		}
+	// An ACL keyword (path_beg, hdr_sub …) names a fetch and a method.
+	match := mAuto
+	if k, ok := o.registry().aclKws[name]; ok {
+		name, match = k.fetch, k.match
 	}
-	f, err := newFetch(base, args, o, true)
+	f, err := newFetch(name, args, o, true)
 	if err != nil {
 		return nil, err
 	}
 	c := &Criterion{f: f, line: pc.Line}
-	if !hasMatch {
-		match = f.def.match
+	if match == mAuto {
+		match = f.def.defaultMatch()
 	}
 	for _, cs := range convs {
 		cn, ca, rest, err := splitCall(cs)
@@ -562,7 +516,7 @@ func (c *Criterion) Eval(ctx *Ctx) bool {
 			return false
 		}
 		for _, cv := range c.convs {
-			v, ok = cv.def.fn(ctx, cv, v)
+			v, ok = cv.apply(ctx, v)
 			if !ok {
 				break
 			}

@@ -27,11 +27,30 @@ func crit(words string) *proxy.Criterion {
 	return c
 }
 
+// testConfig has a backend "up" with two usable servers and "down" with
+// one in maintenance.
+var testConfig = &proxy.Config{Proxies: []*proxy.Proxy{
+	{Name: "up", ID: 2, Cap: proxy.CapBE, Servers: []*proxy.Server{{Name: "a", ID: 1, Weight: 1}, {Name: "b", ID: 2, Weight: 1}}},
+	{Name: "down", ID: 3, Cap: proxy.CapBE, Servers: []*proxy.Server{{Name: "c", ID: 1, Weight: 1, Disabled: true}}},
+}}
+
+var testRuntime = func() *proxy.Runtime {
+	for _, p := range testConfig.Proxies {
+		for _, s := range p.Servers {
+			s.Resolved = true
+		}
+	}
+	rt, err := proxy.New(testConfig)
+	if err != nil {
+		panic(err)
+	}
+	return rt
+}()
+
 var opts = &acl.Options{
-	NbSrv: func(be string) (func() int, error) {
-		n := map[string]int{"up": 2, "down": 0}[be]
-		return func() int { return n }, nil
-	},
+	Registry: acl.NewRegistry(),
+	Config:   testConfig,
+	Runtime:  testRuntime,
 	Userlists: map[string]*proxy.Userlist{"ul": {Name: "ul", Users: map[string]proxy.UserEntry{
 		"bob":   {Password: "pw", Insecure: true, Groups: []string{"dev"}},
 		"alice": {Password: "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1"},
@@ -177,7 +196,7 @@ func TestCompileErrors(t *testing.T) {
 		{"bad userlist", "http_auth(none)", "unable to find userlist 'none'"},
 		{"bad converter", "path,nope x", "unknown converter 'nope'"},
 		{"unclosed", "hdr(host x", "missing closing parenthesis"},
-		{"payload fetch not implemented", "req.ssl_ec_ext", "reads the raw connection payload"},
+		{"payload fetch not implemented", "req.ssl_ec_ext", "unknown fetch method"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,14 +390,18 @@ func FuzzFetches(f *testing.F) {
 }
 
 func TestVarScopes(t *testing.T) {
-	var a, b acl.Vars
-	a.Set("txn.x", []byte("1"))
-	a.Set("proc.shared", []byte("p"))
+	proc := acl.NewProcVars()
+	a, b := acl.Vars{Proc: proc}, acl.Vars{Proc: proc}
+	a.Set("txn.x", acl.Value{Kind: acl.KInt, I: 1})
+	a.Set("proc.shared", acl.Value{Kind: acl.KStr, B: []byte("p")})
 	if _, ok := b.Get("txn.x"); ok {
 		t.Error("txn variables must not leak between transactions")
 	}
-	if v, ok := b.Get("proc.shared"); !ok || string(v) != "p" {
-		t.Errorf("proc variable not shared: %q %v", v, ok)
+	if v, ok := b.Get("proc.shared"); !ok || string(v.B) != "p" || v.Kind != acl.KStr {
+		t.Errorf("proc variable not shared: %+v %v", v, ok)
+	}
+	if v, ok := a.Get("txn.x"); !ok || v.Kind != acl.KInt || v.I != 1 {
+		t.Errorf("variables keep their type: %+v %v", v, ok)
 	}
 	a.Reset()
 	if _, ok := a.Get("txn.x"); ok {

@@ -1,5 +1,10 @@
 package acl
 
+import (
+	"fmt"
+	"strconv"
+)
+
 // TLS ClientHello parsing for the payload fetches req.ssl_sni,
 // req.ssl_alpn and req.ssl_hello_type, following HAProxy's
 // smp_fetch_ssl_hello_* (src/payload.c): the hello must sit in the first
@@ -177,86 +182,101 @@ func (c *Ctx) payloadMiss(final bool) {
 	}
 }
 
-func init() {
-	def(&fetchDef{name: "req.len", out: KInt, match: mInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
-			return Value{}, false
-		}
-		b, final := c.payload()
-		c.payloadMiss(final)
-		return Value{Kind: KInt, I: int64(len(b))}, true
-	}}, "req_len")
-	def(&fetchDef{name: "req.payload", out: KStr, match: mBin, minArgs: 2, maxArgs: 2, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
-			return Value{}, false
-		}
-		off, n := f.off, f.size
-		b, final := c.payload()
-		if n == 0 {
-			if off > len(b) {
+// payloadFetches read the client's first bytes in mode tcp
+// (configuration.txt §7.3.5).
+func payloadFetches() []*fetchDef {
+	return []*fetchDef{
+		{name: "req.len", aliases: []string{"req_len"}, out: KInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if !once(st) {
+				return Value{}, false
+			}
+			b, final := c.payload()
+			c.payloadMiss(final)
+			return Value{Kind: KInt, I: int64(len(b))}, true
+		}},
+		{name: "req.payload", aliases: []string{"payload"}, out: KBin, minArgs: 2, maxArgs: 2, compile: payloadArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if !once(st) {
+				return Value{}, false
+			}
+			off, n := int(f.num), int(f.num2)
+			b, final := c.payload()
+			if n == 0 {
+				if off > len(b) {
+					c.payloadMiss(final)
+					return Value{}, false
+				}
+				c.payloadMiss(final) // the rest of the buffer may grow
+				return Value{Kind: KBin, B: b[off:]}, true
+			}
+			if off+n > len(b) {
 				c.payloadMiss(final)
 				return Value{}, false
 			}
-			c.payloadMiss(final) // the rest of the buffer may grow
-			return Value{Kind: KStr, B: b[off:]}, true
-		}
-		if off+n > len(b) {
-			c.payloadMiss(final)
-			return Value{}, false
-		}
-		return Value{Kind: KStr, B: b[off : off+n]}, true
-	}}, "payload")
-	def(&fetchDef{name: "req.ssl_hello_type", out: KInt, match: mInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
-			return Value{}, false
-		}
-		b, final := c.payload()
-		t, r := helloType(b)
-		if r == helloShort {
-			c.payloadMiss(final)
-		}
-		return Value{Kind: KInt, I: t}, r == helloOK
-	}}, "req_ssl_hello_type")
-	def(&fetchDef{name: "req.ssl_sni", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
-			return Value{}, false
-		}
-		b, final := c.payload()
-		h, r := parseHello(b)
-		if r == helloShort {
-			c.payloadMiss(final)
-		}
-		if r != helloOK || h.sni == nil {
-			return Value{}, false
-		}
-		return Value{Kind: KStr, B: h.sni}, true
-	}}, "req_ssl_sni")
-	// req.ssl_alpn gives each protocol the client offers in ACL mode (any
-	// may match), the first one as a sample.
-	def(&fetchDef{name: "req.ssl_alpn", out: KStr, match: mStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if *st < 0 {
-			return Value{}, false
-		}
-		b, final := c.payload()
-		h, r := parseHello(b)
-		if r == helloShort {
-			c.payloadMiss(final)
-		}
-		if r != helloOK {
-			*st = -1
-			return Value{}, false
-		}
-		pos := *st
-		p, ok := nextALPN(h.alpn, &pos)
-		if !ok {
-			*st = -1
-			return Value{}, false
-		}
-		if f.multi {
-			*st = pos
-		} else {
-			*st = -1
-		}
-		return Value{Kind: KStr, B: p}, true
-	}})
+			return Value{Kind: KBin, B: b[off : off+n]}, true
+		}},
+		{name: "req.ssl_hello_type", aliases: []string{"req_ssl_hello_type"}, out: KInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if !once(st) {
+				return Value{}, false
+			}
+			b, final := c.payload()
+			t, r := helloType(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			return Value{Kind: KInt, I: t}, r == helloOK
+		}},
+		{name: "req.ssl_sni", aliases: []string{"req_ssl_sni"}, out: KStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if !once(st) {
+				return Value{}, false
+			}
+			b, final := c.payload()
+			h, r := parseHello(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			if r != helloOK || h.sni == nil {
+				return Value{}, false
+			}
+			return Value{Kind: KStr, B: h.sni}, true
+		}},
+		// req.ssl_alpn gives each protocol the client offers in ACL mode (any
+		// may match), the first one as a sample.
+		{name: "req.ssl_alpn", out: KStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if *st < 0 {
+				return Value{}, false
+			}
+			b, final := c.payload()
+			h, r := parseHello(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			if r != helloOK {
+				*st = -1
+				return Value{}, false
+			}
+			pos := *st
+			p, ok := nextALPN(h.alpn, &pos)
+			if !ok {
+				*st = -1
+				return Value{}, false
+			}
+			if f.multi {
+				*st = pos
+			} else {
+				*st = -1
+			}
+			return Value{Kind: KStr, B: p}, true
+		}},
+	}
+}
+
+// payloadArgs compiles (offset,length) of req.payload.
+func payloadArgs(f *fetch, o *Options) error {
+	off, err1 := strconv.Atoi(f.args[0])
+	n, err2 := strconv.Atoi(f.args[1])
+	if err1 != nil || err2 != nil || off < 0 || n < 0 {
+		return fmt.Errorf("invalid offset or length")
+	}
+	f.num, f.num2 = int64(off), int64(n)
+	return nil
 }

@@ -6,18 +6,88 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Map is a loaded map file (configuration.txt §7.3.1 "map"): one
-// "key value" pair per line, '#' comments, first match wins.
+// "key value" pair per line, '#' comments. Exact strings and addresses
+// are looked up as in HAProxy's trees (an exact key; the longest prefix);
+// other keys are tried in file order, the first match winning.
 type Map struct {
-	match matchKind
-	keys  [][]byte
-	vals  [][]byte
-	exact map[string][]byte
-	res   []*regexp.Regexp
-	ips   []netip.Prefix
-	ints  []int64
+	match    matchKind
+	keys     [][]byte
+	vals     [][]byte
+	exactIdx map[string]int
+	res      []*regexp.Regexp
+	ips      []netip.Prefix
+	ints     []int64
+	// regm: map_regm substitutes the key's \N groups into the value.
+	regm bool
+	// out is the type of the values (map_*_int, map_*_ip); outv holds
+	// them parsed.
+	out  Kind
+	outv []Value
+}
+
+// mapConvs are the map_<match>[_<output>] converters.
+func mapConvs() []*convDef {
+	var out []*convDef
+	add := func(name string, outKind Kind) {
+		out = append(out, &convDef{name: name, minArgs: 1, maxArgs: 2, out: outKind, compile: compileMap, fn: convMap})
+	}
+	add("map", KStr)
+	add("map_regm", KStr)
+	for _, m := range []string{"str", "beg", "sub", "dir", "dom", "end", "reg", "int", "ip"} {
+		add("map_"+m, KStr)
+		add("map_"+m+"_int", KInt)
+		add("map_"+m+"_ip", KIP)
+	}
+	return out
+}
+
+func compileMap(cv *conv, o *Options) error {
+	m, err := LoadMap(cv.args[0], cv.def.name, o)
+	if err != nil {
+		return err
+	}
+	cv.m = m
+	if len(cv.args) > 1 {
+		d, err := parseMapValue(cv.args[1], m.out)
+		if err != nil {
+			return fmt.Errorf("invalid default value '%s': %v", cv.args[1], err)
+		}
+		cv.ref = d
+	}
+	return nil
+}
+
+func convMap(c *Ctx, cv *conv, v Value) (Value, bool) {
+	if r, ok := cv.m.lookupValue(c, v); ok {
+		return r, true
+	}
+	if d, ok := cv.ref.(Value); ok {
+		return d, true
+	}
+	return Value{}, false
+}
+
+// parseMapValue reads a map value (or default) of the map's output type.
+func parseMapValue(s string, k Kind) (Value, error) {
+	switch k {
+	case KInt:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return Value{}, fmt.Errorf("'%s' is not an integer", s)
+		}
+		return intVal(n), nil
+	case KIP:
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return Value{}, fmt.Errorf("'%s' is not an IP address", s)
+		}
+		return Value{Kind: KIP, IP: a.Unmap()}, nil
+	}
+	return strVal([]byte(s)), nil
 }
 
 // ParseMapFile splits a map file into keys and values. The value is the
@@ -47,8 +117,18 @@ func LoadMap(path, kind string, o *Options) (*Map, error) {
 		return nil, fmt.Errorf("failed to load map file <%s>", path)
 	}
 	keys, vals := ParseMapFile(data)
-	m := &Map{match: mStr}
+	m := &Map{match: mStr, out: KStr}
+	switch {
+	case strings.HasSuffix(kind, "_int") && kind != "map_int":
+		m.out = KInt
+		kind = strings.TrimSuffix(kind, "_int")
+	case strings.HasSuffix(kind, "_ip") && kind != "map_ip":
+		m.out = KIP
+		kind = strings.TrimSuffix(kind, "_ip")
+	}
 	switch kind {
+	case "map_regm":
+		m.match, m.regm = mReg, true
 	case "map_beg":
 		m.match = mBeg
 	case "map_end":
@@ -89,59 +169,98 @@ func LoadMap(path, kind string, o *Options) (*Map, error) {
 		}
 		m.keys = append(m.keys, []byte(k))
 		m.vals = append(m.vals, []byte(vals[i]))
+		if m.out != KStr {
+			ov, err := parseMapValue(vals[i], m.out)
+			if err != nil {
+				return nil, fmt.Errorf("map file <%s>: %v", path, err)
+			}
+			m.outv = append(m.outv, ov)
+		}
 	}
 	if m.match == mStr {
-		m.exact = make(map[string][]byte, len(keys))
+		m.exactIdx = make(map[string]int, len(keys))
 		for i := len(keys) - 1; i >= 0; i-- { // first occurrence wins
-			m.exact[keys[i]] = m.vals[i]
+			m.exactIdx[keys[i]] = i
 		}
 	}
 	return m, nil
 }
 
-// Lookup returns the value of the first key matching v.
+// lookupValue returns the value of v's key, typed as the map's output.
+func (m *Map) lookupValue(c *Ctx, v Value) (Value, bool) {
+	i, ok := m.find(c, v)
+	if !ok {
+		return Value{}, false
+	}
+	if m.out != KStr {
+		return m.outv[i], true
+	}
+	if m.regm {
+		s := toStr(c, v)
+		re := m.res[i]
+		loc := re.FindSubmatchIndex(s)
+		buf := re.Expand(c.scratchBuf(), []byte(regsubTemplate(string(m.vals[i]))), s, loc)
+		c.keepScratch(buf)
+		return strVal(buf), true
+	}
+	return strVal(m.vals[i]), true
+}
+
+// Lookup returns the value of v's key.
 func (m *Map) Lookup(c *Ctx, v Value) ([]byte, bool) {
+	i, ok := m.find(c, v)
+	if !ok {
+		return nil, false
+	}
+	return m.vals[i], true
+}
+
+// find returns the index of v's key: the exact key, the longest prefix
+// holding an address, else the first key matching in file order.
+func (m *Map) find(c *Ctx, v Value) (int, bool) {
 	switch m.match {
 	case mIP:
 		ip, ok := v.asIP()
 		if !ok {
-			return nil, false
+			return 0, false
 		}
+		ip = ip.Unmap()
+		best, bits := -1, -1
 		for i, p := range m.ips {
-			if p.Contains(ip.Unmap()) {
-				return m.vals[i], true
+			if p.Contains(ip) && p.Bits() > bits {
+				best, bits = i, p.Bits()
 			}
 		}
-		return nil, false
+		return best, best >= 0
 	case mInt:
 		n, ok := v.asInt()
 		if !ok {
-			return nil, false
+			return 0, false
 		}
 		for i, k := range m.ints {
 			if k == n {
-				return m.vals[i], true
+				return i, true
 			}
 		}
-		return nil, false
+		return 0, false
 	}
 	s := toStr(c, v)
 	switch m.match {
 	case mStr:
-		r, ok := m.exact[string(s)]
-		return r, ok
+		i, ok := m.exactIdx[string(s)]
+		return i, ok
 	case mReg:
 		for i, re := range m.res {
 			if re.Match(s) {
-				return m.vals[i], true
+				return i, true
 			}
 		}
-		return nil, false
+		return 0, false
 	}
 	for i, k := range m.keys {
 		if matchStr(m.match, s, k) {
-			return m.vals[i], true
+			return i, true
 		}
 	}
-	return nil, false
+	return 0, false
 }

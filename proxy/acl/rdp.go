@@ -52,8 +52,9 @@ func RDPCookie(b []byte, name string) (val []byte, ok, short bool) {
 	return d[:end], true, false
 }
 
-func init() {
-	def(&fetchDef{name: "req.rdp_cookie", out: KStr, match: mStr, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+// rdpFetches read the RDP cookie of the client's first bytes (mode tcp).
+func rdpFetches() []*fetchDef {
+	return []*fetchDef{{name: "req.rdp_cookie", aliases: []string{"rdp_cookie"}, out: KStr, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 		if !once(st) {
 			return Value{}, false
 		}
@@ -63,27 +64,28 @@ func init() {
 			c.payloadMiss(final)
 		}
 		return Value{Kind: KStr, B: v}, ok
-	}}, "rdp_cookie", "req_rdp_cookie")
-	// The count is 0 or 1, and only known once the cookie is complete or
-	// cannot come (tcp-request content ... if RDP_COOKIE waits for it).
-	def(&fetchDef{name: "req.rdp_cookie_cnt", out: KInt, match: mInt, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-		if !once(st) {
-			return Value{}, false
-		}
-		b, final := c.payload()
-		_, ok, short := RDPCookie(b, rdpName(f))
-		if short {
-			c.payloadMiss(final)
-			if !final {
+	}},
+		// The count is 0 or 1, and only known once the cookie is complete or
+		// cannot come (tcp-request content ... if RDP_COOKIE waits for it).
+		{name: "req.rdp_cookie_cnt", aliases: []string{"rdp_cookie_cnt"}, out: KInt, maxArgs: 1, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if !once(st) {
 				return Value{}, false
 			}
-		}
-		n := int64(0)
-		if ok {
-			n = 1
-		}
-		return Value{Kind: KInt, I: n}, true
-	}}, "rdp_cookie_cnt", "req_rdp_cookie_cnt")
+			b, final := c.payload()
+			_, ok, short := RDPCookie(b, rdpName(f))
+			if short {
+				c.payloadMiss(final)
+				if !final {
+					return Value{}, false
+				}
+			}
+			n := int64(0)
+			if ok {
+				n = 1
+			}
+			return Value{Kind: KInt, I: n}, true
+		}},
+	}
 }
 
 func rdpName(f *fetch) string {

@@ -17,6 +17,7 @@ const (
 	KInt
 	KBool
 	KIP
+	KBin // binary string: printed as is, matched against hex patterns
 )
 
 // Value is one sample. B may point into the transaction's buffers or the
@@ -32,7 +33,7 @@ type Value struct {
 // header value.
 func (v Value) AppendText(dst []byte) []byte {
 	switch v.Kind {
-	case KStr:
+	case KStr, KBin:
 		return append(dst, v.B...)
 	case KInt:
 		return strconv.AppendInt(dst, v.I, 10)
@@ -47,16 +48,19 @@ func (v Value) AppendText(dst []byte) []byte {
 	return dst
 }
 
-// asInt converts a sample to an integer the way HAProxy's casts do
-// (strings are parsed as a leading decimal number).
+// asInt converts a sample to an integer the way HAProxy's casts do: a
+// string is read as an optional sign and the decimal digits that follow
+// (none read as 0); an empty string does not convert.
 func (v Value) asInt() (int64, bool) {
 	switch v.Kind {
 	case KInt, KBool:
 		return v.I, true
-	case KStr:
-		b := bytes.TrimSpace(v.B)
-		n, ok := parseLeadingInt(b)
-		return n, ok
+	case KStr, KBin:
+		if len(v.B) == 0 {
+			return 0, false
+		}
+		n, _ := parseLeadingInt(v.B)
+		return n, true
 	}
 	return 0, false
 }
@@ -118,7 +122,7 @@ func (e *Expr) Eval(c *Ctx) (Value, bool) {
 		return Value{}, false
 	}
 	for _, cv := range e.convs {
-		v, ok = cv.def.fn(c, cv, v)
+		v, ok = cv.apply(c, v)
 		if !ok {
 			return Value{}, false
 		}
@@ -128,6 +132,7 @@ func (e *Expr) Eval(c *Ctx) (Value, bool) {
 
 // ParseExpr compiles `fetch[(args)][,conv[(args)]]...`.
 func ParseExpr(s string, o *Options) (*Expr, error) {
+	o = o.withRegistry()
 	name, args, rest, err := splitCall(s)
 	if err != nil {
 		return nil, err
@@ -157,7 +162,9 @@ func ParseExpr(s string, o *Options) (*Expr, error) {
 }
 
 // splitCall splits `name(arg,arg)rest` or `name,rest`. Arguments may be
-// quoted and may escape commas and parentheses with a backslash.
+// quoted ('…' literally, "…" with \\ and \" escapes); outside quotes a
+// backslash only escapes a backslash or a quote, and is kept before
+// anything else (HAProxy's make_arg_list: "\." stays a regex escape).
 func splitCall(s string) (name string, args []string, rest string, err error) {
 	i := 0
 	for i < len(s) && s[i] != '(' && s[i] != ',' {
@@ -178,16 +185,22 @@ func splitCall(s string) (name string, args []string, rest string, err error) {
 	for i < len(s) {
 		ch := s[i]
 		switch {
-		case quote != 0:
+		case quote == '\'':
 			if ch == quote {
 				quote = 0
-			} else if ch == '\\' && i+1 < len(s) {
+			} else {
+				cur.WriteByte(ch)
+			}
+		case quote == '"':
+			if ch == quote {
+				quote = 0
+			} else if ch == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"') {
 				i++
 				cur.WriteByte(s[i])
 			} else {
 				cur.WriteByte(ch)
 			}
-		case ch == '\\' && i+1 < len(s):
+		case ch == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"' || s[i+1] == '\''):
 			i++
 			cur.WriteByte(s[i])
 			argStarted = true

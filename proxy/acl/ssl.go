@@ -2,6 +2,7 @@ package acl
 
 import (
 	"crypto/sha1"
+	"fmt"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -44,7 +45,7 @@ func certCheck(c *Ctx) *proxy.ClientCertCheck {
 	return nil
 }
 
-func strVal(c *Ctx, s string, st *int) (Value, bool) {
+func sslStr(c *Ctx, s string, st *int) (Value, bool) {
 	if !once(st) || s == "" {
 		return Value{}, false
 	}
@@ -53,23 +54,25 @@ func strVal(c *Ctx, s string, st *int) (Value, bool) {
 	return Value{Kind: KStr, B: b}, true
 }
 
-func binVal(b []byte, st *int) (Value, bool) {
+func sslBin(b []byte, st *int) (Value, bool) {
 	if !once(st) || b == nil {
 		return Value{}, false
 	}
 	return Value{Kind: KStr, B: b}, true
 }
 
-func intVal(n int, ok bool, st *int) (Value, bool) {
+func sslInt(n int, ok bool, st *int) (Value, bool) {
 	if !once(st) || !ok {
 		return Value{}, false
 	}
 	return Value{Kind: KInt, I: int64(n)}, true
 }
 
-// The ssl_fc_* and ssl_c_* fetches (configuration.txt §7.3.4): the
-// client connection's TLS state and client certificate.
-func init() {
+// sslCertFetches are the ssl_fc_* and ssl_c_* fetches (configuration.txt
+// §7.3.4): the client connection's TLS state and client certificate.
+func sslCertFetches() []*fetchDef {
+	var out []*fetchDef
+	def := func(d *fetchDef) { out = append(out, d) }
 	fc := func(name string, out Kind, m matchKind, fn func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool)) {
 		def(&fetchDef{name: name, out: out, match: m, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 			cs := tlsState(c)
@@ -81,13 +84,13 @@ func init() {
 		}})
 	}
 	fc("ssl_fc_protocol", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
-		return strVal(c, tlsconf.VersionString(cs.Version), st)
+		return sslStr(c, tlsconf.VersionString(cs.Version), st)
 	})
 	fc("ssl_fc_cipher", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
-		return strVal(c, tlsconf.CipherName(cs.CipherSuite), st)
+		return sslStr(c, tlsconf.CipherName(cs.CipherSuite), st)
 	})
 	fc("ssl_fc_alpn", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
-		return strVal(c, cs.NegotiatedProtocol, st)
+		return sslStr(c, cs.NegotiatedProtocol, st)
 	})
 	fc("ssl_fc_is_resumed", KBool, mBool, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
 		if !once(st) {
@@ -97,11 +100,11 @@ func init() {
 	})
 	fc("ssl_fc_use_keysize", KInt, mInt, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
 		u, _ := tlsconf.KeyBits(cs.CipherSuite)
-		return intVal(u, true, st)
+		return sslInt(u, true, st)
 	})
 	fc("ssl_fc_alg_keysize", KInt, mInt, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
 		_, a := tlsconf.KeyBits(cs.CipherSuite)
-		return intVal(a, true, st)
+		return sslInt(a, true, st)
 	})
 	fc("ssl_fc_has_crt", KBool, mBool, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
 		// A certificate sent in this very handshake, not a resumed one.
@@ -122,7 +125,7 @@ func init() {
 			if r := certCheck(c); r != nil {
 				n = get(r)
 			}
-			return intVal(n, true, st)
+			return sslInt(n, true, st)
 		})
 	}
 	check("ssl_c_verify", func(r *proxy.ClientCertCheck) int { return r.Verify })
@@ -130,7 +133,7 @@ func init() {
 	check("ssl_c_ca_err", func(r *proxy.ClientCertCheck) int { return r.CAErr })
 	check("ssl_c_ca_err_depth", func(r *proxy.ClientCertCheck) int { return r.CAErrDepth })
 	crt := func(name string, out Kind, m matchKind, maxArgs int, fn func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool)) {
-		def(&fetchDef{name: name, out: out, match: m, maxArgs: maxArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		def(&fetchDef{name: name, out: out, match: m, maxArgs: maxArgs, compile: dnArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 			x := clientCert(c)
 			if x == nil {
 				*st = -1
@@ -146,30 +149,43 @@ func init() {
 		return dnValue(c, f, x.RawIssuer, st)
 	})
 	crt("ssl_c_serial", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return binVal(x.SerialNumber.Bytes(), st)
+		return sslBin(x.SerialNumber.Bytes(), st)
 	})
 	crt("ssl_c_sha1", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
 		sum := sha1.Sum(x.Raw)
-		return binVal(append(c.scratchBuf(), sum[:]...), st)
+		return sslBin(append(c.scratchBuf(), sum[:]...), st)
 	})
 	crt("ssl_c_der", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return binVal(x.Raw, st)
+		return sslBin(x.Raw, st)
 	})
 	crt("ssl_c_notafter", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return strVal(c, asn1Time(x.NotAfter.UTC().Year(), x.NotAfter.UTC().Format("20060102150405")), st)
+		return sslStr(c, asn1Time(x.NotAfter.UTC().Year(), x.NotAfter.UTC().Format("20060102150405")), st)
 	})
 	crt("ssl_c_notbefore", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return strVal(c, asn1Time(x.NotBefore.UTC().Year(), x.NotBefore.UTC().Format("20060102150405")), st)
+		return sslStr(c, asn1Time(x.NotBefore.UTC().Year(), x.NotBefore.UTC().Format("20060102150405")), st)
 	})
 	crt("ssl_c_version", KInt, mInt, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return intVal(x.Version, true, st)
+		return sslInt(x.Version, true, st)
 	})
 	crt("ssl_c_sig_alg", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return strVal(c, sigAlgName(x.SignatureAlgorithm), st)
+		return sslStr(c, sigAlgName(x.SignatureAlgorithm), st)
 	})
 	crt("ssl_c_key_alg", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return strVal(c, keyAlgName(x.PublicKeyAlgorithm), st)
+		return sslStr(c, keyAlgName(x.PublicKeyAlgorithm), st)
 	})
+	return out
+}
+
+// dnArgs compiles ([entry[,occurrence[,format]]]) of the DN fetches.
+func dnArgs(f *fetch, o *Options) error {
+	if len(f.args) > 1 && f.args[1] != "" {
+		n, err := strconv.Atoi(f.args[1])
+		if err != nil {
+			return fmt.Errorf("invalid occurrence '%s'", f.args[1])
+		}
+		f.occ = n
+	}
+	return nil
 }
 
 // asn1Time is a certificate date as its ASN.1 string: UTCTime

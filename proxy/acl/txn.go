@@ -7,9 +7,12 @@
 package acl
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
+
+	"halo/proxy"
 )
 
 // HeaderList is an ordered, case-preserving header block. Indices are
@@ -66,6 +69,16 @@ type Ctx struct {
 	// MayChange is set by payload fetches whose result may change once
 	// more of the client's bytes arrive (HAProxy's SMP_F_MAY_CHANGE).
 	MayChange bool
+	// Response is set while response rules run: direction-dependent
+	// fetches (cookie) then read the response.
+	Response bool
+	// Runtime is the running engine (nil when only checking): fetches
+	// about proxies and servers read it.
+	Runtime *proxy.Runtime
+	// LastRuleFile and LastRuleLine locate the last final rule that
+	// matched (last_rule_file, last_rule_line); "" and 0 before one.
+	LastRuleFile string
+	LastRuleLine int
 
 	st      int       // fetch iteration state
 	scratch [4][]byte // converter buffers; see scratchBuf
@@ -79,6 +92,8 @@ func (c *Ctx) Reset(t Txn) {
 	c.Backend = ""
 	c.ReqLine = nil
 	c.UniqueID = c.UniqueID[:0]
+	c.Response = false
+	c.LastRuleFile, c.LastRuleLine = "", 0
 	c.sidx = 0
 }
 
@@ -95,84 +110,122 @@ func (c *Ctx) keepScratch(b []byte) {
 	}
 }
 
-// Vars holds transaction-scoped variables (set-var / var()). Names are
-// kept with their scope prefix ("txn.foo"). Values are copied in, so the
-// store owns its memory and is reused across transactions.
+// Vars holds a transaction's variables (set-var / var(), configuration.txt
+// §7.3.2 "var"). Names are kept with their scope prefix ("txn.foo").
+// Values keep their sample type and are copied in, so the store owns its
+// memory and is reused across transactions. proc.* variables live in Proc,
+// shared by every transaction of the process.
 type Vars struct {
+	// Proc is the process-wide store; nil keeps proc.* variables with the
+	// transaction's.
+	Proc *ProcVars
+
 	names []string
-	vals  [][]byte
-	used  []bool
+	vals  []Value
+	used  []bool // set now
+	seen  []bool // set at some point of this transaction
 }
+
+// ProcVars is the store of proc.* variables. The runtime makes one per
+// process (rules.L7) and shares it. A Set stores a fresh copy, so a value
+// handed out by Get is never changed.
+type ProcVars struct {
+	mu sync.RWMutex
+	m  map[string]Value
+}
+
+// NewProcVars returns an empty store.
+func NewProcVars() *ProcVars { return &ProcVars{m: map[string]Value{}} }
 
 // Reset forgets every variable, keeping the storage.
 func (v *Vars) Reset() {
 	for i := range v.used {
-		v.used[i] = false
+		v.used[i], v.seen[i] = false, false
 	}
 }
 
-// procVars hold proc.* variables, shared by every transaction. A Set
-// stores a fresh copy, so a value handed out by Get is never changed.
-var procVars struct {
-	sync.RWMutex
-	m map[string][]byte
+// CheckVarName checks a variable name as HAProxy does: a scope (proc,
+// sess, txn, req, res), a dot, then letters, digits, '.' and '_'.
+func CheckVarName(n string) error {
+	for _, p := range []string{"proc.", "sess.", "txn.", "req.", "res."} {
+		if strings.HasPrefix(n, p) && len(n) > len(p) {
+			for _, ch := range n[len(p):] {
+				if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_') {
+					return fmt.Errorf("invalid variable name '%s': only 'a-z', 'A-Z', '0-9', '.' and '_' are allowed", n)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid variable name '%s'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req' or 'res'", n)
 }
 
-// Get returns a variable's value.
-func (v *Vars) Get(name string) ([]byte, bool) {
-	if strings.HasPrefix(name, "proc.") {
-		procVars.RLock()
-		defer procVars.RUnlock()
-		b, ok := procVars.m[name]
-		return b, ok
+func isProc(name string) bool { return strings.HasPrefix(name, "proc.") }
+
+// Get returns a variable's value. Its bytes stay valid until the variable
+// is set again.
+func (v *Vars) Get(name string) (Value, bool) {
+	if v.Proc != nil && isProc(name) {
+		v.Proc.mu.RLock()
+		defer v.Proc.mu.RUnlock()
+		val, ok := v.Proc.m[name]
+		return val, ok
 	}
 	for i, n := range v.names {
 		if v.used[i] && n == name {
 			return v.vals[i], true
 		}
 	}
-	return nil, false
+	return Value{}, false
 }
 
 // Set stores a copy of val under name.
-func (v *Vars) Set(name string, val []byte) {
-	if strings.HasPrefix(name, "proc.") {
-		procVars.Lock()
-		if procVars.m == nil {
-			procVars.m = map[string][]byte{}
-		}
-		procVars.m[name] = append([]byte(nil), val...)
-		procVars.Unlock()
+func (v *Vars) Set(name string, val Value) {
+	if v.Proc != nil && isProc(name) {
+		val.B = append([]byte(nil), val.B...)
+		v.Proc.mu.Lock()
+		v.Proc.m[name] = val
+		v.Proc.mu.Unlock()
 		return
 	}
 	free := -1
 	for i, n := range v.names {
 		if n == name {
-			v.vals[i] = append(v.vals[i][:0], val...)
-			v.used[i] = true
+			v.store(i, val)
 			return
 		}
-		if !v.used[i] && free < 0 {
+		if !v.seen[i] && free < 0 {
 			free = i
 		}
 	}
 	if free >= 0 {
 		v.names[free] = name
-		v.vals[free] = append(v.vals[free][:0], val...)
-		v.used[free] = true
+		v.store(free, val)
 		return
 	}
 	v.names = append(v.names, name)
-	v.vals = append(v.vals, append([]byte(nil), val...))
-	v.used = append(v.used, true)
+	v.vals = append(v.vals, Value{})
+	v.used = append(v.used, false)
+	v.seen = append(v.seen, false)
+	v.store(len(v.names)-1, val)
+}
+
+func (v *Vars) store(i int, val Value) {
+	b := v.vals[i].B
+	if val.Kind == KStr || val.Kind == KBin {
+		b = append(b[:0], val.B...)
+	}
+	val.B = b
+	v.vals[i] = val
+	v.used[i], v.seen[i] = true, true
 }
 
 // Unset removes a variable.
 func (v *Vars) Unset(name string) {
-	if strings.HasPrefix(name, "proc.") {
-		procVars.Lock()
-		delete(procVars.m, name)
-		procVars.Unlock()
+	if v.Proc != nil && isProc(name) {
+		v.Proc.mu.Lock()
+		delete(v.Proc.m, name)
+		v.Proc.mu.Unlock()
 		return
 	}
 	for i, n := range v.names {

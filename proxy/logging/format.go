@@ -275,7 +275,7 @@ func (f *Format) Append(dst []byte, e *Entry) []byte {
 			}
 			if f.ctx == CtxAction {
 				if ok {
-					dst = v.AppendText(dst)
+					dst = appendActionSample(dst, v)
 				}
 				lastSpace = false
 				continue
@@ -353,6 +353,32 @@ func append3(dst []byte, n int) []byte {
 // escape writes s, replacing what HAProxy's log encoding replaces
 // (control characters, DEL and '"' become #XX), and with +E escaping '"',
 // '\' and ']'.
+// appendActionSample writes a sample into an action's text (header
+// value, lf-string body) as HAProxy 2.6 does: control characters other
+// than tab, and DEL, become %XX (checked against 2.6.12); other bytes,
+// '%' included, are copied.
+func appendActionSample(dst []byte, v acl.Value) []byte {
+	start := len(dst)
+	dst = v.AppendText(dst)
+	for i := start; i < len(dst); i++ {
+		if c := dst[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return escapeControls(dst[:i], append([]byte(nil), dst[i:]...)) // rare: control bytes
+		}
+	}
+	return dst
+}
+
+func escapeControls(dst, s []byte) []byte {
+	for _, c := range s {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 func escape(dst, s []byte, flags uint8) []byte {
 	for _, c := range s {
 		if flags&flagE != 0 && (c == '"' || c == '\\' || c == ']') {

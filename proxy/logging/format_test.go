@@ -49,7 +49,7 @@ func TestOracleLines(t *testing.T) {
 	ctx := &acl.Ctx{}
 	txn := acltest.New("GET /lf/a?q=1")
 	ctx.Reset(txn)
-	ctx.Vars.Set("txn.v", []byte("hello"))
+	ctx.Vars.Set("txn.v", acl.Value{Kind: acl.KStr, B: []byte("hello")})
 	tests := []struct {
 		name   string
 		format string

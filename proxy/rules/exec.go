@@ -86,6 +86,9 @@ func Run(rules []*Rule, st *State, response bool, errPage Errorer) Result {
 		if !r.cond.Eval(&st.Ctx) {
 			continue
 		}
+		if r.kind.final() {
+			st.Ctx.LastRuleFile, st.Ctx.LastRuleLine = r.file, r.line
+		}
 		switch r.kind {
 		case kAllow:
 			return Result{Outcome: Allow}
@@ -110,7 +113,6 @@ func Run(rules []*Rule, st *State, response bool, errPage Errorer) Result {
 		case kService:
 			st.out = r.svc.Serve(st.out[:0], &st.Ctx)
 			return Result{Outcome: Reply, Reply: st.out, Status: 200, Local: true}
-		case kNoop:
 		default:
 			st.apply(r, response)
 		}
@@ -344,11 +346,10 @@ func (st *State) apply(r *Rule, response bool) {
 		if !ok {
 			return
 		}
-		st.val = v.AppendText(st.val[:0])
-		st.Ctx.Vars.Set(r.name, st.val)
+		st.Ctx.Vars.Set(r.name, v) // the variable keeps the sample's type
 	case kSetVarFmt:
 		st.val = r.fmt.Append(st.val[:0], &st.Entry)
-		st.Ctx.Vars.Set(r.name, st.val)
+		st.Ctx.Vars.Set(r.name, acl.Value{Kind: acl.KStr, B: st.val})
 	case kUnsetVar:
 		st.Ctx.Vars.Unset(r.name)
 	case kCapture:
@@ -364,6 +365,16 @@ func (st *State) apply(r *Rule, response bool) {
 	case kSetLogLevel:
 		st.LogLevel = r.status
 	}
+}
+
+// final reports whether an action ends its rule list (last_rule_file and
+// last_rule_line name the last such rule that matched).
+func (k kind) final() bool {
+	switch k {
+	case kAllow, kDeny, kTarpit, kReturn, kRedirect, kAuth, kSilentDrop, kService:
+		return true
+	}
+	return false
 }
 
 // uriPrefix is the scheme://authority part of an absolute-form URI.

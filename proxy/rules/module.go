@@ -70,8 +70,13 @@ type L7 struct {
 	// provides "prometheus-exporter"); rt is nil when only checking the
 	// configuration. nil: no service is known.
 	Service func(rt *proxy.Runtime, name string) (Service, error)
+	// Registry is the vocabulary rules compile against (fetches,
+	// converters, ACL keywords); nil builds acl.NewRegistry() at first
+	// use.
+	Registry *acl.Registry
 
 	rt       *proxy.Runtime
+	proc     *acl.ProcVars // proc.* variables, shared by every transaction
 	px       map[*proxy.Proxy]*compiled
 	pool     sync.Pool
 	connPool sync.Pool
@@ -82,7 +87,7 @@ type L7 struct {
 
 // New returns an unconfigured module; Init compiles the configuration.
 func New() *L7 {
-	l := &L7{}
+	l := &L7{proc: acl.NewProcVars()}
 	l.pool.New = func() any { return &txnState{} }
 	l.connPool.New = func() any { return &connState{} }
 	return l
@@ -107,6 +112,13 @@ type txnState struct {
 	v      view
 	refs   []ServerRef
 	reqNum int64
+}
+
+func (l *L7) registry() *acl.Registry {
+	if l.Registry == nil {
+		l.Registry = acl.NewRegistry()
+	}
+	return l.Registry
 }
 
 // Check compiles cfg's layer-7 parts without a runtime (for -c). Errors
@@ -140,39 +152,18 @@ func (l *L7) Stop() {
 }
 
 func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]*compiled, error) {
-	byName := map[string]*proxy.Proxy{}
-	for _, p := range cfg.Proxies {
-		if p.Cap&proxy.CapBE != 0 {
-			byName[p.Name] = p
-		}
-	}
 	opts := &acl.Options{
+		Registry:  l.registry(),
+		Config:    cfg,
+		Runtime:   rt,
 		Userlists: cfg.Userlists,
-		NbSrv: func(name string) (func() int, error) {
-			if byName[name] == nil {
-				return nil, fmt.Errorf("no such backend '%s'", name)
-			}
-			if rt == nil {
-				return func() int { return 0 }, nil
-			}
-			be := rt.BackendByName(name)
-			if be == nil {
-				return nil, fmt.Errorf("no such backend '%s'", name)
-			}
-			return func() int {
-				n := 0
-				for _, s := range be.Servers {
-					if s.Usable() {
-						n++
-					}
-				}
-				return n
-			}, nil
-		},
 	}
 	cp := acl.NewCompiler(opts)
 	out := map[*proxy.Proxy]*compiled{}
 	for _, p := range cfg.Proxies {
+		// a server named without its backend belongs to the proxy whose
+		// rules are compiled (srv_conn(s1))
+		opts.Proxy = p
 		c, err := l.compileProxy(p, cfg, rt, cp, opts)
 		if err != nil {
 			kind := "frontend"
@@ -324,7 +315,10 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 	}
 	st := l.pool.Get().(*txnState)
 	st.v.bind(tx)
+	st.v.st = &st.State
 	st.Reset(&st.v)
+	st.Ctx.Vars.Proc = l.proc
+	st.Ctx.Runtime = l.rt
 	tx.RuleState = st
 	return st
 }
@@ -534,7 +528,9 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	st := l.state(tx)
 	st.v.bind(tx)
+	st.Ctx.Response = true // cookie() reads Set-Cookie now
 	r := Run(c.httpRes, &st.State, true, c.errPage)
+	st.Ctx.Response = false
 	switch r.Outcome {
 	case Reply:
 		if r.Deny {

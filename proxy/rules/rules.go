@@ -89,13 +89,13 @@ const (
 	kSilentDrop
 	kService
 	kSetLogLevel
-	kNoop
 )
 
 // Rule is one compiled http-request / http-response / redirect rule.
 type Rule struct {
 	kind   kind
 	cond   *acl.Cond
+	file   string
 	line   int
 	name   string // header name (lower case) / variable name
 	nameB  []byte
@@ -131,6 +131,8 @@ type Env struct {
 	Proxy *proxy.Proxy
 	// Service resolves `use-service NAME`; nil refuses every service.
 	Service func(name string) (Service, error)
+
+	actions map[string]*actionDef // actionTable(), built once
 }
 
 // CompileHTTP compiles an http-request (response=false) or http-response
@@ -157,252 +159,54 @@ func side(response bool) string {
 	return "http-request"
 }
 
+// actionCtx is what an action's compile function reads: the rule's
+// words, where it is written and the compile environment.
+type actionCtx struct {
+	action   string // as written, e.g. "set-var(txn.x)"
+	param    string // what the parentheses held ("txn.x")
+	args     []string
+	response bool
+	env      *Env
+}
+
+func (a *actionCtx) need(n int, usage string) error {
+	if len(a.args) < n {
+		return fmt.Errorf("expects %s", usage)
+	}
+	return nil
+}
+
+func (a *actionCtx) lf(s string) (*logging.Format, error) {
+	return logging.Compile(s, logging.CtxAction, a.env.Opts)
+}
+
 func compileRule(hr *proxy.HTTPRule, response bool, env *Env) (*Rule, error) {
 	cond, err := env.ACL.Cond(hr.Cond)
 	if err != nil {
 		return nil, err
 	}
 	r := &Rule{cond: cond, line: hr.Line}
-	action, args := hr.Action, hr.Args
-	param := ""
-	if i := strings.IndexByte(action, '('); i >= 0 && strings.HasSuffix(action, ")") {
-		action, param = action[:i], action[i+1:len(action)-1]
+	if env.Proxy != nil {
+		r.file = env.Proxy.File
 	}
-	need := func(n int, usage string) error {
-		if len(args) < n {
-			return fmt.Errorf("expects %s", usage)
-		}
-		return nil
+	a := &actionCtx{action: hr.Action, args: hr.Args, response: response, env: env}
+	name := hr.Action
+	if i := strings.IndexByte(name, '('); i >= 0 && strings.HasSuffix(name, ")") {
+		name, a.param = name[:i], name[i+1:len(name)-1]
 	}
-	lf := func(s string) (*logging.Format, error) {
-		return logging.Compile(s, logging.CtxAction, env.Opts)
+	if env.actions == nil {
+		env.actions = actionTable()
 	}
-	switch action {
-	case "allow":
-		r.kind = kAllow
-	case "deny", "tarpit":
-		r.kind = kDeny
-		if action == "tarpit" {
-			r.kind = kTarpit
-		}
-		def := 403
-		if action == "tarpit" {
-			def = 500
-		}
-		if response {
-			def = 502
-		}
-		rp, err := parseReply(args, def, true, env)
-		if err != nil {
-			return nil, err
-		}
-		r.reply = rp
-	case "return":
-		r.kind = kReturn
-		rp, err := parseReply(args, 200, false, env)
-		if err != nil {
-			return nil, err
-		}
-		r.reply = rp
-	case "redirect", "location", "prefix", "scheme":
-		if action != "redirect" {
-			args = append([]string{action}, args...)
-		}
-		r.kind = kRedirect
-		rd, err := parseRedirect(args, env)
-		if err != nil {
-			return nil, err
-		}
-		r.rdr = rd
-	case "auth":
-		r.kind = kAuth
-		r.realm = env.Proxy.Name
-		for i := 0; i < len(args); i++ {
-			if args[i] == "realm" && i+1 < len(args) {
-				r.realm = args[i+1]
-				i++
-			} else {
-				return nil, fmt.Errorf("expects [realm <realm>], got '%s'", args[i])
-			}
-		}
-	case "set-header", "add-header":
-		if err := need(2, "exactly 2 arguments"); err != nil {
-			return nil, err
-		}
-		r.kind = kSetHeader
-		if action == "add-header" {
-			r.kind = kAddHeader
-		}
-		r.name, r.nameB = strings.ToLower(args[0]), []byte(strings.ToLower(args[0]))
-		f, err := lf(strings.Join(args[1:], " "))
-		if err != nil {
-			return nil, err
-		}
-		r.fmt = f
-	case "del-header":
-		if err := need(1, "at least 1 argument"); err != nil {
-			return nil, err
-		}
-		r.kind = kDelHeader
-		r.name, r.nameB = strings.ToLower(args[0]), []byte(strings.ToLower(args[0]))
-		if len(args) >= 3 && args[1] == "-m" {
-			r.delM = args[2]
-			switch r.delM {
-			case "str", "beg", "end", "sub", "reg":
-			default:
-				return nil, fmt.Errorf("unknown matching method '%s'", r.delM)
-			}
-			if r.delM == "reg" {
-				re, err := regexp.Compile(args[0])
-				if err != nil {
-					return nil, err
-				}
-				r.re = re
-			}
-		}
-	case "replace-header", "replace-value":
-		if err := need(3, "exactly 3 arguments"); err != nil {
-			return nil, err
-		}
-		r.kind = kReplaceHeader
-		if action == "replace-value" {
-			r.kind = kReplaceValue
-		}
-		r.name, r.nameB = strings.ToLower(args[0]), []byte(strings.ToLower(args[0]))
-		re, err := regexp.Compile(args[1])
-		if err != nil {
-			return nil, fmt.Errorf("invalid regex '%s': %v", args[1], err)
-		}
-		r.re = re
-		f, err := lf(args[2])
-		if err != nil {
-			return nil, err
-		}
-		r.fmt = f
-	case "set-path", "set-pathq", "set-query", "set-uri", "set-method":
-		if err := need(1, "exactly 1 argument"); err != nil {
-			return nil, err
-		}
-		r.kind = map[string]kind{"set-path": kSetPath, "set-pathq": kSetPathQ, "set-query": kSetQuery,
-			"set-uri": kSetURI, "set-method": kSetMethod}[action]
-		f, err := lf(args[0])
-		if err != nil {
-			return nil, err
-		}
-		r.fmt = f
-	case "replace-path", "replace-pathq", "replace-uri":
-		if err := need(2, "exactly 2 arguments"); err != nil {
-			return nil, err
-		}
-		r.kind = map[string]kind{"replace-path": kReplacePath, "replace-pathq": kReplacePathQ, "replace-uri": kReplaceURI}[action]
-		re, err := regexp.Compile(args[0])
-		if err != nil {
-			return nil, fmt.Errorf("invalid regex '%s': %v", args[0], err)
-		}
-		r.re = re
-		f, err := lf(args[1])
-		if err != nil {
-			return nil, err
-		}
-		r.fmt = f
-	case "set-var", "set-var-fmt":
-		if param == "" || len(args) < 1 {
-			return nil, fmt.Errorf("expects a variable name and an expression")
-		}
-		if err := checkVarName(param); err != nil {
-			return nil, err
-		}
-		r.name = param
-		if action == "set-var-fmt" {
-			r.kind = kSetVarFmt
-			f, err := lf(strings.Join(args, " "))
-			if err != nil {
-				return nil, err
-			}
-			r.fmt = f
-		} else {
-			r.kind = kSetVar
-			e, err := acl.ParseExpr(args[0], env.Opts)
-			if err != nil {
-				return nil, err
-			}
-			r.expr = e
-		}
-	case "unset-var":
-		if err := checkVarName(param); err != nil {
-			return nil, err
-		}
-		r.kind, r.name = kUnsetVar, param
-	case "capture":
-		// capture <sample> len <n> | id <n>
-		if len(args) < 3 {
-			return nil, fmt.Errorf("expects <sample> len <length> | id <idx>")
-		}
-		e, err := acl.ParseExpr(args[0], env.Opts)
-		if err != nil {
-			return nil, err
-		}
-		r.kind, r.expr, r.capID = kCapture, e, -1
-		n, err := strconv.Atoi(args[2])
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("invalid length or id '%s'", args[2])
-		}
-		switch args[1] {
-		case "len":
-			r.capLen = n
-		case "id":
-			r.capID = n
-		default:
-			return nil, fmt.Errorf("expects 'len' or 'id', got '%s'", args[1])
-		}
-	case "set-status":
-		if !response {
-			return nil, fmt.Errorf("is only valid in http-response")
-		}
-		if err := need(1, "a status code"); err != nil {
-			return nil, err
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 100 || n > 999 {
-			return nil, fmt.Errorf("expects an HTTP status code between 100 and 999")
-		}
-		r.kind, r.status = kSetStatus, n
-		if len(args) >= 3 && args[1] == "reason" {
-			r.reason = []byte(args[2])
-		}
-	case "silent-drop", "reject":
-		// reject closes without an answer; silent-drop also skips the
-		// TTL trick HAProxy plays on the client's side.
-		r.kind = kSilentDrop
-	case "use-service":
-		if response {
-			return nil, fmt.Errorf("is only valid in http-request")
-		}
-		if err := need(1, "a service name"); err != nil {
-			return nil, err
-		}
-		if env.Service == nil {
-			return nil, fmt.Errorf("unknown service '%s'", args[0])
-		}
-		svc, err := env.Service(args[0])
-		if err != nil {
-			return nil, err
-		}
-		r.kind, r.svc = kService, svc
-	case "set-log-level":
-		if err := need(1, "a log level"); err != nil {
-			return nil, err
-		}
-		lv := logLevel(args[0])
-		if lv < -1 {
-			return nil, fmt.Errorf("unknown log level '%s'", args[0])
-		}
-		r.kind, r.status = kSetLogLevel, lv
-	case "disable-l7-retry", "strict-mode", "set-nice", "set-mark", "set-tos":
-		// Accepted; they tune HAProxy internals halo does not have.
-		r.kind = kNoop
-	default:
+	d := env.actions[name]
+	set := HTTPRequest
+	if response {
+		set = HTTPResponse
+	}
+	if d == nil || d.Rulesets&set == 0 {
 		return nil, fmt.Errorf("unsupported action '%s'", hr.Action)
+	}
+	if err := d.compile(r, a); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -419,15 +223,6 @@ func logLevel(s string) int {
 		}
 	}
 	return -2
-}
-
-func checkVarName(n string) error {
-	for _, p := range []string{"proc.", "sess.", "txn.", "req.", "res."} {
-		if strings.HasPrefix(n, p) && len(n) > len(p) {
-			return nil
-		}
-	}
-	return fmt.Errorf("invalid variable name '%s': expects a scope (proc, sess, txn, req, res) followed by a '.'", n)
 }
 
 // reply is a compiled deny/return answer.

@@ -13,11 +13,35 @@ import (
 // view adapts the engine's *proxy.Txn to Txn without allocating.
 type view struct {
 	tx  *proxy.Txn
+	st  *State
 	req hdrs
 	res hdrs
 }
 
-var _ Txn = (*view)(nil)
+var (
+	_ Txn            = (*view)(nil)
+	_ acl.EngineTxn  = (*view)(nil)
+	_ acl.CaptureTxn = (*view)(nil)
+	_ acl.BodyTxn    = (*view)(nil)
+)
+
+// Engine gives the fetches about the stream the engine's transaction.
+func (v *view) Engine() *proxy.Txn { return v.tx }
+
+// Captured is the i-th captured request or response value.
+func (v *view) Captured(res bool, i int) ([]byte, bool) {
+	if v.st == nil {
+		return nil, false
+	}
+	caps := v.st.ReqCaps
+	if res {
+		caps = v.st.ResCaps
+	}
+	if i < 0 || i >= len(caps) || caps[i] == nil {
+		return nil, false
+	}
+	return caps[i], true
+}
 
 func (v *view) bind(tx *proxy.Txn) {
 	v.tx = tx

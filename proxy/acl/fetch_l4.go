@@ -1,0 +1,89 @@
+package acl
+
+import (
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// l4Fetches are the fetches about the client connection's addresses
+// (configuration.txt §7.3.3). halo does not execute set-src/set-dst, so
+// the connection's addresses (after a PROXY header, as HAProxy) are also
+// the stream's: src and fc_src are the same.
+func l4Fetches() []*fetchDef {
+	src := func(c *Ctx) netip.AddrPort { return c.T.Src() }
+	dst := func(c *Ctx) netip.AddrPort { return c.T.Dst() }
+	return []*fetchDef{
+		{name: "src", out: KIP, fn: addrFetch(src)},
+		{name: "fc_src", out: KIP, fn: addrFetch(src)},
+		{name: "dst", out: KIP, fn: addrFetch(dst)},
+		{name: "fc_dst", out: KIP, fn: addrFetch(dst)},
+		{name: "src_port", out: KInt, fn: portFetch(src)},
+		{name: "fc_src_port", out: KInt, fn: portFetch(src)},
+		{name: "dst_port", out: KInt, fn: portFetch(dst)},
+		{name: "fc_dst_port", out: KInt, fn: portFetch(dst)},
+		{name: "src_is_local", out: KBool, fn: localFetch(src)},
+		{name: "fc_src_is_local", out: KBool, fn: localFetch(src)},
+		{name: "dst_is_local", out: KBool, fn: localFetch(dst)},
+		{name: "fc_dst_is_local", out: KBool, fn: localFetch(dst)},
+		// halo's client connections speak HTTP/1 on the wire.
+		{name: "fc_http_major", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			if c.T.Method() == nil {
+				return Value{}, false
+			}
+			return intVal(1), true
+		})},
+	}
+}
+
+func addrFetch(get func(c *Ctx) netip.AddrPort) fetchFn {
+	return single(func(c *Ctx, f *fetch) (Value, bool) {
+		a := get(c)
+		if !a.IsValid() {
+			return Value{}, false
+		}
+		return Value{Kind: KIP, IP: a.Addr().Unmap()}, true
+	})
+}
+
+func portFetch(get func(c *Ctx) netip.AddrPort) fetchFn {
+	return single(func(c *Ctx, f *fetch) (Value, bool) {
+		a := get(c)
+		if !a.IsValid() {
+			return Value{}, false
+		}
+		return intVal(int64(a.Port())), true
+	})
+}
+
+// localFetch is src_is_local / dst_is_local: whether the address belongs
+// to this host, found as HAProxy's addr_is_local does, by binding a socket
+// to it (an address that is not local cannot be bound).
+func localFetch(get func(c *Ctx) netip.AddrPort) fetchFn {
+	return single(func(c *Ctx, f *fetch) (Value, bool) {
+		a := get(c)
+		if !a.IsValid() {
+			// UNIX sockets carry no address and are local.
+			return boolVal(true), true
+		}
+		return boolVal(addrIsLocal(a.Addr().Unmap())), true
+	})
+}
+
+func addrIsLocal(a netip.Addr) bool {
+	if a.IsLoopback() {
+		return true
+	}
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: a.As4()}
+	if a.Is6() {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Addr: a.As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Bind(fd, sa) == nil
+}
