@@ -2,11 +2,11 @@ package acl
 
 import (
 	"crypto/sha1"
-	"fmt"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"strconv"
 	"strings"
 
