@@ -165,12 +165,15 @@ type kaCtx struct {
 	instMeta   map[*vrrp.Instance]*kaInstMeta
 	scriptMeta map[string]*kaScriptMeta
 	sgMeta     map[*vrrp.SyncGroup]parser.Pos
-	scripts    []kaScriptUse
-	global     kaGlobalMeta
-	globalLP   kaLowerPrio
-	ifaces     map[string]bool
-	badIf      bool // an interface named in the configuration is missing
-	badIfPos   parser.Pos
+	// sgTrackWeight: the group says sync_group_tracking_weight (or the
+	// deprecated global_tracking): its members keep weighted tracking
+	sgTrackWeight map[*vrrp.SyncGroup]bool
+	scripts       []kaScriptUse
+	global        kaGlobalMeta
+	globalLP      kaLowerPrio
+	ifaces        map[string]bool
+	badIf         bool // an interface named in the configuration is missing
+	badIfPos      parser.Pos
 
 	dropped      int    // diagnostics past kaMaxDiags
 	droppedClass string // the worst class among them
@@ -255,12 +258,13 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 			Scripts:    map[string]*vrrp.Script{},
 			TrackFiles: map[string]*vrrp.TrackFile{},
 		},
-		instMeta:   map[*vrrp.Instance]*kaInstMeta{},
-		scriptMeta: map[string]*kaScriptMeta{},
-		sgMeta:     map[*vrrp.SyncGroup]parser.Pos{},
-		closers:    map[*parser.Directive]string{},
-		rulePref:   16384,
-		instSeen:   map[string]bool{},
+		instMeta:      map[*vrrp.Instance]*kaInstMeta{},
+		scriptMeta:    map[string]*kaScriptMeta{},
+		sgMeta:        map[*vrrp.SyncGroup]parser.Pos{},
+		sgTrackWeight: map[*vrrp.SyncGroup]bool{},
+		closers:       map[*parser.Directive]string{},
+		rulePref:      16384,
+		instSeen:      map[string]bool{},
 	}
 	for _, d := range pdiags {
 		c.add(Diagnostic{Pos: d.Pos, Sev: d.Sev, Msg: d.Msg, Class: d.Class})
@@ -912,6 +916,13 @@ func (c *kaCtx) finish() {
 			say(m.pos, parser.KaGeneralError, "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", in.Name)
 			in.PreemptDelay = 0
 		}
+		if in.PreemptDelay > 0 && c.cfg.Global.Strict {
+			say(m.pos, parser.KaGeneralError, "(%s) preempt_delay is incompatible with strict mode - resetting", in.Name)
+			in.PreemptDelay = 0
+		} else if in.PreemptDelay > 0 && in.NoPreempt {
+			say(m.pos, parser.KaGeneralError, "(%s) preempt_delay is incompatible with nopreempt mode - resetting", in.Name)
+			in.PreemptDelay = 0
+		}
 		kept := in.TrackInterfaces[:0]
 		for _, t := range in.TrackInterfaces {
 			if t.Name == in.Interface && (c.ifaces == nil || c.ifaces[t.Name]) {
@@ -981,6 +992,15 @@ func (c *kaCtx) finish() {
 		case 1:
 			say(pos, parser.KaGeneralError, "Sync group %s has only %d virtual router(s) - this probably isn't what you want", g.Name, len(kept))
 		}
+	}
+	groupOf := map[string]*vrrp.SyncGroup{}
+	for _, g := range c.cfg.SyncGroups {
+		for _, name := range g.Instances {
+			groupOf[name] = g
+		}
+	}
+	for _, in := range valid {
+		c.ignoreWeights(in, groupOf[in.Name], say)
 	}
 	for name, sm := range c.scriptMeta {
 		if !sm.used && !sm.removed {

@@ -106,7 +106,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	// vrrp_sync_group
 	set("vrrp_sync_group", Supported, "", "group", "notify_master", "notify_backup", "notify_fault", "notify_stop",
 		"notify", "smtp_alert", "track_script")
-	set("vrrp_sync_group", Ignored, notRun, "global_tracking", "sync_group_tracking_weight", "notify_priority_changes",
+	set("vrrp_sync_group", Supported, "", "global_tracking", "sync_group_tracking_weight")
+	set("vrrp_sync_group", Ignored, notRun, "notify_priority_changes",
 		"track_interface", "track_file")
 	set("vrrp_sync_group", Ignored, noProcess, "track_process")
 	set("vrrp_sync_group", Ignored, noBFD, "track_bfd")

@@ -574,8 +574,8 @@ func syncGroupRows() []kaRow {
 				}
 			}
 		})},
-		{"global_tracking", kaNoBlock, skip},
-		{"sync_group_tracking_weight", kaNoBlock, skip},
+		{"global_tracking", kaNoBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) { c.sgTrackWeight[g] = true })},
+		{"sync_group_tracking_weight", kaNoBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) { c.sgTrackWeight[g] = true })},
 		{"notify_priority_changes", kaNoBlock, skip},
 		{"track_script", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
 			for _, l := range d.Body {

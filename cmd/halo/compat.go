@@ -40,6 +40,7 @@ func detectLang(path string, data []byte) parser.Lang {
 
 const compatUsage = `usage: halo compat [--json] FILE…
        halo compat --keywords [--json]
+       halo compat --pair A.conf B.conf [haproxy.cfg…]   (HA lint of two nodes)
 Reports, for each haproxy.cfg or keepalived.conf, every directive halo does
 not run exactly as the original tool, and a summary. The configuration is
 loaded and checked exactly as 'halo haproxy -c' / 'halo keepalived -t' do
@@ -52,7 +53,7 @@ func compatMain(argv []string) int { return compatCmd(argv, os.Stdout, os.Stderr
 
 // compatCmd is `halo compat ARGS…` writing to the given streams.
 func compatCmd(argv []string, stdout, stderr io.Writer) int {
-	asJSON, list := false, false
+	asJSON, list, pair := false, false, false
 	var files []string
 	for _, a := range argv {
 		switch a {
@@ -60,6 +61,8 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 			asJSON = true
 		case "--keywords":
 			list = true
+		case "--pair":
+			pair = true // keepalived_pair.go
 		case "-h", "--help":
 			fmt.Fprint(stdout, compatUsage)
 			return 0
@@ -73,6 +76,9 @@ func compatCmd(argv []string, stdout, stderr io.Writer) int {
 	}
 	if list {
 		return listKeywords(stdout, asJSON)
+	}
+	if pair {
+		return compatPair(files, stdout, stderr)
 	}
 	if len(files) == 0 {
 		fmt.Fprint(stderr, compatUsage)

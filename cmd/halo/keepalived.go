@@ -260,6 +260,11 @@ func keepalivedTest(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		w = lf
 	}
 	compat.RenderKeepalivedTest(w, r)
+	// halo's HA lint: what keepalived accepts but cannot fail over as the
+	// author meant (keepalived_pair.go); the exit status stays keepalived's.
+	for _, d := range lintDiags(f.file, opt) {
+		fmt.Fprintln(w, compat.KeepalivedDiagText(d))
+	}
 	return r.Check.Exit
 }
 
