@@ -238,8 +238,8 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			}
 			if k == "alpn" {
 				proto.ALPN = sslo.alpn
-				if c.cur.p.Mode == proxy.ModeHTTP && slices.ContainsFunc(sslo.alpn, func(p string) bool { return p != "http/1.1" && p != "http/1.0" }) {
-					c.lowerPart(k, Partial, "only http/1.1 and http/1.0 are announced in mode http (HTTP/2 is not served yet)")
+				if c.cur.p.Mode == proxy.ModeHTTP && slices.ContainsFunc(sslo.alpn, func(p string) bool { return p != "h2" && p != "http/1.1" && p != "http/1.0" }) {
+					c.lowerPart(k, Partial, "only h2, http/1.1 and http/1.0 are announced in mode http")
 				}
 			}
 			continue
@@ -275,6 +275,17 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 				}
 			}
 			crtList = append(crtList, entries...)
+		case "proto":
+			switch v {
+			case "h2", "h1":
+				if v == "h2" {
+					proto.Proto = v
+				}
+			case "quic", "fcgi":
+				c.lowerPart(k, Unsupported, "the '"+v+"' multiplexer is not implemented")
+			default:
+				return fmt.Errorf("%s : 'proto' :  unknown MUX protocol '%s'", title, v)
+			}
 		case "accept-proxy":
 			proto.AcceptProxy = true
 		case "name":
@@ -312,6 +323,7 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 		b.TLS = btls
 		b.SSL, b.Certs, b.ALPN, b.AcceptProxy = proto.SSL, crts, proto.ALPN, proto.AcceptProxy
 		b.Name, b.Maxconn, b.Backlog, b.V4V6, b.V6Only = proto.Name, proto.Maxconn, proto.Backlog, proto.V4V6, proto.V6Only
+		b.Proto = proto.Proto
 	}
 	if !proto.SSL && len(crts) > 0 {
 		// crt without ssl: haproxy loads it but serves clear text.

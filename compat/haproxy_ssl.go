@@ -187,6 +187,8 @@ func bindSSLStatus(k string) (Status, string, bool) {
 		return Partial, "session tickets are encrypted with keys derived from this file's (tickets are not interchangeable with HAProxy's)", true
 	case "generate-certificates", "ca-sign-file", "ca-sign-pass":
 		return Unsupported, "certificates are not generated on the fly", true
+	case "proto":
+		return Supported, "", true // h2 and h1; others refused in decodeBind
 	}
 	return 0, "", false
 }
@@ -581,7 +583,33 @@ func sslGlobalRows() []hrow {
 			return nil
 		}
 	}
+	h2 := func(name string, lo, hi int64, dst func(g *proxy.Global) *uint32) hrow {
+		return hrow{Name: name, Status: Supported, Decode: func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'%s' expects a numeric value.", name)
+			}
+			n, err := strconv.ParseInt(a[0].Value, 10, 64)
+			if err != nil {
+				n = int64(atol(a[0].Value)) // atoi semantics, as HAProxy
+			}
+			if hi > 0 && (n < lo || n > hi) {
+				return fmt.Errorf("'%s' expects a numeric value between %d and %d.", name, lo, hi)
+			}
+			if hi == 0 && n <= 0 && lo > 0 {
+				return fmt.Errorf("'%s' expects a positive numeric value.", name)
+			}
+			if n < 0 {
+				n = 0
+			}
+			*dst(&c.cfg.Global) = uint32(n)
+			return nil
+		}}
+	}
 	return []hrow{
+		h2("tune.h2.header-table-size", 4096, 65536, func(g *proxy.Global) *uint32 { return &g.H2HeaderTableSize }),
+		h2("tune.h2.initial-window-size", 0, 0, func(g *proxy.Global) *uint32 { return &g.H2InitialWindowSize }),
+		h2("tune.h2.max-concurrent-streams", 1, 0, func(g *proxy.Global) *uint32 { return &g.H2MaxConcurrentStreams }),
+		h2("tune.h2.max-frame-size", 16384, 16777215, func(g *proxy.Global) *uint32 { return &g.H2MaxFrameSize }),
 		{Name: "ssl-default-bind-options", Status: Supported, Decode: opts(false)},
 		{Name: "ssl-default-server-options", Status: Supported, Decode: opts(true)},
 		{Name: "ssl-default-bind-ciphers", Status: Supported, Decode: str(func(o *sslGlobals, v string) { o.bind.ciphers, o.bind.hasCiphers = v, true })},

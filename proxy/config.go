@@ -44,6 +44,10 @@ type Global struct {
 	// name `log-send-hostname` puts in syslog headers ("" when unset).
 	LogTag          string
 	LogSendHostname string
+	// tune.h2.*: HTTP/2 settings announced to clients (0: HAProxy's
+	// defaults, see package h2).
+	H2HeaderTableSize, H2InitialWindowSize uint32
+	H2MaxConcurrentStreams, H2MaxFrameSize uint32
 }
 
 // LogTarget is one `log` line: address is "/dev/log", "udp@host:port",
@@ -202,6 +206,8 @@ type Bind struct {
 	// TLS is the resolved TLS configuration of an ssl bind (nil: built
 	// from Certs and ALPN with HAProxy's defaults).
 	TLS *BindTLS
+	// Proto is `proto h2`: HTTP/2 without TLS (prior knowledge).
+	Proto string
 }
 
 // BalanceAlgo is the `balance` algorithm.

@@ -211,7 +211,7 @@ func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPor
 		return
 	}
 	rt.nconns.Add(1)
-	if l.bind.AcceptProxy || l.tls != nil || l.fe.Proxy.Mode != ModeHTTP {
+	if l.bind.AcceptProxy || l.tls != nil || l.fe.Proxy.Mode != ModeHTTP || l.bind.Proto == "h2" {
 		cs := &clientSetup{l: l, ec: ec, ls: ls}
 		ls.track(cs)
 		lp.Go(cs.run)
@@ -327,7 +327,9 @@ func (cs *clientSetup) run() {
 	}
 	done = true
 	cs.ls.untrack(cs)
-	if fe.Proxy.Mode == ModeHTTP {
+	if fe.Proxy.Mode == ModeHTTP && (l.bind.Proto == "h2" || (tlsState != nil && tlsState.State.NegotiatedProtocol == "h2")) {
+		rt.serveH2(l, cs.ls, ec, c, src, dst, tlsState)
+	} else if fe.Proxy.Mode == ModeHTTP {
 		s := newSession(rt, l, cs.ls, ec, src, dst, tlsState)
 		s.c = c
 		s.cf.c = c

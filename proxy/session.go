@@ -63,6 +63,10 @@ type session struct {
 	conns [4]*serverConn
 
 	serveFn func() // s.serve, bound once per pooled session
+
+	// stream: the session serves one HTTP/2 stream (h2serve.go), which
+	// counts neither as a connection nor against maxconn.
+	stream bool
 }
 
 // bodyBufSize is the buffer for streaming large response bodies.
@@ -296,12 +300,15 @@ func (s *session) end() {
 	s.releaseWork()
 	s.releaseConns()
 	putPart(s.part)
-	rt, l, fe := s.rt, s.l, s.fe
+	rt, l, fe, stream := s.rt, s.l, s.fe, s.stream
 	// Nothing keeps a session once its connection is served (logging is
 	// synchronous, tunnels end before): recycle it.
 	fn := s.serveFn
 	*s = session{serveFn: fn}
 	sessionPool.Put(s)
+	if stream {
+		return
+	}
 	rt.leaveConn(fe)
 	rt.endClient(l)
 }

@@ -259,10 +259,10 @@ func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config
 		c.SetSessionTicketKeys(keys)
 	}
 	for _, p := range o.ALPN {
-		// mode http speaks HTTP/1.x only (HTTP/2 is not served yet): h2
-		// is not announced, so clients fall back to http/1.1 instead of
-		// failing. mode tcp announces the list as configured.
-		if mode == ModeHTTP && p != "http/1.1" && p != "http/1.0" {
+		// mode http serves h2 and http/1.x; another protocol is not
+		// announced, so clients fall back instead of failing. mode tcp
+		// announces the list as configured.
+		if mode == ModeHTTP && p != "h2" && p != "http/1.1" && p != "http/1.0" {
 			continue
 		}
 		c.NextProtos = append(c.NextProtos, p)
