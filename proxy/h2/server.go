@@ -49,6 +49,7 @@ type Conn struct {
 
 	resets, control bucket
 	slots           chan struct{} // running handlers (rapid reset backpressure)
+	zombies         int           // handlers still running for streams the peer reset
 	wg              sync.WaitGroup
 }
 
@@ -77,6 +78,7 @@ type Stream struct {
 	done       bool // removed from the connection
 
 	readDeadline time.Time // zero: the connection's read timeout
+	peerReset    bool      // the client reset it (RST_STREAM)
 }
 
 // SetReadDeadline bounds the next Reads (zero: the read timeout).
@@ -483,6 +485,8 @@ func (c *Conn) onReset(f *http2.RSTStreamFrame) error {
 	s := c.streams[f.StreamID]
 	if s != nil && !s.reset {
 		s.reset, s.resetErr = true, StreamError{Code: f.ErrCode}
+		s.peerReset = true
+		c.zombies++
 		c.removeLocked(s)
 		c.cond.Broadcast()
 	}
@@ -564,12 +568,26 @@ func (c *Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	select {
 	case c.slots <- struct{}{}:
 	default:
+		// Every slot is taken. When half of them run for streams the
+		// client already reset, it is opening and cancelling streams
+		// faster than they can be served: the rapid reset attack.
+		c.mu.Lock()
+		z := c.zombies
+		c.mu.Unlock()
+		if 2*z >= cap(c.slots) {
+			return connError{http2.ErrCodeEnhanceYourCalm, "streams reset while their handlers run"}
+		}
 		c.armRead(false)
 		c.slots <- struct{}{}
 	}
 	c.wg.Add(1)
 	go func() {
 		defer func() {
+			c.mu.Lock()
+			if s.peerReset {
+				c.zombies--
+			}
+			c.mu.Unlock()
 			<-c.slots
 			c.wg.Done()
 		}()
