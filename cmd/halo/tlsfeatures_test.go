@@ -94,25 +94,47 @@ func (p *testPKI) crl(t *testing.T, revoked ...*big.Int) string {
 // startBoth runs HAProxy and halo on the same configuration (PORT
 // replaced by each one's port) and returns their addresses.
 func startBoth(t *testing.T, cfgText string) (hap, halo string) {
+	h, l := startBothPorts(t, cfgText, 1)
+	return h[0], l[0]
+}
+
+// startBothPorts is startBoth with n ports: PORT, PORT2, … PORTn.
+func startBothPorts(t *testing.T, cfgText string, n int) (hap, halo []string) {
 	t.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		t.Skip("haproxy not installed")
 	}
-	hp, lp := freeTCPPort(t), freeTCPPort(t)
+	subst := func(ports []int) string {
+		s := cfgText
+		for i := n; i >= 1; i-- {
+			name := "PORT"
+			if i > 1 {
+				name = fmt.Sprintf("PORT%d", i)
+			}
+			s = strings.ReplaceAll(s, name, fmt.Sprint(ports[i-1]))
+		}
+		return s
+	}
+	var hp, lp []int
+	for i := 0; i < n; i++ {
+		hp, lp = append(hp, freeTCPPort(t)), append(lp, freeTCPPort(t))
+		hap = append(hap, fmt.Sprintf("127.0.0.1:%d", hp[i]))
+		halo = append(halo, fmt.Sprintf("127.0.0.1:%d", lp[i]))
+	}
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(cfgText, "PORT", fmt.Sprint(hp))), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(subst(hp)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("haproxy", "-db", "-f", path)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	runEngine(t, strings.ReplaceAll(cfgText, "PORT", fmt.Sprint(lp)))
-	waitPort(t, hp)
-	return fmt.Sprintf("127.0.0.1:%d", hp), fmt.Sprintf("127.0.0.1:%d", lp)
+	runEngine(t, subst(lp))
+	for _, p := range hp {
+		waitPort(t, p)
+	}
+	return hap, halo
 }
 
 // tlsGet sends GET / over TLS and returns "HANDSHAKE-FAILED", or the
