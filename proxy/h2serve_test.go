@@ -7,8 +7,8 @@ import (
 func TestChunkDecoder(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, data string
-		trailers      int
-		done, bad     bool
+		trailers       int
+		done, bad      bool
 	}{
 		{"two chunks", "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", "abcde", 0, true, false},
 		{"trailers", "1\r\nx\r\n0\r\nX-T: v\r\nConnection: close\r\n\r\n", "x", 1, true, false},
