@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // h1Origin is an HTTP/1.1 server (net/http: a test origin, not the data
@@ -49,13 +46,13 @@ func h1Origin(t *testing.T) string {
 
 // h2Client speaks HTTP/2 with prior knowledge (h2c) or over TLS with ALPN.
 func h2Client(tlsOn bool) *http.Client {
-	tr := &http2.Transport{AllowHTTP: !tlsOn, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	if !tlsOn {
-		tr.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		}
+	var p http.Protocols
+	if tlsOn {
+		p.SetHTTP2(true)
+	} else {
+		p.SetUnencryptedHTTP2(true)
 	}
+	tr := &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
 }
 
