@@ -47,6 +47,19 @@
 //     (crypto/tls; splice). Large non-chunked response bodies move through
 //     a borrowed 64 KiB buffer.
 //
+//   - HTTP/2 (h2serve.go, package h2): `bind … ssl … alpn h2` and
+//     `bind … proto h2` connections run package h2's server (x/net's
+//     Framer and hpack; flow control, stream states, RFC 9113 §8.2
+//     validation, bounded resets and control frames) off the loop
+//     (Loop.Offload). Each stream becomes an HTTP/1.1 transaction of an
+//     ordinary session on the connection's loop through a socket pair, so
+//     rules, ACLs, logs, counters and error pages are HTTP/1.1's; the
+//     response is turned back into HEADERS/DATA (chunked → DATA,
+//     trailers, connection-specific headers dropped). Soft stop sends
+//     GOAWAY. TLS settings (tlsbind.go, tlsverify.go, tlsserver.go) come
+//     resolved from compat through package tlsconf (OpenSSL cipher
+//     strings, suites, curves, versions as HAProxy computes them).
+//
 // # Hook points (Module, hooks.go)
 //
 // Other packages extend the engine with a Module; cmd/halo assembles them

@@ -146,11 +146,9 @@ func (rt *Runtime) serveH2Stream(l *listener, lp *evloop.Loop, s *h2.Stream, src
 	sc := newStreamConn(s)
 	// The request: head, then the body as it comes. The socket stays open
 	// until the response is over, as a keep-alive client's.
-	go func() {
-		if err := sc.copyRequest(uc); err != nil {
-			uc.Close()
-		}
-	}()
+	// A write error (the session answered and closed before the body
+	// was all sent) leaves the socket to the response reader below.
+	go func() { _ = sc.copyRequest(uc) }()
 	buf := make([]byte, 32<<10)
 	for !sc.ended {
 		n, err := uc.Read(buf)
@@ -186,8 +184,8 @@ func (rt *Runtime) streamSession(l *listener, lp *evloop.Loop, fd int, src, dst 
 // streamConn turns a stream's request into HTTP/1.1 bytes and the
 // engine's HTTP/1.1 response back into frames.
 type streamConn struct {
-	s    *h2.Stream
-	head []byte // the request head as HTTP/1.1
+	s     *h2.Stream
+	head  []byte // the request head as HTTP/1.1
 	body  bool   // a body follows the head
 	chunk bool   // the body is re-framed as chunked
 
