@@ -28,6 +28,7 @@
 //     redispatch, then a bidirectional copy (splice(2) through io.CopyN
 //     between *net.TCPConn) with half-close and the client/server/tunnel/
 //     client-fin/server-fin timeouts.
+//
 //   - mode http (http.go): the HTTP/1.1 engine over pooled tune.bufsize
 //     buffers and package http1 (strict parser, chunked validator, head
 //     serializer). Header names are lower-cased and their order kept, as
