@@ -290,6 +290,8 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 			proto.AcceptProxy = true
 		case "name":
 			proto.Name = v
+		case "id":
+			proto.ID = atol(v)
 		case "process":
 			c.rep.Warnf(d.Pos, "%s : '%s %s' on 'bind' lines is deprecated and will be removed in 2.7.", title, k, v)
 		case "maxconn":
@@ -324,6 +326,9 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 		b.SSL, b.Certs, b.ALPN, b.AcceptProxy = proto.SSL, crts, proto.ALPN, proto.AcceptProxy
 		b.Name, b.Maxconn, b.Backlog, b.V4V6, b.V6Only = proto.Name, proto.Maxconn, proto.Backlog, proto.V4V6, proto.V6Only
 		b.Proto = proto.Proto
+		if i == 0 {
+			b.ID = proto.ID // an explicit id names the line's first socket
+		}
 	}
 	if !proto.SSL && len(crts) > 0 {
 		// crt without ssl: haproxy loads it but serves clear text.

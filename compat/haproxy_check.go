@@ -40,6 +40,7 @@ func (c *hctx) postCheck() {
 	for _, st := range c.proxies {
 		p := st.p
 		c.assignServerIDs(st)
+		assignBindIDs(st.p)
 		for _, ds := range st.dupServers {
 			c.rep.Alertf(ds.pos, "%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", st.kind, p.Name, ds.name, ds.first)
 		}
@@ -222,6 +223,29 @@ func (c *hctx) assignServerIDs(st *pstate) {
 			}
 			srv.ID = next
 			used[next] = srv
+		}
+		next++
+	}
+}
+
+// assignBindIDs numbers a proxy's listeners as haproxy does (so_id):
+// explicit ids kept, the others the first free id from a candidate that
+// advances by one per listener, as for servers.
+func assignBindIDs(p *proxy.Proxy) {
+	used := map[int]bool{}
+	for _, b := range p.Binds {
+		if b.ID != 0 {
+			used[b.ID] = true
+		}
+	}
+	next := 1
+	for i := range p.Binds {
+		if p.Binds[i].ID == 0 {
+			for used[next] {
+				next++
+			}
+			p.Binds[i].ID = next
+			used[next] = true
 		}
 		next++
 	}

@@ -142,6 +142,8 @@ func buildGlobalTable() *Table[*hctx] {
 			return nil
 		}),
 		row("tune.maxrewrite", intArg("tune.maxrewrite", func(c *hctx) *int { return &c.cfg.Global.TuneMaxrewrite })),
+		row("set-var", decodeGlobalSetVar(false)),
+		row("set-var-fmt", decodeGlobalSetVar(true)),
 		row("hard-stop-after", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'hard-stop-after' expects <time> as argument.")
@@ -410,4 +412,30 @@ func atoiPrefix(v string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// decodeGlobalSetVar is global `set-var proc.NAME EXPR` and `set-var-fmt
+// proc.NAME FMT`: process variables set once at start, before any rule
+// runs (the runtime evaluates them: rules.L7).
+func decodeGlobalSetVar(fmtForm bool) hdecode {
+	kw := "set-var"
+	if fmtForm {
+		kw = "set-var-fmt"
+	}
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if len(a) != 2 {
+			return fmt.Errorf("'%s' requires a variable name and an expression.", kw)
+		}
+		name := a[0].Value
+		if !strings.HasPrefix(name, "proc.") {
+			return fmt.Errorf("'%s' : only proc scope variables are allowed, found '%s'.", kw, name)
+		}
+		if fmtForm {
+			c.lowerForFormat(a[1].Value)
+		} else if msg := c.checkSample(a[1].Value, a[1].Value); msg != "" {
+			return fmt.Errorf("%s", msg)
+		}
+		c.cfg.Global.SetVars = append(c.cfg.Global.SetVars, proxy.SetVar{Name: name, Expr: a[1].Value, Fmt: fmtForm, Line: d.Pos.Line})
+		return nil
+	}
 }

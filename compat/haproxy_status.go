@@ -39,8 +39,6 @@ var haproxyStatus = map[string]struct {
 	"log-tag":                     {Supported, ""},
 	"node":                        {Ignored, "not shown on the stats page"},
 	"description":                 {Ignored, "not shown on the stats page"},
-	"set-var":                     {Ignored, "variables are not implemented"},
-	"set-var-fmt":                 {Ignored, "variables are not implemented"},
 	"issuers-chain-path":          {Ignored, "OCSP issuer chains are not loaded"},
 	"nbproc":                      {Unsupported, "removed in haproxy 2.5; refused as haproxy 2.6 refuses it"},
 	"tune.maxrewrite":             {Supported, ""},
@@ -245,7 +243,9 @@ func bindParamStatus(k string) (Status, string) {
 		return Partial, "client certificates are not requested"
 	case "ca-file", "crl-file", "ca-verify-file", "ca-ignore-err", "crt-ignore-err":
 		return Partial, "client certificates are not requested or verified"
-	case "id", "process", "thread", "shards", "nice":
+	case "id":
+		return Supported, ""
+	case "process", "thread", "shards", "nice":
 		return Ignored, "single process; not applied"
 	}
 	return Ignored, "not applied"

@@ -48,6 +48,17 @@ type Global struct {
 	// defaults, see package h2).
 	H2HeaderTableSize, H2InitialWindowSize uint32
 	H2MaxConcurrentStreams, H2MaxFrameSize uint32
+	// SetVars are the process variables set at start, in order.
+	SetVars []SetVar
+}
+
+// SetVar is a global `set-var` (Fmt false: Expr is a sample expression)
+// or `set-var-fmt` (Expr is a log-format string) of a proc.* variable.
+type SetVar struct {
+	Name string
+	Expr string
+	Fmt  bool
+	Line int
 }
 
 // LogTarget is one `log` line: address is "/dev/log", "udp@host:port",
@@ -189,15 +200,18 @@ type Proxy struct {
 
 // Bind is one `bind` line, one per address after port ranges are expanded.
 type Bind struct {
-	Addr        netip.AddrPort // unspecified address = all
-	Network     string         // "tcp", "tcp4", "tcp6", "unix", "fd"
-	Path        string         // unix socket path ("@name": abstract namespace)
-	FD          int            // Network "fd": an inherited listening socket (fd@N)
-	V4V6        bool
-	V6Only      bool
-	Maxconn     int
-	Backlog     int
-	Name        string
+	Addr    netip.AddrPort // unspecified address = all
+	Network string         // "tcp", "tcp4", "tcp6", "unix", "fd"
+	Path    string         // unix socket path ("@name": abstract namespace)
+	FD      int            // Network "fd": an inherited listening socket (fd@N)
+	V4V6    bool
+	V6Only  bool
+	Maxconn int
+	Backlog int
+	Name    string
+	// ID is the listener's id (`id`, else numbered as HAProxy does): the
+	// so_id fetch.
+	ID          int
 	SSL         bool
 	Certs       []string // crt files/dirs, resolved paths
 	ALPN        []string

@@ -154,10 +154,13 @@ func (c *Counters) CountStatus(st int) {
 // connection. Hooks read and change it; it is reused, never retain it.
 type Txn struct {
 	Frontend *Frontend
-	Backend  *Backend // chosen backend; set by use_backend in Request hooks
-	Server   *ServerState
-	Req      *http1.Message // nil in TCP mode
-	Resp     *http1.Message // nil until a response head is parsed
+	// Bind is the bind line whose listener accepted the connection
+	// (so_id, so_name).
+	Bind    *Bind
+	Backend *Backend // chosen backend; set by use_backend in Request hooks
+	Server  *ServerState
+	Req     *http1.Message // nil in TCP mode
+	Resp    *http1.Message // nil until a response head is parsed
 
 	Src, Dst netip.AddrPort
 	SSL      bool

@@ -158,6 +158,7 @@ func (s *session) serve() {
 		tx := &s.tx
 		tx.reset()
 		tx.Frontend, tx.Src, tx.Dst = s.fe, s.src, s.dst
+		tx.Bind = s.l.bind
 		tx.TLS, tx.SSL, tx.ClientCert = s.tls.state(), s.tls != nil, s.tls.client()
 		tx.AcceptAt = s.acceptAt
 		tx.firstReq = s.nreq == 0

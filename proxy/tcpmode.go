@@ -49,6 +49,7 @@ func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.C
 	tx := &t.tx
 	tx.reset()
 	tx.Frontend, tx.Src, tx.Dst = fe, src, dst
+	tx.Bind = l.bind
 	tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
 	tx.AcceptAt = time.Now()
 	tx.ReqAt = tx.AcceptAt

@@ -265,7 +265,7 @@ func pickPart(s []byte, idx, count int, seps []byte, word bool) (Value, bool) {
 	if idx > 0 {
 		first = idx - 1
 		if first >= len(parts) {
-			return strVal(s[:0]), true
+			return Value{}, false
 		}
 		last = len(parts) - 1
 		if count > 0 && first+count-1 < last {
@@ -274,7 +274,7 @@ func pickPart(s []byte, idx, count int, seps []byte, word bool) (Value, bool) {
 	} else {
 		last = len(parts) + idx
 		if last < 0 {
-			return strVal(s[:0]), true
+			return Value{}, false
 		}
 		first = 0
 		if count > 0 && last-count+1 > 0 {

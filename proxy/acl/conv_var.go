@@ -13,18 +13,11 @@ func varConvs() []*convDef {
 			if err := CheckVarName(cv.args[0]); err != nil {
 				return err
 			}
-			for _, cond := range cv.args[1:] {
-				i := setVarCond(cond)
-				if i < 0 {
-					return fmt.Errorf("unknown condition '%s'", cond)
-				}
-				cv.num |= 1 << i
-			}
-			return nil
+			conds, err := ParseSetVarConds(cv.args[1:])
+			cv.num = int64(conds)
+			return err
 		}, fn: func(c *Ctx, cv *conv, v Value) (Value, bool) {
-			if cv.num == 0 || c.Vars.setVarAllowed(cv.args[0], v, cv.num) {
-				c.Vars.Set(cv.args[0], v)
-			}
+			c.Vars.SetIf(cv.args[0], v, SetVarConds(cv.num))
 			return v, true
 		}},
 		{name: "unset-var", minArgs: 1, maxArgs: 1, out: KStr, compile: varArg, fn: func(c *Ctx, cv *conv, v Value) (Value, bool) {
@@ -36,20 +29,42 @@ func varConvs() []*convDef {
 
 var setVarConds = [...]string{"ifexists", "ifnotexists", "ifempty", "ifnotempty", "ifset", "ifnotset", "ifgt", "iflt"}
 
-func setVarCond(s string) int {
-	for i, n := range setVarConds {
-		if strings.EqualFold(s, n) {
-			return i
+// SetVarConds are the conditions of set-var (configuration.txt §7.3.1
+// "set-var"), one bit per word of setVarConds.
+type SetVarConds uint8
+
+// ParseSetVarConds reads set-var's condition words.
+func ParseSetVarConds(words []string) (SetVarConds, error) {
+	var c SetVarConds
+	for _, w := range words {
+		found := false
+		for i, n := range setVarConds {
+			if strings.EqualFold(w, n) {
+				c |= 1 << i
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("unknown condition '%s' (expects ifexists, ifnotexists, ifempty, ifnotempty, ifset, ifnotset, ifgt or iflt)", w)
 		}
 	}
-	return -1
+	return c, nil
 }
 
-// setVarAllowed checks the set-var converter's conditions (bits of
-// setVarConds) against the variable's state and the input.
-func (vs *Vars) setVarAllowed(name string, in Value, conds int64) bool {
+// SetIf sets the variable when every condition holds.
+func (vs *Vars) SetIf(name string, val Value, conds SetVarConds) {
+	if conds == 0 || vs.setVarAllowed(name, val, conds) {
+		vs.Set(name, val)
+	}
+}
+
+// setVarAllowed checks set-var's conditions against the variable's state
+// and the input.
+func (vs *Vars) setVarAllowed(name string, in Value, conds SetVarConds) bool {
 	old, set := vs.Get(name)
-	exists := set || vs.known(name)
+	// proc variables are created while the configuration is read, so
+	// they always exist (configuration.txt §7.3.1 "set-var").
+	exists := set || vs.known(name) || isProc(name)
 	empty := (in.Kind == KStr || in.Kind == KBin) && len(in.B) == 0
 	for i := range setVarConds {
 		if conds&(1<<i) == 0 {

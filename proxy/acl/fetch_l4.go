@@ -26,6 +26,20 @@ func l4Fetches() []*fetchDef {
 		{name: "fc_src_is_local", out: KBool, fn: localFetch(src)},
 		{name: "dst_is_local", out: KBool, fn: localFetch(dst)},
 		{name: "fc_dst_is_local", out: KBool, fn: localFetch(dst)},
+		{name: "so_id", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || tx.Bind == nil {
+				return Value{}, false
+			}
+			return intVal(int64(tx.Bind.ID)), true
+		})},
+		{name: "so_name", out: KStr, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || tx.Bind == nil || tx.Bind.Name == "" {
+				return Value{}, false
+			}
+			return Value{Kind: KStr, B: strBytes(tx.Bind.Name)}, true
+		})},
 		// halo's client connections speak HTTP/1 on the wire.
 		{name: "fc_http_major", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			if c.T.Method() == nil {

@@ -186,9 +186,12 @@ func (c *Ctx) payloadMiss(final bool) {
 // (configuration.txt §7.3.5).
 func payloadFetches() []*fetchDef {
 	return []*fetchDef{
-		{name: "req.len", aliases: []string{"req_len"}, out: KInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		{name: "req.len", aliases: []string{"req_len"}, out: KInt, note: "in mode http, the size of the request head and body received as sent on the wire, where HAProxy counts its internal (HTX) representation", fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 			if !once(st) {
 				return Value{}, false
+			}
+			if c.T.Method() != nil {
+				return intVal(int64(headSize(c))), true
 			}
 			b, final := c.payload()
 			c.payloadMiss(final)
@@ -268,6 +271,23 @@ func payloadFetches() []*fetchDef {
 			return Value{Kind: KStr, B: p}, true
 		}},
 	}
+}
+
+// headSize is the request's size as received: request line, headers,
+// blank line and the body bytes already there.
+func headSize(c *Ctx) int {
+	n := len(c.T.Method()) + len(c.T.URI()) + len(c.T.Version()) + 4
+	if hl := c.T.ReqHeaders(); hl != nil {
+		for i := 0; i < hl.Len(); i++ {
+			k, v := hl.At(i)
+			n += len(k) + len(v) + 4
+		}
+	}
+	n += 2
+	if b, _, ok := c.reqBody(); ok {
+		n += len(b)
+	}
+	return n
 }
 
 // payloadArgs compiles (offset,length) of req.payload.

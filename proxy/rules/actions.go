@@ -124,9 +124,9 @@ func actionTable() map[string]*actionDef {
 		{ActionInfo{Name: "replace-path", Rulesets: req}, compileReplaceURI(kReplacePath)},
 		{ActionInfo{Name: "replace-pathq", Rulesets: req}, compileReplaceURI(kReplacePathQ)},
 		{ActionInfo{Name: "replace-uri", Rulesets: req}, compileReplaceURI(kReplaceURI)},
-		{ActionInfo{Name: "set-var", Rulesets: both}, compileSetVar},
-		{ActionInfo{Name: "set-var-fmt", Rulesets: both}, compileSetVar},
-		{ActionInfo{Name: "unset-var", Rulesets: both}, func(r *Rule, a *actionCtx) error {
+		{ActionInfo{Name: "set-var", Rulesets: both | TCPRequestContent}, compileSetVar},
+		{ActionInfo{Name: "set-var-fmt", Rulesets: both | TCPRequestContent}, compileSetVar},
+		{ActionInfo{Name: "unset-var", Rulesets: both | TCPRequestContent}, func(r *Rule, a *actionCtx) error {
 			if err := acl.CheckVarName(a.param); err != nil {
 				return err
 			}
@@ -288,14 +288,24 @@ func compileReplaceURI(k kind) func(r *Rule, a *actionCtx) error {
 	}
 }
 
+// compileSetVar is set-var(name[,cond…]) expr and set-var-fmt(name[,cond…])
+// fmt: the conditions (ifexists, ifnotset, ifgt …) are set-var's.
 func compileSetVar(r *Rule, a *actionCtx) error {
-	if a.param == "" || len(a.args) < 1 {
+	name, conds, _ := strings.Cut(a.param, ",")
+	if name == "" || len(a.args) < 1 {
 		return fmt.Errorf("expects a variable name and an expression")
 	}
-	if err := acl.CheckVarName(a.param); err != nil {
+	if err := acl.CheckVarName(name); err != nil {
 		return err
 	}
-	r.name = a.param
+	if conds != "" {
+		c, err := acl.ParseSetVarConds(strings.Split(conds, ","))
+		if err != nil {
+			return err
+		}
+		r.conds = c
+	}
+	r.name = name
 	if strings.HasPrefix(a.action, "set-var-fmt") {
 		r.kind = kSetVarFmt
 		f, err := a.lf(strings.Join(a.args, " "))

@@ -346,10 +346,10 @@ func (st *State) apply(r *Rule, response bool) {
 		if !ok {
 			return
 		}
-		st.Ctx.Vars.Set(r.name, v) // the variable keeps the sample's type
+		st.Ctx.Vars.SetIf(r.name, v, r.conds) // the variable keeps the sample's type
 	case kSetVarFmt:
 		st.val = r.fmt.Append(st.val[:0], &st.Entry)
-		st.Ctx.Vars.Set(r.name, acl.Value{Kind: acl.KStr, B: st.val})
+		st.Ctx.Vars.SetIf(r.name, acl.Value{Kind: acl.KStr, B: st.val}, r.conds)
 	case kUnsetVar:
 		st.Ctx.Vars.Unset(r.name)
 	case kCapture:

@@ -121,6 +121,41 @@ func (l *L7) registry() *acl.Registry {
 	return l.Registry
 }
 
+// setProcVars runs the global set-var / set-var-fmt lines in order, as
+// HAProxy does while reading the configuration: each sees the variables
+// set before it.
+func (l *L7) setProcVars(cfg *proxy.Config, opts *acl.Options) error {
+	if len(cfg.Global.SetVars) == 0 {
+		return nil
+	}
+	ctx := &acl.Ctx{}
+	ctx.Reset(&connView{})
+	ctx.Vars.Proc = l.proc
+	ctx.Runtime = l.rt
+	for _, sv := range cfg.Global.SetVars {
+		var v acl.Value
+		if sv.Fmt {
+			f, err := logging.Compile(sv.Expr, logging.CtxAction, opts)
+			if err != nil {
+				return fmt.Errorf("global 'set-var-fmt' (line %d): %w", sv.Line, err)
+			}
+			e := logging.Entry{Ctx: ctx}
+			v = acl.Value{Kind: acl.KStr, B: f.Append(nil, &e)}
+		} else {
+			e, err := acl.ParseExpr(sv.Expr, opts)
+			if err != nil {
+				return fmt.Errorf("global 'set-var' (line %d): %w", sv.Line, err)
+			}
+			var ok bool
+			if v, ok = e.Eval(ctx); !ok {
+				continue // an expression without a value sets nothing
+			}
+		}
+		ctx.Vars.Set(sv.Name, v)
+	}
+	return nil
+}
+
 // Check compiles cfg's layer-7 parts without a runtime (for -c). Errors
 // name the proxy and, where known, the line.
 func (l *L7) Check(cfg *proxy.Config) error {
@@ -159,6 +194,9 @@ func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]
 		Userlists: cfg.Userlists,
 	}
 	cp := acl.NewCompiler(opts)
+	if err := l.setProcVars(cfg, opts); err != nil {
+		return nil, err
+	}
 	out := map[*proxy.Proxy]*compiled{}
 	for _, p := range cfg.Proxies {
 		// a server named without its backend belongs to the proxy whose

@@ -110,6 +110,7 @@ type Rule struct {
 	capLen int
 	capID  int
 	delM   string // del-header -m method
+	conds  acl.SetVarConds
 	svc    Service
 }
 

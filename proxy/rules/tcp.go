@@ -3,9 +3,11 @@ package rules
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/logging"
 )
 
 // tcpVerdict is the outcome of tcp-request rules.
@@ -17,13 +19,16 @@ const (
 	tcpReject
 )
 
-// tcpRule is a compiled tcp-request connection/session/content rule.
-// Only the decisions accept, reject and silent-drop are executed; the
-// configuration loader reports the others.
+// tcpRule is a compiled tcp-request connection/session/content rule:
+// the decisions accept, reject and silent-drop, and in the content stage
+// set-var, set-var-fmt and unset-var (the registry's rulesets say so; the
+// configuration loader reports the others).
 type tcpRule struct {
 	stage  string
 	accept bool
 	cond   *acl.Cond
+	// set is non-nil for a variable action, which runs and goes on.
+	set *Rule
 }
 
 // compileTCP compiles the accept/reject/silent-drop tcp-request rules.
@@ -36,8 +41,24 @@ func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
 	var out []tcpRule
 	skipped := map[string]error{}
 	for _, r := range list {
-		switch r.Action {
+		var set *Rule
+		switch name, param, _ := strings.Cut(r.Action, "("); name {
 		case "accept", "reject", "silent-drop":
+		case "set-var", "set-var-fmt", "unset-var":
+			if r.Stage != "content" {
+				continue
+			}
+			set = &Rule{line: r.Line}
+			a := &actionCtx{action: r.Action, param: strings.TrimSuffix(param, ")"), args: r.Args, env: &Env{Opts: cp.Opts}}
+			var err error
+			if name == "unset-var" {
+				set.kind, set.name, err = kUnsetVar, a.param, acl.CheckVarName(a.param)
+			} else {
+				err = compileSetVar(set, a)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
+			}
 		default:
 			continue
 		}
@@ -52,9 +73,24 @@ func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
 			}
 			return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
 		}
-		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", cond: cond})
+		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", cond: cond, set: set})
 	}
 	return out, nil
+}
+
+// applyVar runs a tcp-request content set-var / set-var-fmt / unset-var.
+func applyVar(r *Rule, ctx *acl.Ctx) {
+	switch r.kind {
+	case kSetVar:
+		if v, ok := r.expr.Eval(ctx); ok {
+			ctx.Vars.SetIf(r.name, v, r.conds)
+		}
+	case kSetVarFmt:
+		e := logging.Entry{Ctx: ctx}
+		ctx.Vars.SetIf(r.name, acl.Value{Kind: acl.KStr, B: r.fmt.Append(nil, &e)}, r.conds)
+	case kUnsetVar:
+		ctx.Vars.Unset(r.name)
+	}
 }
 
 // runTCP evaluates the rules of the given stages in order: the first
@@ -104,6 +140,10 @@ func runTCPPartial(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn, stages ...strin
 			return tcpNext, i
 		}
 		if !ok {
+			continue
+		}
+		if r.set != nil {
+			applyVar(r.set, ctx)
 			continue
 		}
 		if r.accept {
