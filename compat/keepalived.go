@@ -168,6 +168,7 @@ type kaCtx struct {
 	// sgTrackWeight: the group says sync_group_tracking_weight (or the
 	// deprecated global_tracking): its members keep weighted tracking
 	sgTrackWeight map[*vrrp.SyncGroup]bool
+	garpGroup     *vrrp.GARPGroup // the garp_group being read
 	scripts       []kaScriptUse
 	global        kaGlobalMeta
 	globalLP      kaLowerPrio
@@ -1070,6 +1071,7 @@ func (c *kaCtx) instanceGlobals(in *vrrp.Instance, m *kaInstMeta) {
 	if in.Version == 0 {
 		in.Version = g.Version
 	}
+	in.GARPMasterDelay = noneIfZero(in.GARPMasterDelay)
 }
 
 func (c *kaCtx) hostInterfaces() map[string]bool {

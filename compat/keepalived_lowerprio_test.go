@@ -78,3 +78,30 @@ func TestLowerPrioResolved(t *testing.T) {
 		})
 	}
 }
+
+// TestGARPKeywords: a written 0 delay and vrrp_min_garp reach the runtime
+// as "no second burst" (-1), garp_group is read.
+func TestGARPKeywords(t *testing.T) {
+	inst := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.1\n }\nBODY}\n"
+	for _, tc := range []struct {
+		name, conf string
+		delay      time.Duration
+		rep        int
+	}{
+		{"default", strings.Replace(inst, "BODY", "", 1), 5 * time.Second, 5},
+		{"instance 0", strings.Replace(inst, "BODY", " garp_master_delay 0\n", 1), -1, 5},
+		{"global 0", "global_defs {\n vrrp_garp_master_delay 0\n}\n" + strings.Replace(inst, "BODY", "", 1), -1, 5},
+		{"vrrp_min_garp", "global_defs {\n vrrp_min_garp\n}\n" + strings.Replace(inst, "BODY", "", 1), -1, 1},
+		{"vrrp_min_garp keeps what was set", "global_defs {\n vrrp_garp_master_repeat 3\n vrrp_min_garp\n}\n" + strings.Replace(inst, "BODY", "", 1), -1, 3},
+	} {
+		cfg, r := loadKaString(t, tc.conf, false)
+		in := cfg.Instances[0]
+		if in.GARPMasterDelay != tc.delay || in.GARPMasterRepeat != tc.rep {
+			t.Errorf("%s: delay %v repeat %d, want %v %d (%v)", tc.name, in.GARPMasterDelay, in.GARPMasterRepeat, tc.delay, tc.rep, r.Diags)
+		}
+	}
+	cfg, _ := loadKaString(t, "garp_group {\n garp_interval 0.05\n interfaces {\n  eth1\n  eth2\n }\n}\n"+strings.Replace(inst, "BODY", "", 1), false)
+	if g := cfg.Global.GARPGroups; len(g) != 1 || g[0].GARPInterval != 50*time.Millisecond || len(g[0].Interfaces) != 2 || g[0].GNASet {
+		t.Errorf("garp_group %+v", g)
+	}
+}

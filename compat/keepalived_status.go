@@ -36,7 +36,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("keepalived", Supported, "", "vrrp_track_file", "track_file")
 	set("keepalived", Ignored, noProcess, "vrrp_track_process")
 	set("keepalived", Ignored, noBFD, "bfd_instance")
-	set("keepalived", Ignored, notRun, "garp_group", "track_group", "static_rules", "linkbeat_interfaces", "interface_up_down_delays")
+	set("keepalived", Partial, "per-interface intervals are applied; spacing aggregated across the listed interfaces is not", "garp_group")
+	set("keepalived", Ignored, notRun, "track_group", "static_rules", "linkbeat_interfaces", "interface_up_down_delays")
 	set("keepalived", Unsupported, "static addresses/routes are not installed by halo", "static_ipaddress", "static_routes")
 	set("keepalived", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
 	set("keepalived", Ignored, tuning, "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")
@@ -69,9 +70,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Ignored, noSNMP, "dbus_service_name", "enable_dbus", "snmp_socket", "enable_snmp_vrrp",
 		"enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_traps",
 		"enable_snmp_keepalived")
-	set("global_defs", Supported, "", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+	set("global_defs", Supported, "", "vrrp_min_garp", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
-	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_check_unicast_src",
+	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_check_unicast_src",
 		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
 		"no_email_faults", "log_unknown_vrids")
 	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
@@ -116,7 +117,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_track_file", Partial, "the initial value is used while the file is missing; halo does not create the file", "init_file")
 	set("vrrp_track_process", Ignored, noProcess, "process", "param_match", "weight", "quorum", "quorum_max",
 		"fork_delay", "terminate_delay", "delay", "full_command")
-	set("garp_group", Ignored, notRun, "garp_interval", "gna_interval", "interface", "interfaces")
+	set("garp_group", Supported, "", "garp_interval", "gna_interval", "interface", "interfaces")
 	set("bfd_instance", Ignored, noBFD, "source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier",
 		"passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
 	set("track_group", Ignored, notRun, "group")

@@ -148,10 +148,7 @@ func init() {
 	})
 	kaTrackProcess = newKaSection("vrrp_track_process", false, rowsSkip(kaNoBlock,
 		"process", "param_match", "weight", "quorum", "quorum_max", "fork_delay", "terminate_delay", "delay", "full_command"))
-	kaGarpGroup = newKaSection("garp_group", false, []kaRow{
-		{"garp_interval", kaNoBlock, skip}, {"gna_interval", kaNoBlock, skip},
-		{"interface", kaNoBlock, skip}, {"interfaces", kaValueBlock, skip},
-	})
+	kaGarpGroup = newKaSection("garp_group", false, garpGroupRows())
 	kaBFD = newKaSection("bfd_instance", false, rowsSkip(kaNoBlock,
 		"source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker"))
 	kaStaticTrackGroup = newKaSection("track_group", false, []kaRow{
@@ -181,7 +178,7 @@ func topRows() []kaRow {
 		{"vrrp_track_file", kaSubBlock, decTrackFileBlock},
 		{"track_file", kaSubBlock, decTrackFileBlock},
 		{"vrrp_track_process", kaSubBlock, walkBlock(&kaTrackProcess)},
-		{"garp_group", kaSubBlock, walkBlock(&kaGarpGroup)},
+		{"garp_group", kaSubBlock, decGarpGroup},
 		{"bfd_instance", kaSubBlock, walkBlock(&kaBFD)},
 		{"track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},
 		{"interface_up_down_delays", kaValueBlock, skip},
@@ -418,7 +415,7 @@ func globalRows() []kaRow {
 		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
 		"min_auto_priority_delay",
 		"default_interface", "disable_local_igmp",
-		"vrrp_garp_extra_if", "vrrp_min_garp", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
+		"vrrp_garp_extra_if", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
 		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
 		"log_unknown_vrids",
@@ -427,6 +424,7 @@ func globalRows() []kaRow {
 		rows = append(rows, kaRow{n, kaNoBlock, skip})
 	}
 	rows = append(rows, lowerPrioGlobalRows()...)
+	rows = append(rows, garpGlobalRows()...)
 	return append(rows, lvsGlobalRows()...)
 }
 

@@ -33,15 +33,25 @@ type Global struct {
 	GARPMasterRepeat        int           // default 5
 	GARPMasterRefresh       time.Duration
 	GARPMasterRefreshRepeat int
-	GARPInterval            time.Duration
-	GNAInterval             time.Duration
-	Version                 int // vrrp_version, default 2
+	GARPInterval            time.Duration // vrrp_garp_interval: spacing of GARPs on an interface
+	GNAInterval             time.Duration // vrrp_gna_interval
+	GARPGroups              []*GARPGroup  // garp_group: the spacing of named interfaces
+	Version                 int           // vrrp_version, default 2
 	Strict                  bool
 	SkipCheckAdvAddr        bool
 	NotifyFIFO              string
 	NotifyFIFOScript        string
 	DynamicInterfaces       bool
 	MaxAutoPriority         int
+}
+
+// GARPGroup is a `garp_group` block: GARP/NA spacing for its interfaces
+// (the global vrrp_garp_interval/vrrp_gna_interval elsewhere).
+type GARPGroup struct {
+	Interfaces      []string
+	GARPInterval    time.Duration
+	GNAInterval     time.Duration
+	GARPSet, GNASet bool
 }
 
 // State is a VRRP instance state.
@@ -73,36 +83,38 @@ func (s State) String() string {
 
 // Instance is a `vrrp_instance` block.
 type Instance struct {
-	Name                    string
-	Line                    int
-	InitialState            State // state MASTER|BACKUP (keepalived starts in BACKUP either way)
-	Interface               string
-	VRID                    int           // 1..255
-	Priority                int           // 1..255, default 100
-	AdvertInt               time.Duration // default 1s; v3 centiseconds
-	Version                 int           // 2 or 3
-	Family                  int           // 4 or 6, from the VIPs
-	NoPreempt               bool
-	PreemptDelay            time.Duration
-	AuthType                string // "", "PASS", "AH"
-	AuthPass                string // at most 8 bytes used
-	McastSrcIP              netip.Addr
-	UnicastSrcIP            netip.Addr
-	UnicastPeers            []netip.Addr
-	UnicastTTL              int
-	VIPs                    []VIP
-	ExcludedVIPs            []VIP
-	Routes                  []Route
-	TrackScripts            []TrackRef
-	TrackInterfaces         []TrackRef
-	TrackFiles              []TrackRef
-	DontTrackPrimary        bool
-	NotifyMaster            string
-	NotifyBackup            string
-	NotifyFault             string
-	NotifyStop              string
-	Notify                  string
-	SMTPAlert               bool
+	Name             string
+	Line             int
+	InitialState     State // state MASTER|BACKUP (keepalived starts in BACKUP either way)
+	Interface        string
+	VRID             int           // 1..255
+	Priority         int           // 1..255, default 100
+	AdvertInt        time.Duration // default 1s; v3 centiseconds
+	Version          int           // 2 or 3
+	Family           int           // 4 or 6, from the VIPs
+	NoPreempt        bool
+	PreemptDelay     time.Duration
+	AuthType         string // "", "PASS", "AH"
+	AuthPass         string // at most 8 bytes used
+	McastSrcIP       netip.Addr
+	UnicastSrcIP     netip.Addr
+	UnicastPeers     []netip.Addr
+	UnicastTTL       int
+	VIPs             []VIP
+	ExcludedVIPs     []VIP
+	Routes           []Route
+	TrackScripts     []TrackRef
+	TrackInterfaces  []TrackRef
+	TrackFiles       []TrackRef
+	DontTrackPrimary bool
+	NotifyMaster     string
+	NotifyBackup     string
+	NotifyFault      string
+	NotifyStop       string
+	Notify           string
+	SMTPAlert        bool
+	// GARPMasterDelay: the second burst after becoming MASTER; 0 means
+	// the global value (or 5 s), a negative value none.
 	GARPMasterDelay         time.Duration
 	GARPMasterRepeat        int
 	GARPMasterRefresh       time.Duration

@@ -67,3 +67,27 @@ func TestFSMConfigLowerPrio(t *testing.T) {
 		t.Fatalf("fsm config %+v", c)
 	}
 }
+
+// TestGARPTimers: garp_master_delay 0 (or vrrp_min_garp) means no second
+// burst, where it used to mean the 5 s default; garp_group sets the
+// spacing of its interfaces.
+func TestGARPTimers(t *testing.T) {
+	for _, tc := range []struct {
+		inst, global, want time.Duration
+	}{
+		{0, 0, 5 * time.Second}, {0, 3 * time.Second, 3 * time.Second}, {-1, 3 * time.Second, 0},
+		{0, -1, 0}, {2 * time.Second, -1, 2 * time.Second},
+	} {
+		if got := garpDelay(tc.inst, tc.global); got != tc.want {
+			t.Errorf("garpDelay(%v, %v) = %v, want %v", tc.inst, tc.global, got, tc.want)
+		}
+	}
+	p := &port{garpInterval: time.Millisecond, gnaInterval: 2 * time.Millisecond,
+		garpGroups: []*vrrp.GARPGroup{{Interfaces: []string{"eth1", "eth2"}, GARPInterval: 50 * time.Millisecond, GARPSet: true}}}
+	if g, n := p.spacing("eth2"); g != 50*time.Millisecond || n != 2*time.Millisecond {
+		t.Errorf("eth2 spacing %v %v", g, n)
+	}
+	if g, n := p.spacing("eth0"); g != time.Millisecond || n != 2*time.Millisecond {
+		t.Errorf("eth0 spacing %v %v", g, n)
+	}
+}

@@ -64,7 +64,8 @@ type port struct {
 	detail  bool
 	vipsSet bool // loop goroutine only: the VIPs are on (MASTER)
 
-	garpInterval, gnaInterval time.Duration // vrrp_garp_interval, vrrp_gna_interval
+	garpInterval, gnaInterval time.Duration     // vrrp_garp_interval, vrrp_gna_interval
+	garpGroups                []*vrrp.GARPGroup // garp_group: per-interface spacing
 	// sendGARP/sendNA put gratuitous ARPs / NAs on the wire (netif's;
 	// tests record them instead).
 	sendGARP, sendNA func(dev string, ip netip.Addr, count int) error
@@ -76,7 +77,7 @@ type port struct {
 
 func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
 	p := &port{idx: idx, cfg: ic, logf: sp.logf, detail: sp.Detail,
-		garpInterval: sp.cfg.Global.GARPInterval, gnaInterval: sp.cfg.Global.GNAInterval,
+		garpInterval: sp.cfg.Global.GARPInterval, gnaInterval: sp.cfg.Global.GNAInterval, garpGroups: sp.cfg.Global.GARPGroups,
 		sendGARP: netif.SendGARP, sendNA: netif.SendNA, ctx: sp.ctx, wg: &sp.wg}
 	p.v6 = isV6(ic)
 	for _, v := range ic.VIPs {
@@ -323,9 +324,10 @@ func (p *port) garp(count int) {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
 			dev, ip := netif.VIPDev(v, p.cfg.Interface), v.Prefix.Addr()
-			send, what, gap := p.sendGARP, "gratuitous ARP", p.garpInterval
+			garpGap, gnaGap := p.spacing(dev)
+			send, what, gap := p.sendGARP, "gratuitous ARP", garpGap
 			if !ip.Is4() {
-				send, what, gap = p.sendNA, "unsolicited Neighbour Advert", p.gnaInterval
+				send, what, gap = p.sendNA, "unsolicited Neighbour Advert", gnaGap
 			}
 			one := func() {
 				if p.detail {
@@ -366,6 +368,27 @@ func (p *port) garp(count int) {
 			})
 		}
 	}
+}
+
+// spacing is the GARP and NA spacing on dev: its garp_group's, else the
+// global vrrp_garp_interval / vrrp_gna_interval.
+func (p *port) spacing(dev string) (garp, gna time.Duration) {
+	garp, gna = p.garpInterval, p.gnaInterval
+	for _, g := range p.garpGroups {
+		for _, ifname := range g.Interfaces {
+			if ifname != dev {
+				continue
+			}
+			if g.GARPSet {
+				garp = g.GARPInterval
+			}
+			if g.GNASet {
+				gna = g.GNAInterval
+			}
+			return garp, gna
+		}
+	}
+	return garp, gna
 }
 
 // stopGARP ends the spaced-out GARP bursts in progress (loop goroutine).

@@ -124,7 +124,7 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 		AdvertInt: advertInt(ic), InitialState: fsm.State(ic.InitialState),
 		NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Strict: g.Strict,
 		Addr: p.src, Interface: ic.Interface, DontTrackPrimary: ic.DontTrackPrimary,
-		GARPDelay:         firstDur(ic.GARPMasterDelay, g.GARPMasterDelay, 5*time.Second),
+		GARPDelay:         garpDelay(ic.GARPMasterDelay, g.GARPMasterDelay),
 		GARPRepeat:        firstInt(ic.GARPMasterRepeat, g.GARPMasterRepeat, 5),
 		GARPRefresh:       firstDur(ic.GARPMasterRefresh, g.GARPMasterRefresh, 0),
 		GARPRefreshRepeat: firstInt(ic.GARPMasterRefreshRepeat, g.GARPMasterRefreshRepeat, 1),
@@ -172,6 +172,20 @@ func (s *Speaker) scriptTrackers(refs []vrrp.TrackRef) []fsm.Tracker {
 		out = append(out, fsm.Tracker{Kind: fsm.TrackScript, Name: r.Name, Weight: w, Reverse: rev})
 	}
 	return out
+}
+
+// garpDelay is garp_master_delay: the instance's, else the global one,
+// else 5 s; a negative value (a written 0) means no second burst.
+func garpDelay(inst, global time.Duration) time.Duration {
+	for _, d := range []time.Duration{inst, global} {
+		switch {
+		case d < 0:
+			return 0
+		case d > 0:
+			return d
+		}
+	}
+	return 5 * time.Second
 }
 
 func firstDur(v ...time.Duration) time.Duration {
