@@ -184,8 +184,8 @@ type kaCtx struct {
 	escaped  []*parser.Directive
 	instSeen map[string]bool
 	vs       *kaVServer
-	rulePref int    // preference keepalived gives the next rule without one
-	lvsState *kaLVS // the LVS side (keepalived_lvs.go)
+	rulePref map[int]int // by family: the preference keepalived gives the next rule without one
+	lvsState *kaLVS      // the LVS side (keepalived_lvs.go)
 }
 
 type kaGlobalMeta struct {
@@ -264,7 +264,7 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 		sgMeta:        map[*vrrp.SyncGroup]parser.Pos{},
 		sgTrackWeight: map[*vrrp.SyncGroup]bool{},
 		closers:       map[*parser.Directive]string{},
-		rulePref:      16384,
+		rulePref:      map[int]int{4: 16384, 6: 16384},
 		instSeen:      map[string]bool{},
 	}
 	for _, d := range pdiags {

@@ -37,8 +37,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("keepalived", Ignored, noProcess, "vrrp_track_process")
 	set("keepalived", Ignored, noBFD, "bfd_instance")
 	set("keepalived", Partial, "per-interface intervals are applied; spacing aggregated across the listed interfaces is not", "garp_group")
-	set("keepalived", Ignored, notRun, "track_group", "static_rules", "linkbeat_interfaces", "interface_up_down_delays")
-	set("keepalived", Unsupported, "static addresses/routes are not installed by halo", "static_ipaddress", "static_routes")
+	set("keepalived", Ignored, notRun, "track_group", "linkbeat_interfaces", "interface_up_down_delays")
+	set("keepalived", Supported, "", "static_ipaddress", "static_routes", "static_rules")
 	set("keepalived", Unsupported, "network namespaces are not supported; halo runs in its own namespace", "net_namespace", "net_namespace_ipvs")
 	set("keepalived", Ignored, tuning, "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time")
 
@@ -72,7 +72,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"enable_snmp_keepalived")
 	set("global_defs", Supported, "", "vrrp_min_garp", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
-	set("global_defs", Ignored, notRun, "default_interface", "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_check_unicast_src",
+	set("global_defs", Supported, "", "default_interface")
+	set("global_defs", Ignored, notRun, "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_check_unicast_src",
 		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
 		"no_email_faults", "log_unknown_vrids")
 	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
@@ -91,7 +92,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_instance", Partial, "halo installs no firewall rule, so a non-owner MASTER still accepts packets addressed to its VIPs (as with `accept`)", "no_accept")
 	set("vrrp_instance", Unsupported, "VMAC/ipvlan interfaces are not created by halo", "use_vmac", "vmac_xmit_base",
 		"use_vmac_addr", "use_ipvlan")
-	set("vrrp_instance", Unsupported, "policy routing rules are not installed by halo", "virtual_rules")
+	set("vrrp_instance", Supported, "", "virtual_rules")
 	set("vrrp_instance", Ignored, noProcess, "track_process")
 	set("vrrp_instance", Ignored, noBFD, "track_bfd")
 	set("vrrp_instance", Supported, "", "garp_lower_prio_delay", "garp_lower_prio_repeat", "down_timer_adverts",

@@ -185,7 +185,7 @@ func topRows() []kaRow {
 		{"SSL", kaSubBlock, walkBlock(&kaSSL)},
 		{"static_ipaddress", kaValueBlock, decStaticIPs},
 		{"static_routes", kaValueBlock, decStaticRoutes},
-		{"static_rules", kaValueBlock, decRules},
+		{"static_rules", kaValueBlock, decStaticRules},
 		{"linkbeat_interfaces", kaValueBlock, skip},
 		{"virtual_server", kaSubBlock, decVirtualServer},
 		{"virtual_server_group", kaValueBlock, decVSGroup},
@@ -414,7 +414,7 @@ func globalRows() []kaRow {
 		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
 		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
 		"min_auto_priority_delay",
-		"default_interface", "disable_local_igmp",
+		"disable_local_igmp",
 		"vrrp_garp_extra_if", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
 		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
@@ -425,6 +425,7 @@ func globalRows() []kaRow {
 	}
 	rows = append(rows, lowerPrioGlobalRows()...)
 	rows = append(rows, garpGlobalRows()...)
+	rows = append(rows, staticGlobalRows()...)
 	return append(rows, lvsGlobalRows()...)
 }
 

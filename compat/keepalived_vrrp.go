@@ -329,7 +329,7 @@ func instanceRows() []kaRow {
 				}
 			}
 		})},
-		{"virtual_rules", kaValueBlock, decRules},
+		{"virtual_rules", kaValueBlock, decVirtualRules},
 		{"unicast_peer", kaValueBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
 			c.im.unicastKw = true
 			for _, l := range d.Body {
@@ -617,7 +617,9 @@ func decTrackFileBlock(c *kaCtx, d *parser.Directive, args []parser.Word) error 
 
 func decStaticIPs(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 	for _, l := range d.Body {
-		c.parseVIP(l)
+		if v, ok := c.parseVIP(l); ok {
+			c.cfg.StaticIPs = append(c.cfg.StaticIPs, v)
+		}
 	}
 	return nil
 }
@@ -631,49 +633,14 @@ func kaAddr(s string) (netip.Addr, error) {
 	return netip.ParseAddr(s)
 }
 
-// decRules reads virtual_rules / static_rules lines (`ip rule` syntax)
-// for keepalived's checks; halo installs no rules (the keyword is
-// unsupported), so nothing is kept.
-func decRules(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
-	for _, l := range d.Body {
-		words := append([]string{l.Name}, l.ArgValues()...)
-		ok, pref := true, false
-		for i := 0; i < len(words) && ok; i++ {
-			w := words[i]
-			val := ""
-			if i+1 < len(words) {
-				val = words[i+1]
-			}
-			switch w {
-			case "from", "to":
-				i++
-				if val == "all" {
-					continue
-				}
-				if _, err := parseKaPrefix(val); err != nil {
-					c.errf(l.Pos, parser.KaGeneralError, "VRRP parsed invalid IP %s. skipping IP...", val)
-					c.errf(l.Pos, parser.KaGeneralError, "Invalid rule %s address %s", w, val)
-					ok = false
-				}
-			case "priority", "preference", "pref":
-				pref = true
-				i++
-			case "not", "no_track", "blackhole", "prohibit", "unreachable", "l3mdev":
-			default:
-				i++ // table, fwmark, iif, oif, tos, realms, goto, … take a value
-			}
-		}
-		if ok && !pref {
-			c.errf(l.Pos, parser.KaGeneralError, "Rule has no preference specified - setting to %d. This is probably not what you want.", c.rulePref)
-			c.rulePref--
-		}
-	}
-	return nil
-}
-
 func decStaticRoutes(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 	for _, l := range d.Body {
-		c.parseRoute(l)
+		if r, ok := c.parseRoute(l); ok {
+			if r.Dev == "" && !r.NoTrack && c.opt.HostChecks {
+				c.errf(l.Pos, parser.KaGeneralError, "Warning - cannot track route %s with no interface specified, not tracking", r.Written)
+			}
+			c.cfg.StaticRoutes = append(c.cfg.StaticRoutes, r.Route)
+		}
 	}
 	return nil
 }

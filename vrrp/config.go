@@ -14,6 +14,11 @@ type Config struct {
 	Instances  []*Instance
 	SyncGroups []*SyncGroup
 	TrackFiles map[string]*TrackFile
+	// static_ipaddress / static_routes / static_rules: set while the
+	// process runs, whatever the instances' states.
+	StaticIPs    []VIP
+	StaticRoutes []Route
+	StaticRules  []Rule
 }
 
 // Global is `global_defs`.
@@ -42,6 +47,7 @@ type Global struct {
 	NotifyFIFO              string
 	NotifyFIFOScript        string
 	DynamicInterfaces       bool
+	DefaultInterface        string // default_interface: static entries without dev (keepalived: eth0)
 	MaxAutoPriority         int
 }
 
@@ -102,7 +108,8 @@ type Instance struct {
 	UnicastTTL       int
 	VIPs             []VIP
 	ExcludedVIPs     []VIP
-	Routes           []Route
+	Routes           []Route // virtual_routes: set while MASTER
+	Rules            []Rule  // virtual_rules: set while MASTER
 	TrackScripts     []TrackRef
 	TrackInterfaces  []TrackRef
 	TrackFiles       []TrackRef
@@ -157,6 +164,36 @@ type Route struct {
 	Table     int
 	Scope     string
 	Blackhole bool
+}
+
+// ProtoKeepalived is RTPROT_KEEPALIVED: the protocol keepalived marks its
+// routes and rules with.
+const ProtoKeepalived = 18
+
+// Rule is one virtual_rules / static_rules entry (`ip rule` syntax).
+type Rule struct {
+	Family             int // 4 or 6
+	From, To           netip.Prefix
+	Priority           int
+	Invert             bool   // not
+	Action             string // table, goto, nop, blackhole, unreachable, prohibit, l3mdev
+	Table              int
+	Goto               int
+	TOS                uint8
+	FwMark, FwMask     uint32
+	HasFwMask          bool
+	IIF, OIF           string
+	Realms             uint32
+	SuppressPrefixLen  int // -1: none
+	SuppressIfGroup    int
+	HasSuppressIfGroup bool
+	UIDStart, UIDEnd   uint32
+	HasUIDRange        bool
+	Protocol           uint8
+	HasProtocol        bool
+	IPProto            int // -1: any
+	SPort, DPort       [2]uint16
+	NoTrack            bool
 }
 
 // TrackRef names a tracked script/interface/file with an optional weight

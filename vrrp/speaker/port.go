@@ -284,7 +284,8 @@ func (p *port) send(prio int) {
 	}
 }
 
-// setVIPs adds VIPs, excluded VIPs and virtual routes.
+// setVIPs adds VIPs, excluded VIPs, virtual routes and virtual rules, in
+// keepalived's order (vrrp_state_become_master).
 func (p *port) setVIPs() {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
@@ -298,10 +299,18 @@ func (p *port) setVIPs() {
 			p.logf("(%s) %v", p.cfg.Name, err)
 		}
 	}
+	for _, r := range p.cfg.Rules {
+		if err := netif.AddRule(r); err != nil {
+			p.logf("(%s) %v", p.cfg.Name, err)
+		}
+	}
 }
 
 // removeVIPs undoes setVIPs; what is already gone is fine.
 func (p *port) removeVIPs() {
+	for _, r := range p.cfg.Rules {
+		_ = netif.DelRule(r)
+	}
 	for _, r := range p.cfg.Routes {
 		_ = netif.DelRoute(r, p.cfg.Interface)
 	}

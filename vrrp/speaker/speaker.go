@@ -349,6 +349,8 @@ func (s *Speaker) Start() error {
 		eng.Interface(time.Now(), n, s.links.Up(n))
 	}
 
+	s.addStatics()
+
 	// Start removes VIPs left over from a crash (or a kill -9) first, as
 	// keepalived does ("removing VIPs."). After a reload, Resume keeps the
 	// instances whose identity did not change in their state, silently, as
@@ -496,6 +498,7 @@ func (s *Speaker) Stop() {
 	case <-s.bus.done:
 	}
 	s.shutdown()
+	s.removeStatics(s.cfg, nil)
 }
 
 // shutdown releases sockets and goroutines once the loop has ended.
@@ -549,6 +552,7 @@ func (s *Speaker) Reload(cfg *vrrp.Config) error {
 	case <-s.bus.done:
 	}
 	s.shutdown()
+	s.removeStatics(s.cfg, cfg)
 	s.cfg, s.carry = cfg, carry
 	return s.Start()
 }
