@@ -191,6 +191,9 @@ type Txn struct {
 	BytesIn  int64 // bytes read from the client
 	BytesOut int64 // bytes sent to the client
 	Retries  int
+	// Redispatched: a retry went to another server (option redispatch);
+	// the log prefixes the retries with '+'.
+	Redispatched bool
 	// Term is HAProxy's two-character termination state ("--", "CD",
 	// "sH", "SC", "PR", …).
 	Term [2]byte

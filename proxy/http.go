@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/netip"
@@ -257,6 +258,7 @@ func (s *session) transaction() bool {
 		s.out = appendConnHeader(s.out, resp, cliKeep, !resp.Is11() || !req.Is11(), resp.Is11())
 	}
 	s.out = append(s.out, '\r', '\n')
+	headLen := len(s.out)
 	sc.r += resp.HeadLen
 	// Body bytes already read from the server.
 	var pre []byte
@@ -298,7 +300,9 @@ func (s *session) transaction() bool {
 	}
 	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
-	tx.BytesOut += int64(n)
+	if n >= headLen {
+		tx.BytesOut += htxHeadSize(s.out[:headLen]) + int64(n-headLen)
+	}
 	if err == nil && len(pre) > 0 {
 		n, err = s.c.Write(pre)
 		tx.BytesOut += int64(n)
@@ -514,9 +518,10 @@ func (s *session) dropConn(sc *serverConn) {
 func (rt *Runtime) releaseServer(tx *Txn) {
 	if tx.held && !tx.released {
 		tx.released = true
-		// Logs show srv_conn with this transaction still counted.
-		tx.SrvConn = tx.Server.Counters.CurConns.Load()
+		// As HAProxy's, the log's srv_conn counts the server's other
+		// sessions.
 		tx.Backend.Picker.Release(tx.Server)
+		tx.SrvConn = tx.Server.Counters.CurConns.Load()
 	}
 }
 
@@ -597,11 +602,16 @@ func (s *session) reply(raw []byte, keep bool, status int) bool {
 	s.out = m.AppendResponseHead(s.out[:0])
 	s.out = appendConnHeader(s.out, &m, keep, !req.Is11(), true)
 	s.out = append(s.out, '\r', '\n')
+	headLen := len(s.out)
 	if !http1.EqualFold(req.Method, "HEAD") {
 		s.out = append(s.out, s.scratch[m.HeadLen:]...)
 	}
 	n, _ := s.c.Write(s.out)
-	tx.BytesOut += int64(n)
+	// HAProxy counts the reply as its HTX holds it: the raw message's
+	// head (its own Connection header included), then the body sent.
+	if n >= headLen {
+		tx.BytesOut += htxHeadSize(raw[:m.HeadLen]) + int64(n-headLen)
+	}
 	if tx.Ta < 0 && !tx.ReqAt.IsZero() {
 		tx.Ta = time.Since(tx.ReqAt)
 	}
@@ -790,4 +800,38 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
 	s.tunSC, s.tunBE = sc, be
 	s.tun = &tunnel{}
+}
+
+// htxHeadSize is how HAProxy's byte counters (the log's bytes_read, stats'
+// bout) count a response head: as its HTX holds it, 21 bytes for the
+// start line's block plus the version, status and reason, then each
+// header's name and value, Connection headers left out (the H1 layer
+// writes those). Measured on haproxy 2.6.12 on this box, e.g. 49 for
+// "HTTP/1.1 200 OK" with content-length: 0 sent with connection: close,
+// 217 for its built-in 503 page. head is a raw head, start line first.
+func htxHeadSize(head []byte) int64 {
+	i := bytes.IndexByte(head, '\n')
+	if i < 0 {
+		return int64(len(head))
+	}
+	sl := bytes.TrimRight(head[:i], "\r")
+	n := 21 + len(sl) - min(bytes.Count(sl, []byte(" ")), 2)
+	rest := head[i+1:]
+	for len(rest) > 0 {
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 {
+			break
+		}
+		line := bytes.TrimRight(rest[:j], "\r")
+		rest = rest[j+1:]
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || http1.EqualFold(name, "connection") {
+			continue
+		}
+		n += len(name) + len(bytes.Trim(value, " \t"))
+	}
+	return int64(n)
 }

@@ -426,17 +426,16 @@ func (s *session) releaseConns() {
 }
 
 // reqError answers a request the engine could not read with HAProxy's raw
-// error page (Connection: close) and counts it.
+// error page (Connection: close) and counts it. HAProxy's H1 layer sends
+// that page itself: no byte is counted (log bytes_read 0, bout 0).
 func (s *session) reqError(status int, first time.Time) {
 	tx := &s.tx
 	page := tx.ErrorPage(status)
 	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
-	n, _ := s.c.Write(page)
-	tx.BytesOut += int64(n)
+	_, _ = s.c.Write(page)
 	tx.Status = status
 	s.fe.Counters.ErrReq.Add(1)
 	s.fe.Counters.CountStatus(status)
-	s.fe.Counters.BytesOut.Add(int64(n))
 	if status == 400 {
 		tx.setTerm('P', 'R')
 	}

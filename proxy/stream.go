@@ -71,9 +71,10 @@ func (rt *Runtime) logTxn(tx *Txn) {
 // leaveBackend ends the transaction's backend session, keeping the count
 // with it included for the log line (beconn).
 func (tx *Txn) leaveBackend(be *Backend) {
-	tx.BeConn = be.Counters.CurConns.Load()
+	// As HAProxy, the log counts the backend's other sessions: this one
+	// has left (haproxy 2.6.12 logs beconn 0 for a lone finished session).
+	tx.BeConn = be.Counters.CurConns.Add(-1)
 	tx.leftBackend = true
-	be.Counters.CurConns.Add(-1)
 }
 
 var errConnect = errors.New("cannot connect to server")
@@ -94,7 +95,9 @@ func (be *Backend) hold(tx *Txn, key *PickKey) error {
 		s, err = be.takeSlot(tx, key)
 	}
 	if err != nil {
-		tx.Server = nil
+		if tx.picked {
+			tx.Server = nil // nothing was chosen; a persistent server stays named in the log
+		}
 		return err
 	}
 	tx.Server, tx.held = s, true
@@ -165,8 +168,11 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		tx.Server.Counters.ErrConn.Add(1)
 		be.Counters.ErrConn.Add(1)
 		if attempt >= retries {
+			// The log still names the server that failed (HAProxy: be/s2
+			// … SC--); its slot is given back.
 			be.Picker.Release(tx.Server)
-			tx.Server, tx.held = nil, false
+			tx.held, tx.released = false, true
+			tx.SrvConn = tx.Server.Counters.CurConns.Load()
 			tx.Tc = -1
 			if isTimeout(err) {
 				tx.setTerm('s', 'C')
@@ -188,6 +194,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 			key.Exclude = tx.Server
 			be.Picker.Release(tx.Server)
 			tx.Server, tx.held = nil, false
+			tx.Redispatched = true
 			be.Counters.Redisp.Add(1)
 		}
 	}

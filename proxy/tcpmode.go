@@ -119,9 +119,9 @@ func (t *tcpSession) tunnelEnd(in, out int64, cause byte) {
 	tx.Ta = time.Since(tx.ReqAt)
 	tx.Tt = tx.Ta
 	t.sc.close()
-	tx.SrvConn = srv.Counters.CurConns.Load()
 	tx.released = true
 	be.Picker.Release(srv)
+	tx.SrvConn = srv.Counters.CurConns.Load() // the server's other sessions, as HAProxy logs
 	t.end()
 }
 

@@ -271,3 +271,151 @@ backend be
 		t.Errorf("without an mstshash cookie: %v, want round robin over s1..s3", seen)
 	}
 }
+
+// cannedOrigin answers each request with the response registered for its
+// path, then closes.
+func cannedOrigin(t *testing.T, resp map[string]string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				br := bufio.NewReader(c)
+				line, _ := br.ReadString('\n')
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				f := strings.Fields(line)
+				if len(f) > 1 {
+					io.WriteString(c, resp[f[1]])
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// logSink receives raw log lines over UDP.
+func logSink(t *testing.T) (addr string, lines <-chan string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	ch := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			ch <- strings.TrimRight(string(buf[:n]), "\n")
+		}
+	}()
+	return pc.LocalAddr().String(), ch
+}
+
+// rawRequest sends req and reads until the proxy closes or goes quiet.
+func rawRequest(t *testing.T, addr, req string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, req)
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	io.Copy(io.Discard, c)
+}
+
+// TestLogLinesAsHAProxy: the log line fields HAProxy 2.6.12 wrote on this
+// box for the same requests (httplog): the server a failed request was
+// sent to (be/s2, not <NOSRV>), '+' on redispatched retries, byte counts
+// as HAProxy's counters make them (the head as its HTX holds it: 49 for
+// a 57-byte head, 217 for the built-in 503 page, nothing for a request
+// its H1 layer refuses), and beconn/srv_conn without the logged session.
+func TestLogLinesAsHAProxy(t *testing.T) {
+	dead := freeAddr(t)
+	origin := cannedOrigin(t, map[string]string{
+		"/a": "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"/b": "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: b\r\n\r\n",
+		"/c": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+		"/d": "HTTP/1.1 200 Okay\r\nContent-Length: 0\r\n\r\n",
+		"/f": "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+	})
+	logAddr, lines := logSink(t)
+	fe, fe2 := freeAddr(t), freeAddr(t)
+	runEngine(t, fmt.Sprintf(`
+defaults
+  mode http
+  log %s format raw local0
+  option httplog
+  timeout client 5s
+  timeout server 2s
+  timeout connect 200ms
+frontend fe
+  bind %s
+  http-request deny if { path /deny }
+  http-request return status 200 content-type text/plain string hi if { path /ret }
+  use_backend dead if { path /dead }
+  default_backend be
+frontend fe2
+  bind %s
+  default_backend be2
+backend be
+  server s1 %s
+backend dead
+  retries 1
+  server s2 %s
+backend be2
+  option redispatch
+  server s1 %s
+  server s3 %s
+`, logAddr, fe, fe2, origin, dead, dead, freeAddr(t)))
+	for _, tc := range []struct {
+		addr, req string
+		want      string // frontend, backend/server, status, bytes, state, connections
+	}{
+		{fe, "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 200 49 ---- 1/1/0/0/0"},
+		{fe, "GET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 200 53 ---- 1/1/0/0/0"},
+		{fe, "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 200 60 ---- 1/1/0/0/0"},
+		{fe, "GET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 200 51 ---- 1/1/0/0/0"},
+		{fe, "GET /f HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 404 59 ---- 1/1/0/0/0"},
+		{fe, "HEAD /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe be/s1 200 50 ---- 1/1/0/0/0"},
+		{fe, "GET /deny HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe fe/<NOSRV> 403 192 PR-- 1/1/0/0/0"},
+		{fe, "GET /ret HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe fe/<NOSRV> 200 73 LR-- 1/1/0/0/0"},
+		{fe, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "fe fe/<NOSRV> 400 0 PR-- 1/1/0/0/0"},
+		{fe, "GET /dead HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe dead/s2 503 217 SC-- 1/1/0/0/1"},
+		{fe2, "GET /y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe2 be2/s3 503 217 SC-- 1/1/0/0/+3"},
+	} {
+		rawRequest(t, tc.addr, tc.req)
+		var l string
+		select {
+		case l = <-lines:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: no log line", tc.req)
+		}
+		f := strings.Fields(l)
+		if len(f) < 11 {
+			t.Fatalf("short log line %q", l)
+		}
+		if got := strings.Join([]string{f[2], f[3], f[5], f[6], f[9], f[10]}, " "); got != tc.want {
+			t.Errorf("%q:\n got  %s\n want %s (haproxy)\n%s", strings.SplitN(tc.req, "\r", 2)[0], got, tc.want, l)
+		}
+	}
+}

@@ -238,6 +238,7 @@ type Entry struct {
 	ActConn, FeConn   int
 	BeConn, SrvConn   int
 	Retries           int
+	Redispatched      bool // %rc is then prefixed with '+'
 	SrvQueue, BeQueue int
 	RequestLine       []byte   // %r; nil prints <BADREQ>
 	ReqCaptures       [][]byte // capture request header, in declaration order
@@ -611,6 +612,9 @@ func (f *Format) appendVar(dst []byte, n *node, e *Entry) []byte {
 	case "sc":
 		return appendInt(dst, int64(e.SrvConn), fl)
 	case "rc":
+		if e.Redispatched {
+			dst = append(dst, '+')
+		}
 		return appendInt(dst, int64(e.Retries), fl)
 	case "sq":
 		return appendInt(dst, int64(e.SrvQueue), fl)

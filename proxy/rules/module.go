@@ -726,7 +726,7 @@ func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	e.Term = [4]byte{tx.Term[0], tx.Term[1], st.CookieReq, st.CookieRes}
 	e.ActConn, e.FeConn = int(tx.ActConn), int(tx.FeConn)
 	e.BeConn, e.SrvConn = int(tx.BeConn), int(tx.SrvConn)
-	e.Retries = tx.Retries
+	e.Retries, e.Redispatched = tx.Retries, tx.Redispatched
 	e.SrvQueue, e.BeQueue = int(tx.SrvQueue), int(tx.BeQueue)
 	e.ReqCaptures, e.ResCaptures = st.ReqCaps, st.ResCaps
 	e.UniqueID = st.Ctx.UniqueID
