@@ -360,7 +360,7 @@ func TestLogLinesAsHAProxy(t *testing.T) {
 	})
 	logAddr, lines := logSink(t)
 	fe, fe2 := freeAddr(t), freeAddr(t)
-	runEngine(t, fmt.Sprintf(`
+	rt := runEngine(t, fmt.Sprintf(`
 defaults
   mode http
   log %s format raw local0
@@ -403,6 +403,10 @@ backend be2
 		{fe, "GET /dead HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe dead/s2 503 217 SC-- 1/1/0/0/1"},
 		{fe2, "GET /y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "fe2 be2/s3 503 217 SC-- 1/1/0/0/+3"},
 	} {
+		// One connection at a time: the previous one is gone.
+		for deadline := time.Now().Add(2 * time.Second); rt.ActConn.Load() != 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		rawRequest(t, tc.addr, tc.req)
 		var l string
 		select {
