@@ -36,6 +36,11 @@ func FuzzDecodeIPv4(f *testing.F) {
 			(a.Version != 2 && a.Version != 3) || a.Type == 0 {
 			return // fields the encoder does not reproduce (AH: see FuzzAH)
 		}
+		if a.badSum {
+			// Decoded so that Expect.Check can count it as keepalived
+			// does (ErrChecksum); the encoder writes a correct checksum.
+			return
+		}
 		got, err := a.AppendIPv4(nil, h.ID, h.TTL)
 		if err != nil {
 			t.Fatalf("decoded %+v does not encode: %v", a, err)
