@@ -64,6 +64,7 @@ type pstate struct {
 	logFmtHere    string // log format set in this very section (not inherited)
 	ruleStages    [8]int // rules seen per processing stage (misplaced-rule warnings)
 	explicitID    bool   // `id` set p.ID
+	chk           *checkState
 }
 
 type dupServer struct {
@@ -582,9 +583,8 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 		p := *from.p
 		p.Logs = append([]proxy.LogTarget(nil), from.p.Logs...)
 		p.ErrorFiles = copyErrorFiles(from.p.ErrorFiles)
-		p.HTTPCheckRules = append([]proxy.HTTPCheckRule(nil), from.p.HTTPCheckRules...)
-		p.HealthCheck.Headers = append([][2]string(nil), from.p.HealthCheck.Headers...)
-		p.HealthCheck.Expect = append([]proxy.HTTPCheckExpect(nil), from.p.HealthCheck.Expect...)
+		p.HealthCheck.Rules = nil
+		st.chk = from.chk.inherit()
 		if from.p.Cookie != nil {
 			ck := *from.p.Cookie
 			p.Cookie = &ck

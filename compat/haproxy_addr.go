@@ -567,6 +567,9 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	if srv.Check && ex.track != "" {
 		return fmt.Errorf("%s : unable to enable checks and tracking at the same time!", title)
 	}
+	if err := checkAgentPort(srv, title); err != nil {
+		return err
+	}
 	c.srvExtra[srv] = &ex
 	if srv.SSL {
 		o := c.ssl.server.overlay(&ex.ssl)
@@ -633,6 +636,12 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			}
 			return t, nil
 		}
+		if handled, err := c.checkServerParam(srv, k, v, title, name); handled {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		switch k {
 		case "check":
 			srv.Check = true
@@ -693,14 +702,6 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 				return fmt.Errorf("%s : 'slowstart' expects a positive delay in milliseconds.", title)
 			}
 			srv.Slowstart = t
-		case "port":
-			srv.CheckPort = atol(v)
-		case "addr":
-			a, err := netip.ParseAddr(v)
-			if err != nil {
-				return fmt.Errorf("%s : invalid address '%s' in 'addr'.", title, v)
-			}
-			srv.CheckAddr = a
 		case "cookie":
 			srv.Cookie = v
 		case "send-proxy":

@@ -41,6 +41,7 @@ func (c *hctx) postCheck() {
 		p := st.p
 		c.assignServerIDs(st)
 		assignBindIDs(st.p)
+		c.finishChecks(st)
 		for _, ds := range st.dupServers {
 			c.rep.Alertf(ds.pos, "%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", st.kind, p.Name, ds.name, ds.first)
 		}
@@ -394,7 +395,9 @@ func (c *hctx) checkTracks(st *pstate) {
 		}
 		if _, found := target.servers[sName]; !found {
 			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to find required server '%s' for tracking.", title, sName))
+			continue
 		}
+		c.linkTrack(st, srv, target, sName, pos, title)
 	}
 }
 

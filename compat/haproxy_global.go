@@ -220,6 +220,8 @@ func buildGlobalTable() *Table[*hctx] {
 			c.cfg.Global.ZeroWarning = true
 			return nil
 		}),
+		row("spread-checks", decodeSpreadChecks),
+		row("max-spread-checks", decodeSpreadChecks),
 		row("nbproc", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
 		}),

@@ -232,16 +232,7 @@ func buildProxyTable() *Table[*hctx] {
 		row("errorloc303", decodeErrorloc),
 		row("http-error", decodeHTTPError),
 		row("http-check", decodeHTTPCheck),
-		row("tcp-check", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			if !c.needCap(d, capBE, "tcp-check") {
-				return nil
-			}
-			if len(a) == 0 {
-				return fmt.Errorf("'tcp-check' expects 'comment', 'connect', 'send', 'send-lf', 'send-binary', 'send-binary-lf', 'expect', 'set-var' and 'unset-var' as arguments.")
-			}
-			c.cur.p.HTTPCheckRules = append(c.cur.p.HTTPCheckRules, proxy.HTTPCheckRule{Action: "tcp-check " + a[0].Value, Args: values(a[1:]), Line: d.Pos.Line})
-			return nil
-		}),
+		row("tcp-check", decodeTCPCheck),
 		row("http-reuse", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if !c.needCap(d, capBE, "http-reuse") {
 				return nil
@@ -776,48 +767,10 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		p.Redispatch = on
 	case "allbackups":
 		p.AllBackups = on
-	case "httpchk":
-		hc := proxy.HealthCheck{Type: proxy.CheckHTTP, Method: "OPTIONS", URI: "/", Version: "HTTP/1.0", Expect: p.HealthCheck.Expect}
-		switch len(rest) {
-		case 0:
-		case 1:
-			hc.URI = rest[0].Value
-		default:
-			hc.Method, hc.URI = rest[0].Value, rest[1].Value
-			if len(rest) > 2 {
-				v := rest[2].Value
-				// "HTTP/1.1\r\nHost:\ x" — the old way of adding headers.
-				if i := strings.Index(v, "\r\n"); i >= 0 {
-					c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
-						Msg: "'option httpchk' : hiding headers or body at the end of the version string is deprecated. Please, consider to use 'http-check send' directive instead."})
-					for _, h := range strings.Split(v[i+2:], "\r\n") {
-						if k, val, ok := strings.Cut(h, ":"); ok {
-							hc.Headers = append(hc.Headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(val)})
-						}
-					}
-					v = v[:i]
-				}
-				hc.Version = v
-			}
-		}
-		if !on {
-			hc = proxy.HealthCheck{}
-		}
-		p.HealthCheck = hc
-	case "ssl-hello-chk":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckSSLHello}
-	case "mysql-check":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckMySQL}
-	case "pgsql-check":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckPgSQL}
-	case "redis-check":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckRedis}
-	case "smtpchk":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckSMTP}
-	case "ldap-check":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckLDAP}
-	case "tcp-check":
-		p.HealthCheck = proxy.HealthCheck{Type: proxy.CheckTCP}
+	case "httpchk", "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check", "external-check":
+		return c.decodeCheckOption(d, name, rest)
+	case "log-health-checks":
+		p.LogHealthChecks = on
 	}
 	return nil
 }
@@ -1107,81 +1060,6 @@ func decodeErrorloc(c *hctx, d *parser.Directive, a []parser.Word) error {
 		c.cur.p.ErrorFiles = map[int][]byte{}
 	}
 	c.cur.p.ErrorFiles[code] = []byte(resp)
-	return nil
-}
-
-func decodeHTTPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
-	if !c.needCap(d, capBE, "http-check") {
-		return nil
-	}
-	if len(a) == 0 {
-		return fmt.Errorf("'http-check' expects 'comment', 'connect', 'send', 'expect', 'disable-on-404', 'send-state', 'set-var' and 'unset-var' as arguments.")
-	}
-	act := a[0].Value
-	c.statusKey = "http-check " + act
-	if k := c.table.Get(c.statusKey); k != nil {
-		c.status, c.note = k.Status, k.Note
-	}
-	rest := a[1:]
-	p := c.cur.p
-	switch act {
-	case "expect":
-		e := proxy.HTTPCheckExpect{}
-		i := 0
-		for i < len(rest) && (rest[i].Value == "min-recv" || rest[i].Value == "comment" || strings.HasPrefix(rest[i].Value, "on-") || rest[i].Value == "status-code" || rest[i].Value == "error-status" || rest[i].Value == "tout-status") {
-			i += 2
-		}
-		if i < len(rest) && rest[i].Value == "!" {
-			e.Negate = true
-			i++
-		}
-		if i >= len(rest) {
-			return fmt.Errorf("'http-check expect' : expects a pattern type.")
-		}
-		kind := rest[i].Value
-		if strings.HasPrefix(kind, "!") {
-			e.Negate = true
-			kind = kind[1:]
-		}
-		switch kind {
-		case "status", "rstatus", "string", "rstring", "string-lf", "hdr", "fhdr":
-		default:
-			return fmt.Errorf("'http-check expect' : 'only supports min-recv, [!]string', '[!]rstring', '[!]string-lf', '[!]status', '[!]rstatus', [!]hdr, [!]fhdr or comment but got '%s' as argument.", rest[i].Value)
-		}
-		e.Kind = kind
-		if i+1 >= len(rest) && kind != "hdr" && kind != "fhdr" {
-			return fmt.Errorf("'http-check expect' : '%s' expects <pattern> as an argument.", kind)
-		}
-		e.Pattern = strings.Join(values(rest[i+1:]), " ")
-		p.HealthCheck.Expect = append(p.HealthCheck.Expect, e)
-	case "send":
-		for i := 0; i < len(rest); i++ {
-			if i+1 >= len(rest) {
-				break
-			}
-			k, v := rest[i].Value, rest[i+1].Value
-			switch k {
-			case "meth":
-				p.HealthCheck.Method = v
-			case "uri", "uri-lf":
-				p.HealthCheck.URI = v
-			case "ver":
-				p.HealthCheck.Version = v
-			case "hdr":
-				if i+2 < len(rest) {
-					p.HealthCheck.Headers = append(p.HealthCheck.Headers, [2]string{v, rest[i+2].Value})
-					i++
-				}
-			case "body", "body-lf":
-				p.HealthCheck.Body = v
-			}
-			i++
-		}
-	case "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var":
-	default:
-		return fmt.Errorf("'http-check' expects 'comment', 'connect', 'send', 'expect', 'disable-on-404', 'send-state', 'set-var' and 'unset-var' as arguments, got '%s'.", act)
-	}
-	p.HTTPCheckRules = append(p.HTTPCheckRules, proxy.HTTPCheckRule{Action: act, Args: values(rest), Line: d.Pos.Line})
 	return nil
 }
 

@@ -32,7 +32,6 @@ var haproxyStatus = map[string]struct {
 	"lua-prepend-path":            {Ignored, "halo has no Lua interpreter"},
 	"stats maxconn":               {Ignored, "not applied to the stats socket"},
 	"stats bind-process":          {Ignored, "single process"},
-	"spread-checks":               {Ignored, "checks are not spread"},
 	"server-state-file":           {Ignored, "server state is not loaded from a file"},
 	"server-state-base":           {Ignored, "server state is not loaded from a file"},
 	"log-send-hostname":           {Supported, ""},
@@ -76,7 +75,6 @@ var haproxyProxyStatus = map[string]struct {
 	"use-fcgi-app":                        {Unsupported, "FastCGI is not supported"},
 	"email-alert":                         {Ignored, "email alerts are not sent"},
 	"retry-on":                            {Partial, "only connection failures are retried"},
-	"tcp-check":                           {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
 	"http-error":                          {Supported, ""},
 	"dynamic-cookie-key":                  {Ignored, "dynamic cookies are not implemented"},
 	"persist rdp-cookie":                  {Ignored, "RDP cookie persistence is not implemented"},
@@ -128,15 +126,7 @@ var haproxyProxyStatus = map[string]struct {
 	"option http_proxy":                   {Unsupported, "the HTTP proxy mode is not implemented"},
 	"option idle-close-on-response":       {Ignored, "not applied"},
 	"option independent-streams":          {Ignored, "not applied"},
-	"option ldap-check":                   {Ignored, "a TCP connect check is done instead"},
-	"option external-check":               {Ignored, "a TCP connect check is done instead"},
-	"option smtpchk":                      {Ignored, "a TCP connect check is done instead"},
-	"option spop-check":                   {Ignored, "a TCP connect check is done instead"},
-	"option mysql-check":                  {Ignored, "a TCP connect check is done instead"},
-	"option pgsql-check":                  {Ignored, "a TCP connect check is done instead"},
-	"option redis-check":                  {Ignored, "a TCP connect check is done instead"},
-	"option ssl-hello-chk":                {Ignored, "a TCP connect check is done instead"},
-	"option log-health-checks":            {Ignored, "health check changes are not logged"},
+	"option external-check":               {Ignored, "external checks are not run: the servers get a TCP connect check"},
 	"option log-separate-errors":          {Ignored, "not applied"},
 	"option logasap":                      {Ignored, "logs are emitted at the end of the stream"},
 	"option nolinger":                     {Ignored, "not applied"},
@@ -150,15 +140,7 @@ var haproxyProxyStatus = map[string]struct {
 	"option tcp-smart-connect":            {Ignored, "not applied"},
 	"option transparent":                  {Unsupported, "transparent proxying is not implemented"},
 	"option http-restrict-req-hdr-names":  {Ignored, "not applied"},
-	"option tcp-check":                    {Ignored, "tcp-check rule sequences are not run; a plain TCP connect check is done"},
 	"option httpslog":                     {Supported, ""},
-
-	"http-check connect":        {Ignored, "a custom check connection is not made"},
-	"http-check disable-on-404": {Ignored, "servers answering 404 are not set to NOLB"},
-	"http-check send-state":     {Ignored, "the X-Haproxy-Server-State header is not sent"},
-	"http-check set-var":        {Ignored, "variables are not implemented"},
-	"http-check unset-var":      {Ignored, "variables are not implemented"},
-	"http-check comment":        {Supported, ""},
 
 	"balance rdp-cookie": {Supported, ""},
 	"balance first":      {Supported, ""},
@@ -260,26 +242,26 @@ func serverParamStatus(k string) (Status, string) {
 	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
 		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "minconn", "slowstart", "port", "addr", "cookie",
 		"on-marked-down", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
-		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl":
+		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl",
+		"agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check", "track",
+		"observe", "on-error", "error-limit", "check-send-proxy", "no-check-send-proxy", "check-sni", "check-alpn":
 		return Supported, ""
+	case "check-proto":
+		return Partial, "checks speak HTTP/1 only: check-proto h2 is refused"
+	case "check-via-socks4":
+		return Unsupported, "checks through a SOCKS4 proxy are not supported by halo"
 	case "ca-file":
 		return Partial, "certificates are verified against the system roots, not this file"
 	case "crt":
 		return Partial, "no client certificate is presented to the server"
-	case "sni", "check-sni":
+	case "sni":
 		return Partial, "the SNI sent is the server's host as written"
 	case "alpn":
 		return Partial, "only http/1.1 is offered"
 	case "verifyhost":
 		return Partial, "the name checked is the server's host as written"
-	case "agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check":
-		return Ignored, "agent checks are not run"
-	case "track":
-		return Ignored, "tracked server state is not followed"
 	case "on-marked-up":
 		return Ignored, "backup sessions are not shut down"
-	case "observe", "on-error", "error-limit":
-		return Ignored, "traffic is not observed for health"
 	}
 	return Ignored, "not applied"
 }
@@ -322,8 +304,8 @@ func init() {
 	for _, k := range []string{"http-request lua.", "http-response lua.", "tcp-request content lua."} {
 		proxyTable.Add(hrow{Name: k, Status: Unsupported, Note: "Lua actions need Lua, which halo does not embed", Sub: true})
 	}
-	for _, a := range []string{"comment", "connect", "send", "send-lf", "send-binary", "send-binary-lf", "expect", "set-var", "unset-var"} {
-		proxyTable.Add(hrow{Name: "tcp-check " + a, Status: Ignored, Note: "tcp-check rule sequences are not run; a plain TCP connect check is done", Sub: true})
+	for _, a := range []string{"comment", "connect", "send", "send-lf", "send-binary", "send-binary-lf", "expect", "set-var", "set-var-fmt", "unset-var"} {
+		proxyTable.Add(hrow{Name: "tcp-check " + a, Status: Supported, Sub: true})
 	}
 	for _, t := range []string{"client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin"} {
 		st, note := Supported, ""
@@ -336,7 +318,7 @@ func init() {
 	for _, b := range []string{"roundrobin", "static-rr", "leastconn", "source", "uri", "url_param", "hdr", "random", "first", "rdp-cookie"} {
 		proxyTable.Add(hrow{Name: "balance " + b, Status: Supported, Sub: true})
 	}
-	for _, a := range []string{"expect", "send", "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var"} {
+	for _, a := range []string{"expect", "send", "connect", "disable-on-404", "send-state", "comment", "set-var", "set-var-fmt", "unset-var"} {
 		proxyTable.Add(hrow{Name: "http-check " + a, Status: Supported, Sub: true})
 	}
 	// Directives removed before 2.6 are errors in haproxy and in halo.

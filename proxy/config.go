@@ -50,6 +50,13 @@ type Global struct {
 	H2MaxConcurrentStreams, H2MaxFrameSize uint32
 	// SetVars are the process variables set at start, in order.
 	SetVars []SetVar
+	// SpreadChecks is `spread-checks` (0..50, percent of random jitter
+	// added to each check interval); MaxSpreadChecks `max-spread-checks`
+	// bounds the spread of the first checks (0: no bound).
+	SpreadChecks    int
+	MaxSpreadChecks time.Duration
+	// TuneChksize is `tune.chksize` (default 16384): the check buffers.
+	TuneChksize int
 }
 
 // SetVar is a global `set-var` (Fmt false: Expr is a sample expression)
@@ -186,16 +193,18 @@ type Proxy struct {
 	IgnoreProbes bool
 
 	// Backend side.
-	Balance        Balance
-	Servers        []*Server
-	Retries        int // default 3
-	Redispatch     bool
-	AllBackups     bool
-	Fullconn       int
-	HTTPReuse      HTTPReuse
-	HealthCheck    HealthCheck
-	Cookie         *CookieConfig
-	HTTPCheckRules []HTTPCheckRule
+	Balance     Balance
+	Servers     []*Server
+	Retries     int // default 3
+	Redispatch  bool
+	AllBackups  bool
+	Fullconn    int
+	HTTPReuse   HTTPReuse
+	HealthCheck HealthCheck
+	Cookie      *CookieConfig
+	// LogHealthChecks is `option log-health-checks`: every check result
+	// that changes the health counter or the status is logged.
+	LogHealthChecks bool
 }
 
 // Bind is one `bind` line, one per address after port ranges are expanded.
@@ -317,45 +326,164 @@ type Server struct {
 	// SendProxyV2 is `send-proxy-v2`: the binary PROXY header instead of
 	// the text one (SendProxy stays the v1 switch).
 	SendProxyV2 bool
+
+	// CheckAddrPort is the port given with `addr IP:PORT` (0: none).
+	CheckAddrPort int
+	// CheckSendProxy is `check-send-proxy`; CheckSSL is `check-ssl`
+	// (checks over TLS even when traffic is not); CheckSNI, CheckALPN and
+	// CheckProto are `check-sni`, `check-alpn`, `check-proto`.
+	CheckSendProxy bool
+	CheckSSL       bool
+	CheckSNI       string
+	CheckALPN      []string
+	CheckProto     string
+
+	// Agent is the `agent-check` configuration (nil without one).
+	Agent *AgentCheck
+	// Track is `track [BACKEND/]SERVER`, resolved to the backend and
+	// server names ("" when not tracking).
+	TrackBackend, TrackServer string
+	// Observe is `observe layer4|layer7` ("" when off); OnError the
+	// `on-error` mode (fastinter, fail-check, sudden-death, mark-down;
+	// default fail-check); ErrorLimit the `error-limit` (default 10).
+	Observe    string
+	OnError    string
+	ErrorLimit int
 }
 
-// HealthCheck is the proxy-wide check type.
+// AgentCheck is a server's agent check (configuration.txt §5.2
+// agent-check): a TCP connection to the agent, `agent-send` written, and
+// the agent's one-line answer applied to the server.
+type AgentCheck struct {
+	// Enabled is agent-check (agent-* keywords may come without it, e.g.
+	// on default-server).
+	Enabled bool
+	Addr    netip.Addr // agent-addr; invalid: the server's (or `addr`'s) address
+	Port    int        // agent-port; 0: the check port
+	Inter   time.Duration
+	// Send is agent-send; HasSend tells an empty string from none.
+	Send    string
+	HasSend bool
+}
+
+// HealthCheck is a backend's health-check configuration as HAProxy holds
+// it once the section is read (its tcpcheck_rules): the kind of check and,
+// for `option tcp-check` and `option httpchk`, the rule sequence, with the
+// implicit send of `option httpchk` already merged with `http-check send`
+// the way HAProxy merges them. The protocol checks (mysql, pgsql, redis,
+// smtp, ldap, ssl-hello, spop) carry only their options: package health
+// holds their pre-written rule lists.
 type HealthCheck struct {
-	Type    CheckType
-	Method  string // httpchk: default OPTIONS
-	URI     string // default "/"
-	Version string // default HTTP/1.0
-	Headers [][2]string
-	Body    string
-	Expect  []HTTPCheckExpect
+	Type  CheckType
+	Rules []CheckRule
+	// User is the `user` of option mysql-check / pgsql-check.
+	User string
+	// MySQLPre41 selects the pre-4.1 MySQL client handshake.
+	MySQLPre41 bool
+	// SMTPHello is option smtpchk's greeting ("HELO localhost" when unset).
+	SMTPHello string
+	// DisableOn404 is `http-check disable-on-404`; SendState is
+	// `http-check send-state`.
+	DisableOn404 bool
+	SendState    bool
 }
 
-// CheckType is the kind of health check.
+// CheckType is the kind of health check (HAProxy's check option).
 type CheckType int
 
 const (
-	CheckTCP CheckType = iota
-	CheckHTTP
-	CheckSSLHello
-	CheckMySQL
-	CheckPgSQL
-	CheckRedis
-	CheckSMTP
-	CheckLDAP
+	CheckDefault  CheckType = iota // no check option: a plain connect
+	CheckTCP                       // option tcp-check
+	CheckHTTP                      // option httpchk
+	CheckSSLHello                  // option ssl-hello-chk
+	CheckMySQL                     // option mysql-check
+	CheckPgSQL                     // option pgsql-check
+	CheckRedis                     // option redis-check
+	CheckSMTP                      // option smtpchk
+	CheckLDAP                      // option ldap-check
+	CheckSPOP                      // option spop-check
+	CheckExternal                  // option external-check (not run)
 )
 
-// HTTPCheckExpect is `http-check expect [!] status|rstatus|string|rstring PATTERN`.
-type HTTPCheckExpect struct {
-	Negate  bool
-	Kind    string // "status", "rstatus", "string", "rstring", "hdr", …
-	Pattern string
+// CheckAction is the kind of a tcp-check / http-check rule.
+type CheckAction int
+
+const (
+	CheckConnect  CheckAction = iota // connect
+	CheckSend                        // tcp-check send / send-lf / send-binary / send-binary-lf
+	CheckSendHTTP                    // http-check send, or option httpchk's request
+	CheckExpect                      // expect
+	CheckComment                     // comment
+	CheckSetVar                      // set-var(NAME) EXPR
+	CheckUnsetVar                    // unset-var(NAME)
+)
+
+// CheckRule is one tcp-check or http-check rule, decoded but not compiled:
+// sample expressions and log-format strings are compiled by package
+// health. Index is HAProxy's rule index (comments count), which its
+// messages print as "step Index+1".
+type CheckRule struct {
+	Action  CheckAction
+	Index   int
+	Comment string
+	File    string
+	Line    int
+
+	// connect
+	Port      int            // 0: the server's check port
+	PortExpr  string         // port given as a sample expression
+	Addr      netip.AddrPort // connect addr (port 0: none given)
+	Default   bool           // `default`: the server's check settings
+	SendProxy bool
+	Linger    bool
+	SSL       bool
+	SNI       string
+	ALPN      []string
+	Proto     string // mux protocol ("h1", "h2", …)
+
+	// send (tcp-check)
+	Data   string // as written: text, hex for binary, format for -lf
+	Binary bool
+	LF     bool
+
+	// send (http-check)
+	Method, URI, Version string
+	URILF, BodyLF        bool
+	Headers              [][2]string // values are log-format strings
+	Body                 string
+	HasBody              bool
+	// FromOption marks the request of `option httpchk` (HAProxy's
+	// TCPCHK_SND_HTTP_FROM_OPT), merged with a later `http-check send`.
+	FromOption bool
+
+	Expect CheckMatch
+
+	// set-var / unset-var
+	Var  string // "check.x"
+	Expr string // set-var's sample expression
 }
 
-// HTTPCheckRule is one `http-check` rule (connect, send, expect …) in order.
-type HTTPCheckRule struct {
-	Action string
-	Args   []string
-	Line   int
+// CheckMatch is an expect rule: `[min-recv N] [!] TYPE PATTERN` and its
+// options.
+type CheckMatch struct {
+	// Type: string, rstring, binary, rbinary, string-lf, binary-lf (tcp),
+	// status, rstatus, string, rstring, string-lf, hdr (http; fhdr is hdr
+	// with Full), custom (protocol checks).
+	Type    string
+	Negate  bool
+	Pattern string
+	MinRecv int // -1 when not given
+	// OnSuccess / OnError are log-format strings; StatusCode a sample
+	// expression.
+	OnSuccess, OnError, StatusCode string
+	// OKStatus, ErrorStatus, ToutStatus: "L7OK", "L7STS", "L7TOUT", …
+	OKStatus, ErrorStatus, ToutStatus string
+	// hdr / fhdr
+	Full                  bool   // fhdr: the whole value, not comma-split
+	NameMatch, ValueMatch string // str, beg, end, sub, reg
+	NameLF, ValueLF       bool
+	Name, Value           string
+	HasValue              bool
 }
 
 // CookieConfig is `cookie NAME [insert|rewrite|prefix] [indirect] [nocache] …`.

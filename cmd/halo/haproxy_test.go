@@ -256,7 +256,8 @@ func TestCompatKeywords(t *testing.T) {
 		"| global | `maxconn` | supported |",
 		"| global | `ulimit-n` | ignored |",
 		"| defaults/frontend/backend/listen | `option forwardfor` | supported |",
-		"| server/default-server | `agent-check` | ignored |",
+		"| server/default-server | `agent-check` | supported |",
+		"| server/default-server | `check-via-socks4` | unsupported |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--keywords lacks %q", want)
