@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"halo/proxy/evloop"
+	"halo/proxy/rawtcp"
 )
 
 // tcpSession is one mode-tcp connection: set up in a task (payload
@@ -68,6 +69,9 @@ func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.C
 	be := rt.chooseBackend(tx)
 	if be == nil {
 		tx.setTerm('P', 'R')
+		// HAProxy has read what the client sent by then, so the close is
+		// a FIN; unread bytes would turn it into a reset.
+		drainReadable(ec)
 		t.end()
 		return
 	}
@@ -212,4 +216,14 @@ func closeWrite(c net.Conn) {
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// drainReadable reads what already arrived on ec without waiting for more.
+func drainReadable(ec *evloop.Conn) {
+	var buf [4096]byte
+	for {
+		if n, err := rawtcp.Recv(ec.Fd(), buf[:]); err != nil || n == 0 {
+			return
+		}
+	}
 }

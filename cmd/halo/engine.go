@@ -36,28 +36,29 @@ func haproxyEngine() []proxy.Module {
 	return []proxy.Module{lb.Module(), l7.Module(), st.Module()}
 }
 
-// balanceChecks reads a server's health-check state from the balance
-// module for the stats check_* columns.
+// balanceChecks reads a server's check state from the balance module
+// (proxy/balance, proxy/health) for the stats check_* and agent_* columns.
 func balanceChecks(ss *proxy.ServerState) (stats.CheckState, bool) {
 	bs, ok := lbmod.Server(ss)
-	if !ok {
+	sc := lbmod.ServerChecks(ss)
+	if !ok || sc == nil {
 		return stats.CheckState{}, false
 	}
 	st := bs.Stats()
-	if !st.Check.Enabled {
-		return stats.CheckState{}, false
-	}
-	return stats.CheckState{
-		Enabled:    true,
-		Status:     st.Check.Status,
-		Code:       st.Check.Code,
-		Desc:       stats.CheckDesc(st.Check.Status),
-		Info:       st.Check.Desc,
-		Duration:   st.Check.Duration.Milliseconds(),
-		Health:     st.Check.Health,
+	cv, av := sc.Views()
+	cs := stats.CheckState{
+		Enabled: sc.HasCheck(), Status: cv.Status, Code: cv.Code, HasCode: cv.HasCode,
+		Desc: cv.Desc, Info: cv.Info, Duration: cv.Duration, Health: cv.Health, Rise: cv.Rise, Fall: cv.Fall,
+		Paused: cv.Paused, InProgress: cv.InProgress,
 		Failed:     int64(st.FailedChecks),
 		Downs:      int64(st.DownTrans),
 		Downtime:   st.Downtime,
 		LastChange: st.LastChange,
-	}, true
+		Maxconn:    st.Limit,
+	}
+	if av.Status != "" {
+		cs.Agent = &stats.AgentState{Status: av.Status, Code: av.Code, HasCode: av.HasCode, Desc: av.Desc, Info: av.Info,
+			Duration: av.Duration, Health: av.Health, Rise: av.Rise, Fall: av.Fall, InProgress: av.InProgress}
+	}
+	return cs, true
 }

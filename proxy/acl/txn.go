@@ -145,9 +145,9 @@ func (v *Vars) Reset() {
 }
 
 // CheckVarName checks a variable name as HAProxy does: a scope (proc,
-// sess, txn, req, res), a dot, then letters, digits, '.' and '_'.
+// sess, txn, req, res, check), a dot, then letters, digits, '.' and '_'.
 func CheckVarName(n string) error {
-	for _, p := range []string{"proc.", "sess.", "txn.", "req.", "res."} {
+	for _, p := range []string{"proc.", "sess.", "txn.", "req.", "res.", "check."} {
 		if strings.HasPrefix(n, p) && len(n) > len(p) {
 			for _, ch := range n[len(p):] {
 				if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_') {
@@ -157,7 +157,7 @@ func CheckVarName(n string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("invalid variable name '%s'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req' or 'res'", n)
+	return fmt.Errorf("invalid variable name '%s'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'", n)
 }
 
 func isProc(name string) bool { return strings.HasPrefix(name, "proc.") }

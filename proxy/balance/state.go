@@ -258,3 +258,21 @@ func (b *Backend) Stats() BackendStats {
 		Up: b.totWt > 0, LastChange: b.lastDown,
 	}
 }
+
+// SetMaxconn changes maxconn at run time (an agent's "maxconn:N"): a
+// static maxconn (minconn equal to it) moves both, a dynamic one only
+// maxconn, as HAProxy's server_parse_maxconn_change_request; queued
+// streams may then get the new slots.
+func (s *Server) SetMaxconn(v int) error {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.maxconn == s.minconn {
+		s.minconn = v
+	}
+	s.maxconn = v
+	if s.curUsable() {
+		b.processQueue(s)
+	}
+	return nil
+}

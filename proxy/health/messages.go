@@ -25,7 +25,7 @@ type Event struct {
 	Proxy    string
 	Alert    bool // stderr prefix [ALERT] rather than [WARNING]
 	Severity Severity
-	Msg      string // without trailing period handling: the full line, no newline
+	Msg      string // the full line, without the trailing newline
 }
 
 // Sink receives state-change events. StderrSink is the default.
@@ -47,18 +47,38 @@ func serverKind(backup bool) string {
 	return "Server"
 }
 
-// reason renders ", reason: …, code: N, info: "…", check duration: Nms".
+// asciiEncode escapes an info text as HAProxy's chunk_asciiencode does
+// with '"' as the quote: non-printable bytes, '<', '>' and '"' become
+// <XX>.
+func asciiEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"' {
+			fmt.Fprintf(&b, "<%02X>", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// reason renders a check result as HAProxy's srv_append_status does:
+// ", reason: …, code: N, info: "…", check duration: Nms". A negative
+// duration (health analysis) is not printed.
 func reason(r Result) string {
 	var b strings.Builder
 	b.WriteString(", reason: ")
 	b.WriteString(r.Status.Description())
-	if r.Status.hasCode() {
+	if r.Status.HasCode() {
 		fmt.Fprintf(&b, ", code: %d", r.Code)
 	}
 	if r.Info != "" {
-		fmt.Fprintf(&b, ", info: \"%s\"", r.Info)
+		b.WriteString(", info: \"" + asciiEncode(r.Info) + "\"")
 	}
-	fmt.Fprintf(&b, ", check duration: %dms", r.Duration/time.Millisecond)
+	if r.Duration >= 0 {
+		fmt.Fprintf(&b, ", check duration: %dms", r.Duration/time.Millisecond)
+	}
 	return b.String()
 }
 
@@ -69,23 +89,41 @@ func onBackup(t balance.Transition) string {
 	return ""
 }
 
-// DownMessage is HAProxy's message for a server marked DOWN by its checks.
-func DownMessage(proxy, server string, backup bool, r Result, t balance.Transition) string {
-	return fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
-		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.SessActive, t.Requeued, t.Queued)
+// Why is what a state-change message says after "is DOWN"/"is UP": the
+// check result that caused it, or the tracked server it follows, or
+// nothing (log-health-checks already logged the result).
+type Why struct {
+	Result *Result
+	Via    string // "backend/server" of a tracked server
 }
 
-// UpMessage is HAProxy's message for a server marked UP by its checks.
-func UpMessage(proxy, server string, backup bool, r Result, t balance.Transition) string {
+func (w Why) String() string {
+	switch {
+	case w.Result != nil:
+		return reason(*w.Result)
+	case w.Via != "":
+		return " via " + w.Via
+	}
+	return ""
+}
+
+// DownMessage is HAProxy's message for a server going DOWN.
+func DownMessage(proxy, server string, backup bool, w Why, t balance.Transition) string {
+	return fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+		serverKind(backup), proxy, server, w, t.Active, t.Backup, onBackup(t), t.SessActive, t.Requeued, t.Queued)
+}
+
+// UpMessage is HAProxy's message for a server going UP.
+func UpMessage(proxy, server string, backup bool, w Why, t balance.Transition) string {
 	return fmt.Sprintf("%s %s/%s is UP%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
-		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
+		serverKind(backup), proxy, server, w, t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
 }
 
 // StoppingMessage is HAProxy's message when `http-check disable-on-404`
 // puts a server in the stopping state.
-func StoppingMessage(proxy, server string, backup bool, r Result, t balance.Transition) string {
+func StoppingMessage(proxy, server string, backup bool, w Why, t balance.Transition) string {
 	return fmt.Sprintf("%s %s/%s is stopping%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
-		serverKind(backup), proxy, server, reason(r), t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
+		serverKind(backup), proxy, server, w, t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
 }
 
 // NoServerMessage is the alert when a backend loses its last server.
@@ -96,25 +134,6 @@ func NoServerMessage(proxy string) string {
 // noServerLog is the syslog form of NoServerMessage (no quotes there).
 func noServerLog(proxy string) string {
 	return "backend " + proxy + " has no server available!"
-}
-
-// Report sends the events for a transition t of server srv the way HAProxy
-// does: the change itself (stderr warning, syslog alert when down, notice
-// when up), then the backend alert when it was the last server. The stderr
-// and syslog texts differ only for the backend alert, so Event.Msg carries
-// the stderr text and SyslogText derives the other.
-func Report(sink Sink, proxy, server string, backup, up bool, r Result, t balance.Transition) {
-	if sink == nil {
-		sink = StderrSink
-	}
-	if up {
-		sink(Event{Proxy: proxy, Severity: SevNotice, Msg: UpMessage(proxy, server, backup, r, t)})
-	} else {
-		sink(Event{Proxy: proxy, Severity: SevAlert, Msg: DownMessage(proxy, server, backup, r, t)})
-	}
-	if t.BackendDown {
-		sink(Event{Proxy: proxy, Alert: true, Severity: SevEmerg, Msg: NoServerMessage(proxy)})
-	}
 }
 
 // SyslogText is the text sent to log targets for an event: HAProxy quotes

@@ -414,7 +414,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 				st.CaptureNone(false)
 			}
 		}
-		if c.monitorURI != nil && string(tx.Req.URI) == string(c.monitorURI) {
+		if c.monitorURI != nil && monitorMatch(tx.Req.URI, c.monitorURI) {
 			page := proxy.DefaultErrorPage(200)
 			for _, mf := range c.monitorFail {
 				if mf.Eval(&st.Ctx) {
@@ -733,4 +733,30 @@ func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	if tx.Server != nil {
 		e.Server = tx.Server.Addr(tx.Dst)
 	}
+}
+
+// monitorMatch is HAProxy's monitor-uri test: a monitor-uri starting with
+// '/' matches the request's path (with its query), also when the request
+// line carries an absolute URI; any monitor-uri matches the URI as sent.
+func monitorMatch(uri, mon []byte) bool {
+	if string(uri) == string(mon) {
+		return true
+	}
+	if len(mon) == 0 || mon[0] != '/' || len(uri) == 0 || uri[0] == '/' {
+		return false
+	}
+	i := bytes.Index(uri, []byte("://"))
+	if i < 0 {
+		return false
+	}
+	rest := uri[i+3:]
+	j := bytes.IndexAny(rest, "/?")
+	if j < 0 {
+		return false
+	}
+	path := rest[j:]
+	if path[0] == '?' {
+		return false
+	}
+	return string(path) == string(mon)
 }

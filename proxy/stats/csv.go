@@ -48,22 +48,47 @@ const (
 	TypeListener = 3
 )
 
-// CheckState is what a health checker knows about a server, for the
-// check_* columns (a CheckFunc, given to New, reports it).
+// CheckState is what a server's checks know, for the check_* and agent_*
+// columns (a CheckFunc, given to New, reports it).
 type CheckState struct {
 	Enabled  bool
-	Status   string // L4OK, L4CON, L7OK, L7STS, L4TOUT, … ("" before the first check)
-	Code     int    // L7 status code, 0 when none
+	Status   string // L4OK, L4CON, L7OK, L7STS, L4TOUT, … INI before the first check
+	Code     int    // L7 code, shown when HasCode
+	HasCode  bool
 	Desc     string // "Layer4 check passed" …
 	Info     string // last_chk: "Connection refused", HTTP reason …
 	Duration int64  // ms, -1 when none
 	Health   int    // 0 .. rise+fall-1
-	Failed   int64  // chkfail
-	Downs    int64  // chkdown: UP->DOWN transitions
-	Downtime time.Duration
+	Rise     int
+	Fall     int
+	// Paused: the check is suspended (maintenance): its columns are empty.
+	Paused bool
+	// InProgress: a check is running now (check_status shows "* ").
+	InProgress bool
+	Failed     int64 // chkfail
+	Downs      int64 // chkdown: UP->DOWN transitions
+	Downtime   time.Duration
 	// LastChange is when the server last changed state (lastchg); zero
 	// when unknown.
 	LastChange time.Time
+	// Agent is the agent check's state (nil without agent-check).
+	Agent *AgentState
+	// Maxconn is the server's maxconn now (an agent may change it).
+	Maxconn int
+}
+
+// AgentState is an agent check's state for the agent_* columns.
+type AgentState struct {
+	Status     string
+	Code       int
+	HasCode    bool
+	Desc       string
+	Info       string // last_agt
+	Duration   int64
+	Health     int
+	Rise       int
+	Fall       int
+	InProgress bool
 }
 
 // CheckFunc returns a server's health-check state; false (or a nil
@@ -374,8 +399,12 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	r.setI("qmax", c.MaxQueue.Load())
 	r.setI("scur", c.CurConns.Load())
 	r.setI("smax", c.MaxConns.Load())
-	if sv.Maxconn > 0 {
-		r.setI("slim", int64(sv.Maxconn))
+	slim := sv.Maxconn
+	if hasChk && chk.Maxconn > 0 {
+		slim = chk.Maxconn
+	}
+	if slim > 0 {
+		r.setI("slim", int64(slim))
 	}
 	r.setI("stot", c.TotConns.Load())
 	r.setI("bin", c.BytesIn.Load())
@@ -434,23 +463,41 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 		setTimes(r, o)
 	}
 	// Checks pause in maintenance: HAProxy then shows no check columns.
-	if sv.Check && ss.Status() != proxy.SrvMaint {
+	if sv.Check && hasChk && !chk.Paused && ss.Status() != proxy.SrvMaint {
 		status := chk.Status
-		if !hasChk {
-			status = ""
+		if chk.InProgress {
+			status = "* " + status
 		}
 		r.set("check_status", status)
-		if chk.Code > 0 {
+		if chk.HasCode {
 			r.setI("check_code", int64(chk.Code))
 		}
-		if hasChk && chk.Duration >= 0 && status != "" {
+		if chk.Duration >= 0 {
 			r.setI("check_duration", chk.Duration)
 		}
 		r.set("last_chk", chk.Info)
 		r.set("check_desc", chk.Desc)
-		r.setI("check_rise", int64(sv.Rise))
-		r.setI("check_fall", int64(sv.Fall))
+		r.setI("check_rise", int64(chk.Rise))
+		r.setI("check_fall", int64(chk.Fall))
 		r.setI("check_health", int64(chk.Health))
+	}
+	if a := chk.Agent; hasChk && a != nil {
+		status := a.Status
+		if a.InProgress {
+			status = "* " + status
+		}
+		r.set("agent_status", status)
+		if a.HasCode {
+			r.setI("agent_code", int64(a.Code))
+		}
+		if a.Duration >= 0 {
+			r.setI("agent_duration", a.Duration)
+		}
+		r.set("agent_desc", a.Desc)
+		r.set("last_agt", a.Info)
+		r.setI("agent_rise", int64(a.Rise))
+		r.setI("agent_fall", int64(a.Fall))
+		r.setI("agent_health", int64(a.Health))
 	}
 	if p.Mode == proxy.ModeHTTP {
 		for i, n := range []string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"} {
@@ -645,16 +692,3 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	r.setI("h1_bytes_out", 0)
 	return r
 }
-
-// checkDescs are HAProxy's check status descriptions (check_desc).
-var checkDescs = map[string]string{
-	"UNK": "Unknown", "INI": "Initializing", "SOCKERR": "Socket error",
-	"L4OK": "Layer4 check passed", "L4TOUT": "Layer4 timeout", "L4CON": "Layer4 connection problem",
-	"L6OK": "Layer6 check passed", "L6TOUT": "Layer6 timeout", "L6RSP": "Layer6 invalid response",
-	"L7TOUT": "Layer7 timeout", "L7RSP": "Layer7 invalid response", "L57DATA": "Layer5-7 data mismatch",
-	"L7OK": "Layer7 check passed", "L7OKC": "Layer7 check conditionally passed", "L7STS": "Layer7 wrong status",
-	"PROCERR": "External check error", "PROCTOUT": "External check timeout", "PROCOK": "External check passed",
-}
-
-// CheckDesc returns HAProxy's description of a check status code.
-func CheckDesc(code string) string { return checkDescs[code] }

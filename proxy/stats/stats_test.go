@@ -54,7 +54,7 @@ func TestShowStatMatchesHAProxy(t *testing.T) {
 		if s.Server.Name != "t1" {
 			return stats.CheckState{}, false
 		}
-		return stats.CheckState{Enabled: true, Status: "L4OK", Desc: "Layer4 check passed", Health: 4, Failed: 1, Downs: 1}, true
+		return stats.CheckState{Enabled: true, Status: "L4OK", Desc: "Layer4 check passed", Health: 4, Rise: 2, Fall: 3, Failed: 1, Downs: 1}, true
 	}
 	st := stats.New(runtime(t), checks)
 	got := string(stats.AppendCSV(nil, st.Rows(stats.Filter{IID: -1, Types: 7, SID: -1, Admin: true})))

@@ -11,11 +11,7 @@ package lbmod
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
-	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,11 +40,11 @@ type Picker struct {
 	pb     *proxy.Backend
 	states []*proxy.ServerState
 	srvs   []*balance.Server
-	// checkers are the servers' health checkers (nil: not checked).
-	checkers []*health.Checker
-	rdp      string     // balance rdp-cookie: the cookie name
-	mu       sync.Mutex // orders runtime API changes and their messages
-	sink     health.Sink
+	// checks are the servers' checks: health, agent, track (nil: none).
+	checks []*health.ServerChecks
+	rdp    string     // balance rdp-cookie: the cookie name
+	mu     sync.Mutex // orders runtime API changes and their messages
+	sink   health.Sink
 }
 
 var (
@@ -118,7 +114,7 @@ func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 		return nil // the built-in round robin takes over; Check refuses such a configuration
 	}
 	p := &Picker{be: be, pb: pb, states: pb.Servers, srvs: be.Servers(),
-		checkers: make([]*health.Checker, len(pb.Servers)), sink: health.StderrSink}
+		checks: make([]*health.ServerChecks, len(pb.Servers)), sink: health.StderrSink}
 	if cfg.Algo == balance.RDPCookie {
 		p.rdp = pb.Proxy.Balance.Param
 	}
@@ -284,8 +280,8 @@ func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 		}
 		s.SetAdmin(balance.AdminForcedDrain, false)
 		t = s.SetAdmin(balance.AdminForcedMaint, true)
-		if c := p.checkers[i]; c != nil {
-			c.Pause()
+		if sc := p.checks[i]; sc != nil {
+			sc.AdminChanged() // checks pause, health 0
 		}
 		switch {
 		case st0 == balance.StateStopped:
@@ -332,16 +328,18 @@ func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 	}
 }
 
-// leaveMaint clears maintenance. As HAProxy, a server leaving it is up:
-// a checked one starts at health rise and is checked at once, an
-// unchecked one is simply running.
+// leaveMaint clears maintenance. As HAProxy, a server leaving it is up
+// (unless it tracks a DOWN server or its agent is down): a checked one
+// starts at health rise and is checked at once, an unchecked one is
+// simply running.
 func (p *Picker) leaveMaint(i int) {
 	s := p.srvs[i]
 	s.SetAdmin(balance.AdminMaint, false)
-	if c := p.checkers[i]; c != nil {
-		c.Resume()
+	sc := p.checks[i]
+	if sc != nil {
+		sc.AdminChanged()
 	}
-	if st, _ := s.Current(); st == balance.StateStopped {
+	if st, _ := s.Current(); st == balance.StateStopped && (sc == nil || sc.MayRun()) {
 		s.SetState(balance.StateRunning)
 	}
 }
@@ -402,109 +400,56 @@ func (p *Picker) healthChanged(i int) {
 	p.markedDown(i)
 }
 
-// Checks builds the health checkers of the backend's servers with `check`.
-func (p *Picker) Checks(sink health.Sink) []*health.Checker {
+// Checks builds the checks (health, agent, track) of the backend's
+// servers and adds them to set.
+func (p *Picker) Checks(g *proxy.Global, set *health.Set, sink health.Sink) error {
 	px := p.pb.Proxy
-	var out []*health.Checker
+	var rs *health.Ruleset
 	for i, s := range px.Servers {
-		if !s.Check {
+		agent := s.Agent != nil && s.Agent.Enabled
+		if !s.Check && !agent && s.TrackServer == "" {
 			continue
 		}
-		addr := s.Addr
-		if s.CheckAddr.IsValid() {
-			addr = s.CheckAddr
-		}
-		port := s.Port
-		if s.CheckPort > 0 {
-			port = s.CheckPort
-		}
-		if cp := connectPort(px); cp > 0 {
-			port = cp
-		}
-		if !addr.IsValid() || port <= 0 {
-			continue // compat rejects a check without a port
-		}
-		inter := s.Inter
-		if inter <= 0 {
-			inter = 2 * time.Second
-		}
-		ct, rt := health.Timeouts(inter, px.Timeouts.Connect, px.Timeouts.Check)
-		probe := health.Probe{Addr: netip.AddrPortFrom(addr, uint16(port)).String(), ConnectTimeout: ct, ReadTimeout: rt}
-		if s.SSL {
-			// Checks of an `ssl` server go over TLS too (check-ssl implied).
-			name := s.Host
-			if h, _, err := net.SplitHostPort(name); err == nil {
-				name = h
-			}
-			probe.TLS = &tls.Config{ServerName: name, InsecureSkipVerify: s.Verify != "required"}
-		}
-		switch px.HealthCheck.Type {
-		case proxy.CheckRedis:
-			probe.TCP = health.RedisCheck()
-		case proxy.CheckTCP:
-			// option tcp-check with rules; without rules a plain connect.
-			var rules [][]string
-			for _, r := range px.HTTPCheckRules {
-				if a, ok := strings.CutPrefix(r.Action, "tcp-check "); ok {
-					rules = append(rules, append([]string{a}, r.Args...))
-				}
-			}
-			if len(rules) > 0 {
-				if tc, err := health.CompileTCPCheck(rules); err == nil {
-					probe.TCP = tc
-				}
+		if s.Check && rs == nil {
+			var err error
+			if rs, err = health.Compile(&px.HealthCheck, &acl.Options{}); err != nil {
+				return err
 			}
 		}
-		if px.HealthCheck.Type == proxy.CheckHTTP {
-			hc := px.HealthCheck
-			ver, extra := health.SplitLegacyVersion(hc.Version)
-			probe.Request = health.HTTPRequest(hc.Method, hc.URI, ver, append(append([][2]string(nil), hc.Headers...), extra...), hc.Body)
-			for _, r := range px.HTTPCheckRules {
-				probe.DisableOn404 = probe.DisableOn404 || r.Action == "disable-on-404"
-			}
-			for _, e := range hc.Expect {
-				x, err := health.CompileExpect(e.Kind, e.Negate, e.Pattern)
-				if err == nil {
-					probe.Expect = append(probe.Expect, x)
-				}
-			}
-		}
+		cfg := health.ForServer(g, px, s, rs)
 		idx := i
-		c := health.New(health.Config{
-			Proxy: px.Name, Server: s.Name, Backup: s.Backup, Probe: probe,
-			Rise: s.Rise, Fall: s.Fall,
-			Intervals:      health.Intervals{Inter: inter, FastInter: s.FastInter, DownInter: s.DownInter},
-			ShutdownOnDown: s.OnMarkedDown == "shutdown-sessions",
-			OnChange:       func() { p.healthChanged(idx) },
-		}, p.srvs[i], sink)
-		p.checkers[i] = c
-		if _, adm := p.srvs[i].Current(); adm&balance.AdminMaint != 0 {
-			c.Pause() // `disabled`: checks wait for the server to leave maintenance
+		cfg.OnChange = func() { p.healthChanged(idx) }
+		// An agent's ready/drain/maint is the runtime API's change, with
+		// its messages.
+		cfg.SetAdmin = func(a string) {
+			switch a {
+			case "maint":
+				p.SetAdmin(idx, proxy.AdminMaint)
+			case "drain":
+				p.SetAdmin(idx, proxy.AdminDrain)
+			default:
+				p.SetAdmin(idx, proxy.AdminReady)
+			}
 		}
-		out = append(out, c)
+		sc := health.New(cfg, p.srvs[i], sink)
+		p.checks[i] = sc
+		set.Add(sc)
 	}
-	return out
+	return nil
 }
 
-// connectPort is `http-check connect port N` (the first connect rule).
-func connectPort(px *proxy.Proxy) int {
-	for _, r := range px.HTTPCheckRules {
-		if r.Action != "connect" {
-			continue
-		}
-		for j := 0; j+1 < len(r.Args); j++ {
-			if r.Args[j] == "port" {
-				n, _ := strconv.Atoi(r.Args[j+1])
-				return n
-			}
-		}
-		return 0
+// ServerChecks returns the checks of an engine server whose backend this
+// module serves, nil when it has none (stats: check and agent columns).
+func ServerChecks(ss *proxy.ServerState) *health.ServerChecks {
+	p, ok := ss.Backend.Picker.(*Picker)
+	if !ok {
+		return nil
 	}
-	return 0
+	return p.checks[ss.Index()]
 }
 
 func (m *Balancer) init(rt *proxy.Runtime) error {
-	var checkers []*health.Checker
+	set := &health.Set{Spread: rt.Cfg.Global.SpreadChecks, MaxSpread: rt.Cfg.Global.MaxSpreadChecks}
 	ticking := false
 	for _, p := range m.pickers {
 		if p.pb.Picker != proxy.Picker(p) {
@@ -521,13 +466,18 @@ func (m *Balancer) init(rt *proxy.Runtime) error {
 			}
 		}
 		p.sink = sink
-		checkers = append(checkers, p.Checks(sink)...)
+		if err := p.Checks(&rt.Cfg.Global, set, sink); err != nil {
+			return err
+		}
 		for _, s := range p.pb.Proxy.Servers {
 			ticking = ticking || s.Slowstart > 0
 		}
 	}
+	if err := set.Link(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stopChecks := health.Start(ctx, checkers)
+	stopChecks := set.Start(ctx)
 	done := make(chan struct{})
 	if ticking {
 		go func() {
