@@ -168,7 +168,8 @@ type kaCtx struct {
 	// sgTrackWeight: the group says sync_group_tracking_weight (or the
 	// deprecated global_tracking): its members keep weighted tracking
 	sgTrackWeight map[*vrrp.SyncGroup]bool
-	garpGroup     *vrrp.GARPGroup // the garp_group being read
+	garpGroup     *vrrp.GARPGroup    // the garp_group being read
+	tp            *vrrp.TrackProcess // the vrrp_track_process being read
 	scripts       []kaScriptUse
 	global        kaGlobalMeta
 	globalLP      kaLowerPrio
@@ -208,6 +209,7 @@ type kaInstMeta struct {
 	unicastKw                 bool // unicast_src_ip given (valid or not)
 	ttlSet                    bool
 	lp                        kaInstLowerPrio
+	trackProcessPos           []parser.Pos // of each TrackProcesses entry
 }
 
 type kaScriptMeta struct {
@@ -857,6 +859,7 @@ func (c *kaCtx) finish() {
 			keptS = append(keptS, t)
 		}
 		in.TrackScripts = keptS
+		c.resolveTrackProcesses(in, m)
 		if !m.vridSet {
 			// keepalived drops the instance
 			if !c.badIf {

@@ -28,13 +28,13 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		noSNMP    = "halo serves no SNMP/DBus interface; accepted and ignored"
 		notRun    = "accepted, not executed by halo's vrrp runtime"
 		noBFD     = "no BFD in halo; accepted and ignored"
-		noProcess = "process tracking is not implemented; accepted and ignored"
+		noProcess = "a sync group's track_process is not implemented (an instance's is); accepted and ignored"
 	)
 
 	// top level
 	set("keepalived", Supported, "", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group")
 	set("keepalived", Supported, "", "vrrp_track_file", "track_file")
-	set("keepalived", Ignored, noProcess, "vrrp_track_process")
+	set("keepalived", Partial, "processes are found by scanning /proc every 0.2 s; keepalived is told by the kernel at once (and, in a network namespace other than the first, never)", "vrrp_track_process")
 	set("keepalived", Ignored, noBFD, "bfd_instance")
 	set("keepalived", Partial, "per-interface intervals are applied; spacing aggregated across the listed interfaces is not", "garp_group")
 	set("keepalived", Ignored, notRun, "track_group", "linkbeat_interfaces", "interface_up_down_delays")
@@ -93,7 +93,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_instance", Unsupported, "VMAC/ipvlan interfaces are not created by halo", "use_vmac", "vmac_xmit_base",
 		"use_vmac_addr", "use_ipvlan")
 	set("vrrp_instance", Supported, "", "virtual_rules")
-	set("vrrp_instance", Ignored, noProcess, "track_process")
+	set("vrrp_instance", Supported, "", "track_process")
 	set("vrrp_instance", Ignored, noBFD, "track_bfd")
 	set("vrrp_instance", Supported, "", "garp_lower_prio_delay", "garp_lower_prio_repeat", "down_timer_adverts",
 		"lower_prio_no_advert", "higher_prio_send_advert")
@@ -116,7 +116,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 
 	set("vrrp_track_file", Supported, "", "file", "weight")
 	set("vrrp_track_file", Partial, "the initial value is used while the file is missing; halo does not create the file", "init_file")
-	set("vrrp_track_process", Ignored, noProcess, "process", "param_match", "weight", "quorum", "quorum_max",
+	set("vrrp_track_process", Supported, "", "process", "param_match", "weight", "quorum", "quorum_max",
 		"fork_delay", "terminate_delay", "delay", "full_command")
 	set("garp_group", Supported, "", "garp_interval", "gna_interval", "interface", "interfaces")
 	set("bfd_instance", Ignored, noBFD, "source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier",

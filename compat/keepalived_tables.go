@@ -146,8 +146,7 @@ func init() {
 			return nil
 		}},
 	})
-	kaTrackProcess = newKaSection("vrrp_track_process", false, rowsSkip(kaNoBlock,
-		"process", "param_match", "weight", "quorum", "quorum_max", "fork_delay", "terminate_delay", "delay", "full_command"))
+	kaTrackProcess = newKaSection("vrrp_track_process", false, trackProcessRows())
 	kaGarpGroup = newKaSection("garp_group", false, garpGroupRows())
 	kaBFD = newKaSection("bfd_instance", false, rowsSkip(kaNoBlock,
 		"source_ip", "neighbor_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker"))
@@ -177,7 +176,7 @@ func topRows() []kaRow {
 		{"vrrp_sync_group", kaSubBlock, decSyncGroupBlock},
 		{"vrrp_track_file", kaSubBlock, decTrackFileBlock},
 		{"track_file", kaSubBlock, decTrackFileBlock},
-		{"vrrp_track_process", kaSubBlock, walkBlock(&kaTrackProcess)},
+		{"vrrp_track_process", kaSubBlock, decTrackProcessBlock},
 		{"garp_group", kaSubBlock, decGarpGroup},
 		{"bfd_instance", kaSubBlock, walkBlock(&kaBFD)},
 		{"track_group", kaSubBlock, walkBlock(&kaStaticTrackGroup)},

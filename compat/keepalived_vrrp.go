@@ -409,7 +409,7 @@ func instanceRows() []kaRow {
 				}
 			}
 		})},
-		{"track_process", kaValueBlock, skip},
+		{"track_process", kaValueBlock, decInstanceTrackProcess},
 		{"track_bfd", kaValueBlock, skip},
 		{"dont_track_primary", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.DontTrackPrimary = true })},
 		{"notify_master", kaNoBlock, notify(func(in *vrrp.Instance, s string) { in.NotifyMaster = s })},

@@ -14,6 +14,8 @@ type Config struct {
 	Instances  []*Instance
 	SyncGroups []*SyncGroup
 	TrackFiles map[string]*TrackFile
+	// TrackProcesses are the vrrp_track_process blocks by name.
+	TrackProcesses map[string]*TrackProcess
 	// static_ipaddress / static_routes / static_rules: set while the
 	// process runs, whatever the instances' states.
 	StaticIPs    []VIP
@@ -113,6 +115,7 @@ type Instance struct {
 	TrackScripts     []TrackRef
 	TrackInterfaces  []TrackRef
 	TrackFiles       []TrackRef
+	TrackProcesses   []TrackRef
 	DontTrackPrimary bool
 	NotifyMaster     string
 	NotifyBackup     string
@@ -219,6 +222,25 @@ type Script struct {
 	User     string
 	Group    string
 	InitFail bool
+}
+
+// TrackProcess is a `vrrp_track_process` block: up while between Quorum
+// and QuorumMax (-1: no maximum) processes match.
+type TrackProcess struct {
+	Name string
+	// Process is matched against the process name (/proc/PID/status
+	// Name:, 15 characters), or with FullCommand against argv[0], Params
+	// against the other arguments (ParamMatch exact, partial or initial).
+	Process        string
+	Params         []string
+	ParamMatch     string
+	FullCommand    bool
+	Weight         int
+	Reverse        bool
+	Quorum         int
+	QuorumMax      int
+	ForkDelay      time.Duration // quorum gained: wait this long before up
+	TerminateDelay time.Duration // quorum lost: wait this long before down
 }
 
 // TrackFile is a `vrrp_track_file` block.

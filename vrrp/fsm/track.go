@@ -20,6 +20,11 @@ func (e *Engine) Interface(now time.Time, name string, up bool) []Action {
 	return e.track(now, TrackInterface, name, boolValue(up))
 }
 
+// Process reports whether a vrrp_track_process has its quorum.
+func (e *Engine) Process(now time.Time, name string, up bool) []Action {
+	return e.track(now, TrackProcess, name, boolValue(up))
+}
+
 // File reports the number read from a track_file.
 func (e *Engine) File(now time.Time, name string, value int) []Action {
 	return e.track(now, TrackFile, name, value)
@@ -126,6 +131,8 @@ func (e *Engine) faultReason(in *instance, t *trackState) {
 		e.log(false, "(%s): entering FAULT state (interface %s down)", in.cfg.Name, t.Name)
 	case TrackFile:
 		e.log(false, "(%s): entering FAULT state (tracked file %s has status %d)", in.cfg.Name, t.Name, fileStatus(t.Tracker, t.value))
+	case TrackProcess:
+		e.log(false, "(%s) entering FAULT state (tracked process %s quorum not achieved)", in.cfg.Name, t.Name)
 	}
 }
 

@@ -43,6 +43,7 @@ const (
 	TrackScript    TrackKind = iota // vrrp_script, reported by Engine.Script
 	TrackInterface                  // track_interface (and the instance's own interface), Engine.Interface
 	TrackFile                       // track_file, Engine.File
+	TrackProcess                    // track_process: quorum of processes, Engine.Process
 )
 
 func (k TrackKind) String() string {
@@ -53,6 +54,8 @@ func (k TrackKind) String() string {
 		return "interface"
 	case TrackFile:
 		return "file"
+	case TrackProcess:
+		return "process"
 	}
 	return "unknown"
 }

@@ -34,6 +34,7 @@ const (
 	evScript
 	evIface
 	evFile
+	evProcess
 	evCall // run fn on the loop goroutine
 	evStop // SIGTERM: the engine's Stop, then the loop ends
 	evQuit // reload: the loop ends without stopping instances
@@ -71,6 +72,7 @@ type Speaker struct {
 	notifier *notify.Notifier
 	scripts  map[string]*track.Script
 	files    map[string]*track.File
+	procs    *track.Processes
 	links    *track.Links
 
 	eng    *fsm.Engine
@@ -154,6 +156,17 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 			w = r.Weight
 		}
 		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackFile, Name: r.Name, Weight: w, Reverse: r.Reverse})
+	}
+	for _, r := range ic.TrackProcesses {
+		tp := s.cfg.TrackProcesses[r.Name]
+		if tp == nil {
+			continue
+		}
+		w, rev := tp.Weight, tp.Reverse
+		if r.HasWeight {
+			w, rev = r.Weight, r.Reverse
+		}
+		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackProcess, Name: r.Name, Weight: w, Reverse: rev})
 	}
 	return c
 }
@@ -327,6 +340,26 @@ func (s *Speaker) Start() error {
 			eng.File(time.Now(), name, f.Value())
 		}
 	}
+	// vrrp_track_process: the first scan's states go in before Start.
+	var tps []*vrrp.TrackProcess
+	seenTP := map[string]bool{}
+	for _, ic := range s.cfg.Instances {
+		for _, ref := range ic.TrackProcesses {
+			if tp := s.cfg.TrackProcesses[ref.Name]; tp != nil && !seenTP[ref.Name] {
+				seenTP[ref.Name] = true
+				tps = append(tps, tp)
+			}
+		}
+	}
+	s.procs = nil
+	if len(tps) > 0 {
+		s.procs = track.NewProcesses(tps)
+		s.procs.OnChange = func(name string, up bool) { b.post(event{kind: evProcess, name: name, ok: up}) }
+		s.procs.Init()
+		for _, tp := range tps {
+			eng.Process(time.Now(), tp.Name, s.procs.Up(tp.Name))
+		}
+	}
 	var ifnames []string
 	for _, ic := range s.cfg.Instances {
 		ifnames = append(ifnames, ic.Interface)
@@ -381,6 +414,9 @@ func (s *Speaker) Start() error {
 	for _, f := range s.files {
 		s.wg.Go(func() { f.Run(s.ctx) })
 	}
+	if s.procs != nil {
+		s.wg.Go(func() { s.procs.Run(s.ctx) })
+	}
 	return nil
 }
 
@@ -412,6 +448,13 @@ func (s *Speaker) loop(b *bus) {
 			s.exec(s.eng.Interface(now, ev.name, ev.ok))
 		case evFile:
 			s.exec(s.eng.File(now, ev.name, ev.value))
+		case evProcess:
+			what := "lost"
+			if ev.ok {
+				what = "gained"
+			}
+			s.logf("Quorum %s for tracked process %s", what, ev.name)
+			s.exec(s.eng.Process(now, ev.name, ev.ok))
 		case evCall:
 			ev.fn()
 		case evStop, evQuit:
