@@ -304,3 +304,31 @@ func staticGlobalRows() []kaRow {
 		}},
 	}
 }
+
+// firewallGlobalRows: the nftables table no_accept uses. keepalived 2.2.7
+// as built here has nftables only: vrrp_iptables says so and uses it.
+func firewallGlobalRows() []kaRow {
+	return []kaRow{
+		{"nftables", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			if c.cfg.Global.NftablesTable != "" {
+				c.errf(d.Pos, parser.KaGeneralError, "nftables already specified - ignoring")
+				return nil
+			}
+			name := "keepalived"
+			if len(d.Args) > 0 {
+				name = d.Args[0].Value
+				if len(name) >= 256 {
+					c.errf(d.Pos, parser.KaGeneralError, "nftables table name too long - ignoring")
+					return nil
+				}
+			}
+			c.cfg.Global.NftablesTable = name
+			return nil
+		}},
+		{"vrrp_iptables", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+			c.errf(d.Pos, parser.KaGeneralError, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option")
+			c.cfg.Global.NftablesTable = "keepalived"
+			return nil
+		}},
+	}
+}

@@ -76,8 +76,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Ignored, notRun, "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_check_unicast_src",
 		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
 		"no_email_faults", "log_unknown_vrids")
-	set("global_defs", Unsupported, "halo installs no iptables/ipsets/nftables rules (vrrp_strict's no_accept is done in the runtime)",
-		"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters")
+	set("global_defs", Supported, "", "nftables", "vrrp_iptables")
+	set("global_defs", Ignored, "halo's no_accept chain has priority -1, no counters and no ipsets", "vrrp_ipsets", "nftables_priority", "nftables_ifindex", "nftables_counters")
 
 	// vrrp_script
 	set("vrrp_script", Supported, "", "script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail")
@@ -89,7 +89,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"track_interface", "track_file", "dont_track_primary", "notify_master", "notify_backup", "notify_fault",
 		"notify_stop", "notify", "smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 		"garp_master_refresh_repeat", "accept", "native_ipv6")
-	set("vrrp_instance", Partial, "halo installs no firewall rule, so a non-owner MASTER still accepts packets addressed to its VIPs (as with `accept`)", "no_accept")
+	set("vrrp_instance", Supported, "", "no_accept")
 	set("vrrp_instance", Unsupported, "VMAC/ipvlan interfaces are not created by halo", "use_vmac", "vmac_xmit_base",
 		"use_vmac_addr", "use_ipvlan")
 	set("vrrp_instance", Supported, "", "virtual_rules")

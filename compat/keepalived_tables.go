@@ -415,7 +415,7 @@ func globalRows() []kaRow {
 		"min_auto_priority_delay",
 		"disable_local_igmp",
 		"vrrp_garp_extra_if", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
-		"fifo_write_vrrp_states_on_reload", "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
+		"fifo_write_vrrp_states_on_reload", "vrrp_ipsets", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
 		"log_unknown_vrids",
 		"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
@@ -425,6 +425,7 @@ func globalRows() []kaRow {
 	rows = append(rows, lowerPrioGlobalRows()...)
 	rows = append(rows, garpGlobalRows()...)
 	rows = append(rows, staticGlobalRows()...)
+	rows = append(rows, firewallGlobalRows()...)
 	return append(rows, lvsGlobalRows()...)
 }
 

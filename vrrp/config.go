@@ -50,6 +50,7 @@ type Global struct {
 	NotifyFIFOScript        string
 	DynamicInterfaces       bool
 	DefaultInterface        string // default_interface: static entries without dev (keepalived: eth0)
+	NftablesTable           string // nftables [TABLE]: no_accept's table (keepalived: "keepalived")
 	MaxAutoPriority         int
 }
 

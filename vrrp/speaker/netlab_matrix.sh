@@ -1,14 +1,14 @@
 #!/bin/bash
 # netlab_matrix.sh HALO_BINARY [OUT]: runs ../shared/netlab scenarios with real keepalived, with
 # halo on every node, and mixed pairs, and prints `scenario | impl | metric value` lines.
-# Needs root; uses NETLAB_PREFIX=hr. Takes ~20 minutes per REPEAT (the steady runs are 60 s each).
+# Needs root; uses NETLAB_PREFIX (default hr). Takes ~20 minutes per REPEAT (the steady runs are 60 s each).
 # Medians: awk -F' [|] ' '{print $1" | "$2" | "$3}' OUT | sort | ... (see the report).
 set -u
 HALO=${1:?usage: netlab_matrix.sh HALO_BINARY [OUT]}
 OUT=${2:-/dev/stdout}
 NETLAB=${NETLAB:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/netlab/netlab}
 [ -x "$NETLAB" ] || NETLAB=/work/shared/netlab/netlab
-export NETLAB_PREFIX=hr
+export NETLAB_PREFIX=${NETLAB_PREFIX:-hr}
 H="$HALO keepalived -n -l -D -f {cfg} -p {dir}/ka.pid -r {dir}/vrrp.pid -c {dir}/chk.pid"
 K="keepalived -n -l -D -f {cfg} -p {dir}/ka.pid -r {dir}/vrrp.pid -c {dir}/chk.pid"
 

@@ -73,6 +73,7 @@ type Speaker struct {
 	scripts  map[string]*track.Script
 	files    map[string]*track.File
 	procs    *track.Processes
+	fw       *netif.Firewall // no_accept: drops packets to the VIPs
 	links    *track.Links
 
 	eng    *fsm.Engine
@@ -249,13 +250,7 @@ func (s *Speaker) Start() error {
 		s.notifier, _ = notify.New(s.ctx, &vrrp.Global{}, cred, s.logf)
 	}
 
-	for _, ic := range s.cfg.Instances {
-		if !ic.Accept {
-			// keepalived drops traffic to the VIPs with iptables/nftables
-			// rules; halo installs none, so say so rather than pretend.
-			s.logf("(%s) no_accept is not enforced: halo installs no firewall rules, the VIPs accept traffic", ic.Name)
-		}
-	}
+	s.setupFirewall()
 	s.ports = nil
 	for i, ic := range s.cfg.Instances {
 		p, err := newPort(s, i, ic)
@@ -542,6 +537,7 @@ func (s *Speaker) Stop() {
 	}
 	s.shutdown()
 	s.removeStatics(s.cfg, nil)
+	s.closeFirewall()
 }
 
 // shutdown releases sockets and goroutines once the loop has ended.
@@ -596,6 +592,7 @@ func (s *Speaker) Reload(cfg *vrrp.Config) error {
 	}
 	s.shutdown()
 	s.removeStatics(s.cfg, cfg)
+	s.closeFirewall()
 	s.cfg, s.carry = cfg, carry
 	return s.Start()
 }
