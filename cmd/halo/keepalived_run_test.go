@@ -29,7 +29,7 @@ func TestKeepalivedDaemon(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a network namespace")
 	}
-	ns := fmt.Sprintf("hrcmd%d", os.Getpid()%10000)
+	ns := fmt.Sprintf("%scmd%d", netnsPrefix(), os.Getpid()%10000)
 	sh := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -126,7 +126,7 @@ func TestKeepalivedDaemonizes(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a network namespace")
 	}
-	ns := fmt.Sprintf("hrcmf%d", os.Getpid()%10000)
+	ns := fmt.Sprintf("%scmf%d", netnsPrefix(), os.Getpid()%10000)
 	for _, args := range [][]string{{"netns", "add", ns}, {"-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"},
 		{"-n", ns, "addr", "add", "10.78.231.1/24", "dev", "eth0"}, {"-n", ns, "link", "set", "eth1", "up"}, {"-n", ns, "link", "set", "eth0", "up"}} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -179,4 +179,13 @@ func TestKeepalivedDaemonizes(t *testing.T) {
 			t.Fatal("pid file still there after SIGTERM")
 		}
 	}
+}
+
+// netnsPrefix is the namespace prefix of these tests: "hr", or
+// $HALO_NETNS_PREFIX (as vrrp/internal/nstest).
+func netnsPrefix() string {
+	if p := os.Getenv("HALO_NETNS_PREFIX"); p != "" {
+		return p
+	}
+	return "hr"
 }
