@@ -8,14 +8,17 @@ import (
 // ErrBadChunk is a malformed chunked body (bad size line, missing CRLF).
 var ErrBadChunk = errors.New("http1: invalid chunked encoding")
 
-// Chunked validates a chunked body as it streams through, so the engine can
-// forward the bytes verbatim and still know where the message ends
-// (RFC 7230 §4.1). The zero value is ready for a new body.
+// Chunked is the chunked-body state machine (RFC 9112 §7.1). One machine
+// serves two uses: Feed only validates and finds where the body ends (the
+// engine looks at a request body already buffered before choosing where to
+// send it), Rewrite also appends the body to dst in the form HAProxy 2.6
+// forwards it. Both run the same transitions, so they can never disagree
+// about what a body is. The zero value is ready for a new body.
 type Chunked struct {
 	state  uint8
 	digits uint8
 	size   int64 // remaining data bytes of the current chunk
-	inName bool  // Rewrite: inside a trailer field name
+	inName bool  // inside a trailer field name
 	// Body counts data bytes seen (the decoded body length).
 	Body int64
 }
@@ -45,6 +48,21 @@ func (c *Chunked) Done() bool { return c.state == cDone }
 // the body (all of p unless the body ends inside it), whether the body is
 // complete, and ErrBadChunk on malformed input.
 func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
+	_, n, done, err = c.run(nil, p, false)
+	return n, done, err
+}
+
+// Rewrite is Feed that also appends the body to dst in the normalized
+// form HAProxy 2.6 forwards: chunk sizes in lower-case hex without
+// extensions, CRLF line ends, trailer field names lower-cased. It returns
+// the extended dst, how many bytes of p belong to the body, whether the
+// body is complete, and ErrBadChunk on malformed input.
+func (c *Chunked) Rewrite(dst, p []byte) ([]byte, int, bool, error) {
+	return c.run(dst, p, true)
+}
+
+// run is the machine; with emit false nothing is appended to dst.
+func (c *Chunked) run(dst, p []byte, emit bool) ([]byte, int, bool, error) {
 	i := 0
 	for i < len(p) {
 		b := p[i]
@@ -53,7 +71,7 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			v := hexVal(b)
 			if v >= 0 {
 				if c.digits >= 15 {
-					return i, false, ErrBadChunk // size overflow
+					return dst, i, false, ErrBadChunk // size overflow
 				}
 				c.digits++
 				c.size = c.size<<4 | int64(v)
@@ -61,7 +79,7 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 				continue
 			}
 			if c.digits == 0 {
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			switch b {
 			case ' ', '\t':
@@ -71,9 +89,9 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			case '\r':
 				c.state = cSizeLF
 			case '\n':
-				c.endSizeLine()
+				dst = c.endSizeLine(dst, emit)
 			default:
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			i++
 		case cSizeWS:
@@ -84,9 +102,9 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			case '\r':
 				c.state = cSizeLF
 			case '\n':
-				c.endSizeLine()
+				dst = c.endSizeLine(dst, emit)
 			default:
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			i++
 		case cExt:
@@ -94,21 +112,24 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			case b == '\r':
 				c.state = cSizeLF
 			case b == '\n':
-				c.endSizeLine()
+				dst = c.endSizeLine(dst, emit)
 			case b < ' ' && b != '\t' || b == 0x7f:
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			i++
 		case cSizeLF:
 			if b != '\n' {
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
-			c.endSizeLine()
+			dst = c.endSizeLine(dst, emit)
 			i++
 		case cData:
 			k := int64(len(p) - i)
 			if k > c.size {
 				k = c.size
+			}
+			if emit {
+				dst = append(dst, p[i:i+int(k)]...)
 			}
 			i += int(k)
 			c.size -= k
@@ -121,18 +142,16 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			case '\r':
 				c.state = cDataLF
 			case '\n':
-				c.state = cSize
-				c.digits = 0
+				dst = c.endData(dst, emit)
 			default:
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			i++
 		case cDataLF:
 			if b != '\n' {
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
-			c.state = cSize
-			c.digits = 0
+			dst = c.endData(dst, emit)
 			i++
 		case cTrailerStart:
 			switch b {
@@ -140,12 +159,17 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 				c.state = cEndLF
 			case '\n':
 				c.state = cDone
-				return i + 1, true, nil
+				if emit {
+					dst = append(dst, '\r', '\n')
+				}
+				return dst, i + 1, true, nil
 			default:
 				if b < ' ' || b == 0x7f {
-					return i, false, ErrBadChunk
+					return dst, i, false, ErrBadChunk
 				}
+				c.inName = true
 				c.state = cTrailer
+				continue // the byte belongs to the field: cTrailer takes it
 			}
 			i++
 		case cTrailer:
@@ -153,36 +177,71 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 			case b == '\r':
 				c.state = cTrailerLF
 			case b == '\n':
+				if emit {
+					dst = append(dst, '\r', '\n')
+				}
 				c.state = cTrailerStart
 			case b < ' ' && b != '\t' || b == 0x7f:
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
+			default:
+				if c.inName {
+					if b == ':' {
+						c.inName = false
+					} else if 'A' <= b && b <= 'Z' {
+						b += 'a' - 'A'
+					}
+				}
+				if emit {
+					dst = append(dst, b)
+				}
 			}
 			i++
 		case cTrailerLF:
 			if b != '\n' {
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
+			}
+			if emit {
+				dst = append(dst, '\r', '\n')
 			}
 			c.state = cTrailerStart
 			i++
 		case cEndLF:
 			if b != '\n' {
-				return i, false, ErrBadChunk
+				return dst, i, false, ErrBadChunk
 			}
 			c.state = cDone
-			return i + 1, true, nil
+			if emit {
+				dst = append(dst, '\r', '\n')
+			}
+			return dst, i + 1, true, nil
 		case cDone:
-			return i, true, nil
+			return dst, i, true, nil
 		}
 	}
-	return i, c.state == cDone, nil
+	return dst, i, c.state == cDone, nil
 }
 
-func (c *Chunked) endSizeLine() {
+// endSizeLine ends a size line: the size goes out in lower-case hex.
+func (c *Chunked) endSizeLine(dst []byte, emit bool) []byte {
+	if emit {
+		dst = strconv.AppendInt(dst, c.size, 16)
+		dst = append(dst, '\r', '\n')
+	}
 	if c.size == 0 {
 		c.state = cTrailerStart
-		return
+	} else {
+		c.state = cData
 	}
-	c.state = cData
+	return dst
+}
+
+// endData ends a chunk's data: CRLF goes out.
+func (c *Chunked) endData(dst []byte, emit bool) []byte {
+	if emit {
+		dst = append(dst, '\r', '\n')
+	}
+	c.state, c.digits = cSize, 0
+	return dst
 }
 
 func hexVal(b byte) int {
@@ -195,164 +254,4 @@ func hexVal(b byte) int {
 		return int(b-'A') + 10
 	}
 	return -1
-}
-
-// Rewrite is Feed that also appends the body to dst in the normalized
-// form HAProxy 2.6 forwards: chunk sizes in lower-case hex without
-// extensions, CRLF line ends, trailer field names lower-cased. It returns
-// the extended dst, how many bytes of p belong to the body, whether the
-// body is complete, and ErrBadChunk on malformed input.
-func (c *Chunked) Rewrite(dst, p []byte) ([]byte, int, bool, error) {
-	i := 0
-	for i < len(p) {
-		b := p[i]
-		switch c.state {
-		case cSize:
-			v := hexVal(b)
-			if v >= 0 {
-				if c.digits >= 15 {
-					return dst, i, false, ErrBadChunk
-				}
-				c.digits++
-				c.size = c.size<<4 | int64(v)
-				i++
-				continue
-			}
-			if c.digits == 0 {
-				return dst, i, false, ErrBadChunk
-			}
-			switch b {
-			case ' ', '\t':
-				c.state = cSizeWS
-			case ';':
-				c.state = cExt
-			case '\r':
-				c.state = cSizeLF
-			case '\n':
-				dst = c.emitSize(dst)
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cSizeWS:
-			switch b {
-			case ' ', '\t':
-			case ';':
-				c.state = cExt
-			case '\r':
-				c.state = cSizeLF
-			case '\n':
-				dst = c.emitSize(dst)
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cExt:
-			switch {
-			case b == '\r':
-				c.state = cSizeLF
-			case b == '\n':
-				dst = c.emitSize(dst)
-			case b < ' ' && b != '\t' || b == 0x7f:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cSizeLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			dst = c.emitSize(dst)
-			i++
-		case cData:
-			k := int64(len(p) - i)
-			if k > c.size {
-				k = c.size
-			}
-			dst = append(dst, p[i:i+int(k)]...)
-			i += int(k)
-			c.size -= k
-			c.Body += k
-			if c.size == 0 {
-				c.state = cDataCR
-			}
-		case cDataCR:
-			switch b {
-			case '\r':
-				c.state = cDataLF
-			case '\n':
-				dst = append(dst, '\r', '\n')
-				c.state, c.digits = cSize, 0
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cDataLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			dst = append(dst, '\r', '\n')
-			c.state, c.digits = cSize, 0
-			i++
-		case cTrailerStart:
-			switch b {
-			case '\r':
-				c.state = cEndLF
-			case '\n':
-				c.state = cDone
-				return append(dst, '\r', '\n'), i + 1, true, nil
-			default:
-				if b < ' ' || b == 0x7f {
-					return dst, i, false, ErrBadChunk
-				}
-				c.inName = true
-				c.state = cTrailer
-				continue // emitted by cTrailer
-			}
-			i++
-		case cTrailer:
-			switch {
-			case b == '\r':
-				c.state = cTrailerLF
-			case b == '\n':
-				dst = append(dst, '\r', '\n')
-				c.state = cTrailerStart
-			case b < ' ' && b != '\t' || b == 0x7f:
-				return dst, i, false, ErrBadChunk
-			default:
-				if c.inName {
-					if b == ':' {
-						c.inName = false
-					} else if 'A' <= b && b <= 'Z' {
-						b += 'a' - 'A'
-					}
-				}
-				dst = append(dst, b)
-			}
-			i++
-		case cTrailerLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			dst = append(dst, '\r', '\n')
-			c.state = cTrailerStart
-			i++
-		case cEndLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			c.state = cDone
-			return append(dst, '\r', '\n'), i + 1, true, nil
-		case cDone:
-			return dst, i, true, nil
-		}
-	}
-	return dst, i, c.state == cDone, nil
-}
-
-// emitSize ends a size line: the size goes out in lower-case hex.
-func (c *Chunked) emitSize(dst []byte) []byte {
-	dst = strconv.AppendInt(dst, c.size, 16)
-	dst = append(dst, '\r', '\n')
-	c.endSizeLine()
-	return dst
 }
