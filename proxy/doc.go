@@ -30,8 +30,10 @@
 //     client-fin/server-fin timeouts.
 //
 //   - mode http (http.go): the HTTP/1.1 engine over pooled tune.bufsize
-//     buffers and package http1 (strict parser, chunked validator, head
-//     serializer). Header names are lower-cased and their order kept, as
+//     buffers and package http1 (strict parser refusing what HAProxy
+//     2.6.12 refuses, one chunked-body machine that validates and
+//     re-frames, head serializer); testdata/recorded holds the smuggling
+//     and framing shapes with HAProxy's recorded answers. Header names are lower-cased and their order kept, as
 //     HAProxy 2.6's HTX does; bodies stream (content-length, chunked, until
 //     close; chunked bodies are re-framed as HAProxy forwards them: hex
 //     sizes without extensions, CRLF, lower-case trailer names);

@@ -429,7 +429,8 @@ func TestWebSocketUpgrade(t *testing.T) {
 				break
 			}
 		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		// (HAProxy refuses a WebSocket 101 without its accept key.)
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 		buf := make([]byte, 64)
 		for {
 			n, err := br.Read(buf)

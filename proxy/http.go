@@ -37,6 +37,11 @@ func (s *session) transaction() bool {
 	tx.ReqLine = append(tx.ReqLine, "HTTP/"...)
 	tx.ReqLine = append(tx.ReqLine, byte('0'+req.Major), '.', byte('0'+req.Minor))
 	s.fe.Counters.Requests.Add(1)
+	if string(req.Method) == "PRI" {
+		// The HTTP/2 preface (or any PRI request) on an HTTP/1 listener:
+		// HAProxy's stream refuses the method (400, re-framed).
+		return s.badRequest()
+	}
 
 	// Request body framing and how much of it is already buffered.
 	headEnd := s.r + req.HeadLen
@@ -44,9 +49,16 @@ func (s *session) transaction() bool {
 	bodyDone := true
 	switch {
 	case req.Chunked:
-		s.ch.Reset()
+		s.ch.Reset(http1.ChunkLimit(rt.bufsize))
 		n, done, err := s.ch.Feed(s.buf[headEnd:s.w])
+		if err == http1.ErrChunkTooLarge {
+			// HAProxy finds this once its buffer is full, after the
+			// request was handed on: the answer is re-framed.
+			return s.badRequest()
+		}
 		if err != nil {
+			// Malformed framing read with the head: HAProxy's H1 layer
+			// answers with the raw error page.
 			s.reqError(400, tx.ReqAt)
 			return false
 		}
@@ -102,11 +114,10 @@ func (s *session) transaction() bool {
 	// Serialize the request head for the server.
 	srvKeep := mode == ConnKeepAlive
 	s.out = req.AppendRequestHead(s.out[:0])
-	if req.MustClose {
-		// Ambiguous framing: HAProxy forwards no connection token.
-		s.out = appendConnHeader(s.out, req, false, false, false)
-	} else {
-		s.out = appendConnHeader(s.out, req, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
+	if !req.MustClose && !req.ConnUpgrade {
+		// (With ambiguous framing, or an upgrade, whose Connection
+		// header goes out as the client wrote it, HAProxy adds no token.)
+		s.out = appendConnHeader(s.out, srvKeep || mode == ConnPretendKeepAlive, !req.Is11(), req.Is11())
 	}
 	s.out = append(s.out, '\r', '\n')
 	if req.MustClose {
@@ -118,7 +129,7 @@ func (s *session) transaction() bool {
 		// Chunked bodies go out normalized, as HAProxy forwards them
 		// (sizes in hex without extensions, CRLF); the decoder ends in
 		// the same state as the validating pass above.
-		s.ch.Reset()
+		s.ch.Reset(http1.ChunkLimit(rt.bufsize))
 		s.out, _, _, _ = s.ch.Rewrite(s.out, bodyBuf)
 		bodyBuf = nil
 	case len(bodyBuf) <= 4096:
@@ -212,6 +223,13 @@ func (s *session) transaction() bool {
 			return s.serverFail(be, 502, 'S', 'H', false)
 		}
 	}
+	if resp.Status == 101 && !req.ConnUpgrade {
+		// A switch the client did not ask for ("Connection: upgrade"):
+		// HAProxy answers 502 and the client's next request is filtered
+		// as usual, never tunnelled past the rules.
+		s.dropConn(sc)
+		return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
+	}
 	tx.Tr = time.Since(reqSent)
 	tx.Resp = resp
 	if !bodyDone {
@@ -235,6 +253,13 @@ func (s *session) transaction() bool {
 
 	// Response framing.
 	noBody := http1.EqualFold(req.Method, "HEAD") || resp.Status < 200 || resp.Status == 204 || resp.Status == 304
+	if resp.Status == 204 {
+		// RFC 9110 §8.6: no Content-Length (nor framing) in a 204;
+		// HAProxy removes them (a 304 keeps its Content-Length, which
+		// describes the representation).
+		resp.DelHeader("content-length")
+		resp.DelHeader("transfer-encoding")
+	}
 	untilClose := !noBody && !resp.Chunked && resp.ContentLength < 0
 	upgrade := resp.Status == 101
 	if untilClose || upgrade {
@@ -252,10 +277,9 @@ func (s *session) transaction() bool {
 	tx.Server.Counters.CountStatus(resp.Status)
 
 	s.out = resp.AppendResponseHead(s.out[:0])
-	if upgrade {
-		s.out = appendConnHeader(s.out, resp, false, false, false)
-	} else {
-		s.out = appendConnHeader(s.out, resp, cliKeep, !resp.Is11() || !req.Is11(), resp.Is11())
+	if !upgrade {
+		// (A 101's Connection header goes out as the server wrote it.)
+		s.out = appendConnHeader(s.out, cliKeep, !resp.Is11() || !req.Is11(), resp.Is11())
 	}
 	s.out = append(s.out, '\r', '\n')
 	headLen := len(s.out)
@@ -267,13 +291,15 @@ func (s *session) transaction() bool {
 		avail := sc.buf[sc.r:sc.w]
 		switch {
 		case resp.Chunked:
-			s.ch.Reset()
+			s.ch.Reset(http1.ChunkLimit(s.rt.bufsize))
 			mark := len(s.out)
 			out, n, done, err := s.ch.Rewrite(s.out, avail)
 			if err != nil {
+				// Nothing of this response went out yet: the client
+				// connection stays usable, as with HAProxy.
 				s.out = s.out[:mark]
 				s.dropConn(sc)
-				return s.serverFail(be, 502, 'S', 'D', false)
+				return s.serverFail(be, 502, 'S', 'D', cliKeep)
 			}
 			// Normalized body bytes follow the head in s.out.
 			s.out, respDone = out, done
@@ -350,32 +376,21 @@ func (s *session) countBytes(be *Backend) {
 	}
 }
 
-// appendConnHeader writes the Connection header HAProxy's H1 mux emits
-// (h1_update_req_conn_value / h1_update_res_conn_value): "keep-alive" when
-// keeping the connection and addKA (the peer would otherwise close), and
-// "close" when closing and addClose (the peer would otherwise keep it);
-// other tokens of the original header (upgrade) are kept.
-func appendConnHeader(dst []byte, m *http1.Message, keep, addKA, addClose bool) []byte {
-	start := len(dst)
-	dst = append(dst, "connection: "...)
-	mark := len(dst)
-	dst = m.ConnectionTokens(dst)
-	var v string
-	if keep && addKA {
-		v = "keep-alive"
-	} else if !keep && addClose {
-		v = "close"
+// appendConnHeader adds the Connection token HAProxy's H1 mux emits
+// (h1_update_req_conn_value / h1_update_res_conn_value), in a header of
+// its own after the others: "keep-alive" when keeping the connection and
+// addKA (the peer would otherwise close), "close" when closing and
+// addClose (the peer would otherwise keep it). The message's own
+// Connection headers (upgrade and other tokens) were written in place by
+// AppendRequestHead / AppendResponseHead.
+func appendConnHeader(dst []byte, keep, addKA, addClose bool) []byte {
+	switch {
+	case keep && addKA:
+		dst = append(dst, "connection: keep-alive\r\n"...)
+	case !keep && addClose:
+		dst = append(dst, "connection: close\r\n"...)
 	}
-	if v != "" {
-		if len(dst) > mark {
-			dst = append(dst, ',', ' ')
-		}
-		dst = append(dst, v...)
-	}
-	if len(dst) == mark {
-		return dst[:start]
-	}
-	return append(dst, '\r', '\n')
+	return dst
 }
 
 // addForwardHeaders applies option forwardfor / originalto of the
@@ -540,9 +555,11 @@ func (s *session) serverFail(be *Backend, status int, cause, state byte, keep bo
 func (s *session) bodyFail(sc *serverConn, be *Backend, err error, keep bool) bool {
 	s.dropConn(sc)
 	tx := &s.tx
-	if errors.Is(err, errClientGone) || errors.Is(err, http1.ErrBadChunk) {
+	badChunk := errors.Is(err, http1.ErrBadChunk) || errors.Is(err, http1.ErrChunkTooLarge)
+	if errors.Is(err, errClientGone) || badChunk {
 		tx.setTerm('C', 'D')
-		if errors.Is(err, http1.ErrBadChunk) {
+		if badChunk {
+			s.linger = true
 			s.reply(tx.ErrorPage(400), false, 400)
 		}
 		return false
@@ -553,6 +570,17 @@ func (s *session) bodyFail(sc *serverConn, be *Backend, err error, keep bool) bo
 		return false
 	}
 	return s.serverFail(be, 502, 'S', 'D', false)
+}
+
+// badRequest answers 400 with the re-framed error page, closes the
+// connection and counts the request as invalid: HAProxy's answer to a
+// request its stream refuses after the H1 layer accepted the head.
+func (s *session) badRequest() bool {
+	tx := &s.tx
+	s.linger = true
+	s.fe.Counters.ErrReq.Add(1)
+	tx.setTerm('P', 'R')
+	return s.reply(tx.ErrorPage(400), false, 400)
 }
 
 // verdict carries out a hook's non-Continue verdict.
@@ -600,7 +628,7 @@ func (s *session) reply(raw []byte, keep bool, status int) bool {
 	}
 	req := &s.req
 	s.out = m.AppendResponseHead(s.out[:0])
-	s.out = appendConnHeader(s.out, &m, keep, !req.Is11(), true)
+	s.out = appendConnHeader(s.out, keep, !req.Is11(), true)
 	s.out = append(s.out, '\r', '\n')
 	headLen := len(s.out)
 	if !http1.EqualFold(req.Method, "HEAD") {

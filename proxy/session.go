@@ -9,6 +9,7 @@ import (
 
 	"halo/proxy/evloop"
 	"halo/proxy/http1"
+	"halo/proxy/rawtcp"
 )
 
 // session is one client connection in mode http. Its life on the loop:
@@ -52,6 +53,9 @@ type session struct {
 	nreq     int
 	parked   bool
 	expired  bool // the park deadline passed
+	// linger: the connection ends on an error answer and the client may
+	// have sent bytes not read yet (see drainInput).
+	linger bool
 
 	// After 101 Switching Protocols: the tunnel that owns the connection.
 	tun   *tunnel
@@ -226,7 +230,11 @@ func (s *session) readRequest() reqState {
 				break
 			}
 			if err != http1.ErrIncomplete || s.w == len(s.buf) {
-				s.reqError(400, s.first)
+				status := 400
+				if err == http1.ErrUnprocessable {
+					status = 422 // HAProxy 2.6.12: codings before chunked
+				}
+				s.reqError(status, s.first)
 				return reqEnd
 			}
 		}
@@ -294,6 +302,9 @@ func (s *session) park() {
 // end closes the client connection and recycles the session.
 func (s *session) end() {
 	s.ls.untrack(s)
+	if s.linger && s.ec != nil && !s.ec.Closed() {
+		drainInput(s.ec.Fd())
+	}
 	s.c.Close()
 	if s.ec != nil && s.c != net.Conn(s.ec) {
 		s.ec.Close()
@@ -425,18 +436,35 @@ func (s *session) releaseConns() {
 	}
 }
 
+// drainInput reads and drops, without waiting, what the client already
+// sent, before the connection closes after an error answer: closing a
+// socket with unread input sends RST, which can destroy the answer before
+// the client reads it. HAProxy drains pending input before closing for
+// the same reason.
+func drainInput(fd int) {
+	var buf [4096]byte
+	for total := 0; total < 256<<10; {
+		n, err := rawtcp.Recv(fd, buf[:])
+		if err != nil || n <= 0 {
+			return
+		}
+		total += n
+	}
+}
+
 // reqError answers a request the engine could not read with HAProxy's raw
 // error page (Connection: close) and counts it. HAProxy's H1 layer sends
 // that page itself: no byte is counted (log bytes_read 0, bout 0).
 func (s *session) reqError(status int, first time.Time) {
 	tx := &s.tx
+	s.linger = true
 	page := tx.ErrorPage(status)
 	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
 	_, _ = s.c.Write(page)
 	tx.Status = status
 	s.fe.Counters.ErrReq.Add(1)
 	s.fe.Counters.CountStatus(status)
-	if status == 400 {
+	if status == 400 || status == 422 {
 		tx.setTerm('P', 'R')
 	}
 	if !first.IsZero() {

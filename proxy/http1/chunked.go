@@ -5,48 +5,81 @@ import (
 	"strconv"
 )
 
-// ErrBadChunk is a malformed chunked body (bad size line, missing CRLF).
-var ErrBadChunk = errors.New("http1: invalid chunked encoding")
+// Errors of the chunked-body machine. ErrBadChunk is malformed framing (a
+// bad size line, data not followed by CRLF, a trailer section that does
+// not parse as header fields); ErrChunkTooLarge is a size line or trailer
+// section longer than the machine's limit (HAProxy needs each to fit in
+// its buffer and answers 400 otherwise).
+var (
+	ErrBadChunk      = errors.New("http1: invalid chunked encoding")
+	ErrChunkTooLarge = errors.New("http1: chunk size line or trailers too large")
+)
+
+// ChunkLimit is the longest chunk-size line (extensions included) and
+// trailer section HAProxy 2.6 accepts with tune.bufsize bufsize: both must
+// fit in its buffer once converted to its internal (HTX) form. Measured
+// against haproxy 2.6.12: with the default 16384, a 16320-byte size line
+// or trailer section passes and one byte more is refused.
+func ChunkLimit(bufsize int) int { return bufsize - 64 }
 
 // Chunked is the chunked-body state machine (RFC 9112 §7.1). One machine
 // serves two uses: Feed only validates and finds where the body ends (the
 // engine looks at a request body already buffered before choosing where to
 // send it), Rewrite also appends the body to dst in the form HAProxy 2.6
-// forwards it. Both run the same transitions, so they can never disagree
-// about what a body is. The zero value is ready for a new body.
+// forwards it. Both run the same transitions, so they never disagree about
+// what a body is.
+//
+// The trailer section is collected whole and parsed as header fields when
+// its empty line arrives, as HAProxy parses it: fields without a colon,
+// with an empty or invalid name, a lone CR, more than MaxHeaders fields or
+// an invalid Content-Length are refused; folded lines are unfolded, names
+// lower-cased, whitespace around values trimmed, Content-Length dropped.
+// halo is stricter than HAProxy 2.6 in two places, on purpose: control
+// bytes (NUL included) in a trailer value or a chunk extension, and a
+// trailer section starting with whitespace, are refused (HAProxy forwards
+// them, leaving the server to guess).
+//
+// The last-chunk line is held back with the trailers, so a server never
+// receives the start of a trailer section that is then refused.
 type Chunked struct {
 	state  uint8
 	digits uint8
 	size   int64 // remaining data bytes of the current chunk
-	inName bool  // inside a trailer field name
+	line   int   // bytes of the current size line
+	limit  int
+	tr     []byte // the trailer section so far (raw; normalized in place once complete)
 	// Body counts data bytes seen (the decoded body length).
 	Body int64
 }
 
 const (
-	cSize uint8 = iota
-	cSizeWS
-	cExt
-	cSizeLF
-	cData
-	cDataCR
+	cSize   uint8 = iota // chunk-size digits
+	cSizeWS              // whitespace after the size
+	cExt                 // chunk extensions, up to the line end
+	cSizeLF              // CR seen, LF expected
+	cData                // chunk data
+	cDataCR              // CRLF after the data
 	cDataLF
-	cTrailerStart
-	cTrailer
-	cTrailerLF
-	cEndLF
+	cTrailerStart // start of a trailer line (or of the final empty line)
+	cTrailer      // inside a trailer line
+	cTrailerLF    // CR seen in a trailer line
+	cEndLF        // CR of the final empty line seen
 	cDone
 )
 
-// Reset prepares c for a new body.
-func (c *Chunked) Reset() { *c = Chunked{} }
+// Reset prepares c for a new body whose size lines and trailer section may
+// each be at most limit bytes (0: unbounded). The trailer buffer's
+// capacity is kept.
+func (c *Chunked) Reset(limit int) {
+	*c = Chunked{tr: c.tr[:0], limit: limit}
+}
 
 // Done reports whether the terminating chunk and trailers were seen.
 func (c *Chunked) Done() bool { return c.state == cDone }
 
 // Feed consumes bytes of the body. It returns how many bytes of p belong to
 // the body (all of p unless the body ends inside it), whether the body is
-// complete, and ErrBadChunk on malformed input.
+// complete, and ErrBadChunk or ErrChunkTooLarge on bad input.
 func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 	_, n, done, err = c.run(nil, p, false)
 	return n, done, err
@@ -54,9 +87,9 @@ func (c *Chunked) Feed(p []byte) (n int, done bool, err error) {
 
 // Rewrite is Feed that also appends the body to dst in the normalized
 // form HAProxy 2.6 forwards: chunk sizes in lower-case hex without
-// extensions, CRLF line ends, trailer field names lower-cased. It returns
+// extensions, CRLF line ends, trailers as described on Chunked. It returns
 // the extended dst, how many bytes of p belong to the body, whether the
-// body is complete, and ErrBadChunk on malformed input.
+// body is complete, and the error.
 func (c *Chunked) Rewrite(dst, p []byte) ([]byte, int, bool, error) {
 	return c.run(dst, p, true)
 }
@@ -67,61 +100,15 @@ func (c *Chunked) run(dst, p []byte, emit bool) ([]byte, int, bool, error) {
 	for i < len(p) {
 		b := p[i]
 		switch c.state {
-		case cSize:
-			v := hexVal(b)
-			if v >= 0 {
-				if c.digits >= 15 {
-					return dst, i, false, ErrBadChunk // size overflow
-				}
-				c.digits++
-				c.size = c.size<<4 | int64(v)
-				i++
-				continue
+		case cSize, cSizeWS, cExt, cSizeLF:
+			c.line++
+			if c.limit > 0 && c.line > c.limit {
+				return dst, i, false, ErrChunkTooLarge
 			}
-			if c.digits == 0 {
-				return dst, i, false, ErrBadChunk
+			var err error
+			if dst, err = c.sizeByte(dst, b, emit); err != nil {
+				return dst, i, false, err
 			}
-			switch b {
-			case ' ', '\t':
-				c.state = cSizeWS
-			case ';':
-				c.state = cExt
-			case '\r':
-				c.state = cSizeLF
-			case '\n':
-				dst = c.endSizeLine(dst, emit)
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cSizeWS:
-			switch b {
-			case ' ', '\t':
-			case ';':
-				c.state = cExt
-			case '\r':
-				c.state = cSizeLF
-			case '\n':
-				dst = c.endSizeLine(dst, emit)
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cExt:
-			switch {
-			case b == '\r':
-				c.state = cSizeLF
-			case b == '\n':
-				dst = c.endSizeLine(dst, emit)
-			case b < ' ' && b != '\t' || b == 0x7f:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cSizeLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			dst = c.endSizeLine(dst, emit)
 			i++
 		case cData:
 			k := int64(len(p) - i)
@@ -137,83 +124,57 @@ func (c *Chunked) run(dst, p []byte, emit bool) ([]byte, int, bool, error) {
 			if c.size == 0 {
 				c.state = cDataCR
 			}
-		case cDataCR:
-			switch b {
-			case '\r':
+		case cDataCR, cDataLF:
+			if b == '\r' && c.state == cDataCR {
 				c.state = cDataLF
-			case '\n':
-				dst = c.endData(dst, emit)
-			default:
-				return dst, i, false, ErrBadChunk
-			}
-			i++
-		case cDataLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			dst = c.endData(dst, emit)
-			i++
-		case cTrailerStart:
-			switch b {
-			case '\r':
-				c.state = cEndLF
-			case '\n':
-				c.state = cDone
+			} else if b == '\n' {
 				if emit {
 					dst = append(dst, '\r', '\n')
 				}
-				return dst, i + 1, true, nil
-			default:
-				if b < ' ' || b == 0x7f {
-					return dst, i, false, ErrBadChunk
-				}
-				c.inName = true
-				c.state = cTrailer
-				continue // the byte belongs to the field: cTrailer takes it
+				c.state, c.digits, c.line = cSize, 0, 0
+			} else {
+				return dst, i, false, ErrBadChunk
 			}
 			i++
-		case cTrailer:
+		case cTrailerStart, cTrailer, cTrailerLF, cEndLF:
+			end := false
 			switch {
+			case c.state == cTrailerStart && b == '\r':
+				c.state = cEndLF
+			case (c.state == cTrailerStart || c.state == cEndLF) && b == '\n':
+				end = true
+			case c.state == cEndLF || c.state == cTrailerLF && b != '\n':
+				return dst, i, false, ErrBadChunk // lone CR
 			case b == '\r':
 				c.state = cTrailerLF
 			case b == '\n':
-				if emit {
-					dst = append(dst, '\r', '\n')
-				}
 				c.state = cTrailerStart
-			case b < ' ' && b != '\t' || b == 0x7f:
-				return dst, i, false, ErrBadChunk
 			default:
-				if c.inName {
-					if b == ':' {
-						c.inName = false
-					} else if 'A' <= b && b <= 'Z' {
-						b += 'a' - 'A'
-					}
+				c.state = cTrailer
+			}
+			if end {
+				var err error
+				if dst, err = c.endTrailers(dst, emit); err != nil {
+					return dst, i, false, err
 				}
-				if emit {
-					dst = append(dst, b)
-				}
+				c.state = cDone
+				return dst, i + 1, true, nil
+			}
+			switch {
+			case c.state == cEndLF:
+				// The CR of the final empty line: not part of a field.
+			case b == '\r':
+				// Kept as a space: unfolding turns each byte of a line
+				// break into a space (HAProxy's way), and the CR of a
+				// line that is not continued is trimmed with the value.
+				c.tr = append(c.tr, ' ')
+			default:
+				c.tr = append(c.tr, b)
+			}
+			if c.limit > 0 && len(c.tr)+2 > c.limit {
+				return dst, i, false, ErrChunkTooLarge
 			}
 			i++
-		case cTrailerLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			if emit {
-				dst = append(dst, '\r', '\n')
-			}
-			c.state = cTrailerStart
-			i++
-		case cEndLF:
-			if b != '\n' {
-				return dst, i, false, ErrBadChunk
-			}
-			c.state = cDone
-			if emit {
-				dst = append(dst, '\r', '\n')
-			}
-			return dst, i + 1, true, nil
 		case cDone:
 			return dst, i, true, nil
 		}
@@ -221,27 +182,167 @@ func (c *Chunked) run(dst, p []byte, emit bool) ([]byte, int, bool, error) {
 	return dst, i, c.state == cDone, nil
 }
 
-// endSizeLine ends a size line: the size goes out in lower-case hex.
+// sizeByte takes one byte of a chunk-size line: hex digits, optional
+// whitespace, extensions (dropped), CRLF or a bare LF.
+func (c *Chunked) sizeByte(dst []byte, b byte, emit bool) ([]byte, error) {
+	switch c.state {
+	case cSize:
+		if v := hexVal(b); v >= 0 {
+			if c.digits >= 15 {
+				return dst, ErrBadChunk // size overflow
+			}
+			c.digits++
+			c.size = c.size<<4 | int64(v)
+			return dst, nil
+		}
+		if c.digits == 0 {
+			return dst, ErrBadChunk
+		}
+		fallthrough
+	case cSizeWS:
+		switch b {
+		case ' ', '\t':
+			c.state = cSizeWS
+		case ';':
+			c.state = cExt
+		case '\r':
+			c.state = cSizeLF
+		case '\n':
+			return c.endSizeLine(dst, emit), nil
+		default:
+			return dst, ErrBadChunk
+		}
+	case cExt:
+		switch {
+		case b == '\r':
+			c.state = cSizeLF
+		case b == '\n':
+			return c.endSizeLine(dst, emit), nil
+		case b < ' ' && b != '\t' || b == 0x7f:
+			return dst, ErrBadChunk
+		}
+	case cSizeLF:
+		if b != '\n' {
+			return dst, ErrBadChunk
+		}
+		return c.endSizeLine(dst, emit), nil
+	}
+	return dst, nil
+}
+
+// endSizeLine ends a size line: the size goes out in lower-case hex; the
+// last chunk's line waits for the trailers.
 func (c *Chunked) endSizeLine(dst []byte, emit bool) []byte {
+	if c.size == 0 {
+		c.state = cTrailerStart
+		return dst
+	}
 	if emit {
 		dst = strconv.AppendInt(dst, c.size, 16)
 		dst = append(dst, '\r', '\n')
 	}
-	if c.size == 0 {
-		c.state = cTrailerStart
-	} else {
-		c.state = cData
-	}
+	c.state = cData
 	return dst
 }
 
-// endData ends a chunk's data: CRLF goes out.
-func (c *Chunked) endData(dst []byte, emit bool) []byte {
+// endTrailers checks the collected trailer section (LF-separated lines,
+// CRs already turned into spaces) and, when emitting, appends the last
+// chunk, the normalized fields and the final CRLF.
+func (c *Chunked) endTrailers(dst []byte, emit bool) ([]byte, error) {
+	if emit {
+		dst = append(dst, '0', '\r', '\n')
+	}
+	tr := c.tr
+	if len(tr) > 0 && (tr[0] == ' ' || tr[0] == '\t') {
+		return dst, ErrBadChunk // continuation of nothing
+	}
+	// Unfold: a line break followed by whitespace becomes a space (the
+	// CR, when there was one, is already a space).
+	for i := 0; i+1 < len(tr); i++ {
+		if tr[i] == '\n' && (tr[i+1] == ' ' || tr[i+1] == '\t') {
+			tr[i] = ' '
+		}
+	}
+	n := 0
+	for len(tr) > 0 {
+		var line []byte
+		if j := indexLF(tr); j >= 0 {
+			line, tr = tr[:j], tr[j+1:]
+		} else {
+			line, tr = tr, nil
+		}
+		name, val, ok := splitField(line)
+		if !ok {
+			return dst, ErrBadChunk
+		}
+		if n++; n > MaxHeaders {
+			return dst, ErrBadChunk
+		}
+		for _, ch := range val {
+			if ch < ' ' && ch != '\t' || ch == 0x7f {
+				return dst, ErrBadChunk // halo: stricter than HAProxy (NUL, controls)
+			}
+		}
+		if string(name) == "content-length" {
+			// HAProxy checks a Content-Length trailer and drops it.
+			if _, ok := parseContentLength(val); !ok {
+				return dst, ErrBadChunk
+			}
+			continue
+		}
+		if emit {
+			dst = append(dst, name...)
+			dst = append(dst, ':', ' ')
+			dst = append(dst, val...)
+			dst = append(dst, '\r', '\n')
+		}
+	}
 	if emit {
 		dst = append(dst, '\r', '\n')
 	}
-	c.state, c.digits = cSize, 0
-	return dst
+	return dst, nil
+}
+
+// splitField splits "name: value" (name lower-cased in place, value
+// trimmed of surrounding whitespace); ok is false without a colon or with
+// an empty or invalid name.
+func splitField(line []byte) (name, val []byte, ok bool) {
+	colon := -1
+	for i, ch := range line {
+		if ch == ':' {
+			colon = i
+			break
+		}
+	}
+	if colon <= 0 {
+		return nil, nil, false
+	}
+	name = line[:colon]
+	for i, ch := range name {
+		if !tokenTable[ch] {
+			return nil, nil, false
+		}
+		if 'A' <= ch && ch <= 'Z' {
+			name[i] = ch + 'a' - 'A'
+		}
+	}
+	val = line[colon+1:]
+	for len(val) > 0 && (val[0] == ' ' || val[0] == '\t') {
+		val = val[1:]
+	}
+	for len(val) > 0 && (val[len(val)-1] == ' ' || val[len(val)-1] == '\t') {
+		val = val[:len(val)-1]
+	}
+	return name, val, true
+}
+
+func indexLF(b []byte) int {
+	for i, ch := range b {
+		if ch == '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 func hexVal(b byte) int {

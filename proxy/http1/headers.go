@@ -88,20 +88,22 @@ func (m *Message) SetURI(uri []byte) { m.URI = m.arenaCopy(uri, false) }
 func (m *Message) SetMethod(meth []byte) { m.Method = m.arenaCopy(meth, false) }
 
 // Path returns the URI's path part: the URI up to '?' with an absolute
-// form's scheme://authority removed (as HAProxy's `path` fetch).
+// form's scheme://authority removed (as HAProxy's `path` fetch; the
+// authority ends at the first '/').
 func (m *Message) Path() []byte {
 	u := m.URI
-	if i := bytes.IndexByte(u, '?'); i >= 0 {
-		u = u[:i]
-	}
 	if len(u) > 0 && u[0] != '/' && u[0] != '*' {
 		if i := bytes.Index(u, []byte("://")); i >= 0 {
 			rest := u[i+3:]
-			if j := bytes.IndexByte(rest, '/'); j >= 0 {
-				return rest[j:]
+			j := bytes.IndexByte(rest, '/')
+			if j < 0 {
+				return nil
 			}
-			return nil
+			u = rest[j:]
 		}
+	}
+	if i := bytes.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
 	}
 	return u
 }
@@ -124,8 +126,10 @@ func (m *Message) VersionString() string {
 }
 
 // AppendRequestHead serializes the request head (without the final empty
-// line) into dst: the request line and every header except Connection,
-// which the caller writes (its value depends on the connection mode).
+// line) into dst: the request line and the headers. Connection headers
+// keep their place with their close and keep-alive tokens removed (and are
+// left out when nothing remains): the caller adds the token the
+// connection mode calls for, as HAProxy does, in a header of its own.
 func (m *Message) AppendRequestHead(dst []byte) []byte {
 	dst = append(dst, m.Method...)
 	dst = append(dst, ' ')
@@ -136,12 +140,17 @@ func (m *Message) AppendRequestHead(dst []byte) []byte {
 	return m.appendHeaders(dst)
 }
 
-// AppendResponseHead serializes the status line and headers except
-// Connection (without the final empty line).
+// AppendResponseHead serializes the status line and the headers, the
+// Connection headers as AppendRequestHead does (without the final empty
+// line).
 func (m *Message) AppendResponseHead(dst []byte) []byte {
 	dst = append(dst, m.VersionString()...)
 	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	if m.statusTextValid() {
+		dst = append(dst, m.StatusText...)
+	} else {
+		dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	}
 	dst = append(dst, ' ')
 	dst = append(dst, m.Reason...)
 	dst = append(dst, '\r', '\n')
@@ -152,6 +161,7 @@ func (m *Message) appendHeaders(dst []byte) []byte {
 	for i := range m.Headers {
 		h := &m.Headers[i]
 		if string(h.Name) == "connection" {
+			dst = appendConnectionTokens(dst, h.Value)
 			continue
 		}
 		dst = append(dst, h.Name...)
@@ -162,34 +172,44 @@ func (m *Message) appendHeaders(dst []byte) []byte {
 	return dst
 }
 
-// ConnectionTokens returns the Connection header's tokens other than
-// close/keep-alive (e.g. "upgrade"), joined by ", ", appended to dst.
-func (m *Message) ConnectionTokens(dst []byte) []byte {
-	first := true
-	for i := range m.Headers {
-		h := &m.Headers[i]
-		if string(h.Name) != "connection" {
+// appendConnectionTokens writes "connection: " and the tokens of v other
+// than close and keep-alive, joined by ", ", or nothing when none is left.
+func appendConnectionTokens(dst, v []byte) []byte {
+	start := len(dst)
+	dst = append(dst, "connection: "...)
+	mark := len(dst)
+	for len(v) > 0 {
+		j := bytes.IndexByte(v, ',')
+		tok := v
+		if j >= 0 {
+			tok, v = v[:j], v[j+1:]
+		} else {
+			v = nil
+		}
+		tok = bytes.Trim(tok, " \t")
+		if len(tok) == 0 || equalFold(tok, "close") || equalFold(tok, "keep-alive") {
 			continue
 		}
-		v := h.Value
-		for len(v) > 0 {
-			j := bytes.IndexByte(v, ',')
-			tok := v
-			if j >= 0 {
-				tok, v = v[:j], v[j+1:]
-			} else {
-				v = nil
-			}
-			tok = bytes.Trim(tok, " \t")
-			if len(tok) == 0 || equalFold(tok, "close") || equalFold(tok, "keep-alive") {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',', ' ')
-			}
-			first = false
-			dst = append(dst, tok...)
+		if len(dst) > mark {
+			dst = append(dst, ',', ' ')
 		}
+		dst = append(dst, tok...)
 	}
-	return dst
+	if len(dst) == mark {
+		return dst[:start]
+	}
+	return append(dst, '\r', '\n')
+}
+
+// statusTextValid reports whether StatusText still spells Status (a rule
+// may have changed the status since the response was parsed).
+func (m *Message) statusTextValid() bool {
+	if len(m.StatusText) == 0 {
+		return false
+	}
+	n := 0
+	for _, c := range m.StatusText {
+		n = n*10 + int(c-'0')
+	}
+	return n == m.Status
 }

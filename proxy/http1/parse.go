@@ -21,6 +21,9 @@ var (
 	ErrBadResponse = errors.New("http1: invalid response")
 	ErrTooLarge    = errors.New("http1: message head too large")
 	ErrTooMany     = errors.New("http1: too many headers")
+	// ErrUnprocessable is a request whose Transfer-Encoding names codings
+	// before its final chunked: HAProxy 2.6.12 answers 422.
+	ErrUnprocessable = errors.New("http1: transfer coding other than chunked")
 )
 
 // MaxHeaders is HAProxy's tune.http.maxhdr default (101) minus the slot
@@ -40,9 +43,12 @@ type Header struct {
 type Message struct {
 	// Request line.
 	Method, URI []byte
-	// Response line.
-	Status int
-	Reason []byte
+	// Response line. StatusText is the status code as received (HAProxy
+	// forwards "2000" or "099" as they came); it is written out while it
+	// still says Status.
+	Status     int
+	StatusText []byte
+	Reason     []byte
 	// Version is HTTP/Major.Minor as received.
 	Major, Minor int
 
@@ -60,7 +66,9 @@ type Message struct {
 	// the connection closes after this message.
 	MustClose bool
 
-	websocket, wsKey, hostSeen bool
+	websocket, wsKey, wsAccept, hostSeen bool
+	teOther                              bool // a transfer coding other than chunked was seen
+	teSeen                               bool // a TE (accepted codings) request header was seen
 
 	// HeadLen is the number of buffer bytes the head used (including any
 	// leading empty lines and the final empty line).
@@ -175,6 +183,9 @@ func ParseRequest(m *Message, buf []byte, limit int) error {
 			return ErrBadRequest
 		}
 	}
+	if !validTarget(m.Method, m.URI) {
+		return ErrBadRequest
+	}
 	rest = rest[sp:]
 	for len(rest) > 0 && rest[0] == ' ' {
 		rest = rest[1:]
@@ -212,24 +223,32 @@ func ParseResponse(m *Message, buf []byte, limit int) error {
 		return ErrTooLarge
 	}
 	line := buf[:end]
-	if len(line) < 12 || !parseVersion(m, line[:8]) || line[8] != ' ' {
+	if len(line) < 9 || !parseVersion(m, line[:8]) || line[8] != ' ' {
 		return ErrBadResponse
 	}
-	st := line[9:12]
-	for _, c := range st {
-		if c < '0' || c > '9' {
-			return ErrBadResponse
-		}
+	// HAProxy tolerates several spaces before the code and a code of any
+	// length ("2000" is forwarded); a code below 100 is refused here
+	// (stricter than HAProxy, which forwards it without its length).
+	rest := line[9:]
+	for len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
 	}
-	m.Status = int(st[0]-'0')*100 + int(st[1]-'0')*10 + int(st[2]-'0')
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 9 || (n < len(rest) && rest[n] != ' ') {
+		return ErrBadResponse
+	}
+	m.StatusText = rest[:n]
+	for _, c := range m.StatusText {
+		m.Status = m.Status*10 + int(c-'0')
+	}
 	if m.Status < 100 {
 		return ErrBadResponse
 	}
-	if len(line) > 12 {
-		if line[12] != ' ' {
-			return ErrBadResponse
-		}
-		m.Reason = line[13:]
+	if n < len(rest) {
+		m.Reason = rest[n+1:]
 		for _, c := range m.Reason {
 			if c < ' ' && c != '\t' || c == 0x7f {
 				return ErrBadResponse
@@ -335,8 +354,22 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 		case "transfer-encoding":
 			m.HasTE = true
 			if err := parseTE(m, val); err != nil {
+				if !isReq {
+					return ErrBadResponse
+				}
 				return err
 			}
+			if !equalFold(val, "chunked") {
+				// Accepted only if it says chunked (checked below): halo
+				// re-frames the body, and names its framing plainly, so
+				// no server has to interpret "chunked," or "CHUNKED"
+				// (HAProxy forwards the client's spelling).
+				val = m.arenaCopy(chunkedValue, false)
+			}
+		case "te":
+			m.teSeen = true
+		case "sec-websocket-accept":
+			m.wsAccept = true
 		case "connection":
 			parseConnection(m, val)
 		case "upgrade":
@@ -359,8 +392,16 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 		m.Headers = append(m.Headers, Header{Name: name, Value: val})
 	}
 	if m.HasTE {
-		if isReq && !m.Chunked {
-			return ErrBadRequest // request TE must end with chunked
+		// HAProxy 2.6.12: a request's codings must end with chunked
+		// (400), and codings before it are not implemented (422); a
+		// response may only say chunked (502).
+		switch {
+		case isReq && !m.Chunked:
+			return ErrBadRequest
+		case isReq && m.teOther:
+			return ErrUnprocessable
+		case !isReq && (!m.Chunked || m.teOther):
+			return ErrBadResponse
 		}
 		if !m.Is11() || clSeen {
 			// RFC 7230 §3.3.3 #3: TE overrides CL; HAProxy drops the CL
@@ -374,29 +415,178 @@ func parseHeaders(m *Message, buf []byte, off, limit int, isReq bool) error {
 	if isReq && m.ConnUpgrade && m.websocket && !m.wsKey {
 		return ErrBadRequest // RFC 6455 §4.1: a WebSocket upgrade needs a key
 	}
-	if isReq && m.hostSeen {
-		// RFC 7230 §5.4: an absolute-form authority and the Host header
-		// must agree (HAProxy answers 400 otherwise).
-		if auth, ok := uriAuthority(m.URI); ok {
-			if h, _ := m.Get("host"); !equalFoldBytes(auth, h) {
-				return ErrBadRequest
-			}
+	if !isReq && m.Status == 101 && m.websocket && !m.wsAccept {
+		// HAProxy refuses a WebSocket 101 without its accept key.
+		return ErrBadResponse
+	}
+	if isReq {
+		if err := checkAuthority(m); err != nil {
+			return err
+		}
+		if m.teSeen {
+			m.reduceTE()
 		}
 	}
 	return nil
 }
 
+// validTarget reports whether uri is a request target HAProxy 2.6 takes:
+// origin-form ("/…"), asterisk-form (HAProxy takes any target starting with
+// '*'), authority-form for CONNECT, or absolute-form
+// with a scheme followed by "://" ("foo", "http:/a" and "http:h/p" are
+// refused).
+func validTarget(meth, u []byte) bool {
+	switch {
+	case u[0] == '/' || u[0] == '*':
+		return true
+	case string(meth) == "CONNECT":
+		return true
+	}
+	_, _, ok := absoluteURI(u)
+	return ok
+}
+
+// absoluteURI splits an absolute-form target into its scheme and its
+// authority: everything after "://" up to the first '/', as HAProxy reads
+// it (so in "http://h?/x" the authority is "h?").
+func absoluteURI(u []byte) (scheme, auth []byte, ok bool) {
+	i := bytes.Index(u, []byte("://"))
+	if i <= 0 {
+		return nil, nil, false
+	}
+	scheme = u[:i]
+	for j, c := range scheme {
+		alpha := 'a' <= c|0x20 && c|0x20 <= 'z'
+		if !alpha && (j == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return nil, nil, false
+		}
+	}
+	auth = u[i+3:]
+	if j := bytes.IndexByte(auth, '/'); j >= 0 {
+		auth = auth[:j]
+	}
+	return scheme, auth, true
+}
+
+// trimDefaultPort removes a trailing ":80" (http) or ":443" (https) from
+// a host; scheme nil (CONNECT) removes either, as HAProxy 2.6 does.
+func trimDefaultPort(h, scheme []byte) []byte {
+	for _, dp := range [...]struct{ scheme, port string }{{"http", ":80"}, {"https", ":443"}} {
+		if scheme != nil && !equalFold(scheme, dp.scheme) {
+			continue
+		}
+		if len(h) > len(dp.port) && string(h[len(h)-len(dp.port):]) == dp.port {
+			return h[:len(h)-len(dp.port)]
+		}
+	}
+	return h
+}
+
+// checkAuthority applies HAProxy 2.6's rules to a target that carries an
+// authority (absolute-form, or CONNECT's authority-form). The host named
+// by a non-empty authority (after any userinfo@) and the Host header must
+// agree, case and the default port aside (RFC 9112 §3.2.2), else 400. An
+// absolute URI goes out without its scheme's default port
+// ("http://h:80/p" becomes "http://h/p"); with CONNECT, the Host header
+// loses a ":80" or ":443".
+func checkAuthority(m *Message) error {
+	u := m.URI
+	var scheme, auth []byte
+	switch {
+	case string(m.Method) == "CONNECT":
+		auth = u
+		if i := m.index("host"); i >= 0 {
+			m.Headers[i].Value = trimDefaultPort(m.Headers[i].Value, nil)
+		}
+	case u[0] == '/' || u[0] == '*':
+		return nil
+	default:
+		scheme, auth, _ = absoluteURI(u)
+		if short := trimDefaultPort(auth, scheme); len(short) < len(auth) {
+			cut := len(scheme) + 3 + len(short)
+			start := len(m.Arena)
+			m.Arena = append(m.Arena, u[:cut]...)
+			m.Arena = append(m.Arena, u[cut+len(auth)-len(short):]...)
+			m.URI = m.Arena[start:len(m.Arena):len(m.Arena)]
+			auth = short
+		}
+		if scheme == nil {
+			scheme = []byte{} // not CONNECT: only the scheme's own port
+		}
+	}
+	if i := bytes.LastIndexByte(auth, '@'); i >= 0 {
+		auth = auth[i+1:]
+	}
+	if len(auth) == 0 || !m.hostSeen {
+		return nil
+	}
+	h, _ := m.Get("host")
+	if !equalFoldBytes(trimDefaultPort(auth, scheme), trimDefaultPort(h, scheme)) {
+		return ErrBadRequest
+	}
+	return nil
+}
+
+// index returns the position of the first header named name, or -1.
+func (m *Message) index(name string) int {
+	for i := range m.Headers {
+		if string(m.Headers[i].Name) == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// reduceTE keeps of the request's TE headers only the "trailers" token
+// (exactly so spelt), as HAProxy 2.6 forwards them: one "te: trailers"
+// where the first header naming it was, every other TE header removed.
+func (m *Message) reduceTE() {
+	kept := false
+	j := 0
+	for i := range m.Headers {
+		h := m.Headers[i]
+		if string(h.Name) == "te" {
+			if kept || !hasToken(h.Value, "trailers") {
+				continue
+			}
+			kept = true
+			h.Value = m.arenaCopy([]byte("trailers"), false)
+		}
+		m.Headers[j] = h
+		j++
+	}
+	m.Headers = m.Headers[:j]
+}
+
+// hasToken reports whether the comma list v holds tok exactly (no
+// parameters, case-sensitive).
+func hasToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, ',')
+		t := v
+		if i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		if string(bytes.Trim(t, " \t")) == tok {
+			return true
+		}
+	}
+	return false
+}
+
 // parseContentLength accepts a decimal value or a comma list of identical
-// values (RFC 7230 §3.3.2).
+// values (RFC 9112 §6.3); every element must be digits (HAProxy 2.6.12
+// refuses "5," and ",5"). More than 18 digits is refused: halo is
+// stricter than HAProxy, which forwards 2^64 and then waits for it.
 func parseContentLength(v []byte) (int64, bool) {
 	var first int64 = -1
-	for len(v) > 0 {
+	for {
 		i := bytes.IndexByte(v, ',')
 		part := v
 		if i >= 0 {
-			part, v = v[:i], v[i+1:]
-		} else {
-			v = nil
+			part = v[:i]
 		}
 		for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
 			part = part[1:]
@@ -418,48 +608,45 @@ func parseContentLength(v []byte) (int64, bool) {
 			return 0, false
 		}
 		first = n
+		if i < 0 {
+			return first, true
+		}
+		v = v[i+1:]
 	}
-	return first, first >= 0
 }
 
+var chunkedValue = []byte("chunked")
+
+// parseTE reads one Transfer-Encoding header: chunked may appear once, as
+// the last coding (across header lines too); another coding before it,
+// even an empty element (",chunked"), sets teOther.
 func parseTE(m *Message, v []byte) error {
-	// Tokens separated by commas; chunked must be the last one and appear
-	// once (HAProxy refuses "chunked, chunked" and codings after chunked).
-	for len(v) > 0 {
+	for {
+		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+			v = v[1:]
+		}
+		if len(v) == 0 {
+			return nil
+		}
 		i := bytes.IndexByte(v, ',')
 		tok := v
 		if i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			v = nil
+			tok = v[:i]
 		}
-		tok = bytes.Trim(tok, " \t")
-		if len(tok) == 0 {
-			continue
-		}
+		tok = bytes.TrimRight(tok, " \t")
 		if m.Chunked {
 			return ErrBadRequest // something after chunked
 		}
 		if equalFold(tok, "chunked") {
 			m.Chunked = true
-		} else if !IsToken(trimParams(tok)) {
-			return ErrBadRequest
+		} else {
+			m.teOther = true
 		}
+		if i < 0 {
+			return nil
+		}
+		v = v[i+1:]
 	}
-	return nil
-}
-
-// uriAuthority returns the authority of an absolute-form URI.
-func uriAuthority(u []byte) ([]byte, bool) {
-	i := bytes.Index(u, []byte("://"))
-	if i <= 0 || u[0] == '/' {
-		return nil, false
-	}
-	rest := u[i+3:]
-	if j := bytes.IndexAny(rest, "/?"); j >= 0 {
-		rest = rest[:j]
-	}
-	return rest, true
 }
 
 func equalFoldBytes(a, b []byte) bool {
@@ -488,13 +675,6 @@ func isDigits(b []byte) bool {
 		}
 	}
 	return len(b) > 0
-}
-
-func trimParams(t []byte) []byte {
-	if i := bytes.IndexByte(t, ';'); i >= 0 {
-		return bytes.TrimRight(t[:i], " \t")
-	}
-	return t
 }
 
 func parseConnection(m *Message, v []byte) {

@@ -52,11 +52,12 @@ func TestParseRequest(t *testing.T) {
 		}},
 		{name: "content-length list differing", raw: "POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", wantErr: ErrBadRequest},
 		{name: "bad content-length", raw: "POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\n", wantErr: ErrBadRequest},
-		{name: "chunked", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", check: func(t *testing.T, m *Message) {
+		{name: "chunked", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", check: func(t *testing.T, m *Message) {
 			if !m.Chunked {
 				t.Error("not chunked")
 			}
 		}},
+		{name: "codings before chunked: 422", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", wantErr: ErrUnprocessable},
 		{name: "TE not ending in chunked", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", wantErr: ErrBadRequest},
 		{name: "TE in HTTP/1.0 accepted, then close", raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", check: func(t *testing.T, m *Message) {
 			if !m.MustClose || !m.Chunked {
@@ -93,8 +94,8 @@ func TestParseRequest(t *testing.T) {
 			if !m.ConnKeepAlive || !m.ConnUpgrade || m.Is11() {
 				t.Errorf("%+v", m)
 			}
-			if got := string(m.ConnectionTokens(nil)); got != "Upgrade" {
-				t.Errorf("tokens %q", got)
+			if got := string(m.AppendRequestHead(nil)); got != "GET / HTTP/1.0\r\nconnection: Upgrade\r\n" {
+				t.Errorf("head %q", got)
 			}
 		}},
 		{name: "expect", raw: "PUT / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n", check: func(t *testing.T, m *Message) {
@@ -244,7 +245,7 @@ func FuzzParseResponse(f *testing.F) {
 		if err := ParseResponse(&m, buf, limit); err != nil {
 			return
 		}
-		if m.Status < 100 || m.Status > 999 || m.HeadLen > len(buf) {
+		if m.Status < 100 || m.HeadLen > len(buf) {
 			t.Fatalf("accepted bad response: %+v", m)
 		}
 		out := append(m.AppendResponseHead(nil), '\r', '\n')
