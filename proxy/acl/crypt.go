@@ -1,36 +1,45 @@
 package acl
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
 	"hash"
 	"strconv"
 	"strings"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
-// CryptSupported reports whether checkCrypt can verify passwords hashed
-// like h. HAProxy hands `password` hashes to the system crypt(3); halo
-// implements the SHA-crypt schemes ($5$, $6$) glibc and mkpasswd use by
-// default.
-func CryptSupported(h string) bool {
-	return strings.HasPrefix(h, "$5$") || strings.HasPrefix(h, "$6$")
+// checkCrypt verifies pass against a crypt(3) hash, as HAProxy's
+// `password` does through the system's crypt(3) (Debian 12's libxcrypt):
+// yescrypt ($y$, the default of mkpasswd and passwd), SHA-crypt ($5$,
+// $6$), bcrypt ($2a$, $2b$, $2y$), MD5-crypt ($1$) and the DES-based
+// schemes (13 characters, and BSDi's _). Runs only on http_auth with a
+// hashed password, which HAProxy also pays for per request.
+func checkCrypt(stored string, pass []byte) bool {
+	switch {
+	case strings.HasPrefix(stored, "$y$"):
+		return checkYescrypt(stored, pass)
+	case strings.HasPrefix(stored, "$6$"):
+		return checkSHACrypt(stored, pass, sha512.New, sha512Order)
+	case strings.HasPrefix(stored, "$5$"):
+		return checkSHACrypt(stored, pass, sha256.New, sha256Order)
+	case strings.HasPrefix(stored, "$2a$"), strings.HasPrefix(stored, "$2b$"), strings.HasPrefix(stored, "$2y$"):
+		return bcrypt.CompareHashAndPassword([]byte(stored), pass) == nil
+	case strings.HasPrefix(stored, "$1$"):
+		return checkMD5Crypt(stored, pass)
+	case strings.HasPrefix(stored, "_"):
+		return checkBSDiCrypt(stored, pass)
+	case len(stored) == 13:
+		return checkDESCrypt(stored, pass)
+	}
+	return false
 }
 
-// checkCrypt verifies pass against a crypt(3) hash. Runs only on
-// http_auth with a hashed password, which HAProxy also pays for per
-// request.
-func checkCrypt(stored string, pass []byte) bool {
-	var newHash func() hash.Hash
-	var order []int
-	switch {
-	case strings.HasPrefix(stored, "$6$"):
-		newHash, order = sha512.New, sha512Order
-	case strings.HasPrefix(stored, "$5$"):
-		newHash, order = sha256.New, sha256Order
-	default:
-		return false
-	}
+// checkSHACrypt is Drepper's SHA-crypt ($5$, $6$).
+func checkSHACrypt(stored string, pass []byte, newHash func() hash.Hash, order []int) bool {
 	rest := stored[3:]
 	rounds, custom := 5000, false
 	if strings.HasPrefix(rest, "rounds=") {
@@ -153,5 +162,79 @@ func shaCrypt(newHash func() hash.Hash, order []int, p, s []byte, rounds int) []
 	} else {
 		enc(0, c[31], c[30], 3)
 	}
+	return out
+}
+
+// checkMD5Crypt is Poul-Henning Kamp's MD5-crypt ($1$salt$hash).
+func checkMD5Crypt(stored string, pass []byte) bool {
+	rest := stored[3:]
+	i := strings.IndexByte(rest, '$')
+	if i < 0 {
+		return false
+	}
+	salt := rest[:i]
+	if len(salt) > 8 {
+		salt = salt[:8]
+	}
+	want := "$1$" + salt + "$" + string(md5Crypt(pass, []byte(salt)))
+	return subtle.ConstantTimeCompare([]byte(want), []byte(stored)) == 1
+}
+
+func md5Crypt(p, s []byte) []byte {
+	alt := md5.New()
+	alt.Write(p)
+	alt.Write(s)
+	alt.Write(p)
+	fin := alt.Sum(nil)
+
+	h := md5.New()
+	h.Write(p)
+	h.Write([]byte("$1$"))
+	h.Write(s)
+	for n := len(p); n > 0; n -= 16 {
+		h.Write(fin[:min(n, 16)])
+	}
+	for n := len(p); n > 0; n >>= 1 {
+		if n&1 != 0 {
+			h.Write([]byte{0})
+		} else {
+			h.Write(p[:1])
+		}
+	}
+	fin = h.Sum(nil)
+	for i := range 1000 {
+		h.Reset()
+		if i&1 != 0 {
+			h.Write(p)
+		} else {
+			h.Write(fin)
+		}
+		if i%3 != 0 {
+			h.Write(s)
+		}
+		if i%7 != 0 {
+			h.Write(p)
+		}
+		if i&1 != 0 {
+			h.Write(fin)
+		} else {
+			h.Write(p)
+		}
+		fin = h.Sum(fin[:0])
+	}
+	var out []byte
+	enc := func(b2, b1, b0 byte, n int) {
+		w := uint(b2)<<16 | uint(b1)<<8 | uint(b0)
+		for ; n > 0; n-- {
+			out = append(out, itoa64[w&0x3f])
+			w >>= 6
+		}
+	}
+	enc(fin[0], fin[6], fin[12], 4)
+	enc(fin[1], fin[7], fin[13], 4)
+	enc(fin[2], fin[8], fin[14], 4)
+	enc(fin[3], fin[9], fin[15], 4)
+	enc(fin[4], fin[10], fin[5], 4)
+	enc(0, 0, fin[11], 2)
 	return out
 }
