@@ -114,10 +114,27 @@ func proxyFetches() []*fetchDef {
 		})},
 		{name: "be_server_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Server })},
 		{name: "be_tunnel_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Tunnel })},
-		// halo does not execute set-timeout, so the current timeouts are
-		// the configured ones.
-		{name: "cur_server_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Server })},
-		{name: "cur_tunnel_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Tunnel })},
+		// The stream's current timeouts (halo does not execute
+		// set-timeout): the server timeout applies once a server is
+		// chosen (0 before, as in HAProxy 2.6.12's request rules); the
+		// stream's own tunnel timeout is only ever set by set-timeout.
+		{name: "cur_server_timeout", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			p := c.curBackendProxy()
+			if tx == nil || p == nil {
+				return Value{}, false
+			}
+			if tx.Server == nil {
+				return intVal(0), true
+			}
+			return ms(p.Timeouts.Server), true
+		})},
+		{name: "cur_tunnel_timeout", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			if c.curBackendProxy() == nil {
+				return Value{}, false
+			}
+			return intVal(0), true
+		})},
 		{name: "srv_id", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			tx := c.engine()
 			if tx == nil || tx.Server == nil {

@@ -8,6 +8,7 @@
 package logging
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -355,15 +356,19 @@ func append3(dst []byte, n int) []byte {
 // (control characters, DEL and '"' become #XX), and with +E escaping '"',
 // '\' and ']'.
 // appendActionSample writes a sample into an action's text (header
-// value, lf-string body) as HAProxy 2.6 does: control characters other
-// than tab, and DEL, become %XX (checked against 2.6.12); other bytes,
-// '%' included, are copied.
+// value, lf-string body) as HAProxy 2.6 does: it ends at a NUL byte (a C
+// string there), control characters other than tab, and DEL, become %XX
+// (checked against 2.6.12); other bytes, '%' included, are copied.
 func appendActionSample(dst []byte, v acl.Value) []byte {
 	start := len(dst)
 	dst = v.AppendText(dst)
 	for i := start; i < len(dst); i++ {
 		if c := dst[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return escapeControls(dst[:i], append([]byte(nil), dst[i:]...)) // rare: control bytes
+			rest := dst[i:]
+			if j := bytes.IndexByte(rest, 0); j >= 0 {
+				rest = rest[:j]
+			}
+			return escapeControls(dst[:i], append([]byte(nil), rest...)) // rare: control bytes
 		}
 	}
 	return dst
