@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"halo/proxy/evloop"
@@ -202,17 +203,36 @@ func newStreamConn(s *h2.Stream) *streamConn {
 	c := &streamConn{s: s}
 	r := &s.Request
 	h := make([]byte, 0, 256)
+	if !validScheme(r.Scheme) && r.Method != "CONNECT" {
+		// HAProxy answers 400 to a :scheme that is no URI scheme; an
+		// unparsable request line makes the engine do so (and log it).
+		c.head = []byte("\x01 / HTTP/2.0\r\n\r\n")
+		return c
+	}
+	// As HAProxy: the URI is rebuilt in absolute form from :scheme and
+	// :authority, whose default port the scheme-based normalization
+	// (RFC 3986 §6.2.3) drops; Host carries the same authority.
+	auth := r.Authority
+	if (r.Scheme == "http" && strings.HasSuffix(auth, ":80")) || (r.Scheme == "https" && strings.HasSuffix(auth, ":443")) {
+		auth = auth[:strings.LastIndexByte(auth, ':')]
+	}
 	h = append(h, r.Method...)
 	h = append(h, ' ')
-	if r.Method == "CONNECT" {
-		h = append(h, r.Authority...)
-	} else {
+	switch {
+	case r.Method == "CONNECT":
+		h = append(h, auth...)
+	case auth != "" && r.Path != "*":
+		h = append(h, r.Scheme...)
+		h = append(h, "://"...)
+		h = append(h, auth...)
+		h = append(h, r.Path...)
+	default:
 		h = append(h, r.Path...)
 	}
 	h = append(h, " HTTP/2.0\r\n"...)
-	if r.Authority != "" {
+	if auth != "" {
 		h = append(h, "host: "...)
-		h = append(h, r.Authority...)
+		h = append(h, auth...)
 		h = append(h, "\r\n"...)
 	}
 	for _, f := range r.Header {
@@ -231,6 +251,20 @@ func newStreamConn(s *h2.Stream) *streamConn {
 	c.head = append(h, "\r\n"...)
 	c.remain = -3
 	return c
+}
+
+// validScheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1).
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (s[i] >= '0' && s[i] <= '9' || s[i] == '+' || s[i] == '-' || s[i] == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // copyRequest writes the request head and body to w.

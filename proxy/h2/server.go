@@ -268,20 +268,8 @@ func (c *Conn) writeSettings() error {
 	if err := c.wfr.WriteSettings(s...); err != nil {
 		return err
 	}
-	// The connection window holds every stream's: one slow stream does
-	// not stall the others.
-	win := int64(c.set.InitialWindowSize) * int64(c.set.MaxConcurrentStreams)
-	if win > 1<<30 {
-		win = 1 << 30
-	}
-	if win > 65535 {
-		if err := c.wfr.WriteWindowUpdate(0, uint32(win-65535)); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.connRecvWin = win
-		c.mu.Unlock()
-	}
+	// The connection window starts at the protocol's 65535, as
+	// HAProxy's: WINDOW_UPDATEs follow the data consumed (giveBack).
 	return c.flushLocked()
 }
 

@@ -27,6 +27,7 @@ var (
 	errValueSpace     = errors.New("header field value with leading or trailing whitespace")
 	errUnknownPseudo  = errors.New("unknown or response pseudo-header field")
 	errTrailersPseudo = errors.New("pseudo-header field in trailers")
+	errBadPath        = errors.New(":path neither origin-form nor asterisk-form")
 )
 
 // parseRequest checks a request header block as RFC 9113 §8.2 and §8.3.1
@@ -88,6 +89,9 @@ func parseRequest(f *http2.MetaHeadersFrame) (*Request, error) {
 		}
 	} else if r.Scheme == "" || r.Path == "" {
 		return nil, errMissingPseudo
+	} else if r.Path[0] != '/' && !(r.Path == "*" && r.Method == "OPTIONS") {
+		// origin-form, or asterisk-form for OPTIONS (RFC 9113 §8.3.1)
+		return nil, errBadPath
 	}
 	if r.Authority == "" && hasHost {
 		// No :authority: the Host field names the target (RFC 9113

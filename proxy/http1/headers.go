@@ -133,11 +133,26 @@ func (m *Message) VersionString() string {
 func (m *Message) AppendRequestHead(dst []byte) []byte {
 	dst = append(dst, m.Method...)
 	dst = append(dst, ' ')
-	dst = append(dst, m.URI...)
+	uri := m.URI
+	if m.Major == 2 && len(uri) > 0 && uri[0] != '/' && uri[0] != '*' && !bytes.Equal(m.Method, []byte("CONNECT")) {
+		// An HTTP/2 request's absolute URI was built from :scheme and
+		// :authority: servers get the origin form, as HAProxy sends it.
+		if p := m.Path(); p != nil {
+			uri = uri[len(uri)-len(p)-len(m.Query())-boolInt(m.Query() != nil):]
+		}
+	}
+	dst = append(dst, uri...)
 	dst = append(dst, ' ')
 	dst = append(dst, m.VersionString()...)
 	dst = append(dst, '\r', '\n')
 	return m.appendHeaders(dst)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // AppendResponseHead serializes the status line and the headers, the
