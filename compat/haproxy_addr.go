@@ -643,6 +643,17 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			continue
 		}
 		switch k {
+		case "proto":
+			switch v {
+			case "h2":
+				srv.Proto = v
+			case "h1":
+				srv.Proto = ""
+			case "fcgi", "quic":
+				c.lowerPart(k, Unsupported, "the '"+v+"' multiplexer is not implemented")
+			default:
+				return fmt.Errorf("%s : 'proto' :  unknown MUX protocol '%s'.", title, v)
+			}
 		case "check":
 			srv.Check = true
 		case "no-check":

@@ -204,7 +204,9 @@ func serverSSLStatus(k string) (Status, string, bool) {
 	case "sni":
 		return Partial, "only a constant value (str(NAME)) is sent as SNI; other expressions send none", true
 	case "alpn":
-		return Partial, "only http/1.1 and http/1.0 are offered in mode http (HTTP/2 to servers is not spoken yet)", true
+		return Supported, "", true // h2, http/1.1 and http/1.0 in mode http
+	case "proto":
+		return Supported, "", true // h2 and h1; others refused in serverParams
 	case "npn":
 		return Partial, "NPN is not offered (crypto/tls has no NPN)", true
 	case "allow-0rtt":

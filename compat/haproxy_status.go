@@ -250,16 +250,6 @@ func serverParamStatus(k string) (Status, string) {
 		return Partial, "checks speak HTTP/1 only: check-proto h2 is refused"
 	case "check-via-socks4":
 		return Unsupported, "checks through a SOCKS4 proxy are not supported by halo"
-	case "ca-file":
-		return Partial, "certificates are verified against the system roots, not this file"
-	case "crt":
-		return Partial, "no client certificate is presented to the server"
-	case "sni":
-		return Partial, "the SNI sent is the server's host as written"
-	case "alpn":
-		return Partial, "only http/1.1 is offered"
-	case "verifyhost":
-		return Partial, "the name checked is the server's host as written"
 	case "on-marked-up":
 		return Ignored, "backup sessions are not shut down"
 	}

@@ -309,6 +309,8 @@ type Server struct {
 	Line      int
 	// TLS holds the server's TLS settings (nil: Go's defaults).
 	TLS *ServerTLS
+	// Proto is `proto h2`: HTTP/2 without TLS (prior knowledge).
+	Proto string
 
 	Check        bool
 	CheckPort    int

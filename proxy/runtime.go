@@ -97,6 +97,7 @@ type ServerState struct {
 	tlsOnce sync.Once
 	tlsConf *tls.Config
 	tlsErr  error
+	h2pool  *h2Pool // HTTP/2 connections to the server (h2client.go)
 }
 
 // Index is the server's position in its backend's Servers.
@@ -156,6 +157,9 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			b := &Backend{Proxy: p, rt: rt}
 			for _, s := range p.Servers {
 				ss := &ServerState{Server: s, Backend: b, idx: len(b.Servers)}
+				if ss.h2Mode() {
+					ss.h2pool = &h2Pool{}
+				}
 				if s.Maxconn > 0 {
 					b.mayQueue = true
 				}
@@ -468,6 +472,9 @@ func (p *purgeTimer) Expire(*evloop.Timer) {
 	for _, b := range p.rt.Backends {
 		for _, s := range b.Servers {
 			s.purgeIdleOn(p.ls.l, before)
+			if p.ls.l.ID() == 0 {
+				s.h2Purge(before)
+			}
 		}
 	}
 	p.arm()

@@ -223,6 +223,7 @@ func (s *ServerState) closeIdle() {
 		l := rt.group.Loop(i)
 		l.Post(func() { s.purgeIdleOn(l, time.Time{}) })
 	}
+	s.h2Purge(time.Time{})
 }
 
 // purgeIdleOn closes the idle connections of s on l older than before
@@ -255,6 +256,9 @@ func (s *ServerState) purgeIdleOn(l *evloop.Loop, before time.Time) {
 func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort, timeout time.Duration) (*serverConn, error) {
 	if timeout <= 0 {
 		timeout = time.Minute
+	}
+	if s.h2pool != nil {
+		return rt.dialH2(l, s, src, dst, timeout)
 	}
 	var ec *evloop.Conn
 	var err error

@@ -36,9 +36,9 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 	switch {
 	case len(t.ALPN) > 0:
 		for _, p := range t.ALPN {
-			// HTTP/2 to servers is not spoken yet: offering only
-			// http/1.x keeps the server on a protocol we speak.
-			if mode == ModeHTTP && p != "http/1.1" && p != "http/1.0" {
+			// mode http speaks h2 (h2client.go) and http/1.x to
+			// servers; another protocol is not offered.
+			if mode == ModeHTTP && p != "h2" && p != "http/1.1" && p != "http/1.0" {
 				continue
 			}
 			c.NextProtos = append(c.NextProtos, p)

@@ -163,3 +163,110 @@ backend nosrv
 		})
 	}
 }
+
+// h2Origin is an HTTP/2 server (h2c with prior knowledge, or TLS with
+// ALPN h2) that shows what it received.
+func h2Origin(t *testing.T, tlsOn bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(!tlsOn)
+	p.SetHTTP2(tlsOn)
+	srv := &http.Server{Protocols: &p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var hs []string
+		for k, v := range r.Header {
+			hs = append(hs, strings.ToLower(k)+"="+strings.Join(v, ","))
+		}
+		sort.Strings(hs)
+		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/chunked" {
+			w.Header().Set("Trailer", "X-Trailer")
+			w.WriteHeader(200)
+			fmt.Fprintf(w, "part1-")
+			w.(http.Flusher).Flush()
+			fmt.Fprintf(w, "part2")
+			w.Header().Set("X-Trailer", "done")
+			return
+		}
+		fmt.Fprintf(w, "%s %s %s host=%s body=%q trailer=%q\n%s\n", r.Method, r.RequestURI, r.Proto, r.Host, body, r.Trailer.Get("X-T"), strings.Join(hs, "\n"))
+	})}
+	if tlsOn {
+		cert := writeTestCert(t, t.TempDir(), "origin.pem", true)
+		c, err := tls.LoadX509KeyPair(cert, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{c}, NextProtos: []string{"h2"}}
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestH1ClientToH2Server: an HTTP/1.1 client through halo to HTTP/2
+// servers (proto h2, and ssl alpn h2): the same rules and answers as
+// HAProxy on the same configuration; chunked request bodies become DATA
+// and trailers, the server's trailers come back chunked.
+func TestH1ClientToH2Server(t *testing.T) {
+	h2c, h2tls := h2Origin(t, false), h2Origin(t, true)
+	cfg := fmt.Sprintf(`defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:PORT
+    http-request deny if { path_beg /blocked }
+    http-request set-header X-Added yes
+    http-response set-header X-Resp from-proxy
+    use_backend tls if { path_beg /tls }
+    default_backend clear
+backend clear
+    server s1 %s proto h2
+backend tls
+    server s1 %s ssl verify none alpn h2,http/1.1
+`, h2c, h2tls)
+	hap, halo := startBoth(t, cfg)
+	for _, r := range []struct {
+		method, path, body string
+		chunked            bool
+	}{
+		{"GET", "/", "", false},
+		{"GET", "/q?x=1", "", false},
+		{"POST", "/post", "hello", false},
+		{"POST", "/chunked-up", "in chunks", true},
+		{"GET", "/chunked", "", false},
+		{"GET", "/blocked", "", false},
+		{"GET", "/tls/a", "", false},
+		{"HEAD", "/", "", false},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			do := func(addr string) string {
+				c := h1Client()
+				var body io.Reader
+				if r.body != "" {
+					body = strings.NewReader(r.body)
+					if r.chunked {
+						body = io.MultiReader(strings.NewReader(r.body)) // unknown length: chunked
+					}
+				}
+				req, _ := http.NewRequest(r.method, "http://"+addr+r.path, body)
+				req.Host = "h2.test"
+				req.Header.Set("User-Agent", "halo-test")
+				if r.chunked {
+					req.Trailer = http.Header{"X-T": {"tv"}}
+				}
+				return summary(c.Do(req))
+			}
+			if h, l := do(hap), do(halo); h != l {
+				t.Errorf("HAProxy and halo differ:\n haproxy: %s\n halo:    %s", h, l)
+			}
+		})
+	}
+}
