@@ -59,7 +59,7 @@ listen f
 }
 
 func sampleRule(mode string, n int, e string) string {
-	esc := strings.ReplaceAll(strings.ReplaceAll(e, `\`, `\\`), `"`, `\"`)
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`).Replace(e)
 	if mode == "res" {
 		return fmt.Sprintf("  http-response set-header X-R \"[%%[%s]]\" if { var(txn.p) -m str /%d }\n", esc, n)
 	}

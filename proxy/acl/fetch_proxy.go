@@ -150,25 +150,7 @@ func proxyFetches() []*fetchDef {
 			return Value{Kind: KStr, B: strBytes(tx.Server.Server.Name)}, true
 		})},
 
-		{name: "nbsrv", out: KInt, maxArgs: 1, compile: compileBackendArg, fn: backendInt(func(b *proxy.Backend) int64 {
-			act, bck := 0, 0
-			for _, s := range b.Servers {
-				if s.Usable() {
-					if s.Server.Backup {
-						bck++
-					} else {
-						act++
-					}
-				}
-			}
-			switch {
-			case act > 0:
-				return int64(act)
-			case b.Proxy.AllBackups:
-				return int64(bck)
-			}
-			return int64(min(bck, 1))
-		})},
+		{name: "nbsrv", out: KInt, maxArgs: 1, compile: compileBackendArg, fn: backendInt(usableServers)},
 		{name: "be_conn", out: KInt, maxArgs: 1, compile: compileBackendArg, fn: backendInt(func(b *proxy.Backend) int64 {
 			return b.Counters.CurConns.Load()
 		})},

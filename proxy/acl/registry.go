@@ -49,6 +49,8 @@ func convTables() [][]*convDef {
 		hashConvs(),   // conv_hash.go: hashes, digests, hmac
 		timeConvs(),   // conv_time.go: ltime, utime, http_date
 		netConvs(),    // conv_net.go: ipmask
+		jsonConvs(),   // conv_json.go: json_query, jwt_header_query, jwt_payload_query
+		proxyConvs(),  // conv_proxy.go: nbsrv, srv_queue
 		mapConvs(),    // map.go: map_* lookups
 		varConvs(),    // conv_var.go: set-var, unset-var
 	}
