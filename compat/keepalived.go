@@ -945,6 +945,17 @@ func (c *kaCtx) finish() {
 		c.instanceGlobals(in, m)
 		c.resolveLowerPrio(in, m, say)
 		c.fitVIPs(in, m, say)
+		if in.VMACXmitBase && in.UseVMAC == "" {
+			say(m.pos, parser.KaGeneralError, "(%s) vmac_xmit_base is only valid with a vmac", in.Name)
+			in.VMACXmitBase = false
+		}
+		if in.VMACXmitBase && c.cfg.Global.Strict {
+			say(m.pos, parser.KaGeneralError, "(%s) xmit_base is incompatible with strict mode - resetting", in.Name)
+			in.VMACXmitBase = false
+		}
+		if in.UseVMAC == "vrrp." {
+			in.UseVMAC = fmt.Sprintf("vrrp.%d", in.VRID) // keepalived's name when none is given
+		}
 		if in.Version == 2 && in.AdvertInt%time.Second != 0 {
 			say(m.pos, parser.KaGeneralError, "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", in.Name, in.AdvertInt.Seconds())
 			in.AdvertInt = in.AdvertInt.Round(time.Second)

@@ -62,7 +62,9 @@ type port struct {
 	stats   counters
 	logf    Logf
 	detail  bool
-	vipsSet bool // loop goroutine only: the VIPs are on (MASTER)
+	vipsSet bool   // loop goroutine only: the VIPs are on (MASTER)
+	vipIf   string // where VIPs without dev go: the VMAC interface, else the instance's
+	vmac    string // use_vmac: the interface made for this instance
 
 	garpInterval, gnaInterval time.Duration     // vrrp_garp_interval, vrrp_gna_interval
 	garpGroups                []*vrrp.GARPGroup // garp_group: per-interface spacing
@@ -107,7 +109,20 @@ func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
 		}
 	}
 	ah := version == 2 && !p.v6 && ic.AuthType == "AH"
-	conn, err := transport.Open(transport.Options{Iface: ic.Interface, V6: p.v6, Group: group, Src: p.src, Peers: ic.UnicastPeers,
+	p.vipIf = ic.Interface
+	sendIf := ic.Interface
+	if ic.UseVMAC != "" {
+		// use_vmac: the VIPs live on a macvlan with the virtual router
+		// MAC, and adverts leave from it unless vmac_xmit_base
+		if err := netif.CreateVMAC(ic.UseVMAC, ic.Interface, uint8(ic.VRID), p.v6); err != nil {
+			return nil, err
+		}
+		p.vmac, p.vipIf = ic.UseVMAC, ic.UseVMAC
+		if !ic.VMACXmitBase {
+			sendIf = ic.UseVMAC
+		}
+	}
+	conn, err := transport.Open(transport.Options{Iface: sendIf, V6: p.v6, Group: group, Src: p.src, Peers: ic.UnicastPeers,
 		UnicastTTL: ic.UnicastTTL, AH: ah})
 	if err != nil {
 		return nil, err
@@ -289,13 +304,13 @@ func (p *port) send(prio int) {
 func (p *port) setVIPs() {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
-			if err := netif.AddVIP(netif.VIPDev(v, p.cfg.Interface), v); err != nil {
+			if err := netif.AddVIP(netif.VIPDev(v, p.vipIf), v); err != nil {
 				p.logf("(%s) %v", p.cfg.Name, err)
 			}
 		}
 	}
 	for _, r := range p.cfg.Routes {
-		if err := netif.AddRoute(r, p.cfg.Interface); err != nil {
+		if err := netif.AddRoute(r, p.vipIf); err != nil {
 			p.logf("(%s) %v", p.cfg.Name, err)
 		}
 	}
@@ -312,11 +327,11 @@ func (p *port) removeVIPs() {
 		_ = netif.DelRule(r)
 	}
 	for _, r := range p.cfg.Routes {
-		_ = netif.DelRoute(r, p.cfg.Interface)
+		_ = netif.DelRoute(r, p.vipIf)
 	}
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
-			if err := netif.DelVIP(netif.VIPDev(v, p.cfg.Interface), v); err != nil {
+			if err := netif.DelVIP(netif.VIPDev(v, p.vipIf), v); err != nil {
 				p.logf("(%s) %v", p.cfg.Name, err)
 			}
 		}
@@ -332,7 +347,7 @@ func (p *port) removeVIPs() {
 func (p *port) garp(count int) {
 	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
 		for _, v := range list {
-			dev, ip := netif.VIPDev(v, p.cfg.Interface), v.Prefix.Addr()
+			dev, ip := netif.VIPDev(v, p.vipIf), v.Prefix.Addr()
 			garpGap, gnaGap := p.spacing(dev)
 			send, what, gap := p.sendGARP, "gratuitous ARP", garpGap
 			if !ip.Is4() {

@@ -141,7 +141,7 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 	}
 	for _, list := range [][]vrrp.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
-			c.VIPs = append(c.VIPs, fsm.VIP{Addr: v.Prefix.Addr(), Dev: netif.VIPDev(v, ic.Interface)})
+			c.VIPs = append(c.VIPs, fsm.VIP{Addr: v.Prefix.Addr(), Dev: netif.VIPDev(v, p.vipIf)})
 		}
 	}
 	c.Trackers = s.scriptTrackers(ic.TrackScripts)
@@ -538,6 +538,14 @@ func (s *Speaker) Stop() {
 	s.shutdown()
 	s.removeStatics(s.cfg, nil)
 	s.closeFirewall()
+	for _, p := range s.ports {
+		if p.vmac != "" {
+			// keepalived removes the VMAC interfaces it made at exit
+			if err := netif.DeleteVMAC(p.vmac); err != nil {
+				s.logf("(%s) %v", p.cfg.Name, err)
+			}
+		}
+	}
 }
 
 // shutdown releases sockets and goroutines once the loop has ended.
@@ -575,7 +583,7 @@ func (s *Speaker) Reload(cfg *vrrp.Config) error {
 				// VIPs and routes the new configuration dropped go now.
 				for _, v := range append(append([]vrrp.VIP(nil), p.cfg.VIPs...), p.cfg.ExcludedVIPs...) {
 					if !hasVIP(nic.VIPs, v) && !hasVIP(nic.ExcludedVIPs, v) {
-						_ = netif.DelVIP(netif.VIPDev(v, p.cfg.Interface), v)
+						_ = netif.DelVIP(netif.VIPDev(v, p.vipIf), v)
 					}
 				}
 			case st == vrrp.StateMaster:
@@ -598,7 +606,7 @@ func (s *Speaker) Reload(cfg *vrrp.Config) error {
 }
 
 func instanceKey(ic *vrrp.Instance) string {
-	return fmt.Sprintf("%s|%s|%d|%d|%d|%v|%v", ic.Name, ic.Interface, ic.VRID, ic.Family, ic.Version, ic.UnicastSrcIP, ic.UnicastPeers)
+	return fmt.Sprintf("%s|%s|%d|%d|%d|%v|%v|%s|%v", ic.Name, ic.Interface, ic.VRID, ic.Family, ic.Version, ic.UnicastSrcIP, ic.UnicastPeers, ic.UseVMAC, ic.VMACXmitBase)
 }
 
 func hasVIP(list []vrrp.VIP, v vrrp.VIP) bool {
