@@ -28,7 +28,11 @@ func TestVMAC(t *testing.T) {
 		out, _ := exec.Command("ip", "-n", lab.Nodes[0], "-d", "link", "show", "vrrp.51").CombinedOutput()
 		return string(out)
 	}
-	if l := link(); !strings.Contains(l, "link/ether 00:00:5e:00:01:33") || !strings.Contains(l, "macvlan mode private") {
+	l := link()
+	for t0 := time.Now(); time.Since(t0) < 5*time.Second && !strings.Contains(l, "macvlan"); time.Sleep(100 * time.Millisecond) {
+		l = link() // the node makes it as it starts
+	}
+	if !strings.Contains(l, "link/ether 00:00:5e:00:01:33") || !strings.Contains(l, "macvlan mode private") {
 		t.Fatalf("VMAC interface:\n%s", l)
 	}
 	deadline := time.Now().Add(10 * time.Second)
