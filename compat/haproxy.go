@@ -91,6 +91,9 @@ type hctx struct {
 	rep *Report
 	cfg *proxy.Config
 	reg *acl.Registry // the runtime's vocabulary
+	// sampleWhere is the rule context (ctx* bits) samples of the rule
+	// being decoded must be valid in; 0 when not checked.
+	sampleWhere uint32
 
 	abort bool // an error HAProxy treats as ERR_ABORT: stop reading
 

@@ -487,7 +487,13 @@ func decodeHTTPRule(kind string) hdecode {
 			}
 			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : expects %d to %d arguments.", c.cur.kind, c.cur.p.Name, kind, act, n[0], n[1])
 		}
-		if msg := c.checkActionSamples(act, a[0].Value, before); msg != "" {
+		// Samples in the rule's arguments must be available on one of
+		// the sides the rule runs on (HAProxy's "may not be reliably
+		// used here").
+		c.sampleWhere = where
+		msg := c.checkActionSamples(act, a[0].Value, before)
+		c.sampleWhere = 0
+		if msg != "" {
 			c.abort = true
 			return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : %s", c.cur.kind, c.cur.p.Name, kind, a[0].Value, msg)
 		}
@@ -707,6 +713,9 @@ func (c *hctx) checkSample(expr, shown string) string {
 	}
 	if !haproxyKnowsFetch(name) {
 		return fmt.Sprintf("failed to parse sample expression <%s> : unknown fetch method '%s'.", shown, name)
+	}
+	if use, ok := haproxyFetchUse[name]; ok && c.sampleWhere != 0 && use&c.sampleWhere == 0 {
+		return fmt.Sprintf("sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here.", shown, fetchNeeds(name, use))
 	}
 	for _, cv := range convs {
 		cn, cargs, _ := splitFetch(cv)

@@ -191,3 +191,28 @@ func (c *hctx) predefinedACL(name string) *proxy.ACL {
 	}
 	return a
 }
+
+// fetchNeeds names what a fetch needs in HAProxy's "may not be reliably
+// used here" error: its sample source, recognised by where it is valid
+// (the generated table has the contexts, not the sources).
+func fetchNeeds(name string, use uint32) string {
+	switch use {
+	case 0x0007fc:
+		if strings.Contains(name, "body") {
+			return "HTTP request body"
+		}
+		return "HTTP request headers"
+	case 0x0bf800:
+		if strings.Contains(name, "body") {
+			return "HTTP response body"
+		}
+		return "HTTP response headers"
+	case 0x0ffc00:
+		return "server"
+	case 0x0fffc0:
+		return "backend"
+	case 0x0ff800:
+		return "server-side connection"
+	}
+	return "a context this rule does not have"
+}

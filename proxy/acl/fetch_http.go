@@ -61,7 +61,15 @@ func httpFetches() []*fetchDef {
 		{name: "urlp", aliases: []string{"url_param"}, out: KStr, maxArgs: 2, compile: nameArg, fn: fetchURLParam},
 		{name: "urlp_val", out: KInt, maxArgs: 2, compile: nameArg, fn: toInt(fetchURLParam)},
 
-		{name: "req.hdr", aliases: []string{"hdr"}, out: KStr, maxArgs: 2, compile: hdrArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		{name: "req.hdr", out: KStr, maxArgs: 2, compile: hdrArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			return hdrValue(c.T.ReqHeaders(), f.name, f.occ, f.multi, true, st)
+		}},
+		// hdr() is req.hdr() on requests and res.hdr() on responses (the
+		// hdr ACL keywords always read the request: aclKeywords).
+		{name: "hdr", out: KStr, maxArgs: 2, compile: hdrArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			if c.Response {
+				return hdrValue(c.T.ResHeaders(), f.name, f.occ, f.multi, true, st)
+			}
 			return hdrValue(c.T.ReqHeaders(), f.name, f.occ, f.multi, true, st)
 		}},
 		{name: "req.fhdr", out: KStr, maxArgs: 2, compile: hdrArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
