@@ -607,7 +607,11 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 		p.CaptureReqHeaders = append([]proxy.Capture(nil), from.p.CaptureReqHeaders...)
 		p.CaptureResHeaders = append([]proxy.Capture(nil), from.p.CaptureResHeaders...)
 		st.p = &p
-		st.defBackend, st.defBackendPos = from.defBackend, from.defBackendPos
+		if cp&proxy.CapFE != 0 {
+			// HAProxy copies a defaults' default_backend into proxies
+			// that can use one only, so a backend never "loops" on it.
+			st.defBackend, st.defBackendPos = from.defBackend, from.defBackendPos
+		}
 		st.logGlobal = from.logGlobal
 		st.httpLog, st.tcpLog, st.logFormatSet = from.httpLog, from.tcpLog, from.logFormatSet
 		st.forwardfor = from.forwardfor

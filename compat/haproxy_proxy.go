@@ -145,7 +145,10 @@ func buildProxyTable() *Table[*hctx] {
 			if len(a) == 0 {
 				return fmt.Errorf("'use-server' expects a server name.")
 			}
-			_, _, err := c.condition(d, a[1:], "'use-server' rule")
+			if len(a) < 2 || (a[1].Value != "if" && a[1].Value != "unless") {
+				return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
+			}
+			_, _, err := c.condition(d, a[1:], "switching rule")
 			if err == nil {
 				c.misplaced(d, stageUseServer, "use-server")
 			}
@@ -167,6 +170,9 @@ func buildProxyTable() *Table[*hctx] {
 			c.cur.p.MonitorURI = a[0].Value
 			return nil
 		}),
+		row("monitor", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			return fmt.Errorf("'monitor' only supports 'fail'.")
+		}),
 		row("monitor fail", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if !c.needCap(d, capFE, "monitor") {
 				return nil
@@ -184,6 +190,9 @@ func buildProxyTable() *Table[*hctx] {
 		}),
 		row("log", decodeProxyLog),
 		row("no log", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) > 0 {
+				return fmt.Errorf("log : 'no log' does not expect arguments")
+			}
 			c.cur.p.Logs = nil
 			c.cur.logGlobal = false
 			return nil
@@ -193,7 +202,7 @@ func buildProxyTable() *Table[*hctx] {
 				return fmt.Errorf("'log-format' expects a format string as argument.")
 			}
 			if len(a) > 1 {
-				return fmt.Errorf("'log-format' expects only one argument, found '%s'. Use quotes if the format contains spaces.", a[1].Value)
+				return fmt.Errorf("log-format expects only one argument, don't forget to escape spaces!")
 			}
 			if c.cur.kind == "defaults" && c.cur.logFmtHere != "" {
 				c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
@@ -205,12 +214,15 @@ func buildProxyTable() *Table[*hctx] {
 			c.cur.logFormatSet = d.Pos
 			return nil
 		}),
-		row("log-format-sd", accept(1, "'log-format-sd' expects a format string as argument.")),
-		row("error-log-format", accept(1, "'error-log-format' expects a format string as argument.")),
+		row("log-format-sd", oneFormat("log-format-sd")),
+		row("error-log-format", oneFormat("error-log-format")),
 		row("log-tag", accept(1, "'log-tag' expects a tag as argument.")),
 		row("unique-id-format", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
-				return fmt.Errorf("'unique-id-format' expects an argument.")
+				return fmt.Errorf("unique-id-format expects an argument.")
+			}
+			if len(a) > 1 {
+				return fmt.Errorf("unique-id-format expects only one argument, don't forget to escape spaces!")
 			}
 			c.lowerForFormat(a[0].Value)
 			c.cur.p.UniqueIDFormat = a[0].Value
@@ -274,7 +286,7 @@ func buildProxyTable() *Table[*hctx] {
 			return nil
 		}),
 		row("stick", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			if !c.needCap(d, capBE, "stick") {
+			if !c.notInDefaults(d, "stick") || !c.needCap(d, capBE, "stick") {
 				return nil
 			}
 			if len(a) < 2 {
@@ -283,21 +295,15 @@ func buildProxyTable() *Table[*hctx] {
 			_, _, err := c.condition(d, a[2:], "'stick' rule")
 			return err
 		}),
-		row("force-persist", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			_, _, err := c.condition(d, a, "'force-persist' rule")
-			return err
-		}),
-		row("ignore-persist", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			_, _, err := c.condition(d, a, "'ignore-persist' rule")
-			return err
-		}),
+		row("force-persist", decodePersistRule("force-persist")),
+		row("ignore-persist", decodePersistRule("ignore-persist")),
 		row("persist rdp-cookie", noArg),
-		row("retry-on", accept(1, "'retry-on' expects a list of failure types.")),
-		row("compression", accept(1, "'compression' expects 'algo', 'type' or 'offload'.")),
+		row("retry-on", decodeRetryOn),
+		row("compression", decodeCompression),
 		row("filter", accept(1, "'filter' expects a filter name.")),
 		row("use-fcgi-app", accept(1, "'use-fcgi-app' expects an application name.")),
 		row("email-alert", accept(1, "'email-alert' expects 'from', 'mailers', 'myhostname', 'level' or 'to'.")),
-		row("source", accept(1, "'source' expects <addr>[:<port>] as argument.")),
+		row("source", decodeSource),
 		row("dispatch", accept(1, "'dispatch' expects <addr>:<port> as argument.")),
 		row("http-send-name-header", accept(0, "")),
 		row("rate-limit sessions", accept(1, "'rate-limit sessions' expects an integer.")),
@@ -336,7 +342,56 @@ func buildProxyTable() *Table[*hctx] {
 	for _, o := range proxyOptions {
 		rows = append(rows, hrow{Name: "option " + o.name, Status: Supported, Sub: true})
 	}
+	for i := range rows {
+		if lim, ok := proxyArgLimits[rows[i].Name]; ok {
+			rows[i].Decode = limitArgs(rows[i].Decode, lim)
+		}
+	}
 	return NewTable("proxy", rows)
+}
+
+// argLimit is HAProxy 2.6's alertif_too_many_args for one keyword: how
+// many words it takes after its own, and the name its alert uses.
+type argLimit struct {
+	max  int
+	name string // "" : the keyword; "=1": the keyword and its first argument
+}
+
+// proxyArgLimits lists the proxy keywords for which HAProxy 2.6 refuses
+// extra words (checked against haproxy -c on this machine: `mode http
+// userlist u1`, `retries 3 uri /` are alerts, exit 1).
+var proxyArgLimits = map[string]argLimit{
+	"mode": {max: 1}, "retries": {max: 1}, "maxconn": {max: 1}, "backlog": {max: 1},
+	"fullconn": {max: 1}, "id": {max: 1}, "disabled": {max: 0}, "enabled": {max: 0},
+	"default_backend": {max: 1}, "monitor-uri": {max: 1}, "server-state-file-name": {max: 1},
+	"http-reuse":              {max: 1, name: "=1"},
+	"capture request header":  {max: 3, name: "capture request"},
+	"capture response header": {max: 3, name: "capture response"},
+	"external-check command":  {max: 1, name: "external-check"},
+	"external-check path":     {max: 1, name: "external-check"},
+}
+
+// limitArgs runs dec, then refuses the words beyond lim.max as HAProxy
+// does ("'mode' cannot handle unexpected argument 'userlist'."); the
+// decoder's own warnings (a keyword ignored for its capability) come
+// first, as in HAProxy.
+func limitArgs(dec hdecode, lim argLimit) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if err := dec(c, d, a); err != nil {
+			return err
+		}
+		if len(a) <= lim.max {
+			return nil
+		}
+		name := lim.name
+		switch name {
+		case "":
+			name = c.statusKey
+		case "=1":
+			name = c.statusKey + " " + a[0].Value
+		}
+		return fmt.Errorf("'%s' cannot handle unexpected argument '%s'.", name, a[lim.max].Value)
+	}
 }
 
 var removedProxyKeywords = map[string]string{
@@ -388,7 +443,7 @@ var proxyOptions = []proxyOption{
 	{"checkcache", capBE, true}, {"clitcpka", capFE, false}, {"contstats", capFE, false},
 	{"disable-h2-upgrade", capFE, true}, {"dontlog-normal", capFE, false},
 	{"dontlognull", capFE, false}, {"forwardfor", capFE | capBE, true},
-	{"forwarded", capBE, true}, {"h1-case-adjust-bogus-client", capFE, false},
+	{"h1-case-adjust-bogus-client", capFE, false},
 	{"h1-case-adjust-bogus-server", capBE, false}, {"http-buffer-request", capFE | capBE, true},
 	{"http-ignore-probes", capFE, true}, {"http-keep-alive", capFE | capBE, true},
 	{"http-no-delay", capFE | capBE, true}, {"http-pretend-keepalive", capBE, true},
@@ -409,6 +464,44 @@ var proxyOptions = []proxyOption{
 	{"tcp-smart-connect", capBE, false}, {"tcpka", capFE | capBE, false}, {"tcplog", capFE, false},
 	{"transparent", capBE, false}, {"httpchk", capBE, false},
 	{"http-restrict-req-hdr-names", capFE | capBE, true},
+}
+
+// optionArgs refuses the words HAProxy 2.6 refuses after an option: the
+// flag options take none; httplog only "clf"; http-restrict-req-hdr-names
+// one mode. (forwardfor, originalto and the check options check theirs;
+// httpslog, redispatch and smtpchk ignore extra words, as HAProxy does.)
+func optionArgs(name string, rest []parser.Word) error {
+	switch name {
+	case "forwardfor", "originalto", "httpslog", "redispatch", "smtpchk", "httpchk", "ssl-hello-chk",
+		"mysql-check", "pgsql-check", "redis-check", "ldap-check", "spop-check", "tcp-check":
+		return nil
+	case "http_proxy":
+		return formError{"tight", fmt.Errorf("option 'http_proxy' is not supported any more since HAProxy 2.5. This option stopped working in HAProxy 1.9 and usually had nasty side effects. It can be more reliably implemented with combinations of 'http-request set-dst' and 'http-request set-uri', and even 'http-request do-resolve' if DNS resolution is desired.")}
+	case "httplog":
+		if len(rest) > 0 && rest[0].Value != "clf" {
+			return fmt.Errorf("keyword 'httplog' only supports option 'clf'.")
+		}
+		if len(rest) > 1 {
+			return fmt.Errorf("'option httplog' cannot handle unexpected argument '%s'.", rest[1].Value)
+		}
+		return nil
+	case "http-restrict-req-hdr-names":
+		if len(rest) == 0 || (rest[0].Value != "preserve" && rest[0].Value != "reject" && rest[0].Value != "delete") {
+			v := ""
+			if len(rest) > 0 {
+				v = rest[0].Value
+			}
+			return fmt.Errorf("invalid parameter '%s'. option 'http-restrict-req-hdr-names' expects 'preserve', 'reject' or 'delete' option.", v)
+		}
+		if len(rest) > 1 {
+			return fmt.Errorf("'option' cannot handle unexpected argument '%s'.", rest[1].Value)
+		}
+		return nil
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", name, rest[0].Value)
+	}
+	return nil
 }
 
 func findOption(name string) *proxyOption {
@@ -648,6 +741,13 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	o := findOption(name)
 	if o == nil {
+		names := make([]string, len(proxyOptions))
+		for i := range proxyOptions {
+			names[i] = proxyOptions[i].name
+		}
+		if s := Suggest(name, names); s != "" {
+			return fmt.Errorf("unknown option '%s'; did you mean '%s' maybe ?", name, s)
+		}
 		return fmt.Errorf("unknown option '%s'.", name)
 	}
 	c.statusKey = "option " + name
@@ -674,6 +774,9 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	on := !c.neg
 	rest := a[1:]
+	if err := optionArgs(name, rest); err != nil {
+		return err
+	}
 	if (name == "httplog" || name == "tcplog" || name == "httpslog") && c.cur.kind == "defaults" && c.cur.logFmtHere != "" {
 		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
 			Msg: fmt.Sprintf("'option %s' overrides previous '%s' in 'defaults' section.", name, c.cur.logFmtHere)})
@@ -721,7 +824,7 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 			case "if-none":
 				ff.IfNone = true
 			default:
-				return fmt.Errorf("'option forwardfor' only supports optional values 'except', 'header' and 'if-none'.")
+				return fmt.Errorf("'option forwardfor' only supports optional values: 'except', 'header' and 'if-none'.")
 			}
 		}
 		p.Forwardfor = ff
@@ -747,7 +850,7 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 				ot.Header = rest[i+1].Value
 				i++
 			default:
-				return fmt.Errorf("'option originalto' only supports optional values 'except' and 'header'.")
+				return fmt.Errorf("'option originalto' only supports optional values: 'except' and 'header'.")
 			}
 		}
 		p.Originalto = ot
@@ -816,6 +919,14 @@ func parseNet(s string) (netip.Prefix, error) {
 
 func decodeProxyLog(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if len(a) > 0 && a[0].Value == "global" {
+		if len(a) > 1 {
+			// HAProxy reads "log global <more>" as a log target whose
+			// address is "global": the facility is checked first.
+			if !logFacilities[a[1].Value] {
+				return fmt.Errorf("log : unknown log facility '%s'", a[1].Value)
+			}
+			return fmt.Errorf("log : invalid address: 'global' in 'global'")
+		}
 		c.cur.logGlobal = true
 		return nil
 	}
@@ -898,7 +1009,11 @@ func decodeCookie(c *hctx, d *parser.Directive, a []parser.Word) error {
 
 func captureHeader(request bool) hdecode {
 	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
-		if !c.needCap(d, capFE, "capture") {
+		what := "capture request"
+		if !request {
+			what = "capture response"
+		}
+		if !c.notInDefaults(d, what) || !c.needCap(d, capFE, "capture") {
 			return nil
 		}
 		if len(a) < 3 || a[1].Value != "len" {
@@ -961,7 +1076,7 @@ func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {
 		if !c.notInDefaults(d, "stats admin") {
 			return nil
 		}
-		_, cond, err := c.condition(d, a, "'stats admin' rule")
+		_, cond, err := c.condition(d, a, "a 'stats admin' rule")
 		if err != nil {
 			return err
 		}
@@ -1143,5 +1258,108 @@ func decodeHTTPError(c *hctx, d *parser.Directive, a []parser.Word) error {
 		c.cur.p.ErrorFiles = map[int][]byte{}
 	}
 	c.cur.p.ErrorFiles[code] = raw
+	return nil
+}
+
+// oneFormat decodes a format keyword taking exactly one argument.
+func oneFormat(name string) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if len(a) == 0 {
+			return fmt.Errorf("'%s' expects a format string as argument.", name)
+		}
+		if len(a) > 1 {
+			return fmt.Errorf("%s expects only one argument, don't forget to escape spaces!", name)
+		}
+		return nil
+	}
+}
+
+// decodePersistRule decodes force-persist / ignore-persist, which need a
+// condition (HAProxy refuses the rule without one).
+func decodePersistRule(what string) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if !c.notInDefaults(d, what) {
+			return nil
+		}
+		if len(a) == 0 || (a[0].Value != "if" && a[0].Value != "unless") {
+			return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", what)
+		}
+		_, _, err := c.condition(d, a, "a '"+what+"' rule")
+		return err
+	}
+}
+
+// retryOnKeywords are the failure types `retry-on` takes in HAProxy 2.6.
+var retryOnKeywords = map[string]bool{
+	"none": true, "conn-failure": true, "empty-response": true, "junk-response": true,
+	"response-timeout": true, "0rtt-rejected": true, "all-retryable-errors": true,
+	"401": true, "403": true, "404": true, "408": true, "425": true,
+	"500": true, "501": true, "502": true, "503": true, "504": true,
+}
+
+func decodeRetryOn(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if c.cur.p.Cap&capBE == 0 {
+		return fmt.Errorf("'retry-on' only available in backend or listen section")
+	}
+	if len(a) == 0 {
+		return fmt.Errorf("'retry-on' needs at least one keyword to specify when to retry")
+	}
+	for _, w := range a {
+		if !retryOnKeywords[w.Value] {
+			return fmt.Errorf("'retry-on': unknown keyword '%s'", w.Value)
+		}
+		if w.Value == "none" && len(a) > 1 {
+			return fmt.Errorf("'retry-on' 'none' keyworld only usable alone")
+		}
+	}
+	return nil
+}
+
+// decodeCompression checks `compression algo|type|offload` as HAProxy 2.6
+// does (responses are not compressed: the row's status says so).
+func decodeCompression(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'")
+	}
+	switch a[0].Value {
+	case "algo":
+		if len(a) < 2 {
+			return fmt.Errorf("'compression' expects <algorithm>.")
+		}
+		for _, w := range a[1:] {
+			switch w.Value {
+			case "identity", "gzip", "deflate", "raw-deflate":
+			default:
+				return fmt.Errorf("'compression' : '%s' is not a supported algorithm.", w.Value)
+			}
+		}
+	case "type", "offload":
+	default:
+		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'")
+	}
+	return nil
+}
+
+// decodeSource checks `source <addr>[:<port>] [usesrc …] [interface …]`.
+func decodeSource(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'source' expects <addr>[:<port>] as argument.")
+	}
+	for i := 1; i < len(a); i++ {
+		switch a[i].Value {
+		case "usesrc":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'usesrc' expects <addr>[:<port>], 'client', or 'clientip' as argument.")
+			}
+			i++
+		case "interface":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'interface' expects an interface name.")
+			}
+			i++
+		default:
+			return fmt.Errorf("'source' only supports optional keywords 'interface' and 'usesrc'.")
+		}
+	}
 	return nil
 }

@@ -363,15 +363,23 @@ func decodeUseBackend(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if c.cur.kind == "defaults" {
 		return fmt.Errorf("'use_backend' not allowed in 'defaults' section.")
 	}
-	if !c.needCap(d, capFE, "use_backend") {
-		return nil
-	}
+	// In a backend HAProxy warns that the rule is ignored, yet still reads
+	// it: a bad condition is an error there too.
+	ignored := !c.needCap(d, capFE, "use_backend")
 	if len(a) == 0 {
 		return fmt.Errorf("'use_backend' requires a backend name.")
 	}
-	_, cond, err := c.conditionAt(d, a[1:], "switching rule", ctxFeSetBck)
+	before, cond, err := c.conditionAt(d, a[1:], "switching rule", ctxFeSetBck)
 	if err != nil {
 		return err
+	}
+	if len(before) > 0 {
+		// Never an unconditional rule: words that are not a condition
+		// ("use_backend b2 junk", "use_backend b2 global if FALSE").
+		return fmt.Errorf("unexpected keyword '%s' after switching rule, only 'if' and 'unless' are allowed.", before[0].Value)
+	}
+	if ignored {
+		return nil
 	}
 	c.cur.sawUseBackend = true
 	c.misplaced(d, stageUseBackend, "use_backend")
@@ -518,6 +526,9 @@ func decodeHTTPRule(kind string) hdecode {
 }
 
 func decodeRedirect(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.notInDefaults(d, "redirect") {
+		return nil
+	}
 	if !c.needCap(d, capFE, "redirect") && c.cur.p.Cap&capBE == 0 {
 		return nil
 	}

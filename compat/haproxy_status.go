@@ -116,7 +116,6 @@ var haproxyProxyStatus = map[string]struct {
 	"option contstats":                    {Ignored, "not applied"},
 	"option disable-h2-upgrade":           {Supported, ""},
 	"option dontlog-normal":               {Ignored, "normal connections are logged"},
-	"option forwarded":                    {Ignored, "the Forwarded header is not added"},
 	"option h1-case-adjust-bogus-client":  {Ignored, "header case is preserved as received"},
 	"option h1-case-adjust-bogus-server":  {Ignored, "header case is preserved as received"},
 	"option http-buffer-request":          {Ignored, "the body is not waited for"},

@@ -138,7 +138,10 @@ func ParseCondition(words []Word) (*Condition, error) {
 		return nil, errors.New("condition must start with 'if' or 'unless'")
 	}
 	if len(words) == 1 {
-		return nil, fmt.Errorf("missing condition after '%s'", words[0].Value)
+		// HAProxy 2.6 takes "if" or "unless" with nothing after it: a
+		// condition without terms, never true ("if") or always true
+		// ("unless"), which is what an empty Or evaluates to.
+		return &Condition{Pos: words[0].Pos, Unless: words[0].Value == "unless"}, nil
 	}
 	depth := 0
 	for _, w := range words[1:] {

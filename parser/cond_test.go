@@ -55,7 +55,10 @@ func TestParseCondition(t *testing.T) {
 		{"double neg", "if !!a", "if a", ""},
 		{"anon", "if { path_beg /a /b } !{ src 10.0.0.0/8 }", "if {path_beg /a /b}&!{src 10.0.0.0/8}", ""},
 		{"anon with or word", "if { hdr(x) or } || b", "if {hdr(x) or} | b", ""},
-		{"missing cond", "if", "", "missing condition after 'if'"},
+		// HAProxy 2.6 accepts an empty condition: never true after "if",
+		// always after "unless".
+		{"empty if", "if", "if ", ""},
+		{"empty unless", "unless", "unless ", ""},
 		{"unclosed brace", "if { path /", "", "missing closing '}' in condition"},
 		{"stray close", "if a }", "", "unexpected '}' in condition"},
 		{"leading or", "if || a", "", "unexpected '||' in condition"},

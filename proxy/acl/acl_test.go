@@ -230,6 +230,10 @@ func TestConditions(t *testing.T) {
 		{"unless", cond(true, []proxy.CondTerm{{ACL: isAPI}}), "GET /other", true},
 		{"builtin HEAD is METH_GET", cond(false, []proxy.CondTerm{{ACL: isGet}}), "HEAD /", true},
 		{"multi-line acl ORs", cond(false, []proxy.CondTerm{{ACL: two}}), "GET /b", true},
+		// `use_backend b2 if` / `unless` with nothing after: HAProxy 2.6
+		// accepts them, never / always true.
+		{"empty if", cond(false), "GET /", false},
+		{"empty unless", cond(true), "GET /", true},
 	}
 	cp := acl.NewCompiler(opts)
 	for _, tc := range tests {
