@@ -43,6 +43,17 @@ type checkState struct {
 	from       *checkState // the defaults section's state, for option tcp-check
 }
 
+// dropRuleset forgets a section's ruleset after a rule it could not
+// parse, as HAProxy frees it (free_tcpcheck_ruleset): the next rule of
+// the section starts a new, empty one (the configuration is refused
+// anyway; this decides which later errors are reported).
+func (cs *checkState) dropRuleset(rs **checkRuleset) {
+	if cs.list == *rs {
+		cs.list = nil
+	}
+	*rs = nil
+}
+
 // inherit is what a proxy takes from its defaults section.
 func (cs *checkState) inherit() *checkState {
 	if cs == nil {
@@ -353,7 +364,7 @@ func decodeTCPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case act == "connect":
 		err = c.checkConnect(&r, "tcp-check", a[1:], rs)
 	case act == "send" || act == "send-binary" || act == "send-lf" || act == "send-binary-lf":
-		err = checkSend(&r, a)
+		err = c.checkSend(&r, a)
 	case act == "expect":
 		err = c.checkExpect(&r, "tcp-check", a[1:], false)
 	case act == "comment":
@@ -361,9 +372,10 @@ func decodeTCPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case isVarAction(act):
 		err = checkVarAction(&r, "tcp-check", a)
 	default:
-		return fmt.Errorf("'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '%s'", act)
+		err = fmt.Errorf("'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '%s'", act)
 	}
 	if err != nil {
+		cs.dropRuleset(&cs.tcp)
 		return err
 	}
 	rs.rules = append(rs.rules, r)
@@ -412,7 +424,7 @@ func decodeHTTPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case act == "connect":
 		err = c.checkConnect(&r, "http-check", a[1:], rs)
 	case act == "send":
-		err = checkSendHTTP(&r, a[1:])
+		err = c.checkSendHTTP(&r, a[1:])
 	case act == "expect":
 		err = c.checkExpect(&r, "http-check", a[1:], true)
 	case act == "comment":
@@ -420,14 +432,19 @@ func decodeHTTPCheck(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case isVarAction(act):
 		err = checkVarAction(&r, "http-check", a)
 	default:
-		return fmt.Errorf("'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '%s'", act)
+		err = fmt.Errorf("'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '%s'", act)
 	}
 	if err != nil {
+		cs.dropRuleset(&cs.http)
 		return err
 	}
 	if cs.typ == proxy.CheckHTTP {
 		cs.list, cs.unusedHTTP = rs, false
-		return c.addHTTPRule(cs, r)
+		if err := c.addHTTPRule(cs, r); err != nil {
+			cs.dropRuleset(&cs.http)
+			return err
+		}
+		return nil
 	}
 	cs.unusedHTTP = true
 	rs.rules = append(rs.rules, r)
@@ -477,15 +494,7 @@ func checkVarAction(r *proxy.CheckRule, kw string, a []parser.Word) error {
 		if len(a) < 2 || a[1].Value == "" {
 			return fmt.Errorf("'%s %s' : '%s' : missing fetch method.", kw, act, name)
 		}
-		r.Expr = a[1].Value
-		if name == "set-var-fmt" {
-			// A format is a string whose %[expr] parts are samples: keep
-			// the simple case of one expression.
-			r.Expr = strings.TrimSuffix(strings.TrimPrefix(a[1].Value, "%["), "]")
-			if r.Expr == a[1].Value {
-				r.Expr = "str(" + a[1].Value + ")"
-			}
-		}
+		r.Expr, r.Fmt = a[1].Value, name == "set-var-fmt"
 	}
 	return nil
 }
@@ -607,8 +616,12 @@ func leadingUint(s string) (int, int) {
 	return n, i
 }
 
+// lfError is parse_logformat_string's verdict on a check's log-format
+// string: HAProxy's message without its final dot, "" when it parses.
+func (c *hctx) lfError(s string) string { return strings.TrimSuffix(c.checkLogFormat(s), ".") }
+
 // checkSend is parse_tcpcheck_send.
-func checkSend(r *proxy.CheckRule, a []parser.Word) error {
+func (c *hctx) checkSend(r *proxy.CheckRule, a []parser.Word) error {
 	act := a[0].Value
 	pre := "'tcp-check " + act + "' : "
 	r.Action = proxy.CheckSend
@@ -637,6 +650,11 @@ func checkSend(r *proxy.CheckRule, a []parser.Word) error {
 			return fmt.Errorf("%s'%s' invalid binary string (%s).\n.", pre, r.Data, err)
 		}
 	}
+	if r.LF {
+		if msg := c.lfError(r.Data); msg != "" {
+			return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, r.Data, msg)
+		}
+	}
 	return nil
 }
 
@@ -655,7 +673,7 @@ func hexCheck(s string) error {
 }
 
 // checkSendHTTP is parse_tcpcheck_send_http.
-func checkSendHTTP(r *proxy.CheckRule, a []parser.Word) error {
+func (c *hctx) checkSendHTTP(r *proxy.CheckRule, a []parser.Word) error {
 	pre := "'http-check send' : "
 	r.Action = proxy.CheckSendHTTP
 	hostSeen := ""
@@ -704,6 +722,23 @@ func checkSendHTTP(r *proxy.CheckRule, a []parser.Word) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	// the log-format parts are compiled once the line is read: uri, each
+	// header value, then the body
+	if r.URILF && r.URI != "" {
+		if msg := c.lfError(r.URI); msg != "" {
+			return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, r.URI, msg)
+		}
+	}
+	for _, h := range r.Headers {
+		if msg := c.lfError(h[1]); msg != "" {
+			return fmt.Errorf("%s%s.", pre, msg)
+		}
+	}
+	if r.BodyLF && r.HasBody {
+		if msg := c.lfError(r.Body); msg != "" {
+			return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, r.Body, msg)
 		}
 	}
 	return nil
@@ -813,6 +848,15 @@ func (c *hctx) checkExpect(r *proxy.CheckRule, kw string, a []parser.Word, http 
 			e.OnError, err = optArg(&i, w, "a string", inPattern)
 		case "status-code":
 			e.StatusCode, err = optArg(&i, w, "an expression", inPattern)
+			if err == nil {
+				if msg := strings.TrimSuffix(c.checkSample(e.StatusCode, e.StatusCode), "."); msg != "" {
+					// sample_parse_expr's own text, without the log-format prefix
+					if _, m, ok := strings.Cut(msg, "> : "); ok {
+						msg = m
+					}
+					return fmt.Errorf("%serror detected while parsing status-code expression : %s.", pre, msg)
+				}
+			}
 		case "ok-status":
 			v, err = optArg(&i, w, "a string", inPattern)
 			if err == nil {
@@ -850,9 +894,21 @@ func (c *hctx) checkExpect(r *proxy.CheckRule, kw string, a []parser.Word, http 
 			return err
 		}
 	}
+	for _, m := range []string{e.OnSuccess, e.OnError} {
+		if m == "" {
+			continue
+		}
+		if msg := c.lfError(m); msg != "" {
+			return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, m, msg)
+		}
+	}
 	switch e.Type {
 	case "":
 		return fmt.Errorf("%spattern not found.", pre)
+	case "string-lf", "binary-lf":
+		if msg := c.lfError(e.Pattern); msg != "" {
+			return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, e.Pattern, msg)
+		}
 	case "status":
 		if err := statusCodes(e.Pattern); err != nil {
 			return fmt.Errorf("%s%v.", pre, err)
@@ -866,10 +922,20 @@ func (c *hctx) checkExpect(r *proxy.CheckRule, kw string, a []parser.Word, http 
 			return fmt.Errorf("%sregex '%s' is invalid (%v).", pre, e.Pattern, err)
 		}
 	case "hdr":
-		for _, m := range []struct{ how, pat string }{{e.NameMatch, e.Name}, {e.ValueMatch, e.Value}} {
-			if m.how == "reg" {
+		for _, m := range []struct {
+			how, pat string
+			lf, use  bool
+		}{{e.NameMatch, e.Name, e.NameLF, true}, {e.ValueMatch, e.Value, e.ValueLF, e.HasValue}} {
+			switch {
+			case !m.use:
+			case m.how == "reg":
 				if _, err := regexp.Compile(m.pat); err != nil {
 					return fmt.Errorf("%sregex '%s' is invalid (%v).", pre, m.pat, err)
+				}
+			case m.lf:
+				if msg := c.lfError(m.pat); msg != "" {
+					// HAProxy names the header name pattern for both
+					return fmt.Errorf("%s'%s' invalid log-format string (%s).\n.", pre, e.Name, msg)
 				}
 			}
 		}

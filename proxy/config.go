@@ -462,7 +462,8 @@ type CheckRule struct {
 
 	// set-var / unset-var
 	Var  string // "check.x"
-	Expr string // set-var's sample expression
+	Expr string // set-var's sample expression (set-var-fmt's format)
+	Fmt  bool   // set-var-fmt: Expr is a log-format string
 }
 
 // CheckMatch is an expect rule: `[min-recv N] [!] TYPE PATTERN` and its

@@ -112,7 +112,7 @@ func statusOf(t *testing.T, sock, srv string) string {
 
 // TestChecksGoOnAfterMaintenance is the defect of issue 8 §4: after
 // `disable server`, one request and `enable server`, checks must resume
-// (HAProxy restarts them at once), so that a server that then dies is
+// (on their schedule, as HAProxy), so that a server that then dies is
 // marked DOWN within its fall checks and clients are not sent to it.
 func TestChecksGoOnAfterMaintenance(t *testing.T) {
 	s1, s2 := newCheckedOrigin(t, "s1"), newCheckedOrigin(t, "s2")

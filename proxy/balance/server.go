@@ -22,10 +22,15 @@ const (
 	AdminForcedMaint Admin = 1 << iota // `disable server` / `set server … state maint`
 	AdminCfgMaint                      // `disabled` on the server line
 	AdminForcedDrain                   // `set server … state drain`
+	AdminInheritedMaint                // maintenance of the tracked server (IMAINT)
+	AdminInheritedDrain                // drain of the tracked server (IDRAIN)
 )
 
-// AdminMaint is any maintenance flag.
-const AdminMaint = AdminForcedMaint | AdminCfgMaint
+// AdminMaint is any maintenance flag, AdminDrain any drain flag.
+const (
+	AdminMaint = AdminForcedMaint | AdminCfgMaint | AdminInheritedMaint
+	AdminDrain = AdminForcedDrain | AdminInheritedDrain
+)
 
 // ServerConfig is what the balancer needs from a `server` line.
 type ServerConfig struct {
@@ -160,7 +165,7 @@ func (s *Server) Index() int { return s.idx }
 func (s *Server) Backend() *Backend { return s.b }
 
 func usable(st State, adm Admin, ew int) bool {
-	if ew == 0 || adm&(AdminMaint|AdminForcedDrain) != 0 {
+	if ew == 0 || adm&(AdminMaint|AdminDrain) != 0 {
 		return false
 	}
 	return st == StateStarting || st == StateRunning
@@ -235,7 +240,7 @@ func statusString(s *Server) string {
 	switch {
 	case s.curAdmin&AdminMaint != 0:
 		return "MAINT"
-	case s.curAdmin&AdminForcedDrain != 0:
+	case s.curAdmin&AdminDrain != 0:
 		return "DRAIN"
 	}
 	c := s.chk

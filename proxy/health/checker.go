@@ -75,6 +75,23 @@ type ServerConfig struct {
 	// runtime API would (with its messages); it is called without the
 	// checks' lock, and calls AdminChanged.
 	SetAdmin func(word string)
+	// Inherit sets or clears the maintenance (maint) or drain inherited
+	// from the tracked server via ("be/srv"), with HAProxy's messages and
+	// on to this server's own trackers (srv_set_admin_flag with IMAINT,
+	// IDRAIN). Called without the checks' lock.
+	Inherit func(maint, on bool, via string)
+}
+
+// Trackers are the servers tracking this one, in the order HAProxy tells
+// them (the last declared first).
+func (sc *ServerChecks) Trackers() []*ServerChecks { return sc.trackers }
+
+// InheritAdmin passes the tracked server's maintenance or drain change
+// to this tracker (see ServerConfig.Inherit).
+func (sc *ServerChecks) InheritAdmin(maint, on bool, via string) {
+	if sc.cfg.Inherit != nil {
+		sc.cfg.Inherit(maint, on, via)
+	}
 }
 
 // Check is one running check of a server: HAProxy's struct check.
@@ -227,15 +244,15 @@ func (c *Check) getInter() time.Duration {
 
 // apply is set_server_check_status followed by the check_notify_*
 // decision, for one finished run. An agent's answer is applied in
-// HAProxy's order (tcpcheck_agent_expect_reply): the health word sets the
-// health check's health, then the administrative state, the weight and
-// maxconn change, then the agent's own status is written.
+// HAProxy's order (tcpcheck_agent_expect_reply): the administrative
+// state, the weight and maxconn change, then the agent's own status is
+// written. The health word moves the agent's health only: HAProxy
+// 2.6.12 leaves the health check's counter alone (an agent saying "down"
+// beside passing checks, or "up" beside failing ones, changes nothing in
+// the health check's srv_check_health; recorded in agent.case).
 func (c *Check) apply(r Result, reply *AgentReply) {
 	sc := c.sc
 	if reply != nil {
-		sc.mu.Lock()
-		sc.agentHealth(reply)
-		sc.mu.Unlock()
 		if a := strings.ToLower(reply.Admin); a != "" && sc.cfg.SetAdmin != nil {
 			sc.cfg.SetAdmin(a)
 		}
@@ -435,7 +452,7 @@ func (sc *ServerChecks) setStopped(w Why) {
 	if st.Admin&balance.AdminMaint != 0 || st.State == balance.StateStopped {
 		return
 	}
-	wasStopping := st.State == balance.StateStopping || st.Admin&balance.AdminForcedDrain != 0
+	wasStopping := st.State == balance.StateStopping || st.Admin&balance.AdminDrain != 0
 	t := sc.srv.SetState(balance.StateStopped)
 	sc.changed()
 	sev := SevAlert
@@ -539,20 +556,6 @@ func (c *Check) kick() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
-	}
-}
-
-// agentHealth applies an agent's health word to the health check.
-func (sc *ServerChecks) agentHealth(a *AgentReply) {
-	switch strings.ToLower(a.Health) {
-	case "up":
-		if sc.check != nil {
-			sc.check.health = sc.check.cfg.Rise + sc.check.cfg.Fall - 1
-		}
-	case "down", "stopped", "fail":
-		if sc.check != nil {
-			sc.check.health = 0
-		}
 	}
 }
 
@@ -875,7 +878,9 @@ func (s *Set) Link() error {
 			return fmt.Errorf("unable to find required server '%s/%s' for tracking", be, sc.cfg.TrackServer)
 		}
 		sc.track = t
-		t.trackers = append(t.trackers, sc)
+		// HAProxy links a tracker at the head of the list: the last
+		// declared is told first
+		t.trackers = append([]*ServerChecks{sc}, t.trackers...)
 	}
 	return nil
 }

@@ -206,7 +206,9 @@ func (r *run) main() {
 				continue
 			}
 		case actSetVar:
-			if v, ok := ru.expr.Eval(&r.actx); ok {
+			if ru.fmt != nil {
+				r.actx.Vars.Set(ru.varName, acl.Value{Kind: acl.KStr, B: ru.fmt.Append(nil, &r.entry)})
+			} else if v, ok := ru.expr.Eval(&r.actx); ok {
 				r.actx.Vars.Set(ru.varName, v)
 			}
 		case actUnsetVar:
@@ -458,7 +460,10 @@ func (r *run) recv(ru *rule) evalRet {
 				return evalStop
 			}
 		}
-		if n == 0 && len(r.in) == 0 {
+		if n == 0 && len(r.in) == 0 && r.rs.Proto != ProtoHTTP {
+			// HTTP checks let the expect rule see the empty, ended
+			// response: HAProxy reports L7RSP without the "empty
+			// response" text there (recorded in http.case).
 			return r.emptyResponse(ru)
 		}
 	}

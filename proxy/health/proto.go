@@ -93,7 +93,9 @@ func smtpRuleset(rs *Ruleset, hello string) *Ruleset {
 	}
 	greet, _ := compileRegex("^[0-9]{3}[ \r]")
 	ok, _ := compileRegex("^2[0-9]{2}[ \r]")
-	helo, _ := compileRegex("^2[0-9]{2}[- \r]")
+	// the whole (maybe multi-line) answer to HELO/EHLO, waited for
+	helo, _ := compileRegex("^(2[0-9]{2}-[^\r]*\r\n)*2[0-9]{2}[ \r]")
+	quit, _ := compileRegex("^2[0-9]{2}[- \r]")
 	return rs.with(ProtoSMTP,
 		&rule{kind: actConnect, index: 0, def: true, linger: true},
 		&rule{kind: actExpect, index: 1, exp: expStringRegex, re: greet, minRecv: 4,
@@ -101,7 +103,11 @@ func smtpRuleset(rs *Ruleset, hello string) *Ruleset {
 		&rule{kind: actExpect, index: 2, exp: expStringRegex, re: ok, minRecv: 4,
 			errStatus: StatusL7Sts, onErrorFn: firstLine(4, true), statusFn: payloadCode},
 		&rule{kind: actSend, index: 3, data: []byte(hello + "\r\n")},
-		&rule{kind: actExpect, index: 4, exp: expStringRegex, re: helo, minRecv: 4,
+		&rule{kind: actExpect, index: 4, exp: expStringRegex, re: helo, minRecv: -1,
+			errStatus: StatusL7Sts, onErrorFn: firstLine(4, true), statusFn: payloadCode},
+		// HAProxy 2.6.12 ends the dialogue (smtp.case, captured)
+		&rule{kind: actSend, index: 5, data: []byte("QUIT\r\n")},
+		&rule{kind: actExpect, index: 6, exp: expStringRegex, re: quit, minRecv: 4,
 			errStatus: StatusL7Sts, onErrorFn: firstLine(4, true), onSuccessFn: firstLine(4, true), statusFn: payloadCode},
 	)
 }

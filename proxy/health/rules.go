@@ -368,7 +368,9 @@ func compileRule(cr *proxy.CheckRule, proto Proto, o *acl.Options) (*rule, error
 		err = compileExpect(ru, &cr.Expect, proto, lf, o)
 	case proxy.CheckSetVar:
 		ru.kind, ru.varName = actSetVar, cr.Var
-		if ru.expr, err = acl.ParseExpr(cr.Expr, o); err != nil {
+		if cr.Fmt {
+			ru.fmt, err = lf(cr.Expr)
+		} else if ru.expr, err = acl.ParseExpr(cr.Expr, o); err != nil {
 			err = fmt.Errorf("'set-var(%s)' : %v", strings.TrimPrefix(cr.Var, "check."), err)
 		}
 	case proxy.CheckUnsetVar:

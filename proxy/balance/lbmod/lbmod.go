@@ -250,7 +250,7 @@ func (p *Picker) Status(i int) proxy.ServerStatus {
 	switch {
 	case adm&balance.AdminMaint != 0:
 		return proxy.SrvMaint
-	case adm&balance.AdminForcedDrain != 0:
+	case adm&balance.AdminDrain != 0:
 		return proxy.SrvDrain
 	case st == balance.StateStopped:
 		return proxy.SrvDown
@@ -263,23 +263,48 @@ func (p *Picker) Status(i int) proxy.ServerStatus {
 // SetAdmin implements proxy.ServerStates with HAProxy's semantics and
 // messages: maint sets forced maintenance and clears drain, drain sets
 // drain and leaves maintenance, ready clears both. Entering maintenance
-// pauses the server's checks; leaving it resumes them with the server up
-// and checked at once.
+// pauses the server's checks; leaving it resumes them with the server up.
+// The change then reaches the servers tracking this one, as inherited
+// maintenance or drain (srv_set_admin_flag, srv_clr_admin_flag).
 func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
+	steps := p.setAdmin(i, a)
+	p.propagate(i, steps)
+}
+
+// inheritStep is one change a server passes to its trackers.
+type inheritStep struct{ maint, on bool }
+
+func (p *Picker) setAdmin(i int, a proxy.AdminAction) []inheritStep {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	st0, adm0 := s.Current()
-	wasMaint, wasDrain := adm0&balance.AdminMaint != 0, adm0&balance.AdminForcedDrain != 0
+	wasMaint, wasDrain := adm0&balance.AdminMaint != 0, adm0&balance.AdminDrain != 0
+	// a `disabled` server (configuration maintenance) is enabled as a
+	// forced one
+	forcedMaint := adm0&(balance.AdminForcedMaint|balance.AdminCfgMaint) != 0
+	forcedDrain := adm0&balance.AdminForcedDrain != 0
+	// HAProxy passes a flag on only when the server had no other flag of
+	// the same kind (forced or inherited).
+	var steps []inheritStep
 	var t balance.Transition
 	switch a {
 	case proxy.AdminMaint:
-		if wasMaint {
-			return
+		if forcedMaint {
+			return nil
+		}
+		t = s.SetAdmin(balance.AdminForcedMaint, true)
+		if !wasMaint {
+			steps = append(steps, inheritStep{true, true})
 		}
 		s.SetAdmin(balance.AdminForcedDrain, false)
-		t = s.SetAdmin(balance.AdminForcedMaint, true)
+		if forcedDrain && adm0&balance.AdminInheritedDrain == 0 {
+			steps = append(steps, inheritStep{false, false})
+		}
+		if wasMaint {
+			return steps // already in (inherited) maintenance: no message
+		}
 		if sc := p.checks[i]; sc != nil {
 			sc.AdminChanged() // checks pause, health 0
 		}
@@ -292,16 +317,19 @@ func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 			p.sink(event(name, s.Name, bk, taking, "is going DOWN for maintenance. %s", left(t)))
 		}
 	case proxy.AdminDrain:
-		if wasDrain && !wasMaint {
-			return
+		if forcedDrain && !forcedMaint {
+			return nil
 		}
 		t = s.SetAdmin(balance.AdminForcedDrain, true)
-		if wasMaint {
-			p.leaveMaint(i)
-			st, _ := s.Current()
-			p.sink(event(name, s.Name, bk, false, "is %s/DRAIN (leaving forced maintenance).", upOrDown(st)))
-			p.sink(event(name, s.Name, bk, false, "remains in forced drain mode."))
-			return
+		if !wasDrain {
+			steps = append(steps, inheritStep{false, true})
+		}
+		if forcedMaint {
+			steps = append(steps, p.leaveForcedMaint(i)...)
+			return steps
+		}
+		if wasMaint || wasDrain {
+			return steps
 		}
 		// The tail of a server that is down reads as one that left.
 		if st0 == balance.StateStopped {
@@ -310,37 +338,178 @@ func (p *Picker) SetAdmin(i int, a proxy.AdminAction) {
 			p.sink(event(name, s.Name, bk, false, "enters drain state. %s", online(t)))
 		}
 	case proxy.AdminReady:
-		switch {
-		case wasMaint:
+		if forcedDrain {
 			s.SetAdmin(balance.AdminForcedDrain, false)
-			p.leaveMaint(i)
-			st, _ := s.Current()
-			p.sink(event(name, s.Name, bk, false, "is %s/READY (leaving forced maintenance).", upOrDown(st)))
-		case wasDrain:
-			s.SetAdmin(balance.AdminForcedDrain, false)
-			st, _ := s.Current()
-			p.sink(event(name, s.Name, bk, false, "is %s (leaving forced drain).", upOrDown(st)))
+			if adm0&balance.AdminInheritedDrain == 0 {
+				steps = append(steps, inheritStep{false, false})
+			}
+			if !forcedMaint && !wasMaint {
+				st, _ := s.Current()
+				if adm0&balance.AdminInheritedDrain != 0 {
+					p.sink(event(name, s.Name, bk, false, "is leaving forced drain but remains in drain mode%s.", p.via(i)))
+				} else {
+					p.sink(event(name, s.Name, bk, false, "is %s (leaving forced drain).", upOrDown(st)))
+				}
+			}
 		}
-		return
+		if forcedMaint {
+			steps = append(steps, p.leaveForcedMaint(i)...)
+		}
+		return steps
 	}
 	if t.BackendDown {
 		p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
 	}
+	return steps
 }
 
-// leaveMaint clears maintenance. As HAProxy, a server leaving it is up
-// (unless it tracks a DOWN server or its agent is down): a checked one
-// starts at health rise and is checked at once, an unchecked one is
-// simply running.
+// via is " via be/srv" naming the server i tracks ("" when none).
+func (p *Picker) via(i int) string {
+	if s := p.pb.Proxy.Servers[i]; s.TrackServer != "" {
+		be := s.TrackBackend
+		if be == "" {
+			be = p.pb.Proxy.Name
+		}
+		return " via " + be + "/" + s.TrackServer
+	}
+	return ""
+}
+
+// leaveForcedMaint clears forced maintenance with HAProxy's messages:
+// the server leaves maintenance unless it inherits it.
+func (p *Picker) leaveForcedMaint(i int) []inheritStep {
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	s.SetAdmin(balance.AdminForcedMaint|balance.AdminCfgMaint, false)
+	if _, adm := s.Current(); adm&balance.AdminMaint != 0 {
+		p.sink(event(name, s.Name, bk, false, "is leaving forced maintenance but remains in maintenance%s.", p.via(i)))
+		return nil
+	}
+	p.leaveMaint(i)
+	p.leftMaintMessages(i, "forced ")
+	return []inheritStep{{true, false}}
+}
+
+// leftMaintMessages are the lines of a server that left maintenance:
+// its state, and whether it stays drained.
+func (p *Picker) leftMaintMessages(i int, forced string) {
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	st, adm := s.Current()
+	ready := "READY"
+	if adm&balance.AdminDrain != 0 {
+		ready = "DRAIN"
+	}
+	p.sink(event(name, s.Name, bk, false, "is %s/%s (leaving %smaintenance).", upOrDown(st), ready, forced))
+	switch {
+	case adm&balance.AdminForcedDrain != 0:
+		p.sink(event(name, s.Name, bk, false, "remains in forced drain mode."))
+	case adm&balance.AdminDrain != 0:
+		p.sink(event(name, s.Name, bk, false, "is leaving forced drain but remains in drain mode%s.", p.via(i)))
+	}
+}
+
+// leaveMaint clears maintenance once no maintenance flag is left. As
+// HAProxy, a server leaving it is up (unless it tracks a DOWN server or
+// its agent is down): a checked one starts at health rise, an unchecked
+// one is simply running.
 func (p *Picker) leaveMaint(i int) {
 	s := p.srvs[i]
-	s.SetAdmin(balance.AdminMaint, false)
 	sc := p.checks[i]
 	if sc != nil {
 		sc.AdminChanged()
 	}
-	if st, _ := s.Current(); st == balance.StateStopped && (sc == nil || sc.MayRun()) {
+	if st, adm := s.Current(); adm&balance.AdminMaint == 0 && st == balance.StateStopped && (sc == nil || sc.MayRun()) {
 		s.SetState(balance.StateRunning)
+	}
+}
+
+// inherit sets or clears server i's maintenance or drain inherited from
+// the server it tracks (via), with HAProxy's messages, and passes it on.
+func (p *Picker) inherit(i int, maint, on bool, via string) {
+	if p.inheritLocked(i, maint, on, via) {
+		p.propagate(i, []inheritStep{{maint, on}})
+	}
+}
+
+func (p *Picker) inheritLocked(i int, maint, on bool, via string) (pass bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	st0, adm0 := s.Current()
+	flag, kind := balance.AdminInheritedDrain, balance.AdminDrain
+	if maint {
+		flag, kind = balance.AdminInheritedMaint, balance.AdminMaint
+	}
+	if (adm0&flag != 0) == on {
+		return false
+	}
+	t := s.SetAdmin(flag, on)
+	_, adm := s.Current()
+	inMaint := adm0&balance.AdminMaint != 0
+	switch {
+	case maint && on:
+		if adm0&kind != 0 {
+			return false // already in maintenance: silent, not passed on
+		}
+		if sc := p.checks[i]; sc != nil {
+			sc.AdminChanged()
+		}
+		if st0 == balance.StateStopped {
+			p.sink(event(name, s.Name, bk, false, "was DOWN and now enters maintenance via %s.", via))
+		} else {
+			taking := adm0&balance.AdminDrain == 0 && st0 != balance.StateStopping
+			p.sink(event(name, s.Name, bk, taking, "is going DOWN for maintenance via %s. %s", via, left(t)))
+		}
+	case maint:
+		if adm&kind != 0 {
+			p.sink(event(name, s.Name, bk, false, "remains in forced maintenance."))
+			return false
+		}
+		p.leaveMaint(i)
+		p.leftMaintMessages(i, "")
+		return true
+	case on:
+		if adm0&kind != 0 {
+			return false
+		}
+		if !inMaint {
+			if st0 == balance.StateStopped {
+				p.sink(event(name, s.Name, bk, false, "enters drain state via %s. %s", via, left(t)))
+			} else {
+				p.sink(event(name, s.Name, bk, false, "enters drain state via %s. %s", via, online(t)))
+			}
+		}
+	default:
+		if adm&kind != 0 {
+			if !inMaint {
+				p.sink(event(name, s.Name, bk, false, "remains in forced drain mode."))
+			}
+			return false
+		}
+		if !inMaint {
+			st, _ := s.Current()
+			p.sink(event(name, s.Name, bk, false, "is %s (leaving forced drain).", upOrDown(st)))
+		}
+	}
+	if t.BackendDown {
+		p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+	}
+	return true
+}
+
+// propagate passes server i's changes to its trackers, depth first.
+func (p *Picker) propagate(i int, steps []inheritStep) {
+	sc := p.checks[i]
+	if sc == nil || len(steps) == 0 {
+		return
+	}
+	via := p.pb.Proxy.Name + "/" + p.srvs[i].Name
+	for _, st := range steps {
+		for _, tr := range sc.Trackers() {
+			tr.InheritAdmin(st.maint, st.on, via)
+		}
 	}
 }
 
@@ -431,6 +600,7 @@ func (p *Picker) Checks(g *proxy.Global, set *health.Set, sink health.Sink) erro
 				p.SetAdmin(idx, proxy.AdminReady)
 			}
 		}
+		cfg.Inherit = func(maint, on bool, via string) { p.inherit(idx, maint, on, via) }
 		sc := health.New(cfg, p.srvs[i], sink)
 		p.checks[i] = sc
 		set.Add(sc)
