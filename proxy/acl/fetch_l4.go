@@ -40,6 +40,15 @@ func l4Fetches() []*fetchDef {
 			}
 			return Value{Kind: KStr, B: strBytes(tx.Bind.Name)}, true
 		})},
+		// With accept-proxy a connection without a PROXY header is
+		// refused, so every accepted one received it.
+		{name: "fc_rcvd_proxy", out: KBool, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || tx.Bind == nil {
+				return Value{}, false
+			}
+			return boolVal(tx.Bind.AcceptProxy), true
+		})},
 		// halo's client connections speak HTTP/1 on the wire.
 		{name: "fc_http_major", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			if c.T.Method() == nil {

@@ -23,6 +23,10 @@ const (
 type clientHello struct {
 	sni  []byte // host_name of the server_name extension, nil without
 	alpn []byte // the ALPN extension's protocol_name_list, nil without
+	// ecExt: the supported_groups (elliptic curves) extension is there;
+	// ticket: 0 no session_ticket extension, 1 an empty one, 2 a ticket.
+	ecExt  bool
+	ticket int64
 }
 
 func be16(b []byte) int { return int(b[0])<<8 | int(b[1]) }
@@ -117,6 +121,13 @@ func walkHello(b []byte) (clientHello, helloResult) {
 					h.sni = list[3 : 3+nl]
 				}
 				list = list[3+nl:]
+			}
+		case 10: // supported_groups, formerly elliptic_curves (RFC 4492)
+			h.ecExt = true
+		case 35: // session_ticket (RFC 5077)
+			h.ticket = 1
+			if l > 0 {
+				h.ticket = 2
 			}
 		case 16: // ALPN: protocol_name_list<2>
 			if len(body) < 2 || be16(body) != len(body)-2 {
@@ -242,6 +253,62 @@ func payloadFetches() []*fetchDef {
 			}
 			return Value{Kind: KStr, B: h.sni}, true
 		}},
+		{name: "req.ssl_ver", aliases: []string{"req_ssl_ver"}, out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.payload()
+			v, r := sslVersion(b, 0)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			return intVal(v), r == helloOK
+		})},
+		{name: "req.ssl_ec_ext", out: KBool, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.payload()
+			h, r := parseHello(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			return boolVal(h.ecExt), r == helloOK
+		})},
+		{name: "req.ssl_st_ext", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.payload()
+			h, r := parseHello(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			return intVal(h.ticket), r == helloOK
+		})},
+		// payload_lv(offset,length[,offset2]): a block whose size is the
+		// big-endian integer of length bytes at offset, starting after it,
+		// at offset2, or at +/-offset2 from there.
+		{name: "req.payload_lv", aliases: []string{"payload_lv"}, out: KBin, minArgs: 2, maxArgs: 3, compile: payloadLVArgs, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.payload()
+			off, n := int(f.num), int(f.num2)
+			if off+n > len(b) {
+				c.payloadMiss(final)
+				return Value{}, false
+			}
+			size := 0
+			for _, ch := range b[off : off+n] {
+				size = size<<8 | int(ch)
+			}
+			start := off + n
+			if f.ref != nil {
+				rel := f.ref.([2]int)
+				if rel[1] != 0 {
+					start += rel[0]
+				} else {
+					start = rel[0]
+				}
+			}
+			if size == 0 || start < 0 || size > 1<<20 {
+				return Value{}, false
+			}
+			if start+size > len(b) {
+				c.payloadMiss(final)
+				return Value{}, false
+			}
+			return Value{Kind: KBin, B: b[start : start+size]}, true
+		})},
 		// req.ssl_alpn gives each protocol the client offers in ACL mode (any
 		// may match), the first one as a sample.
 		{name: "req.ssl_alpn", out: KStr, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
@@ -288,6 +355,91 @@ func headSize(c *Ctx) int {
 		n += len(b)
 	}
 	return n
+}
+
+// sslVersion is req.ssl_ver: the version the client's hello asks for,
+// major << 16 | minor (TLS 1.2 is 0x30003), from an SSLv3+ record or an
+// SSLv2-compatible hello, once the whole message is there (HAProxy's
+// smp_fetch_req_ssl_ver).
+func sslVersion(b []byte, bufsize int) (int64, helloResult) {
+	if len(b) == 0 {
+		return 0, helloShort
+	}
+	var version int64
+	var msgLen int
+	d := b
+	if (d[0] >= 0x14 && d[0] <= 0x17) || d[0] == 0xff {
+		if len(d) < 11 {
+			return 0, helloShort
+		}
+		version = int64(d[1])<<16 | int64(d[2])
+		msgLen = be16(d[3:])
+		if version < 0x30000 || msgLen < 6 || msgLen > 1<<14+2048 {
+			return 0, helloNot
+		}
+		d = d[5:]
+		version = int64(d[4])<<16 | int64(d[5]) // the hello's, not the record's
+	} else {
+		var rlen, plen int
+		if d[0]&0x80 != 0 {
+			if len(d) < 3 {
+				return 0, helloShort
+			}
+			rlen = int(d[0]&0x7f)<<8 | int(d[1])
+			d = d[2:]
+		} else {
+			if len(d) < 4 {
+				return 0, helloShort
+			}
+			rlen, plen = int(d[0]&0x3f)<<8|int(d[1]), int(d[2])
+			d = d[3:]
+		}
+		if d[0] != 0x01 {
+			return 0, helloNot
+		}
+		d = d[1:]
+		if len(d) < 8 {
+			return 0, helloShort
+		}
+		version = int64(d[0])<<16 | int64(d[1])
+		cilen, silen, chlen := be16(d[2:]), be16(d[4:]), be16(d[6:])
+		d = d[8:]
+		if cilen%3 != 0 || (silen != 0 && silen != 16) || chlen < 16 || chlen > 32 || rlen != 9+cilen+silen+chlen {
+			return 0, helloNot
+		}
+		msgLen = cilen + silen + chlen + plen
+	}
+	if bufsize > 0 && msgLen > bufsize-(len(b)-len(d)) {
+		msgLen = bufsize - (len(b) - len(d))
+	}
+	if len(d) < msgLen {
+		return 0, helloShort
+	}
+	return version, helloOK
+}
+
+// payloadLVArgs compiles (offset,length[,offset2]) of payload_lv.
+func payloadLVArgs(f *fetch, o *Options) error {
+	off, err1 := strconv.Atoi(f.args[0])
+	n, err2 := strconv.Atoi(f.args[1])
+	if err1 != nil || err2 != nil || off < 0 || n <= 0 || n > 4 {
+		return fmt.Errorf("invalid offset or length")
+	}
+	f.num, f.num2 = int64(off), int64(n)
+	if len(f.args) > 2 && f.args[2] != "" {
+		a := f.args[2]
+		rel := a[0] == '+' || a[0] == '-'
+		v, err := strconv.Atoi(a)
+		if err != nil {
+			return fmt.Errorf("invalid offset '%s'", a)
+		}
+		r := 0
+		if rel {
+			r = 1
+		}
+		f.ref = [2]int{v, r}
+	}
+	return nil
 }
 
 // payloadArgs compiles (offset,length) of req.payload.

@@ -190,3 +190,67 @@ func FuzzParseHello(f *testing.F) {
 		helloType(b)
 	})
 }
+
+// TestHelloVersionAndExtensions covers req.ssl_ver, req.ssl_ec_ext,
+// req.ssl_st_ext and payload_lv on a real crypto/tls ClientHello (a
+// TLS 1.2-compatible hello: version 3.3, supported_groups, no
+// session_ticket extension without a session cache) and on an
+// SSLv2-compatible hello.
+func TestHelloVersionAndExtensions(t *testing.T) {
+	hello := realHello(t, "a.example.com", nil)
+	v, r := sslVersion(hello, 0)
+	if r != helloOK || v != 0x30003 {
+		t.Errorf("req.ssl_ver = %#x (%d), want 0x30003", v, r)
+	}
+	if _, r := sslVersion(hello[:len(hello)-1], 0); r != helloShort {
+		t.Errorf("a cut hello: %d, want short", r)
+	}
+	h, r := parseHello(hello)
+	if r != helloOK || !h.ecExt || h.ticket != 0 {
+		t.Errorf("ec_ext %v ticket %d (%d)", h.ecExt, h.ticket, r)
+	}
+	// SSLv2-compatible client hello: 2-byte header, type 1, version 3.1,
+	// 3 cipher bytes, no session id, 16 challenge bytes.
+	v2 := append([]byte{0x80, 9 + 3 + 16, 0x01, 0x03, 0x01, 0, 3, 0, 0, 0, 16, 0, 0, 0x2f}, make([]byte, 16)...)
+	if v, r := sslVersion(v2, 0); r != helloOK || v != 0x30001 {
+		t.Errorf("SSLv2 hello: %#x (%d)", v, r)
+	}
+	if _, r := sslVersion([]byte("GET / HTTP/1.1\r\n"), 0); r != helloNot {
+		t.Errorf("HTTP is not SSL: %d", r)
+	}
+	tests := []struct {
+		args []string
+		in   string
+		want string
+		ok   bool
+	}{
+		{[]string{"0", "1"}, "\x03abcd", "abc", true},
+		{[]string{"0", "2"}, "\x00\x02xyz", "xy", true},
+		{[]string{"1", "1", "+1"}, "_\x02_ab", "ab", true},
+		{[]string{"1", "1", "4"}, "_\x02__cd", "cd", true},
+		{[]string{"0", "1"}, "\x05ab", "", false},
+		{[]string{"0", "1"}, "\x00ab", "", false},
+	}
+	for _, tc := range tests {
+		f := &fetch{args: tc.args}
+		if err := payloadLVArgs(f, nil); err != nil {
+			t.Fatal(err)
+		}
+		c := &Ctx{T: &payloadView{b: []byte(tc.in)}}
+		st := 0
+		f.def = &fetchDef{}
+		got, ok := payloadFetches()[findFetch(payloadFetches(), "req.payload_lv")].fn(c, f, &st)
+		if ok != tc.ok || string(got.B) != tc.want {
+			t.Errorf("payload_lv(%v) on %q = %q %v, want %q %v", tc.args, tc.in, got.B, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func findFetch(defs []*fetchDef, name string) int {
+	for i, d := range defs {
+		if d.name == name {
+			return i
+		}
+	}
+	return -1
+}
