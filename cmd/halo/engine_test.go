@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,5 +425,83 @@ backend be2
 		if got := strings.Join([]string{f[2], f[3], f[5], f[6], f[9], f[10]}, " "); got != tc.want {
 			t.Errorf("%q:\n got  %s\n want %s (haproxy)\n%s", strings.SplitN(tc.req, "\r", 2)[0], got, tc.want, l)
 		}
+	}
+}
+
+// SIGHUP makes halo dump the server states as HAProxy does: a warning
+// announcing it, then each proxy's lines, also sent to its log targets.
+func TestSIGHUPDumpsServerStates(t *testing.T) {
+	logAddr, lines := logSink(t)
+	rt := runEngine(t, fmt.Sprintf(`
+defaults
+  mode http
+  log %s format raw local0
+  timeout client 1s
+  timeout server 1s
+  timeout connect 1s
+backend be
+  server s1 %s
+`, logAddr, freeAddr(t)))
+	var out strings.Builder
+	dumpServerStates(&out, rt)
+	if !strings.Contains(out.String(), ") : SIGHUP received, dumping servers states.\n") ||
+		!strings.Contains(out.String(), ") : SIGHUP: Server be/s1 is UP. Conn: 0 act, 0 pend, 0 tot.\n") {
+		t.Errorf("stderr:\n%s", out.String())
+	}
+	for _, want := range []string{"SIGHUP received, dumping servers states for proxy be.", "SIGHUP: Server be/s1 is UP. Conn: 0 act, 0 pend, 0 tot."} {
+		select {
+		case l := <-lines:
+			if !strings.HasSuffix(l, want) {
+				t.Errorf("log %q, want %q", l, want)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no log line %q", want)
+		}
+	}
+}
+
+// TestMasterNotifiesSystemd: under systemd (-Ws, NOTIFY_SOCKET) the master
+// reports READY=1 once its worker listens and STOPPING=1 when told to stop,
+// as HAProxy's master does.
+func TestMasterNotifiesSystemd(t *testing.T) {
+	dir := t.TempDir()
+	sockPath := filepath.Join(dir, "notify")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cfg := filepath.Join(dir, "h.cfg")
+	conf := fmt.Sprintf("defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 2s\n  timeout server 2s\nlisten fe\n  bind %s\n  server s1 %s\n", freeAddr(t), freeAddr(t))
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(os.Args[0], "-test.run=^TestHelperHAProxy$")
+	c.Env = append(os.Environ(), envHAProxyHelper+"="+strings.Join([]string{"-Ws", "-f", cfg}, "\x1f"), "NOTIFY_SOCKET="+sockPath)
+	var out strings.Builder
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}()
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 256)
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := nc.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v\n%s", err, out.String())
+		}
+		return string(buf[:n])
+	}
+	if got := next(); !strings.HasPrefix(got, "READY=1\nMAINPID=") {
+		t.Fatalf("first notification %q", got)
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	if got := next(); got != "STOPPING=1" {
+		t.Fatalf("on SIGTERM: %q, want STOPPING=1", got)
 	}
 }

@@ -26,7 +26,7 @@ type workerProc struct {
 // the old ones (SO_REUSEPORT lets both generations listen during the
 // handover). SIGTERM/SIGINT stop the workers hard, SIGUSR1 softly; the
 // master exits when its current worker is gone. With NOTIFY_SOCKET set
-// (systemd Type=notify, -Ws) it reports READY=1 / RELOADING=1.
+// (systemd Type=notify, -Ws) it reports READY=1 / RELOADING=1 / STOPPING=1.
 func runMaster(o proxyRunOpts) int {
 	if o.PidFile != "" {
 		_ = os.WriteFile(o.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
@@ -69,9 +69,11 @@ func runMaster(o proxyRunOpts) int {
 				sdNotify("READY=1")
 			case syscall.SIGUSR1:
 				stopping = true
+				sdNotify("STOPPING=1") // as HAProxy's master, before the workers go
 				signalAll(cur, old, syscall.SIGUSR1)
 			default:
 				stopping = true
+				sdNotify("STOPPING=1")
 				signalAll(cur, old, syscall.SIGTERM)
 			}
 		case <-cur.done:

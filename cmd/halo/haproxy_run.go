@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/logging"
+	"halo/proxy/stats"
 )
 
 // proxyRunOpts is what HAProxy's command line says about running (not
@@ -113,8 +116,10 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 				if d := cfg.Global.HardStopAfter; d > 0 && hardAfter == nil {
 					hardAfter = time.After(d)
 				}
-			case syscall.SIGHUP, syscall.SIGUSR2:
-				// HAProxy dumps server states on SIGHUP; reload needs -W.
+			case syscall.SIGHUP:
+				dumpServerStates(os.Stderr, rt)
+			case syscall.SIGUSR2:
+				// Reload needs -W (the master re-executes workers).
 			default:
 				rt.HardStop()
 			}
@@ -163,3 +168,30 @@ func daemonizeProxy(o proxyRunOpts) int {
 func proxyAlert(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), fmt.Sprintf(format, args...))
 }
+
+// dumpServerStates is HAProxy's answer to SIGHUP: every proxy's servers
+// and connection counts as warnings on stderr, and each proxy's part to
+// its own log targets (syslog notice).
+func dumpServerStates(w io.Writer, rt *proxy.Runtime) {
+	warn := func(msg string) { fmt.Fprintf(w, "[WARNING]  (%d) : %s\n", os.Getpid(), msg) }
+	warn("SIGHUP received, dumping servers states.")
+	for _, d := range stats.SIGHUPDump(rt) {
+		for _, l := range d.Lines {
+			warn(l)
+		}
+		if len(d.Proxy.Logs) == 0 {
+			continue
+		}
+		lg, err := logging.Open(d.Proxy.Logs, rt.Cfg.Global.LogTag)
+		if err != nil {
+			continue
+		}
+		lg.Send(syslogNotice, []byte("SIGHUP received, dumping servers states for proxy "+d.Proxy.Name+"."))
+		for _, l := range d.Lines {
+			lg.Send(syslogNotice, []byte(l))
+		}
+		lg.Close()
+	}
+}
+
+const syslogNotice = 5

@@ -1,6 +1,7 @@
 package stats_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -364,5 +365,41 @@ func TestServerStateColumns(t *testing.T) {
 		if sv == "BACKEND" && r.Get("act") != "1" {
 			t.Errorf("BACKEND act %q, haproxy 1 (only s5 takes traffic)", r.Get("act"))
 		}
+	}
+}
+
+// On SIGHUP HAProxy 2.6.12 dumped these lines on this box for a frontend
+// and a backend whose s1 is drained, s2 down, s3 up, s4 `disabled`, s5
+// up (its internal GLOBAL and <HTTPCLIENT> proxies aside).
+func TestSIGHUPDump(t *testing.T) {
+	ip := netip.MustParseAddr("127.0.0.1")
+	var srvs []*proxy.Server
+	for i := 1; i <= 5; i++ {
+		srvs = append(srvs, &proxy.Server{Name: fmt.Sprint("s", i), ID: i, Addr: ip, Port: 13011, Weight: 1, Resolved: true, Disabled: i == 4})
+	}
+	be := &proxy.Proxy{Name: "be", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: srvs}
+	fe := &proxy.Proxy{Name: "fe", Cap: proxy.CapFE, Mode: proxy.ModeHTTP, DefaultBackend: be}
+	rt, err := proxy.New(&proxy.Config{Proxies: []*proxy.Proxy{fe, be}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := rt.Backends[0].Servers
+	ss[0].SetAdmin(proxy.AdminDrain)
+	ss[1].SetHealth(proxy.SrvDown)
+	var got []string
+	for _, d := range stats.SIGHUPDump(rt) {
+		got = append(got, d.Lines...)
+	}
+	want := []string{
+		"SIGHUP: Proxy fe has no servers. Conn: act(FE+BE): 0+0, 0 pend (0 unass), tot(FE+BE): 0+0.",
+		"SIGHUP: Server be/s1 is UP. Conn: 0 act, 0 pend, 0 tot.",
+		"SIGHUP: Server be/s2 is DOWN. Conn: 0 act, 0 pend, 0 tot.",
+		"SIGHUP: Server be/s3 is UP. Conn: 0 act, 0 pend, 0 tot.",
+		"SIGHUP: Server be/s4 is DOWN. Conn: 0 act, 0 pend, 0 tot.",
+		"SIGHUP: Server be/s5 is UP. Conn: 0 act, 0 pend, 0 tot.",
+		"SIGHUP: Proxy be has 2 active servers and 0 backup servers available. Conn: act(FE+BE): 0+0, 0 pend (0 unass), tot(FE+BE): 0+0.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant (haproxy)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
