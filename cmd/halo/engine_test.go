@@ -478,22 +478,31 @@ func TestMasterNotifiesSystemd(t *testing.T) {
 	}
 	c := exec.Command(os.Args[0], "-test.run=^TestHelperHAProxy$")
 	c.Env = append(os.Environ(), envHAProxyHelper+"="+strings.Join([]string{"-Ws", "-f", cfg}, "\x1f"), "NOTIFY_SOCKET="+sockPath)
-	var out strings.Builder
-	c.Stdout, c.Stderr = &out, &out
+	// A file, not a pipe: a worker outliving its master must not block Wait.
+	logf, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	c.Stdout, c.Stderr = logf, logf
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // master and worker, killed together at the end
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
 	defer func() {
-		_ = c.Process.Kill()
-		_ = c.Wait()
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-exited
 	}()
+	out := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
 	next := func() string {
 		t.Helper()
 		buf := make([]byte, 256)
 		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 		n, err := nc.Read(buf)
 		if err != nil {
-			t.Fatalf("no notification: %v\n%s", err, out.String())
+			t.Fatalf("no notification: %v\n%s", err, out())
 		}
 		return string(buf[:n])
 	}
@@ -503,5 +512,11 @@ func TestMasterNotifiesSystemd(t *testing.T) {
 	_ = c.Process.Signal(syscall.SIGTERM)
 	if got := next(); got != "STOPPING=1" {
 		t.Fatalf("on SIGTERM: %q, want STOPPING=1", got)
+	}
+	select {
+	case <-exited:
+		exited <- nil // for the deferred cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the master did not stop:\n%s", out())
 	}
 }
