@@ -130,6 +130,7 @@ type hctx struct {
 	stateFile       string              // global server-state-file
 	sslServerVerify string              // global ssl-server-verify
 	ssl             sslGlobals          // global ssl-default-* (haproxy_ssl.go)
+	stick           *stickState         // stick tables and peers (haproxy_stick.go)
 }
 
 type resolveResult struct {
@@ -295,6 +296,11 @@ func (c *hctx) section(d *parser.Directive) {
 			return
 		}
 		table = userlistTable
+	case "peers":
+		if !c.openPeers(d) {
+			return
+		}
+		table = peersTable
 	case "http-errors":
 		if len(d.Args) == 0 {
 			c.rep.Alertf(d.Pos, "missing name for http-errors section.")

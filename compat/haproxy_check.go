@@ -120,9 +120,10 @@ func (c *hctx) postCheck() {
 		c.httpOnly(st)
 		c.serverTLS(st)
 	}
-	// A peers section must name this process (-L, default the host name).
-	local, ok := c.opt.Env.Lookup("HAPROXY_LOCALPEER")
-	if !ok || local == "" {
+	// A peers section must name this process (-L, localpeer, default
+	// the host name).
+	local := c.localPeer()
+	if local == "" {
 		local, _ = os.Hostname()
 	}
 	for _, name := range sortedKeys(c.peers) {
@@ -136,6 +137,7 @@ func (c *hctx) postCheck() {
 			c.rep.Warnf(nopos, "Removing incomplete section 'peers %s' (no peer named '%s').", name, local)
 		}
 	}
+	c.checkStick()
 	if c.rep.Fatal() {
 		return
 	}

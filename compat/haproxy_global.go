@@ -144,6 +144,7 @@ func buildGlobalTable() *Table[*hctx] {
 		row("tune.maxrewrite", intArg("tune.maxrewrite", func(c *hctx) *int { return &c.cfg.Global.TuneMaxrewrite })),
 		row("set-var", decodeGlobalSetVar(false)),
 		row("set-var-fmt", decodeGlobalSetVar(true)),
+		row("localpeer", decodeLocalPeer),
 		row("hard-stop-after", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'hard-stop-after' expects <time> as argument.")
@@ -247,7 +248,7 @@ func buildGlobalTable() *Table[*hctx] {
 		"ulimit-n", "maxconnrate", "maxsessrate", "maxsslrate", "maxcomprate", "maxpipes",
 		"maxzlibmem", "maxcompcpuusage", "maxsslconn", "fd-hard-limit", "description", "node",
 		"unix-bind", "server-state-base", "server-state-file", "log-tag", "spread-checks",
-		"max-spread-checks", "cpu-map", "setenv", "presetenv", "unsetenv", "localpeer", "anonkey",
+		"max-spread-checks", "cpu-map", "setenv", "presetenv", "unsetenv", "anonkey",
 		"cluster-secret", "default-path", "grace", "close-spread-time", "h1-case-adjust",
 		"h1-case-adjust-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
 		"httpclient.ssl.ca-file", "httpclient.ssl.verify", "lua-prepend-path", "mworker-max-reloads",

@@ -279,22 +279,8 @@ func buildProxyTable() *Table[*hctx] {
 			return nil
 		}),
 		row("declare capture", accept(3, "'declare capture' expects 'request' or 'response', 'len' and a length.")),
-		row("stick-table", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			if len(a) < 2 || a[0].Value != "type" {
-				return fmt.Errorf("stick-table: missing type.")
-			}
-			return nil
-		}),
-		row("stick", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			if !c.notInDefaults(d, "stick") || !c.needCap(d, capBE, "stick") {
-				return nil
-			}
-			if len(a) < 2 {
-				return fmt.Errorf("'stick' expects 'match', 'on', 'store-request' or 'store-response' and a pattern.")
-			}
-			_, _, err := c.condition(d, a[2:], "'stick' rule")
-			return err
-		}),
+		row("stick-table", decodeStickTable),
+		row("stick", decodeStick),
 		row("force-persist", decodePersistRule("force-persist")),
 		row("ignore-persist", decodePersistRule("ignore-persist")),
 		row("persist rdp-cookie", noArg),
@@ -868,6 +854,8 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		}
 	case "redispatch":
 		p.Redispatch = on
+	case "persist":
+		p.Persist = on
 	case "allbackups":
 		p.AllBackups = on
 	case "httpchk", "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check", "external-check":

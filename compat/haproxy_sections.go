@@ -91,7 +91,6 @@ var otherSectionStatus = map[string]struct {
 	status Status
 	note   string
 }{
-	"peers":       {Ignored, "stick-table replication between peers is not implemented; tables stay local"},
 	"resolvers":   {Partial, "servers are resolved once at start-up (libc); runtime DNS re-resolution is not implemented"},
 	"mailers":     {Ignored, "email alerts are not sent"},
 	"cache":       {Ignored, "the HTTP cache is not implemented; responses are not cached"},
@@ -103,7 +102,6 @@ var otherSectionStatus = map[string]struct {
 
 // otherSectionKeywords are the keywords haproxy 2.6 accepts in each.
 var otherSectionKeywords = map[string][]string{
-	"peers":       {"peer", "bind", "server", "table", "disabled", "enabled", "enable", "default-bind", "default-server", "log", "shards"},
 	"resolvers":   {"nameserver", "parse-resolv-conf", "accepted_payload_size", "hold", "resolve_retries", "timeout"},
 	"mailers":     {"mailer", "timeout"},
 	"cache":       {"total-max-size", "max-object-size", "max-age", "process-vary", "max-secondary-entries"},

@@ -236,11 +236,11 @@ func TestSendProxyVersions(t *testing.T) {
 }
 
 func TestFindings(t *testing.T) {
-	_, rep := load(t, "global\n    ulimit-n 4096\n    maxconn 5\nbackend b\n    stick-table type ip size 1m\n")
+	_, rep := load(t, "global\n    ulimit-n 4096\n    maxconn 5\nbackend b\n    persist rdp-cookie\n")
 	if rep.Summary.Ignored != 2 || rep.Summary.Supported < 2 {
 		t.Fatalf("summary %+v", rep.Summary)
 	}
-	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "ulimit-n" || rep.Findings[1].Keyword != "stick-table" {
+	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "ulimit-n" || rep.Findings[1].Keyword != "persist rdp-cookie" {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
 }

@@ -5,6 +5,8 @@ package proxy
 import (
 	"net/netip"
 	"time"
+
+	"halo/proxy/stick"
 )
 
 // Config is everything `halo haproxy` runs: the global section and every
@@ -17,6 +19,10 @@ type Config struct {
 	// to the full raw HTTP response to send.
 	HTTPErrors map[string]map[int][]byte
 	Userlists  map[string]*Userlist
+	// Tables holds every stick table (proxies' and peers sections'), in
+	// configuration order; Peers the peers sections (config_stick.go).
+	Tables []*stick.Spec
+	Peers  []*PeersSection
 }
 
 // Global is the `global` section.
@@ -205,6 +211,11 @@ type Proxy struct {
 	// LogHealthChecks is `option log-health-checks`: every check result
 	// that changes the health counter or the status is logged.
 	LogHealthChecks bool
+	// Table is the proxy's own stick-table (nil: none); StickRules its
+	// stick match/on/store rules; Persist is `option persist`.
+	Table      *stick.Spec
+	StickRules []*StickRule
+	Persist    bool
 }
 
 // Bind is one `bind` line, one per address after port ranges are expanded.

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"halo/proxy"
+	"halo/proxy/stick"
 )
 
 // Options carries what compiling needs from the rest of the configuration.
@@ -28,6 +29,10 @@ type Options struct {
 	Userlists map[string]*proxy.Userlist
 	// ReadFile reads -f pattern files and map files (default os.ReadFile).
 	ReadFile func(path string) ([]byte, error)
+	// Tables are the runtime's stick tables (table arguments of sc_*,
+	// src_*, table_* resolve to them); nil when only checking, when the
+	// names are checked against Config.Tables.
+	Tables *stick.Set
 }
 
 func (o *Options) readFile(p string) ([]byte, error) {
@@ -141,27 +146,8 @@ func strBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// stickFetch reports stick-table counter fetches (sc_*, scN_*, src_*
-// except src_port and src_is_local, table_*). Stick tables are not
-// implemented: the configuration loader reports ACLs on them as never
-// matching, and so they behave.
-func stickFetch(name string) bool {
-	for _, p := range []string{"sc_", "sc0_", "sc1_", "sc2_", "src_", "table_"} {
-		if len(name) > len(p) && name[:len(p)] == p {
-			return true
-		}
-	}
-	return false
-}
-
 func newFetch(name string, args []string, o *Options, multi bool) (*fetch, error) {
 	d, err := o.registry().lookupFetch(name)
-	if err != nil && stickFetch(name) {
-		d, err = &fetchDef{name: name, out: KInt, maxArgs: 8, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-			*st = -1
-			return Value{}, false
-		}}, nil
-	}
 	if err != nil {
 		return nil, err
 	}

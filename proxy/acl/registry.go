@@ -38,6 +38,7 @@ func fetchTables() [][]*fetchDef {
 		sslFetches(),      // fetch_ssl.go: the client's TLS connection and SNI
 		sslCertFetches(),  // ssl.go: the TLS session and the client certificate
 		authFetches(),     // fetch_auth.go: http_auth and userlists
+		stickFetches(),    // fetch_stick.go: stick counters, src_*, table_cnt/avl
 	}
 }
 
@@ -53,6 +54,7 @@ func convTables() [][]*convDef {
 		proxyConvs(),  // conv_proxy.go: nbsrv, srv_queue
 		mapConvs(),    // map.go: map_* lookups
 		varConvs(),    // conv_var.go: set-var, unset-var
+		stickConvs(),  // fetch_stick.go: in_table, table_*
 	}
 }
 

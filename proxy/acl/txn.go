@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"halo/proxy"
+	"halo/proxy/stick"
 )
 
 // HeaderList is an ordered, case-preserving header block. Indices are
@@ -79,6 +80,9 @@ type Ctx struct {
 	// matched (last_rule_file, last_rule_line); "" and 0 before one.
 	LastRuleFile string
 	LastRuleLine int
+	// Stick is the stream's stick counters (sc_* fetches, track-sc and
+	// sc-* actions); nil when the runtime tracks none.
+	Stick *stick.Tracking
 
 	st      int       // fetch iteration state
 	scratch [4][]byte // converter buffers; see scratchBuf

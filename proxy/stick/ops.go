@@ -349,3 +349,38 @@ func (t *Table) Touch(r Ref) {
 	t.touchLocal(s, r.shard(), r.idx(), t.clock.Now())
 	s.mu.Unlock()
 }
+
+// IncConnCnt adds one to conn_cnt and returns it (src_updt_conn_cnt);
+// false when conn_cnt is not stored.
+func (t *Table) IncConnCnt(r Ref) (uint32, bool) {
+	if r == 0 {
+		return 0, false
+	}
+	s, rec := t.lockRef(r)
+	defer s.mu.Unlock()
+	w := t.data(rec, ConnCnt, 0)
+	if w == nil {
+		return 0, false
+	}
+	w[0]++
+	t.touchLocal(s, r.shard(), r.idx(), t.clock.Now())
+	return w[0], true
+}
+
+// Remaining is the time left before a referenced entry expires, in
+// milliseconds (0 for tables without expire).
+func (t *Table) Remaining(r Ref) uint32 {
+	if r == 0 || t.expire == 0 {
+		return 0
+	}
+	s, rec := t.lockRef(r)
+	defer s.mu.Unlock()
+	return tickRemain(t.clock.Now(), rec[hExp])
+}
+
+// AppendRawKey appends a referenced entry's stored key (key size bytes,
+// the significant part of a string) to dst.
+func (t *Table) AppendRawKey(dst []byte, r Ref) []byte {
+	k := t.keyOf(r)
+	return append(dst, k[:t.keyLen(k)]...)
+}
