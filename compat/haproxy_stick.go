@@ -333,6 +333,9 @@ func decodeStick(c *hctx, d *parser.Directive, a []parser.Word) error {
 		}
 	}
 	r.Cond = cond
+	if r.Store && c.cur.p.Mode == proxy.ModeTCP {
+		c.lower(Partial, "in mode tcp the server is stored when the connection ends, not once it is established")
+	}
 	c.cur.p.StickRules = append(c.cur.p.StickRules, r)
 	return nil
 }
@@ -647,8 +650,21 @@ func (c *hctx) checkStick() {
 			c.checkTrackTable(p, r.Action, r.Args)
 		}
 		for _, r := range p.StickRules {
-			if s.tables[r.Table] == nil {
+			td := s.tables[r.Table]
+			if td == nil {
 				c.bare(parser.SevAlert, parser.Pos{}, fmt.Sprintf("Proxy '%s': unable to find stick-table '%s'.", p.Name, r.Table))
+				continue
+			}
+			// a table stick rules use stores the server (HAProxy adds
+			// server_id and server_key to it)
+			for _, dt := range []stick.DataType{stick.ServerID, stick.ServerKey} {
+				has := false
+				for _, st := range td.spec.Store {
+					has = has || st.Type == dt
+				}
+				if !has {
+					td.spec.Store = append(td.spec.Store, stick.Store{Type: dt, N: 1})
+				}
 			}
 		}
 	}

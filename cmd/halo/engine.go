@@ -4,6 +4,7 @@ import (
 	"halo/proxy"
 	"halo/proxy/acl"
 	"halo/proxy/balance/lbmod"
+	"halo/proxy/peers"
 	"halo/proxy/rules"
 	"halo/proxy/stats"
 )
@@ -13,6 +14,8 @@ import (
 // the only place the engine is put together; each call returns fresh
 // modules (they keep per-runtime state).
 //
+//   - peers (proxy/peers): the stick tables and their replication; its
+//     Init runs first so the rules compile against the tables.
 //   - balance (proxy/balance/lbmod): each backend's picker (HAProxy's
 //     algorithms, maxconn queues), the servers' state and health checks.
 //   - l7 (proxy/rules): ACLs, tcp/http-request and -response rules,
@@ -24,16 +27,19 @@ import (
 // Request and Response hooks run in this order; for NewPicker the last
 // module that returns a picker wins.
 func haproxyEngine() []proxy.Module {
+	pm := peers.New()
 	lb := lbmod.New()
 	st := stats.NewHub(balanceChecks)
+	st.Tables = pm.Tables
 	l7 := rules.New()
+	l7.Tables = pm.Tables
 	l7.StatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
 		return st.Page(rt, px, cp)
 	}
 	l7.Service = func(rt *proxy.Runtime, name string) (rules.Service, error) {
 		return st.Service(rt, name)
 	}
-	return []proxy.Module{lb.Module(), l7.Module(), st.Module()}
+	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module()}
 }
 
 // balanceChecks reads a server's check state from the balance module

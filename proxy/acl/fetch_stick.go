@@ -138,10 +138,10 @@ const (
 type scRead uint8
 
 const (
-	readValue scRead = iota // a stored datum (rates over their period)
-	readKBytes              // bytes_*_cnt in kilobytes
-	readInc                 // inc_gpc*: increment, return the new value
-	readClr                 // clr_gpc*: clear, return the previous value
+	readValue  scRead = iota // a stored datum (rates over their period)
+	readKBytes               // bytes_*_cnt in kilobytes
+	readInc                  // inc_gpc*: increment, return the new value
+	readClr                  // clr_gpc*: clear, return the previous value
 	readTracked
 	readTrackers
 	readUpdtConn // src_updt_conn_cnt
@@ -548,4 +548,20 @@ func stickConvs() []*convDef {
 		&convDef{name: "table_idle", minArgs: 1, maxArgs: 2, out: KInt, compile: compileTable(false), fn: expiry(true)},
 	)
 	return out
+}
+
+// StickKey converts a sample to a key of table t (for track-sc and stick
+// rules); ok is false when the sample does not convert.
+func StickKey(c *Ctx, t *stick.Table, v Value) ([]byte, bool) { return stickKey(c, t, v) }
+
+// IntOf is a sample cast to an integer as HAProxy casts it (sc-set-gpt).
+func IntOf(v Value) (int64, bool) {
+	if v.Kind == KIP {
+		if !v.IP.Unmap().Is4() {
+			return 0, false
+		}
+		a := v.IP.Unmap().As4()
+		return int64(binary.BigEndian.Uint32(a[:])), true
+	}
+	return v.asInt()
 }

@@ -200,6 +200,7 @@ func actionTable() map[string]*actionDef {
 			return nil
 		}},
 	}
+	defs = append(defs, stickActions()...) // actions_stick.go
 	m := make(map[string]*actionDef, len(defs))
 	for _, d := range defs {
 		m[d.Name] = d

@@ -362,6 +362,8 @@ func (st *State) apply(r *Rule, response bool) {
 		st.capture(response, st.val, r.capLen)
 	case kSetStatus:
 		t.SetStatus(r.status, r.reason)
+	case kStick:
+		r.stk.exec(&st.Ctx, st.T.Status())
 	case kSetLogLevel:
 		st.LogLevel = r.status
 	}

@@ -12,7 +12,9 @@ import (
 
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/http1"
 	"halo/proxy/logging"
+	"halo/proxy/stick"
 	"halo/proxy/tlsconf"
 )
 
@@ -46,6 +48,7 @@ type compiled struct {
 	monitorURI  []byte
 	monitorFail []*acl.Cond
 	cookie      *Cookie
+	stick       []stickRule // stick match/on/store rules (persist_stick.go)
 	errPage     Errorer
 	stats       StatsPage
 	reqCaps     []capture
@@ -74,6 +77,9 @@ type L7 struct {
 	// converters, ACL keywords); nil builds acl.NewRegistry() at first
 	// use.
 	Registry *acl.Registry
+	// Tables returns the running stick tables (the peers module owns
+	// them); nil: the configuration has none.
+	Tables func() *stick.Set
 
 	rt       *proxy.Runtime
 	proc     *acl.ProcVars // proc.* variables, shared by every transaction
@@ -112,6 +118,17 @@ type txnState struct {
 	v      view
 	refs   []ServerRef
 	reqNum int64
+	// trk is the stream's stick counters (track-sc); resCounted says the
+	// response's status was counted on them.
+	trk        stick.Tracking
+	resCounted bool
+	// inHead and outHead are the HTX sizes of the request and response
+	// heads as received (stick_bytes.go); scratchMsg parses local replies.
+	inHead, outHead int64
+	scratchMsg      http1.Message
+	// stores are the keys stick rules record once a server answers.
+	stores  [maxStores]pendingStore
+	nstores int
 }
 
 func (l *L7) registry() *acl.Registry {
@@ -193,6 +210,9 @@ func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]
 		Runtime:   rt,
 		Userlists: cfg.Userlists,
 	}
+	if rt != nil && l.Tables != nil {
+		opts.Tables = l.Tables()
+	}
 	cp := acl.NewCompiler(opts)
 	if err := l.setProcVars(cfg, opts); err != nil {
 		return nil, err
@@ -238,7 +258,7 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	if c.httpRes, err = CompileHTTP(p.HTTPResponse, true, env); err != nil {
 		return nil, err
 	}
-	if c.tcpReq, err = compileTCP(p.TCPRequest, cp); err != nil {
+	if c.tcpReq, err = compileTCP(p.TCPRequest, env); err != nil {
 		return nil, err
 	}
 	for _, r := range p.Redirects {
@@ -293,6 +313,9 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	}
 	if p.Cap&proxy.CapBE != 0 {
 		c.cookie = NewCookie(p.Cookie)
+		if c.stick, err = compileStickRules(p, env); err != nil {
+			return nil, err
+		}
 	}
 	if p.UniqueIDFormat != "" && p.Cap&proxy.CapFE != 0 {
 		f, err := logging.Compile(p.UniqueIDFormat, logging.CtxLog, opts)
@@ -357,6 +380,11 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 	st.Reset(&st.v)
 	st.Ctx.Vars.Proc = l.proc
 	st.Ctx.Runtime = l.rt
+	st.trk = stick.Tracking{}
+	st.resCounted = false
+	st.inHead, st.outHead = 0, 0
+	st.nstores = 0
+	st.Ctx.Stick = &st.trk
 	tx.RuleState = st
 	return st
 }
@@ -405,6 +433,12 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 			l.useBackend(tx, c, st)
 		}
 		return proxy.Continue
+	}
+	if feStage {
+		// one more request for the counters tracked so far
+		// (http_wait_for_request: stream_inc_http_req_ctr)
+		st.trk.Count(stick.EvHTTPReq)
+		st.inHead = htxHeadSize(tx.Req, true)
 	}
 	if feStage {
 		for _, cap := range c.reqCaps {
@@ -462,6 +496,17 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 				// its maxconn and queue apply.
 				tx.Server = be.Servers[i]
 			}
+		}
+	}
+	// Stick rules come after cookie persistence (a cookie's server wins)
+	// and, like it, belong to the backend stage.
+	if len(c.stick) > 0 && (!feStage || l.effectiveBackend(tx, px) == px) {
+		be := tx.Backend
+		if be == nil {
+			be = l.rt.Backend(px)
+		}
+		if be != nil {
+			l.stickRequest(tx, be, c.stick, st)
 		}
 	}
 	return proxy.Continue
@@ -529,6 +574,8 @@ func (l *L7) outcome(tx *proxy.Txn, px *proxy.Proxy, st *txnState, r Result) (pr
 		if r.Deny {
 			l.countDenied(tx, px, false)
 			tx.Term = [2]byte{'P', 'R'}
+			// a denied request is an HTTP error of the client's
+			st.trk.Count(stick.EvHTTPErr)
 		} else {
 			tx.Term = [2]byte{'L', 'R'}
 		}
@@ -566,6 +613,18 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	st := l.state(tx)
 	st.v.bind(tx)
+	if !st.resCounted {
+		// the server's answer, once (http_wait_for_response): 4xx are the
+		// client's errors, 5xx but 501 and 505 the server's failures
+		st.resCounted = true
+		st.outHead = htxHeadSize(tx.Resp, false)
+		switch s := tx.Resp.Status; {
+		case s >= 400 && s < 500:
+			st.trk.Count(stick.EvHTTPErr)
+		case s >= 500 && s < 600 && s != 501 && s != 505:
+			st.trk.Count(stick.EvHTTPFail)
+		}
+	}
 	st.Ctx.Response = true // cookie() reads Set-Cookie now
 	r := Run(c.httpRes, &st.State, true, c.errPage)
 	st.Ctx.Response = false
@@ -581,6 +640,9 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	if c.cookie != nil && tx.Server != nil && tx.Backend != nil && tx.Backend.Proxy == px {
 		c.cookie.Response(st.v.ResHeaders(), tx.Server.Server.Cookie, &st.State)
+	}
+	if len(c.stick) > 0 && (tx.Backend == nil || tx.Backend.Proxy == px) {
+		l.stickResponse(tx, c.stick, st)
 	}
 	if tx.Frontend != nil && px == tx.Frontend.Proxy {
 		for _, cap := range c.resCaps {
@@ -619,6 +681,20 @@ func ms(d time.Duration) int64 {
 // Log renders and sends the frontend's log line, then recycles the state.
 func (l *L7) Log(tx *proxy.Txn) {
 	st, _ := tx.RuleState.(*txnState)
+	if st != nil && tx.Req == nil && st.nstores > 0 && tx.Backend != nil {
+		// mode tcp has no response hook: the keys of stick rules are
+		// stored with the server when the connection ends.
+		if c := l.px[tx.Backend.Proxy]; c != nil {
+			l.stickResponse(tx, c.stick, st)
+		}
+	}
+	if st != nil {
+		// the stream ends: its bytes count, its counters go
+		// (stream_process_counters, stream_store_counters)
+		st.trk.AddBytes(st.stickBytes(tx))
+		st.trk.Stream.Stop()
+		st.Ctx.Stick = nil
+	}
 	defer func() {
 		if st != nil {
 			tx.RuleState = nil

@@ -89,6 +89,7 @@ const (
 	kSilentDrop
 	kService
 	kSetLogLevel
+	kStick // track-sc, sc-inc-gpc, sc-set-gpt (actions_stick.go)
 )
 
 // Rule is one compiled http-request / http-response / redirect rule.
@@ -112,6 +113,7 @@ type Rule struct {
 	delM   string // del-header -m method
 	conds  acl.SetVarConds
 	svc    Service
+	stk    *stickAction
 }
 
 // Service is an HTTP service an `http-request use-service` rule hands the
@@ -167,6 +169,7 @@ type actionCtx struct {
 	param    string // what the parentheses held ("txn.x")
 	args     []string
 	response bool
+	http     bool // an http-request/-response rule (not tcp-request)
 	env      *Env
 }
 
@@ -190,10 +193,12 @@ func compileRule(hr *proxy.HTTPRule, response bool, env *Env) (*Rule, error) {
 	if env.Proxy != nil {
 		r.file = env.Proxy.File
 	}
-	a := &actionCtx{action: hr.Action, args: hr.Args, response: response, env: env}
+	a := &actionCtx{action: hr.Action, args: hr.Args, response: response, http: true, env: env}
 	name := hr.Action
 	if i := strings.IndexByte(name, '('); i >= 0 && strings.HasSuffix(name, ")") {
 		name, a.param = name[:i], name[i+1:len(name)-1]
+	} else if n, p, ok := splitTrack(name); ok {
+		name, a.param = n, p
 	}
 	if env.actions == nil {
 		env.actions = actionTable()

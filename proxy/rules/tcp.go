@@ -29,6 +29,7 @@ type tcpRule struct {
 	cond   *acl.Cond
 	// set is non-nil for a variable action, which runs and goes on.
 	set *Rule
+	stk *stickAction // a stick counter action (runs, then the next rule)
 }
 
 // compileTCP compiles the accept/reject/silent-drop tcp-request rules.
@@ -37,7 +38,8 @@ type tcpRule struct {
 // engine does not inspect) is skipped: accepting early only matters when a
 // later rule of the same stage rejects, and then the configuration is
 // refused rather than rejecting what HAProxy would accept.
-func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
+func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
+	cp := env.ACL
 	var out []tcpRule
 	skipped := map[string]error{}
 	for _, r := range list {
@@ -60,6 +62,15 @@ func compileTCP(list []*proxy.TCPRule, cp *acl.Compiler) ([]tcpRule, error) {
 				return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
 			}
 		default:
+			if r.Stage == "content" {
+				sr, err := compileTCPStick(r, env)
+				if err != nil {
+					return nil, err
+				}
+				if sr != nil {
+					out = append(out, *sr)
+				}
+			}
 			continue
 		}
 		if err, ok := skipped[r.Stage]; ok && r.Action != "accept" {
@@ -144,6 +155,12 @@ func runTCPPartial(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn, stages ...strin
 		}
 		if r.set != nil {
 			applyVar(r.set, ctx)
+			continue
+		}
+		if r.stk != nil {
+			if r.stk.exec(ctx, 0) && tx != nil {
+				return tcpNext, i // the key may still come
+			}
 			continue
 		}
 		if r.accept {

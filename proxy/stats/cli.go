@@ -70,6 +70,7 @@ func init() {
 		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
 		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
 	}
+	commands = append(commands, tableCommands()...) // table_cli.go
 }
 
 // Execute runs one command line (possibly several commands separated by

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/stick"
 )
 
 // Fields are the `show stat` CSV columns of HAProxy 2.6, in order.
@@ -108,6 +109,7 @@ type Stats struct {
 	Version string
 	Release string
 	m       *measures
+	tables  func() *stick.Set // stick tables (table_cli.go)
 }
 
 type stateMark struct {

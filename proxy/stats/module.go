@@ -7,6 +7,7 @@ import (
 
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/stick"
 )
 
 // Hub is the statistics module of one runtime: the Stats its stats pages,
@@ -14,6 +15,9 @@ import (
 // rates and timers. cmd/halo builds one per runtime with NewHub.
 type Hub struct {
 	checks CheckFunc
+	// Tables returns the running stick tables for the table commands
+	// (the peers module provides them; nil: none).
+	Tables func() *stick.Set
 
 	mu  sync.Mutex
 	sts *Stats
@@ -31,6 +35,7 @@ func (h *Hub) For(rt *proxy.Runtime) *Stats {
 	defer h.mu.Unlock()
 	if h.sts == nil || h.sts.rt != rt {
 		h.sts = New(rt, h.checks)
+		h.sts.tables = h.Tables
 	}
 	return h.sts
 }

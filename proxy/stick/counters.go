@@ -87,3 +87,13 @@ func (tk *Tracking) AddBytes(in, out uint64) {
 		}
 	}
 }
+
+// Track makes stream counter n designate key's entry in t unless counter
+// n is tracked already, by the stream or its session (a stream starts
+// with its session's counters); it reports whether it tracked.
+func (tk *Tracking) Track(n int, t *Table, key []byte) bool {
+	if tk.Get(n) != nil {
+		return false
+	}
+	return tk.Stream.Track(n, t, key)
+}

@@ -35,8 +35,8 @@ const (
 type Ref uint64
 
 func mkRef(shard int, idx uint32) Ref { return Ref(uint64(shard)<<32 | uint64(idx)) }
-func (r Ref) shard() int           { return int(r >> 32) }
-func (r Ref) idx() uint32          { return uint32(r) }
+func (r Ref) shard() int              { return int(r >> 32) }
+func (r Ref) idx() uint32             { return uint32(r) }
 
 // Table is one stick table. Its methods are safe for concurrent use.
 type Table struct {

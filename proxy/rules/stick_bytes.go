@@ -1,0 +1,103 @@
+package rules
+
+import (
+	"bytes"
+
+	"halo/proxy"
+	"halo/proxy/http1"
+)
+
+// HAProxy counts the bytes_in/bytes_out of tracked entries on the
+// channels, which in HTTP mode hold HTX messages rather than HTTP/1
+// text: a message counts a fixed 21 bytes for its start line and
+// end-of-headers blocks, the start line's three words, each header's name
+// and value (a Connection header left empty once its close and
+// keep-alive tokens are taken out is dropped) and the body's data
+// (recorded against HAProxy 2.6.12: a 27-byte "GET /x HTTP/1.1" with one
+// header counts 38).
+const htxMsgOverhead = 21
+
+// htxHeadSize is the HTX size of a parsed head (before body).
+func htxHeadSize(m *http1.Message, request bool) int64 {
+	n := int64(htxMsgOverhead) + 8 // "HTTP/1.x"
+	if request {
+		n += int64(len(m.Method) + len(m.URI))
+	} else {
+		n += 3 + int64(len(m.Reason))
+	}
+	for _, h := range m.Headers {
+		if bytes.EqualFold(h.Name, []byte("connection")) {
+			n += cleanConnLen(h.Value) + int64(len(h.Name))
+			if cleanConnLen(h.Value) == 0 {
+				n -= int64(len(h.Name))
+			}
+			continue
+		}
+		n += int64(len(h.Name) + len(h.Value))
+	}
+	return n
+}
+
+// cleanConnLen is the length of a Connection value without its close and
+// keep-alive tokens (h1_parse_connection_header with
+// H1_MF_CLEAN_CONN_HDR): the other tokens joined by ", ".
+func cleanConnLen(v []byte) int64 {
+	var n int64
+	for _, tok := range bytes.Split(v, []byte(",")) {
+		tok = bytes.TrimSpace(tok)
+		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
+			continue
+		}
+		if n > 0 {
+			n += 2
+		}
+		n += int64(len(tok))
+	}
+	return n
+}
+
+// wireHeadLen is the size of a response head as HTTP/1 text (status line,
+// headers, blank line), to tell a streamed body's bytes from the head's.
+func wireHeadLen(m *http1.Message) int64 {
+	n := int64(len("HTTP/1.1 200 ")+len(m.Reason)) + 2 + 2
+	for _, h := range m.Headers {
+		n += int64(len(h.Name)+len(h.Value)) + 4
+	}
+	return n
+}
+
+// replyHTXSize is the HTX size of a raw response halo answered itself
+// (deny, return, redirect, error pages).
+// m is scratch space.
+func replyHTXSize(m *http1.Message, raw []byte) int64 {
+	m.Reset()
+	if err := http1.ParseResponse(m, raw, len(raw)); err != nil {
+		return 0
+	}
+	return htxHeadSize(m, false) + int64(len(raw)-m.HeadLen)
+}
+
+// stickBytes returns what a finished stream counts as bytes in and out
+// for its stick counters: HTX sizes in mode http, the bytes themselves in
+// mode tcp.
+func (st *txnState) stickBytes(tx *proxy.Txn) (in, out uint64) {
+	bin, bout := max(tx.BytesIn, 0), max(tx.BytesOut, 0)
+	if tx.Req == nil {
+		return uint64(bin), uint64(bout)
+	}
+	in = uint64(st.inHead + max(bin-int64(tx.Req.HeadLen), 0))
+	switch {
+	case tx.Reply != nil:
+		out = uint64(replyHTXSize(&st.scratchMsg, tx.Reply))
+	case tx.Resp != nil && st.outHead > 0:
+		body := tx.Resp.ContentLength
+		if body < 0 || body > bout {
+			body = max(bout-wireHeadLen(tx.Resp), 0)
+		}
+		if string(tx.Req.Method) == "HEAD" || tx.Resp.Status == 204 || tx.Resp.Status == 304 {
+			body = 0
+		}
+		out = uint64(st.outHead + body)
+	}
+	return in, out
+}
