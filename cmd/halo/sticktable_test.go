@@ -249,13 +249,13 @@ func cliCommand(t *testing.T, sock, cmd string) string {
 func expandStickConfig(t *testing.T, cfg string) (string, string, string) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "stats.sock")
-	fe := freePort(t)
+	fe := stickPort(t)
 	r := strings.NewReplacer("${FE}", fe, "${SOCK}", sock,
 		"${BE1}", stickOrigin(t, "s1"), "${BE2}", stickOrigin(t, "s2"), "${BE3}", stickOrigin(t, "s3"))
 	return r.Replace(cfg), fe, sock
 }
 
-func freePort(t *testing.T) string {
+func stickPort(t *testing.T) string {
 	_, p, _ := net.SplitHostPort(freeAddr(t))
 	return p
 }
