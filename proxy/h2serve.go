@@ -83,8 +83,9 @@ func (h *h2Live) stop(hard bool) {
 
 // serveH2 runs an HTTP/2 connection (in a task of the loop that accepted
 // it, which it leaves for the connection's life).
-func (rt *Runtime) serveH2(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
+func (rt *Runtime) serveH2(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, cc *ClientConn, tlsState *TLSConn) {
 	fe := l.fe
+	src, dst := cc.Src, cc.Dst
 	lp := ec.Loop()
 	live := &h2Live{fd: ec.Fd()}
 	ls.track(live)
@@ -108,7 +109,7 @@ func (rt *Runtime) serveH2(l *listener, ls *loopState, ec *evloop.Conn, c net.Co
 	if !ec.Closed() {
 		ec.Close()
 	}
-	rt.leaveConn(fe)
+	rt.leaveConn(cc)
 	rt.endClient(l)
 }
 

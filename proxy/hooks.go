@@ -31,8 +31,12 @@ type Module struct {
 	// Stop runs once when the runtime stops (after listeners close).
 	Stop func()
 	// Connection runs when a client connection is accepted (tcp-request
-	// connection rules); false closes it at once.
-	Connection func(fe *Frontend, src, dst netip.AddrPort) bool
+	// connection rules); false closes it at once. It may keep state for
+	// the connection's lifetime in cc.State.
+	Connection func(cc *ClientConn) bool
+	// Disconnect runs when a client connection the Connection hooks
+	// admitted closes.
+	Disconnect func(cc *ClientConn)
 	// Request runs after the request head is parsed (HTTP), or once per
 	// connection before a server is chosen (TCP, tx.Req nil): first with
 	// px = the frontend, then, if a different backend was chosen, with px
@@ -40,11 +44,26 @@ type Module struct {
 	// setting tx.Backend. A verdict other than Continue stops the chain.
 	Request func(tx *Txn, px *Proxy) Verdict
 	// Response runs after the server's response head is parsed: backend
-	// first, then the frontend (HAProxy's order).
+	// first, then the frontend (HAProxy's order). In TCP mode it runs once
+	// the server connection is established, with tx.Resp nil (HAProxy's
+	// response analysers: stick store rules); its verdict is then
+	// ignored.
 	Response func(tx *Txn, px *Proxy) Verdict
 	// Log runs once per transaction (HTTP request or TCP connection) when
 	// it ends, with every timer and counter filled.
 	Log func(tx *Txn)
+}
+
+// ClientConn is a client connection as modules see it for its whole life
+// (HAProxy's session): the Connection hooks may keep state in it, every
+// transaction of the connection has it (Txn.Conn), and the Disconnect
+// hooks see it last.
+type ClientConn struct {
+	Frontend *Frontend
+	Src, Dst netip.AddrPort
+	// State is the layer-7 module's state for the connection (the stick
+	// counters tcp-request connection and session rules track).
+	State any
 }
 
 // Verdict is what a Request/Response hook decided.
@@ -156,7 +175,10 @@ type Txn struct {
 	Frontend *Frontend
 	// Bind is the bind line whose listener accepted the connection
 	// (so_id, so_name).
-	Bind    *Bind
+	Bind *Bind
+	// Conn is the client connection the transaction belongs to (nil for
+	// the streams of an HTTP/2 connection).
+	Conn    *ClientConn
 	Backend *Backend // chosen backend; set by use_backend in Request hooks
 	Server  *ServerState
 	Req     *http1.Message // nil in TCP mode

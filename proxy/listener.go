@@ -218,21 +218,25 @@ func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPor
 		return
 	}
 	src, dst := remote, ec.Local()
-	if !rt.admitConn(l.fe, src, dst) {
+	cc := ClientConn{Frontend: l.fe, Src: src, Dst: dst}
+	if !rt.admitConn(&cc) {
 		ec.Close()
 		rt.endClient(l)
 		return
 	}
 	s := newSession(rt, l, ls, ec, src, dst, nil)
+	s.cc = cc
 	s.waitFirst()
 }
 
 // admitConn runs the Connection hooks (tcp-request connection rules) and
 // counts the connection; false: refused (closed by the caller).
-func (rt *Runtime) admitConn(fe *Frontend, src, dst netip.AddrPort) bool {
+func (rt *Runtime) admitConn(cc *ClientConn) bool {
+	fe := cc.Frontend
 	for _, m := range rt.modules {
-		if m.Connection != nil && !m.Connection(fe, src, dst) {
+		if m.Connection != nil && !m.Connection(cc) {
 			fe.Counters.DeniedReq.Add(1)
+			rt.disconnect(cc)
 			return false
 		}
 	}
@@ -255,10 +259,22 @@ func (rt *Runtime) endClient(l *listener) {
 	}
 }
 
-// leaveConn undoes admitConn's counting.
-func (rt *Runtime) leaveConn(fe *Frontend) {
-	fe.Counters.CurConns.Add(-1)
+// leaveConn undoes admitConn's counting and runs the Disconnect hooks.
+func (rt *Runtime) leaveConn(cc *ClientConn) {
+	cc.Frontend.Counters.CurConns.Add(-1)
 	rt.ActConn.Add(-1)
+	rt.disconnect(cc)
+}
+
+// disconnect runs the Disconnect hooks for a connection the Connection
+// hooks saw.
+func (rt *Runtime) disconnect(cc *ClientConn) {
+	for _, m := range rt.modules {
+		if m.Disconnect != nil {
+			m.Disconnect(cc)
+		}
+	}
+	cc.State = nil
 }
 
 // clientSetup runs what a connection needs before its mode takes over, in
@@ -269,6 +285,7 @@ type clientSetup struct {
 	ec   *evloop.Conn
 	ls   *loopState
 	live int
+	cc   ClientConn
 }
 
 func (cs *clientSetup) liveIndex() *int { return &cs.live }
@@ -302,7 +319,8 @@ func (cs *clientSetup) run() {
 			src, dst = s, d
 		}
 	}
-	if !rt.admitConn(fe, src, dst) {
+	cs.cc = ClientConn{Frontend: fe, Src: src, Dst: dst}
+	if !rt.admitConn(&cs.cc) {
 		return
 	}
 	var tlsState *TLSConn
@@ -316,7 +334,7 @@ func (cs *clientSetup) run() {
 		ec.SetWriteTimeout(pick(to, 10*time.Second))
 		if err := tc.Handshake(); err != nil {
 			fe.Counters.ErrReq.Add(1)
-			rt.leaveConn(fe)
+			rt.leaveConn(&cs.cc)
 			return
 		}
 		ec.SetReadTimeout(0)
@@ -328,14 +346,15 @@ func (cs *clientSetup) run() {
 	done = true
 	cs.ls.untrack(cs)
 	if fe.Proxy.Mode == ModeHTTP && (l.bind.Proto == "h2" || (tlsState != nil && tlsState.State.NegotiatedProtocol == "h2")) {
-		rt.serveH2(l, cs.ls, ec, c, src, dst, tlsState)
+		rt.serveH2(l, cs.ls, ec, c, &cs.cc, tlsState)
 	} else if fe.Proxy.Mode == ModeHTTP {
 		s := newSession(rt, l, cs.ls, ec, src, dst, tlsState)
+		s.cc = cs.cc
 		s.c = c
 		s.cf.c = c
 		s.serve()
 	} else {
-		rt.serveTCP(l, cs.ls, ec, c, src, dst, tlsState)
+		rt.serveTCP(l, cs.ls, ec, c, &cs.cc, tlsState)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 //	         tunnel (splice, no task) until it ends.
 type session struct {
 	rt  *Runtime
+	cc  ClientConn // the client connection as modules see it
 	fe  *Frontend
 	l   *listener
 	ls  *loopState
@@ -162,6 +163,9 @@ func (s *session) serve() {
 		tx := &s.tx
 		tx.reset()
 		tx.Frontend, tx.Src, tx.Dst = s.fe, s.src, s.dst
+		if !s.stream {
+			tx.Conn = &s.cc
+		}
 		tx.Bind = s.l.bind
 		tx.TLS, tx.SSL, tx.ClientCert = s.tls.state(), s.tls != nil, s.tls.client()
 		tx.AcceptAt = s.acceptAt
@@ -312,7 +316,7 @@ func (s *session) end() {
 	s.releaseWork()
 	s.releaseConns()
 	putPart(s.part)
-	rt, l, fe, stream := s.rt, s.l, s.fe, s.stream
+	rt, l, cc, stream := s.rt, s.l, s.cc, s.stream
 	// Nothing keeps a session once its connection is served (logging is
 	// synchronous, tunnels end before): recycle it.
 	fn := s.serveFn
@@ -321,7 +325,7 @@ func (s *session) end() {
 	if stream {
 		return
 	}
-	rt.leaveConn(fe)
+	rt.leaveConn(&cc)
 	rt.endClient(l)
 }
 

@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"time"
 
@@ -19,6 +18,7 @@ type tcpSession struct {
 	ls   *loopState
 	ec   *evloop.Conn
 	c    net.Conn // ec, or the *tls.Conn over it
+	cc   ClientConn
 	tx   Txn
 	be   *Backend
 	sc   *serverConn
@@ -43,13 +43,15 @@ func (t *tcpSession) stop(hard bool) {
 // serveTCP runs one mode-tcp connection (in a task): choose a backend and
 // a server, connect (retries, redispatch), then a tunnel until both sides
 // have closed (half-close is propagated) or a timeout fires.
-func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
+func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, cc *ClientConn, tlsState *TLSConn) {
 	fe := l.fe
-	t := &tcpSession{rt: rt, l: l, ls: ls, ec: ec, c: c}
+	src, dst := cc.Src, cc.Dst
+	t := &tcpSession{rt: rt, l: l, ls: ls, ec: ec, c: c, cc: *cc}
 	ls.track(t)
 	tx := &t.tx
 	tx.reset()
 	tx.Frontend, tx.Src, tx.Dst = fe, src, dst
+	tx.Conn = &t.cc
 	tx.Bind = l.bind
 	tx.TLS, tx.SSL, tx.ClientCert = tlsState.state(), tlsState != nil, tlsState.client()
 	tx.AcceptAt = time.Now()
@@ -91,6 +93,8 @@ func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.C
 		return
 	}
 	t.sc = sc
+	// the response side starts: its analysers (stick store rules) run
+	rt.runResponse(tx, be.Proxy)
 	cliTO := pick(fe.Proxy.Timeouts.Tunnel, fe.Proxy.Timeouts.Client)
 	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
 	if be.Proxy.Timeouts.Tunnel > 0 {
@@ -141,7 +145,7 @@ func (t *tcpSession) end() {
 	if t.c != net.Conn(t.ec) {
 		t.ec.Close()
 	}
-	rt.leaveConn(t.l.fe)
+	rt.leaveConn(&t.cc)
 	rt.endClient(t.l)
 }
 

@@ -330,6 +330,9 @@ func scValue(c *Ctx, f *fetch) (Value, bool) {
 	default:
 		ctr := c.Stick.Get(a.ctr)
 		if ctr == nil {
+			if a.spec.read == readTracked {
+				return boolVal(false), true
+			}
 			return Value{}, false
 		}
 		t, r = ctr.T, ctr.R

@@ -38,7 +38,7 @@ type stickAction struct {
 
 // stickActions are the stick counter actions of the registry.
 func stickActions() []*actionDef {
-	const sets = HTTPRequest | HTTPResponse | TCPRequestContent
+	const sets = HTTPRequest | HTTPResponse | TCPRequestConnection | TCPRequestSession | TCPRequestContent
 	return []*actionDef{
 		{ActionInfo{Name: "track-sc", Rulesets: sets}, compileTrack},
 		{ActionInfo{Name: "sc-inc-gpc", Rulesets: sets}, compileIncGPC},

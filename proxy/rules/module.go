@@ -86,6 +86,7 @@ type L7 struct {
 	px       map[*proxy.Proxy]*compiled
 	pool     sync.Pool
 	connPool sync.Pool
+	sessPool sync.Pool // sessState
 	hostname string
 	pid      int
 	reqs     atomic.Int64 // request counter (%rt)
@@ -96,6 +97,7 @@ func New() *L7 {
 	l := &L7{proc: acl.NewProcVars()}
 	l.pool.New = func() any { return &txnState{} }
 	l.connPool.New = func() any { return &connState{} }
+	l.sessPool.New = func() any { return &sessState{} }
 	return l
 }
 
@@ -105,6 +107,7 @@ func (l *L7) Module() proxy.Module {
 		Name:       "l7",
 		Check:      l.Check,
 		Connection: l.Connection,
+		Disconnect: l.Disconnect,
 		Init:       l.Init,
 		Stop:       l.Stop,
 		Request:    l.Request,
@@ -381,6 +384,11 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 	st.Ctx.Vars.Proc = l.proc
 	st.Ctx.Runtime = l.rt
 	st.trk = stick.Tracking{}
+	if tx.Conn != nil {
+		if ss, ok := tx.Conn.State.(*sessState); ok {
+			st.trk.Session = &ss.ctrs
+		}
+	}
 	st.resCounted = false
 	st.inHead, st.outHead = 0, 0
 	st.nstores = 0
@@ -428,10 +436,11 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		tx.Term = [2]byte{'P', 'R'}
 		return proxy.Reject
 	}
-	if tx.Req == nil { // TCP mode: only use_backend applies
+	if tx.Req == nil { // TCP mode: only use_backend and stick rules apply
 		if feStage {
 			l.useBackend(tx, c, st)
 		}
+		l.stickStage(tx, px, c, st, feStage)
 		return proxy.Continue
 	}
 	if feStage {
@@ -498,18 +507,23 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 			}
 		}
 	}
-	// Stick rules come after cookie persistence (a cookie's server wins)
-	// and, like it, belong to the backend stage.
-	if len(c.stick) > 0 && (!feStage || l.effectiveBackend(tx, px) == px) {
-		be := tx.Backend
-		if be == nil {
-			be = l.rt.Backend(px)
-		}
-		if be != nil {
-			l.stickRequest(tx, be, c.stick, st)
-		}
-	}
+	l.stickStage(tx, px, c, st, feStage)
 	return proxy.Continue
+}
+
+// stickStage runs the stick rules: after cookie persistence (a cookie's
+// server wins) and, like it, in the backend stage.
+func (l *L7) stickStage(tx *proxy.Txn, px *proxy.Proxy, c *compiled, st *txnState, feStage bool) {
+	if len(c.stick) == 0 || (feStage && l.effectiveBackend(tx, px) != px) {
+		return
+	}
+	be := tx.Backend
+	if be == nil {
+		be = l.rt.Backend(px)
+	}
+	if be != nil {
+		l.stickRequest(tx, be, c.stick, st)
+	}
 }
 
 // effectiveBackend is the proxy whose servers will serve tx once the
@@ -608,7 +622,15 @@ func (l *L7) countDenied(tx *proxy.Txn, px *proxy.Proxy, response bool) {
 // Response runs http-response rules and cookie insertion/rewriting.
 func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	c := l.px[px]
-	if c == nil || tx.Resp == nil {
+	if c == nil {
+		return proxy.Continue
+	}
+	if tx.Resp == nil {
+		// mode tcp: the server connection is established; the keys of
+		// stick rules are stored with its server
+		if len(c.stick) > 0 && (tx.Backend == nil || tx.Backend.Proxy == px) {
+			l.stickResponse(tx, c.stick, l.state(tx))
+		}
 		return proxy.Continue
 	}
 	st := l.state(tx)
@@ -681,13 +703,6 @@ func ms(d time.Duration) int64 {
 // Log renders and sends the frontend's log line, then recycles the state.
 func (l *L7) Log(tx *proxy.Txn) {
 	st, _ := tx.RuleState.(*txnState)
-	if st != nil && tx.Req == nil && st.nstores > 0 && tx.Backend != nil {
-		// mode tcp has no response hook: the keys of stick rules are
-		// stored with the server when the connection ends.
-		if c := l.px[tx.Backend.Proxy]; c != nil {
-			l.stickResponse(tx, c.stick, st)
-		}
-	}
 	if st != nil {
 		// the stream ends: its bytes count, its counters go
 		// (stream_process_counters, stream_store_counters)

@@ -7,6 +7,7 @@ import (
 
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/stick"
 	"halo/proxy/logging"
 )
 
@@ -62,7 +63,7 @@ func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 				return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
 			}
 		default:
-			if r.Stage == "content" {
+			if r.Stage == "content" || r.Stage == "connection" || r.Stage == "session" {
 				sr, err := compileTCPStick(r, env)
 				if err != nil {
 					return nil, err
@@ -193,23 +194,61 @@ func (c *connView) SNI() []byte                { return nil }
 type connState struct {
 	ctx acl.Ctx
 	v   connView
+	trk stick.Tracking
+}
+
+// sessState is what the module keeps for a client connection (HAProxy's
+// session): the stick counters its tcp-request connection and session
+// rules track, which every transaction of the connection sees.
+type sessState struct {
+	ctrs stick.Counters
 }
 
 // Connection runs tcp-request connection and session rules when a client
 // connection is accepted; false closes it.
-func (l *L7) Connection(fe *proxy.Frontend, src, dst netip.AddrPort) bool {
+func (l *L7) Connection(cc *proxy.ClientConn) bool {
+	fe := cc.Frontend
 	c := l.px[fe.Proxy]
 	if c == nil || len(c.tcpReq) == 0 {
 		return true
 	}
 	cs := l.connPool.Get().(*connState)
 	defer l.connPool.Put(cs)
-	cs.v = connView{src: src, dst: dst}
+	cs.v = connView{src: cc.Src, dst: cc.Dst}
 	cs.ctx.Reset(&cs.v)
 	cs.ctx.Frontend = fe.Proxy.Name
-	if runTCP(c.tcpReq, &cs.ctx, "connection", "session") == tcpReject {
+	cs.trk = stick.Tracking{}
+	cs.ctx.Stick = &cs.trk
+	v := runTCP(c.tcpReq, &cs.ctx, "connection", "session")
+	cs.ctx.Stick = nil
+	tracked := false
+	for i := range cs.trk.Stream {
+		tracked = tracked || cs.trk.Stream[i].R != 0
+	}
+	if v == tcpReject {
+		cs.trk.Stream.Stop()
 		fe.Counters.DeniedReq.Add(1)
 		return false
 	}
+	if tracked {
+		// The counters belong to the session; one more session for
+		// them (session_count_new).
+		ss := l.sessPool.Get().(*sessState)
+		ss.ctrs = cs.trk.Stream
+		for i := range ss.ctrs {
+			if ctr := &ss.ctrs[i]; ctr.R != 0 {
+				ctr.T.Count(ctr.R, stick.EvSess)
+			}
+		}
+		cc.State = ss
+	}
 	return true
+}
+
+// Disconnect releases the session's stick counters.
+func (l *L7) Disconnect(cc *proxy.ClientConn) {
+	if ss, ok := cc.State.(*sessState); ok {
+		ss.ctrs.Stop()
+		l.sessPool.Put(ss)
+	}
 }

@@ -2,7 +2,6 @@ package stats
 
 import (
 	"fmt"
-	"net/netip"
 	"sync"
 
 	"halo/proxy"
@@ -64,11 +63,11 @@ func (h *Hub) Module() proxy.Module {
 	var sts *Stats // set by Init, before any connection
 	return proxy.Module{
 		Name: "stats",
-		Connection: func(fe *proxy.Frontend, src, dst netip.AddrPort) bool {
+		Connection: func(cc *proxy.ClientConn) bool {
 			if sts == nil {
 				return true
 			}
-			return sts.connection(fe)
+			return sts.connection(cc.Frontend)
 		},
 		Log: func(tx *proxy.Txn) {
 			if sts != nil {
