@@ -7,8 +7,8 @@ import (
 
 	"halo/proxy"
 	"halo/proxy/acl"
-	"halo/proxy/stick"
 	"halo/proxy/logging"
+	"halo/proxy/stick"
 )
 
 // tcpVerdict is the outcome of tcp-request rules.
