@@ -44,17 +44,18 @@ func fetchTables() [][]*fetchDef {
 
 func convTables() [][]*convDef {
 	return [][]*convDef{
-		stringConvs(), // conv_string.go: case, trimming, words, fields, regsub, …
-		arithConvs(),  // conv_arith.go: integer arithmetic and booleans
-		encodeConvs(), // conv_encode.go: hex, base64, url, json, …
-		hashConvs(),   // conv_hash.go: hashes, digests, hmac
-		timeConvs(),   // conv_time.go: ltime, utime, http_date
-		netConvs(),    // conv_net.go: ipmask
-		jsonConvs(),   // conv_json.go: json_query, jwt_header_query, jwt_payload_query
-		proxyConvs(),  // conv_proxy.go: nbsrv, srv_queue
-		mapConvs(),    // map.go: map_* lookups
-		varConvs(),    // conv_var.go: set-var, unset-var
-		stickConvs(),  // fetch_stick.go: in_table, table_*
+		stringConvs(),    // conv_string.go: case, trimming, words, fields, regsub, …
+		arithConvs(),     // conv_arith.go: integer arithmetic and booleans
+		encodeConvs(),    // conv_encode.go: hex, base64, url, json, …
+		hashConvs(),      // conv_hash.go: hashes, digests, hmac
+		timeConvs(),      // conv_time.go: ltime, utime, http_date
+		netConvs(),       // conv_net.go: ipmask
+		jsonConvs(),      // conv_json.go: json_query, jwt_header_query, jwt_payload_query
+		jwtVerifyConvs(), // conv_jwt.go: jwt_verify
+		proxyConvs(),     // conv_proxy.go: nbsrv, srv_queue
+		mapConvs(),       // map.go: map_* lookups
+		varConvs(),       // conv_var.go: set-var, unset-var
+		stickConvs(),     // fetch_stick.go: in_table, table_*
 	}
 }
 
