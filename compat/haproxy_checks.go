@@ -83,6 +83,21 @@ func (c *hctx) finishChecks(st *pstate) {
 	}
 }
 
+// checkMuxes are the check-proto values of HTTP mode (the others, "none",
+// are TCP mode).
+var checkMuxes = map[string]bool{"h1": true, "h2": true, "fcgi": true}
+
+// checkProtoFits is init_srv_check's test of an explicit check-proto
+// against the check type: an HTTP mux needs an HTTP check and the reverse.
+func (c *hctx) checkProtoFits(st *pstate) {
+	httpChk := st.chk != nil && st.chk.typ == proxy.CheckHTTP
+	for _, s := range st.p.Servers {
+		if s.Check && s.CheckProto != "" && checkMuxes[s.CheckProto] != httpChk {
+			c.rep.Alertf(parser.Pos{}, "config: %s '%s': server '%s' uses an incompatible MUX protocol for the selected check type", st.kind, st.p.Name, s.Name)
+		}
+	}
+}
+
 // setCheckOption switches the proxy to a protocol check (its rules are
 // package health's).
 func (c *hctx) setCheckOption(t proxy.CheckType) {
@@ -568,8 +583,8 @@ func (c *hctx) checkConnect(r *proxy.CheckRule, kw string, a []parser.Word, rs *
 			default:
 				return fmt.Errorf("%s'proto' : unknown MUX protocol '%s'.", pre, v)
 			}
-			if v != "h1" && v != "none" {
-				c.lower(Unsupported, "checks over "+v+" are not supported by halo")
+			if v == "fcgi" {
+				c.lower(Unsupported, "checks over fcgi are not supported by halo")
 			}
 			r.Proto = v
 		case "comment":
@@ -1105,8 +1120,8 @@ func (c *hctx) checkServerParam(srv *proxy.Server, k, v, title, name string) (ha
 		default:
 			return true, fmt.Errorf("%s : 'check-proto' :  unknown MUX protocol '%s'.", title, v)
 		}
-		if v != "h1" && v != "none" {
-			c.lower(Unsupported, "checks over "+v+" are not supported by halo")
+		if v == "fcgi" {
+			c.lower(Unsupported, "checks over fcgi are not supported by halo")
 		}
 		srv.CheckProto = v
 	case "check-via-socks4":

@@ -236,10 +236,9 @@ func serverParamStatus(k string) (Status, string) {
 		"on-marked-down", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
 		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl",
 		"agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check", "track",
-		"observe", "on-error", "error-limit", "check-send-proxy", "no-check-send-proxy", "check-sni", "check-alpn":
+		"observe", "on-error", "error-limit", "check-send-proxy", "no-check-send-proxy", "check-sni", "check-alpn",
+		"check-proto": // fcgi refused where it is read
 		return Supported, ""
-	case "check-proto":
-		return Partial, "checks speak HTTP/1 only: check-proto h2 is refused"
 	case "check-via-socks4":
 		return Unsupported, "checks through a SOCKS4 proxy are not supported by halo"
 	case "on-marked-up":

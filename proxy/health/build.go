@@ -47,6 +47,8 @@ func ForServer(g *proxy.Global, px *proxy.Proxy, s *proxy.Server, rs *Ruleset) S
 			SNI:  s.CheckSNI, ALPN: s.CheckALPN,
 			SendProxy: s.CheckSendProxy || (own && (s.SendProxy || s.SendProxyV2)),
 			ProxyV2:   s.SendProxyV2,
+			// an HTTP check inherits the server's HTTP mux (init_srv_check)
+			H2: s.CheckProto == "h2" || (s.CheckProto == "" && s.Proto == "h2" && rs.Proto == ProtoHTTP),
 		}
 		if s.CheckSSL || (own && s.SSL) {
 			tg.TLS = checkTLS(s)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"halo/proxy"
 	"halo/proxy/balance"
 )
 
@@ -71,6 +72,9 @@ type ServerConfig struct {
 	StatePort int
 	// OnChange runs after each state change was applied.
 	OnChange func()
+	// Engine names the server and its backend to the checks' sample
+	// fetches (nil: only be_name, from Proxy).
+	Engine *proxy.Txn
 	// SetAdmin applies an agent's "ready", "drain" or "maint" as the
 	// runtime API would (with its messages); it is called without the
 	// checks' lock, and calls AdminChanged.
@@ -777,6 +781,7 @@ func (c *Check) runOnce(ctx context.Context) {
 	env := Env{
 		Proxy: sc.cfg.Proxy, Server: sc.cfg.Server, Bufsize: c.cfg.Bufsize, PrevStatus: prev,
 		Stopped: func() bool { return sc.stats().State == balance.StateStopped },
+		Engine:  sc.cfg.Engine,
 	}
 	if c.agent && c.cfg.HasSend {
 		env.Vars = [][2]string{{"check.agent_string", c.cfg.Send}}

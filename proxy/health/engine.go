@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"halo/proxy"
 	"halo/proxy/acl"
 	"halo/proxy/logging"
 )
@@ -37,6 +38,9 @@ type Target struct {
 	// SendProxy is check-send-proxy (or send-proxy without a check port);
 	// ProxyV2 picks the binary header.
 	SendProxy, ProxyV2 bool
+	// H2 makes default connections of HTTP checks speak HTTP/2
+	// (check-proto h2, or the server's proto h2).
+	H2 bool
 }
 
 // Timing bounds one check run (see Timeouts): the connection gets
@@ -86,6 +90,9 @@ type Env struct {
 	// PrevStatus is the check's previous status (an agent's incomplete
 	// line keeps it).
 	PrevStatus Status
+	// Engine, when set, names the check's backend and server to the
+	// sample fetches (be_name, srv_name, srv_id… in -lf formats).
+	Engine *proxy.Txn
 }
 
 // run is one check execution: HAProxy's tcpcheck_main over one
@@ -363,11 +370,36 @@ func (r *run) connect(ru *rule, next *rule) evalRet {
 		}
 		r.conn, r.ssl = tlsc, true
 	}
+	if r.rs.Proto == ProtoHTTP && r.wantH2(ru) {
+		r.conn.SetDeadline(r.deadline)
+		hc, err := newH2Conn(r.conn, r.ssl)
+		if err != nil {
+			r.connError(err, errEstablished)
+			return evalStop
+		}
+		r.conn = hc
+	}
 	if r.tm.RefreshOnConnect {
 		r.deadline = time.Now().Add(r.tm.Read)
 	}
 	r.conn.SetDeadline(r.deadline)
 	return evalContinue
+}
+
+// wantH2 is the mux an HTTP check's connection gets: the rule's proto,
+// else for a default connection check-proto / the server's proto, else
+// what TLS negotiated with ALPN.
+func (r *run) wantH2(ru *rule) bool {
+	switch {
+	case ru.proto != "":
+		return ru.proto == "h2"
+	case ru.def && r.tg.H2:
+		return true
+	}
+	if tc, ok := r.conn.(*tls.Conn); ok {
+		return tc.ConnectionState().NegotiatedProtocol == "h2"
+	}
+	return false
 }
 
 // proxyHeader is the PROXY protocol header of a check connection: v1

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"halo/proxy"
 	"halo/proxy/acl"
 )
 
@@ -429,6 +430,9 @@ type checkTxn struct {
 }
 
 var _ acl.Txn = (*checkTxn)(nil)
+
+// Engine names the check's backend and server (acl.EngineTxn).
+func (t *checkTxn) Engine() *proxy.Txn { return t.r.env.Engine }
 
 func (t *checkTxn) Method() []byte             { return nil }
 func (t *checkTxn) URI() []byte                { return nil }

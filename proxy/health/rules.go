@@ -112,6 +112,7 @@ type rule struct {
 	ssl       bool
 	sni       string
 	alpn      []string
+	proto     string // connect's mux: "h1", "h2" or "" (the default)
 
 	// send
 	send     sendKind
@@ -320,6 +321,9 @@ func compileRule(cr *proxy.CheckRule, proto Proto, o *acl.Options) (*rule, error
 		ru.kind = actConnect
 		ru.port, ru.addr, ru.def = cr.Port, cr.Addr, cr.Default
 		ru.sendProxy, ru.linger, ru.ssl, ru.sni, ru.alpn = cr.SendProxy, cr.Linger, cr.SSL, cr.SNI, cr.ALPN
+		if cr.Proto == "h1" || cr.Proto == "h2" {
+			ru.proto = cr.Proto
+		}
 		if cr.PortExpr != "" {
 			if ru.portExpr, err = acl.ParseExpr(cr.PortExpr, o); err != nil {
 				return nil, fmt.Errorf("error detected while parsing port expression : %v", err)

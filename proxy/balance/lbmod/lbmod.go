@@ -601,6 +601,7 @@ func (p *Picker) Checks(g *proxy.Global, set *health.Set, sink health.Sink) erro
 			}
 		}
 		cfg.Inherit = func(maint, on bool, via string) { p.inherit(idx, maint, on, via) }
+		cfg.Engine = &proxy.Txn{Backend: p.pb, Server: p.states[i]}
 		sc := health.New(cfg, p.srvs[i], sink)
 		p.checks[i] = sc
 		set.Add(sc)
