@@ -213,3 +213,43 @@ func recordHAProxySamples(t *testing.T, mode string, exprs []string, golden stri
 		t.Fatal(err)
 	}
 }
+
+// TestSessionVariables: sess.* variables live as long as the client
+// connection (set by tcp-request session rules, kept across keep-alive
+// requests), txn.* ones as long as a request.
+func TestSessionVariables(t *testing.T) {
+	port := freePort(t)
+	runEngine(t, fmt.Sprintf(`
+defaults
+  mode http
+  timeout client 5s
+  timeout server 5s
+  timeout connect 5s
+frontend f
+  bind 127.0.0.1:%d
+  tcp-request session set-var(sess.s) str(fromsession)
+  http-request set-var(sess.n) int(0) unless { var(sess.n) -m found }
+  http-request set-var(sess.n) var(sess.n),add(1)
+  http-request set-var(txn.seen) var(txn.t)
+  http-request set-var(txn.t) int(7)
+  http-request return status 200 content-type text/plain lf-string "n=%%[var(sess.n)] s=%%[var(sess.s)] seen=%%[var(txn.seen)]"
+`, port))
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i, want := range []string{"n=1 s=fromsession seen=", "n=2 s=fromsession seen="} {
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want {
+			t.Errorf("request %d: %q, want %q", i+1, body, want)
+		}
+	}
+}

@@ -104,6 +104,7 @@ func (vs *Vars) setVarAllowed(name string, in Value, conds SetVarConds) bool {
 // known reports whether a variable was ever set in this transaction, even
 // if unset since.
 func (vs *Vars) known(name string) bool {
+	vs = vs.scope(name)
 	for i, n := range vs.names {
 		if n == name && vs.seen[i] {
 			return true

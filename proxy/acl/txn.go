@@ -123,6 +123,10 @@ type Vars struct {
 	// Proc is the process-wide store; nil keeps proc.* variables with the
 	// transaction's.
 	Proc *ProcVars
+	// Sess is the client connection's store of sess.* variables, which
+	// every transaction of the connection sees; nil keeps them with the
+	// transaction's.
+	Sess *Vars
 
 	names []string
 	vals  []Value
@@ -146,6 +150,7 @@ func (v *Vars) Reset() {
 	for i := range v.used {
 		v.used[i], v.seen[i] = false, false
 	}
+	v.Sess = nil
 }
 
 // CheckVarName checks a variable name as HAProxy does: a scope (proc,
@@ -166,9 +171,19 @@ func CheckVarName(n string) error {
 
 func isProc(name string) bool { return strings.HasPrefix(name, "proc.") }
 
+// scope returns where name lives: the session's store for sess.* when
+// there is one, else v.
+func (v *Vars) scope(name string) *Vars {
+	if v.Sess != nil && strings.HasPrefix(name, "sess.") {
+		return v.Sess
+	}
+	return v
+}
+
 // Get returns a variable's value. Its bytes stay valid until the variable
 // is set again.
 func (v *Vars) Get(name string) (Value, bool) {
+	v = v.scope(name)
 	if v.Proc != nil && isProc(name) {
 		v.Proc.mu.RLock()
 		defer v.Proc.mu.RUnlock()
@@ -185,6 +200,7 @@ func (v *Vars) Get(name string) (Value, bool) {
 
 // Set stores a copy of val under name.
 func (v *Vars) Set(name string, val Value) {
+	v = v.scope(name)
 	if v.Proc != nil && isProc(name) {
 		val.B = append([]byte(nil), val.B...)
 		v.Proc.mu.Lock()
@@ -226,6 +242,7 @@ func (v *Vars) store(i int, val Value) {
 
 // Unset removes a variable.
 func (v *Vars) Unset(name string) {
+	v = v.scope(name)
 	if v.Proc != nil && isProc(name) {
 		v.Proc.mu.Lock()
 		delete(v.Proc.m, name)

@@ -124,9 +124,9 @@ func actionTable() map[string]*actionDef {
 		{ActionInfo{Name: "replace-path", Rulesets: req}, compileReplaceURI(kReplacePath)},
 		{ActionInfo{Name: "replace-pathq", Rulesets: req}, compileReplaceURI(kReplacePathQ)},
 		{ActionInfo{Name: "replace-uri", Rulesets: req}, compileReplaceURI(kReplaceURI)},
-		{ActionInfo{Name: "set-var", Rulesets: both | TCPRequestContent}, compileSetVar},
-		{ActionInfo{Name: "set-var-fmt", Rulesets: both | TCPRequestContent}, compileSetVar},
-		{ActionInfo{Name: "unset-var", Rulesets: both | TCPRequestContent}, func(r *Rule, a *actionCtx) error {
+		{ActionInfo{Name: "set-var", Rulesets: both | tcp}, compileSetVar},
+		{ActionInfo{Name: "set-var-fmt", Rulesets: both | tcp}, compileSetVar},
+		{ActionInfo{Name: "unset-var", Rulesets: both | tcp}, func(r *Rule, a *actionCtx) error {
 			if err := acl.CheckVarName(a.param); err != nil {
 				return err
 			}

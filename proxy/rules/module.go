@@ -385,9 +385,9 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 	st.Ctx.Runtime = l.rt
 	st.trk = stick.Tracking{}
 	if tx.Conn != nil {
-		if ss, ok := tx.Conn.State.(*sessState); ok {
-			st.trk.Session = &ss.ctrs
-		}
+		ss := l.session(tx.Conn)
+		st.trk.Session = &ss.ctrs
+		st.Ctx.Vars.Sess = &ss.vars
 	}
 	st.resCounted = false
 	st.inHead, st.outHead = 0, 0

@@ -48,9 +48,6 @@ func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 		switch name, param, _ := strings.Cut(r.Action, "("); name {
 		case "accept", "reject", "silent-drop":
 		case "set-var", "set-var-fmt", "unset-var":
-			if r.Stage != "content" {
-				continue
-			}
 			set = &Rule{line: r.Line}
 			a := &actionCtx{action: r.Action, param: strings.TrimSuffix(param, ")"), args: r.Args, env: &Env{Opts: cp.Opts}}
 			var err error
@@ -199,9 +196,21 @@ type connState struct {
 
 // sessState is what the module keeps for a client connection (HAProxy's
 // session): the stick counters its tcp-request connection and session
-// rules track, which every transaction of the connection sees.
+// rules track, and its sess.* variables, which every transaction of the
+// connection sees.
 type sessState struct {
 	ctrs stick.Counters
+	vars acl.Vars
+}
+
+// session returns the connection's state, made on first use.
+func (l *L7) session(cc *proxy.ClientConn) *sessState {
+	if ss, ok := cc.State.(*sessState); ok {
+		return ss
+	}
+	ss := l.sessPool.Get().(*sessState)
+	cc.State = ss
+	return ss
 }
 
 // Connection runs tcp-request connection and session rules when a client
@@ -219,6 +228,9 @@ func (l *L7) Connection(cc *proxy.ClientConn) bool {
 	cs.ctx.Frontend = fe.Proxy.Name
 	cs.trk = stick.Tracking{}
 	cs.ctx.Stick = &cs.trk
+	ss := l.session(cc)
+	cs.ctx.Vars.Sess = &ss.vars
+	cs.ctx.Vars.Proc = l.proc
 	v := runTCP(c.tcpReq, &cs.ctx, "connection", "session")
 	cs.ctx.Stick = nil
 	tracked := false
@@ -233,22 +245,22 @@ func (l *L7) Connection(cc *proxy.ClientConn) bool {
 	if tracked {
 		// The counters belong to the session; one more session for
 		// them (session_count_new).
-		ss := l.sessPool.Get().(*sessState)
 		ss.ctrs = cs.trk.Stream
 		for i := range ss.ctrs {
 			if ctr := &ss.ctrs[i]; ctr.R != 0 {
 				ctr.T.Count(ctr.R, stick.EvSess)
 			}
 		}
-		cc.State = ss
 	}
 	return true
 }
 
-// Disconnect releases the session's stick counters.
+// Disconnect releases the session's stick counters and variables.
 func (l *L7) Disconnect(cc *proxy.ClientConn) {
 	if ss, ok := cc.State.(*sessState); ok {
 		ss.ctrs.Stop()
+		ss.vars.Reset()
+		cc.State = nil
 		l.sessPool.Put(ss)
 	}
 }
