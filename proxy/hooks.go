@@ -61,6 +61,9 @@ type Module struct {
 type ClientConn struct {
 	Frontend *Frontend
 	Src, Dst netip.AddrPort
+	// FD is the client socket, for the fetches that ask the kernel about
+	// it (fc_rtt and the other TCP_INFO counters); 0 when unknown.
+	FD int
 	// State is the layer-7 module's state for the connection (the stick
 	// counters tcp-request connection and session rules track).
 	State any

@@ -218,7 +218,7 @@ func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPor
 		return
 	}
 	src, dst := remote, ec.Local()
-	cc := ClientConn{Frontend: l.fe, Src: src, Dst: dst}
+	cc := ClientConn{Frontend: l.fe, Src: src, Dst: dst, FD: fd}
 	if !rt.admitConn(&cc) {
 		ec.Close()
 		rt.endClient(l)
@@ -319,7 +319,7 @@ func (cs *clientSetup) run() {
 			src, dst = s, d
 		}
 	}
-	cs.cc = ClientConn{Frontend: fe, Src: src, Dst: dst}
+	cs.cc = ClientConn{Frontend: fe, Src: src, Dst: dst, FD: cs.ec.Fd()}
 	if !rt.admitConn(&cs.cc) {
 		return
 	}

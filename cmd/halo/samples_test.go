@@ -253,3 +253,43 @@ frontend f
 		}
 	}
 }
+
+// TestTCPInfoFetches: fc_rtt and the other TCP_INFO fetches read the
+// kernel's counters of the client socket (values vary, so no golden:
+// numbers, an unacked count of 0 once the request is read, and the
+// system's reordering default).
+func TestTCPInfoFetches(t *testing.T) {
+	port := freePort(t)
+	runEngine(t, fmt.Sprintf(`
+defaults
+  mode http
+  timeout client 5s
+  timeout server 5s
+  timeout connect 5s
+frontend f
+  bind 127.0.0.1:%d
+  http-request return status 200 content-type text/plain lf-string "%%[fc_rtt] %%[fc_rtt(us)] %%[fc_rttvar] %%[fc_unacked] %%[fc_sacked] %%[fc_retrans] %%[fc_lost] %%[fc_reordering]"
+`, port))
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	f := strings.Fields(string(body))
+	reord, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_reordering")
+	if len(f) != 8 || f[3] != "0" || f[4] != "0" || f[7] != strings.TrimSpace(string(reord)) {
+		t.Fatalf("TCP_INFO fetches: %q", body)
+	}
+	ms, _ := strconv.Atoi(f[0])
+	us, _ := strconv.Atoi(f[1])
+	if us/1000 != ms {
+		t.Errorf("fc_rtt %d ms but %d us", ms, us)
+	}
+}

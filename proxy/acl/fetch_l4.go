@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"fmt"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
@@ -49,6 +50,14 @@ func l4Fetches() []*fetchDef {
 			}
 			return boolVal(tx.Bind.AcceptProxy), true
 		})},
+		{name: "fc_rtt", out: KInt, maxArgs: 1, compile: compileTimeUnit, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Rtt })},
+		{name: "fc_rttvar", out: KInt, maxArgs: 1, compile: compileTimeUnit, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Rttvar })},
+		{name: "fc_unacked", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Unacked })},
+		{name: "fc_sacked", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Sacked })},
+		{name: "fc_retrans", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Retrans })},
+		{name: "fc_fackets", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Fackets })},
+		{name: "fc_lost", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Lost })},
+		{name: "fc_reordering", out: KInt, maxArgs: 1, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Reordering })},
 		// halo's client connections speak HTTP/1 on the wire.
 		{name: "fc_http_major", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			if c.T.Method() == nil {
@@ -109,4 +118,40 @@ func addrIsLocal(a netip.Addr) bool {
 	}
 	defer unix.Close(fd)
 	return unix.Bind(fd, sa) == nil
+}
+
+// compileTimeUnit reads fc_rtt's unit: "ms" (default) or "us".
+func compileTimeUnit(f *fetch, o *Options) error {
+	f.num = 1000
+	if len(f.args) > 0 {
+		switch f.args[0] {
+		case "", "ms":
+		case "us":
+			f.num = 1
+		default:
+			return fmt.Errorf("unknown unit '%s': expects 'ms' or 'us'", f.args[0])
+		}
+	}
+	return nil
+}
+
+// tcpInfo is a fetch of the kernel's TCP_INFO about the client socket;
+// it fails when there is none (not TCP, or unknown), as HAProxy's.
+// Times are microseconds, divided by f.num (1000 for ms).
+func tcpInfo(get func(ti *unix.TCPInfo) uint32) fetchFn {
+	return single(func(c *Ctx, f *fetch) (Value, bool) {
+		tx := c.engine()
+		if tx == nil || tx.Conn == nil || tx.Conn.FD <= 0 {
+			return Value{}, false
+		}
+		ti, err := unix.GetsockoptTCPInfo(tx.Conn.FD, unix.SOL_TCP, unix.TCP_INFO)
+		if err != nil {
+			return Value{}, false
+		}
+		v := int64(get(ti))
+		if f.num > 1 {
+			v /= f.num
+		}
+		return intVal(v), true
+	})
 }
