@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -33,11 +34,39 @@ func DefaultCondEnv() *CondEnv {
 	}
 }
 
-// condError is an .if expression error; pos is 1-based in text.
+// condError is an .if expression error; pos is 1-based in text. msg may
+// be empty: HAProxy fails some predicates (an OpenSSL version it cannot
+// parse) without a word.
 type condError struct {
 	msg  string
 	pos  int
 	text string
+	// empty: the term was missing (end of text); unparsable: it named no
+	// known predicate. Both are reworded by the enclosing operator.
+	empty, unparsable bool
+}
+
+func (e *condError) Error() string { return e.msg }
+
+// EvalString evaluates a condition given as one string, as `haproxy -cc`
+// does: quotes and environment variables are processed as in a
+// configuration line, but spaces do not split it. The error, when not
+// nil, is a *condError whose Error() may be empty.
+func (ce *CondEnv) EvalString(s string) (bool, error) {
+	env := ce.Env
+	if env == nil {
+		env = OSEnv{}
+	}
+	esc := strings.ReplaceAll(s, " ", "\\ ")
+	words, lerr := lexLine(esc, "", 0, "", env)
+	if lerr != nil {
+		return false, &condError{msg: lerr.what}
+	}
+	v, err := ce.Eval(words)
+	if err != nil {
+		return false, err
+	}
+	return v, nil
 }
 
 // Eval evaluates the words after .if/.elif. An empty condition is false.
@@ -55,7 +84,7 @@ func (ce *CondEnv) Eval(words []Word) (bool, *condError) {
 	if err == nil {
 		p.skip()
 		if p.i < len(p.s) {
-			err = &condError{msg: "unexpected character '" + string(p.s[p.i]) + "' at the end of conditional expression '" + p.s[p.i:] + "'", pos: p.i + 1}
+			err = &condError{msg: "unexpected character '" + string(p.s[p.i]) + "' at the end of conditional expression '" + p.s + "'", pos: p.i + 1}
 		}
 	}
 	if err != nil {
@@ -87,10 +116,11 @@ func (p *condParser) expr() (bool, *condError) {
 		if !strings.HasPrefix(p.s[p.i:], "||") {
 			return v, nil
 		}
+		op := p.i
 		p.i += 2
 		r, err := p.and()
 		if err != nil {
-			return false, err
+			return false, err.emptyFrom(p.s, op)
 		}
 		v = v || r
 	}
@@ -106,24 +136,45 @@ func (p *condParser) and() (bool, *condError) {
 		if !strings.HasPrefix(p.s[p.i:], "&&") {
 			return v, nil
 		}
+		op := p.i
 		p.i += 2
 		r, err := p.term()
 		if err != nil {
-			return false, err
+			return false, err.emptyFrom(p.s, op)
 		}
 		v = v && r
 	}
 }
 
+// unparsable is HAProxy's error for a term it cannot read, quoting the
+// text from start.
+func unparsable(s string, start int) *condError {
+	return &condError{msg: "unparsable conditional expression '" + s[start:] + "'", pos: start + 1, empty: strings.TrimSpace(s[start:]) == ""}
+}
+
+// emptyFrom rewords an error about an empty term after an operator (&&,
+// ||, !) as HAProxy does: quoting from the operator.
+func (e *condError) emptyFrom(s string, op int) *condError {
+	if e.empty {
+		return unparsable(s, op)
+	}
+	return e
+}
+
 func (p *condParser) term() (bool, *condError) {
 	p.skip()
 	if p.i >= len(p.s) {
-		return false, &condError{msg: "unparsable conditional expression ''", pos: p.i + 1}
+		return false, unparsable(p.s, p.i)
 	}
 	switch c := p.s[p.i]; {
 	case c == '!':
+		start := p.i
 		p.i++
 		v, err := p.term()
+		if err != nil && (err.unparsable || err.empty) {
+			// "!foo" and "!" are quoted whole.
+			return false, unparsable(p.s, start)
+		}
 		return !v, err
 	case c == '(':
 		start := p.i
@@ -134,7 +185,7 @@ func (p *condParser) term() (bool, *condError) {
 		}
 		p.skip()
 		if p.i >= len(p.s) || p.s[p.i] != ')' {
-			return false, &condError{msg: "unparsable conditional sub-expression '" + p.s[start:] + "'", pos: start + 1}
+			return false, &condError{msg: "expected ')' after conditional expression '" + p.s[start:] + "'", pos: start + 1}
 		}
 		p.i++
 		return v, nil
@@ -145,7 +196,7 @@ func (p *condParser) term() (bool, *condError) {
 		}
 		n, err := strconv.ParseInt(p.s[p.i:j], 10, 64)
 		if err != nil {
-			return false, &condError{msg: "unparsable conditional expression '" + p.s[p.i:] + "'", pos: p.i + 1}
+			return false, unparsable(p.s, p.i)
 		}
 		p.i = j
 		return n != 0, nil
@@ -157,58 +208,119 @@ func (p *condParser) term() (bool, *condError) {
 	}
 	name := p.s[p.i:j]
 	nargs, ok := condPredicates[name]
-	if !ok || j >= len(p.s) || p.s[j] != '(' {
-		return false, &condError{msg: "unparsable conditional expression '" + p.s[start:] + "'", pos: start + 1}
+	if !ok {
+		e := unparsable(p.s, start)
+		e.unparsable = true
+		return false, e
 	}
-	end := strings.IndexByte(p.s[j:], ')')
-	if end < 0 {
-		return false, &condError{msg: "unparsable conditional expression '" + p.s[start:] + "'", pos: start + 1}
+	args, err := p.args(name, j, nargs)
+	if err != nil {
+		return false, err
 	}
-	args := strings.Split(p.s[j+1:j+end], ",")
-	for i := range args {
-		args[i] = strings.Trim(strings.TrimSpace(args[i]), "\"")
+	v, ok := p.env.predicate(name, args)
+	if !ok {
+		return false, &condError{pos: start + 1} // HAProxy says nothing
 	}
-	if len(args) != nargs {
-		return false, &condError{msg: "unparsable conditional expression '" + p.s[start:] + "'", pos: start + 1}
-	}
-	p.i = j + end + 1
-	return p.env.predicate(name, args), nil
+	return v, nil
 }
 
-// condPredicates lists the predicates and their argument counts.
+// args reads a predicate's arguments from s[j:] as HAProxy's argument
+// parser does: comma-separated strings up to ')', spaces kept, no
+// parenthesis meaning one empty argument, and its messages (which always
+// name "argument 1").
+func (p *condParser) args(name string, j, nargs int) ([]string, *condError) {
+	where := " in argument 1 of predicate '" + name + "' used in conditional expression"
+	fail := func(msg string) ([]string, *condError) {
+		return nil, &condError{msg: msg + where, pos: j + 1}
+	}
+	if j >= len(p.s) || p.s[j] != '(' {
+		p.i = j
+		if nargs > 1 {
+			return fail(fmt.Sprintf("missing arguments (got 1/%d), type 'string' expected", nargs))
+		}
+		return []string{""}, nil
+	}
+	var args []string
+	k := j + 1
+	for {
+		e := k
+		for e < len(p.s) && p.s[e] != ',' && p.s[e] != ')' {
+			e++
+		}
+		args = append(args, p.s[k:e])
+		switch {
+		case e < len(p.s) && p.s[e] == ',' && len(args) == nargs:
+			rest := p.s[e:]
+			if r := strings.IndexByte(rest, ')'); r >= 0 {
+				rest = rest[:r+1]
+			}
+			return fail("expected ')' before '" + rest + "'")
+		case e < len(p.s) && p.s[e] == ',':
+			k = e + 1
+			continue
+		case len(args) < nargs:
+			return fail(fmt.Sprintf("missing arguments (got %d/%d), type 'string' expected", len(args), nargs))
+		case e >= len(p.s):
+			return fail("expected ')'")
+		}
+		p.i = e + 1
+		return args, nil
+	}
+}
+
+// condPredicates lists the predicates HAProxy 2.6.12 evaluates (tried
+// with -cc on this box) and their argument counts.
 var condPredicates = map[string]int{
 	"defined": 1, "feature": 1, "streq": 2, "strneq": 2,
 	"version_atleast": 1, "version_before": 1,
-	"osslname_startswith": 1, "openssl_version_atleast": 1, "openssl_version_before": 1,
+	"openssl_version_atleast": 1, "openssl_version_before": 1, "ssllib_name_startswith": 1,
 }
 
-func (ce *CondEnv) predicate(name string, a []string) bool {
+// predicate answers one predicate; ok is false when HAProxy fails it
+// without a message (an OpenSSL version it cannot read).
+func (ce *CondEnv) predicate(name string, a []string) (v, ok bool) {
 	switch name {
 	case "defined":
 		env := ce.Env
 		if env == nil {
 			env = OSEnv{}
 		}
-		_, ok := env.Lookup(a[0])
-		return ok
+		_, found := env.Lookup(a[0])
+		return found, true
 	case "feature":
-		return ce.Features[a[0]]
+		if a[0] == "" {
+			// HAProxy 2.6.12 answers true to feature().
+			for _, on := range ce.Features {
+				if on {
+					return true, true
+				}
+			}
+			return false, true
+		}
+		return ce.Features[a[0]], true
 	case "streq":
-		return a[0] == a[1]
+		return a[0] == a[1], true
 	case "strneq":
-		return a[0] != a[1]
+		return a[0] != a[1], true
 	case "version_atleast":
-		return compareVersions(ce.Version, a[0]) >= 0
+		return compareVersions(ce.Version, a[0]) >= 0, true
 	case "version_before":
-		return compareVersions(ce.Version, a[0]) < 0
-	case "osslname_startswith":
-		return strings.HasPrefix(ce.OSSLName, a[0])
-	case "openssl_version_atleast":
-		return compareVersions(ce.OpenSSL, a[0]) >= 0
-	case "openssl_version_before":
-		return compareVersions(ce.OpenSSL, a[0]) < 0
+		return compareVersions(ce.Version, a[0]) < 0, true
+	case "ssllib_name_startswith":
+		return strings.HasPrefix(ce.OSSLName, a[0]), true
+	case "openssl_version_atleast", "openssl_version_before":
+		// OpenSSL versions read major.minor.patch[letter]: fewer parts
+		// fail (haproxy -cc exits 2, silently).
+		if len(versionParts(a[0])) < 3 {
+			return false, false
+		}
+		c := compareVersions(ce.OpenSSL, a[0])
+		if name == "openssl_version_atleast" {
+			return c >= 0, true
+		}
+		return c < 0, true
 	}
-	return false
+	return false, true
 }
 
 // compareVersions compares dotted numeric versions ("2.6.12" vs "2.5");

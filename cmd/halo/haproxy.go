@@ -40,6 +40,7 @@ type haproxyArgs struct {
 	maxconn      int
 	maxpconn     int
 	checkCond    string
+	checkSet     bool // -cc given (its condition may be empty: false)
 	strictCompat bool
 }
 
@@ -105,7 +106,7 @@ func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
 			if err != nil {
 				return nil, err
 			}
-			a.checkCond = v
+			a.checkCond, a.checkSet = v, true
 		case arg == "-q":
 			a.quiet = true
 		case arg == "-V":
@@ -296,10 +297,13 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		// the exit status tells.
 		dp.w = io.Discard
 	}
-	if a.checkCond != "" {
-		ok, cerr := parser.DefaultCondEnv().Eval([]parser.Word{{Value: a.checkCond}})
+	if a.checkSet {
+		// The evaluator of the configuration's .if lines.
+		ok, cerr := parser.DefaultCondEnv().EvalString(a.checkCond)
 		if cerr != nil {
-			dp.plain(parser.SevAlert, fmt.Sprintf("Failed to evaluate condition: %v", a.checkCond))
+			if msg := cerr.Error(); msg != "" {
+				dp.line(parser.SevAlert, parser.Pos{}, "", "Failed to evaluate condition: "+msg)
+			}
 			return 2
 		}
 		if ok {

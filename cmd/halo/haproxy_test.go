@@ -520,3 +520,68 @@ backend be
 		})
 	}
 }
+
+// TestCheckCondition: `halo haproxy -cc COND` exits and speaks as haproxy
+// 2.6.12 -cc did on this box (0 true, 1 false, 2 error), through the
+// evaluator of the configuration's .if lines.
+func TestCheckCondition(t *testing.T) {
+	t.Setenv("HALO_CC_SET", "/x")
+	const where = " in argument 1 of predicate 'streq' used in conditional expression"
+	for _, tc := range []struct {
+		cond string
+		exit int
+		msg  string
+	}{
+		{"streq(foo,'foo')", 0, ""},
+		{`streq(foo,"foo")`, 0, ""},
+		{"streq(a b,a b)", 0, ""},
+		{`streq("$HALO_CC_SET",/x)`, 0, ""},
+		{"streq( a ,a)", 1, ""},
+		{"ssllib_name_startswith(OpenSSL)", 0, ""},
+		{"ssllib_name_startswith(Libre)", 1, ""},
+		{"openssl_version_atleast(1.1.1)", 0, ""},
+		{"openssl_version_before(3.1)", 2, ""},
+		{"openssl_version_atleast(3.0)", 2, ""},
+		{"defined(HALO_CC_SET)", 0, ""},
+		{"defined()", 1, ""},
+		{"feature(OPENSSL)", 0, ""},
+		{"feature(OPEN)", 1, ""},
+		{"feature()", 0, ""},
+		{"version_atleast(2.6)", 0, ""},
+		{"version_before(2.6.12)", 1, ""},
+		{"", 1, ""},
+		{"0||1&&0", 1, ""},
+		{"!0 && (1 || 0)", 0, ""},
+		{"enabled(POLL)", 2, "unparsable conditional expression 'enabled(POLL)'"},
+		{"osslname_startswith(Open)", 2, "unparsable conditional expression 'osslname_startswith(Open)'"},
+		{"streq(a,b", 2, "expected ')'" + where},
+		{"streq(a,b,c)", 2, "expected ')' before ',c)'" + where},
+		{"streq(a", 2, "missing arguments (got 1/2), type 'string' expected" + where},
+		{"streq()", 2, "missing arguments (got 1/2), type 'string' expected" + where},
+		{"1 &&", 2, "unparsable conditional expression '&&'"},
+		{"!foo", 2, "unparsable conditional expression '!foo'"},
+		{"!", 2, "unparsable conditional expression '!'"},
+		{"(1", 2, "expected ')' after conditional expression '(1'"},
+		{"1a", 2, "unexpected character 'a' at the end of conditional expression '1a'"},
+	} {
+		t.Run(tc.cond, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if got := haproxyCmd([]string{"-cc", tc.cond}, &out, &errb); got != tc.exit {
+				t.Errorf("exit %d, haproxy %d\n%s", got, tc.exit, errb.String())
+			}
+			want := ""
+			if tc.msg != "" {
+				want = "config : Failed to evaluate condition: " + tc.msg
+			}
+			got := ""
+			for _, l := range strings.Split(errb.String(), "\n") {
+				if strings.HasPrefix(l, "[ALERT]") {
+					got = l[strings.Index(l, ") : ")+4:]
+				}
+			}
+			if got != want {
+				t.Errorf("alert %q, haproxy %q", got, want)
+			}
+		})
+	}
+}
