@@ -42,6 +42,7 @@ type haproxyArgs struct {
 	checkCond    string
 	checkSet     bool // -cc given (its condition may be empty: false)
 	strictCompat bool
+	help         bool
 }
 
 const haproxyUsage = `Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
@@ -61,10 +62,25 @@ const haproxyUsage = `Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <max
         -N sets the default, per-proxy maximum # of connections (0)
         -L set local peer name (default to hostname)
         -p writes pids of all children to this file
+        -de disables epoll() usage even when available
+        -dp disables poll() usage even when available
+        -dS disables splice usage (broken on old kernels)
+        -dG disables getaddrinfo() usage
+        -dR disables SO_REUSEPORT usage
+        -dL dumps loaded object files after config checks
+        -dK{class[,...]} dump registered keywords (use 'help' for list)
         -dr ignores server address resolution failures
+        -dV disables SSL verify on servers side
         -dW fails if any warning is emitted
         -dD diagnostic mode : warn about suspicious configuration statements
         -sf/-st [pid ]* finishes/terminates old pids.
+        -x <unix_socket> get listening sockets from a unix socket
+        -S <bind>[,<bind options>...] new master CLI
+        -h, --help shows this help.
+    halo accepts these too; it ignores -dM, -de, -dp, -dS, -dG, -dR, -dL,
+    -dK, -dk, -m, -x and -S (nothing of HAProxy's they tune exists in halo):
+        --strict-compat makes halo's compatibility notes ([COMPAT]: a
+          directive halo accepts but does not execute as HAProxy) fatal.
 `
 
 // parseHAProxyArgs reads HAProxy's command line. HAProxy's flags are
@@ -129,6 +145,8 @@ func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
 			a.zeroWarning = true
 		case arg == "--strict-compat":
 			a.strictCompat = true
+		case arg == "-h" || arg == "--help":
+			a.help = true
 		case arg == "-dD":
 			a.diag = true
 		case arg == "-dr":
@@ -273,23 +291,24 @@ func haproxyMain(argv []string) int { return haproxyCmd(argv, os.Stdout, os.Stde
 func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	a, err := parseHAProxyArgs(argv)
 	if err != nil {
-		fmt.Fprintf(stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), err)
+		if strings.HasPrefix(err.Error(), "unknown option") {
+			// As haproxy: the version lines on stdout, the usage on
+			// stderr, no alert.
+			haproxyVersionText(stdout, false)
+		} else {
+			fmt.Fprintf(stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), err)
+		}
 		fmt.Fprint(stderr, haproxyUsage)
 		return 1
 	}
 	if a.version > 0 {
-		fmt.Fprintf(stdout, "HAProxy version %s (halo %s) - https://haproxy.org/\n", haproxyVersion, Version)
-		if a.version > 1 {
-			fmt.Fprintln(stdout, "Status: halo, a Go drop-in replacement for HAProxy 2.6 and Keepalived 2.2.")
-			var feats []string
-			for f, on := range parser.DefaultCondEnv().Features {
-				if on {
-					feats = append(feats, "+"+f)
-				}
-			}
-			fmt.Fprintf(stdout, "Feature list : %s -LUA -QUIC\n", strings.Join(sortStrings(feats), " "))
-		}
+		haproxyVersionText(stdout, a.version > 1)
 		return 0
+	}
+	if a.help {
+		haproxyVersionText(stdout, false)
+		fmt.Fprint(stderr, haproxyUsage)
+		return 1 // as haproxy -h
 	}
 	dp := &diagPrinter{w: stderr, pid: os.Getpid()}
 	if a.quiet && !a.verbose {

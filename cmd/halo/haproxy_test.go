@@ -585,3 +585,66 @@ func TestCheckCondition(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionSections: `halo haproxy -vv` prints HAProxy 2.6's sections in
+// its order, as HAProxy's regtest runner and scripts read them (version as
+// the third word, "TARGET =", "Feature list :", "Available services :"),
+// and the feature list is what .if/-cc feature() answers.
+func TestVersionSections(t *testing.T) {
+	var out bytes.Buffer
+	if code := haproxyCmd([]string{"-vv"}, &out, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	text := out.String()
+	if f := strings.Fields(strings.SplitN(text, "\n", 2)[0]); len(f) < 3 || f[2] != haproxyVersion {
+		t.Errorf("first line %q: the version is not the third word", f)
+	}
+	last := -1
+	for _, sec := range []string{"Running on: ", "Build options :", "  TARGET  = ", "  OPTIONS = ", "Feature list : ",
+		"Default settings :", "Built with multi-threading support", "Available polling systems :",
+		"Available multiplexer protocols :", "Available services : prometheus-exporter", "Available filters :"} {
+		i := strings.Index(text, "\n"+sec)
+		if i < 0 || i < last {
+			t.Errorf("section %q missing or out of HAProxy's order", sec)
+		}
+		last = i
+	}
+	var feats string
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, "Feature list : "); ok {
+			feats = v
+		}
+	}
+	for _, f := range strings.Fields(feats) {
+		want := 1
+		if f[0] == '+' {
+			want = 0
+		}
+		if got := haproxyCmd([]string{"-cc", "feature(" + f[1:] + ")"}, io.Discard, io.Discard); got != want {
+			t.Errorf("-vv lists %s but -cc feature(%s) exits %d", f, f[1:], got)
+		}
+	}
+}
+
+// TestUsageListsEveryOption: -h (exit 1, as haproxy) documents every
+// option halo accepts, halo's own included.
+func TestUsageListsEveryOption(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := haproxyCmd([]string{"-h"}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, haproxy -h exits 1", code)
+	}
+	if !strings.HasPrefix(out.String(), "HAProxy version ") {
+		t.Errorf("stdout %q, haproxy prints its version lines there", out.String())
+	}
+	for _, opt := range []string{"-f", "-c", "-cc", "-q", "-V", "-v", "-vv", "-d", "-db", "-D", "-W", "-Ws", "-dW", "-dD",
+		"-dr", "-dM", "-de", "-dp", "-dS", "-dG", "-dR", "-dV", "-dL", "-dK", "-dk", "-p", "-L", "-C", "-n", "-N", "-m",
+		"-x", "-S", "-sf", "-st", "--strict-compat", "-h", "--help"} {
+		if _, err := parseHAProxyArgs([]string{opt, "1"}); err != nil && !strings.Contains(err.Error(), "'1'") {
+			t.Errorf("%s is not accepted: %v", opt, err)
+		}
+		re := regexp.MustCompile(`(^|[\s,\[])` + regexp.QuoteMeta(opt) + `([\s,/\[{.]|$)|-sf/` + regexp.QuoteMeta(opt) + `\s`)
+		if !re.MatchString(errb.String()) {
+			t.Errorf("-h does not mention %s", opt)
+		}
+	}
+}

@@ -44,10 +44,14 @@ func (h *Hub) Page(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (*Page,
 	return NewPage(h.For(rt), px, cp)
 }
 
+// Services are the names `http-request use-service` accepts (haproxy
+// -vv's "Available services").
+func Services() []string { return []string{"prometheus-exporter"} }
+
 // Service returns the service called name for `http-request use-service`;
 // rt is nil when only checking the configuration.
 func (h *Hub) Service(rt *proxy.Runtime, name string) (*Prometheus, error) {
-	if name != "prometheus-exporter" {
+	if name != Services()[0] {
 		return nil, fmt.Errorf("unknown service '%s'", name)
 	}
 	if rt == nil {
