@@ -19,11 +19,11 @@ const (
 type Admin uint8
 
 const (
-	AdminForcedMaint Admin = 1 << iota // `disable server` / `set server … state maint`
-	AdminCfgMaint                      // `disabled` on the server line
-	AdminForcedDrain                   // `set server … state drain`
-	AdminInheritedMaint                // maintenance of the tracked server (IMAINT)
-	AdminInheritedDrain                // drain of the tracked server (IDRAIN)
+	AdminForcedMaint    Admin = 1 << iota // `disable server` / `set server … state maint`
+	AdminCfgMaint                         // `disabled` on the server line
+	AdminForcedDrain                      // `set server … state drain`
+	AdminInheritedMaint                   // maintenance of the tracked server (IMAINT)
+	AdminInheritedDrain                   // drain of the tracked server (IDRAIN)
 )
 
 // AdminMaint is any maintenance flag, AdminDrain any drain flag.
