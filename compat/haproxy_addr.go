@@ -410,8 +410,12 @@ func (c *hctx) checkPEM(path string) error {
 		return fmt.Errorf("unable to load SSL certificate from PEM file '%s'.", path)
 	}
 	if !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
-		if kd, err := c.opt.ReadFile(path + ".key"); err != nil || !bytes.Contains(kd, []byte("PRIVATE KEY-----")) {
-			return fmt.Errorf("No Private Key found in '%s.key'.", path)
+		keyPath := path + ".key"
+		if c.cfg.Global.SSLLoadExtraDelExt && filepath.Ext(path) != "" {
+			keyPath = strings.TrimSuffix(path, filepath.Ext(path)) + ".key"
+		}
+		if kd, err := c.opt.ReadFile(keyPath); err != nil || !bytes.Contains(kd, []byte("PRIVATE KEY-----")) {
+			return fmt.Errorf("No Private Key found in '%s'.", keyPath)
 		}
 	}
 	return nil

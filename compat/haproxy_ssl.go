@@ -619,6 +619,10 @@ func sslGlobalRows() []hrow {
 		{Name: "ssl-default-bind-ciphersuites", Status: Supported, Decode: str(func(o *sslGlobals, v string) { o.bind.ciphersuites, o.bind.hasSuites = v, true })},
 		{Name: "ssl-default-server-ciphersuites", Status: Supported, Decode: str(func(o *sslGlobals, v string) { o.server.ciphersuites, o.server.hasSuites = v, true })},
 		{Name: "ssl-default-bind-curves", Status: Supported, Decode: str(func(o *sslGlobals, v string) { o.bind.curves, o.bind.hasCurves = v, true })},
+		{Name: "ssl-load-extra-del-ext", Status: Supported, Decode: func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			c.cfg.Global.SSLLoadExtraDelExt = true
+			return nil
+		}},
 		{Name: "ssl-dh-param-file", Status: Partial, Note: "crypto/tls has no DHE key exchange: DHE ciphers are not negotiated", Decode: func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'%s' expects a file path as an argument.", d.Name)

@@ -54,6 +54,9 @@ type Global struct {
 	// defaults, see package h2).
 	H2HeaderTableSize, H2InitialWindowSize uint32
 	H2MaxConcurrentStreams, H2MaxFrameSize uint32
+	// SSLLoadExtraDelExt is ssl-load-extra-del-ext: cert.crt's key is
+	// cert.key (not cert.crt.key).
+	SSLLoadExtraDelExt bool
 	// SetVars are the process variables set at start, in order.
 	SetVars []SetVar
 	// SpreadChecks is `spread-checks` (0..50, percent of random jitter

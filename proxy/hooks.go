@@ -194,6 +194,9 @@ type Txn struct {
 	TLS *tls.ConnectionState
 	// ClientCert is the client certificate check (ssl_c_*); nil without TLS.
 	ClientCert *ClientCertCheck
+	// ServerTLS is the server connection's TLS state (ssl_bc_*, ssl_s_*);
+	// nil before a server is connected or without `ssl`.
+	ServerTLS *tls.ConnectionState
 
 	// ReqLine is a copy of the request line as received ("GET / HTTP/1.1")
 	// for logs (the head may be rewritten by rules).

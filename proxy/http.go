@@ -149,6 +149,7 @@ func (s *session) transaction() bool {
 			be.Counters.CountStatus(503)
 			return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
 		}
+		tx.ServerTLS = sc.tls
 		reused := sc.reqs > 0
 		// A reused connection the server closed meanwhile fails on write
 		// or gives EOF before any response byte: retry once on a new

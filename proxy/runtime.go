@@ -50,6 +50,8 @@ type Runtime struct {
 
 	mu          sync.Mutex
 	listeners   []*listener
+	tlsBinds    []*tlsBind // every ssl bind, for the certificate commands
+	certs       certStore  // tlscli.go
 	stopping    atomic.Bool
 	hardStopped atomic.Bool
 	pauseHint   atomic.Bool  // a listener may be paused at maxconn
@@ -215,6 +217,23 @@ func (rt *Runtime) BackendByName(name string) *Backend { return rt.byName[name] 
 // Start runs the modules' Init hooks, then opens every listener and starts
 // accepting. On error nothing is left open.
 func (rt *Runtime) Start() error {
+	// Certificates load first: the runtime API (a module's stats socket)
+	// may show them as soon as it answers.
+	tlsOf := map[*Bind]*tlsBind{}
+	for _, f := range rt.Frontends {
+		for i := range f.Proxy.Binds {
+			b := &f.Proxy.Binds[i]
+			if !b.SSL {
+				continue
+			}
+			t, err := newTLSBind(b, f.Proxy.Mode, rt.Cfg.Global.SSLLoadExtraDelExt)
+			if err != nil {
+				return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}
+			}
+			tlsOf[b] = t
+			rt.tlsBinds = append(rt.tlsBinds, t)
+		}
+	}
 	for _, m := range rt.modules {
 		if m.Init != nil {
 			if err := m.Init(rt); err != nil {
@@ -255,38 +274,48 @@ func (rt *Runtime) Start() error {
 	for _, ls := range rt.loops {
 		ls.l.Post(ls.startPurge(rt))
 	}
+	// Every socket is bound before any is served, as HAProxy does: a
+	// connection accepted on one listener may go to another's address
+	// (a server on this process's own unix socket).
+	type bound struct {
+		ln net.Listener
+		l  *listener
+	}
+	var all []bound
 	for _, f := range rt.Frontends {
 		for i := range f.Proxy.Binds {
 			b := &f.Proxy.Binds[i]
 			ln, err := listen(b, f.Proxy)
 			if err != nil {
+				for _, x := range all {
+					x.ln.Close()
+				}
 				rt.closeListeners()
 				rt.stopLoops()
 				return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
 					capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
 			}
 			l := &listener{rt: rt, fe: f, bind: b, slots: newSlots(b.Maxconn)}
-			if b.SSL {
-				if l.tls, err = newTLSBind(b, f.Proxy.Mode); err != nil {
-					ln.Close()
-					rt.closeListeners()
-					rt.stopLoops()
-					return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}
-				}
-			}
-			el, err := rt.serve(ln, l)
-			if err != nil {
-				ln.Close()
-				rt.closeListeners()
-				rt.stopLoops()
-				return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
-					capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
-			}
-			rt.mu.Lock()
-			l.el = el
-			rt.listeners = append(rt.listeners, l)
-			rt.mu.Unlock()
+			l.tls = tlsOf[b]
+			all = append(all, bound{ln, l})
 		}
+	}
+	for k, x := range all {
+		ln, l, f, b := x.ln, x.l, x.l.fe, x.l.bind
+		el, err := rt.serve(ln, l)
+		if err != nil {
+			for _, y := range all[k:] {
+				y.ln.Close()
+			}
+			rt.closeListeners()
+			rt.stopLoops()
+			return &StartError{Msg: fmt.Sprintf("Starting %s %s: cannot bind socket (%v) [%s]",
+				capName(f.Proxy), f.Proxy.Name, err, bindString(b))}
+		}
+		rt.mu.Lock()
+		l.el = el
+		rt.listeners = append(rt.listeners, l)
+		rt.mu.Unlock()
 	}
 	return nil
 }

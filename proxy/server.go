@@ -32,6 +32,9 @@ type serverConn struct {
 	// (owner) or by its server's pool on that loop (pooled).
 	owner  *session
 	pooled bool
+	// tls is the handshake's state with an `ssl` server (ssl_bc_*,
+	// ssl_s_*), nil otherwise.
+	tls *tls.ConnectionState
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
@@ -272,6 +275,7 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 		return nil, err
 	}
 	var conn net.Conn = ec
+	var tlsState *tls.ConnectionState
 	if s.Server.SendProxy || s.Server.SendProxyV2 || s.Server.SSL {
 		ec.SetReadTimeout(timeout)
 		ec.SetWriteTimeout(timeout)
@@ -297,11 +301,13 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 				return nil, err
 			}
 			conn = tlc
+			cs := tlc.ConnectionState()
+			tlsState = &cs
 		}
 		ec.SetReadTimeout(0)
 		ec.SetWriteTimeout(0)
 	}
-	sc := &serverConn{c: conn, ec: ec, srv: s}
+	sc := &serverConn{c: conn, ec: ec, srv: s, tls: tlsState}
 	sc.f.init(conn, ec)
 	trackLive(sc)
 	return sc, nil

@@ -20,10 +20,12 @@ import (
 // atomically, so `commit ssl cert` can replace a certificate while
 // handshakes run.
 type tlsBind struct {
-	bind  *Bind
-	conf  *BindTLS
-	base  *tls.Config // handed to tls.Server; selects from state
-	state atomic.Pointer[tlsBindState]
+	bind   *Bind
+	mode   Mode
+	delExt bool // ssl-load-extra-del-ext
+	conf   *BindTLS
+	base   *tls.Config // handed to tls.Server; selects from state
+	state  atomic.Pointer[tlsBindState]
 }
 
 // tlsBindState is what a ClientHello is matched against.
@@ -62,12 +64,12 @@ func defaultBindTLS(b *Bind) *BindTLS {
 
 // newTLSBind loads a bind's certificates and builds its configurations.
 // Errors use HAProxy's wording where it has one.
-func newTLSBind(b *Bind, mode Mode) (*tlsBind, error) {
+func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
 	conf := b.TLS
 	if conf == nil {
 		conf = defaultBindTLS(b)
 	}
-	t := &tlsBind{bind: b, conf: conf}
+	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt}
 	st, err := t.load(mode, nil)
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindStat
 		for _, f := range files {
 			c, ok := repl[f]
 			if !ok {
-				if c, err = loadCertFile(f); err != nil {
+				if c, err = loadCertFile(f, t.delExt); err != nil {
 					return nil, err
 				}
 			}
@@ -327,18 +329,27 @@ func certFiles(crt string) ([]string, error) {
 // response) stapled, FILE.sctl (a TLS SignedCertificateTimestampList)
 // sent, FILE.issuer appended to the chain when the PEM has no
 // intermediate (HAProxy uses it to check the OCSP response).
-func loadCertFile(path string) (tls.Certificate, error) {
+func loadCertFile(path string, delExt bool) (tls.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("unable to load SSL certificate from file '%s': %v", path, err)
 	}
-	return parseCertPEM(path, data)
+	return parseCertPEM(path, data, delExt)
 }
 
-func parseCertPEM(path string, data []byte) (tls.Certificate, error) {
+// parseCertPEM loads a certificate file's content; the key is in it, or
+// in FILE.key (with ssl-load-extra-del-ext, FILE without its extension
+// then .key: cert.crt's key is cert.key).
+func parseCertPEM(path string, data []byte, delExt bool) (tls.Certificate, error) {
 	c, err := tls.X509KeyPair(data, data)
 	if err != nil {
-		if key, kerr := os.ReadFile(path + ".key"); kerr == nil {
+		keyPath := path + ".key"
+		if delExt {
+			if ext := filepath.Ext(path); ext != "" {
+				keyPath = strings.TrimSuffix(path, ext) + ".key"
+			}
+		}
+		if key, kerr := os.ReadFile(keyPath); kerr == nil {
 			c, err = tls.X509KeyPair(data, key)
 		}
 	}

@@ -47,7 +47,7 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 		c.NextProtos = []string{"http/1.1"}
 	}
 	if t.Crt != "" {
-		cert, err := loadCertFile(t.Crt)
+		cert, err := loadCertFile(t.Crt, false)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,19 @@ type TLSTxn interface {
 	ClientCert() *proxy.ClientCertCheck
 }
 
+// ServerTLSTxn is implemented by views that can show the server
+// connection's TLS handshake (ssl_bc_*, ssl_s_*).
+type ServerTLSTxn interface {
+	ServerTLSState() *tls.ConnectionState
+}
+
+func serverTLSState(c *Ctx) *tls.ConnectionState {
+	if t, ok := c.T.(ServerTLSTxn); ok {
+		return t.ServerTLSState()
+	}
+	return nil
+}
+
 func tlsState(c *Ctx) *tls.ConnectionState {
 	if t, ok := c.T.(TLSTxn); ok {
 		return t.TLSState()
@@ -173,6 +186,123 @@ func sslCertFetches() []*fetchDef {
 	crt("ssl_c_key_alg", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
 		return sslStr(c, keyAlgName(x.PublicKeyAlgorithm), st)
 	})
+	def(&fetchDef{name: "ssl_c_chain_der", out: KStr, match: mBin, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		// The chain the client sent after its own certificate, as
+		// OpenSSL's server-side peer chain.
+		cs := tlsState(c)
+		if cs == nil || len(cs.PeerCertificates) < 2 || !once(st) {
+			*st = -1
+			return Value{}, false
+		}
+		b := c.scratchBuf()
+		for _, x := range cs.PeerCertificates[1:] {
+			b = append(b, x.Raw...)
+		}
+		c.keepScratch(b)
+		return Value{Kind: KStr, B: b}, true
+	}})
+	out = append(out, serverSSLFetches()...)
+	return out
+}
+
+// serverSSLFetches are ssl_bc_* (the server connection's TLS session) and
+// ssl_s_* (the server's certificate).
+func serverSSLFetches() []*fetchDef {
+	var out []*fetchDef
+	bc := func(name string, k Kind, m matchKind, fn func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool)) {
+		out = append(out, &fetchDef{name: name, out: k, match: m, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			cs := serverTLSState(c)
+			if cs == nil {
+				*st = -1
+				return Value{}, false
+			}
+			return fn(c, cs, st)
+		}})
+	}
+	out = append(out, &fetchDef{name: "ssl_bc", out: KBool, match: mBool, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		return boolVal(serverTLSState(c) != nil), true
+	}})
+	bc("ssl_bc_protocol", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		return sslStr(c, tlsconf.VersionString(cs.Version), st)
+	})
+	bc("ssl_bc_cipher", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		return sslStr(c, tlsconf.CipherName(cs.CipherSuite), st)
+	})
+	bc("ssl_bc_alpn", KStr, mStr, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		return sslStr(c, cs.NegotiatedProtocol, st)
+	})
+	bc("ssl_bc_is_resumed", KBool, mBool, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		if !once(st) {
+			return Value{}, false
+		}
+		return boolVal(cs.DidResume), true
+	})
+	bc("ssl_bc_use_keysize", KInt, mInt, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		u, _ := tlsconf.KeyBits(cs.CipherSuite)
+		return sslInt(u, true, st)
+	})
+	bc("ssl_bc_alg_keysize", KInt, mInt, func(c *Ctx, cs *tls.ConnectionState, st *int) (Value, bool) {
+		_, a := tlsconf.KeyBits(cs.CipherSuite)
+		return sslInt(a, true, st)
+	})
+	srv := func(name string, k Kind, m matchKind, maxArgs int, fn func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool)) {
+		out = append(out, &fetchDef{name: name, out: k, match: m, maxArgs: maxArgs, compile: dnArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+			cs := serverTLSState(c)
+			if cs == nil || len(cs.PeerCertificates) == 0 {
+				*st = -1
+				return Value{}, false
+			}
+			return fn(c, f, cs.PeerCertificates[0], st)
+		}})
+	}
+	srv("ssl_s_s_dn", KStr, mStr, 3, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return dnValue(c, f, x.RawSubject, st)
+	})
+	srv("ssl_s_i_dn", KStr, mStr, 3, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return dnValue(c, f, x.RawIssuer, st)
+	})
+	srv("ssl_s_serial", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslBin(x.SerialNumber.Bytes(), st)
+	})
+	srv("ssl_s_sha1", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		sum := sha1.Sum(x.Raw)
+		return sslBin(append(c.scratchBuf(), sum[:]...), st)
+	})
+	srv("ssl_s_der", KStr, mBin, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslBin(x.Raw, st)
+	})
+	srv("ssl_s_notafter", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslStr(c, asn1Time(x.NotAfter.UTC().Year(), x.NotAfter.UTC().Format("20060102150405")), st)
+	})
+	srv("ssl_s_notbefore", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslStr(c, asn1Time(x.NotBefore.UTC().Year(), x.NotBefore.UTC().Format("20060102150405")), st)
+	})
+	srv("ssl_s_version", KInt, mInt, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslInt(x.Version, true, st)
+	})
+	srv("ssl_s_sig_alg", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslStr(c, sigAlgName(x.SignatureAlgorithm), st)
+	})
+	srv("ssl_s_key_alg", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
+		return sslStr(c, keyAlgName(x.PublicKeyAlgorithm), st)
+	})
+	out = append(out, &fetchDef{name: "ssl_s_chain_der", out: KStr, match: mBin, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		// Client side, OpenSSL's peer chain holds the leaf too.
+		cs := serverTLSState(c)
+		if cs == nil || len(cs.PeerCertificates) == 0 || !once(st) {
+			*st = -1
+			return Value{}, false
+		}
+		b := c.scratchBuf()
+		for _, x := range cs.PeerCertificates {
+			b = append(b, x.Raw...)
+		}
+		c.keepScratch(b)
+		return Value{Kind: KStr, B: b}, true
+	}})
 	return out
 }
 

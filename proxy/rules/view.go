@@ -127,8 +127,9 @@ func (v *view) SNI() []byte {
 }
 
 // TLSState and ClientCert serve the ssl_fc_* and ssl_c_* fetches.
-func (v *view) TLSState() *tls.ConnectionState     { return v.tx.TLS }
-func (v *view) ClientCert() *proxy.ClientCertCheck { return v.tx.ClientCert }
+func (v *view) TLSState() *tls.ConnectionState       { return v.tx.TLS }
+func (v *view) ServerTLSState() *tls.ConnectionState { return v.tx.ServerTLS }
+func (v *view) ClientCert() *proxy.ClientCertCheck   { return v.tx.ClientCert }
 
 // ReqBody returns the request body bytes already received and whether
 // that is the whole body (stats admin forms).

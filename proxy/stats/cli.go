@@ -40,6 +40,9 @@ type Session struct {
 	Level       Level
 	Interactive bool // "prompt" mode
 	Quit        bool
+	// Payload is the text after a command line ending in "<<", up to an
+	// empty line (management.txt §9.3), for the command that takes one.
+	Payload string
 }
 
 type command struct {
@@ -69,6 +72,35 @@ func init() {
 		{[]string{"show", "servers", "state"}, "show servers state [<backend>]", "dump volatile server information (all or for a single backend)", LevelUser, cmdShowServersState},
 		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
 		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
+		{[]string{"show", "ssl", "cert"}, "show ssl cert [<certfile>]", "display the SSL certificates used in memory, or the details of a file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			arg := ""
+			if len(args) > 0 {
+				arg = args[0]
+			}
+			return s.rt.ShowSSLCert(arg)
+		}},
+		{[]string{"set", "ssl", "cert"}, "set ssl cert <certfile> <payload>", "replace a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 || (sess.Payload == "" && len(args) < 2) {
+				return "'set ssl cert' expects a filename and a certificate as a payload\n"
+			}
+			payload := sess.Payload
+			if payload == "" {
+				payload = strings.Join(args[1:], " ")
+			}
+			return s.rt.SetSSLCert(args[0], []byte(payload))
+		}},
+		{[]string{"commit", "ssl", "cert"}, "commit ssl cert <certfile>", "commit a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'commit ssl cert' expects a filename\n"
+			}
+			return s.rt.CommitSSLCert(args[0])
+		}},
+		{[]string{"abort", "ssl", "cert"}, "abort ssl cert <certfile>", "abort a transaction for a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'abort ssl cert' expects a filename\n"
+			}
+			return s.rt.AbortSSLCert(args[0])
+		}},
 	}
 	commands = append(commands, tableCommands()...) // table_cli.go
 }

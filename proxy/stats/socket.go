@@ -136,6 +136,21 @@ func (srv *Server) serve(c net.Conn, lvl Level) {
 		if err != nil && line == "" {
 			return
 		}
+		sess.Payload = ""
+		if l, ok := strings.CutSuffix(strings.TrimRight(line, "\r\n"), "<<"); ok {
+			// A payload follows, up to an empty line.
+			var p strings.Builder
+			for {
+				pl, perr := readLine(r, srv.maxLine)
+				pl = strings.TrimRight(pl, "\r\n")
+				if pl == "" || perr != nil {
+					p.WriteString(pl)
+					break
+				}
+				p.WriteString(pl + "\n")
+			}
+			line, sess.Payload = l, p.String()
+		}
 		out := srv.Stats.Execute(line, sess)
 		if sess.Interactive && !sess.Quit {
 			out += "> "

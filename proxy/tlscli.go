@@ -1,0 +1,313 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// The runtime API's certificate commands (management.txt §9.3: show ssl
+// cert, set ssl cert, commit ssl cert, abort ssl cert): one transaction at
+// a time replaces a certificate file's certificate and/or key; commit
+// swaps every bind using the file to the new certificate at once
+// (tlsBind's atomic state), handshakes in flight keep the old one.
+
+// certTxn is the pending `set ssl cert` transaction.
+type certTxn struct {
+	path      string
+	cert, key []byte // PEM blocks set so far (nil: the file's)
+}
+
+type certStore struct {
+	mu  sync.Mutex
+	txn *certTxn
+	// committed replaces a file's content for later loads (a commit is
+	// not written to disk, as in HAProxy).
+	committed map[string]tls.Certificate
+}
+
+// SSLCertFiles lists the certificate files the binds loaded.
+func (rt *Runtime) SSLCertFiles() []string {
+	var out []string
+	for _, t := range rt.tlsBinds {
+		for _, c := range t.state.Load().certs {
+			if !slices.Contains(out, c.path) {
+				out = append(out, c.path)
+			}
+		}
+	}
+	return out
+}
+
+// findCert resolves a CLI path to a loaded certificate file: the file
+// itself, or for a key the certificate it completes (FILE.key, or with
+// ssl-load-extra-del-ext FILE.crt's FILE.key).
+func (rt *Runtime) findCert(path string) (file string, isKey bool) {
+	files := rt.SSLCertFiles()
+	if slices.Contains(files, path) {
+		return path, false
+	}
+	if base, ok := strings.CutSuffix(path, ".key"); ok {
+		for _, f := range files {
+			if f == base || strings.TrimSuffix(f, ".crt") == base || strings.TrimSuffix(f, ".pem") == base {
+				return f, true
+			}
+		}
+	}
+	return "", false
+}
+
+// SetSSLCert is `set ssl cert <file> <payload>`.
+func (rt *Runtime) SetSSLCert(path string, payload []byte) string {
+	rt.certs.mu.Lock()
+	defer rt.certs.mu.Unlock()
+	file, isKey := rt.findCert(path)
+	if file == "" {
+		return fmt.Sprintf("Can't replace a certificate which is not referenced by the configuration!\n")
+	}
+	t := rt.certs.txn
+	if t != nil && t.path != file {
+		return fmt.Sprintf("The ongoing transaction is about '%s' but you are trying to set '%s'\n", t.path, path)
+	}
+	var certPEM, keyPEM []byte
+	for rest := payload; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch {
+		case b.Type == "CERTIFICATE":
+			certPEM = append(certPEM, pem.EncodeToMemory(b)...)
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			keyPEM = append(keyPEM, pem.EncodeToMemory(b)...)
+		}
+	}
+	if isKey && keyPEM == nil || !isKey && certPEM == nil && keyPEM == nil {
+		return fmt.Sprintf("unable to load certificate from file '%s'.\nCan't update %s!\n", path, path)
+	}
+	created := t == nil
+	if t == nil {
+		t = &certTxn{path: file}
+		rt.certs.txn = t
+	}
+	if certPEM != nil {
+		t.cert = certPEM
+	}
+	if keyPEM != nil {
+		t.key = keyPEM
+	}
+	if created {
+		return fmt.Sprintf("Transaction created for certificate %s!\n", path)
+	}
+	return fmt.Sprintf("Transaction updated for certificate %s!\n", path)
+}
+
+// AbortSSLCert is `abort ssl cert <file>`.
+func (rt *Runtime) AbortSSLCert(path string) string {
+	rt.certs.mu.Lock()
+	defer rt.certs.mu.Unlock()
+	if rt.certs.txn == nil || rt.certs.txn.path != path {
+		return "No ongoing transaction!\n"
+	}
+	rt.certs.txn = nil
+	return fmt.Sprintf("Transaction aborted for certificate '%s'!\n", path)
+}
+
+// CommitSSLCert is `commit ssl cert <file>`.
+func (rt *Runtime) CommitSSLCert(path string) string {
+	rt.certs.mu.Lock()
+	defer rt.certs.mu.Unlock()
+	t := rt.certs.txn
+	if t == nil {
+		return "No ongoing transaction! !\n"
+	}
+	if t.path != path {
+		return fmt.Sprintf("The ongoing transaction is about '%s' but you are trying to set '%s'\n", t.path, path)
+	}
+	cur := rt.currentCert(path)
+	certPEM, keyPEM := t.cert, t.key
+	if certPEM == nil && cur != nil {
+		certPEM = certChainPEM(cur)
+	}
+	if keyPEM == nil && cur != nil {
+		der, err := x509.MarshalPKCS8PrivateKey(cur.PrivateKey)
+		if err == nil {
+			keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		}
+	}
+	out := fmt.Sprintf("Committing %s", path)
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && c.Leaf == nil {
+		c.Leaf, err = x509.ParseCertificate(c.Certificate[0])
+	}
+	if err != nil {
+		return out + fmt.Sprintf("\nFailed!\nunable to load the certificate: %v\n", err)
+	}
+	if rt.certs.committed == nil {
+		rt.certs.committed = map[string]tls.Certificate{}
+	}
+	rt.certs.committed[path] = c
+	for _, tb := range rt.tlsBinds {
+		st := tb.state.Load()
+		uses := false
+		for _, lc := range st.certs {
+			uses = uses || lc.path == path
+		}
+		if !uses {
+			continue
+		}
+		nst, err := tb.load(tb.mode, rt.certs.committed)
+		if err != nil {
+			return out + fmt.Sprintf("\nFailed!\n%v\n", err)
+		}
+		tb.state.Store(nst)
+	}
+	rt.certs.txn = nil
+	return out + "\nSuccess!\n"
+}
+
+func (rt *Runtime) currentCert(path string) *tls.Certificate {
+	for _, t := range rt.tlsBinds {
+		for _, c := range t.state.Load().certs {
+			if c.path == path {
+				cert := c.cert
+				return &cert
+			}
+		}
+	}
+	return nil
+}
+
+func certChainPEM(c *tls.Certificate) []byte {
+	var out []byte
+	for _, der := range c.Certificate {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	return out
+}
+
+// ShowSSLCert is `show ssl cert [<file>|*<file>]`.
+func (rt *Runtime) ShowSSLCert(arg string) string {
+	rt.certs.mu.Lock()
+	t := rt.certs.txn
+	rt.certs.mu.Unlock()
+	if arg == "" {
+		var b strings.Builder
+		if t != nil {
+			b.WriteString("# transaction\n*" + t.path + "\n")
+		}
+		b.WriteString("# filename\n")
+		for _, f := range rt.SSLCertFiles() {
+			b.WriteString(f + "\n")
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	var cert *tls.Certificate
+	path := arg
+	if p, ok := strings.CutPrefix(arg, "*"); ok {
+		path = p
+		if t == nil || t.path != p {
+			return "No ongoing transaction!\n"
+		}
+		cur := rt.currentCert(p)
+		certPEM := t.cert
+		if certPEM == nil && cur != nil {
+			certPEM = certChainPEM(cur)
+		}
+		var c tls.Certificate
+		for rest := certPEM; ; {
+			var blk *pem.Block
+			blk, rest = pem.Decode(rest)
+			if blk == nil {
+				break
+			}
+			c.Certificate = append(c.Certificate, blk.Bytes)
+		}
+		cert = &c
+	} else {
+		cert = rt.currentCert(path)
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return "Can't display a certificate which is not referenced by the configuration!\n"
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return "Can't display the certificate!\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Filename: %s\n", arg)
+	fmt.Fprintf(&b, "Status: %s\n", map[bool]string{true: "Used", false: "Unused"}[!strings.HasPrefix(arg, "*")])
+	fmt.Fprintf(&b, "Serial: %X\n", leaf.SerialNumber.Bytes())
+	fmt.Fprintf(&b, "notBefore: %s\n", leaf.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+	fmt.Fprintf(&b, "notAfter: %s\n", leaf.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+	if len(leaf.DNSNames) > 0 {
+		var sans []string
+		for _, n := range leaf.DNSNames {
+			sans = append(sans, "DNS:"+n)
+		}
+		fmt.Fprintf(&b, "Subject Alternative Name: %s\n", strings.Join(sans, ", "))
+	}
+	fmt.Fprintf(&b, "Algorithm: %s\n", keyAlgorithm(leaf))
+	sum := sha1.Sum(leaf.Raw)
+	fmt.Fprintf(&b, "SHA1 FingerPrint: %X\n", sum[:])
+	fmt.Fprintf(&b, "Subject: %s\n", onelineDN(leaf.RawSubject))
+	fmt.Fprintf(&b, "Issuer: %s\n", onelineDN(leaf.RawIssuer))
+	for _, der := range cert.Certificate[1:] {
+		if ic, err := x509.ParseCertificate(der); err == nil {
+			fmt.Fprintf(&b, "Chain Subject: %s\n", onelineDN(ic.RawSubject))
+			fmt.Fprintf(&b, "Chain Issuer: %s\n", onelineDN(ic.RawIssuer))
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// keyAlgorithm is HAProxy's "RSA2048", "EC256", "ED25519".
+func keyAlgorithm(c *x509.Certificate) string {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return fmt.Sprintf("EC%d", k.Curve.Params().BitSize)
+	case ed25519.PublicKey:
+		return "ED25519"
+	}
+	return "Unknown"
+}
+
+// onelineDN is OpenSSL's one-line distinguished name ("/C=FR/CN=x").
+func onelineDN(raw []byte) string {
+	var seq pkix.RDNSequence
+	if _, err := asn1.Unmarshal(raw, &seq); err != nil {
+		return ""
+	}
+	var b bytes.Buffer
+	for _, rdn := range seq {
+		for _, a := range rdn {
+			name := a.Type.String()
+			if n, ok := oidShort[name]; ok {
+				name = n
+			}
+			fmt.Fprintf(&b, "/%s=%v", name, a.Value)
+		}
+	}
+	return b.String()
+}
+
+var oidShort = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
+}
