@@ -74,7 +74,7 @@ func (rt *Runtime) SetSSLCert(path string, payload []byte) string {
 	defer rt.certs.mu.Unlock()
 	file, isKey := rt.findCert(path)
 	if file == "" {
-		return fmt.Sprintf("Can't replace a certificate which is not referenced by the configuration!\n")
+		return "Can't replace a certificate which is not referenced by the configuration!\n"
 	}
 	t := rt.certs.txn
 	if t != nil && t.path != file {
