@@ -182,9 +182,13 @@ func (cc *ClientConn) fail(err error) {
 // false. The head's fields must be lower-case and free of
 // connection-specific fields.
 func (cc *ClientConn) Request(method, scheme, authority, path string, fields []HeaderField, body bool) (*ClientStream, error) {
+	// Stream ids must reach the server in increasing order: the id is
+	// taken under the write lock that sends its HEADERS.
+	cc.wmu.Lock()
 	cc.mu.Lock()
 	if cc.closed || cc.goaway || uint32(len(cc.streams)) >= cc.maxStreams {
 		cc.mu.Unlock()
+		cc.wmu.Unlock()
 		return nil, ErrRefused
 	}
 	s := &ClientStream{cc: cc, ID: cc.nextID, sendWin: cc.peerInitWin, sentEnd: !body}
@@ -193,7 +197,6 @@ func (cc *ClientConn) Request(method, scheme, authority, path string, fields []H
 	maxFrame := int(cc.peerMaxFrame)
 	cc.lastUse = time.Now()
 	cc.mu.Unlock()
-	cc.wmu.Lock()
 	cc.hbuf.Reset()
 	_ = cc.henc.WriteField(hpack.HeaderField{Name: ":method", Value: method})
 	if method != "CONNECT" {
@@ -339,6 +342,9 @@ func (s *ClientStream) Response(timeout time.Duration) (*ResponseHead, error) {
 		} else {
 			cc.cond.Wait()
 		}
+	}
+	if s.reset && s.head == nil {
+		return nil, s.err
 	}
 	if len(s.heads) > 0 {
 		h := s.heads[0]
@@ -503,6 +509,8 @@ func (cc *ClientConn) process(f http2.Frame) error {
 			return connError{http2.ErrCodeEnhanceYourCalm, "SETTINGS flood"}
 		}
 		var err error
+		var tableSize uint32
+		hasTable := false
 		cc.mu.Lock()
 		cc.gotSettings = true
 		_ = f.ForeachSetting(func(s http2.Setting) error {
@@ -522,14 +530,19 @@ func (cc *ClientConn) process(f http2.Frame) error {
 			case http2.SettingMaxFrameSize:
 				cc.peerMaxFrame = s.Val
 			case http2.SettingHeaderTableSize:
-				cc.wmu.Lock()
-				cc.henc.SetMaxDynamicTableSizeLimit(s.Val)
-				cc.wmu.Unlock()
+				tableSize, hasTable = s.Val, true
 			}
 			return nil
 		})
 		cc.cond.Broadcast()
 		cc.mu.Unlock()
+		if hasTable {
+			// The write lock is never taken under cc.mu (Request takes
+			// them the other way round).
+			cc.wmu.Lock()
+			cc.henc.SetMaxDynamicTableSizeLimit(tableSize)
+			cc.wmu.Unlock()
+		}
 		if err != nil {
 			return err
 		}

@@ -789,6 +789,9 @@ func (s *Stream) writeHeaders(status int, fields []HeaderField, end bool) error 
 	}
 	if end {
 		s.sentEnd = true
+		if s.recvEnd {
+			c.removeLocked(s)
+		}
 	}
 	c.mu.Unlock()
 	c.wmu.Lock()
@@ -910,6 +913,11 @@ func (s *Stream) writeData(p []byte, end bool) (int, error) {
 		last := end && n == len(p)
 		if last {
 			s.sentEnd = true
+			if s.recvEnd {
+				// Closed both ways once this frame leaves: forget it
+				// first, so the client's next stream finds room.
+				c.removeLocked(s)
+			}
 		}
 		c.mu.Unlock()
 		c.wmu.Lock()
