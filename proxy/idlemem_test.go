@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,14 +121,14 @@ func TestIdleConnMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sl.Close()
-	var srvConns []net.Conn
+	var srvConns atomic.Int64 // connections the proxy opened to the origin
 	go func() {
 		for {
 			c, err := sl.Accept()
 			if err != nil {
 				return
 			}
-			srvConns = append(srvConns, c)
+			srvConns.Add(1)
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
@@ -190,8 +191,10 @@ func TestIdleConnMemory(t *testing.T) {
 	after := rssKB(t, pid)
 	per := float64(after-before) * 1024 / float64(n)
 	t.Logf("%d idle keep-alive client connections (+%d idle server connections): RSS %d kB -> %d kB, %.0f bytes per client connection",
-		n, len(srvConns), before, after, per)
-	if per > 20*1024 {
+		n, srvConns.Load(), before, after, per)
+	// Under -race the figure is the detector's, not halo's: the test then
+	// only exercises the idle connections for races.
+	if per > 20*1024 && !raceEnabled {
 		t.Errorf("%.0f bytes per idle connection, want under 20 kB", per)
 	}
 }

@@ -47,13 +47,14 @@ func TestHAProxyIdentity(t *testing.T) {
 		{name: "group only", global: "group nogroup", uid: "0", gid: "65534", sockOpts: "uid 65534 mode 600", sockUID: 65534},
 		{name: "chroot to an empty directory", global: "user nobody\n  group nogroup", chroot: true, uid: "65534", gid: "65534"},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			bePort, fePort := 21100+2*i, 21101+2*i
-			be, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", bePort))
+			be, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
+			bePort := be.Addr().(*net.TCPAddr).Port
+			fe := freeAddr(t)
 			defer be.Close()
 			go func() {
 				for {
@@ -77,7 +78,7 @@ func TestHAProxyIdentity(t *testing.T) {
 			sock := filepath.Join(dir, "admin.sock")
 			global += "\n  stats socket " + sock + " level admin " + tc.sockOpts
 			cfg := filepath.Join(dir, "h.cfg")
-			conf := fmt.Sprintf("global\n  %s\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 2s\n  timeout server 2s\nlisten fe\n  bind 127.0.0.1:%d\n  server s1 127.0.0.1:%d\n", global, fePort, bePort)
+			conf := fmt.Sprintf("global\n  %s\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 2s\n  timeout server 2s\nlisten fe\n  bind %s\n  server s1 127.0.0.1:%d\n", global, fe, bePort)
 			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +95,7 @@ func TestHAProxyIdentity(t *testing.T) {
 			}()
 			var conn net.Conn
 			for deadline := time.Now().Add(5 * time.Second); ; {
-				if conn, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", fePort), time.Second); err == nil {
+				if conn, err = net.DialTimeout("tcp", fe, time.Second); err == nil {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -154,7 +155,7 @@ func TestHAProxyIdentity(t *testing.T) {
 				t.Errorf("stats socket after the drop answers %q", info)
 			}
 			// A second connection after the drop still goes through.
-			conn2, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", fePort), time.Second)
+			conn2, err := net.DialTimeout("tcp", fe, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,14 +11,15 @@ import (
 )
 
 func TestUDPTarget(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:23100")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
-		t.Skip("port 23100 busy:", err)
+		t.Fatal(err)
 	}
 	defer pc.Close()
+	addr := pc.LocalAddr().String()
 	l, err := logging.Open([]proxy.LogTarget{
-		{Address: "127.0.0.1:23100", Facility: "local0"},
-		{Address: "udp@127.0.0.1:23100", Facility: "local1", Level: "err"},
+		{Address: addr, Facility: "local0"},
+		{Address: "udp@" + addr, Facility: "local1", Level: "err"},
 	}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -67,12 +68,12 @@ func TestSendDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:23101")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
-		t.Skip("port 23101 busy:", err)
+		t.Fatal(err)
 	}
 	defer pc.Close()
-	l, err := logging.Open([]proxy.LogTarget{{Address: "127.0.0.1:23101", Facility: "local0"}}, "")
+	l, err := logging.Open([]proxy.LogTarget{{Address: pc.LocalAddr().String(), Facility: "local0"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

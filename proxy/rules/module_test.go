@@ -17,12 +17,26 @@ import (
 	"halo/proxy/stats"
 )
 
-// echo starts an HTTP server on port that answers "name cookie=<Cookie>".
-func echo(t *testing.T, name string, port int) *proxy.Server {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+// freeAddr returns a loopback address nothing listens on right now, for a
+// bind the engine opens itself.
+func freeAddr(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Skipf("port %d busy: %v", port, err)
+		t.Fatal(err)
 	}
+	defer ln.Close()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// echo starts an HTTP server on an ephemeral port that answers
+// "name cookie=<Cookie>".
+func echo(t *testing.T, name string) *proxy.Server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s cookie=%s", name, r.Header.Get("Cookie"))
 		if uid := r.Header.Get("X-Unique-ID"); uid != "" {
@@ -59,28 +73,29 @@ func crit(fetch string, args []string, vals ...string) *proxy.Cond {
 
 // TestModuleEndToEnd runs the module inside the real engine: dynamic
 // use_backend, cookie persistence, deny, monitor-uri, stats page and the
-// log line, on ports 23200-23259.
+// log line.
 func TestModuleEndToEnd(t *testing.T) {
-	logs, err := net.ListenPacket("udp", "127.0.0.1:23250")
+	logs, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
-		t.Skip("port 23250 busy")
+		t.Fatal(err)
 	}
 	defer logs.Close()
+	bind := freeAddr(t)
 	to := proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second, Client: 5 * time.Second}
 	ba := &proxy.Proxy{Name: "b_a", ID: 2, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
-		Servers: []*proxy.Server{echo(t, "sa", 23201)},
+		Servers: []*proxy.Server{echo(t, "sa")},
 		Cookie:  &proxy.CookieConfig{Name: "SRV", Mode: "insert", Indirect: true}}
 	bb := &proxy.Proxy{Name: "b_b", ID: 3, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
-		Servers: []*proxy.Server{echo(t, "sb", 23202)}}
+		Servers: []*proxy.Server{echo(t, "sb")}}
 	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeHTTP, Timeouts: to,
-		Binds:          []proxy.Bind{{Network: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:23200")}},
+		Binds:          []proxy.Bind{{Network: "tcp", Addr: bind}},
 		DefaultBackend: bb,
 		UseBackends:    []proxy.UseBackend{{Dynamic: "b_%[req.hdr(host),lower,word(1,.)]"}},
 		HTTPRequest:    []*proxy.HTTPRule{{Action: "deny", Cond: crit("path", nil, "/admin")}},
 		Redirects:      []*proxy.HTTPRule{{Action: "redirect", Args: []string{"location", "/x"}, Cond: crit("path", nil, "/r")}},
 		MonitorURI:     "/health",
 		Stats:          &proxy.StatsPage{URI: "/st", Admin: &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Name: "TRUE"}}}}}},
-		Logs:           []proxy.LogTarget{{Address: "127.0.0.1:23250", Facility: "local0"}},
+		Logs:           []proxy.LogTarget{{Address: logs.LocalAddr().String(), Facility: "local0"}},
 		LogFormat:      "httplog",
 		UniqueIDFormat: "%[req.hdr(host)]_%rt",
 		UniqueIDHeader: "X-Unique-ID",
@@ -96,10 +111,10 @@ func TestModuleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rt.Start(); err != nil {
-		t.Skip("cannot listen on 23200: ", err)
+		t.Fatal(err)
 	}
 	defer rt.HardStop()
-	addr := "127.0.0.1:23200"
+	addr := bind.String()
 
 	resp, body := get(t, addr, "GET / HTTP/1.1\r\nHost: A.example.com\r\n\r\n")
 	if !strings.HasPrefix(body, "sa ") || resp.Header.Get("Set-Cookie") != "SRV=sa; path=/" {
@@ -180,15 +195,16 @@ func TestModuleEndToEnd(t *testing.T) {
 // from a source before any byte is read; content rules (HTTP mode) close
 // the connection without an answer.
 func TestTCPRequestRules(t *testing.T) {
+	bind := freeAddr(t)
 	to := proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second, Client: 5 * time.Second}
 	be := &proxy.Proxy{Name: "be", ID: 2, Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Timeouts: to,
-		Servers: []*proxy.Server{echo(t, "s", 23211)}}
+		Servers: []*proxy.Server{echo(t, "s")}}
 	srcIs := func(ip string) *proxy.Cond {
 		return &proxy.Cond{Or: [][]proxy.CondTerm{{{ACL: &proxy.ACL{Criteria: []*proxy.Criterion{
 			{Fetch: "src", Match: "ip", Values: []string{ip}}}}}}}}
 	}
 	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeHTTP, Timeouts: to,
-		Binds:          []proxy.Bind{{Network: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:23210")}},
+		Binds:          []proxy.Bind{{Network: "tcp", Addr: bind}},
 		DefaultBackend: be,
 		TCPRequest: []*proxy.TCPRule{
 			{Stage: "connection", Action: "reject", Cond: srcIs("127.0.0.2")},
@@ -201,12 +217,12 @@ func TestTCPRequestRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rt.Start(); err != nil {
-		t.Skip("cannot listen on 23210: ", err)
+		t.Fatal(err)
 	}
 	defer rt.HardStop()
 	closed := func(src, raw string) bool {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		c, err := d.Dial("tcp", "127.0.0.1:23210")
+		c, err := d.Dial("tcp", bind.String())
 		if err != nil {
 			return true
 		}

@@ -35,13 +35,14 @@ func selfSigned(t *testing.T, names ...string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// tlsEcho starts a TLS server on port answering "name sni=<SNI>" after the
-// handshake.
-func tlsEcho(t *testing.T, name string, port int, cert tls.Certificate) *proxy.Server {
-	ln, err := tls.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{Certificates: []tls.Certificate{cert}})
+// tlsEcho starts a TLS server on an ephemeral port answering
+// "name sni=<SNI>" after the handshake.
+func tlsEcho(t *testing.T, name string, cert tls.Certificate) *proxy.Server {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
-		t.Skipf("port %d busy: %v", port, err)
+		t.Fatal(err)
 	}
+	port := ln.Addr().(*net.TCPAddr).Port
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -93,17 +94,17 @@ func sniCrit(fetch string, flags []string, vals ...string) *proxy.Cond {
 // TestSNIRouting routes TLS clients by the SNI of their ClientHello in
 // mode tcp (TLS passthrough): the handshake completes with the chosen
 // backend, which sees the client's SNI (the bytes went through unchanged).
-// Ports 23300-23309.
 func TestSNIRouting(t *testing.T) {
+	bind := freeAddr(t)
 	cert := selfSigned(t, "a.example.com", "x.b.example.com", "c.example.com")
 	to := proxy.Timeouts{Connect: time.Second, Server: 5 * time.Second, Client: 5 * time.Second}
-	be := func(name string, id, port int) *proxy.Proxy {
+	be := func(name string, id int) *proxy.Proxy {
 		return &proxy.Proxy{Name: name, ID: id, Cap: proxy.CapBE, Mode: proxy.ModeTCP, Timeouts: to,
-			Servers: []*proxy.Server{tlsEcho(t, name, port, cert)}}
+			Servers: []*proxy.Server{tlsEcho(t, name, cert)}}
 	}
-	ba, bb, bc := be("be_a", 2, 23301), be("be_b", 3, 23302), be("be_c", 4, 23303)
+	ba, bb, bc := be("be_a", 2), be("be_b", 3), be("be_c", 4)
 	fe := &proxy.Proxy{Name: "fe", ID: 1, Cap: proxy.CapFE, Mode: proxy.ModeTCP, Timeouts: to,
-		Binds:          []proxy.Bind{{Network: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:23300")}},
+		Binds:          []proxy.Bind{{Network: "tcp", Addr: bind}},
 		DefaultBackend: bc,
 		TCPRequest: []*proxy.TCPRule{
 			{Stage: "inspect-delay", Args: []string{"5s"}},
@@ -120,7 +121,7 @@ func TestSNIRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rt.Start(); err != nil {
-		t.Skip("cannot listen on 23300: ", err)
+		t.Fatal(err)
 	}
 	defer rt.HardStop()
 
@@ -140,7 +141,7 @@ func TestSNIRouting(t *testing.T) {
 	pool.AddCert(leaf)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := net.Dial("tcp", "127.0.0.1:23300")
+			raw, err := net.Dial("tcp", bind.String())
 			if err != nil {
 				t.Fatal(err)
 			}
