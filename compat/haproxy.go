@@ -612,6 +612,8 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 		p.TCPRequest = append([]*proxy.TCPRule(nil), from.p.TCPRequest...)
 		p.CaptureReqHeaders = append([]proxy.Capture(nil), from.p.CaptureReqHeaders...)
 		p.CaptureResHeaders = append([]proxy.Capture(nil), from.p.CaptureResHeaders...)
+		p.ReqCaptureLens = append([]int(nil), from.p.ReqCaptureLens...)
+		p.ResCaptureLens = append([]int(nil), from.p.ResCaptureLens...)
 		st.p = &p
 		if cp&proxy.CapFE != 0 {
 			// HAProxy copies a defaults' default_backend into proxies

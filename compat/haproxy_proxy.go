@@ -278,7 +278,7 @@ func buildProxyTable() *Table[*hctx] {
 			}
 			return nil
 		}),
-		row("declare capture", accept(3, "'declare capture' expects 'request' or 'response', 'len' and a length.")),
+		row("declare capture", decodeDeclareCapture),
 		row("stick-table", decodeStickTable),
 		row("stick", decodeStick),
 		row("force-persist", decodePersistRule("force-persist")),
@@ -1011,7 +1011,7 @@ func captureHeader(request bool) hdecode {
 		if !ok || n <= 0 {
 			return fmt.Errorf("'%s' : invalid length '%s'.", c.statusKey, a[2].Value)
 		}
-		cp := proxy.Capture{Name: a[0].Value, Len: n}
+		cp := proxy.Capture{Name: a[0].Value, Len: n, Slot: c.captureSlot(request, n)}
 		if request {
 			c.cur.p.CaptureReqHeaders = append(c.cur.p.CaptureReqHeaders, cp)
 		} else {
@@ -1019,6 +1019,33 @@ func captureHeader(request bool) hdecode {
 		}
 		return nil
 	}
+}
+
+// captureSlot allocates the proxy's next request or response capture
+// slot (HAProxy's nb_req_cap / nb_rsp_cap).
+func (c *hctx) captureSlot(request bool, n int) int {
+	p := c.cur.p
+	if request {
+		p.ReqCaptureLens = append(p.ReqCaptureLens, n)
+		return len(p.ReqCaptureLens) - 1
+	}
+	p.ResCaptureLens = append(p.ResCaptureLens, n)
+	return len(p.ResCaptureLens) - 1
+}
+
+// decodeDeclareCapture is `declare capture request|response len N`: a
+// capture slot that http-request/-response capture ... id rules and the
+// capture-req/capture-res converters fill.
+func decodeDeclareCapture(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if len(a) < 3 || (a[0].Value != "request" && a[0].Value != "response") || a[1].Value != "len" {
+		return fmt.Errorf("'declare capture' expects 'request' or 'response', 'len' and a length.")
+	}
+	n, ok := strictInt(a[2].Value)
+	if !ok || n <= 0 {
+		return fmt.Errorf("'declare capture %s' : invalid length '%s'.", a[0].Value, a[2].Value)
+	}
+	c.captureSlot(a[0].Value == "request", n)
+	return nil
 }
 
 func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {

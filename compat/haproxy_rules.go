@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"halo/parser"
@@ -508,6 +509,14 @@ func decodeHTTPRule(kind string) hdecode {
 		// The runtime splits "set-var(txn.x)" itself: the action word is
 		// passed as written.
 		rule := &proxy.HTTPRule{Action: a[0].Value, Args: values(before), Cond: cond, Line: d.Pos.Line}
+		// capture <sample> len N takes a new capture slot of the proxy,
+		// which the runtime then fills as `id` names it.
+		if act == "capture" && len(rule.Args) >= 3 && rule.Args[1] == "len" && kind != "http-after-response" {
+			if n, ok := strictInt(rule.Args[2]); ok && n > 0 {
+				slot := c.captureSlot(kind == "http-request", n)
+				rule.Args = append([]string{rule.Args[0], "id", strconv.Itoa(slot)}, rule.Args[3:]...)
+			}
+		}
 		if c.status == Ignored {
 			// Accepted and warned about, not handed to the runtime.
 			return nil

@@ -66,7 +66,6 @@ var haproxyProxyStatus = map[string]struct {
 	"capture request header":              {Supported, ""},
 	"capture response header":             {Supported, ""},
 	"capture cookie":                      {Ignored, "captured cookies are not logged"},
-	"declare capture":                     {Ignored, "captures are not implemented"},
 	"compression":                         {Ignored, "responses are not compressed"},
 	"filter":                              {Unsupported, "filters (spoe, trace, cache, compression) are not implemented"},
 	"use-fcgi-app":                        {Unsupported, "FastCGI is not supported"},

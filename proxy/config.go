@@ -197,6 +197,13 @@ type Proxy struct {
 	// header NAME len N`, in declaration order (logged by %hr/%hs).
 	CaptureReqHeaders []Capture
 	CaptureResHeaders []Capture
+	// ReqCaptureLens / ResCaptureLens are the maximum lengths of every
+	// capture slot, in declaration order: `capture request|response
+	// header`, `declare capture` and `http-request|response capture ...
+	// len` (whose rule then names its slot with `id`). capture.req.hdr(N),
+	// capture-req(N) and %hr/%hs use these indexes.
+	ReqCaptureLens []int
+	ResCaptureLens []int
 	// IgnoreProbes is `option http-ignore-probes`: a connection closed or
 	// timed out before sending any byte gets no 408/400 and no log.
 	IgnoreProbes bool
@@ -524,6 +531,8 @@ type CookieConfig struct {
 type Capture struct {
 	Name string
 	Len  int
+	// Slot is its place among the proxy's capture slots (CaptureLens).
+	Slot int
 }
 
 // StatsPage is `stats enable` and its friends in a proxy.

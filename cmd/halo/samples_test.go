@@ -42,6 +42,7 @@ defaults
 listen f
   bind 127.0.0.1:%d name mybind id 7
   unique-id-format abc-%%[str(x)]
+  declare capture request len 32
   http-request capture req.hdr(host) len 20
   http-request set-var(txn.foo) str(foovalue)
   http-request set-var(req.num) int(42)

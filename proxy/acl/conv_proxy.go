@@ -2,6 +2,8 @@ package acl
 
 import (
 	"bytes"
+	"fmt"
+	"strconv"
 
 	"halo/proxy"
 )
@@ -10,7 +12,20 @@ import (
 // (configuration.txt §7.3.1 nbsrv, srv_queue): for names known only at
 // run time, such as the result of a map.
 func proxyConvs() []*convDef {
+	capture := func(res bool) convFn {
+		return func(c *Ctx, cv *conv, v Value) (Value, bool) {
+			ct, ok := c.T.(CaptureTxn)
+			if !ok || !ct.SetCapture(res, int(cv.num), toStr(c, v)) {
+				return Value{}, false
+			}
+			return v, true
+		}
+	}
 	return []*convDef{
+		// capture-req(id) / capture-res(id): store the sample in a
+		// declared capture slot and pass it on.
+		{name: "capture-req", minArgs: 1, maxArgs: 1, out: KStr, compile: convSlot, fn: capture(false)},
+		{name: "capture-res", minArgs: 1, maxArgs: 1, out: KStr, compile: convSlot, fn: capture(true)},
 		{name: "nbsrv", out: KInt, fn: func(c *Ctx, cv *conv, v Value) (Value, bool) {
 			if c.Runtime == nil {
 				return Value{}, false
@@ -43,6 +58,15 @@ func proxyConvs() []*convDef {
 			return Value{}, false
 		}},
 	}
+}
+
+func convSlot(cv *conv, o *Options) error {
+	n, err := strconv.Atoi(cv.args[0])
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid capture id '%s'", cv.args[0])
+	}
+	cv.num = int64(n)
+	return nil
 }
 
 // usableServers is nbsrv's count: the usable active servers, else the

@@ -16,6 +16,8 @@ import (
 // i-th captured request (res=false) or response value.
 type CaptureTxn interface {
 	Captured(res bool, i int) ([]byte, bool)
+	// SetCapture fills slot i; false when there is no such slot.
+	SetCapture(res bool, i int, v []byte) bool
 }
 
 // BodyTxn is implemented by views that show the request body received so

@@ -16,8 +16,10 @@ type State struct {
 	Entry logging.Entry // Entry.Ctx points at Ctx; lf evaluation reads it
 	T     Txn
 
-	ReqCaps [][]byte // captured request headers / capture actions, in order
+	ReqCaps [][]byte // the frontend's capture slots (nil: not captured)
 	ResCaps [][]byte
+	reqLens []int // each slot's length
+	resLens []int
 
 	// Cookie persistence: codes for %tsc (configuration.txt §8.5).
 	CookieReq byte // N, I, D, V, E, O or '-'
@@ -49,35 +51,55 @@ func (st *State) Reset(t Txn) {
 	st.LogLevel = 6
 }
 
-// capture stores a copy of v (truncated to n bytes) as the next capture.
-func (st *State) capture(res bool, v []byte, n int) {
+// initCaptures gives the transaction the frontend's capture slots, all
+// empty (logged empty until filled).
+func (st *State) initCaptures(req, res []int) {
+	st.reqLens, st.resLens = req, res
+	st.ReqCaps = st.ReqCaps[:0]
+	st.ResCaps = st.ResCaps[:0]
+	for range req {
+		st.ReqCaps = append(st.ReqCaps, nil)
+	}
+	for range res {
+		st.ResCaps = append(st.ResCaps, nil)
+	}
+}
+
+// capture stores a copy of v in capture slot i, truncated to the slot's
+// length; i < 0 (a rule compiled without a slot) takes a new one of n
+// bytes.
+func (st *State) capture(res bool, i int, v []byte, n int) {
+	caps, lens := &st.ReqCaps, st.reqLens
+	if res {
+		caps, lens = &st.ResCaps, st.resLens
+	}
+	if i < 0 {
+		i = len(*caps)
+		*caps = append(*caps, nil)
+	} else if i >= len(*caps) {
+		return // no such slot (the configuration loader refuses those)
+	} else if i < len(lens) {
+		n = lens[i]
+	}
 	if n > 0 && len(v) > n {
 		v = v[:n]
 	}
-	i := len(st.ReqCaps) + len(st.ResCaps)
-	for len(st.capb) <= i {
+	k := i
+	if res {
+		k += len(st.ReqCaps)
+	}
+	for len(st.capb) <= k {
 		st.capb = append(st.capb, nil)
 	}
-	b := append(st.capb[i][:0], v...)
-	st.capb[i] = b
-	if res {
-		st.ResCaps = append(st.ResCaps, b)
-	} else {
-		st.ReqCaps = append(st.ReqCaps, b)
-	}
+	st.capb[k] = append(st.capb[k][:0], v...)
+	(*caps)[i] = st.capb[k]
 }
 
 // CaptureNone records an absent captured header (logged empty).
-func (st *State) CaptureNone(res bool) {
-	if res {
-		st.ResCaps = append(st.ResCaps, nil)
-	} else {
-		st.ReqCaps = append(st.ReqCaps, nil)
-	}
-}
+func (st *State) CaptureNone(res bool) {}
 
-// Capture records a captured header value.
-func (st *State) Capture(res bool, v []byte, n int) { st.capture(res, v, n) }
+// Capture records a captured header value in slot i.
+func (st *State) Capture(res bool, i int, v []byte, n int) { st.capture(res, i, v, n) }
 
 // Run evaluates a rule list in order (configuration.txt §4.2: the first
 // final action stops the list). response selects the headers changed.
@@ -355,11 +377,10 @@ func (st *State) apply(r *Rule, response bool) {
 	case kCapture:
 		v, ok := r.expr.Eval(&st.Ctx)
 		if !ok {
-			st.CaptureNone(response)
 			return
 		}
 		st.val = v.AppendText(st.val[:0])
-		st.capture(response, st.val, r.capLen)
+		st.capture(response, r.capID, st.val, r.capLen)
 	case kSetStatus:
 		t.SetStatus(r.status, r.reason)
 	case kStick:

@@ -36,6 +36,7 @@ type useBackend struct {
 type capture struct {
 	name []byte
 	len  int
+	slot int
 }
 
 // compiled is everything a proxy runs per request, built once.
@@ -53,6 +54,8 @@ type compiled struct {
 	stats       StatsPage
 	reqCaps     []capture
 	resCaps     []capture
+	reqCapLens  []int // every capture slot's length (the frontend's)
+	resCapLens  []int
 	tcpReq      []tcpRule
 
 	logger     *logging.Logger
@@ -309,11 +312,12 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 		}
 	}
 	for _, h := range p.CaptureReqHeaders {
-		c.reqCaps = append(c.reqCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len})
+		c.reqCaps = append(c.reqCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len, slot: h.Slot})
 	}
 	for _, h := range p.CaptureResHeaders {
-		c.resCaps = append(c.resCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len})
+		c.resCaps = append(c.resCaps, capture{name: []byte(strings.ToLower(h.Name)), len: h.Len, slot: h.Slot})
 	}
+	c.reqCapLens, c.resCapLens = p.ReqCaptureLens, p.ResCaptureLens
 	if p.Cap&proxy.CapBE != 0 {
 		c.cookie = NewCookie(p.Cookie)
 		if c.stick, err = compileStickRules(p, env); err != nil {
@@ -422,6 +426,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	if feStage {
 		st.Ctx.Frontend = px.Name
 		st.Ctx.ReqLine = tx.ReqLine
+		st.initCaptures(c.reqCapLens, c.resCapLens)
 		st.reqNum = l.reqs.Add(1) - 1
 		if c.uidFmt != nil {
 			e := &st.Entry
@@ -452,9 +457,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	if feStage {
 		for _, cap := range c.reqCaps {
 			if v, ok := lastHeader(st.v.ReqHeaders(), cap.name); ok {
-				st.Capture(false, v, cap.len)
-			} else {
-				st.CaptureNone(false)
+				st.Capture(false, cap.slot, v, cap.len)
 			}
 		}
 		if c.monitorURI != nil && monitorMatch(tx.Req.URI, c.monitorURI) {
@@ -669,9 +672,7 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	if tx.Frontend != nil && px == tx.Frontend.Proxy {
 		for _, cap := range c.resCaps {
 			if v, ok := lastHeader(st.v.ResHeaders(), cap.name); ok {
-				st.Capture(true, v, cap.len)
-			} else {
-				st.CaptureNone(true)
+				st.Capture(true, cap.slot, v, cap.len)
 			}
 		}
 	}

@@ -28,6 +28,23 @@ var (
 // Engine gives the fetches about the stream the engine's transaction.
 func (v *view) Engine() *proxy.Txn { return v.tx }
 
+// SetCapture fills capture slot i (the capture-req / capture-res
+// converters).
+func (v *view) SetCapture(res bool, i int, b []byte) bool {
+	if v.st == nil {
+		return false
+	}
+	caps := v.st.ReqCaps
+	if res {
+		caps = v.st.ResCaps
+	}
+	if i < 0 || i >= len(caps) {
+		return false
+	}
+	v.st.capture(res, i, b, 0)
+	return true
+}
+
 // Captured is the i-th captured request or response value.
 func (v *view) Captured(res bool, i int) ([]byte, bool) {
 	if v.st == nil {
