@@ -52,7 +52,9 @@ func convTables() [][]*convDef {
 		netConvs(),       // conv_net.go: ipmask
 		jsonConvs(),      // conv_json.go: json_query, jwt_header_query, jwt_payload_query
 		jwtVerifyConvs(), // conv_jwt.go: jwt_verify
-		proxyConvs(),     // conv_proxy.go: nbsrv, srv_queue
+		proxyConvs(),     // conv_proxy.go: nbsrv, srv_queue, capture-req/res
+		binaryConvs(),    // conv_binary.go: aes_gcm_dec, protobuf, ungrpc
+		fixConvs(),       // conv_binary.go: fix_is_valid, fix_tag_value
 		mapConvs(),       // map.go: map_* lookups
 		varConvs(),       // conv_var.go: set-var, unset-var
 		stickConvs(),     // fetch_stick.go: in_table, table_*
