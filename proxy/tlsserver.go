@@ -103,10 +103,8 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 				if l == nil {
 					return fmt.Errorf("no CRL for the issuer of '%s'", cert.Subject)
 				}
-				for _, rc := range l.RevokedCertificateEntries {
-					if rc.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-						return fmt.Errorf("certificate '%s' is revoked", cert.Subject)
-					}
+				if l.isRevoked(cert.SerialNumber) {
+					return fmt.Errorf("certificate '%s' is revoked", cert.Subject)
 				}
 			}
 		}

@@ -2,8 +2,14 @@ package proxy
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
+	"math/big"
 	"errors"
 	"fmt"
 	"os"
@@ -34,7 +40,117 @@ const (
 type clientVerifier struct {
 	conf *BindTLS
 	pool *x509.CertPool
-	crls []*x509.RevocationList
+	crls []*crl
+}
+
+// crl is a certificate revocation list: v2 as x509.RevocationList parses
+// it, or v1 (no version field, still issued by OpenSSL's `ca`).
+type crl struct {
+	rawIssuer []byte
+	revoked   []*big.Int
+	tbs, sig  []byte
+	algo      x509.SignatureAlgorithm
+	v2        *x509.RevocationList
+}
+
+// isRevoked says whether serial is listed.
+func (l *crl) isRevoked(serial *big.Int) bool {
+	for _, s := range l.revoked {
+		if s.Cmp(serial) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// signedBy checks the CRL's signature with issuer's key. SHA-1
+// signatures, which crypto/x509 refuses, are checked by hand: OpenSSL
+// accepts them on CRLs.
+func (l *crl) signedBy(issuer *x509.Certificate) bool {
+	if l.v2 != nil && l.v2.CheckSignatureFrom(issuer) == nil {
+		return true
+	}
+	if issuer.CheckSignature(l.algo, l.tbs, l.sig) == nil {
+		return true
+	}
+	h := sha1.Sum(l.tbs)
+	switch pub := issuer.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return l.algo == x509.SHA1WithRSA && rsa.VerifyPKCS1v15(pub, crypto.SHA1, h[:], l.sig) == nil
+	case *ecdsa.PublicKey:
+		return l.algo == x509.ECDSAWithSHA1 && ecdsa.VerifyASN1(pub, h[:], l.sig)
+	}
+	return false
+}
+
+func newCRL(der []byte) (*crl, error) {
+	if rl, err := x509.ParseRevocationList(der); err == nil {
+		l := &crl{rawIssuer: rl.RawIssuer, tbs: rl.RawTBSRevocationList, sig: rl.Signature, algo: rl.SignatureAlgorithm, v2: rl}
+		for _, e := range rl.RevokedCertificateEntries {
+			l.revoked = append(l.revoked, e.SerialNumber)
+		}
+		return l, nil
+	}
+	//lint:ignore SA1019 x509.ParseCRL is the standard library's only parser of v1 CRLs, which OpenSSL still issues
+	cl, err := x509.ParseCRL(der)
+	if err != nil {
+		return nil, err
+	}
+	var tbs asn1.RawValue
+	var outer struct {
+		TBS  asn1.RawValue
+		Algo asn1.RawValue
+		Sig  asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &outer); err != nil {
+		return nil, err
+	}
+	tbs = outer.TBS
+	// The issuer's bytes as signed (re-encoding could change string
+	// types): TBSCertList is [version] signature issuer …
+	var els []asn1.RawValue
+	for rest := tbs.Bytes; len(rest) > 0 && len(els) < 4; {
+		var el asn1.RawValue
+		r, err := asn1.Unmarshal(rest, &el)
+		if err != nil {
+			return nil, err
+		}
+		els, rest = append(els, el), r
+	}
+	if len(els) > 0 && els[0].Tag == asn1.TagInteger {
+		els = els[1:] // version
+	}
+	if len(els) < 2 {
+		return nil, errors.New("truncated CRL")
+	}
+	issuer := els[1].FullBytes
+	l := &crl{rawIssuer: issuer, tbs: tbs.FullBytes, sig: outer.Sig.RightAlign(),
+		algo: sigAlgoOf(cl.SignatureAlgorithm.Algorithm)}
+	for _, rc := range cl.TBSCertList.RevokedCertificates {
+		l.revoked = append(l.revoked, rc.SerialNumber)
+	}
+	return l, nil
+}
+
+// sigAlgoOf maps the signature algorithm OIDs a v1 CRL may carry.
+func sigAlgoOf(oid asn1.ObjectIdentifier) x509.SignatureAlgorithm {
+	switch oid.String() {
+	case "1.2.840.113549.1.1.5":
+		return x509.SHA1WithRSA
+	case "1.2.840.113549.1.1.11":
+		return x509.SHA256WithRSA
+	case "1.2.840.113549.1.1.12":
+		return x509.SHA384WithRSA
+	case "1.2.840.113549.1.1.13":
+		return x509.SHA512WithRSA
+	case "1.2.840.10045.4.1":
+		return x509.ECDSAWithSHA1
+	case "1.2.840.10045.4.3.2":
+		return x509.ECDSAWithSHA256
+	case "1.2.840.10045.4.3.3":
+		return x509.ECDSAWithSHA384
+	}
+	return x509.UnknownSignatureAlgorithm
 }
 
 func newClientVerifier(o *BindTLS) (*clientVerifier, error) {
@@ -62,10 +178,10 @@ func newClientVerifier(o *BindTLS) (*clientVerifier, error) {
 }
 
 // parseCRLs reads every CRL of a PEM file, or one DER CRL.
-func parseCRLs(data []byte) ([]*x509.RevocationList, error) {
-	var out []*x509.RevocationList
+func parseCRLs(data []byte) ([]*crl, error) {
+	var out []*crl
 	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		l, err := x509.ParseRevocationList(data)
+		l, err := newCRL(data)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +196,7 @@ func parseCRLs(data []byte) ([]*x509.RevocationList, error) {
 		if b.Type != "X509 CRL" {
 			continue
 		}
-		l, err := x509.ParseRevocationList(b.Bytes)
+		l, err := newCRL(b.Bytes)
 		if err != nil {
 			return nil, err
 		}
@@ -130,20 +246,6 @@ func (v *clientVerifier) check(chain []*x509.Certificate) (ClientCertCheck, erro
 		}
 	}
 	now := time.Now()
-	// Validity periods first, each at its depth; the chain is then built
-	// at a moment every certificate was valid, so a tolerated expiry does
-	// not hide a trust error.
-	at := now
-	for d, c := range chain {
-		switch {
-		case now.Before(c.NotBefore):
-			report(x509ErrCertNotYetValid, d)
-			at = c.NotBefore.Add(time.Second)
-		case now.After(c.NotAfter):
-			report(x509ErrCertHasExpired, d)
-			at = c.NotAfter.Add(-time.Second)
-		}
-	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
@@ -152,15 +254,45 @@ func (v *clientVerifier) check(chain []*x509.Certificate) (ClientCertCheck, erro
 	if roots == nil {
 		roots = x509.NewCertPool() // no ca-file: nothing is trusted
 	}
-	chains, err := chain[0].Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	// OpenSSL builds the chain from the trusted certificates first (a
+	// valid CA of ca-file wins over an expired copy the client sends),
+	// then checks each certificate's dates at its depth. Here: build at
+	// now, else at a moment the client's certificate was valid, and
+	// report the dates of the chain built.
+	verify := func(at time.Time) ([][]*x509.Certificate, error) {
+		return chain[0].Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: inter, CurrentTime: at,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		})
+	}
+	chains, err := verify(now)
+	if err != nil {
+		leaf := chain[0]
+		if c2, err2 := verify(leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)); err2 == nil {
+			chains, err = c2, nil
+		}
+	}
 	var verified []*x509.Certificate
 	switch e := err.(type) {
 	case nil:
 		verified = chains[0]
+		for d, c := range verified {
+			switch {
+			case now.Before(c.NotBefore):
+				report(x509ErrCertNotYetValid, d)
+			case now.After(c.NotAfter):
+				report(x509ErrCertHasExpired, d)
+			}
+		}
 	case x509.UnknownAuthorityError:
+		for d, c := range chain {
+			switch {
+			case now.Before(c.NotBefore):
+				report(x509ErrCertNotYetValid, d)
+			case now.After(c.NotAfter):
+				report(x509ErrCertHasExpired, d)
+			}
+		}
 		last := chain[len(chain)-1]
 		d := len(chain) - 1
 		switch {
@@ -193,20 +325,17 @@ func (v *clientVerifier) check(chain []*x509.Certificate) (ClientCertCheck, erro
 				report(x509ErrUnableToGetCRL, d)
 				continue
 			}
-			for _, rc := range crl.RevokedCertificateEntries {
-				if rc.SerialNumber.Cmp(c.SerialNumber) == 0 {
-					report(x509ErrCertRevoked, d)
-					break
-				}
+			if crl.isRevoked(c.SerialNumber) {
+				report(x509ErrCertRevoked, d)
 			}
 		}
 	}
 	return r, fatal
 }
 
-func (v *clientVerifier) crlFor(issuer *x509.Certificate) *x509.RevocationList {
+func (v *clientVerifier) crlFor(issuer *x509.Certificate) *crl {
 	for _, l := range v.crls {
-		if bytes.Equal(l.RawIssuer, issuer.RawSubject) && l.CheckSignatureFrom(issuer) == nil {
+		if bytes.Equal(l.rawIssuer, issuer.RawSubject) && l.signedBy(issuer) {
 			return l
 		}
 	}

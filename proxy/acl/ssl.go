@@ -172,10 +172,10 @@ func sslCertFetches() []*fetchDef {
 		return sslBin(x.Raw, st)
 	})
 	crt("ssl_c_notafter", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return sslStr(c, asn1Time(x.NotAfter.UTC().Year(), x.NotAfter.UTC().Format("20060102150405")), st)
+		return sslStr(c, certTime(x, 1), st)
 	})
 	crt("ssl_c_notbefore", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return sslStr(c, asn1Time(x.NotBefore.UTC().Year(), x.NotBefore.UTC().Format("20060102150405")), st)
+		return sslStr(c, certTime(x, 0), st)
 	})
 	crt("ssl_c_version", KInt, mInt, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
 		return sslInt(x.Version, true, st)
@@ -275,10 +275,10 @@ func serverSSLFetches() []*fetchDef {
 		return sslBin(x.Raw, st)
 	})
 	srv("ssl_s_notafter", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return sslStr(c, asn1Time(x.NotAfter.UTC().Year(), x.NotAfter.UTC().Format("20060102150405")), st)
+		return sslStr(c, certTime(x, 1), st)
 	})
 	srv("ssl_s_notbefore", KStr, mStr, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
-		return sslStr(c, asn1Time(x.NotBefore.UTC().Year(), x.NotBefore.UTC().Format("20060102150405")), st)
+		return sslStr(c, certTime(x, 0), st)
 	})
 	srv("ssl_s_version", KInt, mInt, 0, func(c *Ctx, f *fetch, x *x509.Certificate, st *int) (Value, bool) {
 		return sslInt(x.Version, true, st)
@@ -318,14 +318,15 @@ func dnArgs(f *fetch, o *Options) error {
 	return nil
 }
 
-// asn1Time is a certificate date as its ASN.1 string: UTCTime
-// (YYMMDDhhmmssZ) for 1950-2049, GeneralizedTime after (RFC 5280
-// §4.1.2.5), which is what OpenSSL hands HAProxy.
-func asn1Time(year int, full string) string {
-	if year >= 1950 && year < 2050 {
-		return full[2:] + "Z"
+// certTime is a certificate's notBefore (which 0) or notAfter (1) as
+// HAProxy prints it, YYMMDDhhmmssZ whatever the ASN.1 Time type (a
+// GeneralizedTime loses its century, as in ssl_sock_get_time).
+func certTime(x *x509.Certificate, which int) string {
+	tm := x.NotBefore
+	if which == 1 {
+		tm = x.NotAfter
 	}
-	return full + "Z"
+	return tm.UTC().Format("060102150405") + "Z"
 }
 
 // OpenSSL's short names of signature and key algorithms (OBJ_nid2sn).
