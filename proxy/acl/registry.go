@@ -55,6 +55,7 @@ func convTables() [][]*convDef {
 		proxyConvs(),     // conv_proxy.go: nbsrv, srv_queue, capture-req/res
 		binaryConvs(),    // conv_binary.go: aes_gcm_dec, protobuf, ungrpc
 		fixConvs(),       // conv_binary.go: fix_is_valid, fix_tag_value
+		mqttConvs(),      // conv_mqtt.go: mqtt_is_valid, mqtt_field_value
 		mapConvs(),       // map.go: map_* lookups
 		varConvs(),       // conv_var.go: set-var, unset-var
 		stickConvs(),     // fetch_stick.go: in_table, table_*
