@@ -264,10 +264,11 @@ type Txn struct {
 	payUntil    time.Time    // inspect-delay expiry
 	payMax      int          // buffer size (tune.bufsize)
 	firstReq    bool
-	held        bool // a slot is held on Server (Pick or Take): Release is owed
-	released    bool // the picked server was released
-	leftBackend bool // the backend session count was decremented
-	picked      bool // tx.Server came from the Picker, not from persistence
+	held        bool        // a slot is held on Server (Pick or Take): Release is owed
+	released    bool        // the picked server was released
+	observed    Observation // the response's outcome for `observe`, told once the server is released
+	leftBackend bool        // the backend session count was decremented
+	picked      bool        // tx.Server came from the Picker, not from persistence
 }
 
 // SetReply makes the engine answer raw (a full HTTP response) instead of

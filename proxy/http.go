@@ -191,6 +191,7 @@ func (s *session) transaction() bool {
 			continue
 		}
 		s.dropConn(sc)
+		observeReadError(tx.Server, err)
 		if isTimeout(err) {
 			be.Counters.CountStatus(504)
 			return s.serverFail(be, 504, 's', 'H', cliKeep && bodyDone)
@@ -218,6 +219,7 @@ func (s *session) transaction() bool {
 		}
 		if err := s.readResponseHead(sc, be.Proxy.Timeouts.Server); err != nil {
 			s.dropConn(sc)
+			observeReadError(tx.Server, err)
 			if isTimeout(err) {
 				return s.serverFail(be, 504, 's', 'H', false)
 			}
@@ -232,6 +234,9 @@ func (s *session) transaction() bool {
 		return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
 	}
 	tx.Tr = time.Since(reqSent)
+	// told once the session has left the server: HAProxy's messages then
+	// count it no more ("0 sessions active", recorded in observe.case)
+	tx.observed = statusObservation(resp.Status)
 	tx.Resp = resp
 	if !bodyDone {
 		// Final answer without 100 Continue: the body will never come on
@@ -538,6 +543,10 @@ func (rt *Runtime) releaseServer(tx *Txn) {
 		// sessions.
 		tx.Backend.Picker.Release(tx.Server)
 		tx.SrvConn = tx.Server.Counters.CurConns.Load()
+	}
+	if tx.observed != 0 {
+		observe(tx.Server, tx.observed)
+		tx.observed = 0
 	}
 }
 

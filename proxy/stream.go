@@ -163,8 +163,10 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		sc, err := rt.dial(tx.loop, tx.Server, tx.Src, tx.Dst, px.Timeouts.Connect)
 		if err == nil {
 			tx.Tc = time.Since(t0)
+			observe(tx.Server, ObsL4OK)
 			return sc, nil
 		}
+		observe(tx.Server, ObsL4Err)
 		tx.Server.Counters.ErrConn.Add(1)
 		be.Counters.ErrConn.Add(1)
 		if attempt >= retries {

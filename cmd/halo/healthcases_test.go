@@ -41,7 +41,8 @@ import (
 //	               (read once), send "go-quoted", wait DURATION, hold (read
 //	               until the peer closes), close, rst; "refuse" closes the
 //	               listener. "AT cli "command"" sends a command to the
-//	               stats socket {{sock}}. "AT end" stops the run.
+//	               stats socket {{sock}}, "AT get "/path"" an HTTP/1.0
+//	               request to {{fe}}. "AT end" stops the run.
 //	-- log --      the normalized lines (recorded)
 var (
 	recordHealth   = flag.Bool("record-health", false, "record testdata/haproxy/health/*.case with the real haproxy")
@@ -263,7 +264,7 @@ func runHealthCase(t *testing.T, hc *healthCase, record bool) []string {
 	vars := map[string]string{}
 	var names []string
 	for _, sl := range hc.script {
-		if servers[sl.name] == nil && sl.name != "cli" {
+		if servers[sl.name] == nil && sl.name != "cli" && sl.name != "get" {
 			a := freeAddr(t)
 			servers[sl.name] = &scriptedServer{name: sl.name, addr: a, conns: map[net.Conn]bool{}}
 			names = append(names, sl.name)
@@ -342,6 +343,11 @@ func runHealthCase(t *testing.T, hc *healthCase, record bool) []string {
 		if sl.name == "cli" {
 			c, _ := strconv.Unquote(sl.ops[0])
 			cli(t, sock, c)
+			continue
+		}
+		if sl.name == "get" {
+			path, _ := strconv.Unquote(sl.ops[0])
+			rawRequest(t, vars["{{fe}}"], "GET "+path+" HTTP/1.0\r\n\r\n")
 			continue
 		}
 		if err := servers[sl.name].set(sl.ops); err != nil {

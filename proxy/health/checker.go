@@ -644,8 +644,9 @@ func leadingDigits(s string) (int, string) {
 	return n, s[i:]
 }
 
-// Observe classifies a finished exchange with the server for `observe`
-// (HAProxy's health_adjust): HANA statuses below.
+// Observed classifies a finished exchange with the server for `observe`
+// (HAProxy's health_adjust): HANA statuses below, numbered as
+// proxy.Observation.
 type Observed int
 
 const (

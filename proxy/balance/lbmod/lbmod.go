@@ -682,3 +682,11 @@ func (m *Balancer) stop() {
 		l.Close()
 	}
 }
+
+// Observe implements proxy.Observer: the traffic's outcomes reach the
+// server's `observe` (health_adjust).
+func (p *Picker) Observe(s *proxy.ServerState, o proxy.Observation) {
+	if sc := p.checks[s.Index()]; sc != nil {
+		sc.Observe(health.Observed(o))
+	}
+}
