@@ -128,7 +128,17 @@ func buildGlobalTable() *Table[*hctx] {
 			c.cfg.Global.StatsTimeout = t
 			return nil
 		}),
-		row("stats maxconn", accept(1, "'stats maxconn' expects an integer argument.")),
+		row("stats maxconn", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			n := 0
+			if len(a) > 0 {
+				n = atol(a[0].Value)
+			}
+			if n <= 0 {
+				return fmt.Errorf("'stats maxconn' expects a positive value")
+			}
+			c.cfg.Global.StatsMaxconn = n
+			return nil
+		}),
 		row("stats bind-process", accept(1, "'stats bind-process' expects a process number.")),
 		row("tune.bufsize", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 || a[0].Value == "" {
@@ -366,15 +376,25 @@ func decodeStatsSocket(c *hctx, d *parser.Directive, a []parser.Word) error {
 			} else {
 				ss.GID = atoiPrefix(a[i].Value)
 			}
-		case "process", "name", "thread", "severity-output", "maxconn", "backlog", "id", "nice":
+		case "process", "name", "thread", "severity-output", "backlog", "id", "nice":
 			if _, err := need(); err != nil {
 				return err
 			}
+		case "maxconn":
+			v, err := need()
+			if err != nil {
+				return err
+			}
+			ss.Maxconn = atol(v)
 		case "expose-fd":
-			if _, err := need(); err != nil {
+			v, err := need()
+			if err != nil {
 				return err
 			}
-			c.lower(Partial, "expose-fd: halo hands listeners over its own way on reload")
+			if v != "listeners" {
+				return fmt.Errorf("'stats socket' : ''expose-fd' only supports 'listeners' (got '%s')'", v)
+			}
+			ss.ExposeFD = true
 		case "accept-proxy", "transparent", "v4v6", "v6only", "defer-accept", "tfo":
 		default:
 			return fmt.Errorf("'stats socket' : unknown keyword '%s'.", k)

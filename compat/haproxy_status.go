@@ -30,7 +30,6 @@ var haproxyStatus = map[string]struct {
 	"lua-load":                    {Unsupported, "halo has no Lua interpreter"},
 	"lua-load-per-thread":         {Unsupported, "halo has no Lua interpreter"},
 	"lua-prepend-path":            {Ignored, "halo has no Lua interpreter"},
-	"stats maxconn":               {Ignored, "not applied to the stats socket"},
 	"stats bind-process":          {Ignored, "single process"},
 	"server-state-file":           {Ignored, "server state is not loaded from a file"},
 	"server-state-base":           {Ignored, "server state is not loaded from a file"},

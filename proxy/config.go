@@ -40,6 +40,7 @@ type Global struct {
 	Logs           []LogTarget
 	StatsSockets   []StatsSocket
 	StatsTimeout   time.Duration
+	StatsMaxconn   int // `stats maxconn`: CLI connections at once (0: HAProxy's 10)
 	TuneBufsize    int // tune.bufsize, default 16384
 	TuneMaxrewrite int // tune.maxrewrite, default 1024
 	HardStopAfter  time.Duration
@@ -96,6 +97,11 @@ type StatsSocket struct {
 	// UID and GID own a unix socket's file (`user`/`uid`, `group`/`gid`;
 	// 0: the starting user's, root's when halo later drops privileges).
 	UID, GID int
+	// Maxconn is the socket's `maxconn` (0: the global `stats maxconn`).
+	Maxconn int
+	// ExposeFD is `expose-fd listeners`: the `_getsocks` command hands
+	// the listening sockets to a new process (its -x).
+	ExposeFD bool
 }
 
 // Mode is a proxy's `mode`.

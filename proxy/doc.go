@@ -10,8 +10,14 @@
 // accept-proxy reads a PROXY v1/v2 header; `ssl crt` terminates TLS with
 // crypto/tls, SNI choosing among the certificates) and serves each
 // connection in its own goroutine. SoftStop (SIGUSR1) stops listening and
-// lets in-flight work finish (idle keep-alive connections are closed,
-// busy ones get "connection: close"); HardStop (SIGTERM) closes all.
+// lets in-flight work finish: every answer from then on says "connection:
+// close", and an idle keep-alive connection is never closed under its
+// client (which may be sending a request): its next request is answered
+// with "connection: close", or its keep-alive timeout ends it
+// (hard-stop-after bounds the wait). HardStop (SIGTERM) closes all. A
+// reload hands the listening sockets to the new process (handover.go:
+// ExportSockets / InheritSockets, HAProxy's `_getsocks` format in
+// sockxfer), so connections waiting to be accepted are never reset.
 // Once Start returns (listeners, stats sockets with their owners, log
 // sockets and files all open), cmd/halo applies Chroot and SetIDs
 // (identity.go): chroot, clear supplementary groups, setgid, setuid, in

@@ -282,6 +282,11 @@ func (s *session) transaction() bool {
 	be.Counters.CountStatus(resp.Status)
 	tx.Server.Counters.CountStatus(resp.Status)
 
+	if rt.stopping.Load() {
+		// A soft stop began while this request was served: this answer
+		// tells the client the connection ends after it.
+		cliKeep = false
+	}
 	s.out = resp.AppendResponseHead(s.out[:0])
 	if !upgrade {
 		// (A 101's Connection header goes out as the server wrote it.)
@@ -614,6 +619,9 @@ func (s *session) verdict(v Verdict, keep bool) bool {
 // closed.
 func (s *session) reply(raw []byte, keep bool, status int) bool {
 	tx := &s.tx
+	if s.rt.stopping.Load() {
+		keep = false // soft stop: this answer says "connection: close"
+	}
 	s.scratch = append(s.scratch[:0], raw...)
 	var m http1.Message
 	m.Headers = s.resp.Headers[:0]

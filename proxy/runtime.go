@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"halo/proxy/evloop"
+	"halo/proxy/sockxfer"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,8 +51,9 @@ type Runtime struct {
 
 	mu          sync.Mutex
 	listeners   []*listener
-	tlsBinds    []*tlsBind // every ssl bind, for the certificate commands
-	certs       certStore  // tlscli.go
+	tlsBinds    []*tlsBind        // every ssl bind, for the certificate commands
+	certs       certStore         // tlscli.go
+	inherited   []sockxfer.Socket // a previous process's sockets (handover.go)
 	stopping    atomic.Bool
 	hardStopped atomic.Bool
 	pauseHint   atomic.Bool  // a listener may be paused at maxconn
@@ -285,7 +287,11 @@ func (rt *Runtime) Start() error {
 	for _, f := range rt.Frontends {
 		for i := range f.Proxy.Binds {
 			b := &f.Proxy.Binds[i]
-			ln, err := listen(b, f.Proxy)
+			ln, ok := rt.takeInherited(b) // a reload: the old process's socket
+			var err error
+			if !ok {
+				ln, err = listen(b, f.Proxy)
+			}
 			if err != nil {
 				for _, x := range all {
 					x.ln.Close()
@@ -317,6 +323,7 @@ func (rt *Runtime) Start() error {
 		rt.listeners = append(rt.listeners, l)
 		rt.mu.Unlock()
 	}
+	rt.closeInherited()
 	return nil
 }
 
@@ -403,8 +410,9 @@ func (rt *Runtime) Done() <-chan struct{} { return rt.done }
 func (rt *Runtime) Stopping() bool { return rt.stopping.Load() }
 
 // SoftStop stops listening and lets established connections finish
-// (SIGUSR1); Done is closed when the last one ends. Idle keep-alive client
-// connections are closed at their next request boundary.
+// (SIGUSR1); Done is closed when the last one ends. An idle keep-alive
+// client connection ends after its next answer ("connection: close") or
+// at its keep-alive timeout, never under a request in flight.
 func (rt *Runtime) SoftStop() {
 	rt.stopping.Store(true)
 	rt.closeListeners()

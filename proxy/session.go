@@ -129,9 +129,14 @@ func (s *session) Ready(c *evloop.Conn, ev evloop.Event) {
 	s.lp.Go(s.serveFn)
 }
 
-// stop ends the session on a stop: at once if hard or if it is parked
-// idle between two requests; a busy one ends after its transaction (it
-// sees rt.stopping).
+// stop ends the session on a hard stop. On a soft stop nothing is closed
+// here: a keep-alive connection idle between two requests cannot be
+// closed without racing the request its client may be sending (the client
+// would see a reset, or a close, instead of an answer), so it stays until
+// its next request, which is answered with "Connection: close" (as
+// HAProxy's option idle-close-on-response does), or until its keep-alive
+// timeout; hard-stop-after bounds the wait. A busy session answers its
+// request with "Connection: close" (it sees rt.stopping).
 func (s *session) stop(hard bool) {
 	switch {
 	case s.tun != nil:
@@ -139,7 +144,7 @@ func (s *session) stop(hard bool) {
 			s.tun.abort()
 		}
 	case s.parked:
-		if hard || s.idle() {
+		if hard {
 			s.ec.Unpark()
 			s.parked = false
 			s.end()
@@ -149,10 +154,6 @@ func (s *session) stop(hard bool) {
 		s.ec.Close()
 	}
 }
-
-// idle reports a session waiting for a next request of which nothing
-// came yet.
-func (s *session) idle() bool { return s.nreq > 0 && len(s.part) == 0 }
 
 // serve runs in a task: it serves requests while they come without
 // waiting, and parks the connection when a read would wait.
@@ -188,7 +189,10 @@ func (s *session) serve() {
 			return
 		}
 		rt.logTxn(tx)
-		if !keep || rt.stopping.Load() {
+		if !keep {
+			// (An answer that said keep-alive is never followed by a
+			// bare close, even if a soft stop began meanwhile: the next
+			// request gets "Connection: close".)
 			s.end()
 			return
 		}
@@ -258,9 +262,6 @@ func (s *session) readRequest() reqState {
 			continue
 		}
 		if err == evloop.ErrWouldBlock {
-			if s.w == s.r && s.nreq > 0 && s.rt.stopping.Load() {
-				return reqEnd // idle on a soft stop
-			}
 			return reqPark
 		}
 		// The client closed or failed: end silently.

@@ -20,6 +20,7 @@ const haproxyVersion = "2.6.12"
 // haproxyArgs is HAProxy's command line (management.txt section 3).
 type haproxyArgs struct {
 	files        []string
+	xferSocket   string // -x
 	check        bool
 	quiet        bool
 	verbose      bool
@@ -187,7 +188,13 @@ func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
 			case "-N":
 				a.maxpconn = n
 			}
-		case arg == "-x" || arg == "-S":
+		case arg == "-x":
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			a.xferSocket = v
+		case arg == "-S":
 			if _, err := next(); err != nil {
 				return nil, err
 			}
@@ -418,6 +425,7 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		SoftStop:     a.softStop,
 		HardStop:     a.hardStop,
 		Quiet:        a.quiet,
+		XferSocket:   a.xferSocket,
 		ConfigFiles:  abs,
 	})
 }

@@ -6,8 +6,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"halo/proxy/sockxfer"
 )
 
 // workerEnv marks a worker process started by a master (-W / -Ws).
@@ -17,14 +20,16 @@ type workerProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	code int
+	ch   *net.UnixConn // the master's end of the worker's channel
 }
 
 // runMaster is HAProxy's master-worker mode (-W, -Ws, `master-worker`):
 // this process keeps no listener; it starts a worker (this same command
 // line, re-executed), and on SIGUSR2/SIGHUP starts a new worker with the
 // configuration as it is now on disk and, once that one listens, soft-stops
-// the old ones (SO_REUSEPORT lets both generations listen during the
-// handover). SIGTERM/SIGINT stop the workers hard, SIGUSR1 softly; the
+// the old ones. The new worker takes the current one's listening sockets
+// (haproxy_handover.go), so no connection waiting to be accepted is lost
+// and none is refused. SIGTERM/SIGINT stop the workers hard, SIGUSR1 softly; the
 // master exits when its current worker is gone. With NOTIFY_SOCKET set
 // (systemd Type=notify, -Ws) it reports READY=1 / RELOADING=1 / STOPPING=1.
 func runMaster(o proxyRunOpts) int {
@@ -34,7 +39,7 @@ func runMaster(o proxyRunOpts) int {
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
-	cur, err := startWorker()
+	cur, err := startWorker(nil)
 	if err != nil {
 		proxyAlert("[haproxy.main()] %v", err)
 		return 1
@@ -57,7 +62,11 @@ func runMaster(o proxyRunOpts) int {
 					continue
 				}
 				sdNotify("RELOADING=1")
-				nw, err := startWorker()
+				socks := fetchFromWorker(cur)
+				nw, err := startWorker(socks)
+				for _, sk := range socks {
+					_ = syscall.Close(sk.FD) // the new worker has its copies
+				}
 				if err != nil {
 					proxyAlert("[haproxy.main()] reload failed, keeping the current worker: %v", err)
 					sdNotify("READY=1")
@@ -111,8 +120,10 @@ func signalAll(cur *workerProc, old []*workerProc, sig syscall.Signal) {
 }
 
 // startWorker re-executes this command line as a worker and waits until it
-// listens (it writes to fd 3) or fails.
-func startWorker() (*workerProc, error) {
+// listens (it writes to fd 3) or fails. The worker gets its channel to the
+// master on fd 4 and socks, the previous worker's listening sockets, from
+// fd 5 on.
+func startWorker(socks []sockxfer.Socket) (*workerProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -121,24 +132,43 @@ func startWorker() (*workerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), workerEnv+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
+	mch, wch, err := workerChannel()
+	if err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
 	}
-	w.Close()
-	wp := &workerProc{cmd: cmd, done: make(chan struct{})}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), workerEnv+"=1", masterChanEnv+"=4")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{w, wch}
+	if len(socks) > 0 {
+		fds := make([]string, len(socks))
+		for i, sk := range socks {
+			fds[i] = strconv.Itoa(5 + i)
+			// A duplicate for the child: the caller closes sk.FD.
+			cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(dupFD(sk.FD)), "listener"))
+		}
+		cmd.Env = append(cmd.Env, inheritEnv+"="+strings.Join(fds, ","))
+	}
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // the child has its own
+	}
+	if err != nil {
+		r.Close()
+		mch.Close()
+		return nil, err
+	}
+	wp := &workerProc{cmd: cmd, done: make(chan struct{}), ch: mch}
 	go func() {
 		err := cmd.Wait()
 		wp.code = 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			wp.code = ee.ExitCode()
 		}
+		mch.Close()
 		close(wp.done)
 	}()
 	ready := make(chan bool, 1)
@@ -160,6 +190,15 @@ func startWorker() (*workerProc, error) {
 		<-wp.done
 	}
 	return nil, &workerError{code: wp.code}
+}
+
+func dupFD(fd int) int {
+	n, err := syscall.Dup(fd)
+	if err != nil {
+		return -1
+	}
+	syscall.CloseOnExec(n)
+	return n
 }
 
 type workerError struct{ code int }

@@ -24,6 +24,7 @@ type proxyRunOpts struct {
 	SoftStop     []int  // -sf PIDs: ask them to finish and exit once we listen
 	HardStop     []int  // -st PIDs: terminate them once we listen
 	Quiet        bool   // -q
+	XferSocket   string // -x: the old process's stats socket, to take its listening sockets
 	ConfigFiles  []string
 }
 
@@ -55,6 +56,9 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	// Catch signals before listening so an early SIGUSR1 is not fatal.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2)
+	if err := inheritSockets(rt, o); err != nil {
+		return 1
+	}
 	if err := rt.Start(); err != nil {
 		proxyAlert("%v", err)
 		return 1
@@ -99,6 +103,7 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 		return 1
 	}
 	if worker {
+		serveMasterChannel(rt) // the next worker takes our sockets through it
 		// Tell the master we listen under our final identity.
 		if f := os.NewFile(3, "ready"); f != nil {
 			_, _ = f.Write([]byte("R"))

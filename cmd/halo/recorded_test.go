@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,13 @@ func TestRecorded(t *testing.T) {
 // haloBinary builds this package's binary (what `make build` puts in
 // bin/halo) into the test's temporary directory, so the replay never runs
 // a stale bin/halo.
+//
+// HALO_TEST_BIN names another binary to test instead (e.g. to show a
+// test fails on an older build).
 func haloBinary(t *testing.T) string {
+	if b := os.Getenv("HALO_TEST_BIN"); b != "" {
+		return b
+	}
 	bin := filepath.Join(t.TempDir(), "halo")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

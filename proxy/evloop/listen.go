@@ -1,6 +1,7 @@
 package evloop
 
 import (
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -220,6 +221,17 @@ func (ln *Listener) Close() error {
 		})
 	}
 	return nil
+}
+
+// Dup returns a duplicate of the listening socket (close-on-exec), to
+// hand it to another process on a reload; an error once it is closed.
+func (ln *Listener) Dup() (int, error) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if ln.closed {
+		return -1, net.ErrClosed
+	}
+	return unix.FcntlInt(uintptr(ln.fd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
 // Gone is closed when the socket is closed (after Close).

@@ -9,22 +9,36 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/sockxfer"
 )
 
 // Server is the runtime API on the `stats socket` listeners.
 type Server struct {
 	Stats     *Stats
 	lns       []net.Listener
+	files     []unixFile // unix socket files to remove on Close
 	wg        sync.WaitGroup
 	timeout   time.Duration
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{}
 	closed    bool
+	done      chan struct{}
+	global    chan struct{} // `stats maxconn`, shared by every socket
 	maxLine   int
 	Malformed int64 // lines too long to be a command
+}
+
+// DefaultMaxconn is HAProxy's `stats maxconn` default: CLI connections
+// served at once; more wait in the socket's backlog.
+const DefaultMaxconn = 10
+
+type unixFile struct {
+	path string
+	fi   os.FileInfo
 }
 
 // Listen opens every `stats socket` of the global section.
@@ -32,7 +46,12 @@ func Listen(st *Stats, socks []proxy.StatsSocket, timeout time.Duration) (*Serve
 	if timeout <= 0 {
 		timeout = 10 * time.Second // stats timeout default
 	}
-	srv := &Server{Stats: st, timeout: timeout, conns: map[net.Conn]struct{}{}, maxLine: 16384}
+	maxconn := DefaultMaxconn
+	if st != nil && st.rt != nil && st.rt.Cfg.Global.StatsMaxconn > 0 {
+		maxconn = st.rt.Cfg.Global.StatsMaxconn
+	}
+	srv := &Server{Stats: st, timeout: timeout, conns: map[net.Conn]struct{}{}, maxLine: 16384,
+		done: make(chan struct{}), global: make(chan struct{}, maxconn)}
 	for _, sk := range socks {
 		ln, err := listenSocket(sk)
 		if err != nil {
@@ -40,11 +59,30 @@ func Listen(st *Stats, socks []proxy.StatsSocket, timeout time.Duration) (*Serve
 			return nil, err
 		}
 		srv.lns = append(srv.lns, ln)
-		lvl := ParseLevel(sk.Level)
+		if ul, ok := ln.(*net.UnixListener); ok {
+			// A reload's new process binds the path anew: the old one
+			// must not remove the new one's file when it closes.
+			ul.SetUnlinkOnClose(false)
+			if p := ul.Addr().String(); !strings.HasPrefix(p, "@") {
+				if fi, err := os.Stat(p); err == nil {
+					srv.files = append(srv.files, unixFile{p, fi})
+				}
+			}
+		}
+		var per chan struct{}
+		if sk.Maxconn > 0 {
+			per = make(chan struct{}, sk.Maxconn)
+		}
 		srv.wg.Add(1)
-		go srv.accept(ln, lvl)
+		go srv.accept(ln, listenerOpts{level: ParseLevel(sk.Level), exposeFD: sk.ExposeFD, slots: per})
 	}
 	return srv, nil
+}
+
+type listenerOpts struct {
+	level    Level
+	exposeFD bool
+	slots    chan struct{} // the socket's own maxconn (nil: none)
 }
 
 func listenSocket(sk proxy.StatsSocket) (net.Listener, error) {
@@ -98,29 +136,68 @@ func listenSocket(sk proxy.StatsSocket) (net.Listener, error) {
 	return ln, nil
 }
 
-func (srv *Server) accept(ln net.Listener, lvl Level) {
+// accept serves a socket's connections, at most `stats maxconn` (and the
+// socket's maxconn) at once as HAProxy does: a slot is taken before each
+// accept, so connections over the limit wait in the kernel's backlog.
+func (srv *Server) accept(ln net.Listener, o listenerOpts) {
 	defer srv.wg.Done()
 	for {
+		if !srv.take(o.slots) {
+			return
+		}
+		if !srv.take(srv.global) {
+			srv.put(o.slots)
+			return
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			srv.put(srv.global)
+			srv.put(o.slots)
 			return
 		}
 		srv.mu.Lock()
 		if srv.closed {
 			srv.mu.Unlock()
 			c.Close()
+			srv.put(srv.global)
+			srv.put(o.slots)
 			return
 		}
 		srv.conns[c] = struct{}{}
 		srv.mu.Unlock()
 		srv.wg.Add(1)
-		go srv.serve(c, lvl)
+		go func() {
+			defer srv.put(o.slots)
+			defer srv.put(srv.global)
+			srv.serve(c, o)
+		}()
 	}
 }
 
-// serve handles one CLI connection: without "prompt" one line of
-// commands then close; in interactive mode a prompt after each answer.
-func (srv *Server) serve(c net.Conn, lvl Level) {
+func (srv *Server) take(ch chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case ch <- struct{}{}:
+		return true
+	case <-srv.done:
+		return false
+	}
+}
+
+func (srv *Server) put(ch chan struct{}) {
+	if ch != nil {
+		<-ch
+	}
+}
+
+// serve handles one CLI connection. Without "prompt" it answers every
+// command already sent (lines, or ';'-separated) and closes once nothing
+// more is waiting, as HAProxy does; in interactive mode it prompts after
+// each answer. `_getsocks` on a socket with `expose-fd listeners` hands
+// the listening sockets over (a reload's new process asks for them).
+func (srv *Server) serve(c net.Conn, o listenerOpts) {
 	defer srv.wg.Done()
 	defer func() {
 		srv.mu.Lock()
@@ -128,13 +205,19 @@ func (srv *Server) serve(c net.Conn, lvl Level) {
 		srv.mu.Unlock()
 		c.Close()
 	}()
-	sess := &Session{Level: lvl}
-	r := bufio.NewReaderSize(c, 4096)
+	sess := &Session{Level: o.level}
+	r := bufio.NewReaderSize(c, 16384)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(srv.timeout))
 		line, err := readLine(r, srv.maxLine)
 		if err != nil && line == "" {
 			return
+		}
+		if line == sockxfer.Command {
+			if o.exposeFD {
+				srv.getsocks(c)
+			}
+			return // HAProxy ends the session either way
 		}
 		sess.Payload = ""
 		if l, ok := strings.CutSuffix(strings.TrimRight(line, "\r\n"), "<<"); ok {
@@ -159,9 +242,27 @@ func (srv *Server) serve(c net.Conn, lvl Level) {
 		if _, werr := c.Write([]byte(out)); werr != nil {
 			return
 		}
-		if !sess.Interactive || sess.Quit || err != nil {
+		if sess.Quit || err != nil || (!sess.Interactive && r.Buffered() == 0) {
 			return
 		}
+	}
+}
+
+// getsocks sends duplicates of the runtime's listening sockets.
+func (srv *Server) getsocks(c net.Conn) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok || srv.Stats == nil || srv.Stats.rt == nil {
+		return
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return
+	}
+	socks := srv.Stats.rt.ExportSockets()
+	_ = c.SetDeadline(time.Now().Add(srv.timeout))
+	_ = sockxfer.Send(rc, socks)
+	for _, s := range socks {
+		_ = syscall.Close(s.FD)
 	}
 }
 
@@ -185,13 +286,23 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 // Close stops listening, closes open CLI connections and waits for them.
 func (srv *Server) Close() {
 	srv.mu.Lock()
+	if !srv.closed {
+		close(srv.done)
+	}
 	srv.closed = true
 	for c := range srv.conns {
 		c.Close()
 	}
 	srv.mu.Unlock()
 	for _, ln := range srv.lns {
-		ln.Close() // net removes a unix socket's file on Close
+		ln.Close()
+	}
+	for _, f := range srv.files {
+		// Only the file of our own socket: after a reload the path may
+		// be the new process's.
+		if fi, err := os.Stat(f.path); err == nil && os.SameFile(fi, f.fi) {
+			_ = os.Remove(f.path)
+		}
 	}
 	srv.wg.Wait()
 }
