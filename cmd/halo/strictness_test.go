@@ -14,10 +14,11 @@ import (
 
 // strictnessConfig is the configuration each row of
 // testdata/haproxy/strictness.tsv is checked in: the row's line goes into
-// the section it names (defaults, fe = frontend, be = backend b1).
+// the section it names (global, defaults, fe = frontend, be = backend b1).
 const strictnessConfig = `global
     log stdout format raw local0
     stats socket /tmp/halo-strictness.sock
+@global
 defaults
     mode http
     timeout connect 1s
@@ -66,7 +67,7 @@ func TestStrictnessAgainstHAProxy(t *testing.T) {
 		n++
 		t.Run(where+" "+line, func(t *testing.T) {
 			cfg := strictnessConfig
-			for _, w := range []string{"defaults", "fe", "be"} {
+			for _, w := range []string{"global", "defaults", "fe", "be"} {
 				repl := ""
 				if w == where {
 					repl = "    " + line + "\n"
