@@ -56,6 +56,7 @@ func convTables() [][]*convDef {
 		binaryConvs(),    // conv_binary.go: aes_gcm_dec, protobuf, ungrpc
 		fixConvs(),       // conv_binary.go: fix_is_valid, fix_tag_value
 		mqttConvs(),      // conv_mqtt.go: mqtt_is_valid, mqtt_field_value
+		debugConvs(),     // conv_debug.go: debug
 		mapConvs(),       // map.go: map_* lookups
 		varConvs(),       // conv_var.go: set-var, unset-var
 		stickConvs(),     // fetch_stick.go: in_table, table_*
