@@ -187,9 +187,11 @@ func (rt *Runtime) dialH2(l *evloop.Loop, s *ServerState, src, dst netip.AddrPor
 	} else {
 		go h2Relay(s, cc, uc)
 	}
-	sc := &serverConn{c: ec, ec: ec, srv: s}
+	ls := rt.loops[l.ID()]
+	sc := ls.servers.get()
+	sc.c, sc.ec, sc.srv, sc.ls = ec, ec, s, ls
 	sc.f.init(ec, ec)
-	trackLive(sc)
+	ls.trackServer(sc)
 	return sc, nil
 }
 

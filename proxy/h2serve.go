@@ -178,7 +178,8 @@ func (rt *Runtime) streamSession(l *listener, lp *evloop.Loop, fd int, src, dst 
 		ec.Close()
 		return
 	}
-	sess := newSession(rt, l, ls, ec, src, dst, tlsState)
+	sess := ls.sessions.get()
+	sess.init(rt, l, ls, ec, src, dst, tlsState)
 	sess.stream = true
 	sess.waitFirst()
 }

@@ -137,14 +137,15 @@ func (s *session) transaction() bool {
 		bodyBuf = nil
 	}
 
-	key := PickKey{Src: s.src, Dst: s.dst, Req: req, Txn: tx}
+	key := &s.key
+	*key = PickKey{Src: s.src, Dst: s.dst, Req: req, Txn: tx}
 	resp := &s.resp
 	var sc *serverConn
 	var reqSent time.Time
 	expectPending := false
 	for try := 0; ; try++ {
 		var err error
-		sc, err = s.serverConn(&key)
+		sc, err = s.serverConn(key)
 		if err != nil {
 			be.Counters.CountStatus(503)
 			return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
@@ -366,7 +367,7 @@ func (s *session) transaction() bool {
 	if srvKeep && sc.r == sc.w {
 		// Idle server connections do not hold a buffer.
 		sc.r, sc.w = 0, 0
-		putBuf(sc.buf)
+		s.ls.bufs.put(sc.buf)
 		sc.buf = nil
 		s.keepConn(sc, be.Proxy.HTTPReuse)
 	} else {
@@ -485,7 +486,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 			sc.unpark()
 			sc.unmarkIdle()
 			tx.Tc = 0
-			sc.buf = getBuf(s.rt.bufsize)
+			sc.buf = s.ls.bufs.get()
 			return sc, nil
 		}
 	}
@@ -493,7 +494,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	if reuse != ReuseNever && (!tx.firstReq || reuse == ReuseAlways || reuse == ReuseAggressive) {
 		if sc := srv.takeIdle(s.lp); sc != nil {
 			tx.Tc = 0
-			sc.buf = getBuf(s.rt.bufsize)
+			sc.buf = s.ls.bufs.get()
 			return sc, nil
 		}
 	}
@@ -501,7 +502,7 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.buf = getBuf(s.rt.bufsize)
+	sc.buf = s.ls.bufs.get()
 	sc.private = reuse == ReuseNever
 	sc.hard = true
 	return sc, nil
@@ -781,8 +782,8 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 	// buffer) moves through a bigger borrowed buffer: a quarter of the
 	// read and write calls, and of the waits between them.
 	if !resp.Chunked && (untilClose || remain > int64(2*len(buf))) {
-		big := getBuf(bodyBufSize)
-		defer putBuf(big)
+		big := s.ls.bigs.get()
+		defer s.ls.bigs.put(big)
 		buf = big
 	}
 	for {

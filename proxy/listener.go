@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"halo/proxy/evloop"
+	"halo/proxy/rawtcp"
 
 	"golang.org/x/sys/unix"
 )
@@ -198,34 +199,47 @@ func (l *listener) Unadmit() {
 // the TLS handshake, or mode tcp's connect to a server.
 func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPort) {
 	rt := l.rt
-	ec, err := lp.Register(fd, local, remote)
-	if err != nil {
-		unix.Close(fd)
-		l.Unadmit()
-		return
-	}
 	ls := rt.loops[lp.ID()]
 	if rt.hardStopped.Load() {
-		ec.Close()
+		rawtcp.Close(fd)
 		l.Unadmit()
 		return
 	}
-	rt.nconns.Add(1)
 	if l.bind.AcceptProxy || l.tls != nil || l.fe.Proxy.Mode != ModeHTTP || l.bind.Proto == "h2" {
+		ec, err := lp.Register(fd, local, remote)
+		if err != nil {
+			rawtcp.Close(fd)
+			l.Unadmit()
+			return
+		}
+		rt.nconns.Add(1)
 		cs := &clientSetup{l: l, ec: ec, ls: ls}
 		ls.track(cs)
 		lp.Go(cs.run)
 		return
 	}
+	// Plain HTTP: the session (pooled) holds the connection.
+	s := ls.sessions.get()
+	if err := lp.Adopt(&s.conn, fd, local, remote); err != nil {
+		rawtcp.Close(fd)
+		ls.sessions.put(s)
+		l.Unadmit()
+		return
+	}
+	rt.nconns.Add(1)
+	ec := &s.conn
 	src, dst := remote, ec.Local()
-	cc := ClientConn{Frontend: l.fe, Src: src, Dst: dst, FD: fd}
-	if !rt.admitConn(&cc) {
+	// The modules see the connection as s.cc for its whole life (no copy:
+	// they may keep it).
+	s.cc = ClientConn{Frontend: l.fe, Src: src, Dst: dst, FD: fd}
+	if !rt.admitConn(&s.cc) {
 		ec.Close()
+		s.cc = ClientConn{}
+		ls.sessions.put(s)
 		rt.endClient(l)
 		return
 	}
-	s := newSession(rt, l, ls, ec, src, dst, nil)
-	s.cc = cc
+	s.init(rt, l, ls, ec, src, dst, nil)
 	s.waitFirst()
 }
 
@@ -348,7 +362,8 @@ func (cs *clientSetup) run() {
 	if fe.Proxy.Mode == ModeHTTP && (l.bind.Proto == "h2" || (tlsState != nil && tlsState.State.NegotiatedProtocol == "h2")) {
 		rt.serveH2(l, cs.ls, ec, c, &cs.cc, tlsState)
 	} else if fe.Proxy.Mode == ModeHTTP {
-		s := newSession(rt, l, cs.ls, ec, src, dst, tlsState)
+		s := cs.ls.sessions.get()
+		s.init(rt, l, cs.ls, ec, src, dst, tlsState)
 		s.cc = cs.cc
 		s.c = c
 		s.cf.c = c
@@ -363,6 +378,16 @@ type loopState struct {
 	l     *evloop.Loop
 	live  []liveConn // client connections, for soft and hard stops
 	purge purgeTimer
+
+	// Free lists (pools.go).
+	bufs     *bufList // tune.bufsize: server connections' read buffers
+	bigs     *bufList // bodyBufSize: large bodies
+	parts    [partClasses]*bufList
+	works    freeList[*work]
+	sessions freeList[*session]
+	servers  freeList[*serverConn]
+	srv      []*serverConn // server connections of the loop (shutdown.go)
+	scratch  [64]byte // a peek at an idle server connection
 }
 
 // liveConn is a client connection a stop must reach.

@@ -56,6 +56,7 @@ type Runtime struct {
 	inherited   []sockxfer.Socket // a previous process's sockets (handover.go)
 	stopping    atomic.Bool
 	hardStopped atomic.Bool
+	started     atomic.Bool  // the loops run
 	pauseHint   atomic.Bool  // a listener may be paused at maxconn
 	nconns      atomic.Int64 // accepted client connections not yet ended
 	done        chan struct{}
@@ -193,6 +194,27 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			b.states = newLocalStates(b.Servers)
 		}
 	}
+	// The event loops exist from here (what modules start in Init may
+	// post to them); Start runs them.
+	n := cfg.Global.Nbthread
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	g, err := evloop.NewGroup(n)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the event loops: %w", err)
+	}
+	rt.group = g
+	for i := 0; i < g.Len(); i++ {
+		ls := &loopState{l: g.Loop(i)}
+		ls.initPools(rt.bufsize)
+		rt.loops = append(rt.loops, ls)
+	}
+	for _, b := range rt.Backends {
+		for _, s := range b.Servers {
+			s.pools = make([]idlePool, g.Len())
+		}
+	}
 	return rt, nil
 }
 
@@ -258,21 +280,9 @@ func (rt *Runtime) Start() error {
 			}
 		}
 	}
-	g, err := evloop.NewGroup(runtime.GOMAXPROCS(0))
-	if err != nil {
-		return &StartError{Msg: fmt.Sprintf("cannot create the event loops: %v", err)}
-	}
-	rt.group = g
-	for i := 0; i < g.Len(); i++ {
-		ls := &loopState{l: g.Loop(i)}
-		rt.loops = append(rt.loops, ls)
-	}
-	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
-			s.pools = make([]idlePool, g.Len())
-		}
-	}
+	g := rt.group
 	g.Start()
+	rt.started.Store(true)
 	for _, ls := range rt.loops {
 		ls.l.Post(ls.startPurge(rt))
 	}
@@ -434,7 +444,7 @@ func (rt *Runtime) HardStop() {
 // stopConns stops the connections of every loop and waits until each
 // loop has done it.
 func (rt *Runtime) stopConns(hard bool) {
-	if rt.group == nil {
+	if !rt.started.Load() {
 		return
 	}
 	var wg sync.WaitGroup
@@ -503,8 +513,10 @@ type purgeTimer struct {
 
 func (p *purgeTimer) arm() { p.ls.l.AddTimer(&p.Timer, p, time.Second) }
 
-// Expire purges the loop's idle server connections.
+// Expire purges the loop's idle server connections and trims its free
+// lists.
 func (p *purgeTimer) Expire(*evloop.Timer) {
+	p.ls.trim()
 	before := time.Now().Add(-5 * time.Second)
 	for _, b := range p.rt.Backends {
 		for _, s := range b.Servers {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"halo/proxy/evloop"
@@ -14,7 +13,8 @@ import (
 // serverConn is a connection to a server with its read buffer.
 type serverConn struct {
 	c       net.Conn     // ec, or *tls.Conn with `server … ssl`
-	ec      *evloop.Conn // the socket
+	ec      *evloop.Conn // the socket: &conn
+	conn    evloop.Conn
 	f       fastConn
 	srv     *ServerState
 	buf     []byte
@@ -34,49 +34,32 @@ type serverConn struct {
 	pooled bool
 	// tls is the handshake's state with an `ssl` server (ssl_bc_*,
 	// ssl_s_*), nil otherwise.
-	tls *tls.ConnectionState
+	tls  *tls.ConnectionState
+	ls   *loopState // its loop's engine state
+	live int        // index in ls.srv
 }
 
 // maxIdlePerServer bounds each server's idle pool (HAProxy's pool-max-conn
 // is unlimited by default, but purges; a bound keeps memory flat).
 const maxIdlePerServer = 256
 
-var bufPools sync.Map // size → *sync.Pool
-
-func getBuf(size int) []byte {
-	p, _ := bufPools.Load(size)
-	if p == nil {
-		p, _ = bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
-	}
-	return *(p.(*sync.Pool).Get().(*[]byte))
-}
-
-func putBuf(b []byte) {
-	if b == nil {
-		return
-	}
-	b = b[:cap(b)]
-	p, _ := bufPools.Load(len(b))
-	if p == nil {
-		return
-	}
-	p.(*sync.Pool).Put(&b)
-}
-
+// close closes the connection and recycles sc: the caller drops it.
 func (sc *serverConn) close() {
-	untrackLive(sc)
+	ls := sc.ls
+	ls.untrackServer(sc)
 	sc.unmarkIdle()
-	if sc.c != nil {
-		if sc.hard {
-			_ = sc.ec.SetLinger(0)
-		}
-		sc.c.Close()
-		if sc.c != net.Conn(sc.ec) {
-			sc.ec.Close()
-		}
+	if sc.hard && !sc.ec.Closed() {
+		_ = sc.ec.SetLinger(0)
 	}
-	putBuf(sc.buf)
-	sc.buf = nil
+	sc.c.Close()
+	if sc.c != net.Conn(sc.ec) {
+		sc.ec.Close()
+	}
+	if sc.buf != nil {
+		ls.bufs.put(sc.buf)
+	}
+	*sc = serverConn{}
+	ls.servers.put(sc)
 }
 
 // markIdle counts sc among the idle server connections; false means the
@@ -111,16 +94,14 @@ func (sc *serverConn) Ready(c *evloop.Conn, ev evloop.Event) {
 	if ev&evloop.EvRead == 0 {
 		return
 	}
-	if sc.c != net.Conn(sc.ec) {
-		// TLS: a TLS 1.3 server sends session tickets after the
-		// handshake; crypto/tls takes them without a byte for us.
-		var b [1]byte
-		sc.ec.SetNonblock(true)
-		n, err := sc.c.Read(b[:])
-		sc.ec.SetNonblock(false)
-		if n == 0 && err == evloop.ErrWouldBlock {
-			return
-		}
+	// Readable may be stale (the last read filled its buffer): look. A
+	// TLS 1.3 server also sends session tickets after the handshake,
+	// which crypto/tls takes without a byte for us.
+	sc.ec.SetNonblock(true)
+	n, err := sc.c.Read(sc.ls.scratch[:1])
+	sc.ec.SetNonblock(false)
+	if n == 0 && err == evloop.ErrWouldBlock {
+		return
 	}
 	// Anything else on an idle connection ends it (HAProxy closes an idle
 	// server connection on read0 or unexpected data).
@@ -263,15 +244,18 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 	if s.h2pool != nil {
 		return rt.dialH2(l, s, src, dst, timeout)
 	}
-	var ec *evloop.Conn
+	ls := rt.loops[l.ID()]
+	sc := ls.servers.get()
+	ec := &sc.conn
 	var err error
 	if s.Server.Path != "" {
 		// A server on a UNIX socket (unix@, abns@).
-		ec, err = l.DialUnix(s.Server.Path, timeout)
+		err = l.DialUnixInto(ec, s.Server.Path, timeout)
 	} else {
-		ec, err = l.Dial(s.Addr(dst), timeout)
+		err = l.DialInto(ec, s.Addr(dst), timeout)
 	}
 	if err != nil {
+		ls.servers.put(sc)
 		return nil, err
 	}
 	var conn net.Conn = ec
@@ -286,6 +270,7 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 			}
 			if _, err := ec.Write(hdr); err != nil {
 				ec.Close()
+				ls.servers.put(sc)
 				return nil, err
 			}
 		}
@@ -293,11 +278,13 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 			conf, err := s.tlsClientConfig()
 			if err != nil {
 				ec.Close()
+				ls.servers.put(sc)
 				return nil, err
 			}
 			tlc := tls.Client(ec, conf)
 			if err := tlc.Handshake(); err != nil {
 				ec.Close()
+				ls.servers.put(sc)
 				return nil, err
 			}
 			conn = tlc
@@ -307,9 +294,9 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 		ec.SetReadTimeout(0)
 		ec.SetWriteTimeout(0)
 	}
-	sc := &serverConn{c: conn, ec: ec, srv: s, tls: tlsState}
+	sc.c, sc.ec, sc.srv, sc.ls, sc.tls = conn, ec, s, ls, tlsState
 	sc.f.init(conn, ec)
-	trackLive(sc)
+	ls.trackServer(sc)
 	return sc, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"halo/proxy/evloop"
@@ -31,8 +30,9 @@ type session struct {
 	l   *listener
 	ls  *loopState
 	lp  *evloop.Loop
-	ec  *evloop.Conn // the client socket
-	c   net.Conn     // ec, or the *tls.Conn over it
+	ec   *evloop.Conn // the client socket (&conn for a plain connection)
+	c    net.Conn     // ec, or the *tls.Conn over it
+	conn evloop.Conn
 	cf  fastConn
 	src netip.AddrPort
 	dst netip.AddrPort
@@ -77,27 +77,22 @@ type session struct {
 // bodyBufSize is the buffer for streaming large response bodies.
 const bodyBufSize = 64 << 10
 
-var sessionPool sync.Pool
-
 // errors that end a transaction; the client connection is closed.
 var (
 	errClientGone = errors.New("client closed")
 	errServerGone = errors.New("server closed")
 )
 
-func newSession(rt *Runtime, l *listener, ls *loopState, ec *evloop.Conn, src, dst netip.AddrPort, tlsState *TLSConn) *session {
-	s, _ := sessionPool.Get().(*session)
-	if s == nil {
-		s = new(session)
-		s.serveFn = s.serve
-	}
-	fn := s.serveFn
-	*s = session{rt: rt, fe: l.fe, l: l, ls: ls, lp: ec.Loop(), ec: ec, c: ec, src: src, dst: dst, tls: tlsState, serveFn: fn}
+// init starts a session (from the loop's free list) on client
+// connection ec: &s.conn for a plain connection, else the Conn the setup
+// task registered.
+func (s *session) init(rt *Runtime, l *listener, ls *loopState, ec *evloop.Conn, src, dst netip.AddrPort, tlsState *TLSConn) {
+	s.rt, s.fe, s.l, s.ls, s.lp = rt, l.fe, l, ls, ec.Loop()
+	s.ec, s.c, s.src, s.dst, s.tls = ec, ec, src, dst, tlsState
 	s.cf.init(ec, ec)
 	s.acceptAt = time.Now()
 	s.idleAt = s.acceptAt
 	ls.track(s)
-	return s
 }
 
 func (s *session) liveIndex() *int { return &s.live }
@@ -285,7 +280,7 @@ func (s *session) park() {
 	switch {
 	case s.w > s.r:
 		// Partial head: timeout http-request from its first byte.
-		s.part = append(getPart(s.w-s.r), s.buf[s.r:s.w]...)
+		s.part = append(s.ls.getPart(s.w-s.r), s.buf[s.r:s.w]...)
 		if reqTO > 0 {
 			dl = s.lp.Mono(s.first.Add(reqTO))
 		}
@@ -316,17 +311,21 @@ func (s *session) end() {
 	}
 	s.releaseWork()
 	s.releaseConns()
-	putPart(s.part)
-	rt, l, cc, stream := s.rt, s.l, s.cc, s.stream
+	ls := s.ls
+	ls.putPart(s.part)
+	rt, l, stream := s.rt, s.l, s.stream
+	if !stream {
+		rt.leaveConn(&s.cc)
+	}
 	// Nothing keeps a session once its connection is served (logging is
-	// synchronous, tunnels end before): recycle it.
+	// synchronous, tunnels end before): recycle it, its Conn with it.
 	fn := s.serveFn
 	*s = session{serveFn: fn}
-	sessionPool.Put(s)
+	s.live = -1
+	ls.sessions.put(s)
 	if stream {
 		return
 	}
-	rt.leaveConn(&cc)
 	rt.endClient(l)
 }
 
@@ -339,20 +338,21 @@ type work struct {
 	resp    http1.Message
 	tx      Txn
 	ch      http1.Chunked
+	key     PickKey // the transaction's hashing inputs (escapes to the Picker)
 }
 
-var workPool sync.Pool
+func newWork() *work {
+	w := &work{out: make([]byte, 0, 1024)}
+	w.req.Headers = make([]http1.Header, 0, 32)
+	w.resp.Headers = make([]http1.Header, 0, 32)
+	return w
+}
 
 func (s *session) acquireWork() {
 	if s.work != nil {
 		return
 	}
-	w, _ := workPool.Get().(*work)
-	if w == nil {
-		w = &work{out: make([]byte, 0, 1024)}
-		w.req.Headers = make([]http1.Header, 0, 32)
-		w.resp.Headers = make([]http1.Header, 0, 32)
-	}
+	w := s.ls.works.get()
 	if len(w.buf) != s.rt.bufsize {
 		w.buf = make([]byte, s.rt.bufsize)
 	}
@@ -360,7 +360,7 @@ func (s *session) acquireWork() {
 	s.r, s.w, s.next = 0, 0, 0
 	if len(s.part) > 0 {
 		s.w = copy(w.buf, s.part)
-		putPart(s.part)
+		s.ls.putPart(s.part)
 		s.part = nil
 	}
 }
@@ -377,6 +377,7 @@ func (s *session) releaseWork() {
 	w.resp.Reset()
 	w.tx.reset()
 	w.tx.Req, w.tx.Resp = nil, nil
+	w.key = PickKey{}
 	if cap(w.req.Arena) > 64<<10 {
 		w.req.Arena = nil
 	}
@@ -386,42 +387,7 @@ func (s *session) releaseWork() {
 	if cap(w.out) > 64<<10 {
 		w.out = make([]byte, 0, 1024)
 	}
-	workPool.Put(w)
-}
-
-// Partial request heads wait in buffers of their own size class: a
-// slowloris client costs what it sent, not tune.bufsize.
-var partPools [8]sync.Pool // 256 B << i
-
-func partClass(n int) int {
-	c := 0
-	for size := 256; size < n && c < len(partPools)-1; size <<= 1 {
-		c++
-	}
-	return c
-}
-
-func getPart(n int) []byte {
-	c := partClass(n)
-	if 256<<c < n {
-		return make([]byte, 0, n)
-	}
-	if b, ok := partPools[c].Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 256<<c)
-}
-
-func putPart(b []byte) {
-	if b == nil {
-		return
-	}
-	c := partClass(cap(b))
-	if 256<<c != cap(b) {
-		return
-	}
-	b = b[:0]
-	partPools[c].Put(&b)
+	s.ls.works.put(w)
 }
 
 // releaseConns hands the session's server connections to the servers'
@@ -498,7 +464,7 @@ func (s *session) startTunnel() {
 		cli: s.c, srv: sc.c, cliEC: s.ec, srvEC: sc.ec, cpre: cpre,
 		cliTO: cliTO, srvTO: srvTO,
 		cliFin: pick(fe.Timeouts.ClientFin, cliTO), srvFin: pick(be.Proxy.Timeouts.ServerFin, srvTO),
-		end: s.tunnelEnd,
+		end: s.tunnelEnd, ls: s.ls,
 	}
 	t.start()
 }

@@ -1,60 +1,44 @@
 package proxy
 
-import "sync"
+// Server connections in use are listed per loop (loopState.srv), so that
+// `on-marked-down shutdown-sessions` (and the stats page's "shutdown")
+// can kill the sessions of a server marked down: each loop closes the
+// sockets of that server's connections, and their owners end as
+// HAProxy's shutdown-sessions ends them. One append and one swap-remove
+// per server connection, on its loop, with no lock.
 
-// Server connections in use, per server, so that `on-marked-down
-// shutdown-sessions` (and the runtime API's `shutdown sessions server`) can
-// kill the sessions of a server marked down. Kept apart from ServerState so
-// that the tracking stays one call in dial and one in serverConn.close.
-var liveConns sync.Map // *ServerState → *liveSet
-
-type liveSet struct {
-	mu    sync.Mutex
-	conns map[*serverConn]struct{}
+func (ls *loopState) trackServer(sc *serverConn) {
+	sc.live = len(ls.srv)
+	ls.srv = append(ls.srv, sc)
 }
 
-func trackLive(sc *serverConn) {
-	v, ok := liveConns.Load(sc.srv)
-	if !ok {
-		v, _ = liveConns.LoadOrStore(sc.srv, &liveSet{conns: map[*serverConn]struct{}{}})
-	}
-	ls := v.(*liveSet)
-	ls.mu.Lock()
-	ls.conns[sc] = struct{}{}
-	ls.mu.Unlock()
-}
-
-func untrackLive(sc *serverConn) {
-	if sc.srv == nil {
+func (ls *loopState) untrackServer(sc *serverConn) {
+	i := sc.live
+	if i < 0 || i >= len(ls.srv) || ls.srv[i] != sc {
 		return
 	}
-	if v, ok := liveConns.Load(sc.srv); ok {
-		ls := v.(*liveSet)
-		ls.mu.Lock()
-		delete(ls.conns, sc)
-		ls.mu.Unlock()
-	}
+	last := len(ls.srv) - 1
+	ls.srv[i] = ls.srv[last]
+	ls.srv[i].live = i
+	ls.srv[last] = nil
+	ls.srv = ls.srv[:last]
+	sc.live = -1
 }
 
 // ShutdownSessions closes every connection to s, idle or in use: the
-// sessions using them end as HAProxy's shutdown-sessions ends them. It
-// returns how many were closed.
-func (s *ServerState) ShutdownSessions() int {
+// sessions using them end as HAProxy's shutdown-sessions ends them. Safe
+// from any goroutine (a loop's own included); the loops act on it next.
+func (s *ServerState) ShutdownSessions() {
 	s.closeIdle()
-	v, ok := liveConns.Load(s)
-	if !ok {
-		return 0
+	rt := s.Backend.rt
+	for _, ls := range rt.loops {
+		ls.l.Post(func() {
+			for _, sc := range ls.srv {
+				if sc.srv == s {
+					// The owner's close() later recycles it.
+					sc.ec.Close()
+				}
+			}
+		})
 	}
-	ls := v.(*liveSet)
-	ls.mu.Lock()
-	n := 0
-	for sc := range ls.conns {
-		if sc.ec != nil {
-			// On its loop; the owner's close() later returns the buffer.
-			sc.ec.CloseAsync()
-			n++
-		}
-	}
-	ls.mu.Unlock()
-	return n
 }

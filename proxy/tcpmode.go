@@ -104,7 +104,7 @@ func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.C
 		cli: c, srv: sc.c, cliEC: ec, srvEC: sc.ec,
 		cpre: tx.Payload, cliTO: cliTO, srvTO: srvTO,
 		cliFin: pick(fe.Proxy.Timeouts.ClientFin, cliTO), srvFin: pick(be.Proxy.Timeouts.ServerFin, srvTO),
-		end: t.tunnelEnd,
+		end: t.tunnelEnd, ls: ls,
 	}
 	t.tun.start()
 }

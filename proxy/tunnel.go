@@ -26,6 +26,7 @@ type tunnel struct {
 	end                          func(in, out int64, cause byte)
 
 	sp *evloop.Tunnel // splice tunnel
+	ls *loopState     // the loop's engine state (copy buffers)
 
 	// copy tunnel (TLS)
 	pumps   int
@@ -111,8 +112,9 @@ func (t *tunnel) pump(dir int) {
 			return
 		}
 	}
-	buf := getBuf(32 << 10)
-	defer putBuf(buf)
+	ls := t.ls
+	buf := ls.bigs.get()
+	defer ls.bigs.put(buf)
 	for {
 		idle := t.idle[dir]
 		srcEC.SetReadTimeout(idle)

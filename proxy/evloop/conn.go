@@ -76,12 +76,21 @@ type Conn struct {
 // Register adopts a connected non-blocking socket. The Conn owns fd. Only
 // on the loop.
 func (l *Loop) Register(fd int, local, remote netip.AddrPort) (*Conn, error) {
-	c := &Conn{fd: fd, l: l, wready: true, laddr: local, raddr: remote}
-	c.rtm.h, c.wtm.h = c, c
-	if err := l.register(c, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
+	c := new(Conn)
+	if err := l.Adopt(c, fd, local, remote); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Adopt is Register into c, a Conn the caller provides: zero, or closed
+// and no longer used (a Conn embedded in a pooled object is reused
+// this way, without an allocation per connection). On error fd is not
+// closed.
+func (l *Loop) Adopt(c *Conn, fd int, local, remote netip.AddrPort) error {
+	*c = Conn{fd: fd, l: l, wready: true, laddr: local, raddr: remote}
+	c.rtm.h, c.wtm.h = c, c
+	return l.register(c, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET)
 }
 
 // Loop is the connection's loop.
@@ -406,7 +415,7 @@ func (c *Conn) Close() error {
 		l.queue(t, wakeClosed)
 	}
 	// close(2) also takes the socket out of the epoll set.
-	unix.Close(c.fd)
+	rawtcp.Close(c.fd)
 	return nil
 }
 
@@ -418,7 +427,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	return os.NewSyscallError("shutdown", unix.Shutdown(c.fd, unix.SHUT_WR))
+	return os.NewSyscallError("shutdown", rawtcp.Shutdown(c.fd, unix.SHUT_WR))
 }
 
 // SetLinger sets SO_LINGER (0: reset on close).
@@ -426,11 +435,7 @@ func (c *Conn) SetLinger(sec int) error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	l := unix.Linger{Onoff: 1, Linger: int32(sec)}
-	if sec < 0 {
-		l = unix.Linger{}
-	}
-	return os.NewSyscallError("setsockopt", unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &l))
+	return os.NewSyscallError("setsockopt", rawtcp.SetLinger(c.fd, sec))
 }
 
 // SetReadTimeout sets the read deadline to now + d (d <= 0: none): the
@@ -485,24 +490,33 @@ var _ net.Conn = (*Conn)(nil)
 // Dial connects to dst from the running task within timeout (0: none).
 // The connection is registered with the task's loop.
 func (l *Loop) Dial(dst netip.AddrPort, timeout time.Duration) (*Conn, error) {
+	c := new(Conn)
+	if err := l.DialInto(c, dst, timeout); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialInto is Dial into c (see Adopt). On error c is closed.
+func (l *Loop) DialInto(c *Conn, dst netip.AddrPort, timeout time.Duration) error {
 	fd, err := rawtcp.Connect(dst)
 	if err != nil {
-		return nil, dialErr(dst, err)
+		return dialErr(dst, err)
 	}
-	c, err := l.Register(fd, netip.AddrPort{}, dst)
-	if err != nil {
-		unix.Close(fd)
-		return nil, dialErr(dst, err)
+	if err := l.Adopt(c, fd, netip.AddrPort{}, dst); err != nil {
+		rawtcp.Close(fd)
+		c.closed = true
+		return dialErr(dst, err)
 	}
 	for {
 		done, cerr := rawtcp.Connected(fd)
 		if done {
 			if cerr != nil {
 				c.Close()
-				return nil, dialErr(dst, cerr)
+				return dialErr(dst, cerr)
 			}
 			c.wready = true
-			return c, nil
+			return nil
 		}
 		c.wready = false
 		old := c.wdl
@@ -511,7 +525,7 @@ func (l *Loop) Dial(dst netip.AddrPort, timeout time.Duration) (*Conn, error) {
 		c.wdl = old
 		if werr != nil {
 			c.Close()
-			return nil, dialErr(dst, werr)
+			return dialErr(dst, werr)
 		}
 	}
 }
@@ -520,9 +534,19 @@ func (l *Loop) Dial(dst netip.AddrPort, timeout time.Duration) (*Conn, error) {
 // abstract) from the running task. A local connect completes at once or
 // fails (EAGAIN: the listener's backlog is full, as Go's net says).
 func (l *Loop) DialUnix(path string, timeout time.Duration) (*Conn, error) {
+	c := new(Conn)
+	if err := l.DialUnixInto(c, path, timeout); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialUnixInto is DialUnix into c (see Adopt).
+func (l *Loop) DialUnixInto(c *Conn, path string, timeout time.Duration) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		c.closed = true
+		return os.NewSyscallError("socket", err)
 	}
 	for {
 		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
@@ -532,14 +556,15 @@ func (l *Loop) DialUnix(path string, timeout time.Duration) (*Conn, error) {
 	}
 	if err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
-		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
+		c.closed = true
+		return &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
-	c, err := l.Register(fd, netip.AddrPort{}, netip.AddrPort{})
-	if err != nil {
+	if err := l.Adopt(c, fd, netip.AddrPort{}, netip.AddrPort{}); err != nil {
 		unix.Close(fd)
-		return nil, err
+		c.closed = true
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 func dialErr(dst netip.AddrPort, err error) error {

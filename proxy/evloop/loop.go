@@ -1,10 +1,11 @@
 package evloop
 
 import (
-	"errors"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -73,14 +74,20 @@ func (g *Group) Stop() {
 // touched only on its goroutine (and by its tasks, which run on it); other
 // goroutines reach it through Post.
 type Loop struct {
-	g      *Group
-	id     int
-	epfd   int
-	evfd   int // eventfd: Post wakes epoll_wait through it
-	events []unix.EpollEvent
-	conns  []*Conn // by descriptor
-	gen    uint32
-	nconns int
+	g    *Group
+	id   int
+	epfd int
+	evfd int // eventfd: Post wakes epoll_wait through it
+
+	pollFile *os.File        // epfd in Go's poller
+	pollRC   syscall.RawConn // its raw access
+	pollFn   func(uintptr) bool
+	pollDL   time.Time // read deadline armed on pollFile
+	polled   int
+	events   []unix.EpollEvent
+	conns    []*Conn // by descriptor
+	gen      uint32
+	nconns   int
 
 	base time.Time // monotonic origin of now
 	now  int64     // nanoseconds since base, updated once per iteration
@@ -120,7 +127,22 @@ func newLoop(g *Group, id int) (*Loop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, err
+	}
 	l := &Loop{g: g, id: id, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256), base: time.Now()}
+	// The epoll descriptor joins Go's poller (see poll); the File owns it.
+	l.pollFile = os.NewFile(uintptr(epfd), "epoll")
+	rc, err := l.pollFile.SyscallConn()
+	if err != nil {
+		l.pollFile.Close()
+		unix.Close(evfd)
+		return nil, err
+	}
+	l.pollRC = rc
+	l.pollFn = l.tryPoll
 	l.updateNow()
 	l.wheel.init(l.now)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd), Pad: 0}
@@ -132,7 +154,11 @@ func newLoop(g *Group, id int) (*Loop, error) {
 }
 
 func (l *Loop) closeFds() {
-	unix.Close(l.epfd)
+	if l.pollFile != nil {
+		l.pollFile.Close()
+	} else {
+		unix.Close(l.epfd)
+	}
 	unix.Close(l.evfd)
 }
 
@@ -272,25 +298,8 @@ func (l *Loop) run() {
 				return
 			}
 		}
-		timeout := -1
-		if len(l.runq) > 0 || l.wakeSent.Load() {
-			timeout = 0
-		} else if when, ok := l.wheel.next(); ok {
-			d := when - l.now
-			if d <= 0 {
-				timeout = 0
-			} else {
-				timeout = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
-			}
-		}
-		if l.stopping && (timeout < 0 || timeout > 10) {
-			timeout = 10 // tasks still unwinding (offloaded work)
-		}
-		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		n := l.poll()
 		l.updateNow()
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			panic("evloop: epoll_wait: " + err.Error())
-		}
 		for i := 0; i < n; i++ {
 			e := &l.events[i]
 			fd := int(e.Fd)
@@ -317,6 +326,60 @@ func (l *Loop) run() {
 }
 
 func fireTimer(t *Timer) { t.h.Expire(t) }
+
+// poll returns the next batch of events, waiting for them when there is
+// nothing else to do. The wait is in Go's network poller, on the epoll
+// descriptor itself (an epoll set is readable when it has events): the
+// loop goroutine parks like any other, and no thread sits in a blocking
+// epoll_wait, which would make the scheduler hand its processor off and
+// its monitor wake every 20 µs to do so. Timers bound the wait through
+// the descriptor's read deadline.
+func (l *Loop) poll() int {
+	if len(l.runq) > 0 || len(l.pend) > 0 || l.wakeSent.Load() {
+		return l.epollNow()
+	}
+	var dl time.Time
+	if when, ok := l.wheel.next(); ok {
+		dl = l.base.Add(time.Duration(when))
+	}
+	if l.stopping {
+		if limit := l.nowT.Add(10 * time.Millisecond); dl.IsZero() || dl.After(limit) {
+			dl = limit // tasks still unwinding (offloaded work)
+		}
+	}
+	if !dl.Equal(l.pollDL) {
+		l.pollDL = dl
+		l.pollFile.SetReadDeadline(dl)
+	}
+	l.polled = 0
+	err := l.pollRC.Read(l.pollFn)
+	if err != nil {
+		// The deadline (a timer is due) or the loop's end.
+		l.pollDL = time.Time{}
+		l.pollFile.SetReadDeadline(time.Time{})
+		return 0
+	}
+	return l.polled
+}
+
+// tryPoll is the poller's callback: epoll_wait without waiting.
+func (l *Loop) tryPoll(uintptr) bool {
+	l.polled = l.epollNow()
+	return l.polled > 0
+}
+
+func (l *Loop) epollNow() int {
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			panic("evloop: epoll_wait: " + e.Error())
+		}
+		return int(r)
+	}
+}
 
 // closeAll closes every connection (stopping): their tasks unwind with
 // net.ErrClosed.
