@@ -387,7 +387,7 @@ type loopState struct {
 	sessions freeList[*session]
 	servers  freeList[*serverConn]
 	srv      []*serverConn // server connections of the loop (shutdown.go)
-	scratch  [64]byte // a peek at an idle server connection
+	scratch  [64]byte      // a peek at an idle server connection
 }
 
 // liveConn is a client connection a stop must reach.

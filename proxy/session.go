@@ -24,19 +24,19 @@ import (
 //	tunnel   after 101 Switching Protocols the connection belongs to a
 //	         tunnel (splice, no task) until it ends.
 type session struct {
-	rt  *Runtime
-	cc  ClientConn // the client connection as modules see it
-	fe  *Frontend
-	l   *listener
-	ls  *loopState
-	lp  *evloop.Loop
+	rt   *Runtime
+	cc   ClientConn // the client connection as modules see it
+	fe   *Frontend
+	l    *listener
+	ls   *loopState
+	lp   *evloop.Loop
 	ec   *evloop.Conn // the client socket (&conn for a plain connection)
 	c    net.Conn     // ec, or the *tls.Conn over it
 	conn evloop.Conn
-	cf  fastConn
-	src netip.AddrPort
-	dst netip.AddrPort
-	tls *TLSConn
+	cf   fastConn
+	src  netip.AddrPort
+	dst  netip.AddrPort
+	tls  *TLSConn
 
 	live int // index in ls.live
 
