@@ -192,6 +192,7 @@ func (rt *Runtime) dialH2(l *evloop.Loop, s *ServerState, src, dst netip.AddrPor
 	sc.c, sc.ec, sc.srv, sc.ls = ec, ec, s, ls
 	sc.f.init(ec, ec)
 	ls.trackServer(sc)
+	sc.use()
 	return sc, nil
 }
 

@@ -507,8 +507,9 @@ func (ls *loopState) startPurge(rt *Runtime) func() {
 
 type purgeTimer struct {
 	evloop.Timer
-	ls *loopState
-	rt *Runtime
+	ls    *loopState
+	rt    *Runtime
+	ticks int
 }
 
 func (p *purgeTimer) arm() { p.ls.l.AddTimer(&p.Timer, p, time.Second) }
@@ -517,12 +518,16 @@ func (p *purgeTimer) arm() { p.ls.l.AddTimer(&p.Timer, p, time.Second) }
 // lists.
 func (p *purgeTimer) Expire(*evloop.Timer) {
 	p.ls.trim()
-	before := time.Now().Add(-5 * time.Second)
+	p.ticks++
+	before := p.ls.l.Now().Add(-5 * time.Second)
 	for _, b := range p.rt.Backends {
 		for _, s := range b.Servers {
 			s.purgeIdleOn(p.ls.l, before)
 			if p.ls.l.ID() == 0 {
 				s.h2Purge(before)
+			}
+			if p.ticks%5 == 0 {
+				s.pool(p.ls.l).estimate()
 			}
 		}
 	}

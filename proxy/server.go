@@ -32,6 +32,7 @@ type serverConn struct {
 	// (owner) or by its server's pool on that loop (pooled).
 	owner  *session
 	pooled bool
+	inUse  bool // counted in its pool's used
 	// tls is the handshake's state with an `ssl` server (ssl_bc_*,
 	// ssl_s_*), nil otherwise.
 	tls  *tls.ConnectionState
@@ -47,7 +48,8 @@ const maxIdlePerServer = 256
 func (sc *serverConn) close() {
 	ls := sc.ls
 	ls.untrackServer(sc)
-	sc.unmarkIdle()
+	sc.dropIdle()
+	sc.unuse()
 	if sc.hard && !sc.ec.Closed() {
 		_ = sc.ec.SetLinger(0)
 	}
@@ -66,6 +68,7 @@ func (sc *serverConn) close() {
 // budget (tune.pool-high-fd-ratio: 25 % of the descriptor limit) is used
 // up and sc should be closed instead.
 func (sc *serverConn) markIdle() bool {
+	sc.unuse()
 	rt := sc.srv.Backend.rt
 	if rt.idleConns.Add(1) > rt.idleMax {
 		rt.idleConns.Add(-1)
@@ -75,10 +78,42 @@ func (sc *serverConn) markIdle() bool {
 	return true
 }
 
+// unmarkIdle takes an idle connection back for a transaction.
 func (sc *serverConn) unmarkIdle() {
+	sc.dropIdle()
+	sc.use()
+}
+
+func (sc *serverConn) dropIdle() {
 	if sc.idle {
 		sc.idle = false
 		sc.srv.Backend.rt.idleConns.Add(-1)
+	}
+}
+
+// use and unuse count the connections of a server in use on a loop, for
+// the estimate of how many its idle pool should keep (HAProxy's
+// est_need_conns).
+func (sc *serverConn) use() {
+	if sc.inUse {
+		return
+	}
+	sc.inUse = true
+	if p := sc.srv.pool(sc.ec.Loop()); p != nil {
+		p.used++
+		if p.used > p.maxUsed {
+			p.maxUsed = p.used
+		}
+	}
+}
+
+func (sc *serverConn) unuse() {
+	if !sc.inUse {
+		return
+	}
+	sc.inUse = false
+	if p := sc.srv.pool(sc.ec.Loop()); p != nil {
+		p.used--
 	}
 }
 
@@ -135,6 +170,17 @@ var errNotIdle = errors.New("connection not idle")
 // there: a parked connection can only serve a task of its own loop).
 type idlePool struct {
 	conns []*serverConn
+	// Connections in use by transactions, their most since the last
+	// estimate, and the estimate of how many are needed (the previous
+	// period's most): the pool keeps no more than that needs.
+	used, maxUsed, need int
+}
+
+// estimate closes a period (every pool-purge-delay): the most used in it
+// is the need for the next.
+func (p *idlePool) estimate() {
+	p.need = p.maxUsed
+	p.maxUsed = p.used
 }
 
 func (s *ServerState) pool(l *evloop.Loop) *idlePool {
@@ -169,16 +215,17 @@ func (s *ServerState) putIdle(sc *serverConn) {
 		sc.close()
 		return
 	}
-	sc.idleAt = time.Now()
-	if len(p.conns) >= maxIdlePerServer {
-		old := p.conns[0]
-		copy(p.conns, p.conns[1:])
-		p.conns[len(p.conns)-1] = sc
-		old.pooled = false
-		old.close()
-	} else {
-		p.conns = append(p.conns, sc)
+	sc.unuse()
+	// As HAProxy (srv_add_to_idle_list): keep it if the pool is empty, or
+	// if the server's connections in use and idle stay within what the
+	// last period needed (plus one); else close it now rather than let
+	// idle connections pile up on the server.
+	if len(p.conns) > 0 && (len(p.conns) >= maxIdlePerServer || p.used+len(p.conns) > max(p.used, p.need)) {
+		sc.close()
+		return
 	}
+	sc.idleAt = sc.ls.l.Now()
+	p.conns = append(p.conns, sc)
 	sc.pooled = true
 	sc.park()
 }
@@ -297,6 +344,7 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 	sc.c, sc.ec, sc.srv, sc.ls, sc.tls = conn, ec, s, ls, tlsState
 	sc.f.init(conn, ec)
 	ls.trackServer(sc)
+	sc.use()
 	return sc, nil
 }
 
