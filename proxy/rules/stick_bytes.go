@@ -43,7 +43,14 @@ func htxHeadSize(m *http1.Message, request bool) int64 {
 // H1_MF_CLEAN_CONN_HDR): the other tokens joined by ", ".
 func cleanConnLen(v []byte) int64 {
 	var n int64
-	for _, tok := range bytes.Split(v, []byte(",")) {
+	for len(v) > 0 {
+		// One token at a time: bytes.Split would allocate per request.
+		tok := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
 		tok = bytes.TrimSpace(tok)
 		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
 			continue
