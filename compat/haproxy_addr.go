@@ -74,6 +74,10 @@ func parseAddr(s string, allowRange bool) (hostPort, error) {
 		host, port = rest[:i], rest[i+1:]
 		hp.hasPort = true
 	}
+	if hp.hasPort && port == "" && !allowRange {
+		// a server's port is optional: "ADDR:" is the client's port
+		hp.hasPort = false
+	}
 	if hp.hasPort {
 		if port == "" {
 			return hp, fmt.Errorf("missing port specification in '%s'", s)
@@ -167,6 +171,10 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	var binds []proxy.Bind
 	for _, part := range strings.Split(a[0].Value, ",") {
+		part, err := c.expandAddr(part)
+		if err != nil {
+			return fmt.Errorf("'bind' : %s", err)
+		}
 		hp, err := parseAddr(part, true)
 		if err != nil {
 			return fmt.Errorf("'bind' : %s", err)
@@ -537,6 +545,10 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 		srv = defaultServer()
 	}
 	srv.Name, srv.Line = name, d.Pos.Line
+	addr, err := c.expandAddr(addr)
+	if err != nil {
+		return fmt.Errorf("%s : %s", title, err)
+	}
 	hp, err := parseAddr(addr, false)
 	if err != nil {
 		return fmt.Errorf("%s : %s", title, err)
@@ -555,6 +567,11 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 		srv.Host = hp.host
 		if hp.isIP {
 			srv.Addr = hp.addr
+			if hp.host == "" && !srv.Addr.IsValid() {
+				// no address (an empty variable): INADDR_ANY, as
+				// HAProxy reads it
+				srv.Addr = netip.IPv4Unspecified()
+			}
 		}
 		if hp.hasPort {
 			srv.Port = hp.portLo

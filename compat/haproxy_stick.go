@@ -364,8 +364,8 @@ func (c *hctx) localPeer() string {
 
 // peersStatus is how far peers sections are executed.
 const (
-	peersStatus = Ignored
-	peersNote   = "stick-table replication between peers is not implemented yet; tables stay local"
+	peersStatus = Supported
+	peersNote   = ""
 )
 
 // peersTable decodes the lines of a peers section.
@@ -451,9 +451,14 @@ func peerAddr(v string) (netip.AddrPort, error) {
 	if !ok {
 		return netip.AddrPort{}, fmt.Errorf("missing port in '%s'", v)
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p <= 0 || p > 65535 {
-		return netip.AddrPort{}, fmt.Errorf("invalid port '%s'", port)
+	p := 0
+	if port != "" {
+		// an empty port (an unset variable) is port 0: HAProxy accepts
+		// it and never reaches the peer
+		var err error
+		if p, err = strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return netip.AddrPort{}, fmt.Errorf("invalid port '%s'", port)
+		}
 	}
 	if host == "" || host == "*" {
 		host = "0.0.0.0"
@@ -476,6 +481,10 @@ func decodePeersBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	var binds []proxy.Bind
 	for _, part := range strings.Split(a[0].Value, ",") {
+		part, err := c.expandAddr(part)
+		if err != nil {
+			return fmt.Errorf("'bind' : %s", err)
+		}
 		hp, err := parseAddr(part, false)
 		if err != nil {
 			return fmt.Errorf("'bind' : %s", err)
@@ -552,7 +561,11 @@ func decodePeersServer(legacy bool) hdecode {
 		pr := &proxy.Peer{Name: name, Local: local, Line: d.Pos.Line}
 		rest := a[1:]
 		if len(rest) > 0 && !strings.HasPrefix(rest[0].Value, "ssl") && looksAddr(rest[0].Value) {
-			ap, err := peerAddr(rest[0].Value)
+			v, err := c.expandAddr(rest[0].Value)
+			if err != nil {
+				return formError{"bare", fmt.Errorf("'%s %s' : %v", d.Name, name, err)}
+			}
+			ap, err := peerAddr(v)
 			if err != nil {
 				return formError{"bare", fmt.Errorf("'%s %s' : %v", d.Name, name, err)}
 			}

@@ -23,6 +23,9 @@ type Config struct {
 	// configuration order; Peers the peers sections (config_stick.go).
 	Tables []*stick.Spec
 	Peers  []*PeersSection
+	// Replaces says the process takes over from running ones (-sf/-st,
+	// a master's reload): the local peer then waits for their lesson.
+	Replaces bool
 }
 
 // Global is the `global` section.

@@ -419,6 +419,10 @@ func (rt *Runtime) Done() <-chan struct{} { return rt.done }
 // sample fetch).
 func (rt *Runtime) Stopping() bool { return rt.stopping.Load() }
 
+// HardStopped reports a hard stop (SIGTERM): a soft stop's work (the
+// peers' lesson to the new process) is skipped.
+func (rt *Runtime) HardStopped() bool { return rt.hardStopped.Load() }
+
 // SoftStop stops listening and lets established connections finish
 // (SIGUSR1); Done is closed when the last one ends. An idle keep-alive
 // client connection ends after its next answer ("connection: close") or

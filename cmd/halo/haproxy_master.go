@@ -16,6 +16,9 @@ import (
 // workerEnv marks a worker process started by a master (-W / -Ws).
 const workerEnv = "HALO_HAPROXY_WORKER"
 
+// reloadEnv marks a worker started by a reload: an older one runs.
+const reloadEnv = "HALO_HAPROXY_RELOAD"
+
 type workerProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -39,7 +42,7 @@ func runMaster(o proxyRunOpts) int {
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
-	cur, err := startWorker(nil)
+	cur, err := startWorker(nil, false)
 	if err != nil {
 		proxyAlert("[haproxy.main()] %v", err)
 		return 1
@@ -63,7 +66,7 @@ func runMaster(o proxyRunOpts) int {
 				}
 				sdNotify("RELOADING=1")
 				socks := fetchFromWorker(cur)
-				nw, err := startWorker(socks)
+				nw, err := startWorker(socks, true)
 				for _, sk := range socks {
 					_ = syscall.Close(sk.FD) // the new worker has its copies
 				}
@@ -122,8 +125,8 @@ func signalAll(cur *workerProc, old []*workerProc, sig syscall.Signal) {
 // startWorker re-executes this command line as a worker and waits until it
 // listens (it writes to fd 3) or fails. The worker gets its channel to the
 // master on fd 4 and socks, the previous worker's listening sockets, from
-// fd 5 on.
-func startWorker(socks []sockxfer.Socket) (*workerProc, error) {
+// fd 5 on. reload marks it as replacing a running worker.
+func startWorker(socks []sockxfer.Socket, reload bool) (*workerProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -141,6 +144,9 @@ func startWorker(socks []sockxfer.Socket) (*workerProc, error) {
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(os.Environ(), workerEnv+"=1", masterChanEnv+"=4")
+	if reload {
+		cmd.Env = append(cmd.Env, reloadEnv+"=1")
+	}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w, wch}
 	if len(socks) > 0 {

@@ -41,6 +41,9 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	if o.MasterWorker && !worker {
 		return runMaster(o)
 	}
+	// A process started to replace running ones waits for their stick
+	// tables (the peers' local lesson).
+	cfg.Replaces = len(o.SoftStop) > 0 || len(o.HardStop) > 0 || os.Getenv(reloadEnv) != ""
 	rt, err := proxy.New(cfg, haproxyEngine()...)
 	if err != nil {
 		proxyAlert("%v", err)

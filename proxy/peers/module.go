@@ -1,6 +1,9 @@
 // Package peers owns the running stick tables and shares them with other
 // processes through HAProxy's peers protocol (doc/peers-v2.0.txt,
-// version 2.1 as HAProxy 2.6 speaks it).
+// version 2.1 as HAProxy 2.6 speaks it): a session with each peer of a
+// `peers` section pushes local changes as they happen, learns the
+// peers', and at start the tables are taught by the process being
+// replaced (a reload) or by a remote peer.
 package peers
 
 import (
@@ -16,8 +19,10 @@ type Module struct {
 	// Clock is the tables' clock (nil: the real one).
 	Clock *stick.Clock
 
-	mu     sync.Mutex
-	tables *stick.Set
+	mu       sync.Mutex
+	tables   *stick.Set
+	sections []*section
+	rt       *proxy.Runtime
 }
 
 // New returns an unconfigured module.
@@ -35,7 +40,7 @@ func (m *Module) Module() proxy.Module {
 	return proxy.Module{Name: "peers", Init: m.Init, Stop: m.Stop}
 }
 
-// Init builds the tables and starts their expiry.
+// Init builds the tables, starts their expiry and the peers sections.
 func (m *Module) Init(rt *proxy.Runtime) error {
 	clock := m.Clock
 	if clock == nil {
@@ -43,14 +48,44 @@ func (m *Module) Init(rt *proxy.Runtime) error {
 	}
 	set := stick.NewSet(rt.Cfg.Tables, clock)
 	m.mu.Lock()
-	m.tables = set
+	m.tables, m.rt = set, rt
 	m.mu.Unlock()
 	set.Start()
+	for _, ps := range rt.Cfg.Peers {
+		if ps.Disabled {
+			continue
+		}
+		sec, err := newSection(ps, set, rt.Cfg.Replaces)
+		if err != nil {
+			return err
+		}
+		if err := sec.start(); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.sections = append(m.sections, sec)
+		m.mu.Unlock()
+	}
 	return nil
 }
 
-// Stop ends the tables' expiry.
+// Stop ends the sections (a soft stop first teaches the tables to the
+// new process) and the tables' expiry.
 func (m *Module) Stop() {
+	m.mu.Lock()
+	secs, rt := m.sections, m.rt
+	m.sections = nil
+	m.mu.Unlock()
+	teach := rt != nil && !rt.HardStopped()
+	var wg sync.WaitGroup
+	for _, s := range secs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.stop(teach)
+		}()
+	}
+	wg.Wait()
 	if t := m.Tables(); t != nil {
 		t.Stop()
 	}

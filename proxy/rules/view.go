@@ -16,6 +16,12 @@ type view struct {
 	st  *State
 	req hdrs
 	res hdrs
+	// In mode tcp the request fetches read an HTTP/1 request in the
+	// client's first bytes (view_payload.go).
+	pay    http1.Message
+	payBuf []byte
+	payLen int
+	payOK  bool
 }
 
 var (
@@ -62,42 +68,47 @@ func (v *view) Captured(res bool, i int) ([]byte, bool) {
 
 func (v *view) bind(tx *proxy.Txn) {
 	v.tx = tx
+	v.payLen, v.payOK = 0, false
 	v.req.m = tx.Req
 	v.res.m = tx.Resp
 }
 
 func (v *view) Method() []byte {
-	if v.tx.Req == nil {
+	m := v.request()
+	if m == nil {
 		return nil
 	}
-	return v.tx.Req.Method
+	return m.Method
 }
 
 func (v *view) URI() []byte {
-	if v.tx.Req == nil {
+	m := v.request()
+	if m == nil {
 		return nil
 	}
-	return v.tx.Req.URI
+	return m.URI
 }
 
 func (v *view) Path() []byte {
-	if v.tx.Req == nil {
+	m := v.request()
+	if m == nil {
 		return nil
 	}
-	return v.tx.Req.Path()
+	return m.Path()
 }
 
 func (v *view) Query() []byte {
-	if v.tx.Req == nil {
+	m := v.request()
+	if m == nil {
 		return nil
 	}
-	return v.tx.Req.Query()
+	return m.Query()
 }
 
 var versions = [][]byte{[]byte("HTTP/1.0"), []byte("HTTP/1.1")}
 
 func (v *view) Version() []byte {
-	m := v.tx.Req
+	m := v.request()
 	if m == nil {
 		return nil
 	}
@@ -108,10 +119,11 @@ func (v *view) Version() []byte {
 }
 
 func (v *view) ReqHeaders() acl.HeaderList {
-	if v.tx.Req == nil {
+	m := v.request()
+	if m == nil {
 		return nil
 	}
-	v.req.m = v.tx.Req
+	v.req.m = m
 	return &v.req
 }
 

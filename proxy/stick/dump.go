@@ -59,7 +59,7 @@ func appendBinary(dst, b []byte) []byte {
 // addr is the entry's address as `show table` prints it: HAProxy prints
 // the C pointer; halo prints an address unique to the entry.
 func (t *Table) addr(r Ref) uint64 {
-	return 0x55d000000000 + uint64(t.ID)<<36 + uint64(r.shard())<<30 + uint64(r.idx())*uint64(t.stride*4+t.keySize)
+	return 0x550000000000 + uint64(t.ID)<<40 + uint64(r.shard())<<34 + uint64(r.idx())*uint64(t.stride*4+t.keySize)
 }
 
 // AppendEntry appends one entry's line: address, key, use (references

@@ -66,8 +66,8 @@ type Table struct {
 	updMu       sync.Mutex
 	localUpdate uint32
 	updLog      []updRecord
-	synced      bool          // a peers section shares the table
-	changed     chan struct{} // signalled after local changes (peers)
+	synced      bool   // a peers section shares the table
+	onChange    func() // called after local changes (peers)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -137,8 +137,6 @@ func NewTable(spec *Spec, clock *Clock, dict *Dict) *Table {
 	}
 	t.batch = max(1, t.batch/nshards)
 	t.stop = make(chan struct{})
-	t.changed = make(chan struct{}, 1)
-	t.synced = spec.Peers != ""
 	return t
 }
 
@@ -170,9 +168,6 @@ func (t *Table) Period(d DataType) uint32 { return t.period[d] }
 
 // ExpireMS is the table's expire delay in milliseconds (0: none).
 func (t *Table) ExpireMS() uint32 { return t.expire }
-
-// Changed is signalled after local changes (peers sessions wait on it).
-func (t *Table) Changed() <-chan struct{} { return t.changed }
 
 // EntryBytes is the memory one entry takes in halo: its record, its key
 // and its share of the hash index.
@@ -532,9 +527,8 @@ func (t *Table) logUpdate(r []uint32, ref Ref) {
 	r[hRef] |= fLocal
 	t.updLog = append(t.updLog, updRecord{id: t.localUpdate, ref: ref})
 	t.updMu.Unlock()
-	select {
-	case t.changed <- struct{}{}:
-	default:
+	if t.onChange != nil {
+		t.onChange()
 	}
 }
 
