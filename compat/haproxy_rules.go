@@ -672,6 +672,14 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	if err != nil {
 		return err
 	}
+	if msg := c.checkStickAction(a[1].Value, before, where); msg != "" {
+		// HAProxy's tcp-request messages name the rule, but the counter
+		// actions' own parser does not
+		if strings.HasPrefix(act, "sc-") {
+			return fmt.Errorf("%s", msg)
+		}
+		return fmt.Errorf("'tcp-request %s %s' : %s", stage, a[1].Value, msg)
+	}
 	c.misplaced(d, map[string]int{"connection": stageTCPConn, "session": stageTCPSess, "content": stageTCPContent}[stage], "tcp-request")
 	c.cur.p.TCPRequest = append(c.cur.p.TCPRequest, &proxy.TCPRule{Stage: stage, Action: a[1].Value, Args: values(before), Cond: cond, Line: d.Pos.Line})
 	return nil
@@ -789,6 +797,10 @@ func (c *hctx) checkActionSamples(act, word string, args []parser.Word) string {
 		}
 	}
 	switch {
+	case act == "track-sc" || strings.HasPrefix(act, "sc-inc-gpc") || strings.HasPrefix(act, "sc-set-gpt"):
+		if msg := c.checkStickAction(word, args, c.sampleWhere); msg != "" {
+			return msg + "."
+		}
 	case act == "use-service":
 		if len(args) > 0 && args[0].Value != "prometheus-exporter" {
 			return fmt.Sprintf("'%s' unknown service name.", args[0].Value)

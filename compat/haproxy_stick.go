@@ -676,8 +676,26 @@ func (c *hctx) checkStick() {
 		if st.kind == "defaults" {
 			continue
 		}
+		delay := false
 		for _, r := range p.TCPRequest {
 			c.checkTrackTable(p, r.Action, r.Args)
+			delay = delay || r.Stage == "inspect-delay"
+		}
+		if p.Cap&capFE != 0 && !delay {
+			// HAProxy's check of content tracking without inspect-delay
+			for _, r := range p.TCPRequest {
+				if r.Stage != "content" || !strings.HasPrefix(r.Action, "track-sc") || len(r.Args) == 0 {
+					continue
+				}
+				name, _, _ := splitFetch(r.Args[0])
+				use, ok := haproxyFetchUse[name]
+				switch {
+				case ok && use&ctxFeSesAcc == 0:
+					c.bare(parser.SevWarning, parser.Pos{}, fmt.Sprintf("%s '%s' : a 'tcp-request content track-sc*' rule explicitly depending on request contents without any 'tcp-request inspect-delay' setting. This means that this rule will randomly find its contents. This can be fixed by setting the tcp-request inspect-delay.", kindWord(st), p.Name))
+				case ok && p.Mode == proxy.ModeHTTP:
+					c.bare(parser.SevWarning, parser.Pos{}, fmt.Sprintf("%s '%s' : a 'tcp-request content track-sc*' rule not depending on request contents for an HTTP frontend should be executed at the session level, using a 'tcp-request session' rule (mandatory to track invalid HTTP requests).", kindWord(st), p.Name))
+				}
+			}
 		}
 		for _, r := range p.HTTPRequest {
 			c.checkTrackTable(p, r.Action, r.Args)
@@ -724,3 +742,73 @@ func (c *hctx) checkTrackTable(p *proxy.Proxy, action string, args []string) {
 
 // serverParamArgs is how many values a server parameter takes.
 func serverParamArgs(k string) int { return serverParams[k] }
+
+// checkStickAction checks a track-sc, sc-inc-gpc or sc-set-gpt action as
+// HAProxy's parsers do; it returns their message, "" when the action is
+// fine. word is the action as written (track-sc0, sc-inc-gpc(1,0)), args
+// what follows it before the condition.
+func (c *hctx) checkStickAction(word string, args []parser.Word, where uint32) string {
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i].Value
+		}
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(word, "track-sc"):
+		n, err := strconv.Atoi(strings.TrimPrefix(word, "track-sc"))
+		if err == nil && n >= stick.MaxCounters {
+			return fmt.Sprintf("%d track-sc number exceeding %d (MAX_SESS_STKCTR-1) value", n, stick.MaxCounters-1)
+		}
+		if arg(0) == "" {
+			return "missing fetch method"
+		}
+		name, _, _ := splitFetch(arg(0))
+		if use, ok := haproxyFetchUse[name]; ok && where != 0 && use&where == 0 {
+			return fmt.Sprintf("fetch method '%s' extracts information from '%s', none of which is available here", arg(0), fetchNeeds(name, use))
+		}
+		if msg := c.checkSample(arg(0), arg(0)); msg != "" {
+			return strings.TrimSuffix(strings.TrimPrefix(msg, "failed to parse sample expression <"+arg(0)+"> : "), ".")
+		}
+		if arg(1) == "table" && arg(2) == "" {
+			return "missing table name"
+		}
+	case strings.HasPrefix(word, "sc-inc-gpc"), strings.HasPrefix(word, "sc-set-gpt"):
+		base := "sc-inc-gpc"
+		if strings.HasPrefix(word, "sc-set-gpt") {
+			base = "sc-set-gpt"
+		}
+		rest := strings.TrimPrefix(word, base)
+		switch {
+		case strings.HasPrefix(rest, "("):
+			idx, ctr, ok := strings.Cut(strings.TrimSuffix(rest[1:], ")"), ",")
+			if _, err := strconv.Atoi(idx); !ok || err != nil {
+				what := "gpc"
+				if base == "sc-set-gpt" {
+					what = "gpt"
+				}
+				return fmt.Sprintf("Missing %s ID '%s'. Expects %s(<%s ID>,<Track ID>)", what, word, base, strings.ToUpper(what))
+			}
+			if n, err := strconv.Atoi(ctr); err == nil && n >= stick.MaxCounters {
+				return fmt.Sprintf("invalid stick table track ID '%s'. The max allowed ID is %d", word, stick.MaxCounters-1)
+			}
+		default:
+			if _, p, ok := strings.Cut(rest, "("); ok {
+				if n, err := strconv.Atoi(strings.TrimSuffix(p, ")")); err == nil && n >= stick.MaxCounters {
+					if base == "sc-set-gpt" {
+						return fmt.Sprintf("invalid stick table track ID '%s'. The max allowed ID is %d", word, stick.MaxCounters-1)
+					}
+					return fmt.Sprintf("invalid stick table track ID. The max allowed ID is %d", stick.MaxCounters-1)
+				}
+			}
+		}
+		if base == "sc-set-gpt" && arg(0) != "" {
+			if _, err := strconv.ParseInt(arg(0), 10, 64); err != nil {
+				if msg := c.checkSample(arg(0), arg(0)); msg != "" {
+					return strings.TrimSuffix(strings.TrimPrefix(msg, "failed to parse sample expression <"+arg(0)+"> : "), ".")
+				}
+			}
+		}
+	}
+	return ""
+}

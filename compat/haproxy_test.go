@@ -247,6 +247,7 @@ func TestFindings(t *testing.T) {
 
 func FuzzLoadHAProxy(f *testing.F) {
 	f.Add([]byte(basicCfg))
+	f.Add([]byte("peers p\n peer A 127.0.0.1:1\n table t type string len 8 size 1k store gpc(2),http_req_rate(10s)\nbackend b\n stick-table type ip size 1m expire 30s store conn_cur peers p\n stick on src table p/t\n http-request track-sc0 src\n http-request sc-inc-gpc(1,0) if { sc_http_req_rate(0) gt 5 }\n"))
 	f.Add([]byte("frontend f\n bind :80 ssl crt x\n use_backend %[req.hdr(host)] if { hdr(x) -m beg a } || !TRUE\nbackend b\n server s 1.2.3.4:+1 check inter 1s\n"))
 	f.Add([]byte("defaults d\nlisten l from d\n bind :1-3\n balance hdr(x)\n cookie c prefix\n stats enable\n stats auth a:b\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

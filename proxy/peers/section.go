@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -38,7 +37,6 @@ type section struct {
 	peers  []*peer // remote peers, and the local one (for reloads)
 	self   *peer
 	ln     net.Listener
-	tlsLn  *tls.Config
 	pid    int
 
 	mu sync.Mutex
@@ -139,7 +137,9 @@ func (s *section) start() error {
 	for _, st := range s.tables {
 		st.t.SetOnChange(s.wakeAll)
 	}
-	for _, b := range s.cfg.Binds {
+	// one listener per section: the local peer's address
+	if len(s.cfg.Binds) > 0 {
+		b := s.cfg.Binds[0]
 		ln, err := listen(b)
 		if err != nil {
 			return err
@@ -158,7 +158,6 @@ func (s *section) start() error {
 		s.ln = ln
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
-		break // one listener per section (the local peer's address)
 	}
 	for _, p := range s.peers {
 		if p.local || p.addr.Port() == 0 {
@@ -537,8 +536,6 @@ func (s *section) teachLocal() {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
-
-var errTryAgain = errors.New("peers: try again")
 
 func (s *section) teachOnce(p *peer, deadline time.Time) bool {
 	d := net.Dialer{Timeout: connectTimeout}

@@ -337,3 +337,36 @@ func TestTrackAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per tracked request", n)
 	}
 }
+
+func FuzzParseStore(f *testing.F) {
+	for _, s := range []string{"gpc0", "http_req_rate(10s)", "gpc(3)", "gpc_rate(2,1m)", "x(", "gpt(0)", "conn_rate(1d)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := ParseStore(s)
+		if err == nil && (st.Type >= NumDataTypes || st.N < 1 || st.N > MaxArray) {
+			t.Fatalf("%q: accepted %+v", s, st)
+		}
+	})
+}
+
+func FuzzParseCLIKey(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "::1", "12abc", "-1", "18446744073709551616", " +7", "abc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, typ := range []KeyType{KeyIP, KeyIPv6, KeyInteger, KeyString, KeyBinary} {
+			tb := NewTable(&Spec{Name: "f", Type: typ, KeySize: DefaultKeySize(typ), Size: 10}, NewManualClock(1), nil)
+			k, err := tb.ParseCLIKey(s)
+			if err != nil {
+				continue
+			}
+			r := tb.Get(k)
+			if r == 0 {
+				t.Fatalf("%v %q: no entry", typ, s)
+			}
+			_ = tb.AppendEntry(nil, r, 0)
+			tb.Release(r)
+		}
+	})
+}
