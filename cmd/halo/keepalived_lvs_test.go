@@ -55,7 +55,13 @@ func TestLVSCorpusUserspace(t *testing.T) {
 	for i, f := range files {
 		name := strings.TrimPrefix(f, dir+"/")
 		t.Run(name, func(t *testing.T) {
-			ns := fmt.Sprintf("hlvs%d", i)
+			// $HALO_NETNS_PREFIX keeps concurrent runs (other worktrees)
+			// apart, as vrrp/internal/nstest.
+			prefix := "h"
+			if p := os.Getenv("HALO_NETNS_PREFIX"); p != "" {
+				prefix = p
+			}
+			ns := fmt.Sprintf("%slvs%d", prefix, i)
 			t.Parallel()
 			if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 				t.Fatalf("ip netns add: %v %s", err, out)
