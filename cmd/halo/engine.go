@@ -3,6 +3,7 @@ package main
 import (
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/balance"
 	"halo/proxy/balance/lbmod"
 	"halo/proxy/peers"
 	"halo/proxy/rules"
@@ -62,6 +63,15 @@ func balanceChecks(ss *proxy.ServerState) (stats.CheckState, bool) {
 		LastChange: st.LastChange,
 		Maxconn:    st.Limit,
 	}
+	if bs, ok := lbmod.Server(ss); ok {
+		if _, adm := bs.Current(); adm&balance.AdminMaint == balance.AdminInheritedMaint && sc.Tracked() != nil {
+			cs.MaintVia = sc.Tracked().Name()
+		}
+	}
+	ref := sc.Ref()
+	rc, ra := ref.Views()
+	cs.Ref = stats.RefState{Check: ref.HasCheck(), Health: rc.Health, Rise: rc.Rise, Fall: rc.Fall,
+		Agent: ref.HasAgent(), AgentHealth: ra.Health}
 	if av.Status != "" {
 		cs.Agent = &stats.AgentState{Status: av.Status, Code: av.Code, HasCode: av.HasCode, Desc: av.Desc, Info: av.Info,
 			Duration: av.Duration, Health: av.Health, Rise: av.Rise, Fall: av.Fall, InProgress: av.InProgress}

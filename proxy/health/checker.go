@@ -172,6 +172,22 @@ func New(cfg ServerConfig, srv Server, sink Sink) *ServerChecks {
 // HasCheck reports whether the server runs a health check.
 func (sc *ServerChecks) HasCheck() bool { return sc.check != nil }
 
+// Tracked is the server this one tracks (nil when none).
+func (sc *ServerChecks) Tracked() *ServerChecks { return sc.track }
+
+// Ref is the end of the track chain: the server whose checks decide this
+// one's state (itself when it tracks nothing).
+func (sc *ServerChecks) Ref() *ServerChecks {
+	r := sc
+	for r.track != nil && r.track != sc {
+		r = r.track
+	}
+	return r
+}
+
+// HasAgent reports whether the server runs an agent check.
+func (sc *ServerChecks) HasAgent() bool { return sc.agent != nil }
+
 // Name is "backend/server".
 func (sc *ServerChecks) Name() string { return sc.cfg.Proxy + "/" + sc.cfg.Server }
 

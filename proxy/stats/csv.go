@@ -76,6 +76,22 @@ type CheckState struct {
 	Agent *AgentState
 	// Maxconn is the server's maxconn now (an agent may change it).
 	Maxconn int
+	// MaintVia names the tracked server ("be/srv") when the maintenance
+	// is only inherited from it: the status reads MAINT (via be/srv).
+	MaintVia string
+	// Ref is the state of the checks at the end of the track chain (the
+	// server's own when it tracks nothing): the status column reads it.
+	Ref RefState
+}
+
+// RefState is what the status column reads from the checked server at
+// the end of a track chain (stats_fill_sv_computestate's ref).
+type RefState struct {
+	Check       bool // ref has a health check
+	Health      int
+	Rise, Fall  int
+	Agent       bool // ref has an agent check
+	AgentHealth int
 }
 
 // AgentState is an agent check's state for the agent_* columns.
@@ -353,33 +369,54 @@ func backendFullconn(cfg *proxy.Config, be *proxy.Proxy) int {
 // (DOWN, NOLB; a drained server that is up shows DRAIN), as HAProxy's.
 func serverStatus(ss *proxy.ServerState, chk CheckState, hasChk bool) string {
 	if ss.Status() == proxy.SrvMaint {
+		if hasChk && chk.MaintVia != "" {
+			return "MAINT (via " + chk.MaintVia + ")"
+		}
 		return "MAINT"
 	}
+	ref := RefState{Check: ss.Server.Check, Rise: ss.Server.Rise, Fall: ss.Server.Fall}
+	if hasChk {
+		ref = chk.Ref
+		if ref == (RefState{}) { // not given: the server's own checks
+			ref = RefState{Check: chk.Enabled, Health: chk.Health, Rise: chk.Rise, Fall: chk.Fall}
+			if chk.Agent != nil {
+				ref.Agent, ref.AgentHealth = true, chk.Agent.Health
+			}
+		}
+	}
+	frac := func(a, b int) string { return strconv.Itoa(a) + "/" + strconv.Itoa(b) }
 	switch ss.Health() {
 	case proxy.SrvNoLB:
-		return "NOLB"
-	case proxy.SrvUp:
-		if ss.Status() == proxy.SrvDrain {
-			return "DRAIN"
+		if (!ss.Server.Check && ss.Server.TrackServer == "") || ref.Health == ref.Rise+ref.Fall-1 {
+			return "NOLB"
 		}
+		return "NOLB " + frac(ref.Health-ref.Rise+1, ref.Fall)
 	case proxy.SrvDown:
-		if !ss.Server.Check {
+		switch {
+		case ref.Agent && ref.AgentHealth == 0:
+			return "DOWN (agent)"
+		case ref.Check && ref.Health == 0:
 			return "DOWN"
-		}
-		r := ss.Server.Rise
-		if hasChk && chk.Health > 0 && r > 0 {
-			return "DOWN " + strconv.Itoa(chk.Health) + "/" + strconv.Itoa(r)
+		case ref.Agent || ref.Check:
+			return "DOWN " + frac(ref.Health, ref.Rise)
 		}
 		return "DOWN"
 	}
-	if !ss.Server.Check {
-		return "no check"
-	}
-	if hasChk && ss.Server.Fall > 0 {
-		top := ss.Server.Rise + ss.Server.Fall - 1
-		if chk.Health < top && chk.Health >= ss.Server.Rise {
-			return "UP " + strconv.Itoa(chk.Health-ss.Server.Rise+1) + "/" + strconv.Itoa(ss.Server.Fall)
+	goingDown := ref.Check && ref.Health < ref.Rise+ref.Fall-1
+	if ss.Status() == proxy.SrvDrain {
+		switch {
+		case ref.Agent:
+			return "DRAIN (agent)"
+		case goingDown:
+			return "DRAIN " + frac(ref.Health-ref.Rise+1, ref.Fall)
 		}
+		return "DRAIN"
+	}
+	switch {
+	case goingDown:
+		return "UP " + frac(ref.Health-ref.Rise+1, ref.Fall)
+	case !ref.Check:
+		return "no check"
 	}
 	return "UP"
 }
