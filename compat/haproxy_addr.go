@@ -715,6 +715,10 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			srv.Backup = true
 		case "no-backup":
 			srv.Backup = false
+		case "non-stick":
+			srv.NonStick = true
+		case "stick":
+			srv.NonStick = false
 		case "disabled":
 			srv.Disabled = true
 		case "enabled":

@@ -56,6 +56,17 @@ func buildGlobalTable() *Table[*hctx] {
 			return nil
 		}),
 		row("maxconn", intArg("maxconn", func(c *hctx) *int { return &c.cfg.Global.Maxconn })),
+		row("tune.peers.max-updates-at-once", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			n := 0
+			if len(a) > 0 {
+				n = atol(a[0].Value)
+			}
+			if n <= 0 {
+				return fmt.Errorf("'tune.peers.max-updates-at-once' expects an integer argument greater than 0.")
+			}
+			c.cfg.Global.PeersMaxUpdates = n
+			return nil
+		}),
 		row("nbthread", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			v := ""
 			if len(a) > 0 {
@@ -274,7 +285,7 @@ func buildGlobalTable() *Table[*hctx] {
 		"tune.comp.maxlevel", "tune.pattern.cache-size", "tune.zlib.memlevel", "tune.zlib.windowsize",
 		"tune.h2.header-table-size", "tune.h2.initial-window-size", "tune.h2.max-concurrent-streams",
 		"tune.h2.max-frame-size", "tune.lua.forced-yield", "tune.lua.maxmem", "tune.lua.service-timeout",
-		"tune.lua.session-timeout", "tune.lua.task-timeout", "tune.peers.max-updates-at-once",
+		"tune.lua.session-timeout", "tune.lua.task-timeout",
 		"tune.pool-high-fd-ratio", "tune.pool-low-fd-ratio", "tune.ssl.cachesize",
 		"tune.ssl.capture-buffer-size", "tune.ssl.capture-cipherlist-size", "tune.ssl.default-dh-param",
 		"tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.lifetime",

@@ -235,7 +235,8 @@ func serverParamStatus(k string) (Status, string) {
 		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl",
 		"agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check", "track",
 		"observe", "on-error", "error-limit", "check-send-proxy", "no-check-send-proxy", "check-sni", "check-alpn",
-		"check-proto": // fcgi refused where it is read
+		"check-proto", // fcgi refused where it is read
+		"non-stick", "stick":
 		return Supported, ""
 	case "check-via-socks4":
 		return Unsupported, "checks through a SOCKS4 proxy are not supported by halo"

@@ -46,7 +46,9 @@ type Global struct {
 	StatsMaxconn   int // `stats maxconn`: CLI connections at once (0: HAProxy's 10)
 	TuneBufsize    int // tune.bufsize, default 16384
 	TuneMaxrewrite int // tune.maxrewrite, default 1024
-	HardStopAfter  time.Duration
+	// PeersMaxUpdates is tune.peers.max-updates-at-once (0: 200).
+	PeersMaxUpdates int
+	HardStopAfter   time.Duration
 	// ZeroWarning is `zero-warning` (or -dW): any configuration warning
 	// makes the process refuse to start.
 	ZeroWarning bool
@@ -328,6 +330,7 @@ type Server struct {
 	Weight    int // 0..256, default 1
 	Backup    bool
 	Disabled  bool
+	NonStick  bool // never stored in a stick table (server non-stick)
 	Maxconn   int
 	Maxqueue  int
 	Minconn   int // dynamic maxconn floor with the backend's fullconn

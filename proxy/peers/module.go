@@ -59,6 +59,9 @@ func (m *Module) Init(rt *proxy.Runtime) error {
 		if err != nil {
 			return err
 		}
+		if n := rt.Cfg.Global.PeersMaxUpdates; n > 0 {
+			sec.maxUpdates = n
+		}
 		if err := sec.start(); err != nil {
 			return err
 		}

@@ -38,6 +38,8 @@ type section struct {
 	self   *peer
 	ln     net.Listener
 	pid    int
+	// maxUpdates: updates sent per pass (tune.peers.max-updates-at-once)
+	maxUpdates int
 
 	mu sync.Mutex
 	// resync: where the tables' initial content comes from.
@@ -83,7 +85,7 @@ type peer struct {
 }
 
 func newSection(ps *proxy.PeersSection, set *stick.Set, replaces bool) (*section, error) {
-	s := &section{cfg: ps, local: ps.Local, pid: os.Getpid(), done: make(chan struct{})}
+	s := &section{cfg: ps, local: ps.Local, pid: os.Getpid(), done: make(chan struct{}), maxUpdates: maxUpdatesAtOnce}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i, name := range ps.Tables {
 		t := set.Table(name)

@@ -79,7 +79,7 @@ func newSession(s *section, p *peer, c net.Conn, r *bufio.Reader, outgoing, down
 		p.mu.Unlock()
 		ss.tbl = append(ss.tbl, &sessTable{st: st, idx: i, lastPush: acked, origin: acked})
 	}
-	ss.ups = make([]stick.Update, 0, maxUpdatesAtOnce)
+	ss.ups = make([]stick.Update, 0, s.maxUpdates)
 	return ss
 }
 

@@ -184,6 +184,11 @@ func (l *L7) stickResponse(tx *proxy.Txn, rules []stickRule, st *txnState) {
 	if tx.Server == nil {
 		return
 	}
+	if tx.Server.Server.NonStick {
+		// HAProxy drops the pending stores of a non-stick server.
+		st.nstores = 0
+		return
+	}
 	for i := 0; i < st.nstores; i++ {
 		s := &st.stores[i]
 		ref := s.t.Get(s.key)

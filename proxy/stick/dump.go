@@ -125,9 +125,9 @@ func (t *Table) appendValue(dst []byte, rec []uint32, d DataType, n int, now uin
 	case stdDict:
 		dst = append(dst, '=')
 		if w[0] != 0 && t.dict != nil {
-			dst = append(dst, t.dict.Lookup(w[0])...)
+			return append(dst, t.dict.Lookup(w[0])...)
 		}
-		return dst
+		return append(dst, '-') // no dictionary entry
 	}
 	dst = append(dst, '=')
 	return strconv.AppendUint(dst, uint64(w[0]), 10)
