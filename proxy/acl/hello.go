@@ -197,7 +197,7 @@ func (c *Ctx) payloadMiss(final bool) {
 // (configuration.txt §7.3.5).
 func payloadFetches() []*fetchDef {
 	return []*fetchDef{
-		{name: "req.len", aliases: []string{"req_len"}, out: KInt, note: "in mode http, the size of the request head and body received as sent on the wire, where HAProxy counts its internal (HTX) representation", fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
+		{name: "req.len", aliases: []string{"req_len"}, out: KInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 			if !once(st) {
 				return Value{}, false
 			}
@@ -340,19 +340,49 @@ func payloadFetches() []*fetchDef {
 	}
 }
 
-// headSize is the request's size as received: request line, headers,
-// blank line and the body bytes already there.
+// headSize is req.len in mode http: the size of the request in HAProxy's
+// internal (HTX) form, what its request buffer holds: 21 bytes of start
+// line and end-of-headers blocks, the start line's three words, each
+// header's name and value, and the body bytes already there (checked
+// against HAProxy 2.6.12: its regression test's request counts 67, the
+// samples golden's 222).
 func headSize(c *Ctx) int {
-	n := len(c.T.Method()) + len(c.T.URI()) + len(c.T.Version()) + 4
+	n := 21 + len(c.T.Method()) + len(c.T.URI()) + len(c.T.Version())
 	if hl := c.T.ReqHeaders(); hl != nil {
 		for i := 0; i < hl.Len(); i++ {
 			k, v := hl.At(i)
-			n += len(k) + len(v) + 4
+			if eqFold(k, []byte("connection")) {
+				// HTX keeps it without its close and keep-alive
+				// tokens, and drops it when nothing else is left.
+				if l := cleanConnLen(v); l > 0 {
+					n += len(k) + l
+				}
+				continue
+			}
+			n += len(k) + len(v)
 		}
 	}
-	n += 2
 	if b, _, ok := c.reqBody(); ok {
 		n += len(b)
+	}
+	return n
+}
+
+// cleanConnLen is the length of a Connection value without its close and
+// keep-alive tokens, the others joined by ", ".
+func cleanConnLen(v []byte) int {
+	n, kept := 0, 0
+	for off := 0; off >= 0; {
+		var tok []byte
+		tok, off = nextValue(v, off)
+		if len(tok) == 0 || eqFold(tok, []byte("close")) || eqFold(tok, []byte("keep-alive")) {
+			continue
+		}
+		if kept > 0 {
+			n += 2
+		}
+		n += len(tok)
+		kept++
 	}
 	return n
 }
