@@ -21,10 +21,6 @@ import (
 // that changes the directive using it.
 func notExecutedFetch(name string) (Status, string) {
 	switch {
-	case strings.HasPrefix(name, "sc_") || strings.HasPrefix(name, "sc0_") || strings.HasPrefix(name, "sc1_") ||
-		strings.HasPrefix(name, "sc2_") || strings.HasPrefix(name, "src_") || strings.HasPrefix(name, "table_"):
-		// The runtime accepts these and they never match (acl.stickFetch).
-		return Ignored, "stick-table fetches are not implemented; the ACL never matches"
 	case strings.HasPrefix(name, "lua."):
 		return Unsupported, "Lua fetches need Lua, which halo does not embed"
 	case strings.HasPrefix(name, "ssl_"):
@@ -52,9 +48,6 @@ func (c *hctx) convStatus(name string) (Status, string) {
 			return Partial, ci.Note
 		}
 		return Supported, ""
-	}
-	if name == "in_table" || strings.HasPrefix(name, "table_") {
-		return Unsupported, fmt.Sprintf("converter '%s' needs stick tables, which halo does not implement", name)
 	}
 	return Unsupported, fmt.Sprintf("converter '%s' is not executed by halo", name)
 }

@@ -362,14 +362,8 @@ func (c *hctx) localPeer() string {
 	return local
 }
 
-// peersStatus is how far peers sections are executed.
-const (
-	peersStatus = Supported
-	peersNote   = ""
-)
-
 // peersTable decodes the lines of a peers section.
-var peersTable = peersRows([]hrow{
+var peersTable = NewTable("peers", []hrow{
 	row("bind", decodePeersBind),
 	row("default-bind", noArg),
 	row("default-server", func(c *hctx, d *parser.Directive, a []parser.Word) error {
@@ -394,23 +388,6 @@ var peersTable = peersRows([]hrow{
 	{Name: "log", Status: Ignored, Note: "peers sessions are not logged", Decode: noArg},
 })
 
-// peersRows counts a peers section's lines with the section's status
-// while replication is not executed.
-func peersRows(rows []hrow) *Table[*hctx] {
-	for i := range rows {
-		if peersStatus == Supported {
-			break
-		}
-		dec := rows[i].Decode
-		rows[i].Status, rows[i].Note = peersStatus, peersNote
-		rows[i].Decode = func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			c.quietStatus = true
-			return dec(c, d, a)
-		}
-	}
-	return NewTable("peers", rows)
-}
-
 // openPeers starts a `peers NAME` section.
 func (c *hctx) openPeers(d *parser.Directive) bool {
 	if len(d.Args) == 0 {
@@ -430,10 +407,7 @@ func (c *hctx) openPeers(d *parser.Directive) bool {
 		c.sections["peers"] = m
 	}
 	m[name] = d.Pos
-	c.rep.Record(d.Pos, "peers", "peers", peersStatus, peersNote)
-	if peersStatus != Supported {
-		c.rep.haloNotef(d.Pos, "halo: 'peers' section is accepted but not executed (ignored): %s", peersNote)
-	}
+	c.rep.Record(d.Pos, "peers", "peers", Supported, "")
 	pd := &peersDecl{s: &proxy.PeersSection{Name: name, File: d.Pos.File, Line: d.Pos.Line, Local: c.localPeer()}, pos: d.Pos, names: map[string]parser.Pos{}}
 	s.peers[name] = pd
 	s.order = append(s.order, pd)

@@ -206,6 +206,8 @@ func stickFetches() []*fetchDef {
 	for n := range stick.MaxCounters {
 		out = append(out, scFetchDef("sc"+strconv.Itoa(n)+"_tracked", formSCN, n, tracked))
 	}
+	// 2.6 also registers sc1_clr_gpc(idx[,table]), alone of its kind.
+	out = append(out, scFetchDef("sc1_clr_gpc", formSCN, 1, scFetch{suffix: "clr_gpc", dt: stick.GPC, read: readClr, indexed: true, legacy: -1}))
 	out = append(out, scFetchDef("src_updt_conn_cnt", formSrc, 0, scFetch{suffix: "updt_conn_cnt", dt: stick.ConnCnt, read: readUpdtConn, legacy: -1}))
 	tableFetch := func(name string, fn func(t *stick.Table) int64) *fetchDef {
 		return &fetchDef{name: name, out: KInt, maxArgs: 1,
