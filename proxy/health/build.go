@@ -19,7 +19,7 @@ func ForServer(g *proxy.Global, px *proxy.Proxy, s *proxy.Server, rs *Ruleset) S
 		ShutdownOnDown:  s.OnMarkedDown == "shutdown-sessions",
 		TrackBackend:    s.TrackBackend, TrackServer: s.TrackServer,
 		Observe: s.Observe, OnError: s.OnError, ErrorLimit: s.ErrorLimit,
-		IWeight: s.Weight, StateAddr: s.Addr.String(), StatePort: s.Port,
+		IWeight: s.Weight, StateAddr: s.Addr.String(), StatePort: s.Port, Slowstart: s.Slowstart,
 	}
 	inter := s.Inter
 	if inter <= 0 {

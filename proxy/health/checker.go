@@ -67,9 +67,11 @@ type ServerConfig struct {
 	ErrorLimit int
 	// IWeight is the configured weight (agent weights are relative to it).
 	IWeight int
-	// StateAddr and StatePort are shown in the send-state header.
+	// StateAddr and StatePort are shown in the send-state header, with
+	// the slowstart throttle while the server starts.
 	StateAddr string
 	StatePort int
+	Slowstart time.Duration
 	// OnChange runs after each state change was applied.
 	OnChange func()
 	// Engine names the server and its backend to the checks' sample
@@ -780,6 +782,13 @@ func (sc *ServerChecks) stateHeader() string {
 	fmt.Fprintf(&b, "; address=%s; port=%d; name=%s/%s; node=%s; weight=%d/%d; scur=%d/%d; qcur=%d",
 		sc.cfg.StateAddr, sc.cfg.StatePort, sc.cfg.Proxy, sc.cfg.Server, hostname,
 		st.Weight, tot, st.Cur, beCur-beQueue, st.Queue)
+	// slowstart in whole seconds, rounded up, as HAProxy keeps it
+	if ss := int64((sc.cfg.Slowstart + time.Second - 1) / time.Second); st.State == balance.StateStarting && ss > 0 {
+		now, last := time.Now().Unix(), st.LastChange.Unix()
+		if now < last+ss && now >= last {
+			fmt.Fprintf(&b, "; throttle=%d%%", max(1, 100*(now-last)/ss))
+		}
+	}
 	return b.String()
 }
 
