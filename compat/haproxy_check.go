@@ -280,7 +280,7 @@ func (c *hctx) resolveServers(st *pstate) (failed bool) {
 		ex := c.srvExtra[srv]
 		host := srv.Host
 		if ex != nil && ex.resolvers != "" && !validHostname(host) {
-			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : Can't create DNS resolution for server '%s'", title, host))
+			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : Can't create DNS resolution for server '%s'", title, srv.Name))
 			failed = true
 			continue
 		}
@@ -311,9 +311,22 @@ func validHostname(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false
 	}
+	label := 0
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
-		if !(isAlnumByte(ch) || ch == '-' || ch == '.' || ch == '_') {
+		if ch == '.' {
+			// haproxy's resolv_str_to_dn_label refuses an empty label
+			// ("..internal", a leading dot: unset $VARs in a template)
+			if label == 0 {
+				return false
+			}
+			label = 0
+			continue
+		}
+		if !(isAlnumByte(ch) || ch == '-' || ch == '_') {
+			return false
+		}
+		if label++; label > 63 {
 			return false
 		}
 	}

@@ -152,6 +152,7 @@ func TestDiagnostics(t *testing.T) {
 		{"removed keyword", "defaults\n    clitimeout 5000\n", "ALERT 2: the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."},
 		{"listen address", "listen l 0.0.0.0:80\n", "ALERT 1: please use the 'bind' keyword for listening addresses."},
 		{"unresolvable", "backend b\n    server s nohost.invalid:80\n", "ALERT 2: 'server b/s' : could not resolve address 'nohost.invalid'."},
+		{"empty dns label", "resolvers dns\n    nameserver n 127.0.0.1:53\nbackend b\n    server s ..internal:80 resolvers dns init-addr none\n", "ALERT 4: 'server b/s' : Can't create DNS resolution for server 's'"},
 		{"init-addr none", "backend b\n    server s nohost.invalid:80 init-addr last,libc,none\n", "WARNING 2: 'server b/s' : could not resolve address 'nohost.invalid', disabling server."},
 		{"out of section", "maxconn 10\n", "ALERT 1: unknown keyword 'maxconn' out of section."},
 		{"forwardfor tcp", "backend b\n    mode tcp\n    option forwardfor\n", "WARNING 0: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode."},
