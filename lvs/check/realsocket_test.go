@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -17,6 +18,20 @@ func TestRealSocketDetection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("wall-clock test")
 	}
+	// A loaded machine delays timers; a run is repeated (at most three
+	// times) only when it missed the bound, and every run is logged.
+	var fails []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		fails = realSocketDetection(t)
+		if len(fails) == 0 {
+			return
+		}
+		t.Logf("attempt %d: %v", attempt, fails)
+	}
+	t.Errorf("three runs out of bounds; last: %v", fails)
+}
+
+func realSocketDetection(t *testing.T) (fails []string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,11 +95,12 @@ func TestRealSocketDetection(t *testing.T) {
 	check := func(what string, got, want time.Duration) {
 		t.Logf("%s: measured %v, computed %v", what, got.Round(time.Millisecond), want)
 		if d := got - want; d < -want/10 || d > want/10 {
-			t.Errorf("%s: %v, want %v ±10%%", what, got, want)
+			fails = append(fails, fmt.Sprintf("%s: %v, want %v ±10%%", what, got, want))
 		}
 	}
 	check("down detection", downAt.Sub(closedAt), WorstCaseDown(&cfg, 0))
 	check("up detection", upAt.Sub(reopenedAt), cfg.DelayLoop)
+	return fails
 }
 
 type proberFunc func(ctx context.Context, step int) Outcome
