@@ -102,6 +102,9 @@
 //     Replied after tx.SetReply(raw, close) answers without a server
 //     (deny, return, redirect, stats page); Reject closes silently. In TCP
 //     mode the hook runs once per connection with tx.Req == nil.
+//     Module.Connection(cc) and Disconnect(cc) frame a client connection
+//     (tcp-request connection/session rules; session stick counters kept
+//     in cc.State; each Txn of it has tx.Conn).
 //  3. Response: Module.Response(tx, px) after the server's response head
 //     is parsed, backend first then frontend: tx.Resp has the same
 //     accessors (http-response rules, cookie insertion); Replied replaces
@@ -110,7 +113,8 @@
 //     BytesIn/BytesOut, timers Th/Ti/TR/Tw/Tc/Tr/Ta/Tt (-1 when not
 //     reached), Term (termination state, e.g. "--", "CD", "sH", "SC"),
 //     Retries, ActConn/FeConn/BeConn/SrvConn, queues, Frontend/Backend/
-//     Server names.
+//     Server names; tx.Refused when the engine answered a request head
+//     itself (400/408/422) before any Request hook.
 //  5. Counters: Frontend.Counters, Backend.Counters, ServerState.Counters
 //     (atomic) for the stats page and CSV; Runtime.Frontends/Backends list
 //     them in configuration order. Module.Init(rt) runs before listening

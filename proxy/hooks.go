@@ -225,6 +225,10 @@ type Txn struct {
 	// Term is HAProxy's two-character termination state ("--", "CD",
 	// "sH", "SC", "PR", …).
 	Term [2]byte
+	// Refused says the engine answered the request itself before any
+	// Request hook ran (the Log hook counts it on the connection's
+	// tracked counters as HAProxy does).
+	Refused Refusal
 	// Connection counts at log time: actconn, feconn, beconn, srv_conn.
 	ActConn, FeConn, BeConn, SrvConn int64
 	SrvQueue, BeQueue                int64
@@ -270,6 +274,16 @@ type Txn struct {
 	leftBackend bool        // the backend session count was decremented
 	picked      bool        // tx.Server came from the Picker, not from persistence
 }
+
+// Refusal is why the engine answered a request without the Request hooks.
+type Refusal uint8
+
+const (
+	NotRefused     Refusal = iota
+	RefusedParse           // the H1 layer could not parse the head (400, 422)
+	RefusedTimeout         // timeout http-request (408)
+	RefusedStream          // a parsed head HAProxy's stream refuses (400: PRI)
+)
 
 // SetReply makes the engine answer raw (a full HTTP response) instead of
 // forwarding; close forces the client connection to close afterwards.

@@ -596,6 +596,7 @@ func (s *session) badRequest() bool {
 	s.linger = true
 	s.fe.Counters.ErrReq.Add(1)
 	tx.setTerm('P', 'R')
+	tx.Refused = RefusedStream
 	return s.reply(tx.ErrorPage(400), false, 400)
 }
 

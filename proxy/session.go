@@ -433,6 +433,10 @@ func (s *session) reqError(status int, first time.Time) {
 	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
 	_, _ = s.c.Write(page)
 	tx.Status = status
+	tx.Refused = RefusedParse
+	if status == 408 {
+		tx.Refused = RefusedTimeout
+	}
 	s.fe.Counters.ErrReq.Add(1)
 	s.fe.Counters.CountStatus(status)
 	if status == 400 || status == 422 {

@@ -143,6 +143,29 @@ func runStickCase(t *testing.T, c stickCase, fe, sock string) string {
 			time.Sleep(50 * time.Millisecond)
 			cmd := strings.TrimSpace(strings.TrimPrefix(step, "cli"))
 			fmt.Fprintf(&out, "> %s\n%s", cmd, normCLI(cliCommand(t, sock, cmd)))
+		case "raw":
+			// raw [src=IP] "BYTES": one connection sends BYTES (a Go
+			// string literal) and reads the answer
+			rest := strings.TrimSpace(strings.TrimPrefix(step, "raw"))
+			d := net.Dialer{Timeout: 2 * time.Second}
+			if strings.HasPrefix(rest, "src=") {
+				src, r, _ := strings.Cut(rest[4:], " ")
+				d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+				rest = strings.TrimSpace(r)
+			}
+			data, err := strconv.Unquote(rest)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			nc, err := d.Dial("tcp", "127.0.0.1:"+fe)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.WriteString(nc, data)
+			rw := bufio.NewReadWriter(bufio.NewReader(nc), bufio.NewWriter(nc))
+			fmt.Fprintf(&out, "> %s\n%s\n", step, readStickResponse(rw))
+			nc.Close()
 		case "req":
 			method, path := "GET", ""
 			src, label := "", ""

@@ -702,6 +702,22 @@ func ms(d time.Duration) int64 {
 }
 
 // Log renders and sends the frontend's log line, then recycles the state.
+// countRefused counts a request the engine refused on the connection's
+// tracked counters as HAProxy 2.6.12 does: a request each time, an error
+// for the H1 layer's parsing errors only (session_inc_http_err_ctr).
+func (l *L7) countRefused(tx *proxy.Txn) {
+	ss, ok := tx.Conn.State.(*sessState)
+	if !ok {
+		return
+	}
+	ev := stick.EvHTTPReq
+	if tx.Refused == proxy.RefusedParse {
+		ev |= stick.EvHTTPErr
+	}
+	tk := stick.Tracking{Session: &ss.ctrs}
+	tk.Count(ev)
+}
+
 func (l *L7) Log(tx *proxy.Txn) {
 	st, _ := tx.RuleState.(*txnState)
 	if st != nil {
@@ -710,6 +726,8 @@ func (l *L7) Log(tx *proxy.Txn) {
 		st.trk.AddBytes(st.stickBytes(tx))
 		st.trk.Stream.Stop()
 		st.Ctx.Stick = nil
+	} else if tx.Refused != proxy.NotRefused && tx.Conn != nil {
+		l.countRefused(tx)
 	}
 	defer func() {
 		if st != nil {
