@@ -413,3 +413,59 @@ func TestXferSocketWithHAProxy(t *testing.T) {
 		cur, exited = next, nexited
 	}
 }
+
+// An idle keep-alive connection keeps a soft-stopping process (its next
+// request would be answered with connection: close) until its keep-alive
+// timeout; hard-stop-after bounds that wait, as in HAProxy.
+func TestHardStopAfterBoundsSoftStop(t *testing.T) {
+	bin := haloBinary(t)
+	port := wirecase.ClaimPort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(`global
+    hard-stop-after 1s
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+frontend fe
+    bind `+addr+`
+    default_backend be
+backend be
+    server s1 `+reloadOrigin(t)+`
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, exited, out := startProcess(t, port, bin, "haproxy", "-db", "-f", cfg)
+	if err := wirecase.WaitListening(port, exited); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.Close {
+		t.Fatalf("%v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGUSR1)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after a soft stop with hard-stop-after 1s\n%s", out)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("stopped after %v: the idle connection was not left to its client until hard-stop-after", d)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the idle connection is still open after the hard stop")
+	}
+}
