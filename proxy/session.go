@@ -230,6 +230,7 @@ func (s *session) readRequest() reqState {
 		if s.w > s.r {
 			err := http1.ParseRequest(&s.req, s.buf[s.r:s.w], s.rt.headLimit)
 			if err == nil {
+				s.req.FromH2 = s.stream
 				break
 			}
 			if err != http1.ErrIncomplete || s.w == len(s.buf) {

@@ -134,7 +134,7 @@ func (m *Message) AppendRequestHead(dst []byte) []byte {
 	dst = append(dst, m.Method...)
 	dst = append(dst, ' ')
 	uri := m.URI
-	if m.Major == 2 && len(uri) > 0 && uri[0] != '/' && uri[0] != '*' && !bytes.Equal(m.Method, []byte("CONNECT")) {
+	if m.FromH2 && len(uri) > 0 && uri[0] != '/' && uri[0] != '*' && !bytes.Equal(m.Method, []byte("CONNECT")) {
 		// An HTTP/2 request's absolute URI was built from :scheme and
 		// :authority: servers get the origin form, as HAProxy sends it.
 		if p := m.Path(); p != nil {

@@ -51,6 +51,10 @@ type Message struct {
 	Reason     []byte
 	// Version is HTTP/Major.Minor as received.
 	Major, Minor int
+	// FromH2 marks a request that came over HTTP/2 (the session serving
+	// an HTTP/2 stream sets it; an HTTP/1 request line saying HTTP/2.0
+	// does not): its absolute URI goes to servers in origin form.
+	FromH2 bool
 
 	Headers []Header
 
