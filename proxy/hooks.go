@@ -219,6 +219,9 @@ type Txn struct {
 	BytesIn  int64 // bytes read from the client
 	BytesOut int64 // bytes sent to the client
 	Retries  int
+	// ReqChunked and RespChunked are the HTX sizes of complete chunked
+	// bodies (http1.Chunked.HTXSize), 0 otherwise.
+	ReqChunked, RespChunked int64
 	// Redispatched: a retry went to another server (option redispatch);
 	// the log prefixes the retries with '+'.
 	Redispatched bool

@@ -132,6 +132,9 @@ func (s *session) transaction() bool {
 		s.ch.Reset(http1.ChunkLimit(rt.bufsize))
 		s.out, _, _, _ = s.ch.Rewrite(s.out, bodyBuf)
 		bodyBuf = nil
+		if bodyDone {
+			tx.ReqChunked = s.ch.HTXSize()
+		}
 	case len(bodyBuf) <= 4096:
 		s.out = append(s.out, bodyBuf...)
 		bodyBuf = nil
@@ -315,6 +318,9 @@ func (s *session) transaction() bool {
 			}
 			// Normalized body bytes follow the head in s.out.
 			s.out, respDone = out, done
+			if done {
+				tx.RespChunked = s.ch.HTXSize()
+			}
 			sc.r += n
 		case resp.ContentLength >= 0:
 			n := int64(len(avail))
@@ -735,6 +741,9 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 					return cerr
 				}
 				done = d
+				if d {
+					tx.ReqChunked = s.ch.HTXSize()
+				}
 				if k < n {
 					// Pipelined bytes after the body: keep them for the next
 					// request, after what the client buffer holds.
@@ -806,6 +815,9 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 				}
 				if d && k < n {
 					sc.r, sc.w = k, n // bytes after the body: never reuse
+				}
+				if d {
+					tx.RespChunked = s.ch.HTXSize()
 				}
 				s.out = out
 				body, done = out, d

@@ -28,10 +28,13 @@ import (
 //
 // Case format: "config:" then the configuration, with ${FE} (the
 // frontend's port), ${BE1}..${BE3} (origin servers answering with their
-// name in X-Srv) and ${SOCK} (the stats socket), then "steps:" then one
-// step a line:
+// name in X-Srv, or ?status=NNN; closing at once on ?close, after 2 of
+// 10 body bytes on ?short; chunked on ?chunked; answering after ?sleep=MS), ${DOWN} (a port
+// nothing listens on) and ${SOCK} (the stats socket), then "steps:" then
+// one step a line:
 //
 //	req [METHOD] PATH [src=IP] [hdr=Name:value]... [repeat=N] [conn=LABEL]
+//	raw [src=IP] "BYTES"
 //	cli COMMAND
 //	sleep MS
 //	# comment
@@ -97,6 +100,14 @@ func stickOrigin(t *testing.T, name string) string {
 					if i := strings.Index(line, "status="); i >= 0 {
 						status, _ = strconv.Atoi(line[i+7 : i+10])
 					}
+					if strings.Contains(line, "?close") {
+						return
+					}
+					short := strings.Contains(line, "?short")
+					if i := strings.Index(line, "sleep="); i >= 0 {
+						ms, _ := strconv.Atoi(strings.Fields(line[i+6:])[0])
+						time.Sleep(time.Duration(ms) * time.Millisecond)
+					}
 					for {
 						h, err := br.ReadString('\n')
 						if err != nil {
@@ -105,6 +116,15 @@ func stickOrigin(t *testing.T, name string) string {
 						if h == "\r\n" {
 							break
 						}
+					}
+					if strings.Contains(line, "?chunked") {
+						fmt.Fprintf(c, "HTTP/1.1 %d X\r\nX-Srv: %s\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3\r\nabc\r\n0\r\n\r\n", status, name)
+						continue
+					}
+					if short {
+						// a body shorter than announced, then the close
+						fmt.Fprintf(c, "HTTP/1.1 %d X\r\nX-Srv: %s\r\nContent-Length: 10\r\n\r\nok", status, name)
+						return
 					}
 					fmt.Fprintf(c, "HTTP/1.1 %d X\r\nX-Srv: %s\r\nContent-Length: 2\r\n\r\nok", status, name)
 				}
@@ -282,7 +302,7 @@ func expandStickConfig(t *testing.T, cfg string) (string, string, string) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "stats.sock")
 	fe := stickPort(t)
-	r := strings.NewReplacer("${FE}", fe, "${SOCK}", sock,
+	r := strings.NewReplacer("${FE}", fe, "${SOCK}", sock, "${DOWN}", stickPort(t),
 		"${BE1}", stickOrigin(t, "s1"), "${BE2}", stickOrigin(t, "s2"), "${BE3}", stickOrigin(t, "s3"))
 	return r.Replace(cfg), fe, sock
 }

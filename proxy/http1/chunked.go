@@ -50,7 +50,14 @@ type Chunked struct {
 	tr     []byte // the trailer section so far (raw; normalized in place once complete)
 	// Body counts data bytes seen (the decoded body length).
 	Body int64
+	// Trailers counts the kept trailer fields' names and values.
+	Trailers int64
 }
+
+// HTXSize is what HAProxy's HTX holds of a complete chunked body: the
+// data, each trailer's name and value, and the end-of-trailers block
+// (stick counters' bytes_in/bytes_out count it).
+func (c *Chunked) HTXSize() int64 { return c.Body + c.Trailers + 1 }
 
 const (
 	cSize   uint8 = iota // chunk-size digits
@@ -290,6 +297,7 @@ func (c *Chunked) endTrailers(dst []byte, emit bool) ([]byte, error) {
 			}
 			continue
 		}
+		c.Trailers += int64(len(name) + len(val))
 		if emit {
 			dst = append(dst, name...)
 			dst = append(dst, ':', ' ')

@@ -721,6 +721,11 @@ func (l *L7) countRefused(tx *proxy.Txn) {
 func (l *L7) Log(tx *proxy.Txn) {
 	st, _ := tx.RuleState.(*txnState)
 	if st != nil {
+		if !st.resCounted && (tx.Status == 502 || tx.Status == 504) && (tx.Term[0] == 'S' || tx.Term[0] == 's') {
+			// no response head: the server closed, failed or timed
+			// out (http_wait_for_response's stream_inc_http_fail_ctr)
+			st.trk.Count(stick.EvHTTPFail)
+		}
 		// the stream ends: its bytes count, its counters go
 		// (stream_process_counters, stream_store_counters)
 		st.trk.AddBytes(st.stickBytes(tx))

@@ -12,8 +12,9 @@ import (
 // text: a message counts a fixed 21 bytes for its start line and
 // end-of-headers blocks, the start line's three words, each header's name
 // and value (a Connection header left empty once its close and
-// keep-alive tokens are taken out is dropped) and the body's data
-// (recorded against HAProxy 2.6.12: a 27-byte "GET /x HTTP/1.1" with one
+// keep-alive tokens are taken out is dropped) and the body's data (for a
+// chunked body its data, trailers' names and values and 1 for the end of
+// trailers, without the framing) (recorded against HAProxy 2.6.12: a 27-byte "GET /x HTTP/1.1" with one
 // header counts 38).
 const htxMsgOverhead = 21
 
@@ -92,7 +93,11 @@ func (st *txnState) stickBytes(tx *proxy.Txn) (in, out uint64) {
 	if tx.Req == nil {
 		return uint64(bin), uint64(bout)
 	}
-	in = uint64(st.inHead + max(bin-int64(tx.Req.HeadLen), 0))
+	inBody := max(bin-int64(tx.Req.HeadLen), 0)
+	if tx.ReqChunked > 0 {
+		inBody = tx.ReqChunked // data and trailers, without the framing
+	}
+	in = uint64(st.inHead + inBody)
 	switch {
 	case tx.Reply != nil:
 		out = uint64(replyHTXSize(&st.scratchMsg, tx.Reply))
@@ -100,6 +105,9 @@ func (st *txnState) stickBytes(tx *proxy.Txn) (in, out uint64) {
 		body := tx.Resp.ContentLength
 		if body < 0 || body > bout {
 			body = max(bout-wireHeadLen(tx.Resp), 0)
+		}
+		if tx.RespChunked > 0 {
+			body = tx.RespChunked
 		}
 		if string(tx.Req.Method) == "HEAD" || tx.Resp.Status == 204 || tx.Resp.Status == 304 {
 			body = 0
