@@ -23,7 +23,8 @@ import (
 // (its old process teaching the new one) get the whole table back.
 //
 // The peers need fixed addresses in their configurations: the ports come
-// from this helper's range (29100-29199).
+// from this helper's range (29100-29199). TestPeersInteropHAProxyTLS does
+// the same over TLS.
 const peersInteropCfg = `global
     stats socket ${SOCK} level admin
 defaults
@@ -69,6 +70,11 @@ func startHaloPeer(t *testing.T, cfg string, replaces bool) *proxy.Runtime {
 
 // startHAProxyPeer runs the real haproxy as peer A.
 func startHAProxyPeer(t *testing.T, dir, cfg string) *exec.Cmd {
+	return startHAProxyPeerOn(t, dir, cfg, "29111")
+}
+
+// startHAProxyPeerOn runs the real haproxy as peer A, its frontend on fe.
+func startHAProxyPeerOn(t *testing.T, dir, cfg, fe string) *exec.Cmd {
 	t.Helper()
 	path := filepath.Join(dir, "a.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -79,7 +85,7 @@ func startHAProxyPeer(t *testing.T, dir, cfg string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitListen(t, "29111")
+	waitListen(t, fe)
 	return cmd
 }
 
@@ -193,4 +199,58 @@ func TestPeersInteropHAProxy(t *testing.T) {
 	}
 	d = waitKeys(t, sockB2, 6*time.Second, "/from-haproxy", "/from-halo", "/after-restart", "/before-reload")
 	t.Logf("the reloaded halo had the whole table from its old process in %v (%v after the stop began)", d, time.Since(start))
+}
+
+// peersTLSCfg: the same table shared over TLS, peers declared with bind
+// and server lines (each side binds its own address).
+const peersTLSCfg = `global
+    stats socket ${SOCK} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+peers p
+    bind 127.0.0.1:${BIND} ssl crt ${CRT}
+    default-server ssl verify none
+    server ${LOCAL}
+    server ${REMOTE} 127.0.0.1:${RPORT}
+backend stkt
+    stick-table type string len 32 size 1k expire 5m store gpc0,http_req_cnt peers p
+frontend fe
+    bind 127.0.0.1:${FE}
+    http-request track-sc0 path table stkt
+    http-request sc-inc-gpc0(0)
+    http-request return status 200
+`
+
+func TestPeersInteropHAProxyTLS(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/haproxy"); err != nil {
+		t.Skip("/usr/sbin/haproxy is not installed: no peer to interoperate with")
+	}
+	dir := t.TempDir()
+	crt := writeTestCert(t, dir, "peer.pem", true)
+	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	cfg := func(local, remote, bind, rport, fe, sock string) string {
+		return strings.NewReplacer("${SOCK}", sock, "${BIND}", bind, "${CRT}", crt, "${LOCAL}", local,
+			"${REMOTE}", remote, "${RPORT}", rport, "${FE}", fe).Replace(peersTLSCfg)
+	}
+	cfgA := cfg("A", "B", "29121", "29122", "29131", sockA)
+	cfgB := cfg("B", "A", "29122", "29121", "29132", sockB)
+	a := startHAProxyPeerOn(t, dir, cfgA, "29131")
+	defer func() { stopCmd(a, syscall.SIGKILL) }()
+	b := startHaloPeer(t, cfgB, false)
+	defer func() { b.HardStop() }()
+
+	hit(t, "29131", "/tls-from-haproxy")
+	d := waitKeys(t, sockB, time.Second, "/tls-from-haproxy")
+	t.Logf("over TLS, an entry tracked on HAProxy reached halo in %v", d)
+	hit(t, "29132", "/tls-from-halo")
+	d = waitKeys(t, sockA, time.Second, "/tls-from-halo")
+	t.Logf("over TLS, an entry tracked on halo reached HAProxy in %v", d)
+
+	stopCmd(a, syscall.SIGKILL)
+	a = startHAProxyPeerOn(t, dir, cfgA, "29131")
+	d = waitKeys(t, sockA, 6*time.Second, "/tls-from-haproxy", "/tls-from-halo")
+	t.Logf("over TLS, a restarted HAProxy had the whole table back in %v", d)
 }
