@@ -62,6 +62,7 @@ type Runtime struct {
 	done        chan struct{}
 	stopOnce    sync.Once
 	drainOnce   sync.Once
+	memTrim     memTrim // returns memory after bursts (memtrim.go)
 }
 
 // Frontend is the runtime side of a proxy that accepts connections.
@@ -523,6 +524,9 @@ func (p *purgeTimer) arm() { p.ls.l.AddTimer(&p.Timer, p, time.Second) }
 func (p *purgeTimer) Expire(*evloop.Timer) {
 	p.ls.trim()
 	p.ticks++
+	if p.ls.l.ID() == 0 {
+		p.rt.memTrim.tick(p.ls.l.Now(), p.rt.nconns.Load())
+	}
 	before := p.ls.l.Now().Add(-5 * time.Second)
 	for _, b := range p.rt.Backends {
 		for _, s := range b.Servers {
