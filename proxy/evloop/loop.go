@@ -280,6 +280,9 @@ func (l *Loop) Conns() int { return l.nconns }
 // parked in the pool).
 func (l *Loop) Tasks() int { return l.ntasks }
 
+// Busy is the number of tasks running or waiting (not in the pool).
+func (l *Loop) Busy() int { return l.ntasks - len(l.idle) }
+
 func (l *Loop) run() {
 	defer l.finish()
 	for {
