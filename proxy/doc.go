@@ -8,8 +8,8 @@
 // (SO_REUSEPORT, backlog, v6only; global/frontend/bind maxconn taken
 // before accept(), so excess connections wait in the kernel backlog;
 // accept-proxy reads a PROXY v1/v2 header; `ssl crt` terminates TLS with
-// crypto/tls, SNI choosing among the certificates) and serves each
-// connection in its own goroutine. SoftStop (SIGUSR1) stops listening and
+// crypto/tls, SNI choosing among the certificates) and serves every
+// connection on the event loops (see Connections below). SoftStop (SIGUSR1) stops listening and
 // lets in-flight work finish: every answer from then on says "connection:
 // close", and an idle keep-alive connection is never closed under its
 // client (which may be sending a request): its next request is answered
@@ -31,9 +31,11 @@
 //     (Txn.MorePayload, until the delay expires, tune.bufsize is full or
 //     the client closes); those bytes are then forwarded unchanged.
 //     Then backend choice, connect with retries and
-//     redispatch, then a bidirectional copy (splice(2) through io.CopyN
-//     between *net.TCPConn) with half-close and the client/server/tunnel/
-//     client-fin/server-fin timeouts.
+//     redispatch, then a tunnel (tunnel.go): between two plain sockets an
+//     evloop.Tunnel moves the bytes with splice(2), driven by events (no
+//     task, no buffer, a half-closed tunnel costs its state only); with
+//     TLS on a side two tasks copy through a buffer each. Half-close and
+//     the client/server/tunnel/client-fin/server-fin timeouts apply.
 //
 //   - mode http (http.go): the HTTP/1.1 engine over pooled tune.bufsize
 //     buffers and package http1 (strict parser refusing what HAProxy
@@ -47,14 +49,9 @@
 //     modes and Connection header rules; server connection reuse
 //     (http-reuse safe/never/aggressive/always, idle pools purged after
 //     5 s); HAProxy's exact error pages (errorpages.go, or the proxy's
-//     ErrorFiles). Plain (non-TLS) HTTP client and server sockets are
-//     proxy/rawtcp connections: raw non-blocking descriptors read and
-//     written with plain syscalls, handed to Go's poller only when one
-//     must wait (most sockets of one-request connections never do), which
-//     saves the poller registration, finalizer, address lookups and
-//     dialer context per connection. TLS and mode tcp keep *net.TCPConn
-//     (crypto/tls; splice). Large non-chunked response bodies move through
-//     a borrowed 64 KiB buffer.
+//     ErrorFiles). Large non-chunked response bodies move through a
+//     borrowed 64 KiB buffer. A 101 Switching Protocols hands the
+//     connection to a tunnel, as mode tcp.
 //
 //   - HTTP/2 (h2serve.go, package h2): `bind … ssl … alpn h2` and
 //     `bind … proto h2` connections run package h2's server (x/net's
@@ -68,6 +65,51 @@
 //     GOAWAY. TLS settings (tlsbind.go, tlsverify.go, tlsserver.go) come
 //     resolved from compat through package tlsconf (OpenSSL cipher
 //     strings, suites, curves, versions as HAProxy computes them).
+//
+// # Connections (proxy/evloop)
+//
+// Every client and server connection lives on an event loop (package
+// evloop; one loop per nbthread, GOMAXPROCS follows): a raw non-blocking
+// socket in an edge-triggered epoll set, with timers on the loop's wheel
+// instead of a runtime timer per connection. A connection holds a
+// goroutine only while a transaction runs on it, as an evloop task (a
+// coroutine the loop resumes on events), and a buffer only while a task
+// needs one: HAProxy's model, where buffers are allocated on demand.
+//
+//   - accept (listener.go): each loop polls every listening socket
+//     (EPOLLEXCLUSIVE); Admit takes the bind, frontend and global maxconn
+//     slots first, and a full limit pauses the listener (connections wait
+//     in the kernel's backlog) until a slot frees. A plain HTTP
+//     connection starts parked (no task); accept-proxy, TLS and mode tcp
+//     start a setup task (clientSetup: PROXY header, Connection hooks,
+//     handshake).
+//   - an HTTP session (session.go) is parked while it waits for a request
+//     head: no task, no buffer, a partial head in a buffer of its own
+//     size class; timeout http-request / http-keep-alive is the park
+//     deadline. Readiness starts a task running serve: it reads the
+//     request, runs transaction() (http.go, blocking-style code: every
+//     wait yields the task), logs, goes on with pipelined requests, and
+//     parks again when a read would wait. The semantics (framing, rules,
+//     Connection handling, errors) are in the transaction functions; the
+//     lifecycle is session.go's.
+//   - server connections (server.go) are dialled from the task, on its
+//     loop; idle ones stay parked on that loop, attached to their session
+//     or in the server's idle pool for the loop (which keeps what the last
+//     period needed, as HAProxy's est_need_conns), and are closed if the
+//     server speaks or closes meanwhile.
+//   - each loop has its engine state (loopState): its live client
+//     connections (stops reach them through the loop), its server
+//     connections (ShutdownSessions), free lists of buffers, sessions,
+//     server connections and transactions (pools.go: no allocation per
+//     request, checked by cmd/halo's TestRequestPathAllocs), and a timer
+//     that purges idle pools and trims the free lists once a second;
+//     after a burst the runtime returns its free memory (memtrim.go).
+//   - nothing on a loop may block: the Picker's wait for a server slot
+//     (servers with maxconn) runs off the loop (Loop.Offload), and the
+//     retry turn-around is a loop sleep. A module that must block (a
+//     lookup over the network) calls Txn.Offload.
+//   - HTTP/2 plugs in at the same level: one Conn per connection, a task
+//     per stream on the connection's loop (see package evloop).
 //
 // # Hook points (Module, hooks.go)
 //

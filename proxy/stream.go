@@ -201,3 +201,16 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		}
 	}
 }
+
+// Offload runs fn where it may block (a network lookup, a wait on a
+// shared resource) without stalling the event loop that serves the
+// transaction and many other connections: on a goroutine of its own,
+// while the transaction's task waits. fn must not use the transaction's
+// connections.
+func (tx *Txn) Offload(fn func()) {
+	if tx.loop != nil && tx.loop.Current() != nil {
+		tx.loop.Offload(fn)
+		return
+	}
+	fn()
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -651,5 +652,41 @@ func TestTunnelSplice(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("idle tunnel did not time out")
+	}
+}
+
+// TestCond: tasks wait for a condition another task signals; a bounded
+// wait times out.
+func TestCond(t *testing.T) {
+	g := testGroup(t, 1)
+	l := g.Loop(0)
+	var c Cond
+	got := make(chan string, 4)
+	l.Post(func() {
+		l.Go(func() { c.Wait(l); got <- "a" })
+		l.Go(func() { c.Wait(l); got <- "b" })
+		l.Go(func() {
+			if c.WaitTimeout(l, 50*time.Millisecond) {
+				got <- "c woken"
+			} else {
+				got <- "c timeout"
+			}
+		})
+	})
+	if r := <-got; r != "c timeout" {
+		t.Fatalf("first result %q, want the bounded wait to time out", r)
+	}
+	l.Post(func() {
+		l.Go(func() {
+			if n := c.Waiting(); n != 2 {
+				got <- fmt.Sprintf("%d waiting", n)
+			}
+			c.Signal(l)
+			l.Yield()
+			c.Broadcast(l)
+		})
+	})
+	if a, b := <-got, <-got; a != "a" || b != "b" {
+		t.Fatalf("woken %q then %q, want a then b", a, b)
 	}
 }

@@ -19,7 +19,8 @@ type Task struct {
 	yield func(struct{}) bool
 	fn    func()
 	why   wake
-	tm    Timer // Sleep
+	tm    Timer // Sleep, Cond.WaitTimeout
+	cond  *Cond // the condition a WaitTimeout is on
 }
 
 type wake uint8
