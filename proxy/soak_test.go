@@ -49,8 +49,12 @@ func TestSoak(t *testing.T) {
 		Timeouts: Timeouts{Connect: time.Second, Server: 3 * time.Second}}
 	to := Timeouts{Client: 2 * time.Second, HTTPRequest: time.Second, HTTPKeepAlive: time.Second}
 	fe := &Proxy{Name: "fe", Cap: CapFE, Mode: ModeHTTP, DefaultBackend: be, Binds: []Bind{{Network: "tcp"}}, Timeouts: to}
+	// The TLS handshake must end within timeout http-request: on a busy
+	// box one second is not always enough for a legitimate client.
+	tlsTO := to
+	tlsTO.HTTPRequest = 5 * time.Second
 	fes := &Proxy{Name: "fes", Cap: CapFE, Mode: ModeHTTP, DefaultBackend: be,
-		Binds: []Bind{{Network: "tcp", SSL: true, Certs: []string{writeSelfSigned(t)}}}, Timeouts: to}
+		Binds: []Bind{{Network: "tcp", SSL: true, Certs: []string{writeSelfSigned(t)}}}, Timeouts: tlsTO}
 	tcp := &Proxy{Name: "tcp", Cap: CapFE | CapBE, Mode: ModeTCP, Servers: []*Server{srv("t1")}, Retries: 2,
 		Binds:    []Bind{{Network: "tcp"}},
 		Timeouts: Timeouts{Connect: time.Second, Client: 2 * time.Second, Server: 2 * time.Second, ClientFin: time.Second}}
@@ -121,7 +125,9 @@ func TestSoak(t *testing.T) {
 	stopped = true
 	<-rt.Done()
 	origin.close()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	for _, c := range []*http.Client{soakHTTP, soakHTTPClose} {
+		c.CloseIdleConnections()
+	}
 	settle := time.Now().Add(5 * time.Second)
 	for {
 		fds, g := countFds(t), runtime.NumGoroutine()
@@ -130,8 +136,8 @@ func TestSoak(t *testing.T) {
 		}
 		if time.Now().After(settle) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("after the stop: %d descriptors (before: %d), %d goroutines (before: %d)\n%s",
-				fds, fdsBefore, g, goroutinesBefore, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("after the stop: %d descriptors (before: %d: %s), %d goroutines (before: %d)\n%s",
+				fds, fdsBefore, fdNames(), g, goroutinesBefore, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -386,4 +392,15 @@ var soakClients = []soakClient{
 
 func isReset(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "broken pipe"))
+}
+
+// fdNames lists the process's descriptors (what a leak is).
+func fdNames() string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var names []string
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		names = append(names, e.Name()+"="+l)
+	}
+	return strings.Join(names, " ")
 }

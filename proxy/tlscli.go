@@ -142,13 +142,16 @@ func (rt *Runtime) CommitSSLCert(path string) string {
 		certPEM = certChainPEM(cur)
 	}
 	if keyPEM == nil && cur != nil {
-		der, err := x509.MarshalPKCS8PrivateKey(cur.PrivateKey)
+		der, err := x509.MarshalPKCS8PrivateKey(loadedKey(cur.PrivateKey))
 		if err == nil {
 			keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		}
 	}
 	out := fmt.Sprintf("Committing %s", path)
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil {
+		fastSigner(&c)
+	}
 	if err == nil && c.Leaf == nil {
 		c.Leaf, err = x509.ParseCertificate(c.Certificate[0])
 	}

@@ -1,0 +1,12 @@
+package tlsrsa
+
+import "golang.org/x/sys/cpu"
+
+// useIFMA: the CPU runs AVX-512 IFMA (and the system saves its registers).
+var useIFMA = cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA
+
+//go:noescape
+func amm52x2(z1, x1, y1, m1 *nat52, k1 uint64, z2, x2, y2, m2 *nat52, k2 uint64)
+
+//go:noescape
+func lookup2(z1, z2 *nat52, t1, t2 *table, idx1, idx2 uint64)
