@@ -55,7 +55,8 @@ type pstate struct {
 	httpLog       parser.Pos
 	tcpLog        parser.Pos
 	forwardfor    bool
-	errorfilesRef []pendingErrorfiles
+	errs          []errEntry // error directives in order (haproxy_errors.go)
+	replyRefs     []errEntry // `errorfiles NAME` in return/deny/tarpit replies
 	sawUseBackend bool
 	anonymous     bool // anonymous defaults section
 	explicitUse   bool // a defaults section some proxy names with "from"
@@ -77,12 +78,6 @@ type pendingUseBackend struct {
 	name string
 	pos  parser.Pos
 	cond *proxy.Cond
-}
-
-type pendingErrorfiles struct {
-	name  string
-	codes []int
-	pos   parser.Pos
 }
 
 // hctx is the decoding context of the haproxy keyword tables.
@@ -591,7 +586,7 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 	if from != nil {
 		p := *from.p
 		p.Logs = append([]proxy.LogTarget(nil), from.p.Logs...)
-		p.ErrorFiles = copyErrorFiles(from.p.ErrorFiles)
+		p.ErrorFiles, p.ErrorReplies = nil, nil // resolved from errs at the end
 		p.HealthCheck.Rules = nil
 		st.chk = from.chk.inherit()
 		if from.p.Cookie != nil {
@@ -623,7 +618,7 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 		st.logGlobal = from.logGlobal
 		st.httpLog, st.tcpLog, st.logFormatSet = from.httpLog, from.tcpLog, from.logFormatSet
 		st.forwardfor = from.forwardfor
-		st.errorfilesRef = append([]pendingErrorfiles(nil), from.errorfilesRef...)
+		st.errs = append([]errEntry(nil), from.errs...)
 		if from.defServer != nil {
 			ds := *from.defServer
 			st.defServer = &ds
@@ -638,17 +633,6 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 	st.p.Line = pos.Line
 	st.p.ID = 0
 	return st
-}
-
-func copyErrorFiles(m map[int][]byte) map[int][]byte {
-	if m == nil {
-		return nil
-	}
-	out := make(map[int][]byte, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // openOther records a named section of a kind halo does not execute

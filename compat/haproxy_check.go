@@ -76,23 +76,7 @@ func (c *hctx) postCheck() {
 			}
 			p.UseBackends = append(p.UseBackends, proxy.UseBackend{Backend: be.p, Cond: ub.cond, Line: ub.pos.Line})
 		}
-		// errorfiles referencing http-errors sections.
-		for _, ef := range st.errorfilesRef {
-			sec, ok := c.cfg.HTTPErrors[ef.name]
-			if !ok {
-				c.rep.Alertf(nopos, "proxy '%s': unknown http-errors section '%s' (at %s:%d).", p.Name, ef.name, ef.pos.File, ef.pos.Line)
-				continue
-			}
-			if p.ErrorFiles == nil {
-				p.ErrorFiles = map[int][]byte{}
-			}
-			for code, body := range sec {
-				if len(ef.codes) > 0 && !containsInt(ef.codes, code) {
-					continue
-				}
-				p.ErrorFiles[code] = body
-			}
-		}
+		c.resolveErrors(st)
 		if p.Mode != proxy.ModeHTTP {
 			if st.forwardfor && p.Forwardfor.Enabled {
 				c.rep.Warnf(nopos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kindWord(st), p.Name)

@@ -500,6 +500,11 @@ func decodeHTTPRule(kind string) hdecode {
 		// the sides the rule runs on (HAProxy's "may not be reliably
 		// used here").
 		c.sampleWhere = where
+		if err := c.checkReplyArgs(kind, act, before); err != nil {
+			c.sampleWhere = 0
+			c.abort = true
+			return err
+		}
 		msg := c.checkActionSamples(act, a[0].Value, before)
 		c.sampleWhere = 0
 		if msg != "" {
@@ -785,17 +790,33 @@ var logFormatActions = map[string]bool{"add-header": true, "set-header": true, "
 	"replace-path": true, "replace-pathq": true, "replace-uri": true, "set-var-fmt": true,
 	"redirect": true, "return": true, "set-method": true, "early-hint": true, "set-status": false}
 
-func (c *hctx) checkActionSamples(act, word string, args []parser.Word) string {
-	if act == "return" || act == "deny" || act == "tarpit" {
-		for i := 0; i+1 < len(args); i++ {
-			switch args[i].Value {
-			case "file", "lf-file", "errorfile":
-				if _, err := c.opt.ReadFile(args[i+1].Value); err != nil {
-					return fmt.Sprintf("error opening file '%s'.", args[i+1].Value)
-				}
-			}
-		}
+// checkReplyArgs checks the http reply of a return, deny or tarpit rule
+// as HAProxy's parser does, with its warnings about ignored arguments.
+func (c *hctx) checkReplyArgs(kind, act string, args []parser.Word) error {
+	if act != "return" && act != "deny" && act != "tarpit" {
+		return nil
 	}
+	kws := []string{"status"}
+	if act != "return" {
+		kws = append(kws, "deny_status")
+	}
+	r, err := c.parseHTTPReply(args, 0, 200, kws...)
+	if err != nil {
+		return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : %v.", c.cur.kind, c.cur.p.Name, kind, act, err)
+	}
+	if r.next < len(args) {
+		return formError{"tight", fmt.Errorf("'%s %s' expects either 'if' or 'unless' followed by a condition but found '%s'.", kind, act, args[r.next].Value)}
+	}
+	for _, w := range r.warns {
+		c.rep.Warnf(c.d.Pos, "%s", w)
+	}
+	if r.kind == "errorfiles" {
+		c.cur.replyRefs = append(c.cur.replyRefs, errEntry{code: r.status, section: r.arg, pos: c.d.Pos})
+	}
+	return nil
+}
+
+func (c *hctx) checkActionSamples(act, word string, args []parser.Word) string {
 	switch {
 	case act == "track-sc" || strings.HasPrefix(act, "sc-inc-gpc") || strings.HasPrefix(act, "sc-set-gpt"):
 		if msg := c.checkStickAction(word, args, c.sampleWhere); msg != "" {

@@ -198,7 +198,11 @@ type Proxy struct {
 	ConnMode          ConnMode
 	Forwardfor        Forwardfor
 	Originalto        Originalto
-	ErrorFiles        map[int][]byte // status → full raw response (errorfile/errorfiles)
+	ErrorFiles        map[int][]byte // status → full raw response (errorfile/errorfiles); empty: close without an answer
+	// ErrorReplies are the http-error answers built per transaction
+	// (log-format bodies or headers); a status has an entry in at most
+	// one of ErrorFiles and ErrorReplies.
+	ErrorReplies map[int]*Reply
 	UniqueIDFormat    string
 	UniqueIDHeader    string
 	// MonitorFail holds `monitor fail if|unless COND` conditions: when one
@@ -537,6 +541,17 @@ type CookieConfig struct {
 	MaxLife  time.Duration
 	Dynamic  bool
 	Attrs    []string
+}
+
+// Reply is an http-error answer whose parts are log-format strings
+// (configuration.txt §4.2 http-error: `lf-string`, `lf-file`, `hdr`),
+// rendered for each transaction by the layer-7 module (Module.ErrorReply).
+type Reply struct {
+	Status      int
+	ContentType string
+	Headers     [][2]string // name, log-format value (an empty result is not sent)
+	Body        string
+	BodyLF      bool // Body is a log-format string
 }
 
 // Capture is one `capture request|response header NAME len N`.

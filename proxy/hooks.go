@@ -52,6 +52,10 @@ type Module struct {
 	// Log runs once per transaction (HTTP request or TCP connection) when
 	// it ends, with every timer and counter filled.
 	Log func(tx *Txn)
+	// ErrorReply renders px's http-error answer r (log-format parts) for
+	// tx (a complete raw response, valid until the transaction's next
+	// reply); nil when the module cannot.
+	ErrorReply func(tx *Txn, px *Proxy, r *Reply) []byte
 }
 
 // ClientConn is a client connection as modules see it for its whole life
@@ -299,20 +303,55 @@ func (tx *Txn) SetReply(raw []byte, close bool) {
 // connection (the http_first_req fetch).
 func (tx *Txn) FirstRequest() bool { return tx.firstReq }
 
-// ErrorPage returns the raw response HAProxy would send for status:
-// the backend's errorfile, else the frontend's, else the built-in page.
+// ErrorPage returns the raw response HAProxy would send for status
+// (http_error_message): the backend's error page, else the frontend's,
+// else the built-in page. An empty page means closing without an answer.
 func (tx *Txn) ErrorPage(status int) []byte {
 	if tx.Backend != nil {
-		if b, ok := tx.Backend.Proxy.ErrorFiles[status]; ok {
+		if b, ok := tx.errorPageOf(tx.Backend.Proxy, status); ok {
 			return b
 		}
 	}
+	if tx.Frontend != nil {
+		if b, ok := tx.errorPageOf(tx.Frontend.Proxy, status); ok {
+			return b
+		}
+	}
+	return DefaultErrorPage(status)
+}
+
+func (tx *Txn) errorPageOf(px *Proxy, status int) ([]byte, bool) {
+	if r := px.ErrorReplies[status]; r != nil && tx.Frontend != nil {
+		if b := tx.Frontend.rt.errorReply(tx, px, r); b != nil {
+			return b, true
+		}
+	}
+	b, ok := px.ErrorFiles[status]
+	return b, ok
+}
+
+// muxErrorPage is the page of an error HAProxy's H1 layer answers
+// itself (a request it could not read): the frontend's errorfile, never
+// an http-error built per transaction, else the built-in page.
+func (tx *Txn) muxErrorPage(status int) []byte {
 	if tx.Frontend != nil {
 		if b, ok := tx.Frontend.Proxy.ErrorFiles[status]; ok {
 			return b
 		}
 	}
 	return DefaultErrorPage(status)
+}
+
+// errorReply renders r through the first module that can.
+func (rt *Runtime) errorReply(tx *Txn, px *Proxy, r *Reply) []byte {
+	for i := range rt.modules {
+		if f := rt.modules[i].ErrorReply; f != nil {
+			if b := f(tx, px, r); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
 }
 
 func (tx *Txn) reset() {

@@ -430,7 +430,7 @@ func drainInput(fd int) {
 func (s *session) reqError(status int, first time.Time) {
 	tx := &s.tx
 	s.linger = true
-	page := tx.ErrorPage(status)
+	page := tx.muxErrorPage(status)
 	s.cf.writeTimeout(pick(s.timeouts().Client, 5*time.Second))
 	_, _ = s.c.Write(page)
 	tx.Status = status

@@ -163,6 +163,19 @@ func (rp *reply) render(st *State, errPage Errorer) []byte {
 	if rp.errorPage {
 		return errPage(rp.status)
 	}
+	body := rp.body
+	if rp.bodyFmt != nil {
+		st.val = rp.bodyFmt.Append(st.val[:0], &st.Entry)
+		body = st.val
+	}
+	st.out = rp.build(st.out[:0], st, body)
+	return st.out
+}
+
+// build renders the reply's head and body into dst: the hdr arguments
+// whose values format to something (HAProxy adds no empty header), the
+// content-length, the content-type when there is a payload.
+func (rp *reply) build(dst []byte, st *State, body []byte) []byte {
 	st.hbuf = st.hbuf[:0]
 	st.hvals = st.hvals[:0]
 	offs := [16]int{}
@@ -174,6 +187,9 @@ func (rp *reply) render(st *State, errPage Errorer) []byte {
 		}
 		start := len(st.hbuf)
 		st.hbuf = h.fmt.Append(st.hbuf, &st.Entry)
+		if len(st.hbuf) == start {
+			continue
+		}
 		offs[n] = start
 		names[n] = h.name
 		n++
@@ -185,13 +201,11 @@ func (rp *reply) render(st *State, errPage Errorer) []byte {
 		}
 		st.hvals = append(st.hvals, st.hbuf[offs[i]:end])
 	}
-	body := rp.body
-	if rp.bodyFmt != nil {
-		st.val = rp.bodyFmt.Append(st.val[:0], &st.Entry)
-		body = st.val
+	ctype := rp.contentType
+	if len(body) == 0 {
+		ctype = ""
 	}
-	st.out = appendReply(st.out[:0], rp.status, names[:n], st.hvals, rp.contentType, body, nil)
-	return st.out
+	return appendReply(dst, rp.status, names[:n], st.hvals, ctype, body, nil)
 }
 
 // headers returns the header list the rule changes.

@@ -50,7 +50,7 @@ type compiled struct {
 	monitorFail []*acl.Cond
 	cookie      *Cookie
 	stick       []stickRule // stick match/on/store rules (persist_stick.go)
-	errPage     Errorer
+	errReplies  map[*proxy.Reply]*reply // http-error pages built per transaction
 	stats       StatsPage
 	reqCaps     []capture
 	resCaps     []capture
@@ -98,7 +98,13 @@ type L7 struct {
 // New returns an unconfigured module; Init compiles the configuration.
 func New() *L7 {
 	l := &L7{proc: acl.NewProcVars()}
-	l.pool.New = func() any { return &txnState{} }
+	l.pool.New = func() any {
+		st := &txnState{}
+		// the error page of the transaction's proxies (backend, then
+		// frontend), bound once per pooled state
+		st.errPage = func(status int) []byte { return st.v.tx.ErrorPage(status) }
+		return st
+	}
 	l.connPool.New = func() any { return &connState{} }
 	l.sessPool.New = func() any { return &sessState{} }
 	return l
@@ -116,7 +122,27 @@ func (l *L7) Module() proxy.Module {
 		Request:    l.Request,
 		Response:   l.Response,
 		Log:        l.Log,
+		ErrorReply: l.ErrorReply,
 	}
+}
+
+// ErrorReply renders an http-error page of a proxy (its log-format parts)
+// for tx: the engine's error pages and the rules' deny answers use it.
+func (l *L7) ErrorReply(tx *proxy.Txn, px *proxy.Proxy, r *proxy.Reply) []byte {
+	c := l.px[px]
+	if c == nil || c.errReplies[r] == nil {
+		return nil
+	}
+	rp := c.errReplies[r]
+	st := l.state(tx)
+	st.v.bind(tx)
+	body := rp.body
+	if rp.bodyFmt != nil {
+		st.errBody = rp.bodyFmt.Append(st.errBody[:0], &st.Entry)
+		body = st.errBody
+	}
+	st.errOut = rp.build(st.errOut[:0], &st.State, body)
+	return st.errOut
 }
 
 type txnState struct {
@@ -135,6 +161,10 @@ type txnState struct {
 	// stores are the keys stick rules record once a server answers.
 	stores  [maxStores]pendingStore
 	nstores int
+	// errPage renders the error page for a status (tx.ErrorPage);
+	// errOut and errBody hold an http-error page built for tx.
+	errPage         Errorer
+	errOut, errBody []byte
 }
 
 func (l *L7) registry() *acl.Registry {
@@ -246,14 +276,7 @@ func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]
 
 func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, cp *acl.Compiler, opts *acl.Options) (*compiled, error) {
 	c := &compiled{px: p}
-	files := p.ErrorFiles
-	c.errPage = func(status int) []byte {
-		if b, ok := files[status]; ok {
-			return b
-		}
-		return proxy.DefaultErrorPage(status)
-	}
-	env := &Env{ACL: cp, Opts: opts, Proxy: p}
+	env := &Env{ACL: cp, Opts: opts, Proxy: p, HTTPErrors: cfg.HTTPErrors}
 	if l.Service != nil {
 		env.Service = func(name string) (Service, error) { return l.Service(rt, name) }
 	}
@@ -266,6 +289,16 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	}
 	if c.tcpReq, err = compileTCP(p.TCPRequest, env); err != nil {
 		return nil, err
+	}
+	for code, r := range p.ErrorReplies {
+		rp, err := compileErrorReply(r, env)
+		if err != nil {
+			return nil, fmt.Errorf("http-error status %d: %w", code, err)
+		}
+		if c.errReplies == nil {
+			c.errReplies = map[*proxy.Reply]*reply{}
+		}
+		c.errReplies[r] = rp
 	}
 	for _, r := range p.Redirects {
 		rr := *r
@@ -461,19 +494,21 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 			}
 		}
 		if c.monitorURI != nil && monitorMatch(tx.Req.URI, c.monitorURI) {
-			page := proxy.DefaultErrorPage(200)
+			// the 200 is an error page too (errorfile 200)
+			status := 200
 			for _, mf := range c.monitorFail {
 				if mf.Eval(&st.Ctx) {
-					page = c.errPage(503)
+					status = 503
 					break
 				}
 			}
+			page := st.errPage(status)
 			tx.Term = [2]byte{'L', 'R'}
 			tx.SetReply(page, replyClose)
 			return proxy.Replied
 		}
 	}
-	if v, done := l.outcome(tx, px, st, Run(c.httpReq, &st.State, false, c.errPage)); done {
+	if v, done := l.outcome(tx, px, st, Run(c.httpReq, &st.State, false, st.errPage)); done {
 		return v
 	}
 	if c.stats != nil && c.stats.Match(&st.v) {
@@ -483,7 +518,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		tx.SetReply(st.out, replyClose)
 		return proxy.Replied
 	}
-	if v, done := l.outcome(tx, px, st, Run(c.redirects, &st.State, false, c.errPage)); done {
+	if v, done := l.outcome(tx, px, st, Run(c.redirects, &st.State, false, st.errPage)); done {
 		return v
 	}
 	if feStage {
@@ -651,7 +686,7 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		}
 	}
 	st.Ctx.Response = true // cookie() reads Set-Cookie now
-	r := Run(c.httpRes, &st.State, true, c.errPage)
+	r := Run(c.httpRes, &st.State, true, st.errPage)
 	st.Ctx.Response = false
 	switch r.Outcome {
 	case Reply:

@@ -134,6 +134,9 @@ type Env struct {
 	Proxy *proxy.Proxy
 	// Service resolves `use-service NAME`; nil refuses every service.
 	Service func(name string) (Service, error)
+	// HTTPErrors are the http-errors sections (`errorfiles NAME` in
+	// return, deny and tarpit replies).
+	HTTPErrors map[string]map[int][]byte
 
 	actions map[string]*actionDef // actionTable(), built once
 }
@@ -240,6 +243,7 @@ type reply struct {
 	hdrs        []hdrArg
 	raw         []byte // prebuilt raw response when nothing is dynamic
 	errorPage   bool   // use the proxy's error page for status
+	section     string // errorfiles NAME: the http-errors section
 }
 
 type hdrArg struct {
@@ -320,7 +324,9 @@ func parseReply(args []string, def int, isDeny bool, env *Env) (*reply, error) {
 					rp.raw = data
 				}
 			case "errorfiles":
-				rp.errorPage = true
+				// that http-errors section's page; without one for the
+				// status, the proxy's (HAProxy's HTTP_REPLY_ERRFILES)
+				rp.section = v
 			}
 		case "hdr":
 			if i+2 >= len(args) {
@@ -336,8 +342,23 @@ func parseReply(args []string, def int, isDeny bool, env *Env) (*reply, error) {
 			return nil, fmt.Errorf("unexpected keyword '%s'", a)
 		}
 	}
-	if (rp.body != nil || rp.bodyFmt != nil) && rp.contentType == "" {
+	if (len(rp.body) > 0 || rp.bodyFmt != nil) && rp.contentType == "" {
 		return nil, fmt.Errorf("a content-type is required with a body")
+	}
+	if rp.section != "" {
+		if page, ok := env.HTTPErrors[rp.section][rp.status]; ok {
+			rp.raw = page
+		} else {
+			rp.errorPage = true
+		}
+	}
+	if rp.raw != nil || rp.errorPage {
+		rp.hdrs = nil // ignored with an errorfile, as HAProxy warns
+	}
+	if rp.bodyFmt == nil && len(rp.body) == 0 {
+		// no payload: a content-type is not sent (HAProxy warns at
+		// parse time that it is ignored)
+		rp.contentType = ""
 	}
 	// deny/return without any content: the error page (deny) or an empty
 	// answer (return).
@@ -346,6 +367,28 @@ func parseReply(args []string, def int, isDeny bool, env *Env) (*reply, error) {
 	}
 	if !rp.errorPage && rp.raw == nil && rp.bodyFmt == nil && len(rp.hdrs) == 0 {
 		rp.raw = appendReply(nil, rp.status, nil, nil, rp.contentType, rp.body, nil)
+	}
+	return rp, nil
+}
+
+// compileErrorReply compiles an http-error page with log-format parts.
+func compileErrorReply(r *proxy.Reply, env *Env) (*reply, error) {
+	rp := &reply{status: r.Status, contentType: r.ContentType}
+	if r.BodyLF {
+		f, err := logging.Compile(r.Body, logging.CtxAction, env.Opts)
+		if err != nil {
+			return nil, err
+		}
+		rp.bodyFmt = f
+	} else {
+		rp.body = []byte(r.Body)
+	}
+	for _, h := range r.Headers {
+		f, err := logging.Compile(h[1], logging.CtxAction, env.Opts)
+		if err != nil {
+			return nil, err
+		}
+		rp.hdrs = append(rp.hdrs, hdrArg{name: strings.ToLower(h[0]), fmt: f})
 	}
 	return rp, nil
 }
@@ -430,34 +473,34 @@ type redirect struct {
 	code        int
 	dropQuery   bool
 	appendSlash bool
+	// ignoreEmpty: a location that formats to nothing skips the rule
+	// (without it HAProxy sends an empty Location header).
+	ignoreEmpty bool
 	cookie      string // full Set-Cookie value, or ""
 }
 
+// parseRedirect reads a redirect rule's words in any order, as HAProxy's
+// http_parse_redirect_rule does: "code 301 location /x" is as valid as
+// "location /x code 301"; the last type keyword wins.
 func parseRedirect(args []string, env *Env) (*redirect, error) {
-	if len(args) < 2 {
-		return nil, fmt.Errorf("expects 'location', 'prefix' or 'scheme' followed by a destination")
-	}
-	rd := &redirect{typ: args[0], code: 302}
-	switch rd.typ {
-	case "location", "prefix", "scheme":
-	default:
-		return nil, fmt.Errorf("expects 'location', 'prefix' or 'scheme', got '%s'", rd.typ)
-	}
-	f, err := logging.Compile(args[1], logging.CtxAction, env.Opts)
-	if err != nil {
-		return nil, err
-	}
-	rd.to = f
-	rd.toSlash = args[1] == "/"
-	for i := 2; i < len(args); i++ {
-		switch args[i] {
-		case "code":
-			if i+1 >= len(args) {
-				return nil, fmt.Errorf("'code' expects a number")
+	rd := &redirect{code: 302}
+	dest := ""
+	for i := 0; i < len(args); i++ {
+		k := args[i]
+		switch k {
+		case "location", "prefix", "scheme", "set-cookie", "clear-cookie", "code":
+			if i+1 >= len(args) || args[i+1] == "" {
+				return nil, fmt.Errorf("missing argument for '%s'", k)
 			}
-			n, err := strconv.Atoi(args[i+1])
-			if err != nil || !(n >= 301 && n <= 303 || n == 307 || n == 308) {
-				return nil, fmt.Errorf("unsupported HTTP code '%s' (must be 301, 302, 303, 307 or 308)", args[i+1])
+		}
+		switch k {
+		case "location", "prefix", "scheme":
+			rd.typ, dest = k, args[i+1]
+			i++
+		case "code":
+			n := atolPrefix(args[i+1])
+			if n < 301 || n > 308 || (n > 303 && n < 307) {
+				return nil, fmt.Errorf("'%s': unsupported HTTP code '%s' (must be one of 301, 302, 303, 307 or 308)", k, args[i+1])
 			}
 			rd.code = n
 			i++
@@ -465,22 +508,37 @@ func parseRedirect(args []string, env *Env) (*redirect, error) {
 			rd.dropQuery = true
 		case "append-slash":
 			rd.appendSlash = true
-		case "set-cookie", "clear-cookie":
-			if i+1 >= len(args) {
-				return nil, fmt.Errorf("'%s' expects a cookie", args[i])
-			}
-			if args[i] == "set-cookie" {
-				rd.cookie = args[i+1] + "; path=/;"
-			} else {
-				rd.cookie = args[i+1] + "; path=/; Max-Age=0;"
-			}
-			i++
 		case "ignore-empty":
+			rd.ignoreEmpty = true
+		case "set-cookie":
+			rd.cookie = args[i+1] + "; path=/;"
+			i++
+		case "clear-cookie":
+			rd.cookie = args[i+1] + "; path=/; Max-Age=0;"
+			i++
 		default:
-			return nil, fmt.Errorf("unexpected keyword '%s'", args[i])
+			return nil, fmt.Errorf("expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '%s')", k)
 		}
 	}
+	if rd.typ == "" {
+		return nil, fmt.Errorf("redirection type expected")
+	}
+	f, err := logging.Compile(dest, logging.CtxAction, env.Opts)
+	if err != nil {
+		return nil, err
+	}
+	rd.to = f
+	rd.toSlash = dest == "/"
 	return rd, nil
+}
+
+// atolPrefix is C's atol: the leading digits, 0 without any.
+func atolPrefix(s string) int {
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1e6; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
 
 // buildRedirect renders the redirect answer into dst. ok is false when
@@ -491,7 +549,7 @@ func (rd *redirect) build(dst []byte, st *State) ([]byte, bool) {
 	switch rd.typ {
 	case "location":
 		loc = rd.to.Append(loc, &st.Entry)
-		if len(loc) == 0 {
+		if len(loc) == 0 && rd.ignoreEmpty {
 			return dst, false
 		}
 	case "prefix", "scheme":

@@ -94,6 +94,11 @@ func TestRedirects(t *testing.T) {
 		rule("redirect", "location /permanent code 308", anon("path /308")),
 		rule("redirect", "scheme https code 301", anon("path_beg /s/")),
 		rule("redirect", "prefix /p append-slash", anon("path_beg /as")),
+		// words in any order; an empty location is sent empty unless
+		// ignore-empty skips the rule (recorded from haproxy 2.6.12)
+		rule("redirect", "code 301 location %[req.hdr(x)]", anon("path /empty")),
+		rule("redirect", "location %[req.hdr(x)] ignore-empty code 308", anon("path_beg /ie")),
+		rule("redirect", "code 303 scheme %[req.hdr(x)] ignore-empty", anon("path_beg /sie")),
 	}
 	tests := []struct{ name, req, host, want string }{
 		{"location 301", "GET /old?x=1", "", "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: /new\r\n\r\n"},
@@ -106,6 +111,9 @@ func TestRedirects(t *testing.T) {
 		{"308", "GET /308", "", "HTTP/1.1 308 Permanent Redirect\r\ncontent-length: 0\r\nlocation: /permanent\r\n\r\n"},
 		{"scheme with host port", "GET /s/p?q=1", "www.example.com:8080", "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: https://www.example.com:8080/s/p?q=1\r\n\r\n"},
 		{"scheme without host", "GET /s/old HTTP/1.0", "-", "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: https:///s/old\r\n\r\n"},
+		{"code first, empty location", "GET /empty", "", "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: \r\n\r\n"},
+		{"ignore-empty skips", "GET /ie", "", ""},
+		{"ignore-empty only for location", "GET /sie/d?q", "h", "HTTP/1.1 303 See Other\r\ncontent-length: 0\r\nlocation: ://h/sie/d?q\r\ncache-control: no-cache\r\n\r\n"},
 		{"append-slash after query", "GET /as/x?q=1", "", "HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /p/as/x?q=1/\r\ncache-control: no-cache\r\n\r\n"},
 	}
 	for _, tc := range tests {
@@ -120,6 +128,12 @@ func TestRedirects(t *testing.T) {
 				txn = acltest.New(tc.req, "Host: "+tc.host)
 			}
 			r := run(t, list, txn, false)
+			if tc.want == "" {
+				if r.Outcome != rules.Next {
+					t.Errorf("got %v %q, want the rule skipped", r.Outcome, r.Reply)
+				}
+				return
+			}
 			if r.Outcome != rules.Reply || string(r.Reply) != tc.want {
 				t.Errorf("got %v %q\nwant %q", r.Outcome, r.Reply, tc.want)
 			}
@@ -142,6 +156,11 @@ func TestDenyReturn(t *testing.T) {
 		rule("return", "status 404", anon("path /missing")),
 		rule("return", `status 503 content-type application/json lf-string "{\"path\":\"%[path]\"}" hdr X-Return yes`, anon("path_beg /json")),
 		rule("return", `status 200 content-type text/html string "<p>hi</p>" hdr Cache-Control no-store hdr X-Two 2`, anon("path /html")),
+		// recorded from haproxy 2.6.12: a content-type without a payload
+		// (or with one that formats empty) is not sent, nor a hdr whose
+		// value formats empty
+		rule("return", "status 200 content-type text/plain hdr x-e %[req.hdr(nope)] hdr x-f v", anon("path /noctype")),
+		rule("return", "status 203 content-type text/plain lf-string %[req.hdr(nope)]", anon("path /emptylf")),
 	}
 	p403 := string(proxy.DefaultErrorPage(403))
 	tests := []struct {
@@ -159,6 +178,8 @@ func TestDenyReturn(t *testing.T) {
 		{"bare 404", "GET /missing", "", rules.Reply, "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"},
 		{"lf-string", "GET /json/a", "", rules.Reply, "HTTP/1.1 503 Service Unavailable\r\nx-return: yes\r\ncontent-length: 18\r\ncontent-type: application/json\r\n\r\n{\"path\":\"/json/a\"}"},
 		{"headers", "GET /html", "", rules.Reply, "HTTP/1.1 200 OK\r\ncache-control: no-store\r\nx-two: 2\r\ncontent-length: 9\r\ncontent-type: text/html\r\n\r\n<p>hi</p>"},
+		{"no payload, no content-type", "GET /noctype", "", rules.Reply, "HTTP/1.1 200 OK\r\nx-f: v\r\ncontent-length: 0\r\n\r\n"},
+		{"empty lf payload", "GET /emptylf", "", rules.Reply, "HTTP/1.1 203 Non-Authoritative Information\r\ncontent-length: 0\r\n\r\n"},
 		{"proxied", "GET /other", "", rules.Next, ""},
 	}
 	for _, tc := range tests {
@@ -283,7 +304,8 @@ func TestCompileErrors(t *testing.T) {
 		{"bad regex", "replace-path", "( x", "invalid regex"},
 		{"bad status", "deny", "deny_status 99", "status code between 200 and 599"},
 		{"redirect code", "redirect", "location /x code 200", "unsupported HTTP code '200'"},
-		{"redirect type", "redirect", "elsewhere /x", "expects 'location', 'prefix' or 'scheme'"},
+		{"redirect keyword", "redirect", "elsewhere /x", "expects 'code', 'prefix', 'location', 'scheme'"},
+		{"redirect type", "redirect", "code 301", "redirection type expected"},
 		{"body without type", "return", "status 200 string x", "content-type is required"},
 		{"bad var scope", "set-var(foo)", "str(x)", "invalid variable name 'foo'"},
 		{"bad lf", "set-header", "X-A %[nope]", "unknown fetch method 'nope'"},
