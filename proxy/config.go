@@ -202,9 +202,9 @@ type Proxy struct {
 	// ErrorReplies are the http-error answers built per transaction
 	// (log-format bodies or headers); a status has an entry in at most
 	// one of ErrorFiles and ErrorReplies.
-	ErrorReplies map[int]*Reply
-	UniqueIDFormat    string
-	UniqueIDHeader    string
+	ErrorReplies   map[int]*Reply
+	UniqueIDFormat string
+	UniqueIDHeader string
 	// MonitorFail holds `monitor fail if|unless COND` conditions: when one
 	// holds, monitor-uri answers 503 instead of 200.
 	MonitorFail []*Cond

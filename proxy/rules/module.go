@@ -49,7 +49,7 @@ type compiled struct {
 	monitorURI  []byte
 	monitorFail []*acl.Cond
 	cookie      *Cookie
-	stick       []stickRule // stick match/on/store rules (persist_stick.go)
+	stick       []stickRule             // stick match/on/store rules (persist_stick.go)
 	errReplies  map[*proxy.Reply]*reply // http-error pages built per transaction
 	stats       StatsPage
 	reqCaps     []capture
