@@ -65,7 +65,11 @@ type pstate struct {
 	logFmtHere    string // log format set in this very section (not inherited)
 	ruleStages    [8]int // rules seen per processing stage (misplaced-rule warnings)
 	explicitID    bool   // `id` set p.ID
-	chk           *checkState
+	// ruleKinds says which rules a defaults section defines (ruleAny,
+	// ruleL45, ruleTCPRes); usedBy the kinds of proxies it initialized.
+	ruleKinds uint8
+	usedBy    proxy.Cap
+	chk       *checkState
 }
 
 type dupServer struct {
@@ -528,6 +532,10 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 			from.implicitUse = true
 		}
 	}
+	if from != nil && from.ruleKinds != 0 && !c.defaultsWithRules(d, kind, from) {
+		c.abort = true
+		return false
+	}
 	st := newProxyState(kind, name, d.Pos, from)
 	if kind == "defaults" {
 		st.anonymous = name == ""
@@ -552,6 +560,57 @@ func (c *hctx) openProxy(d *parser.Directive) bool {
 	c.cfg.Proxies = append(c.cfg.Proxies, st.p)
 	c.cur = st
 	c.rep.Record(d.Pos, kind, kind, Supported, "")
+	return true
+}
+
+// Rules a defaults section may define (pstate.ruleKinds).
+const (
+	ruleAny    uint8 = 1 << iota // any TCP/HTTP rule
+	ruleL45                      // tcp-request connection or session
+	ruleTCPRes                   // tcp-response content
+)
+
+// noteRule records that the section being read defines a rule of kind k.
+func (c *hctx) noteRule(k uint8) {
+	if c.cur != nil && c.cur.kind == "defaults" {
+		c.cur.ruleKinds |= ruleAny | k
+	}
+}
+
+// defaultsWithRules applies HAProxy's limits on proxies initialized from a
+// defaults section that defines rules (cfg_parse_listen): the proxy keeps
+// a reference to those rules, so neither a defaults nor a listen section
+// may use it, nor frontends and backends both, nor a backend when it has
+// tcp-request connection/session rules, nor a frontend when it has
+// tcp-response content rules.
+func (c *hctx) defaultsWithRules(d *parser.Directive, kind string, from *pstate) bool {
+	at := fmt.Sprintf("(defaults section at %s:%d)", from.pos.File, from.pos.Line)
+	var cp proxy.Cap
+	msg := ""
+	switch kind {
+	case "defaults":
+		msg = "a defaults section cannot inherit from a defaults section defining TCP/HTTP rules " + at + "."
+	case "listen":
+		msg = "a listen section cannot inherit from a defaults section defining TCP/HTTP rules."
+	case "frontend":
+		cp = proxy.CapFE
+	case "backend":
+		cp = proxy.CapBE
+	}
+	switch {
+	case msg != "":
+	case from.usedBy|cp == proxy.CapFE|proxy.CapBE:
+		msg = "frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules " + at + "."
+	case cp == proxy.CapBE && from.ruleKinds&ruleL45 != 0:
+		msg = "a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules " + at + "."
+	case cp == proxy.CapFE && from.ruleKinds&ruleTCPRes != 0:
+		msg = "a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules " + at + "."
+	}
+	if msg != "" {
+		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevAlert, Form: "tight", Msg: msg})
+		return false
+	}
+	from.usedBy |= cp
 	return true
 }
 

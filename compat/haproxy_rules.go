@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"halo/parser"
 	"halo/proxy"
@@ -473,6 +474,7 @@ func decodeHTTPRule(kind string) hdecode {
 			}
 			return fmt.Errorf("%s", msg)
 		}
+		c.noteRule(0)
 		c.statusKey = kind + " " + act
 		if k := c.table.Get(c.statusKey); k != nil {
 			c.status, c.note = k.Status, k.Note
@@ -641,7 +643,7 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 			c.status, c.note = k.Status, k.Note
 		}
 		if c.cur.kind == "defaults" && c.cur.anonymous {
-			return fmt.Errorf("tcp-request inspect-delay is not allowed in anonymous 'defaults' section.")
+			return fmt.Errorf("tcp-request inspect-delay is not allowed in anonymous 'defaults' sections")
 		}
 		t, err := timeArg("tcp-request inspect-delay", a, 1)
 		if err != nil {
@@ -663,6 +665,11 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	}
 	if len(a) < 2 {
 		return fmt.Errorf("'tcp-request %s' expects an action.", stage)
+	}
+	if stage == "connection" || stage == "session" {
+		c.noteRule(ruleL45)
+	} else {
+		c.noteRule(0)
 	}
 	act, ok := tcpActionName(stage, a[1].Value)
 	if !ok {
@@ -690,18 +697,66 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
+// tcpResponseActions are the tcp-response content actions of haproxy 2.6,
+// in the order its messages list them.
+var tcpResponseActions = []string{"accept", "close", "reject", "ot-group", "set-log-level", "set-nice", "sc-inc-gpc*",
+	"sc-inc-gpc0*", "sc-inc-gpc1*", "sc-set-gpt*", "sc-set-gpt0*", "send-spoe-group", "set-var-fmt*", "set-var*",
+	"unset-var*", "set-mark", "set-tos", "silent-drop"}
+
+// decodeTCPResponse checks a tcp-response line in HAProxy's order
+// (tcp_parse_tcp_rep): the first word, then where the line may be (a
+// backend or a named defaults section), then the delay or the action.
 func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
-	if !c.needCap(d, capBE, "tcp-response") {
+	in := fmt.Sprintf("%s '%s'", c.cur.kind, c.cur.p.Name)
+	if len(a) == 0 {
+		return fmt.Errorf("missing argument for 'tcp-response' in %s", in)
+	}
+	stage := a[0].Value
+	if stage != "content" && stage != "inspect-delay" {
+		return fmt.Errorf("'tcp-response' expects 'inspect-delay' or 'content' in %s (got '%s')", in, stage)
+	}
+	if c.cur.p.Cap&capBE == 0 || (c.cur.kind == "defaults" && c.cur.anonymous) {
+		return fmt.Errorf("tcp-response %s is only allowed in 'backend' sections or 'defaults' section with a name", stage)
+	}
+	if stage == "inspect-delay" {
+		if len(a) < 2 {
+			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s", in)
+		}
+		if _, _, err := parseHATime(a[1].Value, time.Millisecond); err != nil {
+			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s", in)
+		}
 		return nil
 	}
-	if len(a) == 0 || (a[0].Value != "content" && a[0].Value != "inspect-delay") {
-		return fmt.Errorf("'tcp-response' expects 'content' or 'inspect-delay' as first argument.")
+	if len(a) < 2 || !tcpResponseAction(a[1].Value) {
+		got := ""
+		if len(a) > 1 {
+			got = a[1].Value
+		}
+		var names []string
+		for _, n := range tcpResponseActions {
+			if strings.HasSuffix(n, "*") {
+				n = strings.TrimSuffix(n, "*") + "(*)"
+			}
+			names = append(names, "'"+n+"'")
+		}
+		return fmt.Errorf("'tcp-response content' expects %s in %s (got '%s').", strings.Join(names, ", "), in, got)
 	}
-	if a[0].Value == "content" && len(a) > 1 {
-		_, _, err := c.condition(d, a[2:], "'tcp-response content' rule")
-		return err
+	c.noteRule(ruleTCPRes)
+	_, _, err := c.condition(d, a[2:], "'tcp-response content' rule")
+	return err
+}
+
+func tcpResponseAction(w string) bool {
+	for _, a := range tcpResponseActions {
+		if p, ok := strings.CutSuffix(a, "*"); ok {
+			if w == p || (strings.HasPrefix(w, p) && len(w) > len(p) && w[len(p)] == '(') {
+				return true
+			}
+		} else if w == a {
+			return true
+		}
 	}
-	return nil
+	return false
 }
 
 // Rule processing stages, in the order haproxy runs them whatever their

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -270,7 +271,11 @@ frontend f from named
     bind :18090
     http-request set-header X-From frontend
     default_backend b
-backend b from named
+defaults plain
+    mode http
+    timeout connect 1s
+    timeout server 1s
+backend b from plain
     server s 127.0.0.1:1
 `
 	cfg, rep := load(t, src)
@@ -284,6 +289,23 @@ backend b from named
 	_, rep = load(t, "defaults\n    http-request deny\n")
 	if got := diagLines(rep); len(got) == 0 || got[0] != "ALERT 2: 'http-request' not allowed in anonymous 'defaults' section." {
 		t.Fatalf("diags %v", got)
+	}
+	// Who may use a defaults section with rules (messages of haproxy
+	// 2.6.12 -c, regtest startup/default_rules.vtc).
+	for _, tc := range []struct{ name, src, want string }{
+		{"defaults", "defaults d\n    tcp-request content accept\ndefaults from d\n", "ALERT 3: a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at h.cfg:1)."},
+		{"listen", "defaults d\n    tcp-request content accept\nlisten l from d\n", "ALERT 3: a listen section cannot inherit from a defaults section defining TCP/HTTP rules."},
+		{"fe and be", "defaults d\n    http-request deny\nfrontend f from d\nbackend b from d\n", "ALERT 4: frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at h.cfg:1)."},
+		{"be with l4", "defaults d\n    tcp-request connection accept\nbackend b from d\n", "ALERT 3: a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at h.cfg:1)."},
+		{"be with l5", "defaults d\n    tcp-request session accept\nbackend b from d\n", "ALERT 3: a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at h.cfg:1)."},
+		{"fe with tcp-response", "defaults d\n    tcp-response content accept\nfrontend f from d\n", "ALERT 3: a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules (defaults section at h.cfg:1)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rep := load(t, tc.src)
+			if got := diagLines(rep); !slices.Contains(got, tc.want) {
+				t.Fatalf("diags %v\nwant %s", got, tc.want)
+			}
+		})
 	}
 }
 
