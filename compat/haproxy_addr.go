@@ -2,6 +2,8 @@ package compat
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"os"
@@ -409,13 +411,29 @@ func (c *hctx) checkCert(path string) error {
 	return nil
 }
 
+// pemHasCert says whether data holds a certificate that parses.
+func pemHasCert(data []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "CERTIFICATE" || b.Type == "TRUSTED CERTIFICATE" {
+			_, err := x509.ParseCertificate(b.Bytes)
+			return err == nil || b.Type == "TRUSTED CERTIFICATE"
+		}
+	}
+}
+
 func (c *hctx) checkPEM(path string) error {
 	data, err := c.opt.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("unable to stat SSL certificate from file '%s' : No such file or directory.", path)
 	}
-	if !bytes.Contains(data, []byte("-----BEGIN CERTIFICATE-----")) && !bytes.Contains(data, []byte("-----BEGIN TRUSTED CERTIFICATE-----")) {
-		return fmt.Errorf("unable to load SSL certificate from PEM file '%s'.", path)
+	if !pemHasCert(data) {
+		// HAProxy 2.6.12 (ssl_sock_load_pem_into_ckch)
+		return fmt.Errorf("unable to load certificate from file '%s'.", path)
 	}
 	if !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 		keyPath := path + ".key"

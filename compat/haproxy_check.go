@@ -413,8 +413,8 @@ func (c *hctx) serverTLS(st *pstate) {
 		pos := parser.Pos{File: st.pos.File, Line: srv.Line}
 		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
 		if ex != nil && ex.crt != "" {
-			if _, err := c.opt.Stat(ex.crt); err != nil {
-				c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : unable to stat SSL certificate from file '%s' : No such file or directory.", title, ex.crt))
+			if err := c.checkCert(ex.crt); err != nil {
+				c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : %v", title, err))
 				continue
 			}
 		}

@@ -26,6 +26,7 @@ type stickState struct {
 	// ignored with a warning).
 	localSet bool
 	local    string
+	lines    map[*proxy.Peer]*peerLine // each peer's parameters
 }
 
 type tableDecl struct {
@@ -41,12 +42,18 @@ type peersDecl struct {
 	peerSeen bool // a `peer` line (legacy syntax)
 	bindSeen bool
 	names    map[string]parser.Pos
-	def      proxy.Peer // default-server
+	def      peerLine // default-server
+}
+
+// peerLine is a peer's server parameters as read.
+type peerLine struct {
+	proxy.Peer
+	verifySet bool // `verify` given (else ssl-server-verify applies)
 }
 
 func (c *hctx) stk() *stickState {
 	if c.stick == nil {
-		c.stick = &stickState{tables: map[string]*tableDecl{}, peers: map[string]*peersDecl{}}
+		c.stick = &stickState{tables: map[string]*tableDecl{}, peers: map[string]*peersDecl{}, lines: map[*proxy.Peer]*peerLine{}}
 	}
 	return c.stick
 }
@@ -505,6 +512,11 @@ func decodePeersBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 		}
 	}
 	_ = tlsb
+	for _, crt := range certs {
+		if err := c.checkCert(crt); err != nil {
+			return fmt.Errorf("'bind %s' in section 'peers' : %v", a[0].Value, err)
+		}
+	}
 	for i := range binds {
 		binds[i].SSL, binds[i].Certs = ssl, certs
 	}
@@ -532,7 +544,10 @@ func decodePeersServer(legacy bool) hdecode {
 			return fmt.Errorf("'%s %s' : local peer name already referenced at %s:%d. %s", d.Name, name, prev.File, prev.Line, name)
 		}
 		pd.names[name] = d.Pos
-		pr := &proxy.Peer{Name: name, Local: local, Line: d.Pos.Line}
+		pl := &peerLine{}
+		*pl = pd.def
+		pr := &pl.Peer
+		pr.Name, pr.Local, pr.Line = name, local, d.Pos.Line
 		rest := a[1:]
 		if len(rest) > 0 && !strings.HasPrefix(rest[0].Value, "ssl") && looksAddr(rest[0].Value) {
 			v, err := c.expandAddr(rest[0].Value)
@@ -546,10 +561,10 @@ func decodePeersServer(legacy bool) hdecode {
 			pr.Addr = ap
 			rest = rest[1:]
 		}
-		pr.SSL, pr.Crt, pr.VerifyNone = pd.def.SSL, pd.def.Crt, pd.def.VerifyNone
-		if err := c.peerParams(d, pr, rest); err != nil {
+		if err := c.peerParams(d, pl, rest); err != nil {
 			return err
 		}
+		c.stk().lines[pr] = pl
 		if local && legacy && pr.Addr.IsValid() {
 			pd.s.Binds = append(pd.s.Binds, proxy.Bind{Addr: pr.Addr, Network: "tcp", Line: d.Pos.Line})
 		}
@@ -561,7 +576,8 @@ func decodePeersServer(legacy bool) hdecode {
 
 // peerParams reads a peer's server parameters: ssl, crt, verify; the
 // others are accepted and not applied.
-func (c *hctx) peerParams(d *parser.Directive, pr *proxy.Peer, a []parser.Word) error {
+func (c *hctx) peerParams(d *parser.Directive, pl *peerLine, a []parser.Word) error {
+	pr := &pl.Peer
 	for i := 0; i < len(a); i++ {
 		k := a[i].Value
 		v := ""
@@ -576,8 +592,10 @@ func (c *hctx) peerParams(d *parser.Directive, pr *proxy.Peer, a []parser.Word) 
 			pr.SSL = false
 		case "crt":
 			pr.Crt = v
+		case "ca-file":
+			pr.CAFile = v
 		case "verify":
-			pr.VerifyNone = v == "none"
+			pr.VerifyNone, pl.verifySet = v == "none", true
 		default:
 			c.lowerPart(k, Ignored, "peer server parameter not applied")
 		}
@@ -633,6 +651,30 @@ func (c *hctx) checkStick() {
 			continue
 		}
 		c.cfg.Peers = append(c.cfg.Peers, pd.s)
+		// the TLS contexts of the peers' servers, as HAProxy prepares
+		// them after parsing (no position in its messages)
+		for _, p := range pd.s.Peers {
+			if !p.SSL {
+				continue
+			}
+			if p.Crt != "" {
+				if err := c.checkCert(p.Crt); err != nil {
+					c.bare(parser.SevAlert, parser.Pos{}, err.Error())
+				}
+			}
+			if pl := s.lines[p]; pl != nil && !pl.verifySet && c.sslServerVerify == "none" {
+				p.VerifyNone = true
+			}
+			if !p.VerifyNone && p.CAFile == "" {
+				c.bare(parser.SevAlert, parser.Pos{}, "verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
+			}
+		}
+		for _, p := range pd.s.Peers {
+			if p.Local && p.SSL && len(pd.s.Binds) > 0 && !pd.s.Binds[0].SSL {
+				// HAProxy names the section after the local peer here
+				c.bare(parser.SevWarning, parser.Pos{}, fmt.Sprintf("Peers section '%s': local peer have a non-SSL listener and a SSL server configured at line %s:%d.", p.Name, pd.pos.File, pd.s.Binds[0].Line))
+			}
+		}
 	}
 	for _, sp := range c.cfg.Tables {
 		if sp.Peers == "" {

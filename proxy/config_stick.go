@@ -47,8 +47,10 @@ type Peer struct {
 	Line  int
 	// SSL: the connection to this peer is TLS (`ssl`), with the client
 	// certificate Crt (`crt`, a PEM file) and the server's certificate
-	// checked unless VerifyNone (`verify none`).
+	// checked against CAFile (`ca-file`) unless VerifyNone (`verify
+	// none`).
 	SSL        bool
 	Crt        string
+	CAFile     string
 	VerifyNone bool
 }

@@ -439,6 +439,11 @@ func hasListener(cfg *proxy.Config) bool {
 			return true
 		}
 	}
+	for _, ps := range cfg.Peers {
+		if !ps.Disabled && len(ps.Binds) > 0 {
+			return true // the local peer's listener
+		}
+	}
 	return false
 }
 

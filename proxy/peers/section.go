@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -119,7 +121,38 @@ func newSection(ps *proxy.PeersSection, set *stick.Set, replaces bool) (*section
 }
 
 func clientTLS(p *proxy.Peer) (*tls.Config, error) {
-	c := &tls.Config{InsecureSkipVerify: p.VerifyNone, ServerName: p.Addr.Addr().String()}
+	// HAProxy checks the peer's chain against the CA file, not its name
+	// (no verifyhost on peer lines).
+	c := &tls.Config{InsecureSkipVerify: true}
+	if !p.VerifyNone {
+		pem, err := os.ReadFile(p.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("unable to load CA file '%s'", p.CAFile)
+		}
+		c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			var certs []*x509.Certificate
+			for _, r := range raw {
+				crt, err := x509.ParseCertificate(r)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, crt)
+			}
+			if len(certs) == 0 {
+				return fmt.Errorf("no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, crt := range certs[1:] {
+				inter.AddCert(crt)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
 	if p.Crt != "" {
 		pem, err := os.ReadFile(p.Crt)
 		if err != nil {
