@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"halo/compat"
+	"halo/internal/wirecase"
 	"halo/parser"
 	"halo/proxy"
 )
@@ -253,4 +255,87 @@ func TestPeersInteropHAProxyTLS(t *testing.T) {
 	a = startHAProxyPeerOn(t, dir, cfgA, "29131")
 	d = waitKeys(t, sockA, 6*time.Second, "/tls-from-haproxy", "/tls-from-halo")
 	t.Logf("over TLS, a restarted HAProxy had the whole table back in %v", d)
+}
+
+// TestPeersTableSurvivesMasterWorkerReload: `halo haproxy -W` reloaded
+// twice (SIGUSR2); each new worker learns the table from the old one
+// through the local peer, so no entry is lost.
+func TestPeersTableSurvivesMasterWorkerReload(t *testing.T) {
+	bin := haloBinary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	fe := strconv.Itoa(wirecase.ClaimPort(t))
+	peer := strconv.Itoa(wirecase.ClaimPort(t))
+	cfg := filepath.Join(dir, "h.cfg")
+	if err := os.WriteFile(cfg, []byte(`global
+    stats socket `+sock+` level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+peers p
+    peer A 127.0.0.1:`+peer+`
+backend stkt
+    stick-table type string len 32 size 1k expire 5m store gpc0,http_req_cnt peers p
+frontend fe
+    bind 127.0.0.1:`+fe+`
+    http-request track-sc0 path table stkt
+    http-request sc-inc-gpc0(0)
+    http-request return status 200
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	master := exec.Command(bin, "haproxy", "-W", "-db", "-L", "A", "-f", cfg)
+	master.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	master.Stdout, master.Stderr = &out, &out
+	if err := master.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = master.Wait(); close(exited) }()
+	defer func() {
+		_ = master.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-master.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	}()
+	p, _ := strconv.Atoi(fe)
+	if err := wirecase.WaitListening(p, exited); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	keys := []string{}
+	for i := range 2 {
+		k := fmt.Sprintf("/before-reload-%d", i)
+		hit(t, fe, k)
+		keys = append(keys, k)
+		waitKeys(t, sock, time.Second, keys...)
+		old := childrenOf(master.Process.Pid)
+		if err := master.Process.Signal(syscall.SIGUSR2); err != nil {
+			t.Fatal(err)
+		}
+		// the old worker leaves once it has taught the new one
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			gone := true
+			for _, pid := range old {
+				if syscall.Kill(pid, 0) == nil {
+					gone = false
+				}
+			}
+			if gone {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the old worker did not leave\n%s", out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		d := waitKeys(t, sock, 2*time.Second, keys...)
+		t.Logf("reload %d: the new worker had the table (%d keys) %v after the old one left", i+1, len(keys), d)
+	}
 }
