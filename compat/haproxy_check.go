@@ -324,6 +324,9 @@ func (c *hctx) httpOnly(st *pstate) {
 	p := st.p
 	nopos := parser.Pos{}
 	kw := kindWord(st)
+	if p.Stats != nil && len(p.Stats.HTTPRequest) > 0 && (len(p.Stats.Auth) > 0 || p.Stats.Realm != "") {
+		c.rep.Alertf(nopos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
+	}
 	if p.Mode == proxy.ModeHTTP {
 		c.checkTracks(st)
 		return

@@ -205,6 +205,23 @@ func buildGlobalTable() *Table[*hctx] {
 		}),
 		row("lua-load", luaLoad),
 		row("lua-load-per-thread", luaLoad),
+		row("node", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 || !validNodeName(a[0].Value) {
+				return formError{"tight", fmt.Errorf("'node' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).")}
+			}
+			if len(a) > 1 {
+				return fmt.Errorf("'node' cannot handle unexpected argument '%s'.", a[1].Value)
+			}
+			c.cfg.Global.Node = a[0].Value
+			return nil
+		}),
+		row("description", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return formError{"tight", fmt.Errorf("'description' expects a string argument.")}
+			}
+			c.cfg.Global.Description = strings.Join(values(a), " ")
+			return nil
+		}),
 		row("log-tag", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'log-tag' expects a tag as argument.")

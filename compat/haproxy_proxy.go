@@ -126,7 +126,13 @@ func buildProxyTable() *Table[*hctx] {
 			c.cur.p.ID, c.cur.explicitID = n, true
 			return nil
 		}),
-		row("description", noArg),
+		row("description", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return formError{"tight", fmt.Errorf("'description' expects a string argument.")}
+			}
+			c.cur.p.Description = strings.Join(values(a), " ")
+			return nil
+		}),
 		row("disabled", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			c.cur.p.Disabled = true
 			return nil
@@ -1106,18 +1112,28 @@ func decodeStats(c *hctx, d *parser.Directive, a []parser.Word) error {
 	case "show-node":
 		st.ShowNode = "-"
 		if len(a) > 0 {
+			if !validNodeName(a[0].Value) {
+				return formError{"tight", fmt.Errorf("'stats show-node' invalid node name - should be a stringwith digits(0-9), letters(A-Z, a-z), hyphen(-) or underscode(_).")}
+			}
 			st.ShowNode = a[0].Value
 		}
-	case "show-desc", "show-modules", "scope":
+	case "show-desc":
+		st.ShowDescOn, st.ShowDesc = true, strings.Join(values(a), " ")
+		if st.ShowDesc == "" && c.cfg.Global.Description == "" {
+			c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: d.Pos, Sev: parser.SevWarning, Form: "tight",
+				Msg: "'show-desc' requires a parameter or 'desc' to be set in the global section."})
+		}
+	case "scope":
+		if len(a) == 0 {
+			return fmt.Errorf("'scope' needs a proxy name.")
+		}
+		st.Scope = append(st.Scope, a[0].Value)
+	case "show-modules":
 	case "http-request":
 		if !c.notInDefaults(d, "stats http-request") {
 			return nil
 		}
-		if len(a) == 0 {
-			return fmt.Errorf("'stats http-request' expects an action.")
-		}
-		_, _, err := c.condition(d, a[1:], "'stats http-request' rule")
-		return err
+		return decodeStatsHTTPRule(c, d, a, st)
 	case "bind-process":
 		return fmt.Errorf("'stats bind-process' is not supported anymore since HAProxy 2.5.")
 	}
@@ -1224,5 +1240,57 @@ func decodeSource(c *hctx, d *parser.Directive, a []parser.Word) error {
 			return fmt.Errorf("'source' only supports optional keywords 'interface' and 'usesrc'.")
 		}
 	}
+	return nil
+}
+
+// validNodeName is what HAProxy accepts as a node name (`node`, `stats
+// show-node`): letters, digits and ".-_:".
+func validNodeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeStatsHTTPRule is `stats http-request <action> [if|unless cond]`:
+// an http-request rule evaluated only on the stats page's requests
+// (HAProxy parses it with the http-request action list). An `auth`
+// without a realm asks for the stats page's realm, "HAProxy
+// Statistics", as HAProxy does for stats requests.
+func decodeStatsHTTPRule(c *hctx, d *parser.Directive, a []parser.Word, st *proxy.StatsPage) error {
+	if len(a) == 0 {
+		return fmt.Errorf("'stats http-request' expects an action.")
+	}
+	act, ok := actionName("http-request", a[0].Value)
+	if !ok {
+		var names []string
+		for _, n := range httpActions["http-request"] {
+			if strings.HasSuffix(n, "*") {
+				n = strings.TrimSuffix(n, "*") + "(*)"
+			}
+			names = append(names, "'"+n+"'")
+		}
+		return formError{"tight", fmt.Errorf("'http-request' expects %s, but got '%s'.", strings.Join(names, ", "), a[0].Value)}
+	}
+	before, cond, err := c.conditionAt(d, a[1:], fmt.Sprintf("an 'http-request %s' condition", act), c.where(ctxFeHrqHdr, ctxBeHrqHdr))
+	if err != nil {
+		return err
+	}
+	args := values(before)
+	if act == "auth" {
+		if len(args) == 1 && args[0] == "realm" {
+			return fmt.Errorf("error detected in proxy '%s' while parsing 'http-request auth' rule : missing realm value.\n.", c.cur.p.Name)
+		}
+		if len(args) == 0 {
+			args = []string{"realm", "HAProxy Statistics"}
+		}
+	}
+	st.HTTPRequest = append(st.HTTPRequest, &proxy.HTTPRule{Action: a[0].Value, Args: args, Cond: cond, Line: d.Pos.Line})
 	return nil
 }

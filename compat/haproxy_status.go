@@ -35,8 +35,6 @@ var haproxyStatus = map[string]struct {
 	"server-state-base":           {Ignored, "server state is not loaded from a file"},
 	"log-send-hostname":           {Supported, ""},
 	"log-tag":                     {Supported, ""},
-	"node":                        {Ignored, "not shown on the stats page"},
-	"description":                 {Ignored, "not shown on the stats page"},
 	"issuers-chain-path":          {Ignored, "OCSP issuer chains are not loaded"},
 	"nbproc":                      {Unsupported, "removed in haproxy 2.5; refused as haproxy 2.6 refuses it"},
 	"tune.maxrewrite":             {Supported, ""},
@@ -61,7 +59,6 @@ var haproxyProxyStatus = map[string]struct {
 	s    Status
 	note string
 }{
-	"description":                         {Ignored, "not shown on the stats page"},
 	"capture request header":              {Supported, ""},
 	"capture response header":             {Supported, ""},
 	"capture cookie":                      {Ignored, "captured cookies are not logged"},
@@ -97,10 +94,7 @@ var haproxyProxyStatus = map[string]struct {
 	"log-tag":                             {Ignored, "a per-proxy syslog tag is not applied; the global log-tag is"},
 	"monitor fail":                        {Supported, ""},
 	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
-	"stats scope":                         {Ignored, "the stats page shows every proxy"},
-	"stats show-desc":                     {Ignored, "no description on the stats page"},
 	"stats show-modules":                  {Ignored, "no module statistics"},
-	"stats http-request":                  {Ignored, "stats http-request rules are not executed"},
 	"option abortonclose":                 {Ignored, "not applied"},
 	"option accept-invalid-http-request":  {Ignored, "halo's parser stays strict"},
 	"option accept-invalid-http-response": {Ignored, "halo's parser stays strict"},

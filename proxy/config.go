@@ -72,6 +72,10 @@ type Global struct {
 	MaxSpreadChecks time.Duration
 	// TuneChksize is `tune.chksize` (default 16384): the check buffers.
 	TuneChksize int
+	// Node and Description are `node` (default: the host name) and
+	// `description`: the stats page and `show info` show them.
+	Node        string
+	Description string
 }
 
 // SetVar is a global `set-var` (Fmt false: Expr is a sample expression)
@@ -177,6 +181,9 @@ type Proxy struct {
 	Maxconn  int
 	Backlog  int
 	Timeouts Timeouts
+	// Description is the proxy's `description` (the stats page shows it
+	// beside the proxy's name).
+	Description string
 
 	// Frontend side.
 	Binds          []Bind
@@ -571,7 +578,19 @@ type StatsPage struct {
 	Admin       *Cond
 	HideVersion bool
 	ShowLegends bool
-	ShowNode    string
+	// ShowNode is `stats show-node [name]`: "-" without a name (the
+	// global node is shown), "" when absent.
+	ShowNode string
+	// ShowDesc is `stats show-desc [text]`: ShowDescOn with Desc empty
+	// shows the global description.
+	ShowDescOn bool
+	ShowDesc   string
+	// Scope lists `stats scope` proxy names ("." is the proxy serving
+	// the page); empty shows every proxy.
+	Scope []string
+	// HTTPRequest are `stats http-request` rules (allow, deny, auth),
+	// evaluated on stats requests after the proxy's http-request rules.
+	HTTPRequest []*HTTPRule
 }
 
 // Userlist is a `userlist` section.

@@ -52,6 +52,7 @@ type compiled struct {
 	stick       []stickRule             // stick match/on/store rules (persist_stick.go)
 	errReplies  map[*proxy.Reply]*reply // http-error pages built per transaction
 	stats       StatsPage
+	statsReq    []*Rule // stats http-request
 	reqCaps     []capture
 	resCaps     []capture
 	reqCapLens  []int // every capture slot's length (the frontend's)
@@ -373,6 +374,9 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 			return nil, err
 		}
 		c.stats = sp
+		if c.statsReq, err = CompileHTTP(p.Stats.HTTPRequest, false, env); err != nil {
+			return nil, fmt.Errorf("stats %w", err)
+		}
 	}
 	if p.Cap&proxy.CapFE != 0 {
 		var lf string
@@ -512,6 +516,11 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		return v
 	}
 	if c.stats != nil && c.stats.Match(&st.v) {
+		// stats http-request rules (allow, deny, auth …) apply to the
+		// stats requests only, after the proxy's own rules.
+		if v, done := l.outcome(tx, px, st, Run(c.statsReq, &st.State, false, c.errPage)); done {
+			return v
+		}
 		st.Stats = true
 		st.out = c.stats.Serve(st.out[:0], &st.Ctx)
 		tx.Term = [2]byte{'L', 'R'}

@@ -163,7 +163,7 @@ func TestModuleEndToEnd(t *testing.T) {
 		t.Errorf("server status after maint: %v", st)
 	}
 	_, body = get(t, addr, "GET /st;st=DONE HTTP/1.1\r\nHost: a\r\n\r\n")
-	if !strings.Contains(body, "Action processed successfully.") || !strings.Contains(body, `<input type="checkbox" name="s" value="sa">`) {
+	if !strings.Contains(body, "Action processed successfully.") || !strings.Contains(body, `<input class='b_a-checkbox' type="checkbox" name="s" value="sa">`) {
 		t.Errorf("stats page after the action lacks the message or the admin form")
 	}
 	// One of the log lines is the first request's (lines of concurrent

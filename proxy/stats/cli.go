@@ -69,6 +69,7 @@ func init() {
 		{[]string{"set", "weight"}, "set weight <bk>/<srv>  (DEPRECATED)", "change a server's weight (use 'set server' instead)", LevelAdmin, cmdSetWeight},
 		{[]string{"show", "backend"}, "show backend", "list backends in the current running config", LevelUser, cmdShowBackend},
 		{[]string{"show", "info"}, "show info [desc|json|typed|float]*", "report information about the running process", LevelUser, cmdShowInfo},
+		{[]string{"show", "schema", "json"}, "show schema json", "report schema used for stats", LevelUser, func(s *Stats, sess *Session, args []string) string { return SchemaJSON() + "\n" }},
 		{[]string{"show", "servers", "state"}, "show servers state [<backend>]", "dump volatile server information (all or for a single backend)", LevelUser, cmdShowServersState},
 		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
 		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
@@ -491,17 +492,15 @@ func cmdShowBackend(s *Stats, sess *Session, args []string) string {
 func cmdShowStat(s *Stats, sess *Session, args []string) string {
 	f := AllRows
 	f.Admin = sess.Level >= LevelOperator
-	typed := false
+	typed, json, up, noMaint := false, false, false, false
 	var pos []string
 	for _, a := range args {
 		switch a {
 		case "typed", "json", "desc", "no-maint", "up", "float":
-			if a == "json" {
-				return "show stat json is not supported by halo.\n\n"
-			}
-			if a == "typed" {
-				typed = true
-			}
+			typed = typed || a == "typed"
+			json = json || a == "json"
+			up = up || a == "up"
+			noMaint = noMaint || a == "no-maint"
 		default:
 			pos = append(pos, a)
 		}
@@ -526,10 +525,14 @@ func cmdShowStat(s *Stats, sess *Session, args []string) string {
 		}
 		f.SID = sid
 	}
-	if typed {
-		return string(AppendTyped(nil, s.Rows(f)))
+	rows := FilterServers(s.Rows(f), up, noMaint)
+	if json {
+		return string(AppendJSON(nil, rows)) + "\n"
 	}
-	return string(AppendCSV(nil, s.Rows(f)))
+	if typed {
+		return string(AppendTyped(nil, rows))
+	}
+	return string(AppendCSV(nil, rows))
 }
 
 func (s *Stats) totals() (conns, reqs, bytesOut int64) {
@@ -547,7 +550,7 @@ func cmdShowInfo(s *Stats, sess *Session, args []string) string {
 		case "typed":
 			return s.InfoTyped()
 		case "json":
-			return "show info json is not supported by halo.\n\n"
+			return s.InfoJSON() + "\n"
 		}
 	}
 	return s.Info()
@@ -571,25 +574,10 @@ func (s *Stats) InfoTyped() string {
 // field, "T.IID.SID.POS.NAME.PROC:ONS:TYPE:VALUE".
 func AppendTyped(dst []byte, rows []Row) []byte {
 	for _, r := range rows {
-		letter := map[string]string{"0": "F", "1": "B", "2": "S", "3": "L"}[r.Get("type")]
-		dash := fieldIndex["-"]
-		for i, v := range r {
-			if v == "" || i >= len(Fields) || i == dash {
-				continue // "-" only separates the module counters in CSV
-			}
-			pos := i
-			if i > dash {
-				pos--
-			}
-			meta, ok := typedMeta[letter+"|"+Fields[i]]
-			if !ok {
-				meta = "MCP:u64"
-				if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-					meta = "MNP:str"
-				}
-			}
-			dst = fmt.Appendf(dst, "%s.%s.%s.%d.%s.1:%s:%s\n", letter, r.Get("iid"), r.Get("sid"), pos, Fields[i], meta, v)
-		}
+		letter, iid, sid := typeLetter[r.Get("type")], r.Get("iid"), r.Get("sid")
+		typedFields(r, func(pos int, name, meta, v string) {
+			dst = fmt.Appendf(dst, "%s.%s.%s.%d.%s.1:%s:%s\n", letter, iid, sid, pos, name, meta, v)
+		})
 	}
 	return append(dst, '\n')
 }

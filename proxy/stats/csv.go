@@ -39,7 +39,25 @@ func (r Row) zero(names ...string) {
 }
 
 // Get returns a field's value by column name.
-func (r Row) Get(name string) string { return r[fieldIndex[name]] }
+func (r Row) Get(name string) string {
+	if v := r[fieldIndex[name]]; v != emptyField {
+		return v
+	}
+	return ""
+}
+
+// emptyField marks a field that is present with an empty value (a
+// check's last output when it said nothing): the CSV shows it empty,
+// the typed and JSON outputs list it, as HAProxy's.
+const emptyField = "\x00"
+
+// setStr sets a string field that exists even when empty.
+func (r Row) setStr(name, v string) {
+	if v == "" {
+		v = emptyField
+	}
+	r.set(name, v)
+}
 
 // Row types (the "type" column).
 const (
@@ -126,6 +144,9 @@ type Stats struct {
 	Release string
 	m       *measures
 	tables  func() *stick.Set // stick tables (table_cli.go)
+	// checkSwitch turns servers' checks on and off for the page's admin
+	// actions (nil: those actions change nothing).
+	checkSwitch CheckSwitch
 }
 
 type stateMark struct {
@@ -249,6 +270,9 @@ func AppendCSV(dst []byte, rows []Row) []byte {
 }
 
 func csvEscape(v string) string {
+	if v == emptyField {
+		return ""
+	}
 	if !strings.ContainsAny(v, ",\"\n") {
 		return v
 	}
@@ -491,6 +515,9 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 	r.setI("iid", int64(p.ID))
 	r.setI("sid", int64(sv.ID))
 	r.setI("lbtot", c.TotConns.Load())
+	if sv.TrackServer != "" {
+		r.set("tracked", sv.TrackBackend+"/"+sv.TrackServer)
+	}
 	r.setI("type", TypeServer)
 	r.zero("rate", "rate_max", "cli_abrt", "srv_abrt", "qtime", "ctime", "rtime", "ttime", "wrew", "connect", "reuse",
 		"srv_icur", "qtime_max", "ctime_max", "rtime_max", "ttime_max", "eint", "idle_conn_cur", "safe_conn_cur", "used_conn_cur")
@@ -514,7 +541,7 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 		if chk.Duration >= 0 {
 			r.setI("check_duration", chk.Duration)
 		}
-		r.set("last_chk", chk.Info)
+		r.setStr("last_chk", chk.Info)
 		r.set("check_desc", chk.Desc)
 		r.setI("check_rise", int64(chk.Rise))
 		r.setI("check_fall", int64(chk.Fall))
@@ -533,7 +560,7 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 			r.setI("agent_duration", a.Duration)
 		}
 		r.set("agent_desc", a.Desc)
-		r.set("last_agt", a.Info)
+		r.setStr("last_agt", a.Info)
 		r.setI("agent_rise", int64(a.Rise))
 		r.setI("agent_fall", int64(a.Fall))
 		r.setI("agent_health", int64(a.Health))

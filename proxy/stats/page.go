@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"html"
 	"net/url"
 	"os"
 	"strconv"
@@ -15,9 +14,12 @@ import (
 	"halo/proxy/acl"
 )
 
-// Page is one proxy's `stats uri` page.
+// Page is one proxy's `stats uri` page (configuration.txt §4.2 "stats
+// enable" and its friends; management.txt §9 for what it shows): the HTML
+// report, its CSV, typed and JSON exports and the admin form's POST.
 type Page struct {
 	st    *Stats
+	px    *proxy.Proxy // the proxy serving the page: `stats scope .`
 	cfg   *proxy.StatsPage
 	uri   []byte
 	realm string
@@ -28,7 +30,7 @@ type Page struct {
 // NewPage compiles a proxy's stats page settings.
 func NewPage(st *Stats, px *proxy.Proxy, cp *acl.Compiler) (*Page, error) {
 	c := px.Stats
-	p := &Page{st: st, cfg: c, uri: []byte(c.URI), realm: c.Realm}
+	p := &Page{st: st, px: px, cfg: c, uri: []byte(c.URI), realm: c.Realm}
 	if len(p.uri) == 0 {
 		p.uri = []byte("/haproxy?stats")
 	}
@@ -51,9 +53,17 @@ func NewPage(st *Stats, px *proxy.Proxy, cp *acl.Compiler) (*Page, error) {
 	return p, nil
 }
 
-// Match reports whether the request URI starts with the stats URI (HAProxy
-// matches it as a prefix, so options like ";csv" may follow).
-func (p *Page) Match(t acl.Txn) bool { return bytes.HasPrefix(t.URI(), p.uri) }
+// Match reports whether the request is for the stats page: a GET, HEAD
+// or POST whose URI starts with the stats URI (HAProxy matches it as a
+// prefix, so options like ";csv" may follow; other methods go to the
+// backend as any request).
+func (p *Page) Match(t acl.Txn) bool {
+	switch string(t.Method()) {
+	case "GET", "HEAD", "POST":
+		return bytes.HasPrefix(t.URI(), p.uri)
+	}
+	return false
+}
 
 var authHdr = []byte("authorization")
 
@@ -80,8 +90,114 @@ func (p *Page) authorized(t acl.Txn) bool {
 	return false
 }
 
-// Serve answers a stats request: 401 without valid credentials, else the
-// CSV (";csv") or HTML page.
+// Output formats of the page.
+const (
+	fmtHTML = iota
+	fmtCSV
+	fmtTyped
+	fmtJSON
+	fmtSchema
+)
+
+// pageOpts is what the URI after the stats prefix asks for. HAProxy
+// looks for each option anywhere in that part: ";up" (hide DOWN and
+// MAINT servers), ";no-maint", ";norefresh" (only when a refresh is
+// configured), ";csv", ";typed", ";json", ";json-schema" (the last one
+// found in this order wins), ";st=CODE" (the outcome of an admin POST)
+// and "scope=TEXT" (proxies whose name holds TEXT).
+type pageOpts struct {
+	up, noMaint, noRefresh bool
+	format                 int
+	st                     string // "" or a status code
+	scope                  string
+}
+
+// statusCodes are the admin outcomes a ";st=" may name (stat_status_codes).
+var statusCodes = []string{"DONE", "NONE", "PART", "ERRP", "EXCD", "DENY", "IVAL", "UNKN"}
+
+// scopeMax is STAT_SCOPE_TXT_MAXLEN.
+const scopeMax = 20
+
+// findAt returns where pat starts in s when s holds at least need bytes
+// from there (HAProxy's "h <= end - N" loops), or -1.
+func findAt(s, pat string, need int) int {
+	for i := 0; i+need <= len(s); i++ {
+		if strings.HasPrefix(s[i:], pat) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *Page) parseOpts(rest string) pageOpts {
+	var o pageOpts
+	o.up = findAt(rest, ";up", 3) >= 0
+	o.noMaint = findAt(rest, ";no-maint", 9) >= 0
+	if p.cfg.Refresh > 0 {
+		o.noRefresh = findAt(rest, ";norefresh", 10) >= 0
+	}
+	if findAt(rest, ";csv", 4) >= 0 {
+		o.format = fmtCSV
+	}
+	if findAt(rest, ";typed", 6) >= 0 {
+		o.format = fmtTyped
+	}
+	if findAt(rest, ";json", 5) >= 0 {
+		o.format = fmtJSON
+	}
+	if findAt(rest, ";json-schema", 12) >= 0 {
+		o.format = fmtSchema
+	}
+	if i := findAt(rest, ";st=", 8); i >= 0 {
+		o.st = "UNKN"
+		code := rest[i+4 : i+8]
+		for _, c := range statusCodes {
+			if c == code {
+				o.st = c
+			}
+		}
+	}
+	if i := findAt(rest, "scope=", 8); i >= 0 {
+		v := rest[i+6:]
+		if j := strings.IndexAny(v, ";& "); j >= 0 {
+			v = v[:j]
+		}
+		if len(v) > scopeMax {
+			v = v[:scopeMax]
+		}
+		for _, c := range []byte(v) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-_:", c) >= 0) {
+				v = "" // a bad character clears the scope
+				break
+			}
+		}
+		o.scope = v
+	}
+	return o
+}
+
+// suffix is what the page's links and redirects carry over: ";up",
+// ";norefresh" and the scope.
+func (o pageOpts) suffix(up, noRefresh bool) string {
+	s := ""
+	if up {
+		s += ";up"
+	}
+	if noRefresh {
+		s += ";norefresh"
+	}
+	return s + o.scopeText()
+}
+
+func (o pageOpts) scopeText() string {
+	if o.scope == "" {
+		return ""
+	}
+	return "?scope=" + o.scope
+}
+
+// Serve answers a stats request: 401 without valid credentials, the
+// admin form's redirect for a POST, else the page in the format asked.
 func (p *Page) Serve(dst []byte, ctx *acl.Ctx) []byte {
 	t := ctx.T
 	if !p.authorized(t) {
@@ -93,35 +209,44 @@ func (p *Page) Serve(dst []byte, ctx *acl.Ctx) []byte {
 		dst = append(dst, "\"\r\n"...)
 		return append(dst, page[end+2:]...)
 	}
-	opts := string(t.URI()[len(p.uri):])
+	// The stats applet is the backend's session: HAProxy dates the
+	// backend's last session when it starts one (be_set_sess_last).
+	if be := p.st.rt.Backend(p.px); be != nil {
+		be.Counters.LastSess.Store(time.Now().Unix())
+	}
+	o := p.parseOpts(string(t.URI()[len(p.uri):]))
 	admin := p.admin != nil && p.admin.Eval(ctx)
 	if string(t.Method()) == "POST" {
-		return p.post(dst, t, admin)
+		st := "DENY"
+		if admin {
+			st = p.apply(t)
+		}
+		return p.redirect(dst, o, st)
 	}
-	csv := strings.Contains(opts, ";csv")
-	refresh := p.cfg.Refresh > 0 && !strings.Contains(opts, ";norefresh")
-	f := AllRows
-	f.Admin = p.cfg.ShowLegends
-	rows := p.st.Rows(f)
 	var body []byte
 	ctype := "text/html"
-	if csv {
+	switch o.format {
+	case fmtCSV:
 		ctype = "text/plain"
-		body = AppendCSV(nil, rows)
-	} else {
-		st := ""
-		if i := strings.Index(opts, ";st="); i >= 0 {
-			st = opts[i+4:]
-			if j := strings.IndexByte(st, ';'); j >= 0 {
-				st = st[:j]
-			}
-		}
-		body = p.html(rows, admin, strings.Contains(opts, ";up"), st)
+		body = AppendCSV(nil, p.rows(o))
+		body = body[:len(body)-1] // no blank line ends it, unlike `show stat`
+	case fmtTyped:
+		ctype = "text/plain"
+		body = AppendTyped(nil, p.rows(o))
+		body = body[:len(body)-1]
+	case fmtJSON:
+		ctype = "application/json"
+		body = AppendJSON(nil, p.rows(o))
+	case fmtSchema:
+		ctype = "application/json"
+		body = []byte(SchemaJSON())
+	default:
+		body = p.html(o, admin)
 	}
 	dst = append(dst, "HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: "...)
 	dst = append(dst, ctype...)
 	dst = append(dst, "\r\n"...)
-	if refresh {
+	if p.cfg.Refresh > 0 && !o.noRefresh {
 		dst = append(dst, "refresh: "...)
 		dst = strconv.AppendInt(dst, int64(p.cfg.Refresh/time.Second), 10)
 		dst = append(dst, "\r\n"...)
@@ -129,86 +254,178 @@ func (p *Page) Serve(dst []byte, ctx *acl.Ctx) []byte {
 	dst = append(dst, "content-length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n\r\n"...)
+	if string(t.Method()) == "HEAD" {
+		return dst
+	}
 	return append(dst, body...)
 }
 
-const pageStyle = `body { font-family: arial, helvetica, sans-serif; font-size: 12px; font-weight: normal; color: black; background: white;}
-th,td { font-size: 10px;}
-h1 { font-size: x-large; margin-bottom: 0.5em;}
-h2 { font-family: helvetica, arial; font-size: x-large; font-weight: bold; font-style: italic; color: #6020a0; margin-top: 0em; margin-bottom: 0em;}
-h3 { font-family: helvetica, arial; font-size: 16px; font-weight: bold; color: #b00040; background: #e8e8d0; margin-top: 0em; margin-bottom: 0em;}
-.titre	{background: #20D0D0;color: #000000; font-weight: bold; text-align: center;}
-.frontend	{background: #e8e8d0;}
-.backend	{background: #e8e8d0;}
-.active_down		{background: #ff9090;}
-.active_up		{background: #c0ffc0;}
-.active_nolb		{background: #20a0ff;}
-.active_draining		{background: #20a0FF;}
-.active_no_check		{background: #e0e0e0;}
-.backup_down		{background: #ff9090;}
-.backup_up		{background: #b0d0ff;}
-.backup_no_check		{background: #e0e0e0;}
-.maintain	{background: #c07820;}
-table.tbl { border-collapse: collapse; border-style: none;}
-table.tbl td { text-align: right; border-width: 1px 1px 1px 1px; border-style: solid solid solid solid; padding: 2px 3px; border-color: gray; white-space: nowrap;}
-table.tbl th { border-width: 1px; border-style: solid solid solid solid; border-color: gray;}
-table.tbl th.pxname { background: #b00040; color: #ffff40; font-weight: bold; border-style: solid solid none solid; padding: 2px 3px; white-space: nowrap;}
-table.tbl th.empty { border-style: none; empty-cells: hide; background: white;}
-table.lgd { border-collapse: collapse; border-width: 1px; border-style: none none none solid; border-color: black;}
-table.lgd td { border-width: 1px; border-style: solid solid solid solid; border-color: gray; padding: 2px;}
-table.lgd td.noborder { border-style: none; padding: 2px; white-space: nowrap;}
-`
-
-func rowClass(r Row) string {
-	st := r.Get("status")
-	prefix := "active_"
-	if r.Get("bck") == "1" && r.Get("type") == "2" {
-		prefix = "backup_"
-	}
-	switch {
-	case st == "MAINT":
-		return "maintain"
-	case st == "no check":
-		return prefix + "no_check"
-	case strings.HasPrefix(st, "DOWN"):
-		return prefix + "down"
-	case st == "DRAIN":
-		return "active_draining"
-	case st == "NOLB":
-		return prefix + "nolb"
-	}
-	return prefix + "up"
+// redirect answers an admin POST as HAProxy does: 303 to the page with
+// the outcome in ";st=", so that reloading the page does not post again.
+func (p *Page) redirect(dst []byte, o pageOpts, st string) []byte {
+	dst = append(dst, "HTTP/1.1 303 See Other\r\ncache-control: no-cache\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nlocation: "...)
+	dst = append(dst, p.uri...)
+	dst = append(dst, ";st="...)
+	dst = append(dst, st...)
+	dst = append(dst, o.suffix(o.up, o.noRefresh)...)
+	return append(dst, "\r\n\r\n"...)
 }
 
-// html renders the page: process information, then one table per proxy
-// with HAProxy's column groups.
-// adminActions are the stats page's server actions (HAProxy's
-// "Choose an action" list) that halo applies.
+// shown reports whether a proxy is on the page: listed by `stats scope`
+// (if any; "." is the page's own proxy) and holding the scope text of
+// the request (case-insensitive), as stats_dump_proxy_to_buffer selects.
+func (p *Page) shown(px *proxy.Proxy, o pageOpts) bool {
+	if px.Disabled || px.Cap&(proxy.CapFE|proxy.CapBE) == 0 {
+		return false
+	}
+	if o.scope != "" && !strings.Contains(strings.ToLower(px.Name), strings.ToLower(o.scope)) {
+		return false
+	}
+	if len(p.cfg.Scope) == 0 {
+		return true
+	}
+	for _, s := range p.cfg.Scope {
+		if s == px.Name || (s == "." && px == p.px) {
+			return true
+		}
+	}
+	return false
+}
+
+// proxyRows are one proxy's rows as the page shows them (servers hidden
+// by ";up" and ";no-maint" left out).
+func (p *Page) proxyRows(px *proxy.Proxy, o pageOpts) []Row {
+	f := AllRows
+	f.IID = px.ID
+	f.Admin = p.cfg.ShowLegends
+	return FilterServers(p.st.Rows(f), o.up, o.noMaint)
+}
+
+// rows are the rows of every proxy shown, for the exports.
+func (p *Page) rows(o pageOpts) []Row {
+	var out []Row
+	for _, px := range p.st.rt.Cfg.Proxies {
+		if p.shown(px, o) {
+			out = append(out, p.proxyRows(px, o)...)
+		}
+	}
+	return out
+}
+
+// FilterServers drops the server rows `show stat up|no-maint` and the
+// page's ";up" and ";no-maint" hide: with up, servers in maintenance and
+// servers DOWN without a check on their way up; with noMaint, servers in
+// maintenance.
+func FilterServers(rows []Row, up, noMaint bool) []Row {
+	if !up && !noMaint {
+		return rows
+	}
+	// With either filter, a backend's status tells how many of its
+	// servers run: "UP (2/3)" (stats_fill_be_stats).
+	type count struct{ up, all int }
+	counts := map[string]*count{}
+	for _, r := range rows {
+		if r.Get("type") != "2" {
+			continue
+		}
+		c := counts[r.Get("pxname")]
+		if c == nil {
+			c = &count{}
+			counts[r.Get("pxname")] = c
+		}
+		c.all++
+		if st := r.Get("status"); !strings.HasPrefix(st, "MAINT") && !strings.HasPrefix(st, "DOWN") {
+			c.up++
+		}
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if r.Get("type") == "1" {
+			c := counts[r.Get("pxname")]
+			if c == nil {
+				c = &count{}
+			}
+			r.set("status", fmt.Sprintf("%s (%d/%d)", r.Get("status"), c.up, c.all))
+		}
+		if r.Get("type") == "2" {
+			st := r.Get("status")
+			maint := strings.HasPrefix(st, "MAINT")
+			if maint && (up || noMaint) {
+				continue
+			}
+			if up && (st == "DOWN" || st == "DOWN (agent)") {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// adminActions are the stats page's server actions (HAProxy's "Choose
+// the action" list), in the page's order.
 var adminActions = []struct{ value, label string }{
 	{"ready", "Set state to READY"}, {"drain", "Set state to DRAIN"}, {"maint", "Set state to MAINT"},
+	{"dhlth", "Health: disable checks"}, {"ehlth", "Health: enable checks"},
 	{"hrunn", "Health: force UP"}, {"hnolb", "Health: force NOLB"}, {"hdown", "Health: force DOWN"},
+	{"dagent", "Agent: disable checks"}, {"eagent", "Agent: enable checks"},
+	{"arunn", "Agent: force UP"}, {"adown", "Agent: force DOWN"},
 	{"shutdown", "Kill Sessions"},
 }
+
+// adminForm is a parsed admin POST: the backend ("#<id>" or a name),
+// the action and the servers named.
+type adminForm struct {
+	backend, action string
+	servers         []string
+	bad             bool // an unknown action
+}
+
+// parseAdminForm reads the form as HAProxy does, from the last parameter
+// back (the backend and the action end the form): the first backend and
+// action seen from the end count; a parameter that does not decode ends
+// the reading.
+func parseAdminForm(body string) adminForm {
+	var f adminForm
+	params := strings.Split(body, "&")
+	for i := len(params) - 1; i >= 0; i-- {
+		k, v, _ := strings.Cut(params[i], "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			break
+		}
+		switch {
+		case k == "b" && f.backend == "":
+			f.backend = v
+		case k == "action" && f.action == "":
+			known := legacyActions[v]
+			for _, a := range adminActions {
+				known = known || a.value == v
+			}
+			if !known {
+				f.bad = true
+				return f
+			}
+			f.action = v
+		case k == "s":
+			f.servers = append(f.servers, v)
+		}
+	}
+	return f
+}
+
+// legacyActions are the older form values HAProxy still accepts.
+var legacyActions = map[string]bool{"disable": true, "enable": true, "stop": true, "start": true}
 
 // bodyReader is implemented by transaction views that expose the request
 // body already received.
 type bodyReader interface{ ReqBody() ([]byte, bool) }
 
-// post applies an admin form (s=SERVER…&action=A&b=#IID) and redirects
-// back with the outcome, as HAProxy answers: 303 to URI;st=DONE|NONE|
-// ERRP|DENY.
-func (p *Page) post(dst []byte, t acl.Txn, admin bool) []byte {
-	st := "DENY"
-	if admin {
-		st = p.apply(t)
-	}
-	dst = append(dst, "HTTP/1.1 303 See Other\r\ncache-control: no-cache\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nlocation: "...)
-	dst = append(dst, p.uri...)
-	dst = append(dst, ";st="...)
-	dst = append(dst, st...)
-	return append(dst, "\r\n\r\n"...)
-}
-
+// apply runs an admin form (b=BACKEND&s=SERVER…&action=A) and returns
+// the outcome HAProxy reports: DONE when every named server was changed,
+// PART when some were, ERRP for an unknown backend or action or when
+// none could be changed, NONE when no server was named.
 func (p *Page) apply(t acl.Txn) string {
 	br, ok := t.(bodyReader)
 	if !ok {
@@ -216,175 +433,115 @@ func (p *Page) apply(t acl.Txn) string {
 	}
 	body, full := br.ReqBody()
 	if !full {
-		return "ERRP"
+		return "EXCD"
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
+	f := parseAdminForm(string(body))
+	if f.bad {
 		return "ERRP"
-	}
-	servers, action, b := form["s"], form.Get("action"), form.Get("b")
-	if len(servers) == 0 {
-		return "NONE"
 	}
 	var be *proxy.Backend
-	for _, x := range p.st.rt.Backends {
-		if "#"+strconv.Itoa(x.Proxy.ID) == b || x.Proxy.Name == b {
-			be = x
-		}
-	}
-	known := false
-	for _, a := range adminActions {
-		known = known || a.value == action
-	}
-	if be == nil || !known {
-		return "ERRP"
-	}
-	var todo []*proxy.ServerState
-	for _, name := range servers {
-		var found *proxy.ServerState
-		for _, ss := range be.Servers {
-			if ss.Server.Name == name {
-				found = ss
-			}
-		}
-		if found == nil {
+	if f.backend != "" {
+		if be = p.backendByName(f.backend); be == nil {
 			return "ERRP"
 		}
-		todo = append(todo, found)
 	}
-	for _, ss := range todo {
-		switch action {
-		case "ready":
-			ss.SetAdmin(proxy.AdminReady)
-		case "drain":
-			ss.SetAdmin(proxy.AdminDrain)
-		case "maint":
-			ss.SetAdmin(proxy.AdminMaint)
-		case "hrunn":
-			ss.SetHealth(proxy.SrvUp)
-		case "hnolb":
-			ss.SetHealth(proxy.SrvNoLB)
-		case "hdown":
-			ss.SetHealth(proxy.SrvDown)
-		case "shutdown":
-			ss.ShutdownSessions()
+	if be == nil || f.action == "" {
+		return "NONE" // no server is looked at without both
+	}
+	servers := f.servers
+	total, altered := 0, 0
+	for _, name := range servers {
+		var ss *proxy.ServerState
+		for _, x := range be.Servers {
+			if x.Server.Name == name {
+				ss = x
+				break
+			}
 		}
-	}
-	return "DONE"
-}
-
-var statusMessages = map[string][2]string{
-	"DONE": {"active_up", "Action processed successfully."},
-	"NONE": {"active_going_up", "Nothing has changed."},
-	"ERRP": {"active_down", "Action not processed because of invalid parameters."},
-	"DENY": {"active_down", "Action denied."},
-}
-
-func (p *Page) html(rows []Row, admin, upOnly bool, status string) []byte {
-	var b bytes.Buffer
-	host, _ := os.Hostname()
-	if p.cfg.ShowNode != "" {
-		host = p.cfg.ShowNode
-	}
-	b.WriteString("<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\"\n\"http://www.w3.org/TR/html4/loose.dtd\">\n")
-	b.WriteString("<html><head><title>Statistics Report for HAProxy")
-	if p.cfg.ShowNode != "" {
-		b.WriteString(" on " + html.EscapeString(host))
-	}
-	b.WriteString("</title>\n<link rel=\"icon\" href=\"data:,\">\n<meta http-equiv=\"content-type\" content=\"text/html; charset=iso-8859-1\">\n<style type=\"text/css\"><!--\n")
-	b.WriteString(pageStyle)
-	b.WriteString("--></style></head>\n<body><h1><a href=\"http://www.haproxy.org/\" style=\"text-decoration: none;\">HAProxy")
-	if !p.cfg.HideVersion {
-		b.WriteString(" version " + html.EscapeString(p.st.Version) + ", released " + html.EscapeString(p.st.Release))
-	}
-	b.WriteString("</a></h1>\n<h2>Statistics Report for pid " + strconv.Itoa(os.Getpid()))
-	if p.cfg.ShowNode != "" {
-		b.WriteString(" on " + html.EscapeString(host))
-	}
-	b.WriteString("</h2>\n<hr width=\"100%\" class=\"hr\">\n<h3>&gt; General process information</h3>\n")
-	up := time.Since(p.st.start)
-	secs := int64(up / time.Second)
-	conns, reqs, _ := p.st.totals()
-	fmt.Fprintf(&b, "<table border=0><tr><td align=\"left\" nowrap width=\"1%%\"><p><b>pid = </b> %d (process #1, nbproc = 1)<br>\n<b>uptime = </b> %dd %dh%02dm%02ds<br>\n<b>maxconn = </b> %d<br>\n<b>current conns = </b> %d; <b>cumulated conns = </b> %d; <b>cumulated reqs = </b> %d<br>\n</td></tr></table>\n",
-		os.Getpid(), secs/86400, secs/3600%24, secs/60%60, secs%60, p.st.rt.Cfg.Global.Maxconn, p.st.rt.ActConn.Load(), conns, reqs)
-	if m, ok := statusMessages[status]; ok {
-		fmt.Fprintf(&b, "<p><div class=%s><a class=lfsb href=\"%s\" title=\"Remove this message\">[X]</a> %s</div>\n",
-			m[0], html.EscapeString(string(p.uri)), m[1])
-	}
-	b.WriteString("<table class=\"lgd\"><tr><td class=\"active_up\">&nbsp;</td><td class=\"noborder\">active UP </td><td class=\"backup_up\">&nbsp;</td><td class=\"noborder\">backup UP </td></tr>\n<tr><td class=\"active_down\">&nbsp;</td><td class=\"noborder\">active or backup DOWN &nbsp;</td><td class=\"maintain\">&nbsp;</td><td class=\"noborder\">active or backup DOWN for maintenance (MAINT) &nbsp;</td></tr>\n<tr><td class=\"active_draining\">&nbsp;</td><td class=\"noborder\">active or backup SOFT STOPPED for maintenance &nbsp;</td></tr></table>\n")
-	b.WriteString("<ul><li><a href=\"" + html.EscapeString(string(p.uri)) + ";csv\">CSV export</a><br>\n</ul>\n")
-	var cur, curIID string
-	open, servers := false, false
-	closeTable := func() {
-		b.WriteString("</table>\n")
-		if admin && servers {
-			b.WriteString("Choose the action to perform on the checked servers : <select name=action><option value=\"\"></option>")
-			for _, a := range adminActions {
-				fmt.Fprintf(&b, "<option value=\"%s\">%s</option>", a.value, a.label)
-			}
-			fmt.Fprintf(&b, "</select><input type=\"hidden\" name=\"b\" value=\"#%s\"><input type=\"submit\" value=\"Apply\"></form>\n", curIID)
-		}
-		b.WriteString("<p>\n")
-	}
-	for _, r := range rows {
-		px := r.Get("pxname")
-		if px != cur {
-			if open {
-				closeTable()
-			}
-			cur, curIID, open = px, r.Get("iid"), true
-			servers = false
-			for _, o := range rows {
-				servers = servers || (o.Get("pxname") == px && o.Get("type") == "2")
-			}
-			if admin && servers {
-				b.WriteString("<form method=\"post\">")
-			}
-			b.WriteString("<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\"><a name=\"" + html.EscapeString(px) + "\"></a><a class=px href=\"#" + html.EscapeString(px) + "\">" + html.EscapeString(px) + "</a></th><th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n")
-			b.WriteString("<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th></tr>\n")
-			b.WriteString("<tr class=\"titre\"><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th></tr>\n")
-		}
-		typ := r.Get("type")
-		if upOnly && typ == "2" && !strings.HasPrefix(r.Get("status"), "UP") && r.Get("status") != "no check" {
+		if ss == nil {
+			total++ // unknown server: counted, not changed
 			continue
 		}
-		class := "frontend"
-		name := "Frontend"
-		switch typ {
-		case "1":
-			class, name = "backend", "Backend"
-		case "2":
-			class, name = rowClass(r), r.Get("svname")
+		if p.act(ss, f.action) {
+			total++
+			altered++
 		}
-		b.WriteString("<tr class=\"" + class + "\"><td class=ac>")
-		if admin && typ == "2" {
-			b.WriteString("<input type=\"checkbox\" name=\"s\" value=\"" + html.EscapeString(name) + "\">")
-		}
-		b.WriteString(html.EscapeString(name) + "</td>")
-		cells := []string{"qcur", "qmax", "qlimit", "rate", "rate_max", "rate_lim", "scur", "smax", "slim", "stot", "lbtot", "lastsess",
-			"bin", "bout", "dreq", "dresp", "ereq", "econ", "eresp", "wretr", "wredis", "status", "check_status", "weight", "act", "bck",
-			"chkfail", "chkdown", "downtime", "throttle"}
-		for _, c := range cells {
-			v := r.Get(c)
-			if c == "act" || c == "bck" {
-				if typ == "2" {
-					if v == "1" {
-						v = "Y"
-					} else {
-						v = "-"
-					}
-				}
-			}
-			if c == "lastsess" && v == "-1" {
-				v = ""
-			}
-			b.WriteString("<td>" + html.EscapeString(v) + "</td>")
-		}
-		b.WriteString("</tr>\n")
 	}
-	if open {
-		closeTable()
+	switch {
+	case total == 0:
+		return "NONE"
+	case altered == 0:
+		return "ERRP"
+	case altered == total:
+		return "DONE"
 	}
-	b.WriteString("</body></html>\n")
-	return b.Bytes()
+	return "PART"
+}
+
+// act applies one action to a server; false when the action does not
+// apply to it (HAProxy then neither counts nor changes the server).
+func (p *Page) act(ss *proxy.ServerState, action string) bool {
+	tracked := ss.Server.TrackServer != ""
+	switch action {
+	case "ready":
+		ss.SetAdmin(proxy.AdminReady)
+	case "drain":
+		ss.SetAdmin(proxy.AdminDrain)
+	case "maint":
+		ss.SetAdmin(proxy.AdminMaint)
+	case "disable":
+		if ss.Status() == proxy.SrvMaint {
+			return false
+		}
+		ss.SetAdmin(proxy.AdminMaint)
+	case "enable":
+		if ss.Status() != proxy.SrvMaint {
+			return false
+		}
+		ss.SetAdmin(proxy.AdminReady)
+	case "stop":
+		if ss.Status() == proxy.SrvDrain {
+			return false
+		}
+		ss.SetAdmin(proxy.AdminDrain)
+	case "start":
+		if ss.Status() != proxy.SrvDrain {
+			return false
+		}
+		ss.SetAdmin(proxy.AdminReady)
+	case "hrunn", "hnolb", "hdown":
+		if tracked {
+			return false
+		}
+		ss.SetHealth(map[string]proxy.ServerStatus{"hrunn": proxy.SrvUp, "hnolb": proxy.SrvNoLB, "hdown": proxy.SrvDown}[action])
+	case "dhlth", "ehlth", "dagent", "eagent", "arunn", "adown":
+		sw := p.st.checkSwitch
+		if sw == nil {
+			return false
+		}
+		return sw(ss, action)
+	case "shutdown":
+		if ss.Backend.Proxy.Disabled {
+			return false
+		}
+		ss.ShutdownSessions()
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *Page) backendByName(v string) *proxy.Backend {
+	for _, x := range p.st.rt.Backends {
+		if "#"+strconv.Itoa(x.Proxy.ID) == v || x.Proxy.Name == v {
+			return x
+		}
+	}
+	return nil
+}
+
+// hostname is the default node name (HAProxy's global.node).
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }

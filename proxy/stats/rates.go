@@ -18,7 +18,10 @@ type freqCtr struct {
 	max  uint32
 }
 
-func (f *freqCtr) add(now time.Time) {
+func (f *freqCtr) add(now time.Time) { f.addN(now, 1) }
+
+// addN counts n events at once (bytes sent, for the bit rate).
+func (f *freqCtr) addN(now time.Time, n uint32) {
 	f.mu.Lock()
 	s := now.Unix()
 	switch {
@@ -28,7 +31,7 @@ func (f *freqCtr) add(now time.Time) {
 	default:
 		f.prev, f.curr, f.sec = 0, 0, s
 	}
-	f.curr++
+	f.curr += n
 	if r := f.readLocked(now); r > f.max {
 		f.max = r
 	}
@@ -118,9 +121,13 @@ func (o *objStats) times(tx *proxy.Txn, http bool) {
 // measures indexes the objStats of a runtime's objects; built once, read
 // without locking.
 type measures struct {
-	fe  map[*proxy.Frontend]*objStats
-	be  map[*proxy.Backend]*objStats
-	srv map[*proxy.ServerState]*objStats
+	// conn and out are the process's connection rate and the bytes it
+	// sends per second (HAProxy's global conn_per_sec and out_32bps),
+	// for the stats page's "conn rate" and "bit rate".
+	conn, out freqCtr
+	fe        map[*proxy.Frontend]*objStats
+	be        map[*proxy.Backend]*objStats
+	srv       map[*proxy.ServerState]*objStats
 }
 
 func newMeasures(rt *proxy.Runtime) *measures {
@@ -146,8 +153,9 @@ func (s *Stats) Connection(fe *proxy.Frontend) bool { return s.connection(fe) }
 func (s *Stats) Logged(tx *proxy.Txn) { s.logged(tx) }
 
 func (s *Stats) connection(fe *proxy.Frontend) bool {
+	now := time.Now()
+	s.m.conn.add(now)
 	if o := s.m.fe[fe]; o != nil {
-		now := time.Now()
 		o.conn.add(now)
 		o.sess.add(now)
 	}
@@ -159,6 +167,9 @@ func (s *Stats) connection(fe *proxy.Frontend) bool {
 func (s *Stats) logged(tx *proxy.Txn) {
 	now := time.Now()
 	http := tx.Req != nil
+	if tx.BytesOut > 0 {
+		s.m.out.addN(now, uint32(min(tx.BytesOut, 1<<31)))
+	}
 	if tx.Frontend != nil && http {
 		if o := s.m.fe[tx.Frontend]; o != nil {
 			o.req.add(now)
