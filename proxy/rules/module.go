@@ -518,7 +518,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	if c.stats != nil && c.stats.Match(&st.v) {
 		// stats http-request rules (allow, deny, auth …) apply to the
 		// stats requests only, after the proxy's own rules.
-		if v, done := l.outcome(tx, px, st, Run(c.statsReq, &st.State, false, c.errPage)); done {
+		if v, done := l.outcome(tx, px, st, Run(c.statsReq, &st.State, false, st.errPage)); done {
 			return v
 		}
 		st.Stats = true
