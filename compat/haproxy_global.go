@@ -56,6 +56,7 @@ func buildGlobalTable() *Table[*hctx] {
 			return nil
 		}),
 		row("maxconn", intArg("maxconn", func(c *hctx) *int { return &c.cfg.Global.Maxconn })),
+		row("mworker-max-reloads", decodeMworkerMaxReloads), // haproxy_mcli.go
 		row("tune.peers.max-updates-at-once", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			n := 0
 			if len(a) > 0 {

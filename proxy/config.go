@@ -32,11 +32,14 @@ type Config struct {
 type Global struct {
 	Daemon       bool
 	MasterWorker bool
-	Maxconn      int
-	Nbthread     int
-	PidFile      string
-	User, Group  string
-	Chroot       string
+	// MworkerMaxReloads: an old worker still running after this many
+	// reloads is terminated (0: never).
+	MworkerMaxReloads int
+	Maxconn           int
+	Nbthread          int
+	PidFile           string
+	User, Group       string
+	Chroot            string
 	// UID and GID are the ids `user`/`uid` and `group`/`gid` resolve to
 	// (0: unset, as in HAProxy, which never switches to root).
 	UID, GID       int

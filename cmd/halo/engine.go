@@ -28,6 +28,13 @@ import (
 // Request and Response hooks run in this order; for NewPicker the last
 // module that returns a picker wins.
 func haproxyEngine() []proxy.Module {
+	mods, _ := haproxyEngineHub()
+	return mods
+}
+
+// haproxyEngineHub is haproxyEngine with the statistics module, whose
+// runtime API a worker also serves to its master (haproxy_mcli.go).
+func haproxyEngineHub() ([]proxy.Module, *stats.Hub) {
 	pm := peers.New()
 	lb := lbmod.New()
 	st := stats.NewHub(balanceChecks)
@@ -40,7 +47,7 @@ func haproxyEngine() []proxy.Module {
 	l7.Service = func(rt *proxy.Runtime, name string) (rules.Service, error) {
 		return st.Service(rt, name)
 	}
-	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module()}
+	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module()}, st
 }
 
 // balanceChecks reads a server's check state from the balance module

@@ -20,7 +20,8 @@ const haproxyVersion = "2.6.12"
 // haproxyArgs is HAProxy's command line (management.txt section 3).
 type haproxyArgs struct {
 	files        []string
-	xferSocket   string // -x
+	xferSocket   string   // -x
+	masterCLI    []string // -S
 	check        bool
 	quiet        bool
 	verbose      bool
@@ -79,7 +80,7 @@ const haproxyUsage = `Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <max
         -S <bind>[,<bind options>...] new master CLI
         -h, --help shows this help.
     halo accepts these too; it ignores -dM, -de, -dp, -dS, -dG, -dR, -dL,
-    -dK, -dk, -m, -x and -S (nothing of HAProxy's they tune exists in halo):
+    -dK, -dk and -m (nothing of HAProxy's they tune exists in halo):
         --strict-compat makes halo's compatibility notes ([COMPAT]: a
           directive halo accepts but does not execute as HAProxy) fatal.
 `
@@ -195,9 +196,11 @@ func parseHAProxyArgs(argv []string) (*haproxyArgs, error) {
 			}
 			a.xferSocket = v
 		case arg == "-S":
-			if _, err := next(); err != nil {
+			v, err := next()
+			if err != nil {
 				return nil, err
 			}
+			a.masterCLI = append(a.masterCLI, v)
 		case arg == "-sf" || arg == "-st":
 			// Every following numeric argument is a PID.
 			for i+1 < len(argv) {
@@ -380,6 +383,15 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	if rep.Check.Exit == 1 {
 		return 1
 	}
+	mcli, err := masterCLISockets(a.masterCLI)
+	if err != nil {
+		dp.plain(parser.SevAlert, err.Error())
+		return 1
+	}
+	if len(mcli) > 0 && !a.masterWorker && !cfg.Global.MasterWorker {
+		warned = true
+		dp.line(parser.SevWarning, parser.Pos{}, "", "a master CLI socket was defined, but master-worker mode (-W) is not enabled.")
+	}
 	if a.maxconn > 0 {
 		cfg.Global.Maxconn = a.maxconn
 	}
@@ -419,14 +431,16 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return runProxy(cfg, proxyRunOpts{
-		Foreground:   a.foreground || (!a.daemon && !cfg.Global.Daemon),
-		MasterWorker: a.masterWorker || cfg.Global.MasterWorker,
-		PidFile:      firstNonEmpty(a.pidFile, cfg.Global.PidFile),
-		SoftStop:     a.softStop,
-		HardStop:     a.hardStop,
-		Quiet:        a.quiet,
-		XferSocket:   a.xferSocket,
-		ConfigFiles:  abs,
+		MasterCLI:         mcli,
+		MworkerMaxReloads: cfg.Global.MworkerMaxReloads,
+		Foreground:        a.foreground || (!a.daemon && !cfg.Global.Daemon),
+		MasterWorker:      a.masterWorker || cfg.Global.MasterWorker,
+		PidFile:           firstNonEmpty(a.pidFile, cfg.Global.PidFile),
+		SoftStop:          a.softStop,
+		HardStop:          a.hardStop,
+		Quiet:             a.quiet,
+		XferSocket:        a.xferSocket,
+		ConfigFiles:       abs,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,12 @@ type workerProc struct {
 	done chan struct{}
 	code int
 	ch   *net.UnixConn // the master's end of the worker's channel
+	// The master CLI's view (haproxy_mcli.go): start, reloads survived,
+	// the channel routed commands go through.
+	start   time.Time
+	reloads int
+	cli     *net.UnixConn
+	cliMu   sync.Mutex
 }
 
 // runMaster is HAProxy's master-worker mode (-W, -Ws, `master-worker`):
@@ -42,11 +49,17 @@ func runMaster(o proxyRunOpts) int {
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	ms, err := newMasterState(o)
+	if err != nil {
+		return 1
+	}
+	defer ms.close()
 	cur, err := startWorker(nil, false)
 	if err != nil {
 		proxyAlert("[haproxy.main()] %v", err)
 		return 1
 	}
+	ms.forked(cur)
 	old := []*workerProc{}
 	for _, pid := range o.SoftStop {
 		_ = syscall.Kill(pid, syscall.SIGUSR1)
@@ -65,16 +78,18 @@ func runMaster(o proxyRunOpts) int {
 					continue
 				}
 				sdNotify("RELOADING=1")
+				ms.reloading()
 				socks := fetchFromWorker(cur)
 				nw, err := startWorker(socks, true)
 				for _, sk := range socks {
 					_ = syscall.Close(sk.FD) // the new worker has its copies
 				}
 				if err != nil {
-					proxyAlert("[haproxy.main()] reload failed, keeping the current worker: %v", err)
+					ms.reloadFailed()
 					sdNotify("READY=1")
 					continue
 				}
+				ms.forked(nw)
 				_ = cur.cmd.Process.Signal(syscall.SIGUSR1)
 				old = append(old, cur)
 				cur = nw
@@ -85,6 +100,7 @@ func runMaster(o proxyRunOpts) int {
 				signalAll(cur, old, syscall.SIGUSR1)
 			default:
 				stopping = true
+				ms.stoppingNow(sig)
 				sdNotify("STOPPING=1")
 				signalAll(cur, old, syscall.SIGTERM)
 			}
@@ -94,10 +110,9 @@ func runMaster(o proxyRunOpts) int {
 			for _, w := range old {
 				<-w.done
 			}
-			if stopping {
-				return 0
-			}
-			return cur.code
+			code := ms.exitCode(cur.code, stopping)
+			ms.exiting(code)
+			return code
 		}
 		// Forget old workers that finished.
 		j := 0
@@ -158,6 +173,15 @@ func startWorker(socks []sockxfer.Socket, reload bool) (*workerProc, error) {
 		}
 		cmd.Env = append(cmd.Env, inheritEnv+"="+strings.Join(fds, ","))
 	}
+	cli, err := attachCLIChannel(cmd)
+	if err != nil {
+		r.Close()
+		mch.Close()
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
+		}
+		return nil, err
+	}
 	err = cmd.Start()
 	for _, f := range cmd.ExtraFiles {
 		f.Close() // the child has its own
@@ -165,9 +189,10 @@ func startWorker(socks []sockxfer.Socket, reload bool) (*workerProc, error) {
 	if err != nil {
 		r.Close()
 		mch.Close()
+		cli.Close()
 		return nil, err
 	}
-	wp := &workerProc{cmd: cmd, done: make(chan struct{}), ch: mch}
+	wp := &workerProc{cmd: cmd, done: make(chan struct{}), ch: mch, cli: cli, start: time.Now()}
 	go func() {
 		err := cmd.Wait()
 		wp.code = 0
@@ -175,6 +200,7 @@ func startWorker(socks []sockxfer.Socket, reload bool) (*workerProc, error) {
 			wp.code = ee.ExitCode()
 		}
 		mch.Close()
+		cli.Close()
 		close(wp.done)
 	}()
 	ready := make(chan bool, 1)

@@ -26,6 +26,10 @@ type proxyRunOpts struct {
 	Quiet        bool   // -q
 	XferSocket   string // -x: the old process's stats socket, to take its listening sockets
 	ConfigFiles  []string
+	// MasterCLI are the -S sockets; MworkerMaxReloads the global
+	// mworker-max-reloads (haproxy_mcli.go).
+	MasterCLI         []proxy.StatsSocket
+	MworkerMaxReloads int
 }
 
 // daemonEnv marks the re-executed child of a daemonizing `halo haproxy`.
@@ -44,7 +48,8 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	// A process started to replace running ones waits for their stick
 	// tables (the peers' local lesson).
 	cfg.Replaces = len(o.SoftStop) > 0 || len(o.HardStop) > 0 || os.Getenv(reloadEnv) != ""
-	rt, err := proxy.New(cfg, haproxyEngine()...)
+	mods, hub := haproxyEngineHub()
+	rt, err := proxy.New(cfg, mods...)
 	if err != nil {
 		proxyAlert("%v", err)
 		return 1
@@ -107,6 +112,7 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	}
 	if worker {
 		serveMasterChannel(rt) // the next worker takes our sockets through it
+		serveMasterCLI(hub)    // the master's @1 / @!PID commands
 		// Tell the master we listen under our final identity.
 		if f := os.NewFile(3, "ready"); f != nil {
 			_, _ = f.Write([]byte("R"))

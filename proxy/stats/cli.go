@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,6 +71,7 @@ func init() {
 		{[]string{"show", "schema", "json"}, "show schema json", "report schema used for stats", LevelUser, func(s *Stats, sess *Session, args []string) string { return SchemaJSON() + "\n" }},
 		{[]string{"show", "servers", "state"}, "show servers state [<backend>]", "dump volatile server information (all or for a single backend)", LevelUser, cmdShowServersState},
 		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
+		{[]string{"show", "cli", "level"}, "show cli level", "display the level of the current CLI session", LevelUser, cmdShowCLILevel},
 		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
 		{[]string{"show", "ssl", "cert"}, "show ssl cert [<certfile>]", "display the SSL certificates used in memory, or the details of a file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
 			arg := ""
@@ -190,85 +190,31 @@ func (s *Stats) run(args []string, sess *Session) string {
 		}
 	}
 	if best < 0 {
-		return helpText(sess, args)
+		return helpText(args, false)
 	}
 	if commands[best].level > sess.Level {
 		return "Permission denied\n\n"
 	}
 	c := commands[best]
 	if c.run == nil { // help
-		return helpText(sess, nil)
+		return helpText(args[1:], true)
 	}
 	return c.run(s, sess, args[len(c.words):])
 }
 
-// helpText answers help and unknown commands as 2.6 does: an unknown
-// command gets the closest matches (by shared character pairs with what
-// was typed), then help, prompt and quit.
-func helpText(sess *Session, unknown []string) string {
-	var b strings.Builder
-	var list []command
+// helpText answers help (isHelp, args: the words after it) and unknown
+// commands (args: the words typed) as 2.6.12 does: every command is
+// listed whatever the session's level (helpmatch.go).
+func helpText(args []string, isHelp bool) string {
+	var entries []helpEntry
 	for _, c := range commands {
-		if c.level <= sess.Level {
-			list = append(list, c)
-		}
-	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].usage < list[j].usage })
-	if unknown == nil {
-		b.WriteString("The following commands are valid at this level:\n")
-		for _, c := range list {
-			fmt.Fprintf(&b, "  %-40s: %s\n", c.usage, c.help)
-		}
-		b.WriteString("\n")
-		return b.String()
-	}
-	typed := strings.Join(unknown, " ")
-	type scored struct {
-		c     command
-		score int
-	}
-	var cands []scored
-	fixed := map[string]bool{"help": true, "prompt": true, "quit": true}
-	for _, c := range list {
-		if fixed[c.words[0]] {
+		switch c.words[0] {
+		case "help", "prompt", "quit":
 			continue
 		}
-		if sc := similarity(typed, strings.Join(c.words, " ")); sc > 0 {
-			cands = append(cands, scored{c, sc})
-		}
+		entries = append(entries, helpEntry{c.words, helpLine(c.usage, c.help)})
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-	if len(cands) > 5 {
-		cands = cands[:5]
-	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].c.usage < cands[j].c.usage })
-	b.WriteString("Unknown command, but maybe one of the following ones is a better match:\n")
-	for _, sc := range cands {
-		fmt.Fprintf(&b, "  %-40s: %s\n", sc.c.usage, sc.c.help)
-	}
-	for _, c := range list {
-		if fixed[c.words[0]] {
-			fmt.Fprintf(&b, "  %-40s: %s\n", c.usage, c.help)
-		}
-	}
-	b.WriteString("\n")
-	return b.String()
-}
-
-// similarity counts the character pairs a and b share.
-func similarity(a, b string) int {
-	pairs := map[string]int{}
-	for i := 0; i+1 < len(a); i++ {
-		pairs[a[i:i+2]]++
-	}
-	n := 0
-	for i := 0; i+1 < len(b); i++ {
-		if pairs[b[i:i+2]] > 0 {
-			pairs[b[i:i+2]]--
-			n++
-		}
-	}
-	return n
+	return helpList(entries, args, isHelp) + "\n"
 }
 
 // cmdClearCounters resets the maxima (operator) or every counter
@@ -320,12 +266,17 @@ func cmdOperator(s *Stats, sess *Session, args []string) string {
 	if sess.Level > LevelOperator {
 		sess.Level = LevelOperator
 	}
-	return ""
+	return "\n"
 }
 
 func cmdUser(s *Stats, sess *Session, args []string) string {
 	sess.Level = LevelUser
-	return ""
+	return "\n"
+}
+
+// cmdShowCLILevel is `show cli level`.
+func cmdShowCLILevel(s *Stats, sess *Session, args []string) string {
+	return [...]string{"user", "operator", "admin"}[sess.Level] + "\n\n"
 }
 
 // findServer resolves "backend/server" (names or #ids).

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"net"
 	"sync"
 
 	"halo/proxy"
@@ -62,6 +63,19 @@ func (h *Hub) Service(rt *proxy.Runtime, name string) (*Prometheus, error) {
 		return &Prometheus{}, nil
 	}
 	return NewPrometheus(h.For(rt)), nil
+}
+
+// ServeCLI serves one CLI session on c at level lvl (the master's routed
+// commands); c is closed when the runtime's sockets are not open.
+func (h *Hub) ServeCLI(c net.Conn, lvl Level) {
+	h.mu.Lock()
+	srv := h.srv
+	h.mu.Unlock()
+	if srv == nil {
+		c.Close()
+		return
+	}
+	srv.ServeConn(c, lvl)
 }
 
 // Module returns the engine hooks: the global `stats socket`s open when the
