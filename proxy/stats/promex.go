@@ -27,7 +27,7 @@ var checkStates = []string{"HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK",
 
 // scopes parses ?scope=… (README of HAProxy's promex): none given means all.
 func scopes(query []byte) map[string]bool {
-	all := map[string]bool{"process": true, "frontend": true, "backend": true, "server": true}
+	all := map[string]bool{"process": true, "frontend": true, "backend": true, "server": true, "sticktable": true}
 	if len(query) == 0 {
 		return all
 	}
@@ -102,6 +102,9 @@ func (p *Prometheus) Render(query []byte) []byte {
 			}
 			p.writeRow(&b, m, r, labels)
 		}
+	}
+	if sel["sticktable"] {
+		p.renderStickTables(&b) // promex_stick.go
 	}
 	return b.Bytes()
 }
