@@ -41,6 +41,7 @@ func haproxyEngineHub() ([]proxy.Module, *stats.Hub) {
 	st.Tables = pm.Tables
 	l7 := rules.New()
 	l7.Tables = pm.Tables
+	st.PatRefs = l7.PatRefs
 	l7.StatsPage = func(rt *proxy.Runtime, px *proxy.Proxy, cp *acl.Compiler) (rules.StatsPage, error) {
 		return st.Page(rt, px, cp)
 	}

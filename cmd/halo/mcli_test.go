@@ -405,12 +405,12 @@ backend be
 		t.Fatal(err)
 	}
 	if got.String() != string(want) {
-		t.Errorf("master CLI answers differ from HAProxy 2.6.12's (%s):\n%s", golden, lineDiff(string(want), got.String()))
+		t.Errorf("master CLI answers differ from HAProxy 2.6.12's (%s):\n%s", golden, mcliLineDiff(string(want), got.String()))
 	}
 }
 
-// lineDiff lists the lines that differ.
-func lineDiff(want, got string) string {
+// mcliLineDiff lists the lines that differ.
+func mcliLineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	var b strings.Builder
 	for i := 0; i < len(w) || i < len(g); i++ {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"halo/proxy"
 )
@@ -52,6 +53,9 @@ type Criterion struct {
 	ints   []intRange
 	ips    []netip.Prefix
 	line   int
+	// live holds the patterns as the runtime API last set them (a copy
+	// of this criterion); nil: those compiled from the configuration.
+	live atomic.Pointer[Criterion]
 }
 
 // ACL is a compiled named (or anonymous) ACL: its criteria OR together.
@@ -159,6 +163,7 @@ func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
 	}
 	// An ACL keyword (path_beg, hdr_sub …) names a fetch and a method.
 	match := mAuto
+	kwName := name
 	if k, ok := o.registry().aclKws[name]; ok {
 		name, match = k.fetch, k.match
 	}
@@ -228,12 +233,14 @@ func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
 	}
 	c.match = match
 	vals := pc.Values
+	var fileVals [][]string // each -f file's patterns, when read here
 	for _, fn := range files {
 		data, err := o.readFile(fn)
 		if err != nil {
 			// The configuration loader may have read the file already (its
 			// patterns are then in Values, relative to its own directory).
 			if len(pc.Values) > 0 {
+				fileVals = append(fileVals, nil)
 				continue
 			}
 			return nil, fmt.Errorf("failed to open pattern file <%s>", fn)
@@ -242,16 +249,71 @@ func CompileCriterion(pc *proxy.Criterion, o *Options) (*Criterion, error) {
 		for _, v := range vals {
 			have[v] = true
 		}
-		for _, v := range ParsePatternFile(data) {
+		fv := ParsePatternFile(data)
+		fileVals = append(fileVals, fv)
+		for _, v := range fv {
 			if !have[v] {
 				vals = append(vals, v)
 			}
 		}
 	}
+	base := &Criterion{f: c.f, convs: c.convs, match: c.match, icase: c.icase, line: c.line} // before addPatterns changes the method (found→int, bin→str)
 	if err := c.addPatterns(vals); err != nil {
 		return nil, err
 	}
+	if o != nil && o.Refs != nil && (pc.Line > 0 || len(files) > 0) {
+		c.register(o, pc, base, kwName, files, fileVals)
+	}
 	return c, nil
+}
+
+// register makes the criterion's patterns runtime references: one per
+// -f file (shared with every other user of the file), one for the inline
+// patterns; an edit of any of them rebuilds the criterion's patterns and
+// swaps them in (Eval then uses the new set).
+func (c *Criterion) register(o *Options, pc *proxy.Criterion, base *Criterion, fetchName string, files []string, fileVals [][]string) {
+	inline := pc.Values
+	nfile := 0
+	for _, fv := range fileVals {
+		nfile += len(fv)
+	}
+	// the configuration loader put the files' patterns first
+	if nfile <= len(inline) && nfile > 0 {
+		inline = inline[nfile:]
+	}
+	var refs []*PatRef
+	for i, fn := range files {
+		var fv []string
+		if i < len(fileVals) {
+			fv = fileVals[i]
+		}
+		r := o.Refs.ref(fn, false, fmt.Sprintf("pattern loaded from file '%s' used by acl at file '%s' line %d.", fn, o.cfgFile(), pc.Line), fv, nil)
+		if c.icase {
+			r.ICase = true
+		}
+		refs = append(refs, r)
+	}
+	anon := o.Refs.ref("", false, fmt.Sprintf("acl '%s' file '%s' line %d.", fetchName, o.cfgFile(), pc.Line), inline, nil)
+	anon.ICase = c.icase
+	refs = append(refs, anon)
+	for _, r := range refs {
+		r.use(func(from *PatRef, keys, _ []string) error {
+			var all []string
+			for _, x := range refs {
+				if x == from {
+					all = append(all, keys...)
+				} else {
+					all = append(all, x.currentKeys()...)
+				}
+			}
+			nc := &Criterion{f: base.f, convs: base.convs, match: base.match, icase: base.icase, line: base.line}
+			if err := nc.addPatterns(all); err != nil {
+				return err
+			}
+			c.live.Store(nc)
+			return nil
+		})
+	}
 }
 
 func callString(name string, args []string) string {
@@ -506,6 +568,9 @@ func (a *ACL) Eval(ctx *Ctx) bool {
 
 // Eval reports whether any value the fetch returns matches a pattern.
 func (c *Criterion) Eval(ctx *Ctx) bool {
+	if l := c.live.Load(); l != nil {
+		c = l
+	}
 	// The iteration state lives in ctx: a local would escape through the
 	// fetch function value and allocate.
 	st := &ctx.st

@@ -33,6 +33,19 @@ type Options struct {
 	// src_*, table_* resolve to them); nil when only checking, when the
 	// names are checked against Config.Tables.
 	Tables *stick.Set
+	// Refs collects the pattern and map files (and inline patterns) as
+	// runtime references the runtime API edits (patref.go); nil when
+	// only checking the configuration.
+	Refs *PatRefs
+	// CfgFile names the configuration in the references' descriptions.
+	CfgFile string
+}
+
+func (o *Options) cfgFile() string {
+	if o == nil {
+		return ""
+	}
+	return o.CfgFile
 }
 
 func (o *Options) readFile(p string) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Map is a loaded map file (configuration.txt §7.3.1 "map"): one
@@ -27,6 +28,8 @@ type Map struct {
 	// them parsed.
 	out  Kind
 	outv []Value
+	// live is the map as the runtime API last set it; nil: as loaded.
+	live atomic.Pointer[Map]
 }
 
 // mapConvs are the map_<match>[_<output>] converters.
@@ -117,6 +120,26 @@ func LoadMap(path, kind string, o *Options) (*Map, error) {
 		return nil, fmt.Errorf("failed to load map file <%s>", path)
 	}
 	keys, vals := ParseMapFile(data)
+	m, err := buildMap(keys, vals, kind, path)
+	if err != nil {
+		return nil, err
+	}
+	if o != nil && o.Refs != nil {
+		r := o.Refs.ref(path, true, fmt.Sprintf("pattern loaded from file '%s' used by map at file '%s' line %d.", path, o.cfgFile(), 0), keys, vals)
+		r.use(func(_ *PatRef, keys, vals []string) error {
+			nm, err := buildMap(keys, vals, kind, path)
+			if err != nil {
+				return err
+			}
+			m.live.Store(nm)
+			return nil
+		})
+	}
+	return m, nil
+}
+
+// buildMap compiles a map's keys and values for the converter kind.
+func buildMap(keys, vals []string, kind, path string) (*Map, error) {
 	m := &Map{match: mStr, out: KStr}
 	switch {
 	case strings.HasSuffix(kind, "_int") && kind != "map_int":
@@ -188,6 +211,9 @@ func LoadMap(path, kind string, o *Options) (*Map, error) {
 
 // lookupValue returns the value of v's key, typed as the map's output.
 func (m *Map) lookupValue(c *Ctx, v Value) (Value, bool) {
+	if l := m.live.Load(); l != nil {
+		m = l
+	}
 	i, ok := m.find(c, v)
 	if !ok {
 		return Value{}, false
@@ -208,6 +234,9 @@ func (m *Map) lookupValue(c *Ctx, v Value) (Value, bool) {
 
 // Lookup returns the value of v's key.
 func (m *Map) Lookup(c *Ctx, v Value) ([]byte, bool) {
+	if l := m.live.Load(); l != nil {
+		m = l
+	}
 	i, ok := m.find(c, v)
 	if !ok {
 		return nil, false

@@ -94,7 +94,16 @@ type L7 struct {
 	hostname string
 	pid      int
 	reqs     atomic.Int64 // request counter (%rt)
+	refs     *acl.PatRefs // the runtime's pattern references
 }
+
+// PatRefs returns the running configuration's pattern and map files as
+// the runtime API edits them (nil before Init).
+func (l *L7) PatRefs() *acl.PatRefs { return l.refs }
+
+// ProcVars returns the process-wide variables (proc.*) for the runtime
+// API's get/set var (nil before Init).
+func (l *L7) ProcVars() *acl.ProcVars { return l.proc }
 
 // New returns an unconfigured module; Init compiles the configuration.
 func New() *L7 {
@@ -249,6 +258,12 @@ func (l *L7) compileAll(cfg *proxy.Config, rt *proxy.Runtime) (map[*proxy.Proxy]
 	}
 	if rt != nil && l.Tables != nil {
 		opts.Tables = l.Tables()
+	}
+	if rt != nil {
+		// the runtime API edits the pattern and map files through these
+		l.refs = acl.NewPatRefs()
+		opts.Refs = l.refs
+		opts.CfgFile, _, _ = strings.Cut(os.Getenv("HAPROXY_CFGFILES"), ";")
 	}
 	cp := acl.NewCompiler(opts)
 	if err := l.setProcVars(cfg, opts); err != nil {

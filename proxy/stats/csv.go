@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"halo/proxy"
+	"halo/proxy/acl"
 	"halo/proxy/stick"
 )
 
@@ -147,6 +148,9 @@ type Stats struct {
 	// checkSwitch turns servers' checks on and off for the page's admin
 	// actions (nil: those actions change nothing).
 	checkSwitch CheckSwitch
+	// refs returns the runtime's pattern and map references (the rules
+	// module owns them); nil: none.
+	refs func() *acl.PatRefs
 }
 
 type stateMark struct {

@@ -18,6 +18,9 @@ type Hub struct {
 	// Tables returns the running stick tables for the table commands
 	// (the peers module provides them; nil: none).
 	Tables func() *stick.Set
+	// PatRefs returns the pattern and map files the runtime API edits
+	// (the rules module provides them; nil: none).
+	PatRefs func() *acl.PatRefs
 	// Switch turns servers' health checks and agents on and off for the
 	// stats page's admin actions (nil: none can be).
 	Switch CheckSwitch
@@ -39,6 +42,7 @@ func (h *Hub) For(rt *proxy.Runtime) *Stats {
 	if h.sts == nil || h.sts.rt != rt {
 		h.sts = New(rt, h.checks)
 		h.sts.tables = h.Tables
+		h.sts.refs = h.PatRefs
 		h.sts.checkSwitch = h.Switch
 	}
 	return h.sts
