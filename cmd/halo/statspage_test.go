@@ -84,6 +84,9 @@ var (
 	tagRE   = regexp.MustCompile(`(<tr|<td|<th|<li|<table|<div)`)
 	verRE   = regexp.MustCompile(`HAProxy version [^<]*</a>`)
 	checkRE = regexp.MustCompile(`<u> \* `)
+	// The bit rate's unit follows the measured rate (bps, kbps, Mbps),
+	// which depends on timing, not on the page's layout.
+	bpsRE = regexp.MustCompile(`N(\.N)? [kMGT]?bps`)
 )
 
 // maskPage turns a page into lines (one per element) with every number
@@ -93,6 +96,7 @@ func maskPage(s string) string {
 	s = rlsRE.ReplaceAllString(s, "$1")
 	s = checkRE.ReplaceAllString(s, "<u> ")
 	s = numRE.ReplaceAllString(s, "N")
+	s = bpsRE.ReplaceAllString(s, "RATE")
 	return tagRE.ReplaceAllString(s, "\n$1")
 }
 
