@@ -70,6 +70,7 @@ type pstate struct {
 	ruleKinds uint8
 	usedBy    proxy.Cap
 	chk       *checkState
+	filters   []filterDecl // filter lines and implied cache filters (haproxy_filters.go)
 }
 
 type dupServer struct {
@@ -130,6 +131,7 @@ type hctx struct {
 	sslServerVerify string              // global ssl-server-verify
 	ssl             sslGlobals          // global ssl-default-* (haproxy_ssl.go)
 	stick           *stickState         // stick tables and peers (haproxy_stick.go)
+	cache           *proxy.CacheSection // the cache section being read (haproxy_filters.go)
 }
 
 type resolveResult struct {
@@ -309,6 +311,12 @@ func (c *hctx) section(d *parser.Directive) {
 		c.httpErrors = map[int][]byte{}
 		c.cfg.HTTPErrors[c.secName] = c.httpErrors
 		table = httpErrorsTable
+	case "cache":
+		if !c.openCache(d) {
+			return
+		}
+		table = cacheTable
+		defer c.closeCache()
 	default:
 		table = otherSectionTables[d.Name]
 		c.openOther(d)

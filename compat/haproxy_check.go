@@ -42,6 +42,7 @@ func (c *hctx) postCheck() {
 		c.assignServerIDs(st)
 		assignBindIDs(st.p)
 		c.finishChecks(st)
+		c.finishFilters(st) // haproxy_filters.go
 		c.checkProtoFits(st)
 		for _, ds := range st.dupServers {
 			c.rep.Alertf(ds.pos, "%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", st.kind, p.Name, ds.name, ds.first)

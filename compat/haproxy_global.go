@@ -164,6 +164,7 @@ func buildGlobalTable() *Table[*hctx] {
 			return nil
 		}),
 		row("tune.maxrewrite", intArg("tune.maxrewrite", func(c *hctx) *int { return &c.cfg.Global.TuneMaxrewrite })),
+		row("tune.comp.maxlevel", decodeCompMaxLevel), // haproxy_filters.go
 		row("set-var", decodeGlobalSetVar(false)),
 		row("set-var-fmt", decodeGlobalSetVar(true)),
 		row("localpeer", decodeLocalPeer),

@@ -53,7 +53,7 @@ func keywordKnown(heading, kw string) bool {
 	case strings.Contains(heading, "Section types"):
 		_, other := otherSectionTables[kw]
 		return other || kw == "global" || kw == "defaults" || kw == "frontend" || kw == "backend" ||
-			kw == "listen" || kw == "userlist" || kw == "http-errors" || kw == "peers"
+			kw == "listen" || kw == "userlist" || kw == "http-errors" || kw == "peers" || kw == "cache"
 	case strings.Contains(heading, "in `global`"):
 		return has(globalTable, kw)
 	case strings.Contains(heading, "in `defaults`"), strings.Contains(heading, "in `frontend`"),
@@ -69,6 +69,9 @@ func keywordKnown(heading, kw string) bool {
 		sec := heading[strings.Index(heading, "in `")+4:]
 		sec = sec[:strings.Index(sec, "`")]
 		tb := otherSectionTables[sec]
+		if sec == "cache" {
+			tb = cacheTable
+		}
 		return tb != nil && has(tb, kw)
 	case strings.Contains(heading, "`option …`"):
 		return has(proxyTable, strings.TrimPrefix(kw, "no ")) || inOtherSection(strings.Fields(kw)[0])

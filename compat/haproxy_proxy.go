@@ -292,7 +292,7 @@ func buildProxyTable() *Table[*hctx] {
 		row("persist rdp-cookie", noArg),
 		row("retry-on", decodeRetryOn),
 		row("compression", decodeCompression),
-		row("filter", accept(1, "'filter' expects a filter name.")),
+		row("filter", decodeFilter), // haproxy_filters.go
 		row("use-fcgi-app", accept(1, "'use-fcgi-app' expects an application name.")),
 		row("email-alert", accept(1, "'email-alert' expects 'from', 'mailers', 'myhostname', 'level' or 'to'.")),
 		row("source", decodeSource),
@@ -1190,31 +1190,6 @@ func decodeRetryOn(c *hctx, d *parser.Directive, a []parser.Word) error {
 		if w.Value == "none" && len(a) > 1 {
 			return fmt.Errorf("'retry-on' 'none' keyworld only usable alone")
 		}
-	}
-	return nil
-}
-
-// decodeCompression checks `compression algo|type|offload` as HAProxy 2.6
-// does (responses are not compressed: the row's status says so).
-func decodeCompression(c *hctx, d *parser.Directive, a []parser.Word) error {
-	if len(a) == 0 {
-		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'")
-	}
-	switch a[0].Value {
-	case "algo":
-		if len(a) < 2 {
-			return fmt.Errorf("'compression' expects <algorithm>.")
-		}
-		for _, w := range a[1:] {
-			switch w.Value {
-			case "identity", "gzip", "deflate", "raw-deflate":
-			default:
-				return fmt.Errorf("'compression' : '%s' is not a supported algorithm.", w.Value)
-			}
-		}
-	case "type", "offload":
-	default:
-		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'")
 	}
 	return nil
 }

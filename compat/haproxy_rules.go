@@ -491,6 +491,9 @@ func decodeHTTPRule(kind string) hdecode {
 			c.abort = true
 			return err
 		}
+		if err := c.cacheRule(act, before); err != nil { // haproxy_filters.go
+			return err
+		}
 		if n, ok := httpActionArgs[act]; ok && (len(before) < n[0] || len(before) > n[1]) {
 			c.abort = true
 			if n[0] == n[1] {

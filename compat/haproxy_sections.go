@@ -93,7 +93,6 @@ var otherSectionStatus = map[string]struct {
 }{
 	"resolvers":   {Partial, "servers are resolved once at start-up (libc); runtime DNS re-resolution is not implemented"},
 	"mailers":     {Ignored, "email alerts are not sent"},
-	"cache":       {Ignored, "the HTTP cache is not implemented; responses are not cached"},
 	"ring":        {Ignored, "ring buffers are not implemented; logs sent to ring@ are dropped"},
 	"program":     {Unsupported, "halo does not start external programs"},
 	"fcgi-app":    {Unsupported, "FastCGI applications are not supported"},
@@ -104,7 +103,6 @@ var otherSectionStatus = map[string]struct {
 var otherSectionKeywords = map[string][]string{
 	"resolvers":   {"nameserver", "parse-resolv-conf", "accepted_payload_size", "hold", "resolve_retries", "timeout"},
 	"mailers":     {"mailer", "timeout"},
-	"cache":       {"total-max-size", "max-object-size", "max-age", "process-vary", "max-secondary-entries"},
 	"ring":        {"description", "format", "maxlen", "size", "timeout", "server"},
 	"program":     {"command", "user", "group", "option", "no"},
 	"fcgi-app":    {"docroot", "index", "path-info", "log-stderr", "option", "set-param", "pass-header", "acl", "no"},

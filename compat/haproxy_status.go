@@ -62,8 +62,6 @@ var haproxyProxyStatus = map[string]struct {
 	"capture request header":              {Supported, ""},
 	"capture response header":             {Supported, ""},
 	"capture cookie":                      {Ignored, "captured cookies are not logged"},
-	"compression":                         {Ignored, "responses are not compressed"},
-	"filter":                              {Unsupported, "filters (spoe, trace, cache, compression) are not implemented"},
 	"use-fcgi-app":                        {Unsupported, "FastCGI is not supported"},
 	"email-alert":                         {Ignored, "email alerts are not sent"},
 	"retry-on":                            {Partial, "only connection failures are retried"},
@@ -144,9 +142,7 @@ var notExecutedActions = map[string]struct {
 }{
 	"add-acl": {Ignored, "ACL files are not modified at runtime"}, "del-acl": {Ignored, "ACL files are not modified at runtime"},
 	"del-map": {Ignored, "maps are not modified at runtime"}, "set-map": {Ignored, "maps are not modified at runtime"},
-	"cache-use":   {Ignored, "the HTTP cache is not implemented"},
-	"cache-store": {Ignored, "the HTTP cache is not implemented"},
-	"do-resolve":  {Ignored, "not executed"}, "early-hint": {Ignored, "103 responses are not sent"},
+	"do-resolve": {Ignored, "not executed"}, "early-hint": {Ignored, "103 responses are not sent"},
 	"normalize-uri": {Ignored, "the URI is not normalized"}, "ot-group": {Ignored, "no OpenTracing"},
 	"send-spoe-group": {Ignored, "SPOE is not implemented"},
 	"set-dst":         {Ignored, "the destination address is not changed"}, "set-dst-port": {Ignored, "the destination port is not changed"},
@@ -328,6 +324,7 @@ func HAProxyKeywords() []KeywordInfo {
 	add("defaults/frontend/backend/listen", proxyTable)
 	add("userlist", userlistTable)
 	add("http-errors", httpErrorsTable)
+	add("cache", cacheTable)
 	secs := make([]string, 0, len(otherSectionTables))
 	for s := range otherSectionTables {
 		secs = append(secs, s)

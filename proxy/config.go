@@ -23,6 +23,9 @@ type Config struct {
 	// configuration order; Peers the peers sections (config_stick.go).
 	Tables []*stick.Spec
 	Peers  []*PeersSection
+	// Caches are the `cache` sections, in configuration order
+	// (config_filters.go).
+	Caches []*CacheSection
 	// Replaces says the process takes over from running ones (-sf/-st,
 	// a master's reload): the local peer then waits for their lesson.
 	Replaces bool
@@ -79,6 +82,9 @@ type Global struct {
 	// `description`: the stats page and `show info` show them.
 	Node        string
 	Description string
+	// CompMaxLevel is `tune.comp.maxlevel` (1..9, default 1): the
+	// compression level of `compression algo`.
+	CompMaxLevel int
 }
 
 // SetVar is a global `set-var` (Fmt false: Expr is a sample expression)
@@ -251,6 +257,12 @@ type Proxy struct {
 	Table      *stick.Spec
 	StickRules []*StickRule
 	Persist    bool
+
+	// Compression is the `compression` settings (nil: none); Filters the
+	// proxy's filters in evaluation order, declared or implied
+	// (config_filters.go).
+	Compression *Compression
+	Filters     []FilterConf
 }
 
 // Bind is one `bind` line, one per address after port ranges are expanded.

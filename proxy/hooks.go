@@ -56,6 +56,10 @@ type Module struct {
 	// tx (a complete raw response, valid until the transaction's next
 	// reply); nil when the module cannot.
 	ErrorReply func(tx *Txn, px *Proxy, r *Reply) []byte
+	// NewFilter builds the filter fc of proxy px (filter.go), or returns
+	// nil when the module does not implement that filter. Called once per
+	// filter by New.
+	NewFilter func(rt *Runtime, px *Proxy, fc *FilterConf) (Filter, error)
 }
 
 // ClientConn is a client connection as modules see it for its whole life
@@ -153,6 +157,10 @@ type Counters struct {
 	// Rate/queue figures a picker may maintain.
 	CurQueue atomic.Int64
 	MaxQueue atomic.Int64
+	// Filters' figures (frontends and backends): the cache's lookups and
+	// hits, the compression's bytes in and out and compressed responses.
+	CacheLookups, CacheHits  atomic.Int64
+	CompIn, CompOut, CompRsp atomic.Int64
 }
 
 // connOpen counts a new session.
@@ -268,7 +276,16 @@ type Txn struct {
 	Payload      []byte
 	PayloadFinal bool
 
+	// Applet, set by a Request hook, answers the request instead of a
+	// server (a cache hit); Cache is the cache's state for the
+	// transaction; Comp names the algorithm compressing the response ("":
+	// not compressed), as res.comp_algo reads it (filter.go).
+	Applet Applet
+	Cache  TxnCache
+	Comp   string
+
 	// internal
+	flt         filterChain  // the attached filters (filter.go)
 	payConn     net.Conn     // client connection MorePayload reads from
 	payEC       *evloop.Conn // its socket (deadlines)
 	loop        *evloop.Loop // the event loop running the transaction

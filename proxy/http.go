@@ -37,6 +37,9 @@ func (s *session) transaction() bool {
 	tx.ReqLine = append(tx.ReqLine, "HTTP/"...)
 	tx.ReqLine = append(tx.ReqLine, byte('0'+req.Major), '.', byte('0'+req.Minor))
 	s.fe.Counters.Requests.Add(1)
+	// Filters (filter.go): the frontend's now, the backend's once chosen.
+	tx.attachFilters(s.fe.Proxy, s.fe.filters)
+	defer tx.releaseFilters()
 	if string(req.Method) == "PRI" {
 		// The HTTP/2 preface (or any PRI request) on an HTTP/1 listener:
 		// HAProxy's stream refuses the method (400, re-framed).
@@ -98,6 +101,7 @@ func (s *session) transaction() bool {
 		return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
 	}
 	if be.Proxy != s.fe.Proxy {
+		tx.attachFilters(be.Proxy, be.filters)
 		if v := rt.runRequest(tx, be.Proxy); v != Continue {
 			return s.verdict(v, cliKeep && bodyDone)
 		}
@@ -110,6 +114,12 @@ func (s *session) transaction() bool {
 		cliKeep = false
 	}
 	s.addForwardHeaders(be.Proxy)
+	if tx.flt.n > 0 {
+		tx.filterRequest()
+	}
+	if tx.Applet != nil {
+		return s.serveApplet(be, cliKeep, bodyDone)
+	}
 
 	// Serialize the request head for the server.
 	srvKeep := mode == ConnKeepAlive
@@ -242,6 +252,9 @@ func (s *session) transaction() bool {
 	// count it no more ("0 sessions active", recorded in observe.case)
 	tx.observed = statusObservation(resp.Status)
 	tx.Resp = resp
+	if tx.flt.n > 0 {
+		tx.filterResponseHead()
+	}
 	if !bodyDone {
 		// Final answer without 100 Continue: the body will never come on
 		// this connection.
@@ -291,6 +304,13 @@ func (s *session) transaction() bool {
 		// tells the client the connection ends after it.
 		cliKeep = false
 	}
+	// The filters' Headers stage may rewrite the head (compression): the
+	// body is read as the server framed it.
+	bodyFilters := false
+	inChunked, inLen := resp.Chunked, resp.ContentLength
+	if tx.flt.n > 0 && !upgrade {
+		bodyFilters = tx.filterHeaders() && !noBody
+	}
 	s.out = resp.AppendResponseHead(s.out[:0])
 	if !upgrade {
 		// (A 101's Connection header goes out as the server wrote it.)
@@ -299,6 +319,9 @@ func (s *session) transaction() bool {
 	s.out = append(s.out, '\r', '\n')
 	headLen := len(s.out)
 	sc.r += resp.HeadLen
+	if bodyFilters {
+		return s.filteredResponse(sc, be, inChunked, inLen, headLen, cliKeep, srvKeep)
+	}
 	// Body bytes already read from the server.
 	var pre []byte
 	respDone := noBody

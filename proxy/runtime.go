@@ -70,7 +70,8 @@ type Frontend struct {
 	Proxy    *Proxy
 	Counters Counters
 	rt       *Runtime
-	slots    *slots // per-frontend maxconn (nil: unlimited)
+	slots    *slots   // per-frontend maxconn (nil: unlimited)
+	filters  []Filter // the proxy's filters (filter.go)
 }
 
 // Backend is the runtime side of a proxy with servers.
@@ -86,6 +87,7 @@ type Backend struct {
 	// mayQueue: a server has maxconn, so Pick may wait for a slot (then
 	// off the event loop).
 	mayQueue bool
+	filters  []Filter // the proxy's filters (filter.go)
 }
 
 // ServerState is one server's runtime state. Its status and weight have
@@ -193,6 +195,26 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 			b.states = o
 		} else {
 			b.states = newLocalStates(b.Servers)
+		}
+	}
+	// Filters (filter.go): one set per proxy, shared by its two sides.
+	for _, f := range rt.Frontends {
+		fs, err := rt.buildFilters(f.Proxy)
+		if err != nil {
+			return nil, err
+		}
+		f.filters = fs
+		if b := rt.backends[f.Proxy]; b != nil {
+			b.filters = fs
+		}
+	}
+	for _, b := range rt.Backends {
+		if b.Proxy.Cap&CapFE == 0 {
+			fs, err := rt.buildFilters(b.Proxy)
+			if err != nil {
+				return nil, err
+			}
+			b.filters = fs
 		}
 	}
 	// The event loops exist from here (what modules start in Init may

@@ -339,7 +339,9 @@ type work struct {
 	resp    http1.Message
 	tx      Txn
 	ch      http1.Chunked
-	key     PickKey // the transaction's hashing inputs (escapes to the Picker)
+	key     PickKey    // the transaction's hashing inputs (escapes to the Picker)
+	fb      filterBody // a filtered body's state (filter.go)
+	abuf    []byte     // an applet's response head
 }
 
 func newWork() *work {

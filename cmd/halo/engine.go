@@ -5,6 +5,8 @@ import (
 	"halo/proxy/acl"
 	"halo/proxy/balance"
 	"halo/proxy/balance/lbmod"
+	"halo/proxy/cache"
+	"halo/proxy/compress"
 	"halo/proxy/peers"
 	"halo/proxy/rules"
 	"halo/proxy/stats"
@@ -24,6 +26,9 @@ import (
 //   - stats (proxy/stats): show stat/info, the runtime API on the stats
 //     sockets, the stats page and the Prometheus exporter, which read
 //     the balance module's check state.
+//   - cache (proxy/cache) and compression (proxy/compress): the filters
+//     (NewFilter); the rules reach the caches for cache-use/cache-store,
+//     the stats socket for `show cache`.
 //
 // Request and Response hooks run in this order; for NewPicker the last
 // module that returns a picker wins.
@@ -48,7 +53,12 @@ func haproxyEngineHub() ([]proxy.Module, *stats.Hub) {
 	l7.Service = func(rt *proxy.Runtime, name string) (rules.Service, error) {
 		return st.Service(rt, name)
 	}
-	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module()}, st
+	cm := cache.New()
+	l7.Cache = func(cfg *proxy.Config, px *proxy.Proxy, name string) (rules.CacheAction, error) {
+		return cm.Action(cfg, px, name)
+	}
+	st.ShowCache = cm.AppendShow
+	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module(), cm.EngineModule(), compress.New().EngineModule()}, st
 }
 
 // balanceChecks reads a server's check state from the balance module

@@ -39,6 +39,7 @@ func fetchTables() [][]*fetchDef {
 		sslCertFetches(),  // ssl.go: the TLS session and the client certificate
 		authFetches(),     // fetch_auth.go: http_auth and userlists
 		stickFetches(),    // fetch_stick.go: stick counters, src_*, table_cnt/avl
+		filterFetches(),   // fetch_filters.go: res.cache_hit/name, res.comp/comp_algo
 	}
 }
 

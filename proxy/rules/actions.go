@@ -201,6 +201,7 @@ func actionTable() map[string]*actionDef {
 		}},
 	}
 	defs = append(defs, stickActions()...) // actions_stick.go
+	defs = append(defs, cacheActions()...) // actions_cache.go
 	m := make(map[string]*actionDef, len(defs))
 	for _, d := range defs {
 		m[d.Name] = d

@@ -399,6 +399,8 @@ func (st *State) apply(r *Rule, response bool) {
 		t.SetStatus(r.status, r.reason)
 	case kStick:
 		r.stk.exec(&st.Ctx, st.T.Status())
+	case kCacheUse, kCacheStore:
+		runCache(r, st)
 	case kSetLogLevel:
 		st.LogLevel = r.status
 	}

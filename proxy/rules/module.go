@@ -84,6 +84,9 @@ type L7 struct {
 	// Tables returns the running stick tables (the peers module owns
 	// them); nil: the configuration has none.
 	Tables func() *stick.Set
+	// Cache returns what the cache-use and cache-store rules of px naming
+	// a cache run (package cache); nil: no cache is known.
+	Cache func(cfg *proxy.Config, px *proxy.Proxy, name string) (CacheAction, error)
 
 	rt       *proxy.Runtime
 	proc     *acl.ProcVars // proc.* variables, shared by every transaction
@@ -295,6 +298,9 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	env := &Env{ACL: cp, Opts: opts, Proxy: p, HTTPErrors: cfg.HTTPErrors}
 	if l.Service != nil {
 		env.Service = func(name string) (Service, error) { return l.Service(rt, name) }
+	}
+	if l.Cache != nil {
+		env.Cache = func(name string) (CacheAction, error) { return l.Cache(cfg, p, name) }
 	}
 	var err error
 	if c.httpReq, err = CompileHTTP(p.HTTPRequest, false, env); err != nil {
@@ -876,6 +882,8 @@ func fillEntry(e *logging.Entry, tx *proxy.Txn, st *txnState, l *L7) {
 	switch {
 	case st.Stats:
 		e.ServerName = "<STATS>"
+	case tx.Applet != nil:
+		e.ServerName = tx.Applet.Name()
 	case tx.Server != nil:
 		e.ServerName = tx.Server.Server.Name
 	}

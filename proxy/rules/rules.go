@@ -89,7 +89,9 @@ const (
 	kSilentDrop
 	kService
 	kSetLogLevel
-	kStick // track-sc, sc-inc-gpc, sc-set-gpt (actions_stick.go)
+	kStick      // track-sc, sc-inc-gpc, sc-set-gpt (actions_stick.go)
+	kCacheUse   // cache-use (actions_cache.go)
+	kCacheStore // cache-store
 )
 
 // Rule is one compiled http-request / http-response / redirect rule.
@@ -114,6 +116,7 @@ type Rule struct {
 	conds  acl.SetVarConds
 	svc    Service
 	stk    *stickAction
+	cache  CacheAction
 }
 
 // Service is an HTTP service an `http-request use-service` rule hands the
@@ -137,6 +140,9 @@ type Env struct {
 	// HTTPErrors are the http-errors sections (`errorfiles NAME` in
 	// return, deny and tarpit replies).
 	HTTPErrors map[string]map[int][]byte
+	// Cache resolves the cache of `cache-use NAME` / `cache-store NAME`
+	// (actions_cache.go); nil refuses every cache.
+	Cache func(name string) (CacheAction, error)
 
 	actions map[string]*actionDef // actionTable(), built once
 }

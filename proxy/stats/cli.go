@@ -105,6 +105,7 @@ func init() {
 	}
 	commands = append(commands, tableCommands()...) // table_cli.go
 	commands = append(commands, mapCommands()...)   // map_cli.go
+	commands = append(commands, cacheCommands()...) // cache_cli.go
 }
 
 // Execute runs one command line (possibly several commands separated by

@@ -151,6 +151,8 @@ type Stats struct {
 	// refs returns the runtime's pattern and map references (the rules
 	// module owns them); nil: none.
 	refs func() *acl.PatRefs
+	// showCache writes `show cache` (cache_cli.go; nil: no cache).
+	showCache func(b *strings.Builder)
 }
 
 type stateMark struct {
@@ -325,7 +327,8 @@ func (s *Stats) frontendRow(fe *proxy.Frontend) Row {
 			r.setI(n, c.Hrsp[i].Load())
 		}
 		r.setI("req_tot", c.Requests.Load())
-		r.zero("intercepted", "cache_lookups", "cache_hits")
+		r.zero("intercepted")
+		setFilterCounters(r, c) // cache_cli.go
 	} else {
 		r.zero("req_tot")
 	}
@@ -724,7 +727,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 			r.setI(n, c.Hrsp[i].Load())
 		}
 		r.setI("req_tot", c.Requests.Load())
-		r.zero("cache_lookups", "cache_hits")
+		setFilterCounters(r, c) // cache_cli.go
 	}
 	last := c.LastSess.Load()
 	if last > 0 {

@@ -3,6 +3,7 @@ package stats
 import (
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 
 	"halo/proxy"
@@ -24,6 +25,9 @@ type Hub struct {
 	// Switch turns servers' health checks and agents on and off for the
 	// stats page's admin actions (nil: none can be).
 	Switch CheckSwitch
+	// ShowCache writes `show cache` (the cache module provides it; nil:
+	// no cache).
+	ShowCache func(b *strings.Builder)
 
 	mu  sync.Mutex
 	sts *Stats
@@ -44,6 +48,7 @@ func (h *Hub) For(rt *proxy.Runtime) *Stats {
 		h.sts.tables = h.Tables
 		h.sts.refs = h.PatRefs
 		h.sts.checkSwitch = h.Switch
+		h.sts.showCache = h.ShowCache
 	}
 	return h.sts
 }
