@@ -279,15 +279,19 @@ func (c *hctx) closeCache() {
 	if cs == nil || c.abort {
 		return
 	}
-	nopos := parser.Pos{}
+	// Found when the section ends: HAProxy names no line, but counts the
+	// error against the file.
+	alert := func(format string, a ...any) {
+		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: c.secPos, Sev: parser.SevAlert, Form: "none", Msg: fmt.Sprintf(format, a...)})
+	}
 	if cs.TotalMaxSize <= 0 {
-		c.rep.Alertf(nopos, "Size not specified for cache '%s'", cs.Name)
+		alert("Size not specified for cache '%s'", cs.Name)
 		return
 	}
 	if cs.MaxObjectSize == 0 {
 		cs.MaxObjectSize = cs.TotalMaxSize >> 8
 	} else if cs.MaxObjectSize > cs.TotalMaxSize/2 {
-		c.rep.Alertf(nopos, "\"max-object-size\" is limited to an half of \"total-max-size\" => %d", cs.TotalMaxSize/2)
+		alert("\"max-object-size\" is limited to an half of \"total-max-size\" => %d", cs.TotalMaxSize/2)
 		return
 	}
 	c.cfg.Caches = append(c.cfg.Caches, cs)

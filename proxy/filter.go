@@ -286,7 +286,7 @@ func (u *unchunker) next(p []byte, off *int) []byte {
 			// Everything up to the end: the trailer lines, then CRLF.
 			u.tr = append(u.tr, p[i:]...)
 			i = len(p)
-			if n := len(u.tr); n >= 2 && (n == 2 || string(u.tr[n-4:]) == "\r\n\r\n") {
+			if n := len(u.tr); n == 2 && string(u.tr) == "\r\n" || n >= 4 && string(u.tr[n-4:]) == "\r\n\r\n" {
 				u.tr = u.tr[:n-2]
 				u.state = ucDone
 			}

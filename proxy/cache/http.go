@@ -151,7 +151,7 @@ func primaryKey(req *http1.Message, dst *[20]byte, scratch []byte) ([]byte, bool
 		return scratch, false
 	}
 	b := scratch[:0]
-	if uri[0] == '/' || uri[0] == '*' || bytes.Index(uri, []byte("://")) < 0 {
+	if uri[0] == '/' || uri[0] == '*' || !bytes.Contains(uri, []byte("://")) {
 		host, ok := req.Get("host")
 		if !ok {
 			return scratch, false
