@@ -320,7 +320,8 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, haproxyUsage)
 		return 1 // as haproxy -h
 	}
-	dp := &diagPrinter{w: stderr, pid: os.Getpid()}
+	var startup strings.Builder // show startup-logs
+	dp := &diagPrinter{w: io.MultiWriter(stderr, &startup), pid: os.Getpid()}
 	if a.quiet && !a.verbose {
 		// haproxy -q prints no message at all, alerts included: only
 		// the exit status tells.
@@ -432,6 +433,7 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 	}
 	return runProxy(cfg, proxyRunOpts{
 		MasterCLI:         mcli,
+		StartupLogs:       startup.String(),
 		MworkerMaxReloads: cfg.Global.MworkerMaxReloads,
 		Foreground:        a.foreground || (!a.daemon && !cfg.Global.Daemon),
 		MasterWorker:      a.masterWorker || cfg.Global.MasterWorker,

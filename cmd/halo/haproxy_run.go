@@ -30,6 +30,7 @@ type proxyRunOpts struct {
 	// mworker-max-reloads (haproxy_mcli.go).
 	MasterCLI         []proxy.StatsSocket
 	MworkerMaxReloads int
+	StartupLogs       string // what was printed while loading (show startup-logs)
 }
 
 // daemonEnv marks the re-executed child of a daemonizing `halo haproxy`.
@@ -49,6 +50,7 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	// tables (the peers' local lesson).
 	cfg.Replaces = len(o.SoftStop) > 0 || len(o.HardStop) > 0 || os.Getenv(reloadEnv) != ""
 	mods, hub := haproxyEngineHub()
+	hub.StartupLogs = o.StartupLogs
 	rt, err := proxy.New(cfg, mods...)
 	if err != nil {
 		proxyAlert("%v", err)

@@ -427,3 +427,104 @@ func mcliLineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// workerCLICases are runtime API inputs whose answers halo gives as
+// HAProxy 2.6.12 does (testdata/cli.golden, recorded from HAProxy with
+// HALO_CLI_RECORD=/usr/sbin/haproxy on the same configuration).
+var workerCLICases = []string{
+	"set timeout cli 5s", "set timeout cli", "set timeout foo 5", "set timeout cli abc", "set timeout cli 0",
+	"set timeout", "user;set timeout cli 5", "set timeout cli 1;show cli level",
+	"show startup-logs", "show cli level", "operator;show cli level", "user;show cli level", "user;operator;show cli level",
+	"show acl ACL", "show acl #0", "show map MAP", "show acl nofile", "show map nofile",
+	"add acl ACL bar", "add acl ACL", "add acl nofile x", "show acl ACL",
+	"del acl ACL foo", "del acl ACL nothere", "del acl", "show acl ACL",
+	"set map MAP k1 newv", "set map MAP kx newv", "add map MAP k3 v3", "add map MAP k3", "add map", "show map MAP",
+	"prepare map MAP", "add map @1 MAP z1 zz", "show map @1 MAP", "show map MAP", "commit map @1 MAP",
+	"show map MAP", "commit map @5 MAP", "clear map MAP", "show map MAP",
+	"get weight be/s1", "set weight be/s1 300", "get weight be/nope", "get weight nope/s1",
+}
+
+var addrRe = regexp.MustCompile(`0x[0-9a-f]{6,}`)
+
+// TestWorkerCLIGolden replays workerCLICases on halo's stats socket and
+// compares with HAProxy's answers (entry addresses normalized).
+func TestWorkerCLIGolden(t *testing.T) {
+	bin, record := haloBinary(t), os.Getenv("HALO_CLI_RECORD")
+	argv := []string{bin, "haproxy"}
+	if record != "" {
+		argv = []string{record}
+	}
+	dir := t.TempDir()
+	acls, maps := filepath.Join(dir, "agents.acl"), filepath.Join(dir, "m.map")
+	_ = os.WriteFile(acls, []byte("Mon User Agent\nfoo\n"), 0o644)
+	_ = os.WriteFile(maps, []byte("k1 v1\nk2 v2\n"), 0o644)
+	sock := filepath.Join(dir, "s.sock")
+	cfg := filepath.Join(dir, "h.cfg")
+	if err := os.WriteFile(cfg, []byte(`global
+    stats socket `+sock+` level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:`+strconv.Itoa(wirecase.ClaimPort(t))+`
+    acl ua req.hdr(user-agent) -i -m str -f `+acls+`
+    http-request deny if ua
+    http-request set-header X-M %[path,map(`+maps+`,none)]
+    default_backend be
+backend be
+    server s1 127.0.0.1:9
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(argv[0], append(argv[1:], "-db", "-f", cfg)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out lockedLog
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stats socket\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got strings.Builder
+	for _, in := range workerCLICases {
+		line := strings.ReplaceAll(strings.ReplaceAll(in, "ACL", acls), "MAP", maps)
+		ans := mcli(t, sock, line+"\n")
+		ans = addrRe.ReplaceAllString(ans, "ADDR")
+		got.WriteString("=== " + in + "\n" + ans)
+	}
+	golden := filepath.Join("testdata", "cli.golden")
+	if record != "" {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("runtime API answers differ from HAProxy 2.6.12's (%s):\n%s", golden, mcliLineDiff(string(want), got.String()))
+	}
+}

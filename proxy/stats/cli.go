@@ -42,6 +42,8 @@ type Session struct {
 	// Payload is the text after a command line ending in "<<", up to an
 	// empty line (management.txt §9.3), for the command that takes one.
 	Payload string
+	// Timeout replaces the socket's idle timeout (`set timeout cli`).
+	Timeout time.Duration
 }
 
 type command struct {
@@ -71,6 +73,13 @@ func init() {
 		{[]string{"show", "schema", "json"}, "show schema json", "report schema used for stats", LevelUser, func(s *Stats, sess *Session, args []string) string { return SchemaJSON() + "\n" }},
 		{[]string{"show", "servers", "state"}, "show servers state [<backend>]", "dump volatile server information (all or for a single backend)", LevelUser, cmdShowServersState},
 		{[]string{"show", "stat"}, "show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server", LevelUser, cmdShowStat},
+		{[]string{"set", "timeout"}, "set timeout [cli] <delay>", "change a timeout setting", LevelUser, cmdSetTimeout},
+		{[]string{"show", "startup-logs"}, "show startup-logs", "report logs emitted during HAProxy startup", LevelUser, func(s *Stats, sess *Session, args []string) string {
+			if s.StartupLogs == "" {
+				return "\n\n"
+			}
+			return s.StartupLogs + "\n"
+		}},
 		{[]string{"show", "cli", "level"}, "show cli level", "display the level of the current CLI session", LevelUser, cmdShowCLILevel},
 		{[]string{"user"}, "user", "lower the level of the current CLI session to user", LevelUser, cmdUser},
 		{[]string{"show", "ssl", "cert"}, "show ssl cert [<certfile>]", "display the SSL certificates used in memory, or the details of a file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
@@ -273,6 +282,34 @@ func cmdOperator(s *Stats, sess *Session, args []string) string {
 
 func cmdUser(s *Stats, sess *Session, args []string) string {
 	sess.Level = LevelUser
+	return "\n"
+}
+
+// cmdSetTimeout is `set timeout cli <delay>` (seconds unless a unit
+// says otherwise): the session's idle timeout.
+func cmdSetTimeout(s *Stats, sess *Session, args []string) string {
+	if len(args) == 0 || args[0] != "cli" {
+		return "'set timeout' only supports 'cli'.\n\n"
+	}
+	if len(args) < 2 {
+		return "Expects an integer value.\n\n"
+	}
+	v := args[1]
+	unit := time.Second
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok && n != "" && n[len(n)-1] >= '0' && n[len(n)-1] <= '9' {
+			v, unit = n, u.d
+			break
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return "Invalid timeout value.\n\n"
+	}
+	sess.Timeout = time.Duration(n) * unit
 	return "\n"
 }
 

@@ -153,6 +153,9 @@ type Stats struct {
 	refs func() *acl.PatRefs
 	// showCache writes `show cache` (cache_cli.go; nil: no cache).
 	showCache func(b *strings.Builder)
+	// StartupLogs are the messages the process printed while starting
+	// (show startup-logs).
+	StartupLogs string
 }
 
 type stateMark struct {

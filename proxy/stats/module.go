@@ -22,6 +22,8 @@ type Hub struct {
 	// PatRefs returns the pattern and map files the runtime API edits
 	// (the rules module provides them; nil: none).
 	PatRefs func() *acl.PatRefs
+	// StartupLogs are the messages printed while the process started.
+	StartupLogs string
 	// Switch turns servers' health checks and agents on and off for the
 	// stats page's admin actions (nil: none can be).
 	Switch CheckSwitch
@@ -47,6 +49,7 @@ func (h *Hub) For(rt *proxy.Runtime) *Stats {
 		h.sts = New(rt, h.checks)
 		h.sts.tables = h.Tables
 		h.sts.refs = h.PatRefs
+		h.sts.StartupLogs = h.StartupLogs
 		h.sts.checkSwitch = h.Switch
 		h.sts.showCache = h.ShowCache
 	}

@@ -208,7 +208,11 @@ func (srv *Server) serve(c net.Conn, o listenerOpts) {
 	sess := &Session{Level: o.level}
 	r := bufio.NewReaderSize(c, 16384)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(srv.timeout))
+		to := srv.timeout
+		if sess.Timeout > 0 { // set timeout cli
+			to = sess.Timeout
+		}
+		_ = c.SetReadDeadline(time.Now().Add(to))
 		line, err := readLine(r, srv.maxLine)
 		if err != nil && line == "" {
 			return
