@@ -168,8 +168,9 @@ type kaCtx struct {
 	// sgTrackWeight: the group says sync_group_tracking_weight (or the
 	// deprecated global_tracking): its members keep weighted tracking
 	sgTrackWeight map[*vrrp.SyncGroup]bool
-	garpGroup     *vrrp.GARPGroup    // the garp_group being read
-	tp            *vrrp.TrackProcess // the vrrp_track_process being read
+	sgProcPos     map[*vrrp.SyncGroup][]parser.Pos // a group's track_process lines
+	garpGroup     *vrrp.GARPGroup                  // the garp_group being read
+	tp            *vrrp.TrackProcess               // the vrrp_track_process being read
 	scripts       []kaScriptUse
 	global        kaGlobalMeta
 	globalLP      kaLowerPrio
@@ -265,6 +266,7 @@ func loadKeepalived(path string, opt KeepalivedOptions) (*kaCtx, *Report) {
 		scriptMeta:    map[string]*kaScriptMeta{},
 		sgMeta:        map[*vrrp.SyncGroup]parser.Pos{},
 		sgTrackWeight: map[*vrrp.SyncGroup]bool{},
+		sgProcPos:     map[*vrrp.SyncGroup][]parser.Pos{},
 		closers:       map[*parser.Directive]string{},
 		rulePref:      map[int]int{4: 16384, 6: 16384},
 		instSeen:      map[string]bool{},
@@ -987,6 +989,24 @@ func (c *kaCtx) finish() {
 	inGroup := map[string]string{}
 	for _, g := range c.cfg.SyncGroups {
 		pos := c.sgMeta[g]
+		keptP := g.TrackProcesses[:0]
+		for i, t := range g.TrackProcesses {
+			if c.cfg.TrackProcesses[t.Name] == nil {
+				say(c.sgProcPos[g][i], parser.KaGeneralError, "(%s) track process %s not found, ignoring...", g.Name, t.Name)
+				continue
+			}
+			keptP = append(keptP, t)
+		}
+		g.TrackProcesses = keptP
+		keptF := g.TrackFiles[:0]
+		for _, t := range g.TrackFiles {
+			if c.cfg.TrackFiles[t.Name] == nil {
+				say(pos, parser.KaGeneralError, "(%s) track file %s not found, ignoring...", g.Name, t.Name)
+				continue
+			}
+			keptF = append(keptF, t)
+		}
+		g.TrackFiles = keptF
 		kept := g.Instances[:0]
 		for _, name := range g.Instances {
 			if !names[name] {

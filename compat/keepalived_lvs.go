@@ -37,6 +37,10 @@ type kaLVSGlobal struct {
 	smtpAlertChecker *bool
 	logAllFailures   bool
 	smtpHelo         string
+	// notify_fifo (not vrrp_notify_fifo) and its script: the checkers
+	// write to it too
+	genericFIFO       string
+	genericFIFOScript *lvs.Script
 }
 
 // kaTiming is the timing keywords at one level; nil = not set there.
@@ -1094,7 +1098,9 @@ func lvsGlobalRows() []kaRow {
 				g.NotifyFIFO = d.Args[0].Value
 			}
 		})},
-		{"lvs_notify_fifo_script", kaNoBlock, skip},
+		{"lvs_notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *lvs.Global, d *parser.Directive) {
+			g.NotifyFIFOScript = c.lvsScript(d)
+		})},
 		{"checker_log_all_failures", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 			c.lv().g.logAllFailures = c.globalBool(d)
 			return nil
@@ -1131,8 +1137,10 @@ func (c *kaCtx) finishLVS() *lvs.Config {
 	out := l.cfg
 	g := &c.cfg.Global
 	out.Global.RouterID = g.RouterID
+	out.Global.GenericFIFO = l.g.genericFIFO
+	out.Global.GenericFIFOScript = l.g.genericFIFOScript
 	if out.Global.NotifyFIFO == "" {
-		out.Global.NotifyFIFO = g.NotifyFIFO
+		out.Global.NotifyFIFOScript = nil // keepalived runs no script without its FIFO
 	}
 	vsAlert, rsAlert := false, true
 	switch {
@@ -1315,11 +1323,10 @@ func lvsStatuses(set func(section string, s Status, note string, names ...string
 	)
 	set("keepalived", Supported, "", "virtual_server", "virtual_server_group", "SSL")
 	set("global_defs", Supported, "", "lvs_flush", "lvs_flush_on_stop", "lvs_notify_fifo", "checker_log_all_failures",
-		"rs_init_notifies", "smtp_alert_checker")
+		"rs_init_notifies", "smtp_alert_checker", "no_checker_emails", "lvs_notify_fifo_script")
 	set("global_defs", Partial, "the IPVS connection sync daemon runs only on the kernel's IPVS (there is no connection table to sync on the userspace path)", "lvs_sync_daemon")
 	set("global_defs", Partial, "IPVS connection timeouts: set in the kernel with IPVS; on the userspace path only the udp timeout applies", "lvs_timeouts")
-	set("global_defs", Ignored, "halo sends checker alerts only on real server state changes already", "no_checker_emails")
-	set("global_defs", Ignored, tuning, "lvs_notify_fifo_script", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark")
+	set("global_defs", Ignored, tuning, "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark")
 	set("vrrp_instance", Ignored, "the sync daemon interface comes from global_defs lvs_sync_daemon", "lvs_sync_daemon_interface")
 
 	set("SSL", Supported, "", "password", "ca", "certificate", "key")
@@ -1354,4 +1361,20 @@ func lvsStatuses(set func(section string, s Status, note string, names ...string
 	set("virtual_server", Partial, "DR/TUN "+kernelOnly+" as NAT", "lb_kind", "lvs_method", "sorry_server_lvs_method")
 	set("virtual_server", Partial, "the sip persistence engine needs the kernel's IPVS", "persistence_engine")
 	set("virtual_server", Ignored, tuning, "notify_up", "notify_down", "tunnel_encap", "snmp_name")
+}
+
+// KeepalivedLVSFinding says whether a finding belongs to keepalived's
+// checker side (what -P leaves out and -C keeps).
+func KeepalivedLVSFinding(fi Finding) bool {
+	switch fi.Section {
+	case "virtual_server", "virtual_server_group", "real_server", "HTTP_GET", "checker", "url", "host", "SSL":
+		return true
+	case "keepalived":
+		return fi.Keyword == "virtual_server" || fi.Keyword == "virtual_server_group" || fi.Keyword == "SSL"
+	case "global_defs":
+		return strings.HasPrefix(fi.Keyword, "lvs_") || strings.HasPrefix(fi.Keyword, "checker_") ||
+			strings.HasPrefix(fi.Keyword, "nftables_ipvs") || fi.Keyword == "rs_init_notifies" ||
+			fi.Keyword == "no_checker_emails" || fi.Keyword == "smtp_alert_checker" || fi.Keyword == "net_namespace_ipvs"
+	}
+	return false
 }

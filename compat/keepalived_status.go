@@ -24,11 +24,10 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		}
 	}
 	const (
-		tuning    = "process/kernel tuning halo does not need; accepted and ignored"
-		noSNMP    = "halo serves no SNMP/DBus interface; accepted and ignored"
-		notRun    = "accepted, not executed by halo's vrrp runtime"
-		noBFD     = "no BFD in halo; accepted and ignored"
-		noProcess = "a sync group's track_process is not implemented (an instance's is); accepted and ignored"
+		tuning = "process/kernel tuning halo does not need; accepted and ignored"
+		noSNMP = "halo serves no SNMP/DBus interface; accepted and ignored"
+		notRun = "accepted, not executed by halo's vrrp runtime"
+		noBFD  = "no BFD in halo; accepted and ignored"
 	)
 
 	// top level
@@ -109,10 +108,9 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	// vrrp_sync_group
 	set("vrrp_sync_group", Supported, "", "group", "notify_master", "notify_backup", "notify_fault", "notify_stop",
 		"notify", "smtp_alert", "track_script")
-	set("vrrp_sync_group", Supported, "", "global_tracking", "sync_group_tracking_weight")
-	set("vrrp_sync_group", Ignored, notRun, "notify_priority_changes",
-		"track_interface", "track_file")
-	set("vrrp_sync_group", Ignored, noProcess, "track_process")
+	set("vrrp_sync_group", Supported, "", "global_tracking", "sync_group_tracking_weight",
+		"track_interface", "track_file", "track_process")
+	set("vrrp_sync_group", Ignored, notRun, "notify_priority_changes")
 	set("vrrp_sync_group", Ignored, noBFD, "track_bfd")
 
 	set("vrrp_track_file", Supported, "", "file", "weight")

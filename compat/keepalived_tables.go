@@ -377,9 +377,15 @@ func globalRows() []kaRow {
 		{"vrrp_notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			g.NotifyFIFOScript = c.addScript(d, d.Args, "")
 		})},
-		{"notify_fifo", kaNoBlock, str(func(g *vrrp.Global, v string) { g.NotifyFIFO = v })},
+		{"notify_fifo", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
+			if len(d.Args) > 0 {
+				g.NotifyFIFO = d.Args[0].Value
+				c.lv().g.genericFIFO = d.Args[0].Value
+			}
+		})},
 		{"notify_fifo_script", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {
 			g.NotifyFIFOScript = c.addScript(d, d.Args, "")
+			c.lv().g.genericFIFOScript = c.lvsScript(d)
 		})},
 		{"dynamic_interfaces", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) { g.DynamicInterfaces = true })},
 		{"max_auto_priority", kaNoBlock, g(func(c *kaCtx, g *vrrp.Global, d *parser.Directive) {

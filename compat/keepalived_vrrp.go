@@ -587,9 +587,41 @@ func syncGroupRows() []kaRow {
 				}
 			}
 		})},
-		{"track_interface", kaValueBlock, skip},
-		{"track_file", kaValueBlock, skip},
-		{"track_process", kaValueBlock, skip},
+		{"track_interface", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			for _, l := range d.Body {
+				if c.ifaces != nil && !c.ifaces[l.Name] {
+					c.errf(l.Pos, parser.KaGeneralError, "(%s) tracked interface %s doesn't exist", g.Name, l.Name)
+					c.markBadIf(l.Pos)
+				}
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + g.Name + ") weight " + w + " for " + l.Name + " must be between [-253..253] inclusive. Ignoring..."
+				})
+				if ok {
+					g.TrackInterfaces = append(g.TrackInterfaces, t)
+				}
+			}
+		})},
+		{"track_file", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			for _, l := range d.Body {
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + g.Name + ") track file " + l.Name + ": weight must be between [-253..253] inclusive, ignoring..."
+				})
+				if ok {
+					g.TrackFiles = append(g.TrackFiles, t)
+				}
+			}
+		})},
+		{"track_process", kaValueBlock, s(func(c *kaCtx, g *vrrp.SyncGroup, d *parser.Directive) {
+			for _, l := range d.Body {
+				t, ok := c.trackRef(l, func(w string) string {
+					return "(" + g.Name + ") weight for track process " + l.Name + " must be in [-254..254] inclusive. Ignoring..."
+				})
+				if ok {
+					c.sgProcPos[g] = append(c.sgProcPos[g], l.Pos)
+					g.TrackProcesses = append(g.TrackProcesses, t)
+				}
+			}
+		})},
 		{"track_bfd", kaValueBlock, skip},
 	}
 }

@@ -79,19 +79,27 @@ type Config struct {
 
 // Global is what global_defs says about the LVS side.
 type Global struct {
-	RouterID       string
-	Flush          bool // lvs_flush
-	FlushOnStop    int  // lvs_flush_on_stop: 0 no, 1 full, 2 VS
-	SyncDaemon     *SyncDaemon
-	TimeoutTCP     time.Duration // lvs_timeouts
-	TimeoutTCPFin  time.Duration
-	TimeoutUDP     time.Duration
-	NotifyFIFO     string // lvs_notify_fifo (and notify_fifo)
-	RSInitNotifies bool
-	NoCheckerMails bool
-	SMTPAlert      bool // smtp_alert / smtp_alert_checker default
-	ScriptUID      uint32
-	ScriptGID      uint32
+	RouterID      string
+	Flush         bool // lvs_flush
+	FlushOnStop   int  // lvs_flush_on_stop: 0 no, 1 full, 2 VS
+	SyncDaemon    *SyncDaemon
+	TimeoutTCP    time.Duration // lvs_timeouts
+	TimeoutTCPFin time.Duration
+	TimeoutUDP    time.Duration
+	NotifyFIFO    string // lvs_notify_fifo
+	// NotifyFIFOScript is lvs_notify_fifo_script: started with the FIFO's
+	// name as its last argument, to read the lines.
+	NotifyFIFOScript *Script
+	// GenericFIFO is notify_fifo, which gets the LVS lines too;
+	// GenericFIFOScript its notify_fifo_script, run here only when the
+	// VRRP side (which runs it otherwise) does not run (-C).
+	GenericFIFO       string
+	GenericFIFOScript *Script
+	RSInitNotifies    bool
+	NoCheckerMails    bool
+	SMTPAlert         bool // smtp_alert / smtp_alert_checker default
+	ScriptUID         uint32
+	ScriptGID         uint32
 }
 
 // Flush-on-stop modes.

@@ -46,6 +46,9 @@ type DataPath interface {
 	Name() string
 	AddService(s *Service) error
 	DelService(s *Service) error
+	// EditService changes a service's scheduler and persistence in place
+	// (ipvsadm -E): its real servers and connections stay.
+	EditService(s *Service) error
 	AddDest(s *Service, d Dest) error
 	EditDest(s *Service, d Dest) error
 	DelDest(s *Service, d Dest) error

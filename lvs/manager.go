@@ -39,6 +39,11 @@ type Manager struct {
 	vss  []*vsState
 	fifo *os.File
 	wg   sync.WaitGroup
+	ctx  context.Context // Start's: every checker's context derives from it
+	// genFIFO is the generic notify_fifo, written beside lvs_notify_fifo;
+	// the paths say what is open (a reload reopens what changed).
+	genFIFO           *os.File
+	fifoPath, genPath string
 }
 
 type vsState struct {
@@ -56,7 +61,6 @@ type rsState struct {
 	set       bool // present in the data path
 	numFailed int
 	effWeight int64
-	deltas    map[*chkState]int
 	checkers  []*chkState
 	sorry     bool
 }
@@ -66,6 +70,14 @@ type chkState struct {
 	st     *check.State
 	isUp   bool
 	hasRun bool
+	// weight is the last dynamic weight the checker reported (misc_dynamic:
+	// the server's weight; FILE_CHECK: an offset), hasWeight that it did.
+	weight    int
+	hasWeight bool
+	// stop ends the checker's goroutine (a reload dropped or changed it);
+	// stopped makes a report that raced with it count for nothing.
+	stop    context.CancelFunc
+	stopped bool
 }
 
 // IPVS weights are 0..65535 (real_weight in ipwrapper.h).
@@ -77,6 +89,23 @@ func realWeight(w int64) int {
 		return 65535
 	}
 	return int(w)
+}
+
+// weight is the real server's effective weight: misc_dynamic's last
+// weight, else the configured one, plus FILE_CHECK's offsets.
+func (rs *rsState) weight() int64 {
+	w := int64(rs.cfg.Weight)
+	for _, c := range rs.checkers {
+		if c.hasWeight && c.cfg.Kind != "FILE_CHECK" {
+			w = int64(c.weight)
+		}
+	}
+	for _, c := range rs.checkers {
+		if c.hasWeight && c.cfg.Kind == "FILE_CHECK" {
+			w += int64(c.weight)
+		}
+	}
+	return w
 }
 
 // NewManager prepares the state of every virtual server (nothing runs
@@ -99,33 +128,50 @@ func NewManager(cfg *Config, dp DataPath, h Hooks) *Manager {
 	}
 	m := &Manager{cfg: cfg, dp: dp, h: h}
 	for _, vc := range cfg.VirtualServers {
-		vs := &vsState{cfg: vc, services: m.servicesOf(vc)}
-		for _, rc := range vc.RealServers {
-			rs := &rsState{cfg: rc, effWeight: int64(rc.Weight), deltas: map[*chkState]int{}}
-			for _, cc := range rc.Checkers {
-				name := Trio(cc.Dst, vc.Proto)
-				c := &chkState{cfg: cc, st: check.NewState(cc, name, rc.Addr.Addr().Unmap().String()), isUp: !cc.Alpha}
-				if cc.Alpha {
-					rs.numFailed++
-				}
-				rs.checkers = append(rs.checkers, c)
-			}
-			vs.rss = append(vs.rss, rs)
-		}
-		if vc.Sorry != nil {
-			vs.sorry = &rsState{cfg: vc.Sorry, effWeight: int64(vc.Sorry.Weight), sorry: true, deltas: map[*chkState]int{}}
-		}
-		// set_quorum_states: up when the initially alive weight meets it
-		sum := 0
-		for _, rs := range vs.rss {
-			if rs.numFailed == 0 {
-				sum += realWeight(rs.effWeight)
-			}
-		}
-		vs.quorumUp = sum >= vc.Quorum+vc.Hysteresis
-		m.vss = append(m.vss, vs)
+		m.vss = append(m.vss, m.newVS(vc))
 	}
 	return m
+}
+
+// newVS is a virtual server's state before anything is installed: its
+// real servers up unless an alpha checker holds them down.
+func (m *Manager) newVS(vc *VirtualServer) *vsState {
+	vs := &vsState{cfg: vc, services: m.servicesOf(vc)}
+	for _, rc := range vc.RealServers {
+		vs.rss = append(vs.rss, newRS(vc, rc))
+	}
+	if vc.Sorry != nil {
+		vs.sorry = &rsState{cfg: vc.Sorry, effWeight: int64(vc.Sorry.Weight), sorry: true}
+	}
+	// set_quorum_states: up when the initially alive weight meets it
+	sum := 0
+	for _, rs := range vs.rss {
+		if rs.numFailed == 0 {
+			sum += realWeight(rs.effWeight)
+		}
+	}
+	vs.quorumUp = sum >= vc.Quorum+vc.Hysteresis
+	return vs
+}
+
+func newRS(vc *VirtualServer, rc *RealServer) *rsState {
+	rs := &rsState{cfg: rc, effWeight: int64(rc.Weight)}
+	for _, cc := range rc.Checkers {
+		c := newChecker(vc, rc, cc, !cc.Alpha)
+		if !c.isUp {
+			rs.numFailed++
+		}
+		rs.checkers = append(rs.checkers, c)
+	}
+	return rs
+}
+
+func newChecker(vc *VirtualServer, rc *RealServer, cc *check.Config, up bool) *chkState {
+	name := Trio(cc.Dst, vc.Proto)
+	c := &chkState{cfg: cc, st: check.NewState(cc, name, rc.Addr.Addr().Unmap().String()), isUp: up}
+	c.st.IsUp = up
+	c.st.VS = vc.Name()
+	return c
 }
 
 // servicesOf expands a virtual server into its IPVS services (one per
@@ -179,13 +225,8 @@ func (m *Manager) logf(format string, args ...any) { m.h.Logf(format, args...) }
 // servers that start alive, and starts every checker.
 func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
-	if m.cfg.Global.NotifyFIFO != "" {
-		if f, err := os.OpenFile(m.cfg.Global.NotifyFIFO, os.O_RDWR|syscall.O_NONBLOCK, 0); err == nil {
-			m.fifo = f
-		} else {
-			m.logf("Unable to open LVS notify FIFO %s: %v", m.cfg.Global.NotifyFIFO, err)
-		}
-	}
+	m.ctx = ctx
+	m.openFIFO()
 	if m.cfg.Global.Flush {
 		if err := m.dp.Flush(); err != nil {
 			m.logf("%s: flush error: %v", m.dp.Name(), err)
@@ -232,6 +273,7 @@ func (m *Manager) initVS(vs *vsState) {
 }
 
 func (m *Manager) startChecker(ctx context.Context, vs *vsState, rs *rsState, c *chkState) {
+	ctx, c.stop = context.WithCancel(ctx)
 	m.logf("Activating healthchecker for service %s for VS %s", Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name())
 	p, err := m.h.NewProber(c.cfg)
 	if err != nil {
@@ -258,16 +300,12 @@ func (m *Manager) startChecker(ctx context.Context, vs *vsState, rs *rsState, c 
 func (m *Manager) report(vs *vsState, rs *rsState, c *chkState, r check.Report) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.HasWeight {
-		rs.deltas[c] = r.Weight - rs.cfg.Weight
-		if c.cfg.Kind == "FILE_CHECK" {
-			rs.deltas[c] = r.Weight
-		}
-		w := int64(rs.cfg.Weight)
-		for _, d := range rs.deltas {
-			w += int64(d)
-		}
-		m.updateWeight(vs, rs, w, true)
+	if c.stopped {
+		return // a reload replaced this checker while it probed
+	}
+	if r.HasWeight || r.ResetWeight {
+		c.weight, c.hasWeight = r.Weight, r.HasWeight
+		m.updateWeight(vs, rs, rs.weight(), true)
 	}
 	if !r.Up && !r.Down {
 		if r.First && !c.hasRun {
@@ -280,6 +318,8 @@ func (m *Manager) report(vs *vsState, rs *rsState, c *chkState, r check.Report) 
 	}
 	alive := r.Up
 	c.hasRun = true
+	wasAlive := rs.alive
+	defer func() { m.alertRS(vs, rs, r.Alert, wasAlive != rs.alive) }()
 	if alive {
 		if rs.numFailed <= 1 && !m.performState(vs, rs, true) {
 			return
@@ -294,9 +334,6 @@ func (m *Manager) report(vs *vsState, rs *rsState, c *chkState, r check.Report) 
 		} else if rs.numFailed > 0 {
 			rs.numFailed--
 		}
-	}
-	if rs.cfg.SMTPAlert {
-		m.alertRS(vs, rs, c, alive)
 	}
 }
 
@@ -510,7 +547,7 @@ func (m *Manager) vsNotifies(vs *vsState, init bool, threshold, sum int, stoppin
 		m.h.RunScript(s)
 	}
 	m.fifoLine(fmt.Sprintf("VS %s %s\n", vs.cfg.Name(), state))
-	if vs.cfg.SMTPAlert && m.h.Alert != nil {
+	if vs.cfg.SMTPAlert {
 		var msg string
 		switch {
 		case stopping:
@@ -527,45 +564,93 @@ func (m *Manager) vsNotifies(vs *vsState, init bool, threshold, sum int, stoppin
 			}
 			msg = fmt.Sprintf("=> %s %d+%d=%d <= %d <=", what, vs.cfg.Quorum, vs.cfg.Hysteresis, threshold, sum)
 		}
-		m.h.Alert(fmt.Sprintf("[%s] Virtualserver %s - %s", m.cfg.Global.RouterID, vs.cfg.Name(), state), msg)
+		m.alert(fmt.Sprintf("[%s] Virtualserver %s - %s", m.cfg.Global.RouterID, vs.cfg.Name(), state), msg)
 	}
 }
 
-func (m *Manager) alertRS(vs *vsState, rs *rsState, c *chkState, up bool) {
-	if m.h.Alert == nil {
+// alertRS is a checker's smtp_alert: sent when the checker changed state
+// and either the real server did too or no_checker_emails is off; the
+// subject says what the real server is now.
+func (m *Manager) alertRS(vs *vsState, rs *rsState, body string, rsChanged bool) {
+	if body == "" || !rs.cfg.SMTPAlert || (!rsChanged && m.cfg.Global.NoCheckerMails) {
 		return
 	}
-	state, body := "DOWN", fmt.Sprintf("=> %s CHECK failed on service <=", alertName(c.cfg.Kind))
-	if up {
-		state, body = "UP", fmt.Sprintf("=> %s CHECK succeed on service <=", alertName(c.cfg.Kind))
+	state := "DOWN"
+	if rs.alive {
+		state = "UP"
 	}
-	m.h.Alert(fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", m.cfg.Global.RouterID,
+	m.alert(fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", m.cfg.Global.RouterID,
 		Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name(), state), body)
 }
 
-func alertName(kind string) string {
-	switch kind {
-	case "TCP_CHECK":
-		return "TCP"
-	case "MISC_CHECK":
-		return "MISC"
-	case "SMTP_CHECK":
-		return "SMTP"
-	case "DNS_CHECK":
-		return "DNS"
-	case "UDP_CHECK":
-		return "UDP"
-	case "PING_CHECK":
-		return "PING"
-	case "FILE_CHECK":
-		return "FILE"
+func (m *Manager) alert(subject, body string) {
+	if m.h.Alert != nil {
+		m.h.Alert(subject, body)
 	}
-	return ""
+}
+
+// openFIFO opens lvs_notify_fifo (made when missing) and starts its
+// lvs_notify_fifo_script with the FIFO's name as last argument; the
+// generic notify_fifo gets the same lines (its script is the VRRP side's
+// unless only the checkers run).
+func (m *Manager) openFIFO() {
+	g := &m.cfg.Global
+	open := func(path string, script *Script) *os.File {
+		if path == "" {
+			return nil
+		}
+		f, err := OpenFIFO(path)
+		if err != nil {
+			m.logf("Unable to open notify FIFO: %v", err)
+			return nil
+		}
+		if script != nil && m.h.RunScript != nil {
+			s := *script
+			s.Argv = append(append([]string(nil), s.Argv...), path)
+			m.h.RunScript(&s)
+		}
+		return f
+	}
+	m.fifo = open(g.NotifyFIFO, g.NotifyFIFOScript)
+	m.fifoPath = g.NotifyFIFO
+	if g.GenericFIFO != g.NotifyFIFO {
+		m.genFIFO = open(g.GenericFIFO, g.GenericFIFOScript)
+		m.genPath = g.GenericFIFO
+	}
+}
+
+func (m *Manager) closeFIFO() {
+	for _, f := range []*os.File{m.fifo, m.genFIFO} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	m.fifo, m.genFIFO, m.fifoPath, m.genPath = nil, nil, "", ""
+}
+
+// OpenFIFO creates path as a FIFO when absent and opens it read-write so
+// that writing never blocks or fails for want of a reader, as keepalived
+// does.
+func OpenFIFO(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	switch {
+	case os.IsNotExist(err):
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	case err != nil:
+		return nil, err
+	case st.Mode()&os.ModeNamedPipe == 0:
+		return nil, fmt.Errorf("%s exists and is not a FIFO", path)
+	}
+	return os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 }
 
 func (m *Manager) fifoLine(s string) {
-	if m.fifo != nil {
-		_, _ = m.fifo.WriteString(s)
+	for _, f := range []*os.File{m.fifo, m.genFIFO} {
+		if f != nil {
+			_, _ = f.WriteString(s)
+		}
 	}
 }
 
@@ -585,50 +670,85 @@ func (m *Manager) Stop() {
 		}
 	} else {
 		for _, vs := range m.vss {
-			m.clearVS(vs)
+			m.clearVS(vs, true)
 		}
 	}
-	if m.fifo != nil {
-		m.fifo.Close()
-	}
+	m.closeFIFO()
 }
 
-// clearVS is clear_service_vs.
-func (m *Manager) clearVS(vs *vsState) {
-	if m.cfg.Global.FlushOnStop == FlushOnStopNone {
+// clearVS is clear_service_vs: at a stop (stopping) or because a reload
+// dropped the virtual server.
+func (m *Manager) clearVS(vs *vsState, stopping bool) {
+	if m.cfg.Global.FlushOnStop == FlushOnStopNone || !stopping {
 		if s := vs.sorry; s != nil && s.set {
 			_ = m.destCmd(vs, s, "del", 0)
 			s.set, s.alive = false, false
 		}
 		for _, rs := range vs.rss {
-			inh := ""
-			if rs.cfg.Inhibit && !rs.alive {
-				inh = "(inhibited) "
-			}
-			m.logf("Shutting down %sservice %s from VS %s", inh, Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name())
-			if !rs.set {
-				continue
-			}
-			_ = m.destCmd(vs, rs, "del", 0)
-			rs.set = false
-			if !rs.alive {
-				continue
-			}
-			rs.alive = false
-			if vs.cfg.Omega {
-				m.rsNotifies(vs, rs, true)
-			}
+			m.clearRS(vs, rs, stopping)
 		}
 	}
 	sum := vs.weightSum()
-	vs.quorumUp = false
-	m.vsNotifies(vs, false, vs.cfg.Quorum-vs.cfg.Hysteresis, sum, true)
+	if stopping {
+		vs.quorumUp = false
+		m.vsNotifies(vs, false, vs.cfg.Quorum-vs.cfg.Hysteresis, sum, true)
+	} else {
+		m.updateVSNotifies(vs)
+	}
 	for _, s := range vs.services {
 		if err := m.dp.DelService(s); err != nil {
 			m.logf("%s: %s: %v", m.dp.Name(), s, err)
 		}
 	}
 	vs.alive = false
+}
+
+// updateVSNotifies is update_vs_notifies outside a stop: the quorum goes
+// down when the servers taken away leave too little weight.
+func (m *Manager) updateVSNotifies(vs *vsState) {
+	threshold := vs.cfg.Quorum - vs.cfg.Hysteresis
+	sum := vs.weightSum()
+	if vs.quorumUp && (sum == 0 || sum < threshold) {
+		vs.quorumUp = false
+		m.vsNotifies(vs, false, threshold, sum, false)
+	}
+}
+
+// clearRS is clear_service_rs: the real server leaves the data path (even
+// an inhibited one); one that was alive runs its down notifiers (at a stop
+// only with omega) and, with smtp_alert, mails.
+func (m *Manager) clearRS(vs *vsState, rs *rsState, stopping bool) {
+	if rs.set || stopping {
+		inh, what := "", "Removing"
+		if rs.cfg.Inhibit && !rs.alive {
+			inh = "(inhibited) "
+		}
+		if stopping {
+			what = "Shutting down"
+		}
+		m.logf("%s %sservice %s from VS %s", what, inh, Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name())
+	}
+	if !rs.set {
+		return
+	}
+	_ = m.destCmd(vs, rs, "del", 0)
+	rs.set = false
+	if !rs.alive {
+		return
+	}
+	rs.alive = false
+	if stopping && !vs.cfg.Omega {
+		return
+	}
+	m.rsNotifies(vs, rs, stopping)
+	if rs.cfg.SMTPAlert {
+		body := "=> Removing <="
+		if stopping {
+			body = "=> Shutting down <="
+		}
+		m.alert(fmt.Sprintf("[%s] Realserver %s of virtual server %s - DOWN", m.cfg.Global.RouterID,
+			Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name()), body)
+	}
 }
 
 // hostHasAddr reports whether a is configured on an interface here.

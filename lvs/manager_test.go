@@ -1,8 +1,10 @@
 package lvs
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,6 +21,10 @@ func (r *recorder) AddService(s *Service) error {
 }
 func (r *recorder) DelService(s *Service) error {
 	r.ops = append(r.ops, "-D "+s.String())
+	return nil
+}
+func (r *recorder) EditService(s *Service) error {
+	r.ops = append(r.ops, "-E "+s.String()+" "+s.Sched)
 	return nil
 }
 func (r *recorder) AddDest(s *Service, d Dest) error {
@@ -160,4 +166,91 @@ func TestManagerAlpha(t *testing.T) {
 	h.expect("start", "-A [192.0.2.10]:tcp:80; -a [192.0.2.10]:tcp:80 10.0.0.9:80 w1")
 	h.up(0)
 	h.expect("first success", "-d [192.0.2.10]:tcp:80 10.0.0.9:80; -a [192.0.2.10]:tcp:80 10.0.0.1:80 w1", "up 10.0.0.1:80")
+}
+
+// A checker's SMTP alert: its subject says what the real server is now,
+// its body what the checker found; no_checker_emails keeps only the
+// alerts of a real server that changed state.
+func TestCheckerAlerts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		noMails  bool
+		wantSent []string
+	}{
+		{"every checker change", false, []string{
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN|=> TCP CHECK failed on service <=",
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN|=> CHECK failed on service : Bad HELO response from server [10.0.0.1]:25 <=",
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN|=> TCP CHECK succeed on service <=",
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP|=> CHECK succeed on service <=",
+		}},
+		{"no_checker_emails", true, []string{
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN|=> TCP CHECK failed on service <=",
+			"[r1] Realserver [10.0.0.1]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP|=> CHECK succeed on service <=",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rs("10.0.0.1:80", 1, false)
+			r.SMTPAlert = true
+			r.Checkers = append(r.Checkers, &check.Config{Kind: "SMTP_CHECK", Dst: netip.MustParseAddrPort("10.0.0.1:25")})
+			vs := &VirtualServer{Addr: netip.MustParseAddrPort("192.0.2.10:80"), Proto: ProtoTCP, Sched: "rr", RealServers: []*RealServer{r}}
+			var sent []string
+			h := &harness{t: t, dp: &recorder{}}
+			h.m = NewManager(&Config{Global: Global{RouterID: "r1", NoCheckerMails: tc.noMails}, VirtualServers: []*VirtualServer{vs}}, h.dp, Hooks{
+				Alert: func(s, b string) { sent = append(sent, s+"|"+b) }})
+			h.m.mu.Lock()
+			h.m.initVS(h.m.vss[0])
+			h.m.mu.Unlock()
+			rsSt := h.m.vss[0].rss[0]
+			// the TCP checker fails, then the SMTP one: the server went
+			// down with the first
+			tcp, smtp := check.NewState(r.Checkers[0], "x", ""), check.NewState(r.Checkers[1], "x", "")
+			step := func(st *check.State, c int, o check.Outcome) {
+				s := st.Apply(o)
+				h.m.report(h.m.vss[0], rsSt, rsSt.checkers[c], s.Report)
+			}
+			step(tcp, 0, check.Outcome{OK: true})
+			step(smtp, 1, check.Outcome{OK: true})
+			step(tcp, 0, check.Outcome{Reason: "TCP connection to %s failed."})
+			step(tcp, 0, check.Outcome{Reason: "TCP connection to %s failed."})
+			step(smtp, 1, check.Outcome{Reason: "Bad HELO response from server [10.0.0.1]:25"})
+			step(tcp, 0, check.Outcome{OK: true})
+			step(smtp, 1, check.Outcome{OK: true})
+			if strings.Join(sent, "\n") != strings.Join(tc.wantSent, "\n") {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(sent, "\n"), strings.Join(tc.wantSent, "\n"))
+			}
+		})
+	}
+}
+
+// lvs_notify_fifo_script starts with the FIFO's name as its last argument;
+// the FIFO (made when missing) gets the RS/VS lines.
+func TestNotifyFIFOScript(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/lvs.fifo"
+	var ran [][]string
+	r := rs("10.0.0.1:80", 1, false)
+	vs := &VirtualServer{Addr: netip.MustParseAddrPort("192.0.2.10:80"), Proto: ProtoTCP, Sched: "rr", RealServers: []*RealServer{r}}
+	m := NewManager(&Config{Global: Global{NotifyFIFO: fifo, NotifyFIFOScript: &Script{Cmd: "/bin/reader", Argv: []string{"/bin/reader", "-x"}}},
+		VirtualServers: []*VirtualServer{vs}}, &recorder{}, Hooks{
+		RunScript: func(s *Script) { ran = append(ran, s.Argv) },
+		NewProber: func(*check.Config) (check.Prober, error) { return &countingProber{}, nil },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	m.Start(ctx)
+	if len(ran) != 1 || strings.Join(ran[0], " ") != "/bin/reader -x "+fifo {
+		t.Fatalf("fifo script ran as %q", ran)
+	}
+	m.report(m.vss[0], m.vss[0].rss[0], m.vss[0].rss[0].checkers[0], check.Report{Down: true})
+	f, err := os.Open(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 200)
+	n, _ := f.Read(buf)
+	if got := string(buf[:n]); got != "RS [10.0.0.1]:tcp:80 [192.0.2.10]:tcp:80 DOWN\nVS [192.0.2.10]:tcp:80 DOWN\n" {
+		t.Errorf("fifo line %q", got)
+	}
+	cancel()
+	m.Stop()
 }

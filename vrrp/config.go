@@ -264,4 +264,9 @@ type SyncGroup struct {
 	Notify       string
 	SMTPAlert    bool
 	TrackScripts []TrackRef
+	// The group's track_interface, track_file and track_process apply to
+	// every member, as its track_script does.
+	TrackInterfaces []TrackRef
+	TrackFiles      []TrackRef
+	TrackProcesses  []TrackRef
 }

@@ -274,10 +274,6 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		fmt.Fprintln(os.Stderr, "halo keepalived: -x/--snmp is not supported: halo has no SNMP agent")
 		return 1
 	}
-	if f.checkOnly {
-		fmt.Fprintln(os.Stderr, "halo keepalived: -C/--check is not supported: halo has no LVS health-checker")
-		return 1
-	}
 	if f.namespace != "" {
 		fmt.Fprintln(os.Stderr, "halo keepalived: -s/--namespace is not supported: start halo inside the namespace (ip netns exec)")
 		return 1
@@ -287,11 +283,11 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		return 1
 	}
 	opt.HostChecks = true
-	var lvsCfg *lvs.Config
-	load := func(log io.Writer) (*vrrp.Config, error) {
+	load := func(log io.Writer) (*vrrp.Config, *lvs.Config, error) {
 		cfg, lcfg, r := compat.LoadKeepalivedLVS(f.file, opt)
-		if lvsCfg == nil {
-			lvsCfg = lcfg // a reload keeps the running virtual servers
+		if lcfg != nil && !f.checkOnly {
+			// the VRRP side runs the generic notify_fifo_script
+			lcfg.Global.GenericFIFOScript = nil
 		}
 		unsupported := 0
 		for _, d := range compat.SortedKeepalivedDiags(r) {
@@ -300,8 +296,10 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 			}
 		}
 		for _, fi := range r.Findings {
-			lvs := strings.Contains(fi.Note, "LVS")
-			if fi.Status != compat.Unsupported || (f.vrrpOnly && lvs) {
+			// -P leaves the checker side out, -C the VRRP side: what
+			// halo cannot run there does not stop the other
+			lvs := compat.KeepalivedLVSFinding(fi)
+			if fi.Status != compat.Unsupported || (f.vrrpOnly && lvs) || (f.checkOnly && !lvs) {
 				continue
 			}
 			unsupported++
@@ -311,14 +309,14 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 			}
 		}
 		if cfg == nil {
-			return nil, errors.New("configuration rejected")
+			return nil, nil, errors.New("configuration rejected")
 		}
 		if unsupported > 0 {
-			return nil, fmt.Errorf("%d unsupported directive(s): running would not do what the configuration says", unsupported)
+			return nil, nil, fmt.Errorf("%d unsupported directive(s): running would not do what the configuration says", unsupported)
 		}
-		return cfg, nil
+		return cfg, lcfg, nil
 	}
-	cfg, err := load(os.Stderr)
+	cfg, lvsCfg, err := load(os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "halo keepalived: %v\n", err)
 		return 1
@@ -335,7 +333,7 @@ func keepalivedRun(f keepalivedFlags, opt compat.KeepalivedOptions) int {
 		VRRPOnly:     f.vrrpOnly,
 		CheckOnly:    f.checkOnly,
 		DumpConf:     f.dump,
-		Reload:       func() (*vrrp.Config, error) { return load(nil) },
+		Reload:       func() (*vrrp.Config, *lvs.Config, error) { return load(nil) },
 		LVS:          lvsCfg,
 	}
 	return runVRRP(cfg, o)

@@ -33,20 +33,21 @@ type vrrpRunOpts struct {
 	VRRPOnly     bool   // -P
 	CheckOnly    bool   // -C
 	DumpConf     bool   // -d
-	// Reload re-reads the configuration for SIGHUP; nil means SIGHUP only
-	// logs that reloading is unavailable.
-	Reload func() (*vrrp.Config, error)
+	// Reload re-reads the configuration for SIGHUP (the VRRP and the LVS
+	// sides); nil means SIGHUP only logs that reloading is unavailable.
+	Reload func() (*vrrp.Config, *lvs.Config, error)
 	// LVS is the virtual servers to run beside VRRP (keepalived_lvs.go).
 	LVS *lvs.Config
 }
 
 // Keepalived 2.2.7's default files (Debian's build: runstatedir /run).
 const (
-	defaultPidFile     = "/run/keepalived.pid"
-	defaultVRRPPidFile = "/run/vrrp.pid"
-	dataFile           = "/tmp/keepalived.data"
-	statsFile          = "/tmp/keepalived.stats"
-	envDaemonized      = "HALO_KEEPALIVED_DAEMONIZED"
+	defaultPidFile      = "/run/keepalived.pid"
+	defaultVRRPPidFile  = "/run/vrrp.pid"
+	defaultCheckPidFile = "/run/checkers.pid"
+	dataFile            = "/tmp/keepalived.data"
+	statsFile           = "/tmp/keepalived.stats"
+	envDaemonized       = "HALO_KEEPALIVED_DAEMONIZED"
 )
 
 // vrrpLogger writes keepalived-style lines to the console (-l) or syslog.
@@ -96,29 +97,46 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 	if o.VRRPPidFile == "" {
 		o.VRRPPidFile = defaultVRRPPidFile
 	}
+	if o.CheckPidFile == "" {
+		o.CheckPidFile = defaultCheckPidFile
+	}
 	log := newVRRPLogger(o)
 	log.Printf("Starting halo keepalived %s (Keepalived 2.2.7 compatible)", Version)
 	log.Printf("Command line: %s", quoteArgs(os.Args))
 	if o.ConfigFile != "" {
 		log.Printf("Configuration file %s", o.ConfigFile)
 	}
+	// -P runs the VRRP side only, -C the checkers only (keepalived's
+	// subsystems). One halo process does what keepalived's children do and
+	// writes the pid file of each subsystem it runs: -c's only when there
+	// are virtual servers to check, as keepalived starts no checker child
+	// without them.
+	runVRRPSide := !o.CheckOnly
+	runChecks := !o.VRRPOnly && o.LVS != nil && len(o.LVS.VirtualServers) > 0
+	if !runChecks && (o.CheckOnly || len(cfg.Instances) == 0) {
+		log.Printf("Warning - keepalived has no configuration to run")
+	}
+	pids := []string{o.PidFile}
+	if runVRRPSide {
+		pids = append(pids, o.VRRPPidFile)
+	}
+	if runChecks {
+		pids = append(pids, o.CheckPidFile)
+	}
 	// keepalived refuses to start twice on the same pid files.
-	for _, p := range []string{o.PidFile, o.VRRPPidFile} {
+	for _, p := range pids {
 		if pidAlive(p) {
 			log.Printf("daemon is already running")
 			return 1
 		}
 	}
-	for _, p := range []string{o.PidFile, o.VRRPPidFile} {
+	for _, p := range pids {
 		if err := writePid(p); err != nil {
 			log.Printf("Unable to write pid file %s: %v", p, err)
 			return 1
 		}
 		defer os.Remove(p)
 	}
-	// One process does the VRRP work; no checker child is started (the LVS
-	// side is not in this runtime), so -c's file is not written, as
-	// keepalived does without virtual_server blocks.
 
 	// Children inherited from the shell that exec'd us are reaped as they
 	// die, as keepalived does, so `killall -0 NAME` sees them go.
@@ -130,22 +148,27 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 
+	lr, err := startLVS(o.LVS, cfg, o)
+	if err != nil {
+		log.Printf("%v", err)
+		return 1
+	}
+	defer lr.Stop()
+	if o.CheckOnly {
+		// no VRRP side: the speaker runs no instance, no static address,
+		// no notify FIFO (the checkers run the generic one's script)
+		cfg = &vrrp.Config{}
+	}
 	sp, err := speaker.New(cfg, log.Printf)
 	if err == nil {
 		sp.Detail = o.LogDetail
+		sp.Observer = lr
 		err = sp.Start()
 	}
 	if err != nil {
 		log.Printf("%v", err)
 		return 1
 	}
-	stopLVS, err := startLVS(o.LVS, cfg, o)
-	if err != nil {
-		log.Printf("%v", err)
-		sp.Stop()
-		return 1
-	}
-	defer stopLVS()
 	log.Printf("Startup complete")
 	for sig := range sigs {
 		switch sig {
@@ -154,10 +177,14 @@ func runVRRP(cfg *vrrp.Config, o vrrpRunOpts) int {
 				log.Printf("Reload requested but no configuration loader is wired; keeping the running configuration")
 				continue
 			}
-			ncfg, err := o.Reload()
+			ncfg, nlvs, err := o.Reload()
 			if err != nil {
 				log.Printf("Reload failed, keeping the running configuration: %v", err)
 				continue
+			}
+			lr.Reload(nlvs, ncfg)
+			if o.CheckOnly {
+				ncfg = &vrrp.Config{}
 			}
 			if err := sp.Reload(ncfg); err != nil {
 				log.Printf("Reload failed: %v", err)

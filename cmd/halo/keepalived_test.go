@@ -141,7 +141,6 @@ func TestKeepalivedRunRefusesUnsupported(t *testing.T) {
 	}{
 		{"unsupported directive", []string{"-n", "-f", conf}},
 		{"snmp", []string{"-n", "-x", "-f", conf}},
-		{"checker only", []string{"-n", "-C", "-f", conf}},
 		{"missing file", []string{"-n", "-f", filepath.Join(dir, "nope.conf")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -95,7 +96,7 @@ func (p tcpProber) Probe(ctx context.Context, _ int) Outcome {
 	c, err := Dialer(p.cfg).DialContext(ctx, "tcp", p.cfg.Dst.String())
 	if err != nil {
 		if isTimeout(err) {
-			return Outcome{Reason: "TCP connection to %s timedout."}
+			return Outcome{Reason: "TCP connection to %s timeout."}
 		}
 		return Outcome{Reason: "TCP connection to %s failed."}
 	}
@@ -131,49 +132,89 @@ func (p miscProber) Probe(ctx context.Context, _ int) Outcome {
 
 type smtpProber struct{ cfg *Config }
 
-// Probe speaks what check_smtp.c does: the 220 banner, HELO, 250, QUIT.
+// DefaultHelo is SMTP_CHECK's HELO name when none is configured.
+const DefaultHelo = "smtpchecker.keepalived.org"
+
+// Probe speaks what check_smtp.c does: the banner must start "220 ", the
+// HELO answer "250 " (three digits, then a space or the end of the line:
+// a continuation line "220-" fails as in keepalived), then QUIT and any
+// line back. The reasons are keepalived's, naming the server as [ip]:port.
 func (p smtpProber) Probe(ctx context.Context, _ int) Outcome {
+	host := fmt.Sprintf("[%s]:%d", p.cfg.Dst.Addr().Unmap(), p.cfg.Dst.Port())
+	fail := func(f string) Outcome { return Outcome{Reason: fmt.Sprintf(f, host)} }
 	c, err := Dialer(p.cfg).DialContext(ctx, "tcp", p.cfg.Dst.String())
 	if err != nil {
-		if isTimeout(err) {
-			return Outcome{Reason: "SMTP connection to %s timedout."}
+		switch {
+		case isTimeout(err):
+			return fail("Connection timeout to server %s")
+		case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+			return fail("Could not connect to server %s")
 		}
-		return Outcome{Reason: "SMTP connection to %s failed."}
+		return fail("Error connecting to server %s")
 	}
 	defer c.Close()
 	r := bufio.NewReader(c)
-	step := func(send string, want string) bool {
-		_ = c.SetDeadline(time.Now().Add(p.cfg.ConnectTimeout))
-		if send != "" {
-			if _, err := c.Write([]byte(send)); err != nil {
-				return false
+	line := func() (string, Outcome, bool) {
+		_ = c.SetReadDeadline(time.Now().Add(p.cfg.ConnectTimeout))
+		l, err := r.ReadString('\n')
+		if err != nil {
+			if isTimeout(err) {
+				return "", fail("Read timeout from server %s"), false
 			}
+			return "", fail("Read failure from server %s"), false
 		}
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return false
+		return strings.TrimSuffix(l, "\n"), Outcome{}, true
+	}
+	put := func(l string) (Outcome, bool) {
+		_ = c.SetWriteDeadline(time.Now().Add(p.cfg.ConnectTimeout))
+		if _, err := io.WriteString(c, l); err != nil {
+			if isTimeout(err) {
+				return fail("Write timeout to server %s"), false
 			}
-			if len(line) < 4 || !strings.HasPrefix(line, want) {
-				return false
-			}
-			if line[3] != '-' {
-				return true
-			}
+			return fail("Write failure to server %s"), false
 		}
+		return Outcome{}, true
 	}
 	helo := p.cfg.HeloName
 	if helo == "" {
-		helo = "localhost"
+		helo = DefaultHelo
 	}
-	if !step("", "220") {
-		return Outcome{Reason: "SMTP_CHECK %s: bad banner."}
+	l, o, ok := line()
+	if !ok {
+		return o
 	}
-	if !step("HELO "+helo+"\r\n", "250") {
-		return Outcome{Reason: "SMTP_CHECK %s: HELO refused."}
+	if SMTPStatus(l) != 220 {
+		return fail("Bad greeting banner from server %s")
 	}
-	step("QUIT\r\n", "221")
+	if o, ok := put("HELO " + helo + "\r\n"); !ok {
+		return o
+	}
+	if l, o, ok = line(); !ok {
+		return o
+	}
+	if SMTPStatus(l) != 250 {
+		return fail("Bad HELO response from server %s")
+	}
+	if o, ok := put("QUIT\r\n"); !ok {
+		return o
+	}
+	if _, o, ok = line(); !ok {
+		return o
+	}
 	return Outcome{OK: true}
+}
+
+// SMTPStatus is smtp_get_status: a line's three-digit code followed by a
+// space or nothing, else -1.
+func SMTPStatus(l string) int {
+	if len(l) < 3 || (len(l) > 3 && l[3] != ' ') {
+		return -1
+	}
+	n, err := strconv.Atoi(l[:3])
+	if err != nil || l[0] == '+' || l[0] == '-' {
+		return -1
+	}
+	return n
 }
 
 // ---- DNS_CHECK ----
@@ -198,28 +239,43 @@ func (p dnsProber) Probe(ctx context.Context, _ int) Outcome {
 	d.LocalAddr = udpLocal(d.LocalAddr)
 	c, err := d.DialContext(ctx, "udp", p.cfg.Dst.String())
 	if err != nil {
-		return Outcome{Reason: "DNS_CHECK (%s) connect failed."}
+		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+			return Outcome{Reason: fmt.Sprintf("network unreachable for [%s]:%d", p.cfg.Dst.Addr().Unmap(), p.cfg.Dst.Port())}
+		}
+		return Outcome{Reason: "connection error."}
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(p.cfg.ConnectTimeout))
-	if _, err := c.Write(q); err != nil {
-		return Outcome{Reason: "DNS_CHECK (%s) send failed."}
+	if n, err := c.Write(q); err != nil {
+		if isTimeout(err) {
+			return Outcome{Reason: "write timeout to socket."}
+		}
+		return Outcome{Reason: "failed to write socket."}
+	} else if n != len(q) {
+		return Outcome{Reason: "failed to write all of the datagram."}
 	}
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.Read(buf)
 		if err != nil {
 			if isTimeout(err) {
-				return Outcome{Reason: "DNS_CHECK (%s) timeout."}
+				return Outcome{Reason: "read timeout from socket"}
 			}
-			return Outcome{Reason: "DNS_CHECK (%s) failed."}
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				return Outcome{Reason: fmt.Sprintf("failed to read socket; errno %d (%s)", int(errno), errno.Error())}
+			}
+			return Outcome{Reason: "connection error."}
 		}
 		if n < 12 || binary.BigEndian.Uint16(buf) != id {
 			continue // not ours: keep waiting, as keepalived does
 		}
 		flags := binary.BigEndian.Uint16(buf[2:])
-		if flags&0x8000 == 0 || flags&0xf != 0 {
-			return Outcome{Reason: "DNS_CHECK (%s) bad response."}
+		if flags&0x8000 == 0 {
+			continue // a query, not an answer: keepalived waits on
+		}
+		if rc := flags & 0xf; rc != 0 {
+			return Outcome{Reason: fmt.Sprintf("read error occurred. (rcode = %d)", rc)}
 		}
 		return Outcome{OK: true}
 	}
@@ -255,6 +311,10 @@ func udpLocal(a net.Addr) net.Addr {
 
 // ---- UDP_CHECK ----
 
+// udpFailed is check_udp.c's line for a datagram refused (ICMP port
+// unreachable) or unanswered when a reply is required.
+const udpFailed = "UDP connection to %s failed."
+
 type udpProber struct{ cfg *Config }
 
 // Probe sends the payload (random when none) and, when require_reply is
@@ -265,7 +325,7 @@ func (p udpProber) Probe(ctx context.Context, _ int) Outcome {
 	d.LocalAddr = udpLocal(d.LocalAddr)
 	c, err := d.DialContext(ctx, "udp", p.cfg.Dst.String())
 	if err != nil {
-		return Outcome{Reason: "UDP connection to %s failed."}
+		return Outcome{Reason: udpFailed}
 	}
 	defer c.Close()
 	payload := p.cfg.Payload
@@ -275,7 +335,7 @@ func (p udpProber) Probe(ctx context.Context, _ int) Outcome {
 	}
 	_ = c.SetDeadline(time.Now().Add(p.cfg.ConnectTimeout))
 	if _, err := c.Write(payload); err != nil {
-		return Outcome{Reason: "UDP connection to %s failed."}
+		return Outcome{Reason: udpFailed}
 	}
 	buf := make([]byte, 65536)
 	n, err := c.Read(buf)
@@ -283,13 +343,10 @@ func (p udpProber) Probe(ctx context.Context, _ int) Outcome {
 		if isTimeout(err) && !p.cfg.RequireReply {
 			return Outcome{OK: true}
 		}
-		if isTimeout(err) {
-			return Outcome{Reason: "UDP connection to %s timedout."}
-		}
-		return Outcome{Reason: "UDP connection to %s failed."}
+		return Outcome{Reason: udpFailed}
 	}
 	if p.cfg.RequireReply && !UDPReplyMatches(p.cfg, buf[:n]) {
-		return Outcome{Reason: "UDP check to %s: reply does not match."}
+		return Outcome{Reason: "UDP check to %s reply data mismatch."}
 	}
 	return Outcome{OK: true}
 }
@@ -322,6 +379,10 @@ func UDPReplyMatches(cfg *Config, reply []byte) bool {
 
 // ---- PING_CHECK ----
 
+// pingFailed is check_ping.c's line for an echo that failed otherwise
+// than by timing out: the checker, then the virtual server.
+const pingFailed = "ICMP connection to %s of %s failed."
+
 type pingProber struct{ cfg *Config }
 
 // Probe sends one ICMP echo request and waits connect_timeout for the
@@ -339,7 +400,7 @@ func (p pingProber) Probe(ctx context.Context, _ int) Outcome {
 	}
 	c, err := icmp.ListenPacket(network, local)
 	if err != nil {
-		return Outcome{Reason: "PING_CHECK %s: cannot open ICMP socket."}
+		return Outcome{Reason: pingFailed}
 	}
 	defer c.Close()
 	var idb [4]byte
@@ -349,16 +410,16 @@ func (p pingProber) Probe(ctx context.Context, _ int) Outcome {
 	wb, _ := msg.Marshal(nil)
 	_ = c.SetDeadline(time.Now().Add(p.cfg.ConnectTimeout))
 	if _, err := c.WriteTo(wb, &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}); err != nil {
-		return Outcome{Reason: "ICMP connection to %s failed."}
+		return Outcome{Reason: pingFailed}
 	}
 	rb := make([]byte, 1500)
 	for {
 		n, peer, err := c.ReadFrom(rb)
 		if err != nil {
 			if isTimeout(err) {
-				return Outcome{Reason: "ICMP connection to %s timedout."}
+				return Outcome{Reason: "ICMP connection to address %s timeout."}
 			}
-			return Outcome{Reason: "ICMP connection to %s failed."}
+			return Outcome{Reason: pingFailed}
 		}
 		if ctx.Err() != nil {
 			return Outcome{}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,12 @@ type Report struct {
 	First     bool // the first result, same as the initial state
 	Weight    int
 	HasWeight bool
+	// ResetWeight: misc_dynamic's exit 0 gives the real server back its
+	// configured weight.
+	ResetWeight bool
+	// Alert is the body of the SMTP alert keepalived sends for this
+	// change ("=> TCP CHECK failed on service <="), when it sends one.
+	Alert string
 }
 
 // Step is the outcome of applying one attempt: how long to wait before the
@@ -48,10 +55,13 @@ type Step struct {
 type style int
 
 const (
-	styleGeneric style = iota // tcp_epilog: TCP, SMTP, UDP, PING, DNS
+	styleGeneric style = iota // tcp_epilog
 	styleHTTP                 // http epilog: per URL, failed URL re-checked
 	styleMisc                 // misc_check_child_thread: delay from the start
 	styleFile                 // FILE_CHECK: value-driven
+	styleUpRetry              // udp_epilog, icmp_epilog: retries only while up
+	styleDNS                  // dns_final
+	styleSMTP                 // smtp_final
 )
 
 // State is a checker's schedule state: keepalived's is_up, has_run,
@@ -61,12 +71,15 @@ type State struct {
 	style style
 	name  string // FMT_CHK: [ip]:proto:port
 	rsIP  string // MISC_CHECK's [ip]
+	// VS is the virtual server's name (FMT_VS), which PING_CHECK and
+	// MISC_CHECK lines carry.
+	VS string
 
 	IsUp, HasRun bool
 	RetryIt      int
 	urlIt        int
 	failedURL    int
-	reported     bool // MISC initial_state_reported
+	lastExit     int // MISC last_exit_code
 }
 
 // NewState is a checker's state at start (validate_check_config): up
@@ -80,6 +93,12 @@ func NewState(cfg *Config, name, rsIP string) *State {
 		s.style = styleMisc
 	case "FILE_CHECK":
 		s.style = styleFile
+	case "UDP_CHECK", "PING_CHECK":
+		s.style = styleUpRetry
+	case "DNS_CHECK":
+		s.style = styleDNS
+	case "SMTP_CHECK":
+		s.style = styleSMTP
 	}
 	s.RetryIt = cfg.Retry
 	return s
@@ -97,6 +116,12 @@ func (s *State) Apply(o Outcome) Step {
 		return s.applyMisc(o)
 	case styleFile:
 		return s.applyFile(o)
+	case styleUpRetry:
+		return s.applyUpRetry(o)
+	case styleDNS:
+		return s.applyDNS(o)
+	case styleSMTP:
+		return s.applySMTP(o)
 	}
 	return s.applyGeneric(o)
 }
@@ -115,22 +140,144 @@ func (s *State) applyGeneric(o Outcome) Step {
 		s.RetryIt = 0
 		switch {
 		case o.OK && (!s.IsUp || !s.HasRun):
-			st.Logs = append(st.Logs, fmt.Sprintf(successLine(s.cfg.Kind), s.name))
+			st.Logs = append(st.Logs, fmt.Sprintf("TCP connection to %s success.", s.name))
 			st.Report = s.report(true)
+			st.Report.Alert = "=> TCP CHECK succeed on service <="
 		case !o.OK && (s.IsUp || !s.HasRun):
-			label := kindLabel(s.cfg.Kind)
 			if s.cfg.Retry > 0 && s.HasRun {
-				st.Logs = append(st.Logs, fmt.Sprintf("%s on service %s failed after %d retries.", label, s.name, s.cfg.Retry))
+				st.Logs = append(st.Logs, fmt.Sprintf("TCP_CHECK on service %s failed after %d retries.", s.name, s.cfg.Retry))
 			} else {
-				st.Logs = append(st.Logs, fmt.Sprintf("%s on service %s failed.", label, s.name))
+				st.Logs = append(st.Logs, fmt.Sprintf("TCP_CHECK on service %s failed.", s.name))
 			}
 			st.Report = s.report(false)
+			st.Report.Alert = "=> TCP CHECK failed on service <="
 		}
 	} else {
 		st.Delay = s.cfg.DelayBeforeRetry
 		s.RetryIt++
 	}
 	s.HasRun = true
+	return st
+}
+
+// applyUpRetry is udp_epilog / icmp_epilog (check_udp.c, check_ping.c):
+// as tcp_epilog, but a checker that is down is not retried, it waits
+// delay_loop between attempts.
+func (s *State) applyUpRetry(o Outcome) Step {
+	var st Step
+	label, conn, vs := "UDP_CHECK", "UDP", ""
+	if s.cfg.Kind == "PING_CHECK" {
+		label, conn, vs = "ICMP CHECK", "ICMP", " of "+s.VS
+	}
+	if !o.OK && s.IsUp && s.logAll() && o.Reason != "" {
+		st.Logs = append(st.Logs, s.reason(o.Reason))
+	}
+	st.Delay = s.cfg.DelayLoop
+	switch {
+	case o.OK || ((s.IsUp || !s.HasRun) && s.RetryIt >= s.cfg.Retry):
+		s.RetryIt = 0
+		switch {
+		case o.OK && (!s.IsUp || !s.HasRun):
+			st.Logs = append(st.Logs, fmt.Sprintf("%s connection to %s success.", conn, s.name))
+			st.Report = s.report(true)
+			st.Report.Alert = "=> " + conn + " CHECK succeed on service <="
+		case !o.OK && (s.IsUp || !s.HasRun):
+			if s.cfg.Retry > 0 && s.HasRun {
+				st.Logs = append(st.Logs, fmt.Sprintf("%s on service %s%s failed after %d retries.", label, s.name, vs, s.cfg.Retry))
+			} else {
+				st.Logs = append(st.Logs, fmt.Sprintf("%s on service %s failed.", label, s.name))
+			}
+			st.Report = s.report(false)
+			st.Report.Alert = "=> " + conn + " CHECK failed on service <="
+		}
+	case s.IsUp:
+		st.Delay = s.cfg.DelayBeforeRetry
+		s.RetryIt++
+	}
+	s.HasRun = true
+	return st
+}
+
+// reason expands an attempt's failure line: %s is the checker, a second
+// %s the virtual server.
+func (s *State) reason(r string) string {
+	switch strings.Count(r, "%s") {
+	case 0:
+		return r
+	case 1:
+		return fmt.Sprintf(r, s.name)
+	}
+	return fmt.Sprintf(r, s.name, s.VS)
+}
+
+// applyDNS is dns_final (check_dns.c): a failure is logged as
+// "DNS_CHECK (checker) reason" when log_all_failures is set or the retries
+// are spent, retried delay_before_retry later while up; a success logs
+// nothing itself.
+func (s *State) applyDNS(o Outcome) Step {
+	var st Step
+	if !o.OK {
+		if s.IsUp || !s.HasRun {
+			if o.Reason != "" && (s.logAll() || s.RetryIt >= s.cfg.Retry) {
+				msg := o.Reason
+				if s.HasRun && s.RetryIt >= s.cfg.Retry {
+					msg += fmt.Sprintf(" after %d retries", s.cfg.Retry)
+				}
+				st.Logs = append(st.Logs, fmt.Sprintf("DNS_CHECK (%s) %s", s.name, msg))
+			}
+			if s.RetryIt < s.cfg.Retry {
+				s.RetryIt++
+				s.HasRun = true
+				st.Delay = s.cfg.DelayBeforeRetry
+				return st
+			}
+			st.Report = s.report(false)
+			st.Report.Alert = "=> DNS_CHECK: failed on service <="
+		}
+	} else if !s.IsUp || !s.HasRun {
+		st.Report = s.report(true)
+		st.Report.Alert = "=> DNS_CHECK: succeed on service <="
+	}
+	s.HasRun = true
+	s.RetryIt = 0
+	st.Delay = s.cfg.DelayLoop
+	return st
+}
+
+// applySMTP is smtp_final (check_smtp.c): a failure is logged as
+// "SMTP_CHECK reason" when log_all_failures is set or the retries are
+// spent, and retried delay_before_retry later (the count goes on while
+// down, so a down checker waits delay_loop); the alert carries the
+// reason. has_run is set by a success only, as keepalived does.
+func (s *State) applySMTP(o Outcome) Step {
+	var st Step
+	if !o.OK {
+		if (s.IsUp || !s.HasRun) && (s.logAll() || s.RetryIt >= s.cfg.Retry) && o.Reason != "" {
+			st.Logs = append(st.Logs, "SMTP_CHECK "+o.Reason)
+		}
+		s.RetryIt++
+		if s.RetryIt <= s.cfg.Retry {
+			st.Delay = s.cfg.DelayBeforeRetry
+			return st
+		}
+		if s.IsUp || !s.HasRun {
+			st.Report = s.report(false)
+			st.Report.Alert = "=> CHECK failed on service <="
+			if o.Reason != "" {
+				st.Report.Alert = "=> CHECK failed on service : " + o.Reason + " <="
+			}
+		}
+		st.Delay = s.cfg.DelayLoop
+		return st
+	}
+	s.RetryIt = 0
+	if !s.IsUp || !s.HasRun {
+		st.Logs = append(st.Logs, fmt.Sprintf("Remote SMTP server %s succeed on service.", s.name))
+		st.Report = s.report(true)
+		st.Report.Alert = "=> CHECK succeed on service <="
+	}
+	s.HasRun = true
+	st.Delay = s.cfg.DelayLoop
 	return st
 }
 
@@ -189,6 +336,7 @@ func (s *State) applyHTTP(o Outcome) Step {
 		if !s.IsUp || !s.HasRun {
 			st.Logs = append(st.Logs, fmt.Sprintf("Remote Web server %s succeed on service.", s.name))
 			st.Report = s.report(true)
+			st.Report.Alert = "=> CHECK succeed on service <="
 			s.HasRun = true
 		}
 		s.urlIt, s.RetryIt = 0, 0
@@ -200,6 +348,7 @@ func (s *State) applyHTTP(o Outcome) Step {
 				st.Logs = append(st.Logs, fmt.Sprintf("HTTP_CHECK on service %s failed.", s.name))
 			}
 			st.Report = s.report(false)
+			st.Report.Alert = "=> CHECK failed on service : HTTP request failed <="
 		}
 		s.failedURL = s.urlIt
 	case method == regNew && s.failedURL >= 0:
@@ -224,38 +373,69 @@ func (s *State) applyHTTP(o Outcome) Step {
 
 // applyMisc is misc_check_child_thread (check_misc.c): the next run is
 // delay_loop (or delay_before_retry while retrying) after the last one
-// started; a down checker does not count retries.
+// started; a down checker does not count retries. The line names the
+// script (its argv[0]) and says how it ended; with log_all_failures a
+// failure being retried is logged too, without a state change.
 func (s *State) applyMisc(o Outcome) Step {
 	st := Step{FromStart: true}
 	ok := !o.TimedOut && o.Signal == 0 && (o.Exit == 0 || (s.cfg.MiscDynamic && o.Exit >= 2 && o.Exit <= 255))
-	path := joinArgv(s.cfg.MiscPath)
-	if ok {
-		if s.cfg.MiscDynamic && o.Exit != 0 {
-			st.Report.Weight, st.Report.HasWeight = o.Exit-2, true
+	exitType, reason, code, success, messageOnly := "", "", 0, false, false
+	switch {
+	case ok:
+		if s.cfg.MiscDynamic && o.Exit != s.lastExit {
+			if o.Exit >= 2 {
+				st.Report.Weight, st.Report.HasWeight = o.Exit-2, true
+			} else {
+				st.Report.ResetWeight = true
+			}
+			s.lastExit = o.Exit
 		}
-		if !s.IsUp || !s.reported {
-			st.Logs = append(st.Logs, fmt.Sprintf("Misc check to [%s] for [%s] succeeded.", s.rsIP, path))
-			r := s.report(true)
-			r.Weight, r.HasWeight = st.Report.Weight, st.Report.HasWeight
-			st.Report = r
-			s.reported = true
+		if !s.IsUp || !s.HasRun {
+			exitType, success = "succeeded", true
 		}
 		s.RetryIt = 0
-	} else if s.IsUp {
+	case s.IsUp || !s.HasRun:
+		switch {
+		case o.TimedOut:
+			exitType = "timed out"
+		case o.Signal != 0:
+			exitType, reason, code = "failed", "due to signal", o.Signal
+		default:
+			exitType, reason, code = "failed", "exited with status", o.Exit
+		}
 		if s.RetryIt < s.cfg.Retry {
 			s.RetryIt++
-		} else {
-			switch {
-			case o.TimedOut:
-				st.Logs = append(st.Logs, fmt.Sprintf("Misc check to [%s] for [%s] timed out.", s.rsIP, path))
-			case o.Signal != 0:
-				st.Logs = append(st.Logs, fmt.Sprintf("Misc check to [%s] for [%s] failed (due to signal %d).", s.rsIP, path, o.Signal))
-			default:
-				st.Logs = append(st.Logs, fmt.Sprintf("Misc check to [%s] for [%s] failed (exited with status %d).", s.rsIP, path, o.Exit))
+			if s.logAll() {
+				messageOnly = true
+			} else {
+				exitType = ""
 			}
-			st.Report = s.report(false)
-			s.reported = true
+		} else {
 			s.RetryIt = 0
+			if !o.TimedOut && o.Signal == 0 {
+				s.lastExit = o.Exit
+			}
+		}
+	}
+	if exitType != "" {
+		after := ""
+		if !success && s.cfg.Retry > 0 {
+			after = fmt.Sprintf(" after %d retries", s.cfg.Retry)
+		}
+		script := ""
+		if len(s.cfg.MiscPath) > 0 {
+			script = s.cfg.MiscPath[0]
+		}
+		if reason != "" {
+			st.Logs = append(st.Logs, fmt.Sprintf("Misc check for [%s VS %s] by [%s] %s%s (%s %d).", s.name, s.VS, script, exitType, after, reason, code))
+		} else {
+			st.Logs = append(st.Logs, fmt.Sprintf("Misc check for [%s VS %s] by [%s] %s%s.", s.name, s.VS, script, exitType, after))
+		}
+		if !messageOnly {
+			r := s.report(success)
+			r.Weight, r.HasWeight, r.ResetWeight = st.Report.Weight, st.Report.HasWeight, st.Report.ResetWeight
+			r.Alert = "=> MISC CHECK " + exitType + " on service <="
+			st.Report = r
 		}
 	}
 	s.HasRun = true
@@ -273,12 +453,10 @@ func (s *State) applyMisc(o Outcome) Step {
 // weight change.
 func (s *State) applyFile(o Outcome) Step {
 	st := Step{Delay: s.cfg.DelayLoop}
+	// keepalived 2.2.7 logs nothing of its own here (the real server's
+	// "Removing service" / "Adding service" lines say what happened) and
+	// sends no checker alert for a tracked file
 	if o.OK != s.IsUp || !s.HasRun {
-		if o.OK {
-			st.Logs = append(st.Logs, fmt.Sprintf("FILE_CHECK %s for %s is up", s.cfg.FilePath, s.name))
-		} else {
-			st.Logs = append(st.Logs, fmt.Sprintf("FILE_CHECK %s for %s is down", s.cfg.FilePath, s.name))
-		}
 		st.Report = s.report(o.OK)
 	}
 	if o.HasWeight {
@@ -286,46 +464,4 @@ func (s *State) applyFile(o Outcome) Step {
 	}
 	s.HasRun = true
 	return st
-}
-
-// successLine is the line a connection checker logs when the server comes
-// up (or its first check passes).
-func successLine(kind string) string {
-	switch kind {
-	case "SMTP_CHECK":
-		return "Remote SMTP server %s succeed on service."
-	case "DNS_CHECK":
-		return "DNS_CHECK (%s) succeed."
-	case "UDP_CHECK":
-		return "UDP connection to %s success."
-	case "PING_CHECK":
-		return "ICMP connection to %s success."
-	}
-	return "TCP connection to %s success."
-}
-
-// kindLabel is the checker's name in its failure summary.
-func kindLabel(kind string) string {
-	switch kind {
-	case "SMTP_CHECK":
-		return "SMTP_CHECK"
-	case "DNS_CHECK":
-		return "DNS_CHECK"
-	case "UDP_CHECK":
-		return "UDP_CHECK"
-	case "PING_CHECK":
-		return "PING_CHECK"
-	}
-	return "TCP_CHECK"
-}
-
-func joinArgv(a []string) string {
-	out := ""
-	for i, w := range a {
-		if i > 0 {
-			out += " "
-		}
-		out += w
-	}
-	return out
 }

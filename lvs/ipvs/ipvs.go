@@ -49,6 +49,8 @@ const (
 type Path struct {
 	h      Handle
 	daemon Daemon
+	// syncState is the daemon SetSyncState runs (0: none).
+	syncState int
 }
 
 var _ lvs.DataPath = (*Path)(nil)
@@ -146,6 +148,9 @@ func (p *Path) AddService(s *lvs.Service) error {
 	return err
 }
 
+// EditService is ipvsadm -E.
+func (p *Path) EditService(s *lvs.Service) error { return p.h.UpdateService(service(s)) }
+
 // DelService is ipvsadm -D.
 func (p *Path) DelService(s *lvs.Service) error { return p.h.DelService(service(s)) }
 
@@ -194,8 +199,33 @@ func (p *Path) StartSyncDaemon(d *lvs.SyncDaemon, state int) error {
 	return p.daemon.Start(state, d)
 }
 
+// SetSyncState runs the sync daemon in one state, the one the VRRP
+// instance lvs_sync_daemon names calls for: master while it is MASTER,
+// backup otherwise (keepalived's ipvs_syncd_master/ipvs_syncd_backup).
+// The daemon of the other state is stopped first.
+func (p *Path) SetSyncState(d *lvs.SyncDaemon, state int) error {
+	if p.syncState == state {
+		return nil
+	}
+	var errs []error
+	if p.syncState != 0 {
+		errs = append(errs, p.daemon.Stop(p.syncState))
+	}
+	p.syncState = 0
+	if err := p.daemon.Start(state, d); err != nil {
+		errs = append(errs, err)
+	} else {
+		p.syncState = state
+	}
+	return errors.Join(errs...)
+}
+
 // StopSyncDaemon stops the daemon(s) started.
 func (p *Path) StopSyncDaemon(state int) error {
+	if state == 0 && p.syncState != 0 {
+		state, p.syncState = p.syncState, 0
+		return p.daemon.Stop(state)
+	}
 	if state == 0 {
 		e1 := p.daemon.Stop(StateMaster)
 		e2 := p.daemon.Stop(StateBackup)

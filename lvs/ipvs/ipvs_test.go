@@ -216,3 +216,25 @@ func TestKernelIPVS(t *testing.T) {
 		t.Errorf("destination not in /proc/net/ip_vs:\n%s", b)
 	}
 }
+
+// lvs_sync_daemon with an instance: the backup daemon while the instance
+// is BACKUP (as it starts), the master daemon while it is MASTER, the
+// other stopped at each switch, and the running one stopped at exit.
+func TestSyncDaemonFollowsInstance(t *testing.T) {
+	fd := &fakeDaemon{}
+	p := NewWith(&fakeHandle{}, fd)
+	sd := &lvs.SyncDaemon{Interface: "eth0", SyncID: 3, Instance: "VI_1"}
+	for _, st := range []int{StateBackup, StateBackup, StateMaster, StateBackup} {
+		if err := p.SetSyncState(sd, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.StopSyncDaemon(0); err != nil {
+		t.Fatal(err)
+	}
+	want := "--start-daemon 2 --mcast-interface eth0 --syncid 3|--stop-daemon 2|--start-daemon 1 --mcast-interface eth0 --syncid 3|" +
+		"--stop-daemon 1|--start-daemon 2 --mcast-interface eth0 --syncid 3|--stop-daemon 2"
+	if got := strings.Join(fd.ops, "|"); got != want {
+		t.Errorf("daemon ops\n%s\nwant\n%s", got, want)
+	}
+}

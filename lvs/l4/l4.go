@@ -60,9 +60,11 @@ func New(logf func(string, ...any)) *Path {
 func (p *Path) Name() string { return "userspace" }
 
 type service struct {
-	p     *Path
-	cfg   lvs.Service
-	sched sched.Scheduler
+	p   *Path
+	cfg lvs.Service // the address and protocol: fixed for the socket's life
+	// sp is what EditService may change under running connections: the
+	// scheduler and the persistence settings.
+	sp    atomic.Pointer[schedParams]
 	dests atomic.Pointer[[]*sched.Dest]
 	ctx   context.Context
 	stop  context.CancelFunc
@@ -73,6 +75,13 @@ type service struct {
 	pmu     sync.Mutex
 	persist map[netip.Addr]*persistEntry
 	flows   sync.Map // client AddrPort → *udpFlow
+}
+
+type schedParams struct {
+	sched   sched.Scheduler
+	timeout uint32
+	netmask netip.Addr
+	flags   uint32
 }
 
 type persistEntry struct {
@@ -98,7 +107,8 @@ func (p *Path) AddService(s *lvs.Service) error {
 		p.Logf("WARNING: virtual server %s uses %s forwarding, which needs the kernel's IPVS; halo proxies it in userspace as NAT (the real servers see this host as the client and reply through it)", s, s.Method)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sv := &service{p: p, cfg: *s, sched: sc, ctx: ctx, stop: cancel, persist: map[netip.Addr]*persistEntry{}}
+	sv := &service{p: p, cfg: *s, ctx: ctx, stop: cancel, persist: map[netip.Addr]*persistEntry{}}
+	sv.sp.Store(&schedParams{sched: sc, timeout: s.Timeout, netmask: s.Netmask, flags: s.Flags})
 	empty := []*sched.Dest{}
 	sv.dests.Store(&empty)
 	lc := net.ListenConfig{Control: freebind}
@@ -187,6 +197,29 @@ func (sv *service) close() {
 		sv.uc.Close()
 	}
 	sv.wg.Wait()
+}
+
+// EditService changes the scheduler and persistence of a running service;
+// its socket, real servers and connections stay, as with ipvsadm -E. A
+// changed persistence forgets the clients' servers (IPVS keeps its
+// templates until they expire; a proxy has no other handle on them).
+func (p *Path) EditService(s *lvs.Service) error {
+	sv, err := p.get(s)
+	if err != nil {
+		return err
+	}
+	sc, err := sched.New(s.Sched, s.Flags)
+	if err != nil {
+		return err
+	}
+	old := sv.sp.Load()
+	sv.sp.Store(&schedParams{sched: sc, timeout: s.Timeout, netmask: s.Netmask, flags: s.Flags})
+	if old.timeout != s.Timeout || old.netmask != s.Netmask {
+		sv.pmu.Lock()
+		clear(sv.persist)
+		sv.pmu.Unlock()
+	}
+	return nil
 }
 
 // AddDest puts a real server in the service.
@@ -286,12 +319,13 @@ func (p *Path) Dests(s *lvs.Service) map[netip.AddrPort]int {
 func (sv *service) pick(src netip.AddrPort) *sched.Dest {
 	ds := *sv.dests.Load()
 	dst := sv.cfg.Addr
-	if sv.cfg.Timeout == 0 {
-		return sv.sched.Pick(ds, src, dst)
+	sp := sv.sp.Load()
+	if sp.timeout == 0 {
+		return sp.sched.Pick(ds, src, dst)
 	}
-	k := sv.persistKey(src.Addr())
+	k := persistKey(sp.netmask, src.Addr())
 	now := time.Now()
-	ttl := time.Duration(sv.cfg.Timeout) * time.Second
+	ttl := time.Duration(sp.timeout) * time.Second
 	sv.pmu.Lock()
 	defer sv.pmu.Unlock()
 	if e := sv.persist[k]; e != nil && now.Before(e.expires) {
@@ -302,7 +336,7 @@ func (sv *service) pick(src netip.AddrPort) *sched.Dest {
 			}
 		}
 	}
-	d := sv.sched.Pick(ds, src, dst)
+	d := sp.sched.Pick(ds, src, dst)
 	if d != nil {
 		sv.persist[k] = &persistEntry{d: d, expires: now.Add(ttl)}
 		if len(sv.persist) > 4096 {
@@ -317,8 +351,7 @@ func (sv *service) pick(src netip.AddrPort) *sched.Dest {
 }
 
 // persistKey masks the client address with persistence_granularity.
-func (sv *service) persistKey(a netip.Addr) netip.Addr {
-	m := sv.cfg.Netmask
+func persistKey(m, a netip.Addr) netip.Addr {
 	if !m.IsValid() {
 		return a
 	}
@@ -412,9 +445,9 @@ type udpFlow struct {
 func (sv *service) serveUDP() {
 	defer sv.wg.Done()
 	buf := make([]byte, 65535)
-	ops := sv.cfg.Flags&lvs.FlagOnePacket != 0
 	for {
 		n, src, err := sv.uc.ReadFromUDPAddrPort(buf)
+		ops := sv.sp.Load().flags&lvs.FlagOnePacket != 0
 		if err != nil {
 			if sv.ctx.Err() != nil {
 				sv.flows.Range(func(k, v any) bool { v.(*udpFlow).up.Close(); return true })

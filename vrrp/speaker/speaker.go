@@ -57,10 +57,20 @@ type timerKey struct {
 	kind fsm.TimerKind
 }
 
+// StateObserver hears every instance state change, in order. It is
+// called on the speaker's loop and must not block. Keepalived's LVS side
+// is the user: lvs_sync_daemon's "inst" follows one instance (master or
+// backup sync daemon).
+type StateObserver interface {
+	InstanceState(name string, st vrrp.State)
+}
+
 // Speaker runs a configuration until Stop.
 type Speaker struct {
 	// Detail prints the lines keepalived prints only with -D.
 	Detail bool
+	// Observer, when set before Start, hears the instances' states.
+	Observer StateObserver
 
 	cfg  *vrrp.Config
 	logf Logf
@@ -144,11 +154,18 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 			c.VIPs = append(c.VIPs, fsm.VIP{Addr: v.Prefix.Addr(), Dev: netif.VIPDev(v, p.vipIf)})
 		}
 	}
-	c.Trackers = s.scriptTrackers(ic.TrackScripts)
-	for _, r := range ic.TrackInterfaces {
-		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackInterface, Name: r.Name, Weight: r.Weight, Reverse: r.Reverse})
+	c.Trackers = s.trackers(ic.TrackScripts, ic.TrackInterfaces, ic.TrackFiles, ic.TrackProcesses)
+	return c
+}
+
+// trackers maps track_script/interface/file/process references (an
+// instance's or a sync group's) onto the state machine's trackers.
+func (s *Speaker) trackers(scripts, ifaces, files, procs []vrrp.TrackRef) []fsm.Tracker {
+	out := s.scriptTrackers(scripts)
+	for _, r := range ifaces {
+		out = append(out, fsm.Tracker{Kind: fsm.TrackInterface, Name: r.Name, Weight: r.Weight, Reverse: r.Reverse})
 	}
-	for _, r := range ic.TrackFiles {
+	for _, r := range files {
 		w := 0
 		if tf := s.cfg.TrackFiles[r.Name]; tf != nil {
 			w = tf.Weight
@@ -156,9 +173,9 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 		if r.HasWeight {
 			w = r.Weight
 		}
-		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackFile, Name: r.Name, Weight: w, Reverse: r.Reverse})
+		out = append(out, fsm.Tracker{Kind: fsm.TrackFile, Name: r.Name, Weight: w, Reverse: r.Reverse})
 	}
-	for _, r := range ic.TrackProcesses {
+	for _, r := range procs {
 		tp := s.cfg.TrackProcesses[r.Name]
 		if tp == nil {
 			continue
@@ -167,9 +184,9 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 		if r.HasWeight {
 			w, rev = r.Weight, r.Reverse
 		}
-		c.Trackers = append(c.Trackers, fsm.Tracker{Kind: fsm.TrackProcess, Name: r.Name, Weight: w, Reverse: rev})
+		out = append(out, fsm.Tracker{Kind: fsm.TrackProcess, Name: r.Name, Weight: w, Reverse: rev})
 	}
-	return c
+	return out
 }
 
 func (s *Speaker) scriptTrackers(refs []vrrp.TrackRef) []fsm.Tracker {
@@ -265,7 +282,8 @@ func (s *Speaker) Start() error {
 	}
 	var groups []fsm.GroupConfig
 	for _, sg := range s.cfg.SyncGroups {
-		groups = append(groups, fsm.GroupConfig{Name: sg.Name, Members: sg.Instances, Trackers: s.scriptTrackers(sg.TrackScripts)})
+		groups = append(groups, fsm.GroupConfig{Name: sg.Name, Members: sg.Instances,
+			Trackers: s.trackers(sg.TrackScripts, sg.TrackInterfaces, sg.TrackFiles, sg.TrackProcesses)})
 	}
 	eng, warnings, err := fsm.NewEngine(cfgs, groups)
 	if err != nil {
@@ -323,8 +341,25 @@ func (s *Speaker) Start() error {
 		}
 	}
 	s.files = map[string]*track.File{}
+	var fileRefs, procRefs []vrrp.TrackRef
+	var ifnames []string
 	for _, ic := range s.cfg.Instances {
-		for _, ref := range ic.TrackFiles {
+		fileRefs = append(fileRefs, ic.TrackFiles...)
+		procRefs = append(procRefs, ic.TrackProcesses...)
+		ifnames = append(ifnames, ic.Interface)
+		for _, ref := range ic.TrackInterfaces {
+			ifnames = append(ifnames, ref.Name)
+		}
+	}
+	for _, sg := range s.cfg.SyncGroups {
+		fileRefs = append(fileRefs, sg.TrackFiles...)
+		procRefs = append(procRefs, sg.TrackProcesses...)
+		for _, ref := range sg.TrackInterfaces {
+			ifnames = append(ifnames, ref.Name)
+		}
+	}
+	{
+		for _, ref := range fileRefs {
 			tf := s.cfg.TrackFiles[ref.Name]
 			if tf == nil || s.files[ref.Name] != nil {
 				continue
@@ -338,12 +373,10 @@ func (s *Speaker) Start() error {
 	// vrrp_track_process: the first scan's states go in before Start.
 	var tps []*vrrp.TrackProcess
 	seenTP := map[string]bool{}
-	for _, ic := range s.cfg.Instances {
-		for _, ref := range ic.TrackProcesses {
-			if tp := s.cfg.TrackProcesses[ref.Name]; tp != nil && !seenTP[ref.Name] {
-				seenTP[ref.Name] = true
-				tps = append(tps, tp)
-			}
+	for _, ref := range procRefs {
+		if tp := s.cfg.TrackProcesses[ref.Name]; tp != nil && !seenTP[ref.Name] {
+			seenTP[ref.Name] = true
+			tps = append(tps, tp)
 		}
 	}
 	s.procs = nil
@@ -353,13 +386,6 @@ func (s *Speaker) Start() error {
 		s.procs.Init()
 		for _, tp := range tps {
 			eng.Process(time.Now(), tp.Name, s.procs.Up(tp.Name))
-		}
-	}
-	var ifnames []string
-	for _, ic := range s.cfg.Instances {
-		ifnames = append(ifnames, ic.Interface)
-		for _, ref := range ic.TrackInterfaces {
-			ifnames = append(ifnames, ref.Name)
 		}
 	}
 	s.links, err = track.WatchLinks(s.ctx, ifnames, func(name string, up bool) {
@@ -499,6 +525,9 @@ func (s *Speaker) exec(acts []fsm.Action) {
 			}
 			if a.State == fsm.Master {
 				s.ports[a.Inst].stats.becomeMaster.Add(1)
+			}
+			if s.Observer != nil {
+				s.Observer.InstanceState(a.Name, vrrp.State(a.State))
 			}
 			s.notifier.Notify(notify.Event{Name: a.Name, State: vrrp.State(a.State), Priority: a.Priority},
 				notify.InstanceScripts(s.cfg.Instances[a.Inst]))

@@ -51,6 +51,7 @@ func serve(js string) int {
 	sp, err := New(&cfg, logf)
 	if err == nil {
 		sp.Detail = true
+		sp.Observer = observerFunc(func(name string, st vrrp.State) { logf("observed %s %s", name, st) })
 		err = sp.Start()
 	}
 	if err != nil {
@@ -85,6 +86,10 @@ func serve(js string) int {
 	sp.Stop()
 	return 0
 }
+
+type observerFunc func(string, vrrp.State)
+
+func (f observerFunc) InstanceState(name string, st vrrp.State) { f(name, st) }
 
 type node struct {
 	cmd *exec.Cmd
@@ -220,7 +225,8 @@ func TestElectionAndSigtermFailover(t *testing.T) {
 		t.Errorf("failover after SIGTERM took %v, want about 0.65 s", fo)
 	}
 	_ = n1.cmd.Wait()
-	for _, want := range []string{"(VI_1) Entering BACKUP STATE (init)", "(VI_1) Entering MASTER STATE", "(VI_1) sent 0 priority", "(VI_1) removing VIPs."} {
+	for _, want := range []string{"(VI_1) Entering BACKUP STATE (init)", "(VI_1) Entering MASTER STATE", "(VI_1) sent 0 priority", "(VI_1) removing VIPs.",
+		"observed VI_1 BACKUP\n", "observed VI_1 MASTER\n"} {
 		if !strings.Contains(n1.out.String(), want) {
 			t.Errorf("node 1 log lacks %q", want)
 		}
