@@ -121,6 +121,8 @@ type hctx struct {
 
 	userlist   *proxy.Userlist
 	httpErrors map[int][]byte
+	resolvers  *proxy.Resolvers                 // the resolvers section being read
+	nsPos      map[string]parser.Pos            // its nameservers
 	sections   map[string]map[string]parser.Pos // other named sections (peers, resolvers, …)
 
 	crtBase, caBase string
@@ -269,7 +271,7 @@ func (c *hctx) section(d *parser.Directive) {
 		c.rep.Alertf(d.Pos, "unknown keyword '%s' out of section.", d.Name)
 		return
 	}
-	c.sec, c.secPos, c.cur, c.userlist, c.httpErrors = d.Name, d.Pos, nil, nil, nil
+	c.sec, c.secPos, c.cur, c.userlist, c.httpErrors, c.resolvers = d.Name, d.Pos, nil, nil, nil, nil
 	c.secName = ""
 	if len(d.Args) > 0 {
 		c.secName = d.Args[0].Value
@@ -302,6 +304,11 @@ func (c *hctx) section(d *parser.Directive) {
 			return
 		}
 		table = peersTable
+	case "resolvers":
+		if !c.openResolvers(d) {
+			return
+		}
+		table = resolversTable
 	case "http-errors":
 		if len(d.Args) == 0 {
 			c.rep.Alertf(d.Pos, "missing name for http-errors section.")

@@ -603,6 +603,11 @@ func (c *hctx) addServer(d *parser.Directive, name, addr string, params []parser
 	if err := c.serverParams(d, srv, &ex, title, params); err != nil {
 		return err
 	}
+	if srv.Resolvers != "" && strings.HasPrefix(srv.Host, "_") {
+		// a SRV label: its records give the server its target and port
+		// (configuration.txt §5.3.1)
+		srv.SRV = srv.Host
+	}
 	if srv.Check && ex.track != "" {
 		return fmt.Errorf("%s : unable to enable checks and tracking at the same time!", title)
 	}
@@ -803,7 +808,11 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 			}
 			ex.initAddr = v
 		case "resolvers":
-			ex.resolvers = v
+			ex.resolvers, srv.Resolvers = v, v
+		case "resolve-prefer", "resolve-opts", "resolve-net":
+			if err := resolveParam(srv, k, v, title); err != nil {
+				return err
+			}
 		case "track":
 			ex.track = v
 		case "crt":

@@ -124,6 +124,7 @@ func (c *hctx) postCheck() {
 		}
 	}
 	c.checkStick()
+	c.checkResolvers()
 	if c.rep.Fatal() {
 		return
 	}
@@ -260,28 +261,9 @@ func (c *hctx) resolveServers(st *pstate) (failed bool) {
 		if srv.Addr.IsValid() || strings.HasPrefix(srv.Host, "/") || strings.Contains(srv.Host, "@") {
 			continue
 		}
-		pos := parser.Pos{File: st.pos.File, Line: srv.Line}
-		title := fmt.Sprintf("'server %s/%s'", st.p.Name, srv.Name)
-		ex := c.srvExtra[srv]
-		host := srv.Host
-		if ex != nil && ex.resolvers != "" && !validHostname(host) {
-			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : Can't create DNS resolution for server '%s'", title, srv.Name))
+		if c.initAddr(st, srv, c.srvExtra[srv]) {
 			failed = true
-			continue
 		}
-		a, err := c.resolve(host)
-		if err == nil {
-			srv.Addr = a
-			continue
-		}
-		initNone := ex != nil && strings.Contains(","+ex.initAddr+",", ",none,")
-		if initNone || c.opt.IgnoreResolveErrors {
-			c.bare(parser.SevWarning, pos, fmt.Sprintf("%s : could not resolve address '%s', disabling server.", title, host))
-			srv.Resolved = false
-			continue
-		}
-		c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : could not resolve address '%s'.", title, host))
-		failed = true
 	}
 	return failed
 }

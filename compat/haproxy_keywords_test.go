@@ -53,7 +53,7 @@ func keywordKnown(heading, kw string) bool {
 	case strings.Contains(heading, "Section types"):
 		_, other := otherSectionTables[kw]
 		return other || kw == "global" || kw == "defaults" || kw == "frontend" || kw == "backend" ||
-			kw == "listen" || kw == "userlist" || kw == "http-errors" || kw == "peers" || kw == "cache"
+			kw == "listen" || kw == "userlist" || kw == "http-errors" || kw == "peers" || kw == "cache" || kw == "resolvers"
 	case strings.Contains(heading, "in `global`"):
 		return has(globalTable, kw)
 	case strings.Contains(heading, "in `defaults`"), strings.Contains(heading, "in `frontend`"),
@@ -63,6 +63,8 @@ func keywordKnown(heading, kw string) bool {
 		return has(userlistTable, kw)
 	case strings.Contains(heading, "in `http-errors`"):
 		return has(httpErrorsTable, kw)
+	case strings.Contains(heading, "in `resolvers`"):
+		return has(resolversTable, kw)
 	case strings.Contains(heading, "in `peers`"):
 		return has(peersTable, kw)
 	case strings.Contains(heading, "in `"):

@@ -91,7 +91,6 @@ var otherSectionStatus = map[string]struct {
 	status Status
 	note   string
 }{
-	"resolvers":   {Partial, "servers are resolved once at start-up (libc); runtime DNS re-resolution is not implemented"},
 	"mailers":     {Ignored, "email alerts are not sent"},
 	"ring":        {Ignored, "ring buffers are not implemented; logs sent to ring@ are dropped"},
 	"program":     {Unsupported, "halo does not start external programs"},
@@ -101,7 +100,6 @@ var otherSectionStatus = map[string]struct {
 
 // otherSectionKeywords are the keywords haproxy 2.6 accepts in each.
 var otherSectionKeywords = map[string][]string{
-	"resolvers":   {"nameserver", "parse-resolv-conf", "accepted_payload_size", "hold", "resolve_retries", "timeout"},
 	"mailers":     {"mailer", "timeout"},
 	"ring":        {"description", "format", "maxlen", "size", "timeout", "server"},
 	"program":     {"command", "user", "group", "option", "no"},

@@ -222,7 +222,7 @@ func serverParamStatus(k string) (Status, string) {
 	case "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall", "weight", "backup",
 		"no-backup", "disabled", "enabled", "maxconn", "maxqueue", "minconn", "slowstart", "port", "addr", "cookie",
 		"on-marked-down", "id", "init-addr", "send-proxy", "send-proxy-v2", "no-send-proxy",
-		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "check-ssl", "no-check-ssl",
+		"no-send-proxy-v2", "ssl", "no-ssl", "verify", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net", "check-ssl", "no-check-ssl",
 		"agent-check", "agent-addr", "agent-inter", "agent-port", "agent-send", "no-agent-check", "track",
 		"observe", "on-error", "error-limit", "check-send-proxy", "no-check-send-proxy", "check-sni", "check-alpn",
 		"check-proto", // fcgi refused where it is read
@@ -325,6 +325,7 @@ func HAProxyKeywords() []KeywordInfo {
 	add("userlist", userlistTable)
 	add("http-errors", httpErrorsTable)
 	add("cache", cacheTable)
+	add("resolvers", resolversTable)
 	secs := make([]string, 0, len(otherSectionTables))
 	for s := range otherSectionTables {
 		secs = append(secs, s)

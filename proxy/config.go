@@ -26,6 +26,9 @@ type Config struct {
 	// Caches are the `cache` sections, in configuration order
 	// (config_filters.go).
 	Caches []*CacheSection
+	// Resolvers are the resolvers sections, in configuration order
+	// (servers name theirs in Server.Resolvers).
+	Resolvers []*Resolvers
 	// Replaces says the process takes over from running ones (-sf/-st,
 	// a master's reload): the local peer then waits for their lesson.
 	Replaces bool
@@ -404,12 +407,55 @@ type Server struct {
 	// Track is `track [BACKEND/]SERVER`, resolved to the backend and
 	// server names ("" when not tracking).
 	TrackBackend, TrackServer string
+	// Resolvers names the resolvers section that resolves Host at run
+	// time ("" when the address is only resolved at start-up);
+	// ResolvePrefer is "ipv4" or "ipv6" (the default), ResolveNets the
+	// preferred networks (resolve-net), ResolveOpts resolve-opts.
+	// SRV is the SRV label of a server-template (`_svc._proto.name`),
+	// whose records give the servers their targets and ports.
+	Resolvers     string
+	ResolvePrefer string
+	ResolveNets   []netip.Prefix
+	ResolveOpts   ResolveOpts
+	SRV           string
+
 	// Observe is `observe layer4|layer7` ("" when off); OnError the
 	// `on-error` mode (fastinter, fail-check, sudden-death, mark-down;
 	// default fail-check); ErrorLimit the `error-limit` (default 10).
 	Observe    string
 	OnError    string
 	ErrorLimit int
+}
+
+// ResolveOpts are a server's resolve-opts.
+type ResolveOpts struct {
+	AllowDupIP, IgnoreWeight, PreventDupIP bool
+}
+
+// Resolvers is a `resolvers` section (configuration.txt §5.3.2).
+type Resolvers struct {
+	Name        string
+	File        string
+	Line        int
+	Nameservers []Nameserver
+	// Retries is resolve_retries (default 3); TimeoutResolve the interval
+	// between resolutions, TimeoutRetry between queries without a valid
+	// answer (both 1s by default).
+	Retries                      int
+	TimeoutResolve, TimeoutRetry time.Duration
+	// Hold periods (defaults 30s, obsolete 0, valid 10s).
+	HoldNX, HoldOther, HoldRefused, HoldTimeout, HoldValid, HoldObsolete time.Duration
+	// PayloadSize is accepted_payload_size (default 512), the EDNS0
+	// payload announced.
+	PayloadSize int
+}
+
+// Nameserver is one `nameserver NAME ADDR[:PORT]` (or one found by
+// parse-resolv-conf); Network is "udp" or "tcp".
+type Nameserver struct {
+	Name    string
+	Addr    netip.AddrPort
+	Network string
 }
 
 // AgentCheck is a server's agent check (configuration.txt §5.2

@@ -106,6 +106,19 @@ type ServerState struct {
 	tlsConf *tls.Config
 	tlsErr  error
 	h2pool  *h2Pool // HTTP/2 connections to the server (h2client.go)
+
+	// cur is the address set at run time (DNS resolution, SRV records,
+	// the runtime API) through the state owner (ApplyAddr); nil: the
+	// configured one.
+	cur atomic.Pointer[srvAddr]
+}
+
+// srvAddr is a server's address and port at run time (fqdn: the name it
+// resolves, SRV targets change it).
+type srvAddr struct {
+	addr netip.Addr
+	port int
+	fqdn string
 }
 
 // Index is the server's position in its backend's Servers.
@@ -117,11 +130,50 @@ func (s *ServerState) Name() string { return s.Backend.Proxy.Name + "/" + s.Serv
 // Addr returns the address to connect to; port 0 means the port the
 // client connected to (server line without a port).
 func (s *ServerState) Addr(dst netip.AddrPort) netip.AddrPort {
-	port := uint16(s.Server.Port)
+	a, p := s.CurrentAddr()
+	port := uint16(p)
 	if port == 0 {
 		port = dst.Port()
 	}
-	return netip.AddrPortFrom(s.Server.Addr, port)
+	return netip.AddrPortFrom(a, port)
+}
+
+// CurrentAddr is the server's address and port now: the configured ones
+// until DNS or the runtime API changed them. An invalid address means
+// the server has none (init-addr none, not resolved yet).
+func (s *ServerState) CurrentAddr() (netip.Addr, int) {
+	if c := s.cur.Load(); c != nil {
+		return c.addr, c.port
+	}
+	return s.Server.Addr, s.Server.Port
+}
+
+// FQDN is the name the server resolves now ("" when none): its host
+// name, or the target its SRV record gave it.
+func (s *ServerState) FQDN() string {
+	if c := s.cur.Load(); c != nil {
+		return c.fqdn
+	}
+	if s.Server.Resolvers != "" && s.Server.SRV == "" {
+		return s.Server.Host
+	}
+	return ""
+}
+
+// SetAddr asks the state owner to change the server's address (see
+// ServerStates.SetAddr).
+func (s *ServerState) SetAddr(a netip.Addr, port int, fqdn, by string) {
+	s.Backend.states.SetAddr(s.idx, a, port, fqdn, by)
+}
+
+// ApplyAddr is for the state owner: it makes the server's address a
+// (port, fqdn) for the connections opened from now on; the idle ones to
+// the old address are closed.
+func (s *ServerState) ApplyAddr(a netip.Addr, port int, fqdn string) {
+	old := s.cur.Swap(&srvAddr{addr: a, port: port, fqdn: fqdn})
+	if old == nil || old.addr != a || old.port != port {
+		s.closeIdle()
+	}
 }
 
 // New builds the runtime state of cfg with the given modules (see doc.go).

@@ -1,6 +1,9 @@
 package proxy
 
-import "sync/atomic"
+import (
+	"net/netip"
+	"sync/atomic"
+)
 
 // ServerStates owns the status and weight of a backend's servers (index
 // i is the position in Backend.Servers). There is one copy: ServerState's
@@ -29,6 +32,17 @@ type ServerStates interface {
 	// SetWeight changes the user weight (0..256); the error, worded for
 	// the runtime API, says why it is refused.
 	SetWeight(i int, w int) error
+	// SetAddr changes the server's address, port and the name it
+	// resolves (DNS answers, SRV records); by says who, in HAProxy's
+	// words ("DNS cache", "DNS additional record"). The owner applies it
+	// with ServerState.ApplyAddr.
+	SetAddr(i int, a netip.Addr, port int, fqdn, by string)
+	// SetResolveMaint sets or clears the maintenance a resolution puts a
+	// server in (HAProxy's RMAINT): on for "DNS NX status", "No IP for
+	// server " …, off when it resolves again.
+	SetResolveMaint(i int, on bool, reason string)
+	// ResolveMaint reports whether the server is in that maintenance.
+	ResolveMaint(i int) bool
 }
 
 // AdminAction is a request on a server's administrative state.
@@ -67,6 +81,15 @@ func (s *ServerState) SetHealth(st ServerStatus) {
 	s.StatusChanged()
 }
 
+// ResolveMaint reports whether the server is in maintenance for want of an
+// address from DNS (HAProxy's RMAINT).
+func (s *ServerState) ResolveMaint() bool { return s.Backend.states.ResolveMaint(s.idx) }
+
+// SetResolveMaint sets or clears that maintenance through the owner.
+func (s *ServerState) SetResolveMaint(on bool, reason string) {
+	s.Backend.states.SetResolveMaint(s.idx, on, reason)
+}
+
 // Weight returns the server's current user weight.
 func (s *ServerState) Weight() int { return s.Backend.states.Weight(s.idx) }
 
@@ -86,27 +109,36 @@ func (s *ServerState) StatusChanged() {
 // localStates is the engine's own table, for backends whose Picker does
 // not own its servers' states (the built-in RoundRobin).
 type localStates struct {
-	admin  []atomic.Int32 // AdminAction in force
-	health []atomic.Int32 // SrvUp, SrvNoLB, SrvDown
-	weight []atomic.Int32
+	servers []*ServerState
+	admin   []atomic.Int32 // AdminAction in force
+	health  []atomic.Int32 // SrvUp, SrvNoLB, SrvDown
+	weight  []atomic.Int32
+	rmaint  []atomic.Bool // maintenance by resolution
 }
 
 func newLocalStates(servers []*ServerState) *localStates {
 	n := len(servers)
-	l := &localStates{admin: make([]atomic.Int32, n), health: make([]atomic.Int32, n), weight: make([]atomic.Int32, n)}
+	l := &localStates{servers: servers, admin: make([]atomic.Int32, n), health: make([]atomic.Int32, n),
+		weight: make([]atomic.Int32, n), rmaint: make([]atomic.Bool, n)}
 	for i, ss := range servers {
 		s := ss.Server
 		l.weight[i].Store(int32(s.Weight))
 		// `disabled`, or an address left unresolved (init-addr none):
 		// the server starts in maintenance.
-		if s.Disabled || (!s.Resolved && !s.Addr.IsValid()) {
+		if s.Disabled {
 			l.admin[i].Store(int32(AdminMaint))
 		}
+		// an address left unresolved (init-addr none): maintenance until
+		// DNS gives one
+		l.rmaint[i].Store(!s.Resolved && !s.Addr.IsValid())
 	}
 	return l
 }
 
 func (l *localStates) Status(i int) ServerStatus {
+	if l.rmaint[i].Load() {
+		return SrvMaint
+	}
 	switch AdminAction(l.admin[i].Load()) {
 	case AdminMaint:
 		return SrvMaint
@@ -128,3 +160,11 @@ func (l *localStates) SetWeight(i int, w int) error {
 	l.weight[i].Store(int32(w))
 	return nil
 }
+
+func (l *localStates) SetAddr(i int, a netip.Addr, port int, fqdn, by string) {
+	l.servers[i].ApplyAddr(a, port, fqdn)
+}
+
+func (l *localStates) SetResolveMaint(i int, on bool, reason string) { l.rmaint[i].Store(on) }
+
+func (l *localStates) ResolveMaint(i int) bool { return l.rmaint[i].Load() }

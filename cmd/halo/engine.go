@@ -8,6 +8,7 @@ import (
 	"halo/proxy/cache"
 	"halo/proxy/compress"
 	"halo/proxy/peers"
+	"halo/proxy/resolve"
 	"halo/proxy/rules"
 	"halo/proxy/stats"
 )
@@ -58,7 +59,10 @@ func haproxyEngineHub() ([]proxy.Module, *stats.Hub) {
 		return cm.Action(cfg, px, name)
 	}
 	st.ShowCache = cm.AppendShow
-	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module(), cm.EngineModule(), compress.New().EngineModule()}, st
+	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module(), cm.EngineModule(), compress.New().EngineModule(),
+		// the resolvers last: their first answers change servers whose
+		// owners (lb) are ready
+		resolve.New().Module()}, st
 }
 
 // balanceChecks reads a server's check state from the balance module

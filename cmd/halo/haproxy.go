@@ -415,7 +415,8 @@ func haproxyCmd(argv []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if a.check {
-		if a.diag && warned {
+		// haproxy 2.6.12 -c says so whenever a warning was printed
+		if warned && (!a.quiet || a.verbose) {
 			fmt.Fprintln(stdout, "Warnings were found.")
 		}
 		if !a.quiet || a.verbose {

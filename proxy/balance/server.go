@@ -24,25 +24,29 @@ const (
 	AdminForcedDrain                      // `set server … state drain`
 	AdminInheritedMaint                   // maintenance of the tracked server (IMAINT)
 	AdminInheritedDrain                   // drain of the tracked server (IDRAIN)
+	AdminResolveMaint                     // no address from DNS (RMAINT)
 )
 
 // AdminMaint is any maintenance flag, AdminDrain any drain flag.
 const (
-	AdminMaint = AdminForcedMaint | AdminCfgMaint | AdminInheritedMaint
+	AdminMaint = AdminForcedMaint | AdminCfgMaint | AdminInheritedMaint | AdminResolveMaint
 	AdminDrain = AdminForcedDrain | AdminInheritedDrain
 )
 
 // ServerConfig is what the balancer needs from a `server` line.
 type ServerConfig struct {
-	Name      string
-	ID        int // puid: places consistent-hash nodes; 1-based position by default
-	Weight    int // 0..256
-	Backup    bool
-	Disabled  bool // starts in maintenance
-	Maxconn   int  // 0: unlimited, no queueing
-	Minconn   int  // dynamic maxconn floor (with the backend's fullconn)
-	Maxqueue  int  // 0: unlimited queue
-	Slowstart time.Duration
+	Name     string
+	ID       int // puid: places consistent-hash nodes; 1-based position by default
+	Weight   int // 0..256
+	Backup   bool
+	Disabled bool // starts in maintenance
+	// Unresolved starts it in maintenance by resolution (init-addr none:
+	// no address until DNS gives one).
+	Unresolved bool
+	Maxconn    int // 0: unlimited, no queueing
+	Minconn    int // dynamic maxconn floor (with the backend's fullconn)
+	Maxqueue   int // 0: unlimited queue
+	Slowstart  time.Duration
 }
 
 // Server is one server's runtime load-balancing state. Its fields are
@@ -137,6 +141,10 @@ func newServer(b *Backend, idx int, c ServerConfig) *Server {
 	}
 	if c.Disabled {
 		s.curAdmin, s.nextAdmin = AdminCfgMaint, AdminCfgMaint
+	}
+	if c.Unresolved {
+		s.curAdmin |= AdminResolveMaint
+		s.nextAdmin |= AdminResolveMaint
 	}
 	s.publish()
 	return s

@@ -43,8 +43,9 @@ func ForServer(g *proxy.Global, px *proxy.Proxy, s *proxy.Server, rs *Ruleset) S
 		// send-proxy ones (HAProxy's init_srv_check).
 		own := s.CheckPort == 0 && !s.CheckAddr.IsValid()
 		tg := Target{
-			Addr: netip.AddrPortFrom(addr, uint16(port)),
-			SNI:  s.CheckSNI, ALPN: s.CheckALPN,
+			Addr:         netip.AddrPortFrom(addr, uint16(port)),
+			FollowServer: !s.CheckAddr.IsValid(), FollowPort: s.CheckPort == 0 && s.CheckAddrPort == 0,
+			SNI: s.CheckSNI, ALPN: s.CheckALPN,
 			SendProxy: s.CheckSendProxy || (own && (s.SendProxy || s.SendProxyV2)),
 			ProxyV2:   s.SendProxyV2,
 			// an HTTP check inherits the server's HTTP mux (init_srv_check)

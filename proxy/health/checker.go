@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -819,7 +820,18 @@ func (c *Check) runOnce(ctx context.Context) {
 			return sc.stateHeader()
 		}
 	}
-	res, reply := c.cfg.Rules.exec(ctx, &c.cfg.Target, &env, c.cfg.Timing)
+	tg := &c.cfg.Target
+	if tg.FollowServer && sc.cfg.Engine != nil && sc.cfg.Engine.Server != nil && sc.cfg.Engine.Server.Server.Resolvers != "" {
+		// the address DNS gave the server now
+		t := *tg
+		a, port := sc.cfg.Engine.Server.CurrentAddr()
+		if !t.FollowPort || port == 0 {
+			port = int(t.Addr.Port())
+		}
+		t.Addr = netip.AddrPortFrom(a, uint16(port))
+		tg = &t
+	}
+	res, reply := c.cfg.Rules.exec(ctx, tg, &env, c.cfg.Timing)
 	if ctx.Err() != nil {
 		return
 	}

@@ -41,6 +41,10 @@ type Target struct {
 	// H2 makes default connections of HTTP checks speak HTTP/2
 	// (check-proto h2, or the server's proto h2).
 	H2 bool
+	// FollowServer: Addr is the server's own address (no check addr),
+	// which DNS may change at run time; FollowPort: its port too (no
+	// check port).
+	FollowServer, FollowPort bool
 }
 
 // Timing bounds one check run (see Timeouts): the connection gets

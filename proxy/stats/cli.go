@@ -671,6 +671,9 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 				if sv.Disabled {
 					admin = 5
 				}
+				if ss.ResolveMaint() {
+					admin = 0x20 // SRV_ADMF_RMAINT alone
+				}
 			case proxy.SrvDrain:
 				admin = 8
 			}
@@ -702,7 +705,9 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			health := 0
 			if has {
 				health = chk.Health
-			} else if ss.Status() == proxy.SrvUp || ss.Status() == proxy.SrvDrain {
+			} else if (ss.Status() == proxy.SrvUp || ss.Status() == proxy.SrvDrain) && sv.Resolved {
+				// (a server that started without an address, init-addr
+				// none, keeps 0 as HAProxy's does)
 				health = sv.Rise + sv.Fall - 1
 				if !sv.Check {
 					health = sv.Rise
@@ -716,9 +721,21 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			if sv.CheckAddr.IsValid() {
 				checkAddr = sv.CheckAddr.String()
 			}
-			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - %d %d %s - 0\n",
-				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, sv.Addr, op, admin, ss.Weight(), sv.Weight,
-				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, sv.Port, ssl, sv.CheckPort, checkAddr)
+			addr, port := ss.CurrentAddr()
+			addrText := "-"
+			if addr.IsValid() {
+				addrText = addr.String()
+			}
+			fqdn, srvrec := ss.FQDN(), sv.SRV
+			if fqdn == "" {
+				fqdn = "-"
+			}
+			if srvrec == "" {
+				srvrec = "-"
+			}
+			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 %s %d %s %d %d %s - 0\n",
+				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, addrText, op, admin, ss.Weight(), sv.Weight,
+				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, fqdn, port, srvrec, ssl, sv.CheckPort, checkAddr)
 		}
 	}
 	b.WriteString("\n")

@@ -12,6 +12,8 @@ package lbmod
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -90,9 +92,10 @@ func Config(p *proxy.Proxy) (balance.Config, []balance.ServerConfig) {
 	for _, s := range p.Servers {
 		srvs = append(srvs, balance.ServerConfig{
 			Name: s.Name, ID: s.ID, Weight: s.Weight, Backup: s.Backup,
-			// As the engine does: an unresolved address starts in maintenance.
-			Disabled: s.Disabled || (!s.Resolved && !s.Addr.IsValid()),
-			Maxconn:  s.Maxconn, Minconn: s.Minconn, Maxqueue: s.Maxqueue, Slowstart: s.Slowstart,
+			// As the engine does: an unresolved address starts in
+			// maintenance (by resolution).
+			Disabled: s.Disabled, Unresolved: !s.Resolved && !s.Addr.IsValid(),
+			Maxconn: s.Maxconn, Minconn: s.Minconn, Maxqueue: s.Maxqueue, Slowstart: s.Slowstart,
 		})
 	}
 	return c, srvs
@@ -560,6 +563,82 @@ func (p *Picker) SetWeight(i int, w int) error {
 		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
 	}
 	return nil
+}
+
+// SetAddr implements proxy.ServerStates: the server's new address, with
+// HAProxy's message (srv_update_addr).
+func (p *Picker) SetAddr(i int, a netip.Addr, port int, fqdn, by string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ss := p.states[i]
+	old, oldPort := ss.CurrentAddr()
+	if old != a && a.IsValid() {
+		name := p.pb.Proxy.Name
+		p.sink(health.Event{Proxy: name, Severity: health.SevNotice,
+			Msg: fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", name, p.srvs[i].Name, addrText(old), a, by)})
+	}
+	_ = oldPort
+	ss.ApplyAddr(a, port, fqdn)
+}
+
+// addrText prints an address as HAProxy does, "(none)" for none.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(none)"
+	}
+	return a.String()
+}
+
+// ResolveMaint implements proxy.ServerStates.
+func (p *Picker) ResolveMaint(i int) bool {
+	_, adm := p.srvs[i].Current()
+	return adm&balance.AdminResolveMaint != 0
+}
+
+// SetResolveMaint implements proxy.ServerStates with HAProxy's messages
+// (srv_set_admin_flag / srv_clr_admin_flag with SRV_ADMF_RMAINT).
+func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
+	p.mu.Lock()
+	s := p.srvs[i]
+	name, bk := p.pb.Proxy.Name, s.Backup
+	st0, adm0 := s.Current()
+	if (adm0&balance.AdminResolveMaint != 0) == on {
+		p.mu.Unlock()
+		return
+	}
+	t := s.SetAdmin(balance.AdminResolveMaint, on)
+	wasMaint := adm0&balance.AdminMaint != 0
+	var steps []inheritStep
+	if on {
+		if !wasMaint {
+			steps = append(steps, inheritStep{true, true})
+			if sc := p.checks[i]; sc != nil {
+				sc.AdminChanged()
+			}
+			if st0 == balance.StateStopped {
+				p.sink(event(name, s.Name, bk, false, "was DOWN and now enters maintenance (%s).", reason))
+			} else {
+				taking := adm0&balance.AdminDrain == 0 && st0 != balance.StateStopping
+				p.sink(event(name, s.Name, bk, taking, "is going DOWN for maintenance (%s). %s", reason, left(t)))
+			}
+			if t.BackendDown {
+				p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+			}
+		}
+	} else if _, adm := s.Current(); adm&balance.AdminMaint == 0 {
+		p.leaveMaint(i)
+		st, adm := s.Current()
+		ready := "READY"
+		if adm&balance.AdminDrain != 0 {
+			ready = "DRAIN"
+		}
+		p.sink(event(name, s.Name, bk, false, "('%s') is %s/%s (resolves again).", p.states[i].FQDN(), upOrDown(st), ready))
+		p.sink(event(name, s.Name, bk, false, "administratively READY thanks to valid DNS answer."))
+		steps = append(steps, inheritStep{true, false})
+	}
+	p.mu.Unlock()
+	p.propagate(i, steps)
+	p.states[i].StatusChanged()
 }
 
 // healthChanged is a health check's change: the engine closes what it
