@@ -160,6 +160,9 @@ func (s *ServerState) FQDN() string {
 	return ""
 }
 
+// AddrChanged reports whether the address was ever set at run time.
+func (s *ServerState) AddrChanged() bool { return s.cur.Load() != nil }
+
 // SetAddr asks the state owner to change the server's address (see
 // ServerStates.SetAddr).
 func (s *ServerState) SetAddr(a netip.Addr, port int, fqdn, by string) {

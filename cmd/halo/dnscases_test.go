@@ -168,6 +168,9 @@ func (d *testDNS) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		return
 	}
 	qq := q.Question[0]
+	if os.Getenv("HALO_DNS_STDERR") != "" {
+		fmt.Fprintf(os.Stderr, "dns query %s %s\n", qq.Name, dns.TypeToString[qq.Qtype])
+	}
 	name := strings.TrimSuffix(strings.ToLower(qq.Name), ".")
 	vals, ok := d.answers[name]
 	switch {
@@ -306,9 +309,16 @@ func runDNSCase(t *testing.T, dc *dnsCase, record bool) []string {
 			mu.Unlock()
 		}
 	}()
+	setDNS := func(ops []string) {
+		vals := dnsValues(ops[1:])
+		for j := range vals {
+			vals[j] = strings.ReplaceAll(vals[j], "{{port}}", port)
+		}
+		d.set(ops[0], vals)
+	}
 	i := 0
 	for ; i < len(dc.script) && dc.script[i].at == 0 && dc.script[i].name == "dns"; i++ {
-		d.set(dc.script[i].ops[0], dnsValues(dc.script[i].ops[1:]))
+		setDNS(dc.script[i].ops)
 	}
 	var stop func()
 	if record {
@@ -335,7 +345,7 @@ func runDNSCase(t *testing.T, dc *dnsCase, record bool) []string {
 		time.Sleep(time.Until(t0.Add(sl.at)))
 		switch sl.name {
 		case "dns":
-			d.set(sl.ops[0], dnsValues(sl.ops[1:]))
+			setDNS(sl.ops)
 		case "cli":
 			c, _ := strconv.Unquote(sl.ops[0])
 			for _, l := range strings.Split(strings.TrimRight(cli(t, sock, c), "\n"), "\n") {

@@ -360,6 +360,12 @@ func usedByOther(ss *proxy.ServerState, fqdn string, ip netip.Addr) bool {
 	return false
 }
 
+// freeSRV takes a server's SRV target away: maintenance, no address.
+func (r *resolution) freeSRV(ss *proxy.ServerState) {
+	ss.SetResolveMaint(true, "entry removed from SRV record")
+	ss.SetAddr(netip.Addr{}, 0, "", "")
+}
+
 // applyError handles an invalid resolution: each server keeps its
 // address while a valid answer came within the hold period of this
 // status, then enters maintenance (snr_update_srv_status).
@@ -375,6 +381,15 @@ func (r *resolution) applyError(st Status) {
 		hold, reason = c.HoldRefused, "DNS refused status"
 	}
 	if !r.lastValid.IsZero() && time.Since(r.lastValid) < hold {
+		return
+	}
+	if r.srv {
+		// the records are gone: every target leaves its server
+		for i := len(r.servers) - 1; i >= 0; i-- {
+			if ss := r.servers[i]; ss.FQDN() != "" {
+				r.freeSRV(ss)
+			}
+		}
 		return
 	}
 	for _, ss := range r.servers {
@@ -417,18 +432,21 @@ func (r *resolution) applySRV(ctx context.Context, m *dns.Msg) {
 			}
 		}
 	}
-	// servers whose target left the answers for longer than hold
-	// obsolete are freed
-	for _, ss := range r.servers {
-		t := ss.FQDN()
-		if t == "" || slices.ContainsFunc(recs, func(x *dns.SRV) bool { return strings.TrimSuffix(x.Target, ".") == t }) {
-			continue
+	// new targets take free servers first, then the servers whose target
+	// left the answers for longer than hold obsolete are freed (HAProxy's
+	// order, which its "N active servers left" counts show)
+	defer func() {
+		for i := len(r.servers) - 1; i >= 0; i-- {
+			ss := r.servers[i]
+			t := ss.FQDN()
+			if t == "" || slices.ContainsFunc(recs, func(x *dns.SRV) bool { return strings.TrimSuffix(x.Target, ".") == t }) {
+				continue
+			}
+			if now.Sub(r.srvSeen[t]) >= r.sec.cfg.HoldObsolete {
+				r.freeSRV(ss)
+			}
 		}
-		if now.Sub(r.srvSeen[t]) >= r.sec.cfg.HoldObsolete {
-			ss.SetResolveMaint(true, "entry removed from SRV record")
-			ss.SetAddr(netip.Addr{}, 0, "", "")
-		}
-	}
+	}()
 	for _, rec := range recs {
 		target := strings.TrimSuffix(rec.Target, ".")
 		var owner *proxy.ServerState
@@ -450,9 +468,13 @@ func (r *resolution) applySRV(ctx context.Context, m *dns.Msg) {
 			continue // more records than servers
 		}
 		if !owner.Server.ResolveOpts.IgnoreWeight {
-			if w := int(rec.Weight)/256 + 1; owner.Weight() != w {
-				_ = owner.SetWeight(w)
-			}
+			// HAProxy's weight is the SRV weight / 256, set once the
+			// server has its address
+			defer func(ss *proxy.ServerState, w int) {
+				if ss.Weight() != w {
+					_ = ss.SetWeight(w)
+				}
+			}(owner, int(rec.Weight)/256)
 		}
 		if ips := extra[target]; len(ips) > 0 {
 			r.applyOne(owner, ips, int(rec.Port), target, "DNS additional record")

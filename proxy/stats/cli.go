@@ -677,6 +677,11 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			case proxy.SrvDrain:
 				admin = 8
 			}
+			if sv.SRV != "" && ss.AddrChanged() {
+				// HAProxy keeps SRV_ADMF_HMAINT on the servers a SRV
+				// label fills, whatever their state
+				admin |= 0x40
+			}
 			var chk CheckState
 			has := false
 			if s.checks != nil {

@@ -571,13 +571,20 @@ func (p *Picker) SetAddr(i int, a netip.Addr, port int, fqdn, by string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ss := p.states[i]
-	old, oldPort := ss.CurrentAddr()
+	old, _ := ss.CurrentAddr()
+	oldFQDN := ss.FQDN()
+	name := p.pb.Proxy.Name
 	if old != a && a.IsValid() {
-		name := p.pb.Proxy.Name
 		p.sink(health.Event{Proxy: name, Severity: health.SevNotice,
 			Msg: fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", name, p.srvs[i].Name, addrText(old), a, by)})
 	}
-	_ = oldPort
+	if fqdn != oldFQDN && fqdn != "" && ss.Server.SRV != "" {
+		if oldFQDN == "" {
+			oldFQDN = "(null)"
+		}
+		p.sink(health.Event{Proxy: name, Severity: health.SevNotice,
+			Msg: fmt.Sprintf("%s/%s changed its FQDN from %s to %s by 'SRV record'", name, p.srvs[i].Name, oldFQDN, fqdn)})
+	}
 	ss.ApplyAddr(a, port, fqdn)
 }
 
@@ -633,7 +640,9 @@ func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
 			ready = "DRAIN"
 		}
 		p.sink(event(name, s.Name, bk, false, "('%s') is %s/%s (resolves again).", p.states[i].FQDN(), upOrDown(st), ready))
-		p.sink(event(name, s.Name, bk, false, "administratively READY thanks to valid DNS answer."))
+		if p.states[i].Server.SRV == "" {
+			p.sink(event(name, s.Name, bk, false, "administratively READY thanks to valid DNS answer."))
+		}
 		steps = append(steps, inheritStep{true, false})
 	}
 	p.mu.Unlock()
