@@ -56,6 +56,13 @@ func buildGlobalTable() *Table[*hctx] {
 			return nil
 		}),
 		row("maxconn", intArg("maxconn", func(c *hctx) *int { return &c.cfg.Global.Maxconn })),
+		row("ulimit-n", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'ulimit-n' expects an integer argument.")
+			}
+			c.cfg.Global.UlimitN = atol(a[0].Value) // atol, as haproxy reads it
+			return nil
+		}),
 		row("mworker-max-reloads", decodeMworkerMaxReloads), // haproxy_mcli.go
 		row("tune.peers.max-updates-at-once", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			n := 0

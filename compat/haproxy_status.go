@@ -26,7 +26,6 @@ var haproxyStatus = map[string]struct {
 	"chroot":                      {Supported, ""},
 	"nbthread":                    {Partial, "bounds the Go scheduler's threads (GOMAXPROCS); connections are not pinned to threads"},
 	"cpu-map":                     {Ignored, "CPU pinning is not applied"},
-	"ulimit-n":                    {Ignored, "the file descriptor limit is not raised by halo"},
 	"lua-load":                    {Unsupported, "halo has no Lua interpreter"},
 	"lua-load-per-thread":         {Unsupported, "halo has no Lua interpreter"},
 	"lua-prepend-path":            {Ignored, "halo has no Lua interpreter"},

@@ -81,6 +81,9 @@ type Global struct {
 	MaxSpreadChecks time.Duration
 	// TuneChksize is `tune.chksize` (default 16384): the check buffers.
 	TuneChksize int
+	// UlimitN is `ulimit-n`: the process's descriptor limit (its soft
+	// RLIMIT_NOFILE); 0: what the process needs (maxsock).
+	UlimitN int
 	// Node and Description are `node` (default: the host name) and
 	// `description`: the stats page and `show info` show them.
 	Node        string

@@ -59,7 +59,16 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	// As HAProxy, the soft descriptor limit becomes what the process
 	// needs (show info's Ulimit-n), within the hard limit.
 	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rt.Maxsock > 0 && uint64(rt.Maxsock) <= rl.Max {
+	if n := cfg.Global.UlimitN; n > 0 {
+		// `ulimit-n` sets it, raising the hard limit when allowed
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
+			old := rl.Cur
+			rl.Cur, rl.Max = uint64(n), max(rl.Max, uint64(n))
+			if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+				fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : [haproxy.main()] Cannot raise FD limit to %d, limit is %d.\n", os.Getpid(), n, old)
+			}
+		}
+	} else if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rt.Maxsock > 0 && uint64(rt.Maxsock) <= rl.Max {
 		rl.Cur = uint64(rt.Maxsock)
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 	}
