@@ -159,7 +159,7 @@ func TestDiagnostics(t *testing.T) {
 		{"forwardfor tcp", "backend b\n    mode tcp\n    option forwardfor\n", "WARNING 0: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode."},
 		{"tcplog in backend", "backend b\n    option tcplog\n", "WARNING 2: backend 'b' : 'option tcplog' directive is ignored in backends."},
 		{"lua missing", "global\n    lua-load /nonexistent.lua\n", "ALERT 2: error in Lua file '/nonexistent.lua': cannot open /nonexistent.lua: No such file or directory"},
-		{"ignored keyword warns", "global\n    ulimit-n 4096\n", "WARNING 2: halo: 'ulimit-n' is accepted but not executed (ignored): the file descriptor limit is not raised by halo"},
+		{"ignored keyword warns", "global\n    cpu-map 1 0\n", "WARNING 2: halo: 'cpu-map' is accepted but not executed (ignored): CPU pinning is not applied"},
 		{"unknown option", "defaults\n    option nosuch\n", "ALERT 2: unknown option 'nosuch'."},
 		{"http-request unknown action", "frontend f\n    http-request frob X\n", "ALERT 2: 'http-request' expects"},
 		{"duplicate server id", "backend b\n    server a 1.2.3.4:80 id 3\n    server c 1.2.3.5:80 id 3\n", "ALERT 3: 'server b/c' : 'id' : custom id 3 already used at h.cfg:2 ('server a')."},
@@ -238,11 +238,11 @@ func TestSendProxyVersions(t *testing.T) {
 }
 
 func TestFindings(t *testing.T) {
-	_, rep := load(t, "global\n    ulimit-n 4096\n    maxconn 5\nbackend b\n    persist rdp-cookie\n")
+	_, rep := load(t, "global\n    cpu-map 1 0\n    maxconn 5\nbackend b\n    persist rdp-cookie\n")
 	if rep.Summary.Ignored != 2 || rep.Summary.Supported < 2 {
 		t.Fatalf("summary %+v", rep.Summary)
 	}
-	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "ulimit-n" || rep.Findings[1].Keyword != "persist rdp-cookie" {
+	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "cpu-map" || rep.Findings[1].Keyword != "persist rdp-cookie" {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
 }

@@ -254,7 +254,8 @@ func TestCompatKeywords(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| global | `maxconn` | supported |",
-		"| global | `ulimit-n` | ignored |",
+		"| global | `ulimit-n` | supported |",
+		"| global | `cpu-map` | ignored |",
 		"| defaults/frontend/backend/listen | `option forwardfor` | supported |",
 		"| server/default-server | `agent-check` | supported |",
 		"| server/default-server | `check-via-socks4` | unsupported |",
