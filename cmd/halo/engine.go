@@ -30,6 +30,8 @@ import (
 //   - cache (proxy/cache) and compression (proxy/compress): the filters
 //     (NewFilter); the rules reach the caches for cache-use/cache-store,
 //     the stats socket for `show cache`.
+//   - resolve (proxy/resolve): the resolvers sections; last, so its first
+//     answers change servers whose owner (balance) is ready.
 //
 // Request and Response hooks run in this order; for NewPicker the last
 // module that returns a picker wins.
@@ -59,10 +61,8 @@ func haproxyEngineHub() ([]proxy.Module, *stats.Hub) {
 		return cm.Action(cfg, px, name)
 	}
 	st.ShowCache = cm.AppendShow
-	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module(), cm.EngineModule(), compress.New().EngineModule(),
-		// the resolvers last: their first answers change servers whose
-		// owners (lb) are ready
-		resolve.New().Module()}, st
+	return []proxy.Module{pm.Module(), lb.Module(), l7.Module(), st.Module(),
+		cm.EngineModule(), compress.New().EngineModule(), resolve.New().Module()}, st
 }
 
 // balanceChecks reads a server's check state from the balance module
