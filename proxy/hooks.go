@@ -37,6 +37,10 @@ type Module struct {
 	// Disconnect runs when a client connection the Connection hooks
 	// admitted closes.
 	Disconnect func(cc *ClientConn)
+	// Handshake runs after each TLS handshake that succeeded: on a client
+	// connection (front) or towards a server, full or resumed (HAProxy's
+	// SSL rates and key rates of show info).
+	Handshake func(front, resumed bool)
 	// Request runs after the request head is parsed (HTTP), or once per
 	// connection before a server is chosen (TCP, tx.Req nil): first with
 	// px = the frontend, then, if a different backend was chosen, with px
@@ -390,5 +394,14 @@ func (tx *Txn) setTerm(cause, state byte) {
 	}
 	if tx.Term[1] == '-' {
 		tx.Term[1] = state
+	}
+}
+
+// handshaked tells the modules that a TLS handshake succeeded.
+func (rt *Runtime) handshaked(front bool, cs *tls.ConnectionState) {
+	for i := range rt.modules {
+		if f := rt.modules[i].Handshake; f != nil {
+			f(front, cs.DidResume)
+		}
 	}
 }

@@ -355,6 +355,7 @@ func (cs *clientSetup) run() {
 		ec.SetWriteTimeout(0)
 		tlsState = &TLSConn{State: tc.ConnectionState()}
 		tlsState.Client = l.tls.clientCheck(&tlsState.State)
+		rt.handshaked(true, &tlsState.State)
 		c = tc
 	}
 	done = true

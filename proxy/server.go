@@ -337,6 +337,7 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 			conn = tlc
 			cs := tlc.ConnectionState()
 			tlsState = &cs
+			rt.handshaked(false, tlsState)
 		}
 		ec.SetReadTimeout(0)
 		ec.SetWriteTimeout(0)

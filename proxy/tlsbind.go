@@ -30,10 +30,15 @@ type tlsBind struct {
 	conf   *BindTLS
 	base   *tls.Config // handed to tls.Server; selects from state
 	state  atomic.Pointer[tlsBindState]
+	// ticketKey encrypts the bind's session tickets; sessions holds them
+	// instead under no-tls-tickets (tlssessions.go).
+	ticketKey [][32]byte
+	sessions  *sessionCache
 }
 
 // tlsBindState is what a ClientHello is matched against.
 type tlsBindState struct {
+	bind  *tlsBind
 	certs []*loadedCert // load order; certs[0] is the default certificate
 	exact map[string]*tls.Config
 	wild  map[string]*tls.Config // keyed by the domain after "*."
@@ -73,7 +78,8 @@ func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
 	if conf == nil {
 		conf = defaultBindTLS(b)
 	}
-	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt}
+	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt, ticketKey: newTicketKey(),
+		sessions: newSessionCache(defaultSSLCacheSize, defaultSSLLifetime)}
 	st, err := t.load(mode, nil)
 	if err != nil {
 		return nil, err
@@ -93,7 +99,7 @@ func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
 // load reads every certificate of the bind (replacing those named in
 // repl) and indexes them by server name.
 func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindState, error) {
-	st := &tlsBindState{exact: map[string]*tls.Config{}, wild: map[string]*tls.Config{}, verifiers: map[*tls.Config]*clientVerifier{}}
+	st := &tlsBindState{bind: t, exact: map[string]*tls.Config{}, wild: map[string]*tls.Config{}, verifiers: map[*tls.Config]*clientVerifier{}}
 	for i := range t.conf.Certs {
 		e := &t.conf.Certs[i]
 		files, err := certFiles(e.Path)
@@ -248,21 +254,25 @@ var errStrictSNI = errors.New("strict-sni: no certificate for the requested serv
 func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config, error) {
 	o := certs[0].opts
 	c := &tls.Config{
-		MinVersion:             o.MinVersion,
-		MaxVersion:             o.MaxVersion,
-		CipherSuites:           o.CipherSuites,
-		CurvePreferences:       o.Curves,
-		SessionTicketsDisabled: o.NoTickets,
+		MinVersion:       o.MinVersion,
+		MaxVersion:       o.MaxVersion,
+		CipherSuites:     o.CipherSuites,
+		CurvePreferences: o.Curves,
 	}
 	for _, lc := range certs {
 		c.Certificates = append(c.Certificates, lc.cert)
 	}
-	if o.TicketKeys != "" && !o.NoTickets {
+	switch {
+	case o.NoTickets:
+		c.WrapSession, c.UnwrapSession = st.bind.sessions.wrap, st.bind.sessions.unwrap
+	case o.TicketKeys != "":
 		keys, err := ticketKeys(o.TicketKeys)
 		if err != nil {
 			return nil, err
 		}
 		c.SetSessionTicketKeys(keys)
+	default:
+		c.SetSessionTicketKeys(st.bind.ticketKey)
 	}
 	for _, p := range o.ALPN {
 		// mode http serves h2 and http/1.x; another protocol is not

@@ -7,7 +7,23 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 )
+
+// sessionEpoch and sessionStart shift the clock crypto/tls reads for
+// client sessions. Go drops a cached session whose server certificate
+// has expired, even under `verify none`; OpenSSL, hence HAProxy, resumes
+// it, and backends with expired or self-signed certificates behind
+// `verify none` are common. Only differences of this clock matter (ticket
+// age, session lifetime), which stay real. Certificate checks do not read
+// it: `verify required` runs x509 verification at the real time
+// (VerifyConnection).
+var (
+	sessionEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	sessionStart = time.Now()
+)
+
+func sessionClock() time.Time { return sessionEpoch.Add(time.Since(sessionStart)) }
 
 // serverTLSConfig builds the client-side TLS configuration of a
 // `server … ssl` line: protocol range and ciphers, ALPN, the client
@@ -32,6 +48,7 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 	}
 	if !t.NoReuse {
 		c.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+		c.Time = sessionClock
 	}
 	switch {
 	case len(t.ALPN) > 0:

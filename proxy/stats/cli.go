@@ -608,6 +608,10 @@ func (s *Stats) infoFields() []infoField {
 		listeners += len(fe.Proxy.Binds)
 	}
 	cur := s.rt.ActConn.Load()
+	now := time.Now()
+	sslRate, sslMax := s.m.ssl.read(now)
+	feKey, feKeyMax := s.m.feKey.read(now)
+	beKey, beKeyMax := s.m.beKey.read(now)
 	return []infoField{
 		{"Name", "HAProxy"}, {"Version", s.Version}, {"Release_date", s.Release},
 		{"Nbthread", nbthread}, {"Nbproc", 1}, {"Process_num", 1}, {"Pid", os.Getpid()},
@@ -615,11 +619,11 @@ func (s *Stats) infoFields() []infoField {
 		{"Uptime_sec", secs}, {"Memmax_MB", 0}, {"PoolAlloc_MB", ms.HeapAlloc >> 20}, {"PoolUsed_MB", ms.HeapInuse >> 20},
 		{"PoolFailed", 0}, {"Ulimit-n", rl.Cur}, {"Maxsock", s.rt.Maxsock}, {"Maxconn", maxconn}, {"Hard_maxconn", maxconn},
 		{"CurrConns", cur}, {"CumConns", conns}, {"CumReq", reqs}, {"MaxSslConns", 0}, {"CurrSslConns", 0},
-		{"CumSslConns", 0}, {"Maxpipes", 0}, {"PipesUsed", 0}, {"PipesFree", 0}, {"ConnRate", 0},
+		{"CumSslConns", s.m.sslCum.Load()}, {"Maxpipes", 0}, {"PipesUsed", 0}, {"PipesFree", 0}, {"ConnRate", 0},
 		{"ConnRateLimit", 0}, {"MaxConnRate", 0}, {"SessRate", 0}, {"SessRateLimit", 0}, {"MaxSessRate", 0},
-		{"SslRate", 0}, {"SslRateLimit", 0}, {"MaxSslRate", 0}, {"SslFrontendKeyRate", 0},
-		{"SslFrontendMaxKeyRate", 0}, {"SslFrontendSessionReuse_pct", 0}, {"SslBackendKeyRate", 0},
-		{"SslBackendMaxKeyRate", 0}, {"SslCacheLookups", 0}, {"SslCacheMisses", 0}, {"CompressBpsIn", 0},
+		{"SslRate", sslRate}, {"SslRateLimit", 0}, {"MaxSslRate", sslMax}, {"SslFrontendKeyRate", feKey},
+		{"SslFrontendMaxKeyRate", feKeyMax}, {"SslFrontendSessionReuse_pct", s.sslReuse(now)}, {"SslBackendKeyRate", beKey},
+		{"SslBackendMaxKeyRate", beKeyMax}, {"SslCacheLookups", 0}, {"SslCacheMisses", 0}, {"CompressBpsIn", 0},
 		{"CompressBpsOut", 0}, {"CompressBpsRateLim", 0}, {"Tasks", runtime.NumGoroutine()}, {"Run_queue", 0},
 		{"Idle_pct", 100}, {"node", host}, {"Stopping", 0}, {"Jobs", cur + int64(listeners)},
 		{"Unstoppable Jobs", 0}, {"Listeners", listeners}, {"ActivePeers", 0}, {"ConnectedPeers", 0},

@@ -108,6 +108,11 @@ func (h *Hub) Module() proxy.Module {
 				sts.logged(tx)
 			}
 		},
+		Handshake: func(front, resumed bool) {
+			if sts != nil {
+				sts.handshake(front, resumed)
+			}
+		},
 		Init: func(rt *proxy.Runtime) error {
 			sts = h.For(rt)
 			s, err := Listen(sts, rt.Cfg.Global.StatsSockets, rt.Cfg.Global.StatsTimeout)

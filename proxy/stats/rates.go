@@ -2,6 +2,7 @@ package stats
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"halo/proxy"
@@ -125,9 +126,14 @@ type measures struct {
 	// sends per second (HAProxy's global conn_per_sec and out_32bps),
 	// for the stats page's "conn rate" and "bit rate".
 	conn, out freqCtr
-	fe        map[*proxy.Frontend]*objStats
-	be        map[*proxy.Backend]*objStats
-	srv       map[*proxy.ServerState]*objStats
+	// ssl counts TLS handshakes on both sides (ssl_per_sec), feKey and
+	// beKey the full ones, which computed a key (ssl_fe_keys_per_sec,
+	// ssl_be_keys_per_sec); sslCum is the total (CumSslConns).
+	ssl, feKey, beKey freqCtr
+	sslCum            atomic.Int64
+	fe                map[*proxy.Frontend]*objStats
+	be                map[*proxy.Backend]*objStats
+	srv               map[*proxy.ServerState]*objStats
 }
 
 func newMeasures(rt *proxy.Runtime) *measures {
@@ -151,6 +157,34 @@ func (s *Stats) Connection(fe *proxy.Frontend) bool { return s.connection(fe) }
 
 // Logged records a finished transaction (see logged).
 func (s *Stats) Logged(tx *proxy.Txn) { s.logged(tx) }
+
+// handshake counts a TLS handshake (show info's SSL rates).
+func (s *Stats) handshake(front, resumed bool) {
+	now := time.Now()
+	s.m.sslCum.Add(1)
+	if front {
+		s.m.ssl.add(now)
+	}
+	if !resumed {
+		if front {
+			s.m.feKey.add(now)
+		} else {
+			s.m.beKey.add(now)
+		}
+	}
+}
+
+// sslReuse is HAProxy's SslFrontendSessionReuse_pct: the share of the last
+// second's frontend handshakes that needed no new key.
+func (s *Stats) sslReuse(now time.Time) int64 {
+	hs, _ := s.m.ssl.read(now)
+	keys, _ := s.m.feKey.read(now)
+	if keys >= hs {
+		return 0
+	}
+	// the key share rounded up, as HAProxy rounds it
+	return 100 - int64((100*uint64(keys)+uint64(hs)-1)/uint64(hs))
+}
 
 func (s *Stats) connection(fe *proxy.Frontend) bool {
 	now := time.Now()
