@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"halo/lvs/check"
@@ -23,23 +23,30 @@ type Hooks struct {
 	Alert func(subject, body string)
 	Clock check.Clock
 	Rand  func() float64
-	// LocalAddr reports whether an address is configured on this host
-	// (ha_suspend); nil asks the kernel.
-	LocalAddr func(netip.Addr) bool
+	// WatchAddrs reports the host's addresses (ha_suspend): each one
+	// present, before it returns, then each one added or removed until ctx
+	// ends; the same address on two interfaces is reported twice. nil
+	// follows the kernel's through netlink (WatchAddrs).
+	WatchAddrs func(ctx context.Context, ev func(a netip.Addr, added bool)) error
 	// NewProber builds a checker's client (nil: check.NewProber).
 	NewProber func(*check.Config) (check.Prober, error)
 }
 
 // Manager runs the virtual servers of a Config on a DataPath.
 type Manager struct {
-	cfg  *Config
-	dp   DataPath
-	h    Hooks
-	mu   sync.Mutex
-	vss  []*vsState
-	fifo *os.File
-	wg   sync.WaitGroup
-	ctx  context.Context // Start's: every checker's context derives from it
+	cfg *Config
+	dp  DataPath
+	h   Hooks
+	mu  sync.Mutex
+	vss []*vsState
+	// addrs counts the host's addresses (an address on two interfaces
+	// twice) while a virtual server uses ha_suspend; watching says the
+	// watcher runs.
+	addrs    map[netip.Addr]int
+	watching bool
+	fifo     *os.File
+	wg       sync.WaitGroup
+	ctx      context.Context // Start's: every checker's context derives from it
 	// genFIFO is the generic notify_fifo, written beside lvs_notify_fifo;
 	// the paths say what is open (a reload reopens what changed).
 	genFIFO           *os.File
@@ -78,6 +85,9 @@ type chkState struct {
 	// stopped makes a report that raced with it count for nothing.
 	stop    context.CancelFunc
 	stopped bool
+	// enabled is false while ha_suspend holds the checker (keepalived's
+	// checker->enabled): no virtual address of its server is configured.
+	enabled atomic.Bool
 }
 
 // IPVS weights are 0..65535 (real_weight in ipwrapper.h).
@@ -123,8 +133,8 @@ func NewManager(cfg *Config, dp DataPath, h Hooks) *Manager {
 	if h.NewProber == nil {
 		h.NewProber = check.NewProber
 	}
-	if h.LocalAddr == nil {
-		h.LocalAddr = hostHasAddr
+	if h.WatchAddrs == nil {
+		h.WatchAddrs = WatchAddrs
 	}
 	m := &Manager{cfg: cfg, dp: dp, h: h}
 	for _, vc := range cfg.VirtualServers {
@@ -224,6 +234,7 @@ func (m *Manager) logf(format string, args ...any) { m.h.Logf(format, args...) }
 // Start installs the services (lvs_flush first when asked), adds the real
 // servers that start alive, and starts every checker.
 func (m *Manager) Start(ctx context.Context) {
+	m.watchAddrs(ctx, m.cfg)
 	m.mu.Lock()
 	m.ctx = ctx
 	m.openFIFO()
@@ -273,8 +284,19 @@ func (m *Manager) initVS(vs *vsState) {
 }
 
 func (m *Manager) startChecker(ctx context.Context, vs *vsState, rs *rsState, c *chkState) {
+	// register_checkers_thread: a checker of an ha_suspend virtual server
+	// whose address is absent starts deactivated
+	m.mu.Lock()
 	ctx, c.stop = context.WithCancel(ctx)
-	m.logf("Activating healthchecker for service %s for VS %s", Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name())
+	on := !haSuspends(vs.cfg) || m.haCount(vs.cfg) > 0
+	c.enabled.Store(on)
+	name, vsName := Trio(rs.cfg.Addr, vs.cfg.Proto), vs.cfg.Name()
+	m.mu.Unlock()
+	if on {
+		m.logf("Activating healthchecker for service %s for VS %s", name, vsName)
+	} else {
+		m.logf("Deactivating healthchecker for service %s for VS %s", name, vsName)
+	}
 	p, err := m.h.NewProber(c.cfg)
 	if err != nil {
 		m.logf("%v", err)
@@ -285,10 +307,7 @@ func (m *Manager) startChecker(ctx context.Context, vs *vsState, rs *rsState, c 
 		OnReport: func(r check.Report) { m.report(vs, rs, c, r) },
 		Logf:     m.h.Logf,
 	}
-	if vs.cfg.HASuspend && vs.cfg.FWMark == 0 && vs.cfg.Group == "" {
-		addr := vs.cfg.Addr.Addr()
-		ck.Enabled = func() bool { return m.h.LocalAddr(addr) }
-	}
+	ck.Enabled = c.enabled.Load
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -752,19 +771,6 @@ func (m *Manager) clearRS(vs *vsState, rs *rsState, stopping bool) {
 }
 
 // hostHasAddr reports whether a is configured on an interface here.
-func hostHasAddr(a netip.Addr) bool {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, x := range addrs {
-		if p, err := netip.ParsePrefix(x.String()); err == nil && p.Addr().Unmap() == a.Unmap() {
-			return true
-		}
-	}
-	return false
-}
-
 // Snapshot is one real server's state, for tests and dumps.
 type Snapshot struct {
 	VS, RS   string

@@ -20,6 +20,9 @@ import (
 // one, as migrate_checkers does); a removed one stops. New virtual servers
 // start as at start-up.
 func (m *Manager) Reload(ncfg *Config) {
+	if m.ctx != nil {
+		m.watchAddrs(m.ctx, ncfg)
+	}
 	m.mu.Lock()
 	var starts []pendingChecker
 	var stops []*chkState
@@ -47,6 +50,7 @@ func (m *Manager) Reload(ncfg *Config) {
 		}
 		used[vs] = true
 		m.reloadVS(vs, vc, &starts, &stops)
+		m.haApply(vs) // ha_suspend may have come or gone
 		next = append(next, vs)
 	}
 	for _, o := range m.vss {
