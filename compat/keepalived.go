@@ -205,6 +205,7 @@ type kaInstMeta struct {
 	trackScriptPos            map[string]parser.Pos
 	garpDelaySet, garpRepSet  bool
 	garpRefSet, garpRefRepSet bool
+	garpExtraSet              bool
 	acceptSet                 bool
 	nativeIPv6                bool
 	unicastKw                 bool // unicast_src_ip given (valid or not)
@@ -1102,6 +1103,11 @@ func (c *kaCtx) instanceGlobals(in *vrrp.Instance, m *kaInstMeta) {
 	if !m.garpRefRepSet {
 		in.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
 	}
+	if !m.garpExtraSet {
+		in.GARPExtraIf = g.GARPExtraIf
+	}
+	// the global "all" holds for every instance (an instance can only add it)
+	in.GARPExtraIfAll = in.GARPExtraIfAll || g.GARPExtraIfAll
 	if in.Version == 0 {
 		in.Version = g.Version
 	}

@@ -11,7 +11,34 @@ import (
 // a new MASTER sends, and how far apart on a given interface.
 
 func garpGlobalRows() []kaRow {
+	extra := func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
+		if d.Name == "vrrp_vmac_garp_intvl" {
+			c.errf(d.Pos, parser.KaDeprecated, "Keyword \"vrrp_vmac_garp_intvl\" is deprecated - please use \"vrrp_garp_extra_if\"")
+		}
+		g := &c.cfg.Global
+		var delay uint64
+		for _, a := range d.Args {
+			if a.Value == "all" {
+				g.GARPExtraIfAll = true
+				continue
+			}
+			v, ok := c.unsigned(d.Pos, a.Value, 1, 86400)
+			if !ok {
+				c.errf(d.Pos, parser.KaGeneralError, "%s '%s' invalid - ignoring", d.Name, a.Value)
+				return nil
+			}
+			delay = v
+		}
+		if delay == 0 {
+			c.errf(d.Pos, parser.KaGeneralError, "%s specified without time - ignoring", d.Name)
+			return nil
+		}
+		g.GARPExtraIf = time.Duration(delay) * time.Second
+		return nil
+	}
 	return []kaRow{
+		{"vrrp_garp_extra_if", kaNoBlock, extra},
+		{"vrrp_vmac_garp_intvl", kaNoBlock, extra},
 		{"vrrp_min_garp", kaNoBlock, func(c *kaCtx, d *parser.Directive, _ []parser.Word) error {
 			v, ok := kaTrueFalse(d)
 			if !ok {
@@ -104,4 +131,30 @@ func noneIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// garpExtraIf is an instance's garp_extra_if [all] N (0 turns the global
+// default off) and its deprecated name vmac_garp_intvl.
+func garpExtraIf(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {
+	if d.Name == "vmac_garp_intvl" {
+		c.errf(d.Pos, parser.KaDeprecated, "Keyword \"vmac_garp_intvl\" is deprecated - please use \"garp_extra_if\"")
+	}
+	delay := int64(-1)
+	for _, a := range d.Args {
+		if a.Value == "all" {
+			in.GARPExtraIfAll = true
+			continue
+		}
+		v, ok := c.unsigned(d.Pos, a.Value, 0, 86400)
+		if !ok {
+			c.errf(d.Pos, parser.KaGeneralError, "(%s): %s '%s' invalid - ignoring", in.Name, d.Name, a.Value)
+			return
+		}
+		delay = int64(v)
+	}
+	if delay < 0 {
+		c.errf(d.Pos, parser.KaGeneralError, "(%s): %s specified without time - ignoring", in.Name, d.Name)
+		return
+	}
+	in.GARPExtraIf, c.im.garpExtraSet = time.Duration(delay)*time.Second, true
 }

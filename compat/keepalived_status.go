@@ -72,7 +72,8 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("global_defs", Supported, "", "vrrp_min_garp", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
 	set("global_defs", Supported, "", "default_interface")
-	set("global_defs", Ignored, notRun, "disable_local_igmp", "vrrp_garp_extra_if", "vrrp_check_unicast_src",
+	set("global_defs", Supported, "", "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl")
+	set("global_defs", Ignored, notRun, "disable_local_igmp", "vrrp_check_unicast_src",
 		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vmac_prefix", "vmac_addr_prefix",
 		"no_email_faults", "log_unknown_vrids")
 	set("global_defs", Supported, "", "nftables", "vrrp_iptables")
@@ -90,7 +91,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"garp_master_refresh_repeat", "accept", "native_ipv6")
 	set("vrrp_instance", Supported, "", "no_accept")
 	set("vrrp_instance", Partial, "a private macvlan with the virtual router MAC is made for IPv4 instances; an IPv6 instance's gets no link-local address of its own", "use_vmac")
-	set("vrrp_instance", Supported, "", "vmac_xmit_base")
+	set("vrrp_instance", Supported, "", "vmac_xmit_base", "garp_extra_if", "vmac_garp_intvl")
 	set("vrrp_instance", Unsupported, "ipvlan interfaces and VMAC addresses on other interfaces are not made by halo", "use_vmac_addr", "use_ipvlan")
 	set("vrrp_instance", Supported, "", "virtual_rules")
 	set("vrrp_instance", Supported, "", "track_process")
@@ -98,7 +99,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 	set("vrrp_instance", Supported, "", "garp_lower_prio_delay", "garp_lower_prio_repeat", "down_timer_adverts",
 		"lower_prio_no_advert", "higher_prio_send_advert")
 	set("vrrp_instance", Ignored, notRun, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes",
-		"garp_interval", "gna_interval", "garp_extra_if", "debug",
+		"garp_interval", "gna_interval", "debug",
 		"strict_mode", "skip_check_adv_addr", "check_unicast_src", "kernel_rx_buf_size", "promote_secondaries", "linkbeat_use_polling",
 		"unicast_fault_no_peer", "old_unicast_checksum", "track_src_ip")
 	set("vrrp_instance", Unsupported, "VRFs are not supported", "vrf")

@@ -420,7 +420,7 @@ func globalRows() []kaRow {
 		"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
 		"min_auto_priority_delay",
 		"disable_local_igmp",
-		"vrrp_garp_extra_if", "vrrp_check_unicast_src", "vrrp_notify_priority_changes",
+		"vrrp_check_unicast_src", "vrrp_notify_priority_changes",
 		"fifo_write_vrrp_states_on_reload", "vrrp_ipsets", "nftables_priority",
 		"nftables_ifindex", "nftables_counters", "vmac_prefix", "vmac_addr_prefix", "no_email_faults",
 		"log_unknown_vrids",

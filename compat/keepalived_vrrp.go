@@ -446,7 +446,8 @@ func instanceRows() []kaRow {
 		})},
 		{"garp_interval", kaNoBlock, skip},
 		{"gna_interval", kaNoBlock, skip},
-		{"garp_extra_if", kaNoBlock, skip},
+		{"garp_extra_if", kaNoBlock, i(garpExtraIf)},
+		{"vmac_garp_intvl", kaNoBlock, i(garpExtraIf)},
 		{"accept", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Accept, c.im.acceptSet = true, true })},
 		{"no_accept", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) { in.Accept, c.im.acceptSet = false, true })},
 		{"use_vmac", kaNoBlock, i(func(c *kaCtx, in *vrrp.Instance, d *parser.Directive) {

@@ -43,15 +43,18 @@ type Global struct {
 	GARPInterval            time.Duration // vrrp_garp_interval: spacing of GARPs on an interface
 	GNAInterval             time.Duration // vrrp_gna_interval
 	GARPGroups              []*GARPGroup  // garp_group: the spacing of named interfaces
-	Version                 int           // vrrp_version, default 2
-	Strict                  bool
-	SkipCheckAdvAddr        bool
-	NotifyFIFO              string
-	NotifyFIFOScript        string
-	DynamicInterfaces       bool
-	DefaultInterface        string // default_interface: static entries without dev (keepalived: eth0)
-	NftablesTable           string // nftables [TABLE]: no_accept's table (keepalived: "keepalived")
-	MaxAutoPriority         int
+	// vrrp_garp_extra_if [all] N: the instances' default garp_extra_if.
+	GARPExtraIf       time.Duration
+	GARPExtraIfAll    bool
+	Version           int // vrrp_version, default 2
+	Strict            bool
+	SkipCheckAdvAddr  bool
+	NotifyFIFO        string
+	NotifyFIFOScript  string
+	DynamicInterfaces bool
+	DefaultInterface  string // default_interface: static entries without dev (keepalived: eth0)
+	NftablesTable     string // nftables [TABLE]: no_accept's table (keepalived: "keepalived")
+	MaxAutoPriority   int
 }
 
 // GARPGroup is a `garp_group` block: GARP/NA spacing for its interfaces
@@ -135,6 +138,13 @@ type Instance struct {
 	// garp_master_* values, -1 none (compat resolves Keepalived's defaults).
 	GARPLowerPrioDelay  time.Duration
 	GARPLowerPrioRepeat int
+	// garp_extra_if [all] N: while MASTER, one gratuitous ARP / NA every N
+	// (0: never) on each VMAC interface other than the one adverts leave
+	// from (with all: each interface) that carries a VIP, to keep switches'
+	// MAC caches (vrrp_send_vmac_update). compat resolves the global
+	// default.
+	GARPExtraIf    time.Duration
+	GARPExtraIfAll bool
 	// lower_prio_no_advert: a MASTER does not answer a lower-priority
 	// advert with its own; higher_prio_send_advert: a MASTER sends one
 	// more advert before yielding to a higher-priority one.

@@ -43,6 +43,7 @@ type instance struct {
 	masterPrio     int
 	vipSet         bool
 	refreshAt      time.Time // next garp_master_refresh
+	extraAt        time.Time // next garp_extra_if
 	faults         int       // trackers currently holding the instance down
 	inits          int       // unweighted scripts that have not reported yet
 	tracks         []trackState
@@ -478,6 +479,7 @@ func (e *Engine) start(now time.Time, carry map[string]State) []Action {
 				if in.cfg.GARPRefresh > 0 {
 					in.refreshAt = e.now.Add(in.cfg.GARPRefresh)
 				}
+				in.extraAt = e.now.Add(in.cfg.GARPExtraIf)
 				e.setTimer(in, TimerAdvert, e.now) // advertise at once
 				continue
 			case Backup:
@@ -752,6 +754,10 @@ func (e *Engine) masterTx(in *instance) {
 		e.garp(in, in.cfg.GARPRefreshRepeat)
 		in.refreshAt = e.now.Add(in.cfg.GARPRefresh)
 	}
+	if in.cfg.GARPExtraIf > 0 && !e.now.Before(in.extraAt) {
+		e.emit(e.act(in, ActSendExtraGARP))
+		in.extraAt = e.now.Add(in.cfg.GARPExtraIf)
+	}
 }
 
 // becomeMaster is vrrp_state_become_master.
@@ -768,6 +774,7 @@ func (e *Engine) becomeMaster(in *instance) {
 	if in.cfg.GARPRefresh > 0 {
 		in.refreshAt = e.now.Add(in.cfg.GARPRefresh)
 	}
+	in.extraAt = e.now.Add(in.cfg.GARPExtraIf)
 	e.notify(in)
 }
 

@@ -1154,3 +1154,35 @@ func TestResume(t *testing.T) {
 		t.Fatalf("state %s", r.e.State(0))
 	}
 }
+
+// garp_extra_if: while MASTER, the first advert after each period also
+// asks for the extra interfaces' GARP (vrrp_master's vmac_garp_timer);
+// none before the period, none after leaving MASTER.
+func TestGARPExtraIfSchedule(t *testing.T) {
+	c := basic(100)
+	c.GARPExtraIf = 10 * time.Second
+	r := newRig(t, []Config{c}, nil)
+	r.start()
+	r.advance(35 * time.Second) // master at 3.609375, adverts every second
+	var at []string
+	for _, s := range r.acts {
+		if s.a.Kind == ActSendExtraGARP {
+			at = append(at, s.at.String())
+		}
+	}
+	want := []string{"13.609375s", "23.609375s", "33.609375s"}
+	if !slices.Equal(at, want) {
+		t.Fatalf("extra GARPs at %v, want %v", at, want)
+	}
+	r.recv(0, "10.0.0.2", 200)
+	m := r.mark()
+	for range 30 { // the other master keeps advertising
+		r.advance(time.Second)
+		r.recv(0, "10.0.0.2", 200)
+	}
+	for _, a := range r.since(m) {
+		if a.Kind == ActSendExtraGARP {
+			t.Fatal("extra GARP after leaving MASTER")
+		}
+	}
+}

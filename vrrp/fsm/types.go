@@ -113,6 +113,9 @@ type Config struct {
 	GARPRepeat        int           // garp_master_repeat
 	GARPRefresh       time.Duration // garp_master_refresh, 0: off
 	GARPRefreshRepeat int           // garp_master_refresh_repeat
+	// GARPExtraIf is garp_extra_if: while MASTER, an ActSendExtraGARP at
+	// the first advert after each such period (0: off).
+	GARPExtraIf time.Duration
 	// garp_lower_prio_delay/repeat: a MASTER receiving a lower-priority
 	// advert sends a GARP burst now and another after the delay. Zero
 	// means Keepalived's default (the garp_master_* value), negative: none.
@@ -208,6 +211,10 @@ const (
 	ActSetTimer
 	// ActCancelTimer: disarm Timer's Inst and Kind.
 	ActCancelTimer
+	// ActSendExtraGARP: garp_extra_if's periodic gratuitous ARP / NA on
+	// the VIPs' other interfaces (vrrp_send_vmac_update); the daemon
+	// picks the interfaces.
+	ActSendExtraGARP
 )
 
 // Action is one thing the daemon must do. Only the fields its Kind names
@@ -237,6 +244,8 @@ func (a Action) String() string {
 		return "remove-vips " + a.Name
 	case ActSendGARP:
 		return fmt.Sprintf("garp %s x%d", a.Name, a.Repeat)
+	case ActSendExtraGARP:
+		return "extra-garp " + a.Name
 	case ActNotify:
 		if a.Group >= 0 {
 			return fmt.Sprintf("notify GROUP %s %s", a.Name, a.State)

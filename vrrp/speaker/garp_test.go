@@ -3,6 +3,7 @@ package speaker
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,5 +90,51 @@ func TestGARPTimers(t *testing.T) {
 	}
 	if g, n := p.spacing("eth0"); g != time.Millisecond || n != 2*time.Millisecond {
 		t.Errorf("eth0 spacing %v %v", g, n)
+	}
+}
+
+// garp_extra_if sends one GARP/NA per interface that is a VMAC (or any,
+// with "all"), never on the interface adverts leave from unless
+// vmac_xmit_base moved them to the base interface.
+func TestExtraGARPInterfaces(t *testing.T) {
+	vips := []vrrp.VIP{
+		{Prefix: netip.MustParsePrefix("10.0.0.1/24")},                // the instance's interface
+		{Prefix: netip.MustParsePrefix("10.0.1.1/24"), Dev: "eth1"},   // another plain interface
+		{Prefix: netip.MustParsePrefix("10.0.1.2/24"), Dev: "eth1"},   // the same one again
+		{Prefix: netip.MustParsePrefix("fd00::1/64"), Dev: "vrrp.9"},  // another instance's VMAC
+		{Prefix: netip.MustParsePrefix("10.0.2.1/24"), Dev: "vrrp.9"}, // the same VMAC again
+	}
+	isVMAC := func(dev string) bool { return dev == "vrrp.9" || dev == "vrrp.5" }
+	for _, tc := range []struct {
+		name          string
+		vmac          string
+		all, xmitBase bool
+		want          string
+	}{
+		{"plain", "", false, false, "NA vrrp.9 fd00::1"},
+		{"all", "", true, false, "ARP eth1 10.0.1.1|NA vrrp.9 fd00::1"},
+		{"own vmac", "vrrp.5", false, false, "NA vrrp.9 fd00::1"},
+		{"own vmac xmit_base", "vrrp.5", false, true, "ARP vrrp.5 10.0.0.1|NA vrrp.9 fd00::1"},
+		{"all xmit_base", "vrrp.5", true, true, "ARP vrrp.5 10.0.0.1|ARP eth1 10.0.1.1|NA vrrp.9 fd00::1"},
+	} {
+		var sent []string
+		rec := func(kind string) func(string, netip.Addr, int) error {
+			return func(dev string, ip netip.Addr, n int) error {
+				if n != 1 {
+					t.Errorf("%s: %d packets at once", tc.name, n)
+				}
+				sent = append(sent, kind+" "+dev+" "+ip.String())
+				return nil
+			}
+		}
+		p := &port{cfg: &vrrp.Instance{Name: "VI_1", Interface: "eth0", VIPs: vips, GARPExtraIfAll: tc.all, VMACXmitBase: tc.xmitBase},
+			logf: t.Logf, vipIf: "eth0", vmac: tc.vmac, sendGARP: rec("ARP"), sendNA: rec("NA")}
+		if tc.vmac != "" {
+			p.vipIf = tc.vmac
+		}
+		p.extraGARP(isVMAC)
+		if got := strings.Join(sent, "|"); got != tc.want {
+			t.Errorf("%s: sent %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

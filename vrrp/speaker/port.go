@@ -394,6 +394,38 @@ func (p *port) garp(count int) {
 	}
 }
 
+// extraGARP is garp_extra_if's periodic refresh (vrrp_send_vmac_update):
+// one gratuitous ARP or NA, for the first VIP on it, on each interface
+// carrying VIPs that is a VMAC interface (any interface with "all"), but
+// not on the interface adverts leave from, whose adverts keep switches'
+// caches fresh already (the VMAC itself counts only with vmac_xmit_base,
+// when the adverts leave from the base interface).
+func (p *port) extraGARP(isVMAC func(dev string) bool) {
+	done := map[string]bool{}
+	for _, list := range [][]vrrp.VIP{p.cfg.VIPs, p.cfg.ExcludedVIPs} {
+		for _, v := range list {
+			dev, ip := netif.VIPDev(v, p.vipIf), v.Prefix.Addr()
+			if done[dev] || (!isVMAC(dev) && !p.cfg.GARPExtraIfAll) {
+				continue
+			}
+			if dev == p.vipIf && (p.vmac == "" || !p.cfg.VMACXmitBase) {
+				continue
+			}
+			done[dev] = true
+			send, what := p.sendGARP, "gratuitous ARPs"
+			if !ip.Is4() {
+				send, what = p.sendNA, "Unsolicited Neighbour Adverts"
+			}
+			if p.detail {
+				p.logf("(%s) Sending/queueing %s on %s for %s", p.cfg.Name, what, dev, ip)
+			}
+			if err := send(dev, ip, 1); err != nil {
+				p.logf("(%s) %v", p.cfg.Name, err)
+			}
+		}
+	}
+}
+
 // spacing is the GARP and NA spacing on dev: its garp_group's, else the
 // global vrrp_garp_interval / vrrp_gna_interval.
 func (p *port) spacing(dev string) (garp, gna time.Duration) {

@@ -145,6 +145,7 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 		GARPLowerPrioDelay: ic.GARPLowerPrioDelay, GARPLowerPrioRepeat: ic.GARPLowerPrioRepeat,
 		LowerPrioNoAdvert: ic.LowerPrioNoAdvert, HigherPrioSendAdvert: ic.HigherPrioSendAdvert,
 		DownTimerAdverts: ic.DownTimerAdverts,
+		GARPExtraIf:      ic.GARPExtraIf,
 	}
 	if c.InitialState != fsm.Master {
 		c.InitialState = fsm.Backup
@@ -156,6 +157,17 @@ func (s *Speaker) fsmConfig(ic *vrrp.Instance, p *port) fsm.Config {
 	}
 	c.Trackers = s.trackers(ic.TrackScripts, ic.TrackInterfaces, ic.TrackFiles, ic.TrackProcesses)
 	return c
+}
+
+// isVMAC says whether dev is a VMAC interface one of the instances made
+// (keepalived's ifp->is_ours).
+func (s *Speaker) isVMAC(dev string) bool {
+	for _, p := range s.ports {
+		if p != nil && p.vmac != "" && p.vmac == dev {
+			return true
+		}
+	}
+	return false
 }
 
 // trackers maps track_script/interface/file/process references (an
@@ -517,6 +529,8 @@ func (s *Speaker) exec(acts []fsm.Action) {
 			p.vipsSet = false
 		case fsm.ActSendGARP:
 			s.ports[a.Inst].garp(a.Repeat)
+		case fsm.ActSendExtraGARP:
+			s.ports[a.Inst].extraGARP(s.isVMAC)
 		case fsm.ActNotify:
 			if a.Group >= 0 {
 				s.notifier.Notify(notify.Event{Group: true, Name: a.Name, State: vrrp.State(a.State), Priority: a.Priority},
