@@ -323,7 +323,7 @@ func (c *hctx) section(d *parser.Directive) {
 			return
 		}
 		table = cacheTable
-		defer c.closeCache()
+		defer c.closeCache(d)
 	default:
 		table = otherSectionTables[d.Name]
 		c.openOther(d)
@@ -410,7 +410,7 @@ func (c *hctx) directive(t *Table[*hctx], d *parser.Directive) {
 	// A directive that failed is not counted as executed.
 	failed := false
 	for _, dg := range c.rep.Diags[nDiags:] {
-		if dg.Sev == parser.SevAlert && !dg.NonFatal {
+		if dg.Rejecting() {
 			failed = true
 		}
 	}

@@ -165,6 +165,12 @@ func (c *hctx) cacheRule(act string, args []parser.Word) error {
 		c.abort = true
 		return fmt.Errorf("error detected in %s '%s' while parsing '%s %s' rule : expects a cache name.", c.cur.kind, c.cur.p.Name, kind, act)
 	}
+	if len(args) > 1 {
+		// The name is the action's only word: the rule parser reads
+		// what follows as the condition.
+		c.abort = true
+		return formError{"tight", fmt.Errorf("'%s %s' expects either 'if' or 'unless' followed by a condition but found '%s'.", kind, act, args[1].Value)}
+	}
 	name := args[0].Value
 	for _, f := range c.cur.filters {
 		if f.name == "cache" && f.cache == name {
@@ -273,16 +279,21 @@ func (c *hctx) openCache(d *parser.Directive) bool {
 
 // closeCache ends a cache section: its size is mandatory and bounds its
 // objects' (cfg_post_parse_section_cache).
-func (c *hctx) closeCache() {
+func (c *hctx) closeCache(sec *parser.Directive) {
 	cs := c.cache
 	c.cache = nil
 	if cs == nil || c.abort {
 		return
 	}
 	// Found when the section ends: HAProxy names no line, but counts the
-	// error against the file.
+	// error against the file; placed at the section's last line so it
+	// comes after that line's own messages, as HAProxy prints them.
+	pos := c.secPos
+	if n := len(sec.Body); n > 0 {
+		pos = sec.Body[n-1].Pos
+	}
 	alert := func(format string, a ...any) {
-		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: c.secPos, Sev: parser.SevAlert, Form: "none", Msg: fmt.Sprintf(format, a...)})
+		c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: pos, Sev: parser.SevAlert, Form: "none", Msg: fmt.Sprintf(format, a...)})
 	}
 	if cs.TotalMaxSize <= 0 {
 		alert("Size not specified for cache '%s'", cs.Name)
@@ -298,11 +309,12 @@ func (c *hctx) closeCache() {
 }
 
 // cacheAbort is HAProxy's cache-section error that stops reading the file
-// (ERR_ABORT): haproxy prints it as a warning; halo as an error, which
-// has the same effect (exit status 1).
+// (ERR_ABORT): haproxy prints it as a warning, yet counts it as an error
+// of the file (Diagnostic.Rejects).
 func (c *hctx) cacheAbort(format string, a ...any) error {
 	c.abort = true
-	return formError{form: "tight", error: fmt.Errorf(format, a...)}
+	c.rep.Diags = append(c.rep.Diags, Diagnostic{Pos: c.d.Pos, Sev: parser.SevWarning, Form: "tight", Rejects: true, Msg: fmt.Sprintf(format, a...)})
+	return nil
 }
 
 // cacheArgs applies alertif_too_many_args(1): one value at most.
@@ -314,11 +326,15 @@ func (c *hctx) cacheArgs(d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
-// strtoul reads C's strtoul(): leading blanks, digits; ok is false when
-// no digit was read or something follows them.
+// strtoul reads C's strtoul(): leading blanks, a sign (a minus negates
+// the value, modulo 2^64), digits; ok is false when no digit was read or
+// something follows them.
 func strtoul(s string) (uint64, bool) {
 	t := strings.TrimLeft(s, " \t")
-	t = strings.TrimPrefix(t, "+")
+	neg := strings.HasPrefix(t, "-")
+	if neg || strings.HasPrefix(t, "+") {
+		t = t[1:]
+	}
 	i := 0
 	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
 		i++
@@ -329,6 +345,9 @@ func strtoul(s string) (uint64, bool) {
 	n, err := strconv.ParseUint(t, 10, 64)
 	if err != nil {
 		return math.MaxUint64, true
+	}
+	if neg {
+		n = -n
 	}
 	return n, true
 }

@@ -90,6 +90,10 @@ type Diagnostic struct {
 	// NonFatal marks an alert the original tool prints as [ALERT] without
 	// rejecting the configuration (haproxy's ERR_ALERT without ERR_FATAL).
 	NonFatal bool
+	// Rejects marks a warning the original tool prints as [WARNING] yet
+	// counts as an error of its file (haproxy's ha_warning() with
+	// ERR_ABORT: a cache section's total-max-size out of range).
+	Rejects bool
 	// Hint is halo's extra help ("did you mean …?"), printed after Msg.
 	Hint string
 	// Halo marks halo's own compatibility note (a keyword accepted but
@@ -148,13 +152,19 @@ func (r *Report) Failing(d Diagnostic) bool {
 	if r.Lang == parser.LangKeepalived && d.Class != "" {
 		return d.Class == ClassExitConfig || kaClassRank[d.Class] > 0
 	}
-	return d.Sev == parser.SevAlert && !d.NonFatal
+	return d.Rejecting()
+}
+
+// Rejecting reports whether d alone makes the check refuse the
+// configuration (an alert that is not NonFatal, or a Rejects warning).
+func (d Diagnostic) Rejecting() bool {
+	return d.Sev == parser.SevAlert && !d.NonFatal || d.Rejects
 }
 
 // Fatal reports whether some diagnostic rejects the configuration.
 func (r *Report) Fatal() bool {
 	for _, d := range r.Diags {
-		if d.Sev == parser.SevAlert && !d.NonFatal {
+		if d.Rejecting() {
 			return true
 		}
 	}

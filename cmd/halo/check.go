@@ -42,7 +42,7 @@ func loadHAProxy(paths []string, o haproxyLoadOpts) (*proxy.Config, *compat.Repo
 		}
 		errFiles := map[string]bool{}
 		for _, d := range rep.Diags {
-			if d.Sev == parser.SevAlert && !d.NonFatal && d.Pos.File != "" && !d.Late {
+			if d.Rejecting() && d.Pos.File != "" && !d.Late {
 				errFiles[d.Pos.File] = true
 			}
 		}

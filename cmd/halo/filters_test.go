@@ -31,9 +31,10 @@ import (
 // the origin received for each request ("origin: -" when a cache
 // answered), and `show cache` with addresses and sizes normalized.
 //
-// Record (only when adding or changing a case):
+// Record (only when adding or changing a case; -record is the flag of
+// TestRecorded too, so -run selects what is re-recorded):
 //
-//	HALO_RECORD_FILTERS=1 go test ./cmd/halo -run TestFilterConformance
+//	go test ./cmd/halo -run TestFilterConformance -record
 //
 // HALO_FILTERS_GOT=DIR keeps halo's transcripts there (NAME.got).
 //
@@ -465,7 +466,6 @@ func readFilterResponse(rw *bufio.ReadWriter, head bool) string {
 }
 
 func TestFilterConformance(t *testing.T) {
-	record := os.Getenv("HALO_RECORD_FILTERS") != ""
 	for _, c := range loadFilterCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			o := startFilterOrigin(t, c.origin)
@@ -474,7 +474,7 @@ func TestFilterConformance(t *testing.T) {
 			fe := stickPort(t)
 			cfg := strings.NewReplacer("${FE}", fe, "${SOCK}", sock, "${BE1}", o.port()).Replace(c.config)
 			golden := filepath.Join("testdata/filters", c.name+".golden")
-			if record {
+			if *record {
 				path := filepath.Join(dir, "haproxy.cfg")
 				if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 					t.Fatal(err)
