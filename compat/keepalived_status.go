@@ -90,8 +90,7 @@ func buildKeepalivedStatus() map[string]kaStatus {
 		"notify_stop", "notify", "smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 		"garp_master_refresh_repeat", "accept", "native_ipv6")
 	set("vrrp_instance", Supported, "", "no_accept")
-	set("vrrp_instance", Partial, "a private macvlan with the virtual router MAC is made for IPv4 instances; an IPv6 instance's gets no link-local address of its own", "use_vmac")
-	set("vrrp_instance", Supported, "", "vmac_xmit_base", "garp_extra_if", "vmac_garp_intvl")
+	set("vrrp_instance", Supported, "", "use_vmac", "vmac_xmit_base", "garp_extra_if", "vmac_garp_intvl")
 	set("vrrp_instance", Unsupported, "ipvlan interfaces and VMAC addresses on other interfaces are not made by halo", "use_vmac_addr", "use_ipvlan")
 	set("vrrp_instance", Supported, "", "virtual_rules")
 	set("vrrp_instance", Supported, "", "track_process")

@@ -114,7 +114,11 @@ func newPort(sp *Speaker, idx int, ic *vrrp.Instance) (*port, error) {
 	if ic.UseVMAC != "" {
 		// use_vmac: the VIPs live on a macvlan with the virtual router
 		// MAC, and adverts leave from it unless vmac_xmit_base
-		if err := netif.CreateVMAC(ic.UseVMAC, ic.Interface, uint8(ic.VRID), p.v6); err != nil {
+		var ll netip.Addr // an IPv6 VMAC sends from the router's own address
+		if p.v6 && !ic.VMACXmitBase {
+			ll = p.src
+		}
+		if err := netif.CreateVMAC(ic.UseVMAC, ic.Interface, uint8(ic.VRID), p.v6, ll); err != nil {
 			return nil, err
 		}
 		p.vmac, p.vipIf = ic.UseVMAC, ic.UseVMAC
