@@ -624,29 +624,21 @@ func (c *kaCtx) addScript(d *parser.Directive, args []parser.Word, track string)
 // parseVIP reads one virtual_ipaddress / static_ipaddress line:
 // ADDR[/PREFIX] [brd ADDR] [dev IF] [scope S] [label L] [no_dad] …
 func (c *kaCtx) parseVIP(d *parser.Directive) (vrrp.VIP, bool) {
-	// the line's words are its name and its arguments; no slice is built
-	// for them (a ~SEQ can make a million such lines)
-	nw := 1 + len(d.Args)
-	word := func(i int) string {
-		if i == 0 {
-			return d.Name
-		}
-		return d.Args[i-1].Value
-	}
+	words := append([]parser.Word{{Pos: d.Pos, Value: d.Name}}, d.Args...)
 	var v vrrp.VIP
-	a := d.Name
+	a := words[0].Value
 	p, err := parseKaPrefix(a)
 	if err != nil {
 		c.errf(d.Pos, parser.KaGeneralError, "VRRP parsed invalid IP %s. skipping IP...", a)
 		return v, false
 	}
 	v.Prefix = p
-	for i := 1; i < nw; i++ {
-		w := word(i)
+	for i := 1; i < len(words); i++ {
+		w := words[i].Value
 		next := func() string {
-			if i+1 < nw {
+			if i+1 < len(words) {
 				i++
-				return word(i)
+				return words[i].Value
 			}
 			c.errf(d.Pos, parser.KaGeneralError, "%s requires a parameter", w)
 			return ""

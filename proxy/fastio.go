@@ -14,9 +14,10 @@ import (
 type fastConn struct {
 	c  net.Conn
 	ec *evloop.Conn
+	h2 *h2StreamConn // instead of ec: an HTTP/2 stream (h2serve.go)
 }
 
-func (f *fastConn) init(c net.Conn, ec *evloop.Conn) { f.c, f.ec = c, ec }
+func (f *fastConn) init(c net.Conn, ec *evloop.Conn) { f.c, f.ec, f.h2 = c, ec, nil }
 
 // Read reads into p.
 func (f *fastConn) Read(p []byte) (int, error) { return f.c.Read(p) }
@@ -25,7 +26,19 @@ func (f *fastConn) Read(p []byte) (int, error) { return f.c.Read(p) }
 func (f *fastConn) Write(p []byte) (int, error) { return f.c.Write(p) }
 
 // readTimeout arms an inactivity timeout for the next reads (0: none).
-func (f *fastConn) readTimeout(timeout time.Duration) { f.ec.SetReadTimeout(timeout) }
+func (f *fastConn) readTimeout(timeout time.Duration) {
+	if f.h2 != nil {
+		f.h2.rto = timeout
+		return
+	}
+	f.ec.SetReadTimeout(timeout)
+}
 
 // writeTimeout arms the timeout for the next writes (0: none).
-func (f *fastConn) writeTimeout(timeout time.Duration) { f.ec.SetWriteTimeout(timeout) }
+func (f *fastConn) writeTimeout(timeout time.Duration) {
+	if f.h2 != nil {
+		f.h2.wto = timeout
+		return
+	}
+	f.ec.SetWriteTimeout(timeout)
+}

@@ -258,7 +258,7 @@ func h2Relay(s *ServerState, cc *h2.ClientConn, uc net.Conn) {
 				if authority == "" {
 					authority = string(h.Value)
 				}
-			case h2.IsConnectionSpecific(name), name == "te" && !http1.EqualFold(h.Value, "trailers"):
+			case h2.IsConnectionSpecificString(name), name == "te" && !http1.EqualFold(h.Value, "trailers"):
 				continue
 			}
 			fields = append(fields, h2.HeaderField{Name: name, Value: string(h.Value)})

@@ -6,34 +6,28 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
-	"strings"
-	"sync/atomic"
+	"time"
 
 	"halo/proxy/evloop"
 	"halo/proxy/h2"
 	"halo/proxy/http1"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/sys/unix"
 )
 
 // HTTP/2 clients (bind … alpn h2 over TLS, bind … proto h2 in clear):
-// package h2 runs the connection and hands each stream here. A stream
-// becomes one HTTP/1.1 transaction of the engine: the stream's request is
-// written, as an HTTP/1.1 message (request line "… HTTP/2.0", as HAProxy
-// logs it), into one end of a socket pair whose other end is served by an
-// ordinary session on the connection's event loop; the response that
-// session writes back is turned into HEADERS and DATA frames
-// (streamConn). So every rule, ACL, log line, counter and error page is
-// the one HTTP/1.1 gets, with the client's addresses and TLS state. The
-// seam is this file: an engine that takes messages instead of bytes
-// replaces the socket pair without touching package h2.
-//
-// The HTTP/2 connection itself runs off the loop (Loop.Offload, its
-// socket in blocking mode) on a goroutine of its own, with one per
-// running stream: package h2 is written for goroutines.
+// package h2 runs the connection on the event loop that accepted it (an
+// h2.Server parked on the socket: no goroutine, no blocking mode) and
+// starts a task of that loop per stream. The task runs one transaction of
+// an ordinary session whose client side is the stream (h2StreamConn):
+// the request head, rebuilt as HTTP/1.1 (request line "… HTTP/2.0", as
+// HAProxy logs it), is parsed from the session's buffer, the body is read
+// from the stream's DATA (re-framed as chunked when no length is
+// announced), and the HTTP/1.1 response the engine writes is turned into
+// HEADERS and DATA frames. So every rule, ACL, log line, counter and
+// error page is the one HTTP/1.1 gets, with the client's addresses and
+// TLS state, and a stream costs no socket and no goroutine.
 
 // h2Settings are the tune.h2.* values.
 func (rt *Runtime) h2Settings() h2.Settings {
@@ -60,203 +54,261 @@ func h2Limits(p *Proxy) h2.Limits {
 	return l
 }
 
-// h2Live is an HTTP/2 connection as a stop sees it.
-type h2Live struct {
-	hc   atomic.Pointer[h2.Conn]
-	fd   int
+// h2Front is a client's HTTP/2 connection: the h2.Server on its socket
+// and what its streams' sessions need.
+type h2Front struct {
+	sv   h2.Server
+	rt   *Runtime
+	l    *listener
+	ls   *loopState
+	cc   ClientConn
+	tls  *TLSConn
 	live int
+	pool h2BufPool
 }
 
-func (h *h2Live) liveIndex() *int { return &h.live }
+func (h *h2Front) liveIndex() *int { return &h.live }
 
-// stop: a soft stop sends GOAWAY (streams in flight finish), a hard one
-// shuts the socket down. Off the loop: the connection is in blocking mode.
-func (h *h2Live) stop(hard bool) {
+// stop: a soft stop sends GOAWAY (streams in flight finish, then the
+// connection closes), a hard one closes it (its streams unwind). On the
+// loop.
+func (h *h2Front) stop(hard bool) {
 	if hard {
-		_ = unix.Shutdown(h.fd, unix.SHUT_RDWR)
+		h.sv.Kill()
 		return
 	}
-	if hc := h.hc.Load(); hc != nil {
-		go hc.Shutdown()
+	h.sv.Shutdown()
+}
+
+// h2BufPool lends the connection the loop's large buffers when a whole
+// frame fits in one (the default max frame size).
+type h2BufPool struct {
+	ls   *loopState
+	size int
+}
+
+func (p *h2BufPool) Get() []byte {
+	if p.size <= bodyBufSize {
+		return p.ls.bigs.get()
+	}
+	return make([]byte, p.size)
+}
+
+func (p *h2BufPool) Put(b []byte) {
+	if cap(b) == bodyBufSize {
+		p.ls.bigs.put(b)
 	}
 }
 
-// serveH2 runs an HTTP/2 connection (in a task of the loop that accepted
-// it, which it leaves for the connection's life).
-func (rt *Runtime) serveH2(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, cc *ClientConn, tlsState *TLSConn) {
-	fe := l.fe
-	src, dst := cc.Src, cc.Dst
-	lp := ec.Loop()
-	live := &h2Live{fd: ec.Fd()}
-	ls.track(live)
-	var nc net.Conn = offConn{ec}
-	if tc, ok := c.(*tls.Conn); ok {
-		nc = offTLS{tc, ec.Fd()}
+// serveH2 starts serving an HTTP/2 connection on the loop of ec (in clear
+// when tt is nil, else c is the *tls.Conn over tt); pre holds bytes
+// already read from the client (a preface detected on an HTTP/1 bind).
+// It returns at once: the connection lives on the loop.
+func (rt *Runtime) serveH2(l *listener, ls *loopState, ec *evloop.Conn, c net.Conn, tt *h2.Transport, cc *ClientConn, tlsState *TLSConn, pre []byte) {
+	h := &h2Front{rt: rt, l: l, ls: ls, cc: *cc, tls: tlsState}
+	set := rt.h2Settings()
+	h.pool = h2BufPool{ls: ls, size: h2.ReadBufSize(max(set.MaxFrameSize, 16384))}
+	ls.track(h)
+	tc, _ := c.(*tls.Conn)
+	if tc == nil {
+		tt = nil
 	}
-	ec.SetBlocking(true)
-	lp.Offload(func() {
-		hc := h2.NewConn(nc, rt.h2Settings(), h2Limits(fe.Proxy), func(s *h2.Stream) {
-			rt.serveH2Stream(l, lp, s, src, dst, tlsState)
-		})
-		live.hc.Store(hc)
-		if rt.stopping.Load() {
-			hc.Shutdown()
+	h.sv.Start(ec, tc, tt, &h2.ServerConfig{Settings: set, Limits: h2Limits(l.fe.Proxy), Pool: &h.pool,
+		Handler: h.serveStream, OnEnd: h.end}, pre)
+	if rt.stopping.Load() {
+		h.sv.Shutdown()
+	}
+}
+
+// end runs once the socket is closed and every stream's task is over.
+func (h *h2Front) end() {
+	h.ls.untrack(h)
+	h.rt.leaveConn(&h.cc)
+	h.rt.endClient(h.l)
+}
+
+// serveStream runs one stream as a transaction of a session (in the
+// stream's task).
+func (h *h2Front) serveStream(st *h2.Stream) {
+	if h.rt.hardStopped.Load() {
+		return
+	}
+	s := h.ls.sessions.get()
+	s.initStream(h, st)
+	s.serveStream()
+}
+
+// initStream starts a session serving stream st of h: it counts neither
+// as a connection nor against maxconn, and a stop reaches it through h.
+func (s *session) initStream(h *h2Front, st *h2.Stream) {
+	s.rt, s.fe, s.l, s.ls, s.lp = h.rt, h.l.fe, h.l, h.ls, h.ls.l
+	if s.h2c == nil {
+		s.h2c = &h2StreamConn{}
+	}
+	sc := s.h2c
+	sc.reset(st, h.cc.Src, h.cc.Dst)
+	s.ec, s.c, s.src, s.dst, s.tls = nil, sc, h.cc.Src, h.cc.Dst, h.tls
+	s.cf.init(sc, nil)
+	s.cf.h2 = sc
+	s.stream = true
+	s.live = -1
+	s.acceptAt = time.Now()
+	s.idleAt = s.acceptAt
+}
+
+// serveStream runs the stream's transaction: the request head, rebuilt
+// as HTTP/1.1 in the session's buffer, is parsed as any other.
+func (s *session) serveStream() {
+	s.acquireWork()
+	tx := &s.tx
+	tx.reset()
+	tx.Frontend, tx.Src, tx.Dst = s.fe, s.src, s.dst
+	tx.Bind = s.l.bind
+	tx.TLS, tx.SSL, tx.ClientCert = s.tls.state(), s.tls != nil, s.tls.client()
+	tx.AcceptAt = s.acceptAt
+	tx.firstReq = true
+	tx.loop = s.lp
+	sc := s.h2c
+	n, ok := sc.buildHead(s.buf)
+	s.first = time.Now()
+	if !ok {
+		// The head does not fit in tune.bufsize.
+		s.reqError(400, s.first)
+		s.end()
+		return
+	}
+	s.w = n
+	tx.BytesIn = int64(n)
+	if err := http1.ParseRequest(&s.req, s.buf[:n], s.rt.headLimit); err != nil {
+		status := 400
+		if err == http1.ErrUnprocessable {
+			status = 422
 		}
-		_ = hc.Serve()
-	})
-	ec.SetBlocking(false)
-	ls.untrack(live)
-	if !ec.Closed() {
-		ec.Close()
-	}
-	rt.leaveConn(cc)
-	rt.endClient(l)
-}
-
-// offConn is the client socket while its task is offloaded: Close may
-// only shut it down (the loop closes it once the task is back).
-type offConn struct{ *evloop.Conn }
-
-func (o offConn) Close() error      { return unix.Shutdown(o.Fd(), unix.SHUT_RDWR) }
-func (o offConn) CloseWrite() error { return unix.Shutdown(o.Fd(), unix.SHUT_WR) }
-
-// offTLS is offConn under TLS: CloseWrite sends close_notify.
-type offTLS struct {
-	*tls.Conn
-	fd int
-}
-
-func (o offTLS) Close() error { return unix.Shutdown(o.fd, unix.SHUT_RDWR) }
-
-// serveH2Stream runs one stream as a transaction of a session on lp.
-func (rt *Runtime) serveH2Stream(l *listener, lp *evloop.Loop, s *h2.Stream, src, dst netip.AddrPort, tlsState *TLSConn) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		s.Reset(http2.ErrCodeRefusedStream)
+		s.reqError(status, s.first)
+		s.end()
 		return
 	}
-	f := os.NewFile(uintptr(fds[1]), "h2-stream")
-	uc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		unix.Close(fds[0])
-		s.Reset(http2.ErrCodeRefusedStream)
-		return
+	s.req.FromH2 = true
+	tx.ReqAt = s.first
+	tx.Ti, tx.Th, tx.TR = 0, 0, 0
+	s.transaction()
+	s.nreq++
+	if s.tun != nil {
+		// No tunnel over a stream: a server's 101 was not forwarded
+		// (HTTP/2 has no Upgrade); the stream is reset.
+		sc.st.Fail(http2.ErrCodeInternal)
+		s.dropConn(s.tunSC)
+		s.tun, s.tunSC, s.tunBE = nil, nil, nil
 	}
-	defer uc.Close()
-	lp.Post(func() { rt.streamSession(l, lp, fds[0], src, dst, tlsState) })
-	sc := newStreamConn(s)
-	// The request: head, then the body as it comes. The socket stays open
-	// until the response is over, as a keep-alive client's.
-	// A write error (the session answered and closed before the body
-	// was all sent) leaves the socket to the response reader below.
-	go func() { _ = sc.copyRequest(uc) }()
-	buf := make([]byte, 32<<10)
-	for !sc.ended {
-		n, err := uc.Read(buf)
-		if n > 0 {
-			if _, werr := sc.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	sc.finish()
+	s.rt.logTxn(tx)
+	s.end()
 }
 
-// streamSession starts the session serving a stream's socket (on lp).
-func (rt *Runtime) streamSession(l *listener, lp *evloop.Loop, fd int, src, dst netip.AddrPort, tlsState *TLSConn) {
-	ec, err := lp.Register(fd, dst, src)
-	if err != nil {
-		unix.Close(fd)
-		return
-	}
-	ls := rt.loops[lp.ID()]
-	if rt.hardStopped.Load() {
-		ec.Close()
-		return
-	}
-	sess := ls.sessions.get()
-	sess.init(rt, l, ls, ec, src, dst, tlsState)
-	sess.stream = true
-	sess.waitFirst()
-}
-
-// streamConn turns a stream's request into HTTP/1.1 bytes and the
-// engine's HTTP/1.1 response back into frames.
-type streamConn struct {
-	s     *h2.Stream
-	head  []byte // the request head as HTTP/1.1
-	body  bool   // a body follows the head
-	chunk bool   // the body is re-framed as chunked
+// h2StreamConn is a stream as a session's client connection (net.Conn):
+// Read gives the request body (chunked when its length is unknown),
+// Write takes the engine's HTTP/1.1 response and sends it as frames.
+type h2StreamConn struct {
+	st       *h2.Stream
+	src, dst netip.AddrPort
+	rto, wto time.Duration
+	body     bool // a request body follows the head
+	chunk    bool // the request body is re-framed as chunked
+	bodyEOF  bool
+	rbuf     []byte // a chunk being handed out: rbuf[roff:]
+	roff     int
 
 	respParsed bool
 	resp       http1.Message
 	hbuf       []byte // response head bytes until parsed
 	noBody     bool   // HEAD request, 204/304 response
-	remain     int64  // content-length body bytes left; -1 chunked; -2 until close
+	headReq    bool
+	remain     int64 // content-length body bytes left; -1 chunked; -2 until close
 	dec        chunkDecoder
-	ended      bool // END_STREAM sent
+	ended      bool // END_STREAM sent, or the stream reset
 }
 
-func newStreamConn(s *h2.Stream) *streamConn {
-	c := &streamConn{s: s}
-	r := &s.Request
-	h := make([]byte, 0, 256)
-	if !validScheme(r.Scheme) && r.Method != "CONNECT" {
+func (c *h2StreamConn) reset(st *h2.Stream, src, dst netip.AddrPort) {
+	hb, rb := c.hbuf[:0], c.rbuf[:0]
+	if cap(hb) > 64<<10 {
+		hb = nil
+	}
+	if cap(rb) > 64<<10 {
+		rb = nil
+	}
+	resp := c.resp
+	resp.Reset()
+	*c = h2StreamConn{st: st, src: src, dst: dst, hbuf: hb, rbuf: rb, resp: resp}
+	c.dec.trailers = c.dec.trailers[:0]
+}
+
+// buildHead writes the request head as HTTP/1.1 into buf; false if it
+// does not fit.
+func (c *h2StreamConn) buildHead(buf []byte) (int, bool) {
+	r := &c.st.Head
+	method, scheme, auth, path := r.Method(), r.Scheme(), r.Authority(), r.Path()
+	c.headReq = string(method) == "HEAD"
+	connect := string(method) == "CONNECT"
+	h := buf[:0]
+	if !validScheme(scheme) && !connect {
 		// HAProxy answers 400 to a :scheme that is no URI scheme; an
 		// unparsable request line makes the engine do so (and log it).
-		c.head = []byte("\x01 / HTTP/2.0\r\n\r\n")
-		return c
+		h = append(h, "\x01 / HTTP/2.0\r\n\r\n"...)
+		return len(h), len(h) <= len(buf)
 	}
 	// As HAProxy: the URI is rebuilt in absolute form from :scheme and
 	// :authority, whose default port the scheme-based normalization
 	// (RFC 3986 §6.2.3) drops; Host carries the same authority.
-	auth := r.Authority
-	if (r.Scheme == "http" && strings.HasSuffix(auth, ":80")) || (r.Scheme == "https" && strings.HasSuffix(auth, ":443")) {
-		auth = auth[:strings.LastIndexByte(auth, ':')]
+	if (string(scheme) == "http" && hasSuffix(auth, ":80")) || (string(scheme) == "https" && hasSuffix(auth, ":443")) {
+		for len(auth) > 0 && auth[len(auth)-1] != ':' {
+			auth = auth[:len(auth)-1]
+		}
+		auth = auth[:len(auth)-1]
 	}
-	h = append(h, r.Method...)
+	h = append(h, method...)
 	h = append(h, ' ')
 	switch {
-	case r.Method == "CONNECT":
+	case connect:
 		h = append(h, auth...)
-	case auth != "" && r.Path != "*":
-		h = append(h, r.Scheme...)
+	case len(auth) > 0 && string(path) != "*":
+		h = append(h, scheme...)
 		h = append(h, "://"...)
 		h = append(h, auth...)
-		h = append(h, r.Path...)
+		h = append(h, path...)
 	default:
-		h = append(h, r.Path...)
+		h = append(h, path...)
 	}
 	h = append(h, " HTTP/2.0\r\n"...)
-	if auth != "" {
+	if len(auth) > 0 {
 		h = append(h, "host: "...)
 		h = append(h, auth...)
 		h = append(h, "\r\n"...)
 	}
-	for _, f := range r.Header {
-		h = append(h, f.Name...)
+	for i := 0; i < r.Len(); i++ {
+		name, value := r.Field(i)
+		h = append(h, name...)
 		h = append(h, ": "...)
-		h = append(h, f.Value...)
+		h = append(h, value...)
 		h = append(h, "\r\n"...)
 	}
-	c.body = !s.NoBody
+	c.body = !c.st.NoBody
 	if c.body && r.ContentLength < 0 {
 		// No length announced: the body goes chunked, as HAProxy sends
 		// it to HTTP/1.1 servers.
 		c.chunk = true
 		h = append(h, "transfer-encoding: chunked\r\n"...)
 	}
-	c.head = append(h, "\r\n"...)
+	h = append(h, "\r\n"...)
 	c.remain = -3
-	return c
+	// append grew a new array when the head did not fit.
+	return len(h), len(h) <= len(buf) && &h[0] == &buf[0]
+}
+
+func hasSuffix(b []byte, suf string) bool {
+	return len(b) >= len(suf) && string(b[len(b)-len(suf):]) == suf
 }
 
 // validScheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1).
-func validScheme(s string) bool {
+func validScheme(s []byte) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i] | 0x20
 		switch {
@@ -266,56 +318,85 @@ func validScheme(s string) bool {
 			return false
 		}
 	}
-	return s != ""
+	return len(s) > 0
 }
 
-// copyRequest writes the request head and body to w.
-func (c *streamConn) copyRequest(w io.Writer) error {
-	if _, err := w.Write(c.head); err != nil {
-		return err
+// Read reads the request body: the stream's DATA, re-framed as chunked
+// (with the client's trailers) when no length was announced; io.EOF at
+// its end.
+func (c *h2StreamConn) Read(p []byte) (int, error) {
+	if c.roff < len(c.rbuf) {
+		n := copy(p, c.rbuf[c.roff:])
+		c.roff += n
+		return n, nil
 	}
-	if !c.body {
-		return nil
+	if !c.body || c.bodyEOF {
+		return 0, io.EOF
 	}
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := c.s.Read(buf[20 : len(buf)-2])
-		if n > 0 {
-			out := buf[20 : 20+n]
-			if c.chunk {
-				sz := strconv.AppendInt(make([]byte, 0, 18), int64(n), 16)
-				sz = append(sz, '\r', '\n')
-				off := 20 - len(sz)
-				copy(buf[off:], sz)
-				buf[20+n], buf[21+n] = '\r', '\n'
-				out = buf[off : 22+n]
-			}
-			if _, werr := w.Write(out); werr != nil {
-				return werr
-			}
-		}
+	if !c.chunk {
+		n, err := c.st.Read(p, c.rto)
 		if err == io.EOF {
-			if !c.chunk {
-				return nil
-			}
-			end := []byte("0\r\n")
-			for _, f := range c.s.Trailer() {
-				end = append(end, f.Name...)
-				end = append(end, ": "...)
-				end = append(end, f.Value...)
-				end = append(end, "\r\n"...)
-			}
-			_, err = w.Write(append(end, "\r\n"...))
-			return err
+			c.bodyEOF = true
 		}
-		if err != nil {
-			return err
+		return n, err
+	}
+	if len(p) < 32 {
+		// No room for a chunk's framing around its data: through rbuf.
+		var tmp [64]byte
+		n, err := c.readChunk(tmp[:])
+		if c.roff < len(c.rbuf) {
+			return c.Read(p)
+		}
+		c.rbuf, c.roff = append(c.rbuf[:0], tmp[:n]...), 0
+		if n > 0 {
+			return c.Read(p)
+		}
+		return 0, err
+	}
+	n, err := c.readChunk(p)
+	if n == 0 && err == nil {
+		return c.Read(p) // the last chunk and the trailers, in rbuf
+	}
+	return n, err
+}
+
+// readChunk reads body data as one chunk into p (32 bytes at least);
+// at the body's end it puts the last chunk and the trailers in rbuf.
+func (c *h2StreamConn) readChunk(p []byte) (int, error) {
+	// Data goes in the middle of p, the size line before, CRLF after.
+	const pre = 10
+	n, err := c.st.Read(p[pre:len(p)-2], c.rto)
+	if n > 0 {
+		var sz [pre]byte
+		line := strconv.AppendInt(sz[:0], int64(n), 16)
+		line = append(line, '\r', '\n')
+		off := pre - len(line)
+		copy(p[off:], line)
+		p[pre+n], p[pre+n+1] = '\r', '\n'
+		copy(p, p[off:pre+n+2])
+		return len(line) + n + 2, nil
+	}
+	if err != io.EOF {
+		return 0, err
+	}
+	c.bodyEOF = true
+	end := append(c.rbuf[:0], "0\r\n"...)
+	if c.st.HasTrailer() {
+		t := &c.st.Trailer
+		for i := 0; i < t.Len(); i++ {
+			name, value := t.Field(i)
+			end = append(end, name...)
+			end = append(end, ": "...)
+			end = append(end, value...)
+			end = append(end, "\r\n"...)
 		}
 	}
+	c.rbuf, c.roff = append(end, "\r\n"...), 0
+	return 0, nil
 }
 
 // Write takes the engine's HTTP/1.1 response and sends it as frames.
-func (c *streamConn) Write(p []byte) (int, error) {
+func (c *h2StreamConn) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if c.ended {
@@ -340,28 +421,21 @@ func (c *streamConn) Write(p []byte) (int, error) {
 
 // parseHead parses response heads out of hbuf: 1xx heads go out as
 // informational HEADERS; the final head starts the body.
-func (c *streamConn) parseHead() error {
+func (c *h2StreamConn) parseHead() error {
 	for !c.respParsed && len(c.hbuf) > 0 {
 		err := http1.ParseResponse(&c.resp, c.hbuf, 1<<20)
 		if err == http1.ErrIncomplete {
 			return nil
 		}
 		if err != nil {
-			c.s.Reset(http2.ErrCodeInternal)
+			c.fail()
 			return err
 		}
 		m := &c.resp
-		fields := make([]h2.HeaderField, 0, len(m.Headers))
-		for _, h := range m.Headers {
-			if h2.IsConnectionSpecific(string(h.Name)) || string(h.Name) == "te" {
-				continue
-			}
-			fields = append(fields, h2.HeaderField{Name: string(h.Name), Value: string(h.Value)})
-		}
 		rest := c.hbuf[m.HeadLen:]
 		if m.Status < 200 {
 			if m.Status != 101 {
-				if err := c.s.WriteHeader(m.Status, fields, false); err != nil {
+				if err := c.sendHead(m, false); err != nil {
 					return err
 				}
 			}
@@ -369,7 +443,7 @@ func (c *streamConn) parseHead() error {
 			continue
 		}
 		c.respParsed = true
-		c.noBody = c.s.Method == "HEAD" || m.Status == 204 || m.Status == 304
+		c.noBody = c.headReq || m.Status == 204 || m.Status == 304
 		switch {
 		case c.noBody:
 			c.remain = 0
@@ -381,13 +455,12 @@ func (c *streamConn) parseHead() error {
 			c.remain = -2
 		}
 		end := c.remain == 0
-		if err := c.s.WriteHeader(m.Status, fields, end); err != nil {
+		if err := c.sendHead(m, end); err != nil {
 			return err
 		}
 		c.ended = end
-		rest = append([]byte(nil), rest...)
-		c.hbuf = nil
 		if len(rest) > 0 {
+			// rest lies in hbuf, which no one appends to any more.
 			if _, err := c.writeBody(rest); err != nil {
 				return err
 			}
@@ -396,13 +469,33 @@ func (c *streamConn) parseHead() error {
 	return nil
 }
 
+// sendHead sends a response head: names in lower case, connection-specific
+// fields (and TE) left out (RFC 9113 §8.2.2).
+func (c *h2StreamConn) sendHead(m *http1.Message, end bool) error {
+	st := c.st
+	st.StartHead(m.Status)
+	for _, f := range m.Headers {
+		name := f.Name
+		for i, b := range name {
+			if b >= 'A' && b <= 'Z' {
+				name[i] = b + 32 // in hbuf: ours
+			}
+		}
+		if h2.IsConnectionSpecific(name) || string(name) == "te" {
+			continue
+		}
+		st.HeadField(name, f.Value)
+	}
+	return st.EndHead(end)
+}
+
 // writeBody sends body bytes; it returns what follows the body.
-func (c *streamConn) writeBody(p []byte) ([]byte, error) {
+func (c *h2StreamConn) writeBody(p []byte) ([]byte, error) {
 	switch {
 	case c.ended:
 		return nil, nil
 	case c.remain == -2:
-		_, err := c.s.Write(p)
+		_, err := c.st.Write(p, c.wto)
 		return nil, err
 	case c.remain >= 0:
 		n := int64(len(p))
@@ -412,49 +505,68 @@ func (c *streamConn) writeBody(p []byte) ([]byte, error) {
 		c.remain -= n
 		var err error
 		if c.remain == 0 {
-			_, err = c.s.WriteEnd(p[:n])
+			_, err = c.st.WriteEnd(p[:n], c.wto)
 			c.ended = true
 		} else {
-			_, err = c.s.Write(p[:n])
+			_, err = c.st.Write(p[:n], c.wto)
 		}
 		return p[n:], err
 	}
 	// chunked
 	data, used, done, err := c.dec.feed(p)
 	if err != nil {
-		c.s.Reset(http2.ErrCodeInternal)
+		c.fail()
 		return nil, err
 	}
 	if len(data) > 0 {
-		if _, err := c.s.Write(data); err != nil {
+		if _, err := c.st.Write(data, c.wto); err != nil {
 			return nil, err
 		}
 	}
 	if done {
 		c.ended = true
 		if len(c.dec.trailers) > 0 {
-			err = c.s.WriteTrailers(c.dec.trailers)
+			c.st.StartTrailers()
+			for _, f := range c.dec.trailers {
+				c.st.HeadFieldString(f.Name, f.Value)
+			}
+			err = c.st.EndHead(true)
 		} else {
-			err = c.s.End()
+			_, err = c.st.WriteEnd(nil, c.wto)
 		}
 		return p[used:], err
 	}
 	return p[used:], nil
 }
 
-// finish ends the stream when the engine is done with it: a
-// close-delimited body ends here; an unanswered stream is reset.
-func (c *streamConn) finish() {
+func (c *h2StreamConn) fail() {
+	c.ended = true
+	c.st.Fail(http2.ErrCodeInternal)
+}
+
+// Close ends the stream when the engine is done with it: a
+// close-delimited body ends here; an unanswered stream is reset (by the
+// stream's Done, once the task returns).
+func (c *h2StreamConn) Close() error {
 	if c.ended {
-		return
+		return nil
 	}
 	if c.respParsed && c.remain == -2 {
-		_ = c.s.End()
+		_, _ = c.st.WriteEnd(nil, c.wto)
 		c.ended = true
-		return
+		return nil
 	}
-	c.s.Reset(http2.ErrCodeInternal)
+	c.fail()
+	return nil
 }
+
+func (c *h2StreamConn) LocalAddr() net.Addr              { return net.TCPAddrFromAddrPort(c.dst) }
+func (c *h2StreamConn) RemoteAddr() net.Addr             { return net.TCPAddrFromAddrPort(c.src) }
+func (c *h2StreamConn) SetDeadline(time.Time) error      { return nil }
+func (c *h2StreamConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *h2StreamConn) SetWriteDeadline(time.Time) error { return nil }
+
+var errChunk = errors.New("invalid chunked body")
 
 // chunkDecoder extracts data and trailers from an HTTP/1.1 chunked body
 // (the engine's output, re-framed but coming from a server).
@@ -465,8 +577,6 @@ type chunkDecoder struct {
 	out      []byte
 	trailers []h2.HeaderField
 }
-
-var errChunk = errors.New("invalid chunked body")
 
 // feed consumes p; data holds the body bytes found (valid until the next
 // call), used how much of p the body took, done its end.
@@ -502,7 +612,7 @@ func (d *chunkDecoder) feed(p []byte) (data []byte, used int, done bool, err err
 				if !ok {
 					return nil, i, false, errChunk
 				}
-				if !h2.IsConnectionSpecific(name) {
+				if !h2.IsConnectionSpecificString(name) {
 					d.trailers = append(d.trailers, h2.HeaderField{Name: name, Value: value})
 				}
 				continue

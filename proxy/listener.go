@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"halo/proxy/evloop"
+	"halo/proxy/h2"
 	"halo/proxy/rawtcp"
 
 	"golang.org/x/sys/unix"
@@ -339,10 +340,13 @@ func (cs *clientSetup) run() {
 	}
 	var tlsState *TLSConn
 	var c net.Conn = ec
+	var tt *h2.Transport
 	if l.tls != nil {
 		// TLS offload: the handshake must finish within the time allowed
-		// for a request (timeout http-request, else client).
-		tc := tls.Server(ec, l.tls.base)
+		// for a request (timeout http-request, else client). Under it, a
+		// Transport: HTTP/2 (ALPN h2) has crypto/tls write into a buffer.
+		tt = h2.NewTransport(ec)
+		tc := tls.Server(tt, l.tls.base)
 		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
 		ec.SetReadTimeout(pick(to, 10*time.Second))
 		ec.SetWriteTimeout(pick(to, 10*time.Second))
@@ -361,7 +365,7 @@ func (cs *clientSetup) run() {
 	done = true
 	cs.ls.untrack(cs)
 	if fe.Proxy.Mode == ModeHTTP && (l.bind.Proto == "h2" || (tlsState != nil && tlsState.State.NegotiatedProtocol == "h2")) {
-		rt.serveH2(l, cs.ls, ec, c, &cs.cc, tlsState)
+		rt.serveH2(l, cs.ls, ec, c, tt, &cs.cc, tlsState, nil)
 	} else if fe.Proxy.Mode == ModeHTTP {
 		s := cs.ls.sessions.get()
 		s.init(rt, l, cs.ls, ec, src, dst, tlsState)

@@ -72,6 +72,7 @@ type session struct {
 	// stream: the session serves one HTTP/2 stream (h2serve.go), which
 	// counts neither as a connection nor against maxconn.
 	stream bool
+	h2c    *h2StreamConn // the stream (kept with the pooled session)
 }
 
 // bodyBufSize is the buffer for streaming large response bodies.
@@ -320,8 +321,8 @@ func (s *session) end() {
 	}
 	// Nothing keeps a session once its connection is served (logging is
 	// synchronous, tunnels end before): recycle it, its Conn with it.
-	fn := s.serveFn
-	*s = session{serveFn: fn}
+	fn, h2c := s.serveFn, s.h2c
+	*s = session{serveFn: fn, h2c: h2c}
 	s.live = -1
 	ls.sessions.put(s)
 	if stream {

@@ -1,8 +1,9 @@
-// Package h2 is halo's HTTP/2 codec (RFC 9113): the connection state
-// machine of both sides over golang.org/x/net/http2's Framer and hpack,
-// never net/http. A server Conn turns a client's streams into Streams
-// (validated request heads, flow-controlled bodies) handed to a Handler;
-// a ClientConn multiplexes requests to a server over one connection.
+// Package h2 is halo's HTTP/2 (RFC 9113), both sides, on the event loop
+// (package evloop): Conn is the connection's state machine (frames,
+// streams, flow control, settings; header blocks decoded by x/net's
+// hpack, never net/http), Server and Client drive it over a socket (in
+// clear or under crypto/tls) on its loop. Each stream's work runs as a
+// task of that loop: no goroutine per stream or per connection, no lock.
 //
 // Every resource a peer can make the connection spend is bounded
 // (Limits): concurrent streams, header list size and CONTINUATION
@@ -13,10 +14,7 @@
 package h2
 
 import (
-	"errors"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // Settings are the values a side announces (tune.h2.*).
@@ -83,11 +81,6 @@ func DefaultLimits() Limits {
 		PrefaceTimeout: 10 * time.Second}
 }
 
-// HeaderField is one decoded header field (lower-case name).
-type HeaderField struct {
-	Name, Value string
-}
-
 // bucket is a token bucket counting events per second.
 type bucket struct {
 	rate, burst float64
@@ -117,35 +110,3 @@ func (b *bucket) take(now time.Time) bool {
 	b.tokens--
 	return true
 }
-
-// Errors a Stream's methods return.
-var (
-	ErrStreamReset       = errors.New("h2: stream reset")
-	ErrConnClosed        = errors.New("h2: connection closed")
-	ErrTimeout     error = timeoutError{}
-)
-
-// timeoutError is a net.Error whose Timeout() is true, as a deadline's.
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "h2: timeout" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
-
-// StreamError is the peer's or our reset of one stream.
-type StreamError struct {
-	Code http2.ErrCode
-}
-
-func (e StreamError) Error() string { return "h2: stream error " + e.Code.String() }
-
-// connError ends the connection with a GOAWAY carrying code.
-type connError struct {
-	code http2.ErrCode
-	msg  string
-}
-
-func (e connError) Error() string { return "h2: connection error " + e.code.String() + ": " + e.msg }
-
-// Preface is the client connection preface (RFC 9113 §3.4).
-const Preface = http2.ClientPreface

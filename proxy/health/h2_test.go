@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,7 +10,10 @@ import (
 
 	"halo/proxy"
 	"halo/proxy/acl"
+	"halo/proxy/evloop"
 	"halo/proxy/h2"
+
+	"golang.org/x/sys/unix"
 )
 
 // h2Origin answers each HTTP/2 request with status and records what it
@@ -28,21 +30,60 @@ func (o *h2Origin) serve(t *testing.T) netip.AddrPort {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	g, err := evloop.NewGroup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start()
+	t.Cleanup(g.Stop)
+	l := g.Loop(0)
+	handler := func(s *h2.Stream) {
+		var body []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := s.Read(buf, 5*time.Second)
+			body = append(body, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		h := &s.Head
+		o.mu.Lock()
+		o.got = append(o.got, string(h.Method())+" "+string(h.Authority())+" "+string(h.Path())+" "+string(body))
+		code := o.code
+		o.mu.Unlock()
+		s.StartHead(code)
+		s.HeadFieldString("x-state", "fine")
+		if s.EndHead(false) == nil {
+			_, _ = s.WriteEnd([]byte("all good"), 5*time.Second)
+		}
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go h2.NewConn(c, h2.DefaultSettings(), h2.DefaultLimits(), func(s *h2.Stream) {
-				body, _ := io.ReadAll(s)
-				o.mu.Lock()
-				o.got = append(o.got, s.Method+" "+s.Authority+" "+s.Path+" "+string(body))
-				code := o.code
-				o.mu.Unlock()
-				_ = s.WriteHeader(code, []h2.HeaderField{{Name: "x-state", Value: "fine"}}, false)
-				_, _ = s.WriteEnd([]byte("all good"))
-			}).Serve()
+			rc, err := c.(*net.TCPConn).SyscallConn()
+			if err != nil {
+				return
+			}
+			var fd int
+			_ = rc.Control(func(f uintptr) { fd, err = unix.Dup(int(f)) })
+			c.Close()
+			if err != nil {
+				return
+			}
+			_ = unix.SetNonblock(fd, true)
+			l.Post(func() {
+				ec, err := l.Register(fd, netip.AddrPort{}, netip.AddrPort{})
+				if err != nil {
+					unix.Close(fd)
+					return
+				}
+				sv := &h2.Server{}
+				sv.Start(ec, nil, nil, &h2.ServerConfig{Settings: h2.DefaultSettings(), Limits: h2.DefaultLimits(), Handler: handler}, nil)
+			})
 		}
 	}()
 	return netip.MustParseAddrPort(ln.Addr().String())

@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -15,38 +14,56 @@ import (
 // TestClientAgainstServer runs ClientConn against Conn: concurrent
 // streams, bodies in both directions, trailers, a refused stream.
 func TestClientAgainstServer(t *testing.T) {
+	l := testLoop(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		c, err := ln.Accept()
-		ln.Close()
-		if err != nil {
-			return
-		}
-		srvErr := NewConn(c, Settings{MaxConcurrentStreams: 8}, testLimits(), func(s *Stream) {
-			body, err := io.ReadAll(s)
-			if err != nil {
-				return
-			}
-			if s.Path == "/trailers" {
-				_ = s.WriteHeader(200, nil, false)
-				_, _ = s.Write([]byte("data"))
-				_ = s.WriteTrailers([]HeaderField{{"x-t", strings.ToUpper(string(body))}})
-				return
-			}
-			_ = s.WriteHeader(200, []HeaderField{{"x-len", string(rune('0' + len(body)%10))}}, false)
-			_, _ = s.WriteEnd(append([]byte(s.Method+" "+s.Path+" "), body...))
-		}).Serve()
-		if srvErr != nil && !errors.Is(srvErr, io.EOF) {
-			t.Logf("server: %v", srvErr)
-		}
-	}()
+	defer ln.Close()
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := adopt(t, l, sc)
+	handler := func(s *Stream) {
+		var body []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := s.Read(buf, 5*time.Second)
+			body = append(body, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		if string(s.Head.Path()) == "/trailers" {
+			s.StartHead(200)
+			if s.EndHead(false) != nil {
+				return
+			}
+			_, _ = s.Write([]byte("data"), 5*time.Second)
+			s.StartTrailers()
+			s.HeadFieldString("x-t", strings.ToUpper(string(body)))
+			_ = s.EndHead(true)
+			return
+		}
+		s.StartHead(200)
+		s.HeadFieldString("x-len", string(rune('0'+len(body)%10)))
+		if s.EndHead(false) != nil {
+			return
+		}
+		_, _ = s.WriteEnd(append([]byte(string(s.Head.Method())+" "+string(s.Head.Path())+" "), body...), 5*time.Second)
+	}
+	onLoop(l, func() {
+		sv := &Server{}
+		sv.Start(ec, nil, nil, &ServerConfig{Settings: Settings{MaxConcurrentStreams: 8}, Limits: testLimits(), Handler: handler}, nil)
+	})
 	cc, err := NewClientConn(nc, Settings{}, testLimits())
 	if err != nil {
 		t.Fatal(err)
