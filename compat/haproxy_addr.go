@@ -260,17 +260,16 @@ func decodeBind(c *hctx, d *parser.Directive, a []parser.Word) error {
 		case "crt":
 			path := v
 			if c.crtBase != "" && !strings.HasPrefix(path, "/") {
-				path = filepath.Join(c.crtBase, path)
+				path = basePath(c.crtBase, path)
 			}
 			if err := c.checkCert(path); err != nil {
 				return fmt.Errorf("%s : %s", title, err)
 			}
 			crts = append(crts, path)
 		case "crt-list":
+			// HAProxy 2.6 opens a crt-list by its name as given: crt-base
+			// applies to the certificates inside, not to the list.
 			path := v
-			if c.crtBase != "" && !strings.HasPrefix(path, "/") {
-				path = filepath.Join(c.crtBase, path)
-			}
 			data, err := c.opt.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("%s : 'crt-list' : cannot open file '%s' : No such file or directory", title, path)
@@ -818,13 +817,13 @@ func (c *hctx) serverParams(d *parser.Directive, srv *proxy.Server, ex *serverEx
 		case "crt":
 			path := v
 			if c.crtBase != "" && !strings.HasPrefix(path, "/") {
-				path = filepath.Join(c.crtBase, path)
+				path = basePath(c.crtBase, path)
 			}
 			ex.crt, ex.ssl.crt = path, path
 		case "ca-file", "crl-file":
 			path := v
 			if c.caBase != "" && !strings.HasPrefix(path, "/") {
-				path = filepath.Join(c.caBase, path)
+				path = basePath(c.caBase, path)
 			}
 			if _, err := c.opt.Stat(path); err != nil {
 				if k == "ca-file" {

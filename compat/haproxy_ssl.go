@@ -3,7 +3,6 @@ package compat
 import (
 	"crypto/tls"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,7 +133,7 @@ func (c *hctx) setBindSSL(o *sslOpts, k, v string) (handled bool, err error) {
 	case "ca-file", "ca-verify-file", "crl-file":
 		path := v
 		if c.caBase != "" && !strings.HasPrefix(path, "/") {
-			path = filepath.Join(c.caBase, path)
+			path = basePath(c.caBase, path)
 		}
 		if _, err := c.opt.Stat(path); err != nil {
 			return true, fmt.Errorf("unable to load %s file '%s'.", strings.TrimSuffix(k, "-file"), path)
@@ -318,8 +317,13 @@ func goVersion(v int) uint16 {
 // written, for HAProxy's wording of post-parse errors.
 func (c *hctx) bindTLS(d *parser.Directive, o *sslOpts, addr string, entries []crtListEntry, crts []string) (*proxy.BindTLS, error) {
 	where := fmt.Sprintf("for bind '%s' at [%s:%d]", addr, d.Pos.File, d.Pos.Line)
-	mk := func(o *sslOpts) (*proxy.BindTLS, error) {
+	// mk builds the bind's TLS settings; at run time (quiet) the
+	// configuration's report is closed: no warning or note goes there.
+	mk := func(o *sslOpts, quiet bool) (*proxy.BindTLS, error) {
 		p, notes, warn, err := c.resolveTLS(o, false)
+		if quiet {
+			notes, warn = nil, ""
+		}
 		if warn != "" {
 			c.rep.Warnf(parser.Pos{}, "Proxy '%s': %s %s. Use only 'ssl-min-ver' and 'ssl-max-ver' to fix.", c.cur.p.Name, warn, where)
 		}
@@ -344,37 +348,59 @@ func (c *hctx) bindTLS(d *parser.Directive, o *sslOpts, addr string, entries []c
 		}
 		return bt, nil
 	}
-	bt, err := mk(o)
+	bt, err := mk(o, false)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range crts {
 		bt.Certs = append(bt.Certs, proxy.CertEntry{Path: p})
 	}
-	for _, e := range entries {
-		ce := proxy.CertEntry{Path: e.path, SNI: e.sni, Line: e.line}
-		if len(e.opts) > 0 {
-			lo := *o
-			for i := 0; i < len(e.opts); i++ {
-				k, v := e.opts[i], ""
-				if n := bindParams[k]; n > 0 && i+1 < len(e.opts) {
-					v = e.opts[i+1]
-					i++
-				}
-				if ok, err := c.setBindSSL(&lo, k, v); !ok || err != nil {
-					if err == nil {
-						err = fmt.Errorf("unknown ssl keyword %s", k)
-					}
-					return nil, fmt.Errorf("crt-list '%s' line %d : %v", e.list, e.line, err)
-				}
+	// lineOpts applies a crt-list line's [options] over the bind's.
+	lineOpts := func(opts []string) (*sslOpts, error) {
+		lo := *o
+		for i := 0; i < len(opts); i++ {
+			k, v := opts[i], ""
+			if n := bindParams[k]; n > 0 && i+1 < len(opts) {
+				v = opts[i+1]
+				i++
 			}
-			lt, err := mk(&lo)
+			if ok, err := c.setBindSSL(&lo, k, v); !ok || err != nil {
+				if err == nil {
+					err = fmt.Errorf("unknown ssl keyword %s", k)
+				}
+				return nil, err
+			}
+		}
+		return &lo, nil
+	}
+	for _, e := range entries {
+		ce := proxy.CertEntry{Path: e.path, SNI: e.sni, Line: e.line, List: e.list, OptText: e.opts}
+		if len(e.opts) > 0 {
+			lo, err := lineOpts(e.opts)
+			if err != nil {
+				return nil, fmt.Errorf("crt-list '%s' line %d : %v", e.list, e.line, err)
+			}
+			lt, err := mk(lo, false)
 			if err != nil {
 				return nil, err
 			}
 			ce.Opts = lt
 		}
 		bt.Certs = append(bt.Certs, ce)
+	}
+	// The runtime API's `add ssl crt-list` resolves its lines here, with
+	// HAProxy's CLI wording.
+	bt.CrtListLine = func(opts []string, loaded func(string) bool) (*proxy.BindTLS, error) {
+		lo, err := lineOpts(opts)
+		if err != nil {
+			return nil, fmt.Errorf("parsing [CLI:1]: %v", err)
+		}
+		for _, f := range []struct{ kw, path string }{{"ca-file", lo.caFile}, {"ca-verify-file", lo.caVerifyFile}, {"crl-file", lo.crlFile}} {
+			if f.path != "" && f.path != o.caFile && f.path != o.caVerifyFile && f.path != o.crlFile && !loaded(f.path) {
+				return nil, fmt.Errorf("'%s' : unable to load %s", f.kw, f.path)
+			}
+		}
+		return mk(lo, true)
 	}
 	return bt, nil
 }
@@ -402,7 +428,7 @@ func (c *hctx) parseCrtList(path string, data []byte) ([]crtListEntry, error) {
 		}
 		e := crtListEntry{list: path, line: i + 1, path: f[0]}
 		if c.crtBase != "" && !strings.HasPrefix(e.path, "/") {
-			e.path = filepath.Join(c.crtBase, e.path)
+			e.path = basePath(c.crtBase, e.path)
 		}
 		rest := f[1:]
 		if len(rest) > 0 && strings.HasPrefix(rest[0], "[") {
@@ -639,3 +665,8 @@ func sslGlobalRows() []hrow {
 		}},
 	}
 }
+
+// basePath puts a relative file name under crt-base or ca-base as HAProxy
+// does ("%s/%s", no cleaning): the runtime API names files by this exact
+// string ("show ssl cert //dir/x.pem").
+func basePath(base, name string) string { return base + "/" + name }

@@ -624,21 +624,29 @@ func (c *kaCtx) addScript(d *parser.Directive, args []parser.Word, track string)
 // parseVIP reads one virtual_ipaddress / static_ipaddress line:
 // ADDR[/PREFIX] [brd ADDR] [dev IF] [scope S] [label L] [no_dad] …
 func (c *kaCtx) parseVIP(d *parser.Directive) (vrrp.VIP, bool) {
-	words := append([]parser.Word{{Pos: d.Pos, Value: d.Name}}, d.Args...)
+	// the line's words are its name and its arguments; no slice is built
+	// for them (a ~SEQ can make a million such lines)
+	nw := 1 + len(d.Args)
+	word := func(i int) string {
+		if i == 0 {
+			return d.Name
+		}
+		return d.Args[i-1].Value
+	}
 	var v vrrp.VIP
-	a := words[0].Value
+	a := d.Name
 	p, err := parseKaPrefix(a)
 	if err != nil {
 		c.errf(d.Pos, parser.KaGeneralError, "VRRP parsed invalid IP %s. skipping IP...", a)
 		return v, false
 	}
 	v.Prefix = p
-	for i := 1; i < len(words); i++ {
-		w := words[i].Value
+	for i := 1; i < nw; i++ {
+		w := word(i)
 		next := func() string {
-			if i+1 < len(words) {
+			if i+1 < nw {
 				i++
-				return words[i].Value
+				return word(i)
 			}
 			c.errf(d.Pos, parser.KaGeneralError, "%s requires a parameter", w)
 			return ""

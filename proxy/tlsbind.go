@@ -34,6 +34,8 @@ type tlsBind struct {
 	// instead under no-tls-tickets (tlssessions.go).
 	ticketKey [][32]byte
 	sessions  *sessionCache
+	// lists are the crt-list files the bind loads (tlscrtlist.go).
+	lists []string
 }
 
 // tlsBindState is what a ClientHello is matched against.
@@ -80,6 +82,11 @@ func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
 	}
 	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt, ticketKey: newTicketKey(),
 		sessions: newSessionCache(defaultSSLCacheSize, defaultSSLLifetime)}
+	for _, e := range conf.Certs {
+		if e.List != "" && !slices.Contains(t.lists, e.List) {
+			t.lists = append(t.lists, e.List)
+		}
+	}
 	st, err := t.load(mode, nil)
 	if err != nil {
 		return nil, err
@@ -99,9 +106,16 @@ func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
 // load reads every certificate of the bind (replacing those named in
 // repl) and indexes them by server name.
 func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindState, error) {
+	return t.loadConf(t.conf, repl)
+}
+
+// loadConf is load for a bind's edited settings (the runtime API's
+// crt-list commands).
+func (t *tlsBind) loadConf(conf *BindTLS, repl map[string]tls.Certificate) (*tlsBindState, error) {
+	mode := t.mode
 	st := &tlsBindState{bind: t, exact: map[string]*tls.Config{}, wild: map[string]*tls.Config{}, verifiers: map[*tls.Config]*clientVerifier{}}
-	for i := range t.conf.Certs {
-		e := &t.conf.Certs[i]
+	for i := range conf.Certs {
+		e := &conf.Certs[i]
 		files, err := certFiles(e.Path)
 		if err != nil {
 			return nil, err
@@ -115,7 +129,7 @@ func (t *tlsBind) load(mode Mode, repl map[string]tls.Certificate) (*tlsBindStat
 			}
 			opts := e.Opts
 			if opts == nil {
-				opts = t.conf
+				opts = conf
 			}
 			st.certs = append(st.certs, &loadedCert{entry: e, path: f, cert: c, leaf: c.Leaf, opts: opts})
 		}

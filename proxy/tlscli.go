@@ -35,6 +35,8 @@ type certStore struct {
 	// committed replaces a file's content for later loads (a commit is
 	// not written to disk, as in HAProxy).
 	committed map[string]tls.Certificate
+	// empty are the stores `new ssl cert` created and no commit filled.
+	empty map[string]bool
 }
 
 // SSLCertFiles lists the certificate files the binds loaded.
@@ -55,7 +57,7 @@ func (rt *Runtime) SSLCertFiles() []string {
 // ssl-load-extra-del-ext FILE.crt's FILE.key).
 func (rt *Runtime) findCert(path string) (file string, isKey bool) {
 	files := rt.SSLCertFiles()
-	if slices.Contains(files, path) {
+	if slices.Contains(files, path) || rt.storeExists(path) {
 		return path, false
 	}
 	if base, ok := strings.CutSuffix(path, ".key"); ok {
@@ -74,7 +76,7 @@ func (rt *Runtime) SetSSLCert(path string, payload []byte) string {
 	defer rt.certs.mu.Unlock()
 	file, isKey := rt.findCert(path)
 	if file == "" {
-		return "Can't replace a certificate which is not referenced by the configuration!\n"
+		return fmt.Sprintf("Can't replace a certificate which is not referenced by the configuration!\nCan't update %s!\n", path)
 	}
 	t := rt.certs.txn
 	if t != nil && t.path != file {
@@ -131,7 +133,7 @@ func (rt *Runtime) CommitSSLCert(path string) string {
 	defer rt.certs.mu.Unlock()
 	t := rt.certs.txn
 	if t == nil {
-		return "No ongoing transaction! !\n"
+		return fmt.Sprintf("No ongoing transaction! !\nCan't commit %s!\n", path)
 	}
 	if t.path != path {
 		return fmt.Sprintf("The ongoing transaction is about '%s' but you are trying to set '%s'\n", t.path, path)
@@ -162,6 +164,7 @@ func (rt *Runtime) CommitSSLCert(path string) string {
 		rt.certs.committed = map[string]tls.Certificate{}
 	}
 	rt.certs.committed[path] = c
+	delete(rt.certs.empty, path)
 	for _, tb := range rt.tlsBinds {
 		st := tb.state.Load()
 		uses := false
@@ -190,6 +193,9 @@ func (rt *Runtime) currentCert(path string) *tls.Certificate {
 			}
 		}
 	}
+	if c, ok := rt.certs.committed[path]; ok {
+		return &c
+	}
 	return nil
 }
 
@@ -212,7 +218,13 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 			b.WriteString("# transaction\n*" + t.path + "\n")
 		}
 		b.WriteString("# filename\n")
-		for _, f := range rt.SSLCertFiles() {
+		// every store, used or not, sorted as HAProxy's tree lists them
+		files := rt.SSLCertFiles()
+		rt.certs.mu.Lock()
+		files = append(files, rt.unusedStores(files)...)
+		rt.certs.mu.Unlock()
+		slices.Sort(files)
+		for _, f := range files {
 			b.WriteString(f + "\n")
 		}
 		b.WriteString("\n")
@@ -241,7 +253,13 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 		}
 		cert = &c
 	} else {
+		rt.certs.mu.Lock()
 		cert = rt.currentCert(path)
+		empty := rt.certs.empty[path]
+		rt.certs.mu.Unlock()
+		if empty {
+			return fmt.Sprintf("Filename: %s\nStatus: Empty\nOCSP Response Key: \n\n", arg)
+		}
 	}
 	if cert == nil || len(cert.Certificate) == 0 {
 		return "Can't display a certificate which is not referenced by the configuration!\n"
@@ -252,7 +270,11 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Filename: %s\n", arg)
-	fmt.Fprintf(&b, "Status: %s\n", map[bool]string{true: "Used", false: "Unused"}[!strings.HasPrefix(arg, "*")])
+	status := "Used"
+	if strings.HasPrefix(arg, "*") || !slices.Contains(rt.SSLCertFiles(), path) {
+		status = "Unused"
+	}
+	fmt.Fprintf(&b, "Status: %s\n", status)
 	fmt.Fprintf(&b, "Serial: %X\n", leaf.SerialNumber.Bytes())
 	fmt.Fprintf(&b, "notBefore: %s\n", leaf.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
 	fmt.Fprintf(&b, "notAfter: %s\n", leaf.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
@@ -274,7 +296,8 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 			fmt.Fprintf(&b, "Chain Issuer: %s\n", onelineDN(ic.RawIssuer))
 		}
 	}
-	b.WriteString("\n")
+	// halo staples no OCSP response; HAProxy prints the line empty then
+	b.WriteString("OCSP Response Key: \n\n")
 	return b.String()
 }
 
@@ -313,4 +336,20 @@ func onelineDN(raw []byte) string {
 var oidShort = map[string]string{
 	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
 	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
+}
+
+// unusedStores are the stores created by `new ssl cert` that no bind
+// serves, sorted as HAProxy's tree lists them.
+func (rt *Runtime) unusedStores(used []string) []string {
+	var out []string
+	for p := range rt.certs.empty {
+		out = append(out, p)
+	}
+	for p := range rt.certs.committed {
+		if !slices.Contains(used, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

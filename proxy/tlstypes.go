@@ -19,6 +19,11 @@ type TLSParams struct {
 // BindTLS is the TLS side of a `bind … ssl` line.
 type BindTLS struct {
 	TLSParams
+	// CrtListLine resolves the [options] of a crt-list line over the
+	// bind's own, for lines `add ssl crt-list` adds at run time (compat
+	// knows the keywords); loaded tells whether a CA or CRL file is one
+	// the configuration loaded (the only ones usable then, as in HAProxy).
+	CrtListLine func(opts []string, loaded func(path string) bool) (*BindTLS, error)
 	// Certs are the certificates in load order (crt, crt directories,
 	// crt-list lines); the first is the default one.
 	Certs     []CertEntry
@@ -54,6 +59,11 @@ type CertEntry struct {
 	// nil: the bind's own.
 	Opts *BindTLS
 	Line int // crt-list line, 0 for crt
+	// List is the crt-list file the line comes from as the bind names it
+	// ("" for crt), OptText the line's [options] as written: the runtime
+	// API shows and edits crt-lists by them.
+	List    string
+	OptText []string
 }
 
 // ServerTLS is the TLS side of a `server … ssl` line.

@@ -41,9 +41,10 @@ import (
 //	                the backends' common port
 //	-- backends --  lines "NAME IP": an HTTP server on IP:{{port}}
 //	                answering its NAME
-//	-- script --    "AT dns NAME TYPE VALUE…" sets the answers for NAME
-//	                (TYPE A, AAAA, SRV "PRIO WEIGHT PORT TARGET", or NX,
-//	                REFUSED, DROP for no answer); "AT get "/path"",
+//	-- script --    "AT dns NAME TYPE VALUE… [TYPE VALUE…]" sets the
+//	                answers for NAME (TYPE A, AAAA, SRV "PRIO WEIGHT PORT
+//	                TARGET", or NX, REFUSED, DROP for no answer);
+//	                "AT get "/path"",
 //	                "AT cli "command"", "AT end"
 //	-- log --       the recorded lines: syslog lines, "get: NAME",
 //	                "cli: …" (show servers state's columns with the time
@@ -373,18 +374,23 @@ func runDNSCase(t *testing.T, dc *dnsCase, record bool) []string {
 	return out
 }
 
-// dnsValues turns a script's "TYPE VALUE…" into the server's records
-// ("NX", "REFUSED", "DROP" stand alone).
+// dnsValues turns a script's "TYPE VALUE… [TYPE VALUE…]" into the
+// server's records ("NX", "REFUSED", "DROP" stand alone).
 func dnsValues(ops []string) []string {
 	if len(ops) == 1 {
 		return ops
 	}
 	var out []string
+	typ := ops[0]
 	for _, o := range ops[1:] {
+		if o == "A" || o == "AAAA" || o == "SRV" {
+			typ = o
+			continue
+		}
 		if u, err := strconv.Unquote(o); err == nil {
 			o = u
 		}
-		out = append(out, ops[0]+" "+o)
+		out = append(out, typ+" "+o)
 	}
 	return out
 }
@@ -422,10 +428,28 @@ func splitDNSLines(lines []string) (ordered, logs []string) {
 	return ordered, logs
 }
 
+// dnsChangeRe finds the server of HAProxy's "be/srv changed its IP|FQDN"
+// lines, which do not start with "Server".
+var dnsChangeRe = regexp.MustCompile(`: ([^/ ]+/[^ ,.:]+) changed its `)
+
+// dnsLogKeys prefixes each syslog line with the server it is about, so
+// that diffHealthLogs groups the address changes with the server's other
+// lines (their interleaving across servers is the order of the answers).
+func dnsLogKeys(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if m := dnsChangeRe.FindStringSubmatch(l); m != nil {
+			l = "server " + m[1] + " " + l
+		}
+		out[i] = l
+	}
+	return out
+}
+
 func diffDNS(want, got []string) string {
 	wo, wl := splitDNSLines(want)
 	gO, gl := splitDNSLines(got)
-	d := diffHealthLogs(wl, gl)
+	d := diffHealthLogs(dnsLogKeys(wl), dnsLogKeys(gl))
 	if strings.Join(wo, "\n") != strings.Join(gO, "\n") {
 		d += "traffic and CLI:\n  haproxy:\n    " + strings.Join(wo, "\n    ") + "\n  halo:\n    " + strings.Join(gO, "\n    ") + "\n"
 	}

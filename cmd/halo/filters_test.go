@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +41,8 @@ import (
 // HALO_FILTERS_GOT=DIR keeps halo's transcripts there (NAME.got).
 //
 // Case format: "config:" then the configuration with ${FE} (the
-// frontend's port), ${BE1} (the origin) and ${SOCK} (a stats socket);
+// frontend's port), ${FE2} (a second port, for an HTTP/2 bind), ${BE1}
+// (the origin) and ${SOCK} (a stats socket);
 // "origin:" then one answer per line:
 //
 //	PATH STATUS [hdr="Name: value"]... [body=N] [chunks=N,N,…] [proto=HTTP/1.0] [close]
@@ -49,7 +52,12 @@ import (
 // line:
 //
 //	req [METHOD] PATH [hdr="Name: value"]... [proto=HTTP/1.0] [conn=LABEL]
+//	req [METHOD] PATH [hdr="Name: value"]... h2
 //	cli COMMAND
+//
+// (h2: HTTP/2 with prior knowledge to ${FE2}, one connection per case;
+// its headers are listed sorted, HTTP/2 keeps no order a client sees)
+//
 //	sleep MS
 type filterCase struct {
 	name   string
@@ -289,9 +297,16 @@ func normCache(s string) string {
 	return reCacheExp.ReplaceAllString(s, "expire:N")
 }
 
-func runFilterCase(t *testing.T, c filterCase, fe, sock string, o *filterOrigin) string {
+func runFilterCase(t *testing.T, c filterCase, fe, fe2, sock string, o *filterOrigin) string {
 	var out strings.Builder
 	conns := map[string]*bufio.ReadWriter{}
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true) // prior knowledge, as `bind … proto h2` wants
+	h2c := &http.Client{Transport: &http.Transport{
+		Protocols:          &protos,
+		DisableCompression: true, // the response as the proxy sent it
+	}, Timeout: 5 * time.Second}
+	defer h2c.CloseIdleConnections()
 	for _, step := range c.steps {
 		w := splitQuoted(step)
 		switch w[0] {
@@ -302,10 +317,12 @@ func runFilterCase(t *testing.T, c filterCase, fe, sock string, o *filterOrigin)
 			cmd := strings.TrimSpace(strings.TrimPrefix(step, "cli"))
 			fmt.Fprintf(&out, "> %s\n%s", cmd, normCache(cliCommand(t, sock, cmd)))
 		case "req":
-			method, path, proto, label := "GET", "", "HTTP/1.1", ""
+			method, path, proto, label, h2 := "GET", "", "HTTP/1.1", "", false
 			var hdrs []string
 			for _, a := range w[1:] {
 				switch {
+				case a == "h2":
+					h2 = true
 				case strings.HasPrefix(a, "hdr="):
 					hdrs = append(hdrs, a[4:])
 				case strings.HasPrefix(a, "proto="):
@@ -317,6 +334,15 @@ func runFilterCase(t *testing.T, c filterCase, fe, sock string, o *filterOrigin)
 				default:
 					method = a
 				}
+			}
+			if h2 {
+				res := filterH2Request(t, h2c, method, "http://127.0.0.1:"+fe2+path, hdrs)
+				seen := o.take()
+				if len(seen) == 0 {
+					seen = []string{"-"}
+				}
+				fmt.Fprintf(&out, "> %s\norigin: %s\n%s", step, strings.Join(seen, "\norigin: "), res)
+				continue
 			}
 			rw := conns[label]
 			if rw == nil {
@@ -356,6 +382,56 @@ func runFilterCase(t *testing.T, c filterCase, fe, sock string, o *filterOrigin)
 			t.Fatalf("unknown step %q", step)
 		}
 	}
+	return out.String()
+}
+
+// filterH2Request makes one HTTP/2 request and describes its response as
+// readFilterResponse does, the headers sorted by name.
+func filterH2Request(t *testing.T, c *http.Client, method, url string, hdrs []string) string {
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader("data")
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "test" // as the HTTP/1 steps say it, whatever the port
+	for _, h := range hdrs {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Add(k, strings.TrimSpace(v))
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Sprintf("h2 error: %v\n", err)
+	}
+	defer res.Body.Close()
+	noBody := method == "HEAD" || res.StatusCode == 304 || res.StatusCode == 204
+	var b []byte
+	if !noBody {
+		// (a 304's Content-Length describes the entry, not this answer)
+		if b, err = io.ReadAll(res.Body); err != nil {
+			return fmt.Sprintf("h2 body error: %v\n", err)
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "HTTP/2 %d\n", res.StatusCode)
+	var lines []string
+	for k, vs := range res.Header {
+		for _, v := range vs {
+			lines = append(lines, reAgeSmall.ReplaceAllString(strings.ToLower(k)+": "+v, "age: <=1"))
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		out.WriteString(l + "\n")
+	}
+	if noBody {
+		out.WriteString("body: none\n")
+		return out.String()
+	}
+	out.WriteString("body: h2")
+	out.WriteString(describeBody(b, strings.ToLower(res.Header.Get("Content-Encoding"))))
 	return out.String()
 }
 
@@ -435,6 +511,14 @@ func readFilterResponse(rw *bufio.ReadWriter, head bool) string {
 		body, _ = io.ReadAll(rw)
 	}
 	fmt.Fprintf(&out, "body: %s", framing)
+	out.WriteString(describeBody(body, enc))
+	return out.String()
+}
+
+// describeBody says how a body decodes (enc is its Content-Encoding) and
+// what it holds: its decoded length and a hash.
+func describeBody(body []byte, enc string) string {
+	var out strings.Builder
 	if enc != "" && enc != "identity" {
 		var r io.Reader
 		var err error
@@ -471,8 +555,8 @@ func TestFilterConformance(t *testing.T) {
 			o := startFilterOrigin(t, c.origin)
 			dir := t.TempDir()
 			sock := filepath.Join(dir, "stats.sock")
-			fe := stickPort(t)
-			cfg := strings.NewReplacer("${FE}", fe, "${SOCK}", sock, "${BE1}", o.port()).Replace(c.config)
+			fe, fe2 := stickPort(t), stickPort(t)
+			cfg := strings.NewReplacer("${FE}", fe, "${FE2}", fe2, "${SOCK}", sock, "${BE1}", o.port()).Replace(c.config)
 			golden := filepath.Join("testdata/filters", c.name+".golden")
 			if *record {
 				path := filepath.Join(dir, "haproxy.cfg")
@@ -486,7 +570,7 @@ func TestFilterConformance(t *testing.T) {
 				}
 				defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 				waitListen(t, fe)
-				got := runFilterCase(t, c, fe, sock, o)
+				got := runFilterCase(t, c, fe, fe2, sock, o)
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -498,7 +582,7 @@ func TestFilterConformance(t *testing.T) {
 			}
 			runEngine(t, cfg)
 			waitListen(t, fe)
-			got := runFilterCase(t, c, fe, sock, o)
+			got := runFilterCase(t, c, fe, fe2, sock, o)
 			if d := os.Getenv("HALO_FILTERS_GOT"); d != "" {
 				_ = os.WriteFile(filepath.Join(d, c.name+".got"), []byte(got), 0o644)
 			}

@@ -68,6 +68,10 @@ type resolution struct {
 	// count from it); srvSeen when each SRV target was last in one.
 	lastValid time.Time
 	srvSeen   map[string]time.Time
+	// answers are the addresses of the valid answers, in the order they
+	// first came, each kept until `hold obsolete` has passed since it was
+	// last in one (HAProxy's answer list).
+	answers []seenAddr
 	// targets are the names a SRV answer gave without their addresses,
 	// resolved on their own (HAProxy's per-server resolutions).
 	targets map[string]*resolution
@@ -175,7 +179,7 @@ func (r *resolution) resolve(ctx context.Context) {
 				} else {
 					// the first server says which nameserver answered, the
 					// others take the answer from the cache
-					r.applyAddrs(addrsOf(msg, qt), r.sec.cfg.Name+"/"+ns)
+					r.applyAddrs(r.remember(addrsOf(msg, qt), r.lastValid), r.sec.cfg.Name+"/"+ns)
 				}
 				return
 			}
@@ -186,6 +190,33 @@ func (r *resolution) resolve(ctx context.Context) {
 		}
 	}
 	r.applyError(st)
+}
+
+// seenAddr is an address of a name and when an answer last held it.
+type seenAddr struct {
+	ip   netip.Addr
+	last time.Time
+}
+
+// remember merges an answer's addresses into the answer list: one
+// already there is seen again, a new one goes at its end, one unseen for
+// longer than `hold obsolete` leaves it. It returns the list's addresses.
+func (r *resolution) remember(ips []netip.Addr, now time.Time) []netip.Addr {
+	for _, ip := range ips {
+		i := slices.IndexFunc(r.answers, func(x seenAddr) bool { return x.ip == ip })
+		if i < 0 {
+			r.answers = append(r.answers, seenAddr{ip, now})
+		} else {
+			r.answers[i].last = now
+		}
+	}
+	hold := r.sec.cfg.HoldObsolete
+	r.answers = slices.DeleteFunc(r.answers, func(x seenAddr) bool { return x.last.Add(hold).Before(now) })
+	out := make([]netip.Addr, len(r.answers))
+	for i, x := range r.answers {
+		out[i] = x.ip
+	}
+	return out
 }
 
 func otherType(t uint16) uint16 {
@@ -336,6 +367,9 @@ func (r *resolution) applyOne(ss *proxy.ServerState, ips []netip.Addr, port int,
 	}
 	if !best.IsValid() {
 		ss.SetResolveMaint(true, "No IP for server ")
+		// and its address is forgotten (show servers state: "-")
+		_, p := ss.CurrentAddr()
+		ss.SetAddr(netip.Addr{}, p, ss.FQDN(), "")
 		return
 	}
 	if _, p := ss.CurrentAddr(); best != cur || p != port || ss.FQDN() != fqdn {

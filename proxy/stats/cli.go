@@ -91,25 +91,59 @@ func init() {
 		}},
 		{[]string{"set", "ssl", "cert"}, "set ssl cert <certfile> <payload>", "replace a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
 			if len(args) == 0 || (sess.Payload == "" && len(args) < 2) {
-				return "'set ssl cert' expects a filename and a certificate as a payload\n"
+				return "'set ssl cert' expects a filename and a certificate as a payload\n\n"
 			}
 			payload := sess.Payload
 			if payload == "" {
 				payload = strings.Join(args[1:], " ")
 			}
-			return s.rt.SetSSLCert(args[0], []byte(payload))
+			return endAnswer(s.rt.SetSSLCert(args[0], []byte(payload)))
 		}},
 		{[]string{"commit", "ssl", "cert"}, "commit ssl cert <certfile>", "commit a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
 			if len(args) == 0 {
-				return "'commit ssl cert' expects a filename\n"
+				return "'commit ssl cert' expects a filename\n\n"
 			}
-			return s.rt.CommitSSLCert(args[0])
+			return endAnswer(s.rt.CommitSSLCert(args[0]))
+		}},
+		{[]string{"show", "ssl", "crt-list"}, "show ssl crt-list [-n] [<list>]", "show the list of crt-lists or the content of a crt-list file <list>", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			return endAnswer(s.rt.ShowCrtList(args))
+		}},
+		{[]string{"add", "ssl", "crt-list"}, "add ssl crt-list <list> <cert> [opts]*", "add to crt-list file <list> a line <cert> or a payload", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			line := sess.Payload
+			if line == "" && len(args) > 1 {
+				line = strings.Join(args[1:], " ")
+			}
+			if len(args) == 0 || strings.TrimSpace(line) == "" {
+				return "'add ssl crtlist' expects a filename and a certificate name\n\n"
+			}
+			if i := strings.IndexByte(strings.TrimLeft(line, "\n"), '\n'); i >= 0 {
+				line = strings.TrimLeft(line, "\n")[:i]
+			}
+			return endAnswer(s.rt.AddCrtList(args[0], line))
+		}},
+		{[]string{"del", "ssl", "crt-list"}, "del ssl crt-list <list> <cert[:line]>", "delete a line <cert> from crt-list file <list>", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) < 2 {
+				return "'del ssl crt-list' expects a filename and a certificate name\n\n"
+			}
+			return endAnswer(s.rt.DelCrtList(args[0], args[1]))
+		}},
+		{[]string{"new", "ssl", "cert"}, "new ssl cert <certfile>", "create a new certificate file to be used in a crt-list or a directory", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'new ssl cert' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.NewSSLCert(args[0]))
+		}},
+		{[]string{"del", "ssl", "cert"}, "del ssl cert <certfile>", "delete an unused certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'del ssl cert' expects a certificate name\n\n"
+			}
+			return endAnswer(s.rt.DelSSLCert(args[0]))
 		}},
 		{[]string{"abort", "ssl", "cert"}, "abort ssl cert <certfile>", "abort a transaction for a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
 			if len(args) == 0 {
-				return "'abort ssl cert' expects a filename\n"
+				return "'abort ssl cert' expects a filename\n\n"
 			}
-			return s.rt.AbortSSLCert(args[0])
+			return endAnswer(s.rt.AbortSSLCert(args[0]))
 		}},
 	}
 	commands = append(commands, tableCommands()...) // table_cli.go
@@ -749,4 +783,13 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// endAnswer ends a command's message with the empty line HAProxy's CLI
+// prints after it.
+func endAnswer(s string) string {
+	if strings.HasSuffix(s, "\n\n") {
+		return s
+	}
+	return s + "\n"
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"halo/internal/wirecase"
+)
+
+var recordSSLCLI = flag.Bool("record-sslcli", false, "record testdata/sslcli/answers.golden from /usr/sbin/haproxy")
+
+// sslCLIScript drives the certificate store and crt-list commands: a new
+// store filled and committed, crt-list lines added with and without
+// options and filters, refused edits (unknown list, certificate, keyword,
+// a CA file the configuration did not load), deletions by line.
+var sslCLIScript = []string{
+	"show ssl cert",
+	"show ssl cert DIR/site.pem",
+	"show ssl crt-list",
+	"show ssl crt-list -n DIR/sites.crt-list",
+	"new ssl cert DIR/local.pem",
+	"new ssl cert DIR/local.pem",
+	"show ssl cert DIR/local.pem",
+	"set ssl cert DIR/local.pem <<\nLOCALPEM",
+	"show ssl cert",
+	"commit ssl cert DIR/local.pem",
+	"show ssl cert DIR/local.pem",
+	"add ssl crt-list DIR/sites.crt-list/ <<\nDIR/local.pem [verify none] localhost !www.test1.com\n",
+	"add ssl crt-list DIR/sites.crt-list// DIR/local.pem",
+	"add ssl crt-list DIR/nope.crt-list DIR/local.pem",
+	"add ssl crt-list DIR/sites.crt-list DIR/nope.pem",
+	"add ssl crt-list DIR/sites.crt-list <<\nDIR/local.pem [ca-file DIR/site.pem] localhost\n",
+	"add ssl crt-list DIR/sites.crt-list <<\nDIR/local.pem [bogus-opt] localhost\n",
+	"show ssl crt-list -n DIR/sites.crt-list",
+	"show ssl crt-list DIR/nope.crt-list",
+	"del ssl crt-list DIR/sites.crt-list DIR/local.pem",
+	"del ssl crt-list DIR/sites.crt-list DIR/local.pem:5",
+	"del ssl crt-list DIR/sites.crt-list DIR/site.pem:1",
+	"del ssl crt-list DIR/sites.crt-list DIR/nope.pem",
+	"del ssl crt-list DIR/nope.crt-list DIR/local.pem",
+	"show ssl crt-list -n DIR/sites.crt-list",
+	"del ssl cert DIR/local.pem",
+	"new ssl cert DIR/spare.pem",
+	"del ssl cert DIR/spare.pem",
+	"del ssl cert DIR/site.pem",
+	"abort ssl cert DIR/site.pem",
+	"commit ssl cert DIR/site.pem",
+	"new ssl cert",
+	"add ssl crt-list",
+}
+
+// TestSSLCrtListCLI replays sslCLIScript against halo and compares the
+// answers with HAProxy 2.6.12's (recorded with -record-sslcli).
+func TestSSLCrtListCLI(t *testing.T) {
+	bin := haloBinary(t)
+	args := []string{"haproxy", "-db", "-f"}
+	if *recordSSLCLI {
+		bin, args = "/usr/sbin/haproxy", []string{"-db", "-f"}
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"site.pem", "local.pem", "sites.crt-list"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/sslcli", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := wirecase.ClaimPort(t)
+	sock := filepath.Join(dir, "admin.sock")
+	cfg := filepath.Join(dir, "h.cfg")
+	if err := os.WriteFile(cfg, []byte(`global
+    crt-base `+dir+`
+    stats socket `+sock+` level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:`+strconv.Itoa(port)+` ssl strict-sni crt-list `+dir+`/sites.crt-list
+    http-request return status 200
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(args, cfg)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out lockedLog
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
+	if err := wirecase.WaitListening(port, exited); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	local, _ := os.ReadFile(filepath.Join(dir, "local.pem"))
+	var got strings.Builder
+	for _, line := range sslCLIScript {
+		in := strings.ReplaceAll(line, "LOCALPEM", string(local))
+		in = strings.ReplaceAll(in, "DIR", dir)
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		_, _ = io.WriteString(c, in+"\n")
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got.WriteString("$ " + strings.SplitN(line, "\n", 2)[0] + "\n")
+		got.WriteString(strings.ReplaceAll(string(b), dir, "DIR"))
+	}
+	golden := "../../testdata/sslcli/answers.golden"
+	if *recordSSLCLI {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("answers differ from HAProxy 2.6.12's:\n%s", lineDiff(string(want), got.String()))
+	}
+}
