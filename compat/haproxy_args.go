@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func parseLogTarget(args []parser.Word) (proxy.LogTarget, error) {
 			}
 			n, ok := strictInt(rest[1].Value)
 			if !ok || n < 80 || n > 65535 {
-				return lt, fmt.Errorf("log : invalid log length '%s', must be between 80 and 65535.", rest[1].Value)
+				return lt, fmt.Errorf("log : invalid log length '%s', must be between 80 and 65535", rest[1].Value)
 			}
 			lt.Len = n
 			rest = rest[2:]
@@ -163,15 +164,20 @@ func parseLogTarget(args []parser.Word) (proxy.LogTarget, error) {
 			continue
 		case "sample":
 			if len(rest) < 2 {
-				return lt, fmt.Errorf("log : missing sampling ratio after 'sample'")
+				return lt, fmt.Errorf("log : Missing sample size")
 			}
+			rgs, size, err := parseLogSample(rest[1].Value)
+			if err != nil {
+				return lt, err
+			}
+			lt.Sample, lt.SampleSize = rgs, size
 			rest = rest[2:]
 			continue
 		}
 		break
 	}
 	if len(rest) == 0 {
-		return lt, fmt.Errorf("log : missing facility")
+		return lt, fmt.Errorf("log : expects <address> and <facility>  as arguments")
 	}
 	if !logFacilities[rest[0].Value] {
 		return lt, fmt.Errorf("log : unknown log facility '%s'", rest[0].Value)
@@ -190,7 +196,61 @@ func parseLogTarget(args []parser.Word) (proxy.LogTarget, error) {
 		lt.MinLevel = rest[2].Value
 	}
 	if len(rest) > 3 {
-		return lt, fmt.Errorf("log : too many arguments")
+		return lt, fmt.Errorf("log : cannot handle unexpected argument '%s'", rest[3].Value)
 	}
 	return lt, nil
+}
+
+// parseLogSample decodes `sample <ranges>:<size>` as HAProxy 2.6 does:
+// comma-separated "low[-high]" ranges from 1, sorted and not
+// overlapping, within a size of at least the highest bound.
+func parseLogSample(v string) ([]proxy.SampleRange, int, error) {
+	rs, size, ok := strings.Cut(v, ":")
+	if !ok {
+		return nil, 0, fmt.Errorf("log : Missing sample size")
+	}
+	var rgs []proxy.SampleRange
+	for p := rs; p != ""; {
+		num := func(s string) (int, string) {
+			i := 0
+			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+				i++
+			}
+			if i == 0 {
+				return -1, s
+			}
+			n, _ := strconv.Atoi(s[:i])
+			return n, s[i:]
+		}
+		low, after := num(p)
+		high := low
+		if strings.HasPrefix(after, "-") {
+			high, after = num(after[1:])
+		}
+		if low < 1 || high < low || (after != "" && after[0] != ',') {
+			return nil, 0, fmt.Errorf("log : wrong sample range '%s'", p)
+		}
+		rgs = append(rgs, proxy.SampleRange{Low: low, High: high})
+		p = strings.TrimPrefix(after, ",")
+		if after != "" && p == "" {
+			return nil, 0, fmt.Errorf("log : wrong sample range '%s'", after)
+		}
+	}
+	if len(rgs) == 0 {
+		return nil, 0, fmt.Errorf("log : no sampling ranges given")
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n <= 0 {
+		return nil, 0, fmt.Errorf("log : wrong sample size '%s' for sample range '%s'", size, rs)
+	}
+	sort.Slice(rgs, func(i, j int) bool { return rgs[i].Low < rgs[j].Low })
+	for i := 1; i < len(rgs); i++ {
+		if rgs[i].Low <= rgs[i-1].High {
+			return nil, 0, fmt.Errorf("log : ranges are overlapping")
+		}
+	}
+	if top := rgs[len(rgs)-1].High; n < top {
+		return nil, 0, fmt.Errorf("log : sample size %d should be greater or equal to %d the maximum of the high ranges limits", n, top)
+	}
+	return rgs, n, nil
 }

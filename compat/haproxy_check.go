@@ -100,7 +100,7 @@ func (c *hctx) postCheck() {
 		if st.logGlobal {
 			p.Logs = append(append([]proxy.LogTarget(nil), c.cfg.Global.Logs...), p.Logs...)
 		}
-		if p.Cap&capFE != 0 && p.LogFormat != "" && len(p.Logs) == 0 {
+		if p.Cap&capFE != 0 && (p.LogFormat != "" || p.LogFormatSD != "") && len(p.Logs) == 0 {
 			c.rep.Warnf(nopos, "log format ignored for %s '%s' since it has no log address.", kindWord(st), p.Name)
 		}
 		c.httpOnly(st)

@@ -233,7 +233,7 @@ func buildGlobalTable() *Table[*hctx] {
 		}),
 		row("log-tag", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
-				return fmt.Errorf("'log-tag' expects a tag as argument.")
+				return fmt.Errorf("'log-tag' expects a tag for use in syslog.")
 			}
 			c.cfg.Global.LogTag = a[0].Value
 			return nil

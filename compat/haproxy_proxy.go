@@ -220,9 +220,30 @@ func buildProxyTable() *Table[*hctx] {
 			c.cur.logFormatSet = d.Pos
 			return nil
 		}),
-		row("log-format-sd", oneFormat("log-format-sd")),
-		row("error-log-format", oneFormat("error-log-format")),
-		row("log-tag", accept(1, "'log-tag' expects a tag as argument.")),
+		row("log-format-sd", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("log-format-sd expects an argument.")
+			}
+			if err := oneFormat("log-format-sd")(c, d, a); err != nil {
+				return err
+			}
+			c.cur.p.LogFormatSD = a[0].Value
+			return nil
+		}),
+		row("error-log-format", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if err := oneFormat("error-log-format")(c, d, a); err != nil {
+				return err
+			}
+			c.cur.p.ErrorLogFormat = a[0].Value
+			return nil
+		}),
+		row("log-tag", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+			if len(a) == 0 {
+				return fmt.Errorf("'log-tag' expects a tag for use in syslog.")
+			}
+			c.cur.p.LogTag = a[0].Value
+			return nil
+		}),
 		row("unique-id-format", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("unique-id-format expects an argument.")
@@ -791,6 +812,10 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		c.cur.tcpLog = d.Pos
 	case "dontlognull":
 		p.DontLogNull = on
+	case "dontlog-normal":
+		p.DontLogNormal = on
+	case "log-separate-errors":
+		p.LogSeparateErrors = on
 	case "http-ignore-probes":
 		p.IgnoreProbes = on
 	case "forwardfor":

@@ -111,7 +111,14 @@ type LogTarget struct {
 	MinLevel string
 	Format   string // rfc3164 (default), rfc5424, raw, short …
 	Len      int
+	// Sample is `sample <ranges>:<size>`: of every Size lines, those
+	// whose number (1..Size) falls in a range are sent; nil sends all.
+	Sample     []SampleRange
+	SampleSize int
 }
+
+// SampleRange is one `low[-high]` of a log target's sample ranges.
+type SampleRange struct{ Low, High int }
 
 // StatsSocket is `stats socket PATH [mode M] [level L] …`.
 type StatsSocket struct {
@@ -199,6 +206,20 @@ type Proxy struct {
 	// Description is the proxy's `description` (the stats page shows it
 	// beside the proxy's name).
 	Description string
+	// LogTag is the proxy's `log-tag` ("": the global one).
+	LogTag string
+	// DontLogNormal is `option dontlog-normal`: only transactions with
+	// an error, a retry, a redispatch or a 5xx status are logged.
+	// LogSeparateErrors is `option log-separate-errors`: those are
+	// logged at level err instead of info.
+	DontLogNormal, LogSeparateErrors bool
+	// LogFormatSD is `log-format-sd`: the structured-data part of
+	// RFC 5424 lines (a log-format string).
+	LogFormatSD string
+	// ErrorLogFormat is `error-log-format`: the format of the lines
+	// HAProxy logs for connections that fail before a request (TLS
+	// handshake, PROXY header); halo does not log those yet.
+	ErrorLogFormat string
 
 	// Frontend side.
 	Binds          []Bind

@@ -125,6 +125,10 @@ type PickKey struct {
 	Exclude  *ServerState   // redispatch: avoid the server that just failed
 	Deadline time.Time      // end of queueing: timeout queue (else connect); zero when neither is set
 	Txn      *Txn
+	// SrvQueue and BeQueue are set by the picker: the positions the
+	// stream had in the server's and the backend's queues (the log's
+	// %sq and %bq), added to those of earlier picks.
+	SrvQueue, BeQueue int64
 }
 
 // ServerStatus is a server's administrative/operational state.
@@ -250,7 +254,10 @@ type Txn struct {
 	Refused Refusal
 	// Connection counts at log time: actconn, feconn, beconn, srv_conn.
 	ActConn, FeConn, BeConn, SrvConn int64
-	SrvQueue, BeQueue                int64
+	// SrvQueue and BeQueue are the stream's queue positions (%sq, %bq):
+	// how many streams the server's and the backend's queues served from
+	// its arrival to its own departure, itself included; 0 unqueued.
+	SrvQueue, BeQueue int64
 
 	// Reply, when set by a hook with SetReply, is answered instead of
 	// forwarding. Raw is a complete HTTP/1.1 response (errorfile format);

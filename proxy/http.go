@@ -80,6 +80,14 @@ func (s *session) transaction() bool {
 		s.next = s.w
 	}
 	tx.ReqBody, tx.ReqBodyFull = bodyBuf, bodyDone
+	// HAProxy counts the request as its HTX holds it (%U, the bytes in
+	// of the stats): the head's blocks instead of its wire bytes, a
+	// chunked body's data and trailers without the framing.
+	tx.BytesIn += htxHeadSize(s.buf[s.r:headEnd]) - int64(req.HeadLen)
+	s.reqChCounted = 0
+	if req.Chunked {
+		tx.BytesIn += s.reqChunkBytes(bodyDone) - int64(len(bodyBuf))
+	}
 
 	cliKeep := req.ConnKeepAlive
 	if req.Is11() {
@@ -330,6 +338,7 @@ func (s *session) transaction() bool {
 		switch {
 		case resp.Chunked:
 			s.ch.Reset(http1.ChunkLimit(s.rt.bufsize))
+			s.chCounted = 0
 			mark := len(s.out)
 			out, n, done, err := s.ch.Rewrite(s.out, avail)
 			if err != nil {
@@ -368,7 +377,11 @@ func (s *session) transaction() bool {
 	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
 	if n >= headLen {
-		tx.BytesOut += htxHeadSize(s.out[:headLen]) + int64(n-headLen)
+		if resp.Chunked && !noBody && !upgrade {
+			tx.BytesOut += htxHeadSize(s.out[:headLen]) + s.chunkBytes(respDone)
+		} else {
+			tx.BytesOut += htxHeadSize(s.out[:headLen]) + int64(n-headLen)
+		}
 	}
 	if err == nil && len(pre) > 0 {
 		n, err = s.c.Write(pre)
@@ -403,6 +416,31 @@ func (s *session) transaction() bool {
 		s.dropConn(sc)
 	}
 	return cliKeep
+}
+
+// chunkBytes is what the chunked response body forwarded since the last
+// call adds to the log's byte count: HAProxy counts the body as its HTX
+// holds it, the data and trailers without the chunk framing, plus one
+// for the end of the message (Chunked.HTXSize).
+func (s *session) chunkBytes(done bool) int64 {
+	t := s.ch.Body + s.ch.Trailers
+	if done {
+		t++
+	}
+	d := t - s.chCounted
+	s.chCounted = t
+	return d
+}
+
+// reqChunkBytes is chunkBytes for the chunked request body.
+func (s *session) reqChunkBytes(done bool) int64 {
+	t := s.ch.Body + s.ch.Trailers
+	if done {
+		t++
+	}
+	d := t - s.reqChCounted
+	s.reqChCounted = t
+	return d
 }
 
 func (s *session) countBytes(be *Backend) {
@@ -760,6 +798,8 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 				var d bool
 				var cerr error
 				s.out, k, d, cerr = s.ch.Rewrite(s.out[:0], body)
+				// the chunk framing read does not count (chunkBytes)
+				tx.BytesIn += s.reqChunkBytes(d) - int64(n)
 				if cerr != nil {
 					return cerr
 				}
@@ -850,7 +890,13 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 			}
 			s.cf.writeTimeout(cliTO)
 			w, werr := s.c.Write(body)
-			tx.BytesOut += int64(w)
+			if resp.Chunked {
+				if w > 0 {
+					tx.BytesOut += s.chunkBytes(done)
+				}
+			} else {
+				tx.BytesOut += int64(w)
+			}
 			if werr != nil {
 				tx.setTerm('C', 'D')
 				return werr
@@ -888,8 +934,8 @@ func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
 // htxHeadSize is how HAProxy's byte counters (the log's bytes_read, stats'
 // bout) count a response head: as its HTX holds it, 21 bytes for the
 // start line's block plus the version, status and reason, then each
-// header's name and value, Connection headers left out (the H1 layer
-// writes those). Measured on haproxy 2.6.12 on this box, e.g. 49 for
+// header's name and value, a Connection header without its close and
+// keep-alive tokens (the H1 layer handles those), left out when empty. Measured on haproxy 2.6.12 on this box, e.g. 49 for
 // "HTTP/1.1 200 OK" with content-length: 0 sent with connection: close,
 // 217 for its built-in 503 page. head is a raw head, start line first.
 func htxHeadSize(head []byte) int64 {
@@ -911,7 +957,15 @@ func htxHeadSize(head []byte) int64 {
 			break
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || http1.EqualFold(name, "connection") {
+		if !ok {
+			continue
+		}
+		if http1.EqualFold(name, "connection") {
+			// the H1 layer takes close and keep-alive out (and drops
+			// the header when nothing else is left)
+			if c := http1.CleanConnLen(value); c > 0 {
+				n += len(name) + int(c)
+			}
 			continue
 		}
 		n += len(name) + len(bytes.Trim(value, " \t"))

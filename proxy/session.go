@@ -340,9 +340,14 @@ type work struct {
 	resp    http1.Message
 	tx      Txn
 	ch      http1.Chunked
-	key     PickKey    // the transaction's hashing inputs (escapes to the Picker)
-	fb      filterBody // a filtered body's state (filter.go)
-	abuf    []byte     // an applet's response head
+	// chCounted is what of the chunked response body the log's byte
+	// count already holds (see chunkBytes).
+	chCounted int64
+	// reqChCounted is the same for the chunked request body.
+	reqChCounted int64
+	key          PickKey    // the transaction's hashing inputs (escapes to the Picker)
+	fb           filterBody // a filtered body's state (filter.go)
+	abuf         []byte     // an applet's response head
 }
 
 func newWork() *work {

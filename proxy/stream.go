@@ -53,13 +53,11 @@ func (rt *Runtime) logTxn(tx *Txn) {
 		if !tx.leftBackend {
 			tx.BeConn = tx.Backend.Counters.CurConns.Load()
 		}
-		tx.BeQueue = tx.Backend.Counters.CurQueue.Load()
 	}
 	if tx.Server != nil {
 		if !tx.released {
 			tx.SrvConn = tx.Server.Counters.CurConns.Load()
 		}
-		tx.SrvQueue = tx.Server.Counters.CurQueue.Load()
 	}
 	for i := range rt.modules {
 		if h := rt.modules[i].Log; h != nil {
@@ -109,12 +107,18 @@ func (be *Backend) hold(tx *Txn, key *PickKey) error {
 	return nil
 }
 
-func (be *Backend) takeSlot(tx *Txn, key *PickKey) (*ServerState, error) {
+func (be *Backend) takeSlot(tx *Txn, key *PickKey) (s *ServerState, err error) {
+	key.SrvQueue, key.BeQueue = 0, 0
 	if tx.Server != nil {
-		return be.Picker.Take(tx.Server, key)
+		s, err = be.Picker.Take(tx.Server, key)
+	} else {
+		tx.picked = true
+		s, err = be.Picker.Pick(key)
 	}
-	tx.picked = true
-	return be.Picker.Pick(key)
+	// queue positions add up over the picks of a transaction
+	tx.SrvQueue += key.SrvQueue
+	tx.BeQueue += key.BeQueue
+	return s, err
 }
 
 func (be *Backend) takeOffloaded(tx *Txn, key *PickKey) (s *ServerState, err error) {

@@ -207,7 +207,7 @@ func dumpServerStates(w io.Writer, rt *proxy.Runtime) {
 		if len(d.Proxy.Logs) == 0 {
 			continue
 		}
-		lg, err := logging.Open(d.Proxy.Logs, rt.Cfg.Global.LogTag)
+		lg, err := logging.OpenFor(rt.Cfg, d.Proxy)
 		if err != nil {
 			continue
 		}

@@ -80,22 +80,26 @@ type Backend struct {
 	cfg Config
 	now func() time.Time
 
-	mu       sync.Mutex
-	servers  []*Server
-	byName   map[string]*Server
-	srvAct   int
-	srvBck   int
-	totWact  int
-	totWbck  int
-	totWt    int // tot_weight
-	totUsed  int
-	fbck     *Server
-	wdiv     int
-	wmult    int
-	lb       lbAlgo
-	queue    []*waiter // backend queue: no server had room
-	served   int       // connections on this backend's servers
-	beconn   int       // served + queued
+	mu      sync.Mutex
+	servers []*Server
+	byName  map[string]*Server
+	srvAct  int
+	srvBck  int
+	totWact int
+	totWbck int
+	totWt   int // tot_weight
+	totUsed int
+	fbck    *Server
+	wdiv    int
+	wmult   int
+	lb      lbAlgo
+	queue   []*waiter // backend queue: no server had room
+	// qIdx counts the streams the backend queue served (queue.idx):
+	// a stream's queue position is how many left the queue from its
+	// arrival to its own departure, itself included.
+	qIdx     uint64
+	served   int // connections on this backend's servers
+	beconn   int // served + queued
 	seq      uint64
 	cumLB    uint64
 	lastDown time.Time // zero while some server is usable
@@ -273,7 +277,14 @@ type waiter struct {
 	srv  *Server      // queued on this server; nil: on the backend queue
 	seq  uint64
 	done bool
+	idx  uint64 // the queue's qIdx when the stream arrived
+	pos  uint64 // its queue position once it left
 }
+
+// QueuePos is where a stream waited (the log's %sq and %bq): the
+// positions it had in the server's and the backend's queues, 0 for a
+// queue it did not wait in.
+type QueuePos struct{ Srv, Be int64 }
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *Server, 1)} }}
 
@@ -282,20 +293,25 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *Serve
 // every eligible server is at its maxconn the call waits in a queue until a
 // slot frees, `timeout queue` expires (ErrQueueTimeout) or ctx ends.
 func (b *Backend) Take(ctx context.Context, req *Request, prev *Server) (*Server, error) {
-	return b.take(ctx, req, prev, nil, time.Time{})
+	return b.take(ctx, req, prev, nil, time.Time{}, nil)
 }
 
 // TakeUntil is Take with an explicit queue deadline (zero: the backend's
 // QueueTimeout) and no context.
 func (b *Backend) TakeUntil(req *Request, prev *Server, deadline time.Time) (*Server, error) {
-	return b.take(context.Background(), req, prev, nil, deadline)
+	return b.take(context.Background(), req, prev, nil, deadline, nil)
+}
+
+// TakeUntilPos is TakeUntil recording where the stream queued in pos.
+func (b *Backend) TakeUntilPos(req *Request, prev *Server, deadline time.Time, pos *QueuePos) (*Server, error) {
+	return b.take(context.Background(), req, prev, nil, deadline, pos)
 }
 
 // TakeServer reserves a slot on a server chosen by persistence (a cookie, a
 // stick table), queueing on that server if it is full. It does not count as
 // a load-balancing decision.
 func (b *Backend) TakeServer(ctx context.Context, s *Server) error {
-	_, err := b.take(ctx, nil, nil, s, time.Time{})
+	_, err := b.take(ctx, nil, nil, s, time.Time{}, nil)
 	return err
 }
 
@@ -303,10 +319,16 @@ func (b *Backend) TakeServer(ctx context.Context, s *Server) error {
 // backend's QueueTimeout). If s leaves load balancing while the stream
 // waits, the stream is redispatched and the server it got is returned.
 func (b *Backend) TakeServerUntil(s *Server, deadline time.Time) (*Server, error) {
-	return b.take(context.Background(), nil, nil, s, deadline)
+	return b.take(context.Background(), nil, nil, s, deadline, nil)
 }
 
-func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, deadline time.Time) (*Server, error) {
+// TakeServerUntilPos is TakeServerUntil recording where the stream
+// queued in pos.
+func (b *Backend) TakeServerUntilPos(s *Server, deadline time.Time, pos *QueuePos) (*Server, error) {
+	return b.take(context.Background(), nil, nil, s, deadline, pos)
+}
+
+func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, deadline time.Time, pos *QueuePos) (*Server, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -380,10 +402,12 @@ func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, 
 			} else {
 				b.dequeue(w)
 				b.mu.Unlock()
+				w.addPos(pos)
 				waiterPool.Put(w)
 				return nil, err
 			}
 		}
+		w.addPos(pos)
 		waiterPool.Put(w)
 		if got != nil {
 			return got, nil
@@ -393,11 +417,26 @@ func (b *Backend) take(ctx context.Context, req *Request, prev, direct *Server, 
 	}
 }
 
+// addPos adds where w waited to pos (HAProxy adds them up when a
+// stream queues again after a redispatch).
+func (w *waiter) addPos(pos *QueuePos) {
+	if pos == nil {
+		return
+	}
+	if w.srv != nil {
+		pos.Srv += int64(w.pos)
+	} else {
+		pos.Be += int64(w.pos)
+	}
+}
+
 func (b *Backend) enqueue(s *Server) *waiter {
 	w := waiterPool.Get().(*waiter)
 	b.seq++
-	w.srv, w.seq, w.done = s, b.seq, false
+	w.srv, w.seq, w.done, w.pos = s, b.seq, false, 0
+	w.idx = b.qIdx
 	if s != nil {
+		w.idx = s.qIdx
 		s.queue = append(s.queue, w)
 		if len(s.queue) > s.cnt.MaxQueue {
 			s.cnt.MaxQueue = len(s.queue)
@@ -414,13 +453,16 @@ func (b *Backend) enqueue(s *Server) *waiter {
 	return w
 }
 
-// dequeue removes an unserved waiter from its queue.
+// dequeue removes an unserved waiter from its queue (pendconn_unlink:
+// its position counts the streams served before it gave up).
 func (b *Backend) dequeue(w *waiter) {
 	if w.srv != nil {
 		w.srv.queue = removeWaiter(w.srv.queue, w)
 		b.lb.taken(w.srv)
+		w.pos = w.srv.qIdx - w.idx
 	} else {
 		b.queue = removeWaiter(b.queue, w)
+		w.pos = b.qIdx - w.idx
 	}
 	b.beconn--
 	b.queueChanged(w.srv)
@@ -476,10 +518,14 @@ func (b *Backend) processQueue(s *Server) {
 		case len(s.queue) > 0 && (!pxOK || len(b.queue) == 0 || s.queue[0].seq < b.queue[0].seq):
 			w = s.queue[0]
 			s.queue = removeWaiter(s.queue, w)
+			s.qIdx++
+			w.pos = s.qIdx - w.idx
 			b.queueChanged(s)
 		case pxOK && len(b.queue) > 0:
 			w = b.queue[0]
 			b.queue = removeWaiter(b.queue, w)
+			b.qIdx++
+			w.pos = b.qIdx - w.idx
 			b.queueChanged(nil)
 			s.cnt.CumLB++
 			b.cumLB++

@@ -516,3 +516,63 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// Queue positions (the log's %sq/%bq): load-balanced streams that find
+// every server full wait in the backend queue, streams sent to a server
+// by persistence in its own queue; each one's position is how many the
+// queue served from its arrival to its own departure, itself included
+// (what HAProxy 2.6.12 logged for four requests to a maxconn 1 server:
+// 0/0, 0/1, 0/2, 0/3, and 0/0, 1/0, 2/0, 3/0 with a cookie).
+func TestQueuePositions(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		b := mustNew(t, Config{Algo: RoundRobin, QueueTimeout: 2 * time.Second}, srv("s1", 1, maxconn(1)))
+		s1 := b.servers[0]
+		take := func(pos *QueuePos) (*Server, error) {
+			if direct {
+				return b.TakeServerUntilPos(s1, time.Time{}, pos)
+			}
+			return b.TakeUntilPos(nil, nil, time.Time{}, pos)
+		}
+		first, err := take(&QueuePos{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type res struct {
+			i   int
+			pos QueuePos
+		}
+		done := make(chan res, 3)
+		for i := 1; i <= 3; i++ {
+			go func() {
+				var pos QueuePos
+				s, err := take(&pos)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				done <- res{i, pos}
+				b.Release(s)
+			}()
+			waitFor(t, func() bool {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return len(b.queue)+len(s1.queue) == i
+			})
+		}
+		b.Release(first)
+		got := map[int]QueuePos{}
+		for range 3 {
+			r := <-done
+			got[r.i] = r.pos
+		}
+		for i := 1; i <= 3; i++ {
+			want := QueuePos{Be: int64(i)}
+			if direct {
+				want = QueuePos{Srv: int64(i)}
+			}
+			if got[i] != want {
+				t.Errorf("direct=%v: stream %d waited at %+v, want %+v", direct, i, got[i], want)
+			}
+		}
+	}
+}

@@ -76,6 +76,7 @@ type Server struct {
 
 	served int       // connections currently assigned
 	queue  []*waiter // streams waiting for a slot on this server
+	qIdx   uint64    // streams this server's queue served (see Backend.qIdx)
 
 	// fwrr
 	lbTree  *keyTree

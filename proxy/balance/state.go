@@ -146,6 +146,7 @@ func (b *Backend) redistribute(s *Server) int {
 	n := len(s.queue)
 	for _, w := range s.queue {
 		b.beconn--
+		w.pos = s.qIdx - w.idx
 		w.done = true
 		w.ch <- nil
 	}

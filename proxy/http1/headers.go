@@ -228,3 +228,28 @@ func (m *Message) statusTextValid() bool {
 	}
 	return n == m.Status
 }
+
+// CleanConnLen is the length of a Connection value without its close and
+// keep-alive tokens (h1_parse_connection_header with
+// H1_MF_CLEAN_CONN_HDR): the other tokens joined by ", ".
+func CleanConnLen(v []byte) int64 {
+	var n int64
+	for len(v) > 0 {
+		// One token at a time: bytes.Split would allocate per request.
+		tok := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		tok = bytes.TrimSpace(tok)
+		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
+			continue
+		}
+		if n > 0 {
+			n += 2
+		}
+		n += int64(len(tok))
+	}
+	return n
+}

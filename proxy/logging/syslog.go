@@ -49,6 +49,11 @@ type Target struct {
 	minLevel int // more severe messages are capped to this one
 	format   string
 	maxLen   int
+	// sample keeps the lines whose number, counted from 1 and cycling
+	// over sampleSize, falls in one of the ranges (`log … sample`).
+	sample     []proxy.SampleRange
+	sampleSize uint64
+	sampleN    atomic.Uint64
 
 	mu   sync.Mutex
 	conn net.Conn
@@ -62,8 +67,39 @@ type Logger struct {
 	Tag      string // "haproxy" unless `log-tag`
 	Hostname string // set with log-send-hostname
 	PID      int
-	Dropped  atomic.Int64
-	now      func() time.Time
+	// MaxLine is HAProxy's global.max_syslog_len: the largest `len` of
+	// every log target of the configuration (1024 by default). A log
+	// line is built in that many bytes, its terminating NUL included,
+	// so a line is at most MaxLine-1 bytes long before any header.
+	MaxLine int
+	Dropped atomic.Int64
+	now     func() time.Time
+}
+
+// DefaultLen is a log target's line length without `len`.
+const DefaultLen = 1024
+
+// MaxLine is the line budget of a configuration's logs (see
+// Logger.MaxLine): the largest length of its log targets.
+func MaxLine(cfg *proxy.Config) int {
+	n := 0
+	grow := func(ts []proxy.LogTarget) {
+		for _, t := range ts {
+			l := t.Len
+			if l <= 0 {
+				l = DefaultLen
+			}
+			n = max(n, l)
+		}
+	}
+	grow(cfg.Global.Logs)
+	for _, p := range cfg.Proxies {
+		grow(p.Logs)
+	}
+	if n == 0 {
+		n = DefaultLen
+	}
+	return n
 }
 
 // ValidateTarget checks one `log` line's values and returns the error
@@ -89,10 +125,27 @@ func ValidateTarget(t proxy.LogTarget) error {
 	return nil
 }
 
+// OpenFor opens px's log targets as HAProxy sends px's lines: the
+// proxy's `log-tag` (else the global one), the global
+// `log-send-hostname`, the configuration's line budget.
+func OpenFor(cfg *proxy.Config, px *proxy.Proxy) (*Logger, error) {
+	tag := px.LogTag
+	if tag == "" {
+		tag = cfg.Global.LogTag
+	}
+	l, err := Open(px.Logs, tag)
+	if err != nil {
+		return nil, err
+	}
+	l.Hostname = cfg.Global.LogSendHostname
+	l.MaxLine = MaxLine(cfg)
+	return l, nil
+}
+
 // Open connects every target. Unix sockets and UDP are datagram sockets,
 // "stdout"/"stderr" write to the process's descriptors.
 func Open(ts []proxy.LogTarget, tag string) (*Logger, error) {
-	l := &Logger{Tag: tag, PID: os.Getpid(), now: time.Now}
+	l := &Logger{Tag: tag, PID: os.Getpid(), MaxLine: DefaultLen, now: time.Now}
 	if l.Tag == "" {
 		l.Tag = "haproxy"
 	}
@@ -109,7 +162,10 @@ func Open(ts []proxy.LogTarget, tag string) (*Logger, error) {
 			tg.minLevel = indexOf(levels, t.MinLevel)
 		}
 		if tg.maxLen <= 0 {
-			tg.maxLen = 1024
+			tg.maxLen = DefaultLen
+		}
+		if t.SampleSize > 0 {
+			tg.sample, tg.sampleSize = t.Sample, uint64(t.SampleSize)
 		}
 		if err := tg.open(); err != nil {
 			return nil, err
@@ -169,31 +225,56 @@ func (l *Logger) Close() {
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // Send emits msg at severity level to every target whose level admits it.
-func (l *Logger) Send(level int, msg []byte) {
+func (l *Logger) Send(level int, msg []byte) { l.SendSD(level, nil, msg) }
+
+// SendSD is Send with RFC 5424 structured data (`log-format-sd`): the
+// rfc5424 targets put it in their header's STRUCTURED-DATA field, the
+// other formats leave it out.
+func (l *Logger) SendSD(level int, sd, msg []byte) {
 	if l == nil {
 		return
 	}
 	now := l.now()
+	if l.MaxLine > 0 && len(msg) > l.MaxLine-1 {
+		msg = msg[:l.MaxLine-1]
+	}
 	bp := linePool.Get().(*[]byte)
 	defer linePool.Put(bp)
 	for _, t := range l.Targets {
-		if level > t.level {
+		if level > t.level || !t.sampled() {
 			continue
 		}
 		lv := level
 		if lv < t.minLevel {
 			lv = t.minLevel
 		}
-		line := AppendHeader((*bp)[:0], t.format, t.facility, lv, now, l.Hostname, l.Tag, l.PID)
+		line := appendHeader((*bp)[:0], t.format, t.facility, lv, now, l.Hostname, l.Tag, l.PID, sd)
 		line = append(line, msg...)
-		*bp = line
 		if len(line) > t.maxLen {
 			line = line[:t.maxLen]
 		}
+		// Every line ends with a LF, on datagram sockets too: HAProxy
+		// sends it after the (truncated) line.
+		line = append(line, '\n')
+		*bp = line
 		if !t.write(line) {
 			l.Dropped.Add(1)
 		}
 	}
+}
+
+// sampled reports whether this line is one the target's sample keeps.
+func (t *Target) sampled() bool {
+	if t.sampleSize == 0 {
+		return true
+	}
+	n := (t.sampleN.Add(1)-1)%t.sampleSize + 1
+	for _, r := range t.sample {
+		if uint64(r.Low) <= n && n <= uint64(r.High) {
+			return true
+		}
+	}
+	return false
 }
 
 // write sends one line. The lock also covers re-opening a unix socket
@@ -202,7 +283,7 @@ func (t *Target) write(line []byte) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.file != nil {
-		_, err := t.file.Write(append(line, '\n'))
+		_, err := t.file.Write(line)
 		return err == nil
 	}
 	if t.conn == nil {
@@ -218,6 +299,10 @@ func (t *Target) write(line []byte) bool {
 // AppendHeader writes the syslog header of one line in the given format
 // (configuration.txt §4.2 "log ... format").
 func AppendHeader(dst []byte, format string, facility, level int, now time.Time, host, tag string, pid int) []byte {
+	return appendHeader(dst, format, facility, level, now, host, tag, pid, nil)
+}
+
+func appendHeader(dst []byte, format string, facility, level int, now time.Time, host, tag string, pid int, sd []byte) []byte {
 	pri := facility*8 + level
 	switch format {
 	case "raw":
@@ -231,11 +316,12 @@ func AppendHeader(dst []byte, format string, facility, level int, now time.Time,
 		dst = strconv.AppendInt(dst, int64(pri), 10)
 		return append(dst, '>')
 	case "timed", "iso":
+		// timed is short's "<level>" then the ISO date; iso the date
+		// alone (what HAProxy 2.6.12 sends).
 		if format == "timed" {
 			dst = append(dst, '<')
-			dst = strconv.AppendInt(dst, int64(pri), 10)
+			dst = strconv.AppendInt(dst, int64(level), 10)
 			dst = append(dst, '>')
-			return append(rfc3164Date(dst, now), ' ')
 		}
 		return append(now.AppendFormat(dst, "2006-01-02T15:04:05.000000-07:00"), ' ')
 	case "rfc5424":
@@ -253,7 +339,12 @@ func AppendHeader(dst []byte, format string, facility, level int, now time.Time,
 		dst = append(dst, tag...)
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, int64(pid), 10)
-		return append(dst, " - - "...)
+		if len(sd) == 0 {
+			return append(dst, " - - "...)
+		}
+		dst = append(dst, " - "...)
+		dst = append(dst, sd...)
+		return append(dst, ' ')
 	}
 	// rfc3164: "<PRI>Mmm dd hh:mm:ss [host ]tag[pid]: "
 	dst = append(dst, '<')

@@ -33,7 +33,7 @@ func TestUDPTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(buf[:n])
-	if !strings.HasPrefix(got, "<134>") || !strings.HasSuffix(got, "]: hello") || !strings.Contains(got, " haproxy[") {
+	if !strings.HasPrefix(got, "<134>") || !strings.HasSuffix(got, "]: hello\n") || !strings.Contains(got, " haproxy[") {
 		t.Errorf("got %q", got)
 	}
 	// the err-level target must not have sent the info line

@@ -30,6 +30,9 @@ type State struct {
 	// LogLevel is the severity set by set-log-level: -1 silent, 0..7, or
 	// 6 (info) by default.
 	LogLevel int
+	// LogLevelSet: a set-log-level rule chose LogLevel (it then wins
+	// over option log-separate-errors).
+	LogLevelSet bool
 
 	out   []byte
 	tmp   []byte
@@ -48,7 +51,7 @@ func (st *State) Reset(t Txn) {
 	st.ResCaps = st.ResCaps[:0]
 	st.CookieReq, st.CookieRes, st.cookieOK = '-', '-', false
 	st.Stats = false
-	st.LogLevel = 6
+	st.LogLevel, st.LogLevelSet = 6, false
 }
 
 // initCaptures gives the transaction the frontend's capture slots, all
@@ -402,7 +405,7 @@ func (st *State) apply(r *Rule, response bool) {
 	case kCacheUse, kCacheStore:
 		runCache(r, st)
 	case kSetLogLevel:
-		st.LogLevel = r.status
+		st.LogLevel, st.LogLevelSet = r.status, true
 	}
 }
 

@@ -62,8 +62,11 @@ type compiled struct {
 	logger     *logging.Logger
 	logFmt     *logging.Format
 	dontLogNul bool
-	uidFmt     *logging.Format
-	uidHdr     []byte
+	// dontLogNormal, sepErrors: option dontlog-normal, log-separate-errors.
+	dontLogNormal, sepErrors bool
+	sdFmt                    *logging.Format // log-format-sd
+	uidFmt                   *logging.Format
+	uidHdr                   []byte
 }
 
 // L7 is the layer-7 module: ACL-driven rules, stats pages, persistence
@@ -167,10 +170,10 @@ type txnState struct {
 	// response's status was counted on them.
 	trk        stick.Tracking
 	resCounted bool
-	// inHead and outHead are the HTX sizes of the request and response
-	// heads as received (stick_bytes.go); scratchMsg parses local replies.
-	inHead, outHead int64
-	scratchMsg      http1.Message
+	// outHead is the HTX size of the response head as received
+	// (stick_bytes.go); scratchMsg parses local replies.
+	outHead    int64
+	scratchMsg http1.Message
 	// stores are the keys stick rules record once a server answers.
 	stores  [maxStores]pendingStore
 	nstores int
@@ -423,12 +426,19 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 			c.logFmt = f
 		}
 		c.dontLogNul = p.DontLogNull
+		c.dontLogNormal, c.sepErrors = p.DontLogNormal, p.LogSeparateErrors
+		if p.LogFormatSD != "" {
+			f, err := logging.Compile(p.LogFormatSD, logging.CtxLog, opts)
+			if err != nil {
+				return nil, fmt.Errorf("failed to parse log-format-sd : %w", err)
+			}
+			c.sdFmt = f
+		}
 		if len(p.Logs) > 0 && rt != nil {
-			lg, err := logging.Open(p.Logs, cfg.Global.LogTag)
+			lg, err := logging.OpenFor(cfg, p)
 			if err != nil {
 				return nil, err
 			}
-			lg.Hostname = cfg.Global.LogSendHostname
 			c.logger = lg
 		}
 	}
@@ -452,7 +462,7 @@ func (l *L7) state(tx *proxy.Txn) *txnState {
 		st.Ctx.Vars.Sess = &ss.vars
 	}
 	st.resCounted = false
-	st.inHead, st.outHead = 0, 0
+	st.outHead = 0
 	st.nstores = 0
 	st.Ctx.Stick = &st.trk
 	tx.RuleState = st
@@ -510,7 +520,6 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		// one more request for the counters tracked so far
 		// (http_wait_for_request: stream_inc_http_req_ctr)
 		st.trk.Count(stick.EvHTTPReq)
-		st.inHead = htxHeadSize(tx.Req, true)
 	}
 	if feStage {
 		for _, cap := range c.reqCaps {
@@ -824,6 +833,20 @@ func (l *L7) Log(tx *proxy.Txn) {
 	if st.LogLevel < 0 { // http-request set-log-level silent
 		return
 	}
+	// An error, a retry, a redispatch or a 5xx (strm_log): only these
+	// are logged with dontlog-normal, at level err with
+	// log-separate-errors. A termination cause other than '-' (none)
+	// and 'L' (local) is an error.
+	t0 := tx.Term[0]
+	isErr := tx.Redispatched || (t0 != 0 && t0 != '-' && t0 != 'L') ||
+		((t0 == 0 || t0 == '-') && tx.Retries > 0) || (tx.Req != nil && tx.Status >= 500)
+	if c.dontLogNormal && !isErr {
+		return
+	}
+	level := st.LogLevel
+	if !st.LogLevelSet && isErr && c.sepErrors {
+		level = logging.LevelErr
+	}
 	e := &st.Entry
 	fillEntry(e, tx, st, l)
 	st.out = st.out[:0]
@@ -832,7 +855,13 @@ func (l *L7) Log(tx *proxy.Txn) {
 	} else {
 		st.out = c.logFmt.Append(st.out, e)
 	}
-	c.logger.Send(st.LogLevel, st.out)
+	if c.sdFmt == nil {
+		c.logger.Send(level, st.out)
+		return
+	}
+	n := len(st.out)
+	st.out = c.sdFmt.Append(st.out, e)
+	c.logger.SendSD(level, st.out[n:], st.out[:n])
 }
 
 // appendConnect is HAProxy's default log line (no option httplog/tcplog).

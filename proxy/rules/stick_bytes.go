@@ -28,38 +28,13 @@ func htxHeadSize(m *http1.Message, request bool) int64 {
 	}
 	for _, h := range m.Headers {
 		if bytes.EqualFold(h.Name, []byte("connection")) {
-			n += cleanConnLen(h.Value) + int64(len(h.Name))
-			if cleanConnLen(h.Value) == 0 {
+			n += http1.CleanConnLen(h.Value) + int64(len(h.Name))
+			if http1.CleanConnLen(h.Value) == 0 {
 				n -= int64(len(h.Name))
 			}
 			continue
 		}
 		n += int64(len(h.Name) + len(h.Value))
-	}
-	return n
-}
-
-// cleanConnLen is the length of a Connection value without its close and
-// keep-alive tokens (h1_parse_connection_header with
-// H1_MF_CLEAN_CONN_HDR): the other tokens joined by ", ".
-func cleanConnLen(v []byte) int64 {
-	var n int64
-	for len(v) > 0 {
-		// One token at a time: bytes.Split would allocate per request.
-		tok := v
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			v = nil
-		}
-		tok = bytes.TrimSpace(tok)
-		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
-			continue
-		}
-		if n > 0 {
-			n += 2
-		}
-		n += int64(len(tok))
 	}
 	return n
 }
@@ -93,11 +68,9 @@ func (st *txnState) stickBytes(tx *proxy.Txn) (in, out uint64) {
 	if tx.Req == nil {
 		return uint64(bin), uint64(bout)
 	}
-	inBody := max(bin-int64(tx.Req.HeadLen), 0)
-	if tx.ReqChunked > 0 {
-		inBody = tx.ReqChunked // data and trailers, without the framing
-	}
-	in = uint64(st.inHead + inBody)
+	// The engine counts a request's bytes in as its HTX holds them
+	// already (the head's blocks, a chunked body without its framing).
+	in = uint64(bin)
 	switch {
 	case tx.Reply != nil:
 		out = uint64(replyHTXSize(&st.scratchMsg, tx.Reply))

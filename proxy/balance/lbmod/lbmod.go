@@ -198,7 +198,9 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 	if k.Exclude != nil {
 		prev = p.srvs[k.Exclude.Index()]
 	}
-	s, err := p.be.TakeUntil(&req, prev, k.Deadline)
+	var pos balance.QueuePos
+	s, err := p.be.TakeUntilPos(&req, prev, k.Deadline, &pos)
+	k.SrvQueue, k.BeQueue = k.SrvQueue+pos.Srv, k.BeQueue+pos.Be
 	return p.taken(s, err)
 }
 
@@ -208,7 +210,9 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 // redispatch` lets the algorithm choose another server; otherwise the
 // request fails as HAProxy's does (503).
 func (p *Picker) Take(ss *proxy.ServerState, k *proxy.PickKey) (*proxy.ServerState, error) {
-	s, err := p.be.TakeServerUntil(p.srvs[ss.Index()], k.Deadline)
+	var pos balance.QueuePos
+	s, err := p.be.TakeServerUntilPos(p.srvs[ss.Index()], k.Deadline, &pos)
+	k.SrvQueue, k.BeQueue = k.SrvQueue+pos.Srv, k.BeQueue+pos.Be
 	if errors.Is(err, balance.ErrQueueFull) && p.pb.Proxy.Redispatch {
 		return p.Pick(k)
 	}
@@ -716,7 +720,7 @@ func (m *Balancer) init(rt *proxy.Runtime) error {
 		}
 		sink := health.StderrSink
 		if px := p.pb.Proxy; len(px.Logs) > 0 {
-			if l, err := logging.Open(px.Logs, ""); err == nil {
+			if l, err := logging.OpenFor(rt.Cfg, px); err == nil {
 				m.loggers = append(m.loggers, l)
 				sink = func(e health.Event) {
 					health.StderrSink(e)
