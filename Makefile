@@ -8,7 +8,7 @@ PREFIX  ?= /usr/local
 FUZZTIME ?= 5m
 SHORTFUZZ ?= 20000x
 
-.PHONY: all build run test vet lint fuzz fuzz-short install conformance clean
+.PHONY: all build run test vet lint fuzz fuzz-short install deb conformance clean
 
 all: build
 
@@ -43,6 +43,11 @@ install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/halo
 	ln -sf halo $(DESTDIR)$(PREFIX)/bin/haproxy
 	ln -sf halo $(DESTDIR)$(PREFIX)/bin/keepalived
+
+# The Debian package that replaces haproxy and keepalived (dpkg-deb only):
+# bin/halo_VERSION_ARCH.deb.
+deb: build
+	./packaging/deb/build bin
 
 clean:
 	rm -rf bin
