@@ -234,6 +234,7 @@ func buildProxyTable() *Table[*hctx] {
 			if err := oneFormat("error-log-format")(c, d, a); err != nil {
 				return err
 			}
+			c.lowerForFormat(a[0].Value)
 			c.cur.p.ErrorLogFormat = a[0].Value
 			return nil
 		}),

@@ -86,7 +86,7 @@ var haproxyProxyStatus = map[string]struct {
 	"srvtcpka-idle":                       {Ignored, "TCP keep-alive tuning is not applied"},
 	"srvtcpka-intvl":                      {Ignored, "TCP keep-alive tuning is not applied"},
 	"hash-balance-factor":                 {Ignored, "bounded-load consistent hashing is not applied"},
-	"error-log-format":                    {Ignored, "connections that fail before a request (TLS handshake, PROXY header) are not logged"},
+	"error-log-format":                    {Supported, ""},
 	"monitor fail":                        {Supported, ""},
 	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
 	"stats show-modules":                  {Ignored, "no module statistics"},

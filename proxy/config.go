@@ -216,9 +216,9 @@ type Proxy struct {
 	// LogFormatSD is `log-format-sd`: the structured-data part of
 	// RFC 5424 lines (a log-format string).
 	LogFormatSD string
-	// ErrorLogFormat is `error-log-format`: the format of the lines
-	// HAProxy logs for connections that fail before a request (TLS
-	// handshake, PROXY header); halo does not log those yet.
+	// ErrorLogFormat is `error-log-format`: the format of the lines of
+	// connections that fail before a request (TLS handshake) and of
+	// transactions ending in error; "" HAProxy's short line for the former.
 	ErrorLogFormat string
 
 	// Frontend side.

@@ -252,6 +252,12 @@ type Txn struct {
 	// Request hook ran (the Log hook counts it on the connection's
 	// tracked counters as HAProxy does).
 	Refused Refusal
+	// ConnErr is HAProxy's error code of the client connection (fc_err,
+	// CO_ER_*): not 0 only for the log line of a connection that failed
+	// before any request (a TLS handshake); SSLErr is then OpenSSL's
+	// error code for the handshake's failure (ssl_fc_err), 0 if none.
+	ConnErr int
+	SSLErr  uint32
 	// Connection counts at log time: actconn, feconn, beconn, srv_conn.
 	ActConn, FeConn, BeConn, SrvConn int64
 	// SrvQueue and BeQueue are the stream's queue positions (%sq, %bq):

@@ -350,8 +350,10 @@ func (cs *clientSetup) run() {
 		to := pick(fe.Proxy.Timeouts.HTTPRequest, fe.Proxy.Timeouts.Client)
 		ec.SetReadTimeout(pick(to, 10*time.Second))
 		ec.SetWriteTimeout(pick(to, 10*time.Second))
+		start := time.Now()
 		if err := tc.Handshake(); err != nil {
 			fe.Counters.ErrReq.Add(1)
+			rt.logHandshakeError(l, &cs.cc, start, err)
 			rt.leaveConn(&cs.cc)
 			return
 		}
@@ -428,4 +430,21 @@ func (ls *loopState) stopAll(hard bool) {
 	for _, c := range conns {
 		c.stop(hard)
 	}
+}
+
+// logHandshakeError logs a client connection whose TLS handshake failed,
+// with HAProxy's connection error code (fc_err) and OpenSSL's reason
+// (ssl_fc_err): the frontend's error-log-format, else its short line.
+func (rt *Runtime) logHandshakeError(l *listener, cc *ClientConn, start time.Time, err error) {
+	tx := &Txn{}
+	tx.reset()
+	tx.Frontend, tx.Bind, tx.Conn = l.fe, l.bind, cc
+	tx.Src, tx.Dst, tx.SSL = cc.Src, cc.Dst, true
+	tx.AcceptAt, tx.Th = start, time.Since(start)
+	tx.Status = 0
+	tx.ConnErr, tx.SSLErr = handshakeError(err)
+	if l.fe.Proxy.Cap&CapBE != 0 {
+		tx.Backend = rt.backends[l.fe.Proxy] // no stream: a listen section is its own backend
+	}
+	rt.logTxn(tx)
 }

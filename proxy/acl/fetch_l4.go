@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"halo/proxy"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -49,6 +51,47 @@ func l4Fetches() []*fetchDef {
 				return Value{}, false
 			}
 			return boolVal(tx.Bind.AcceptProxy), true
+		})},
+		// fc_err is 0 on every connection a transaction runs on; the
+		// error log line of a failed handshake carries its code.
+		{name: "fc_err", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil {
+				return Value{}, false
+			}
+			return intVal(int64(tx.ConnErr)), true
+		})},
+		{name: "fc_err_str", out: KStr, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil {
+				return Value{}, false
+			}
+			return Value{Kind: KStr, B: strBytes(proxy.ConnErrString(tx.ConnErr))}, true
+		})},
+		{name: "ssl_fc_err", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || !tx.SSL {
+				return Value{}, false
+			}
+			return intVal(int64(tx.SSLErr)), true
+		})},
+		{name: "ssl_fc_err_str", out: KStr, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || !tx.SSL || tx.SSLErr == 0 {
+				return Value{}, false
+			}
+			return Value{Kind: KStr, B: strBytes(proxy.SSLErrString(tx.SSLErr))}, true
+		})},
+		// A server connection exists only once its handshake succeeded.
+		{name: "ssl_bc_err", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			tx := c.engine()
+			if tx == nil || tx.ServerTLS == nil {
+				return Value{}, false
+			}
+			return intVal(0), true
+		})},
+		{name: "ssl_bc_err_str", out: KStr, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			return Value{}, false
 		})},
 		{name: "fc_rtt", out: KInt, maxArgs: 1, compile: compileTimeUnit, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Rtt })},
 		{name: "fc_rttvar", out: KInt, maxArgs: 1, compile: compileTimeUnit, fn: tcpInfo(func(ti *unix.TCPInfo) uint32 { return ti.Rttvar })},

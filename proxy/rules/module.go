@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,7 @@ type compiled struct {
 
 	logger     *logging.Logger
 	logFmt     *logging.Format
+	errFmt     *logging.Format // error-log-format
 	dontLogNul bool
 	// dontLogNormal, sepErrors: option dontlog-normal, log-separate-errors.
 	dontLogNormal, sepErrors bool
@@ -424,6 +426,13 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 				return nil, fmt.Errorf("failed to parse log-format : %w", err)
 			}
 			c.logFmt = f
+		}
+		if p.ErrorLogFormat != "" {
+			f, err := logging.Compile(p.ErrorLogFormat, logging.CtxLog, opts)
+			if err != nil {
+				return nil, fmt.Errorf("failed to parse error-log-format : %w", err)
+			}
+			c.errFmt = f
 		}
 		c.dontLogNul = p.DontLogNull
 		c.dontLogNormal, c.sepErrors = p.DontLogNormal, p.LogSeparateErrors
@@ -838,7 +847,7 @@ func (l *L7) Log(tx *proxy.Txn) {
 	// log-separate-errors. A termination cause other than '-' (none)
 	// and 'L' (local) is an error.
 	t0 := tx.Term[0]
-	isErr := tx.Redispatched || (t0 != 0 && t0 != '-' && t0 != 'L') ||
+	isErr := tx.ConnErr != 0 || tx.Redispatched || (t0 != 0 && t0 != '-' && t0 != 'L') ||
 		((t0 == 0 || t0 == '-') && tx.Retries > 0) || (tx.Req != nil && tx.Status >= 500)
 	if c.dontLogNormal && !isErr {
 		return
@@ -850,9 +859,14 @@ func (l *L7) Log(tx *proxy.Txn) {
 	e := &st.Entry
 	fillEntry(e, tx, st, l)
 	st.out = st.out[:0]
-	if c.logFmt == nil {
+	switch {
+	case isErr && c.errFmt != nil:
+		st.out = c.errFmt.Append(st.out, e)
+	case tx.ConnErr != 0:
+		st.out = appendConnError(st.out, tx)
+	case c.logFmt == nil:
 		st.out = appendConnect(st.out, tx)
-	} else {
+	default:
 		st.out = c.logFmt.Append(st.out, e)
 	}
 	if c.sdFmt == nil {
@@ -862,6 +876,24 @@ func (l *L7) Log(tx *proxy.Txn) {
 	n := len(st.out)
 	st.out = c.sdFmt.Append(st.out, e)
 	c.logger.SendSD(level, st.out[n:], st.out[:n])
+}
+
+// appendConnError is HAProxy's short line for a failed connection:
+// "127.0.0.1:4242 [03/Dec/2026:17:18:49.801] fe/bind: message".
+func appendConnError(dst []byte, tx *proxy.Txn) []byte {
+	dst = tx.Src.AppendTo(dst)
+	dst = append(dst, " ["...)
+	dst = tx.AcceptAt.AppendFormat(dst, "02/Jan/2006:15:04:05.000")
+	dst = append(dst, "] "...)
+	dst = append(dst, tx.Frontend.Proxy.Name...)
+	dst = append(dst, '/')
+	if tx.Bind != nil && tx.Bind.Name != "" {
+		dst = append(dst, tx.Bind.Name...)
+	} else if tx.Bind != nil {
+		dst = strconv.AppendInt(dst, int64(tx.Bind.ID), 10)
+	}
+	dst = append(dst, ": "...)
+	return append(dst, proxy.ConnErrString(tx.ConnErr)...)
 }
 
 // appendConnect is HAProxy's default log line (no option httplog/tcplog).
