@@ -306,10 +306,10 @@ func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config
 		if o.Verify == "required" {
 			c.ClientAuth = tls.RequireAnyClientCert
 		}
-		if v.pool != nil && !o.NoCANames {
+		if v.names != nil && !o.NoCANames {
 			// The CA names sent in the CertificateRequest (no-ca-names
 			// sends none), as OpenSSL does from ca-file.
-			c.ClientCAs = v.pool
+			c.ClientCAs = v.names
 		}
 		st.verifiers[c] = v
 		c.VerifyConnection = func(cs tls.ConnectionState) error {

@@ -39,8 +39,10 @@ const (
 // tolerated, any other fails the handshake.
 type clientVerifier struct {
 	conf *BindTLS
-	pool *x509.CertPool
-	crls []*crl
+	// pool verifies client certificates: ca-file and ca-verify-file;
+	// names are the CAs the CertificateRequest names: ca-file only.
+	pool, names *x509.CertPool
+	crls        []*crl
 }
 
 // crl is a certificate revocation list: v2 as x509.RevocationList parses
@@ -155,14 +157,23 @@ func sigAlgoOf(oid asn1.ObjectIdentifier) x509.SignatureAlgorithm {
 
 func newClientVerifier(o *BindTLS) (*clientVerifier, error) {
 	v := &clientVerifier{conf: o}
-	if o.CAFile != "" {
-		data, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("unable to load CA file '%s': %v", o.CAFile, err)
+	for _, f := range []string{o.CAFile, o.CAVerifyFile} {
+		if f == "" {
+			continue
 		}
-		v.pool = x509.NewCertPool()
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("unable to load CA file '%s': %v", f, err)
+		}
+		if v.pool == nil {
+			v.pool = x509.NewCertPool()
+		}
 		if !v.pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("unable to load CA file '%s': no certificate found", o.CAFile)
+			return nil, fmt.Errorf("unable to load CA file '%s': no certificate found", f)
+		}
+		if f == o.CAFile {
+			v.names = x509.NewCertPool()
+			v.names.AppendCertsFromPEM(data)
 		}
 	}
 	if o.CRLFile != "" {
