@@ -108,8 +108,18 @@ func (m *Manager) AddrEvent(a netip.Addr, added bool) {
 			delete(m.addrs, a)
 		}
 	}
+	logged := false
 	for _, vs := range m.vss {
 		if haSuspends(vs.cfg) && m.haMatches(vs.cfg, a) {
+			if !logged && m.h.LogDetail {
+				// -D: the event that concerns an ha_suspend server, once
+				verb := "removed"
+				if added {
+					verb = "added"
+				}
+				m.logf("Netlink reflector reports IP %s %s", a, verb)
+			}
+			logged = true
 			m.haApply(vs)
 		}
 	}

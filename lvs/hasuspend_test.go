@@ -117,6 +117,19 @@ func TestHASuspendFollowsAddresses(t *testing.T) {
 			t.Errorf("%s added=%v: checkers %s, want %s", s.addr, s.added, got, s.enabled)
 		}
 	}
+	// -D: the event that concerns an ha_suspend server is logged once
+	m.h.LogDetail = true
+	ev(netip.MustParseAddr("198.51.100.12"), true)
+	if got := take(); got != "Netlink reflector reports IP 198.51.100.12 added\nActivating healthchecker for service [10.9.0.1]:tcp:80 for VS [G]:80" {
+		t.Errorf("-D: logged %q", got)
+	}
+	ev(netip.MustParseAddr("203.0.113.1"), true) // no ha_suspend server's
+	if got := take(); got != "" {
+		t.Errorf("-D, another address: logged %q", got)
+	}
+	ev(netip.MustParseAddr("198.51.100.12"), false)
+	take()
+	m.h.LogDetail = false
 	// a reload that drops ha_suspend from the group activates its checker
 	m.Reload(&Config{VirtualServers: []*VirtualServer{mk("192.0.2.1:80", "", true), mk("", "G", false), mk("192.0.2.2:80", "", false)}, Groups: groups})
 	if got := take(); !strings.Contains(got, "Activating healthchecker for service [10.9.0.1]:tcp:80 for VS [G]:80") {

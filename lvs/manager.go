@@ -28,6 +28,8 @@ type Hooks struct {
 	// ends; the same address on two interfaces is reported twice. nil
 	// follows the kernel's through netlink (WatchAddrs).
 	WatchAddrs func(ctx context.Context, ev func(a netip.Addr, added bool)) error
+	// LogDetail logs what keepalived logs only with -D (--log-detail).
+	LogDetail bool
 	// NewProber builds a checker's client (nil: check.NewProber).
 	NewProber func(*check.Config) (check.Prober, error)
 }

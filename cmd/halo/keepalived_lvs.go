@@ -156,7 +156,8 @@ func (r *lvsRunner) start(cfg *lvs.Config) error {
 	r.ctx, r.stop = context.WithCancel(context.Background())
 	ctx := r.ctx
 	h := lvs.Hooks{
-		Logf: log.Printf,
+		Logf:      log.Printf,
+		LogDetail: r.o.LogDetail,
 		RunScript: func(s *lvs.Script) {
 			go track.Run(ctx, s.Argv, track.Cred{UID: s.UID, GID: s.GID}, 0)
 		},
