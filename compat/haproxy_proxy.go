@@ -331,12 +331,12 @@ func buildProxyTable() *Table[*hctx] {
 		row("server-state-file-name", accept(0, "")),
 		row("external-check command", accept(1, "'external-check command' expects a path.")),
 		row("external-check path", accept(1, "'external-check path' expects a path.")),
-		row("clitcpka-cnt", accept(1, "'clitcpka-cnt' expects an integer.")),
-		row("clitcpka-idle", accept(1, "'clitcpka-idle' expects a time.")),
-		row("clitcpka-intvl", accept(1, "'clitcpka-intvl' expects a time.")),
-		row("srvtcpka-cnt", accept(1, "'srvtcpka-cnt' expects an integer.")),
-		row("srvtcpka-idle", accept(1, "'srvtcpka-idle' expects a time.")),
-		row("srvtcpka-intvl", accept(1, "'srvtcpka-intvl' expects a time.")),
+		row("clitcpka-cnt", decodeTCPKA("clitcpka-cnt", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.CliTCPKA })),
+		row("clitcpka-idle", decodeTCPKA("clitcpka-idle", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.CliTCPKA })),
+		row("clitcpka-intvl", decodeTCPKA("clitcpka-intvl", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.CliTCPKA })),
+		row("srvtcpka-cnt", decodeTCPKA("srvtcpka-cnt", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.SrvTCPKA })),
+		row("srvtcpka-idle", decodeTCPKA("srvtcpka-idle", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.SrvTCPKA })),
+		row("srvtcpka-intvl", decodeTCPKA("srvtcpka-intvl", func(p *proxy.Proxy) *proxy.TCPKeepAlive { return &p.SrvTCPKA })),
 		row("hash-balance-factor", accept(1, "'hash-balance-factor' expects an integer.")),
 		row("option", decodeOption),
 	}
@@ -748,6 +748,56 @@ func decodeHashType(c *hctx, d *parser.Directive, a []parser.Word) error {
 	return nil
 }
 
+// decodeTCPKA decodes clitcpka-* and srvtcpka-*: a count (TCP_KEEPCNT) or
+// a time in seconds by default (TCP_KEEPIDLE, TCP_KEEPINTVL), in
+// haproxy's words.
+func decodeTCPKA(kw string, dst func(*proxy.Proxy) *proxy.TCPKeepAlive) hdecode {
+	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		if len(a) == 0 || a[0].Value == "" {
+			return fmt.Errorf("'%s' expects an integer value", kw)
+		}
+		v := a[0].Value
+		var t time.Duration
+		if strings.HasSuffix(kw, "-cnt") {
+			for i := 0; i < len(v); i++ {
+				if v[i] < '0' || v[i] > '9' {
+					return fmt.Errorf("'%s' : unexpected character '%c' in integer value '%s'", kw, v[i], v)
+				}
+			}
+		} else {
+			var bad byte
+			var err error
+			if t, bad, err = parseHATime(v, time.Second); err != nil {
+				if bad != 0 {
+					return fmt.Errorf("unexpected character '%c' in argument to <%s>.", bad, kw)
+				}
+				return fmt.Errorf("timer overflow in argument '%s' to '%s' (maximum value is 2147483647 s or ~68 years).", v, kw)
+			}
+			// haproxy keeps whole seconds, rounded up
+			t = (t + time.Second - 1) / time.Second * time.Second
+		}
+		cp, side := capBE, "backend"
+		if strings.HasPrefix(kw, "cli") {
+			cp, side = capFE, "frontend"
+		}
+		if c.cur.p.Cap&cp == 0 {
+			c.rep.Warnf(d.Pos, "%s will be ignored because %s '%s' has no %s capability", kw, c.cur.kind, c.cur.p.Name, side)
+			c.status = Supported // nothing to execute: haproxy ignores it too
+			return nil
+		}
+		ka := dst(c.cur.p)
+		switch {
+		case strings.HasSuffix(kw, "-cnt"):
+			ka.Cnt = atol(v)
+		case strings.HasSuffix(kw, "-idle"):
+			ka.Idle = t
+		default:
+			ka.Intvl = t
+		}
+		return nil
+	}
+}
+
 func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 	name := ""
 	if len(a) > 0 {
@@ -819,6 +869,13 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		p.LogSeparateErrors = on
 	case "http-ignore-probes":
 		p.IgnoreProbes = on
+	case "tcpka":
+		// both sides; each applies where the proxy has that capability
+		p.CliTCPKA.On, p.SrvTCPKA.On = on, on
+	case "clitcpka":
+		p.CliTCPKA.On = on
+	case "srvtcpka":
+		p.SrvTCPKA.On = on
 	case "forwardfor":
 		ff := proxy.Forwardfor{Enabled: on, Header: "X-Forwarded-For"}
 		for i := 0; i < len(rest); i++ {

@@ -265,6 +265,11 @@ type Proxy struct {
 	// IgnoreProbes is `option http-ignore-probes`: a connection closed or
 	// timed out before sending any byte gets no 408/400 and no log.
 	IgnoreProbes bool
+	// CliTCPKA is the frontend's TCP keep-alive on client connections
+	// (`option clitcpka` or `tcpka`, `clitcpka-cnt|idle|intvl`); SrvTCPKA
+	// the backend's on server connections (`option srvtcpka` or `tcpka`,
+	// `srvtcpka-*`).
+	CliTCPKA, SrvTCPKA TCPKeepAlive
 
 	// Backend side.
 	Balance     Balance
@@ -472,6 +477,14 @@ type Resolvers struct {
 	// PayloadSize is accepted_payload_size (default 512), the EDNS0
 	// payload announced.
 	PayloadSize int
+}
+
+// TCPKeepAlive is SO_KEEPALIVE on a connection's socket and its probes'
+// timers (zero: the system's tcp_keepalive_* values).
+type TCPKeepAlive struct {
+	On          bool
+	Idle, Intvl time.Duration // whole seconds
+	Cnt         int
 }
 
 // Nameserver is one `nameserver NAME ADDR[:PORT]` (or one found by

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"halo/proxy/evloop"
@@ -76,6 +77,10 @@ func (rt *Runtime) h2Get(s *ServerState, src, dst netip.AddrPort, timeout time.D
 	network, addr := "tcp", s.Addr(dst).String()
 	if s.Server.Path != "" {
 		network, addr = "unix", s.Server.Path
+	} else if ka := &s.Backend.Proxy.SrvTCPKA; ka.On {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { ka.Apply(int(fd)) })
+		}
 	}
 	nc, err := d.Dial(network, addr)
 	if err != nil {

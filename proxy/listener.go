@@ -206,6 +206,9 @@ func (l *listener) Accepted(lp *evloop.Loop, fd int, local, remote netip.AddrPor
 		l.Unadmit()
 		return
 	}
+	if ka := &l.fe.Proxy.CliTCPKA; ka.On {
+		ka.Apply(fd)
+	}
 	if l.bind.AcceptProxy || l.tls != nil || l.fe.Proxy.Mode != ModeHTTP || l.bind.Proto == "h2" {
 		ec, err := lp.Register(fd, local, remote)
 		if err != nil {

@@ -300,6 +300,9 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 		err = l.DialUnixInto(ec, s.Server.Path, timeout)
 	} else {
 		err = l.DialInto(ec, s.Addr(dst), timeout)
+		if ka := &s.Backend.Proxy.SrvTCPKA; err == nil && ka.On {
+			ka.Apply(ec.Fd())
+		}
 	}
 	if err != nil {
 		ls.servers.put(sc)

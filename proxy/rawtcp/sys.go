@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +89,36 @@ func SetLinger(fd, sec int) error {
 	}
 	_, e := raw6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_LINGER, uintptr(unsafe.Pointer(&l)), unsafe.Sizeof(l), 0)
 	return errOf(e)
+}
+
+// SetKeepAlive turns SO_KEEPALIVE on with the probes' timers (TCP_KEEPIDLE
+// and TCP_KEEPINTVL in whole seconds, TCP_KEEPCNT); a zero leaves the
+// system's value (net.ipv4.tcp_keepalive_*), as HAProxy does.
+func SetKeepAlive(fd int, idle, intvl time.Duration, cnt int) error {
+	set := func(level, opt, v int) error {
+		x := int32(v)
+		_, e := raw6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&x)), 4, 0)
+		return errOf(e)
+	}
+	if err := set(unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return err
+	}
+	if cnt > 0 {
+		if err := set(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt); err != nil {
+			return err
+		}
+	}
+	if idle > 0 {
+		if err := set(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(idle/time.Second)); err != nil {
+			return err
+		}
+	}
+	if intvl > 0 {
+		if err := set(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(intvl/time.Second)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Accept takes one connection from the listening socket fd (non-blocking,
