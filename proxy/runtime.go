@@ -105,6 +105,9 @@ type ServerState struct {
 	tlsOnce sync.Once
 	tlsConf *tls.Config
 	tlsErr  error
+	// tlsCommitted replaces tlsConf once `commit ssl cert` changed the
+	// server's certificate (tlscli.go).
+	tlsCommitted atomic.Pointer[tls.Config]
 	h2pool  *h2Pool // HTTP/2 connections to the server (h2client.go)
 
 	// cur is the address set at run time (DNS resolution, SRV records,

@@ -355,6 +355,9 @@ func (rt *Runtime) dial(l *evloop.Loop, s *ServerState, src, dst netip.AddrPort,
 // tlsClientConfig is the TLS configuration towards an `ssl` server
 // (tlsserver.go), built once; Start has checked that it builds.
 func (s *ServerState) tlsClientConfig() (*tls.Config, error) {
+	if c := s.tlsCommitted.Load(); c != nil {
+		return c, nil
+	}
 	s.tlsOnce.Do(func() {
 		s.tlsConf, s.tlsErr = serverTLSConfig(s.Server, s.Backend.Proxy.Mode)
 	})

@@ -39,13 +39,32 @@ type certStore struct {
 	empty map[string]bool
 }
 
-// SSLCertFiles lists the certificate files the binds loaded.
+// SSLCertFiles lists the certificate files the binds loaded and those
+// servers present (crt).
 func (rt *Runtime) SSLCertFiles() []string {
 	var out []string
 	for _, t := range rt.tlsBinds {
 		for _, c := range t.state.Load().certs {
 			if !slices.Contains(out, c.path) {
 				out = append(out, c.path)
+			}
+		}
+	}
+	for _, s := range rt.sslServers() {
+		if p := s.Server.TLS.Crt; !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sslServers are the servers presenting a certificate (ssl … crt).
+func (rt *Runtime) sslServers() []*ServerState {
+	var out []*ServerState
+	for _, b := range rt.Backends {
+		for _, s := range b.Servers {
+			if s.Server.SSL && s.Server.TLS != nil && s.Server.TLS.Crt != "" {
+				out = append(out, s)
 			}
 		}
 	}
@@ -180,6 +199,19 @@ func (rt *Runtime) CommitSSLCert(path string) string {
 		}
 		tb.state.Store(nst)
 	}
+	for _, s := range rt.sslServers() {
+		if s.Server.TLS.Crt != path {
+			continue
+		}
+		conf, err := serverTLSConfig(s.Server, s.Backend.Proxy.Mode)
+		if err != nil {
+			return out + fmt.Sprintf("\nFailed!\n%v\n", err)
+		}
+		// a fresh session cache: a resumed session would still carry
+		// the old certificate
+		conf.Certificates = []tls.Certificate{c}
+		s.tlsCommitted.Store(conf)
+	}
 	rt.certs.txn = nil
 	return out + "\nSuccess!\n"
 }
@@ -195,6 +227,13 @@ func (rt *Runtime) currentCert(path string) *tls.Certificate {
 	}
 	if c, ok := rt.certs.committed[path]; ok {
 		return &c
+	}
+	for _, s := range rt.sslServers() {
+		if s.Server.TLS.Crt == path {
+			if c, err := loadCertFile(path, false); err == nil {
+				return &c
+			}
+		}
 	}
 	return nil
 }
