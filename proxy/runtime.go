@@ -108,7 +108,7 @@ type ServerState struct {
 	// tlsCommitted replaces tlsConf once `commit ssl cert` changed the
 	// server's certificate (tlscli.go).
 	tlsCommitted atomic.Pointer[tls.Config]
-	h2pool  *h2Pool // HTTP/2 connections to the server (h2client.go)
+	h2pool       *h2Pool // HTTP/2 connections to the server (h2client.go)
 
 	// cur is the address set at run time (DNS resolution, SRV records,
 	// the runtime API) through the state owner (ApplyAddr); nil: the
