@@ -49,6 +49,7 @@ type pstate struct {
 	defBackend    string
 	defBackendPos parser.Pos
 	useBackends   []pendingUseBackend
+	useServers    []pendingUseServer
 	servers       map[string]int // name → line
 	logGlobal     bool
 	logFormatSet  parser.Pos
@@ -80,6 +81,14 @@ type dupServer struct {
 }
 
 type pendingUseBackend struct {
+	name string
+	pos  parser.Pos
+	cond *proxy.Cond
+}
+
+// pendingUseServer is a use-server rule whose server is looked up once
+// every server line is read.
+type pendingUseServer struct {
 	name string
 	pos  parser.Pos
 	cond *proxy.Cond

@@ -77,6 +77,7 @@ func (c *hctx) postCheck() {
 			}
 			p.UseBackends = append(p.UseBackends, proxy.UseBackend{Backend: be.p, Cond: ub.cond, Line: ub.pos.Line})
 		}
+		c.resolveUseServers(st)
 		c.resolveErrors(st)
 		if p.Mode != proxy.ModeHTTP {
 			if st.forwardfor && p.Forwardfor.Enabled {
@@ -424,5 +425,36 @@ func (c *hctx) serverTLS(st *pstate) {
 		if verify == "required" && (ex == nil || ex.caFile == "") {
 			c.bare(parser.SevAlert, pos, fmt.Sprintf("%s : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.", title))
 		}
+	}
+}
+
+// resolveUseServers finds the servers use-server rules name (HAProxy's
+// check_config_validity): a name holding a '%' is a log-format resolved
+// per request; a plain name must be one of the proxy's servers.
+func (c *hctx) resolveUseServers(st *pstate) {
+	p := st.p
+	for _, us := range st.useServers {
+		if strings.Contains(us.name, "%") {
+			if msg := c.checkLogFormat(us.name); msg != "" {
+				c.rep.Alertf(parser.Pos{}, "Parsing [%s:%d]; use-server rule failed to parse log-format '%s' : %s", us.pos.File, us.pos.Line, us.name, msg)
+				continue
+			}
+			if p.Cap&capBE != 0 {
+				p.UseServers = append(p.UseServers, proxy.UseServer{Dynamic: us.name, Cond: us.cond, Line: us.pos.Line})
+			}
+			continue
+		}
+		var target *proxy.Server
+		for _, s := range p.Servers {
+			if s.Name == us.name {
+				target = s
+				break
+			}
+		}
+		if target == nil {
+			c.rep.Alertf(parser.Pos{}, "%s '%s' : unable to find server '%s' referenced in a 'use-server' rule.", kindWord(st), p.Name, us.name)
+			continue
+		}
+		p.UseServers = append(p.UseServers, proxy.UseServer{Server: target, Cond: us.cond, Line: us.pos.Line})
 	}
 }

@@ -144,22 +144,7 @@ func buildProxyTable() *Table[*hctx] {
 		row("acl", decodeACL),
 		row("use_backend", decodeUseBackend),
 		row("default_backend", decodeDefaultBackend),
-		row("use-server", func(c *hctx, d *parser.Directive, a []parser.Word) error {
-			if !c.notInDefaults(d, "use-server") || !c.needCap(d, capBE, "use-server") {
-				return nil
-			}
-			if len(a) == 0 {
-				return fmt.Errorf("'use-server' expects a server name.")
-			}
-			if len(a) < 2 || (a[1].Value != "if" && a[1].Value != "unless") {
-				return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
-			}
-			_, _, err := c.condition(d, a[1:], "switching rule")
-			if err == nil {
-				c.misplaced(d, stageUseServer, "use-server")
-			}
-			return err
-		}),
+		row("use-server", decodeUseServer),
 		row("http-request", decodeHTTPRule("http-request")),
 		row("http-response", decodeHTTPRule("http-response")),
 		row("http-after-response", decodeHTTPRule("http-after-response")),
@@ -1236,18 +1221,50 @@ func oneFormat(name string) hdecode {
 	}
 }
 
+// decodeUseServer decodes `use-server NAME|FMT if|unless COND`. As
+// HAProxy, a proxy without backend capability warns that the rule is
+// ignored yet keeps it, so its server name is still looked up (and not
+// found) after parsing.
+func decodeUseServer(c *hctx, d *parser.Directive, a []parser.Word) error {
+	if !c.notInDefaults(d, "use-server") {
+		return nil
+	}
+	be := c.needCap(d, capBE, "use-server")
+	if len(a) == 0 {
+		return fmt.Errorf("'use-server' expects a server name.")
+	}
+	if len(a) < 2 || (a[1].Value != "if" && a[1].Value != "unless") {
+		return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
+	}
+	_, cond, err := c.conditionAt(d, a[1:], "switching rule", ctxBeSetSrv)
+	if err != nil {
+		return err
+	}
+	if be {
+		c.misplaced(d, stageUseServer, "use-server")
+	}
+	c.cur.useServers = append(c.cur.useServers, pendingUseServer{name: a[0].Value, pos: d.Pos, cond: cond})
+	return nil
+}
+
 // decodePersistRule decodes force-persist / ignore-persist, which need a
-// condition (HAProxy refuses the rule without one).
+// condition (HAProxy refuses the rule without one). HAProxy evaluates them
+// when the backend is chosen (process_switching_rules), so the condition's
+// samples must be valid at the backend's tcp-request content stage.
 func decodePersistRule(what string) hdecode {
 	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
-		if !c.notInDefaults(d, what) {
+		if !c.notInDefaults(d, what) || !c.needCap(d, capBE, what) {
 			return nil
 		}
 		if len(a) == 0 || (a[0].Value != "if" && a[0].Value != "unless") {
 			return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", what)
 		}
-		_, _, err := c.condition(d, a, "a '"+what+"' rule")
-		return err
+		_, cond, err := c.conditionAt(d, a, "a '"+what+"' rule", ctxBeReqCnt)
+		if err != nil {
+			return err
+		}
+		c.cur.p.PersistRules = append(c.cur.p.PersistRules, proxy.PersistRule{Force: what == "force-persist", Cond: cond, Line: d.Pos.Line})
+		return nil
 	}
 }
 

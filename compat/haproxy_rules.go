@@ -805,6 +805,9 @@ func (c *hctx) checkSample(expr, shown string) string {
 	if !haproxyKnowsFetch(name) {
 		return fmt.Sprintf("failed to parse sample expression <%s> : unknown fetch method '%s'.", shown, name)
 	}
+	if head := splitTopLevel(expr, ',')[0]; strings.IndexByte(head, '(') >= 0 && !strings.HasSuffix(head, ")") {
+		return fmt.Sprintf("failed to parse sample expression <%s> : fetch method '%s' : expected ')'.", shown, name)
+	}
 	if use, ok := haproxyFetchUse[name]; ok && c.sampleWhere != 0 && use&c.sampleWhere == 0 {
 		return fmt.Sprintf("sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here.", shown, fetchNeeds(name, use))
 	}
@@ -833,7 +836,7 @@ func (c *hctx) checkLogFormat(s string) string {
 		rest := s[i+2:]
 		j := strings.IndexByte(rest, ']')
 		if j < 0 {
-			return fmt.Sprintf("missing ']' in sample expression <%s>.", rest)
+			return fmt.Sprintf("missing ']' after '%s'.", rest)
 		}
 		if msg := c.checkSample(rest[:j], rest); msg != "" {
 			return msg

@@ -295,6 +295,29 @@ type Proxy struct {
 	// (config_filters.go).
 	Compression *Compression
 	Filters     []FilterConf
+	// UseServers are the `use-server` rules in order; PersistRules the
+	// `force-persist` / `ignore-persist` rules in order (the first whose
+	// condition holds applies).
+	UseServers   []UseServer
+	PersistRules []PersistRule
+}
+
+// UseServer is `use-server NAME if|unless COND` (configuration.txt §4.2):
+// Server is the named server, or nil when Dynamic holds a log-format
+// naming it per request.
+type UseServer struct {
+	Server  *Server
+	Dynamic string
+	Cond    *Cond
+	Line    int
+}
+
+// PersistRule is `force-persist if|unless COND` (Force) or
+// `ignore-persist if|unless COND`.
+type PersistRule struct {
+	Force bool
+	Cond  *Cond
+	Line  int
 }
 
 // Bind is one `bind` line, one per address after port ranges are expanded.

@@ -47,11 +47,26 @@ type ServerRef interface {
 	Persistable() bool
 }
 
+// CookieUse says what Request may do with the persistence cookie.
+type CookieUse uint8
+
+const (
+	// CookieRunning takes the first running server the cookie names.
+	CookieRunning CookieUse = iota
+	// CookieAny takes a stopped one too (option persist, force-persist),
+	// logged 'D'.
+	CookieAny
+	// CookieUnused chooses nothing: a use-server rule chose the server
+	// already, or ignore-persist applies. The cookie is logged 'U' and
+	// still stripped as its mode wants.
+	CookieUnused
+)
+
 // Request looks for the persistence cookie in the request headers and
 // returns the index of the server it names (or -1). In insert+indirect
 // mode the cookie is removed from what the server sees; in prefix mode the
 // "SRV~" prefix is removed. st records the cookie status for %tsc.
-func (ck *Cookie) Request(hl acl.HeaderList, servers []ServerRef, st *State) int {
+func (ck *Cookie) Request(hl acl.HeaderList, servers []ServerRef, use CookieUse, st *State) int {
 	st.CookieReq = 'N'
 	st.CookieRes = 'N'
 	if hl == nil {
@@ -90,22 +105,31 @@ func (ck *Cookie) Request(hl acl.HeaderList, servers []ServerRef, st *State) int
 					id = val[:bar] // insert with maxidle/maxlife dates
 				}
 				if ok {
+					// The first server with that cookie which may take
+					// the request: several may share one (HAProxy
+					// dedicates backups this way).
 					srv := -1
-					for si, s := range servers {
-						if cv := s.CookieValue(); cv != "" && cv == string(id) {
-							srv = si
-							break
-						}
-					}
-					switch {
-					case srv < 0:
+					if use == CookieUnused {
+						st.CookieReq = 'U'
+					} else {
 						st.CookieReq = 'I'
-					case !servers[srv].Persistable():
-						st.CookieReq = 'D'
-					default:
-						st.CookieReq = 'V'
-						found = srv
-						st.cookieOK = true
+						for si, s := range servers {
+							if cv := s.CookieValue(); cv == "" || cv != string(id) {
+								continue
+							}
+							up := s.Persistable()
+							if up || use == CookieAny {
+								srv, found = si, si
+								st.direct = true
+								st.CookieReq = 'V'
+								if !up {
+									st.CookieReq = 'D'
+								}
+								break
+							}
+							st.CookieReq = 'D'
+							srv = si
+						}
 					}
 					switch {
 					case ck.cfg.Mode == "prefix" && srv >= 0:
@@ -145,13 +169,13 @@ func (ck *Cookie) Request(hl acl.HeaderList, servers []ServerRef, st *State) int
 // nocache, make a cacheable answer private), or rewrite/prefix the
 // cookie the server set.
 func (ck *Cookie) Response(hl acl.HeaderList, server string, st *State) {
-	if hl == nil || server == "" {
-		return
+	if hl == nil || server == "" || st.ignorePrst {
+		return // ignore-persist: the server's cookies are left alone
 	}
 	switch ck.cfg.Mode {
 	case "insert", "":
-		if st.cookieOK {
-			return
+		if st.direct {
+			return // the server was chosen by persistence (SF_DIRECT)
 		}
 		if ck.cfg.Indirect {
 			// The server's own cookie of that name is dropped: haproxy owns it.

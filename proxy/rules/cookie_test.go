@@ -57,7 +57,7 @@ func TestCookieInsertIndirectNocache(t *testing.T) {
 			txn := acltest.New("GET /", h...)
 			st := &rules.State{}
 			st.Reset(txn)
-			if got := ck.Request(txn.ReqHeaders(), servers, st); got != tc.wantIdx {
+			if got := ck.Request(txn.ReqHeaders(), servers, rules.CookieRunning, st); got != tc.wantIdx {
 				t.Errorf("server index %d, want %d", got, tc.wantIdx)
 			}
 			if got := hdrs(&txn.Req); got != tc.wantSeen {
@@ -96,7 +96,7 @@ func TestCookiePrefix(t *testing.T) {
 			txn := acltest.New("GET /", "cookie: "+tc.cookie)
 			st := &rules.State{}
 			st.Reset(txn)
-			if got := ck.Request(txn.ReqHeaders(), servers, st); got != tc.wantIdx {
+			if got := ck.Request(txn.ReqHeaders(), servers, rules.CookieRunning, st); got != tc.wantIdx {
 				t.Errorf("index %d want %d", got, tc.wantIdx)
 			}
 			if got := hdrs(&txn.Req); got != tc.wantSeen {
@@ -109,7 +109,7 @@ func TestCookiePrefix(t *testing.T) {
 	txn.Res.Add([]byte("Set-Cookie"), []byte("JSESSIONID=abc123; Path=/"))
 	st := &rules.State{}
 	st.Reset(txn)
-	ck.Request(txn.ReqHeaders(), servers, st)
+	ck.Request(txn.ReqHeaders(), servers, rules.CookieRunning, st)
 	ck.Response(txn.ResHeaders(), "s1", st)
 	if got := hdrs(&txn.Res); got != "Set-Cookie: JSESSIONID=s1~abc123; Path=/" {
 		t.Errorf("response %q", got)
@@ -122,7 +122,7 @@ func TestCookieRewriteAndDown(t *testing.T) {
 	txn := acltest.New("GET /", "cookie: SRV=s1")
 	st := &rules.State{}
 	st.Reset(txn)
-	if got := ck.Request(txn.ReqHeaders(), servers, st); got != -1 || st.CookieReq != 'D' {
+	if got := ck.Request(txn.ReqHeaders(), servers, rules.CookieRunning, st); got != -1 || st.CookieReq != 'D' {
 		t.Errorf("down server must not be persisted to: %d %c", got, st.CookieReq)
 	}
 	txn.HasRes = true
@@ -146,7 +146,7 @@ func FuzzCookie(f *testing.F) {
 			txn := acltest.New("GET /", "Cookie: "+cookie)
 			st := &rules.State{}
 			st.Reset(txn)
-			ck.Request(txn.ReqHeaders(), servers, st)
+			ck.Request(txn.ReqHeaders(), servers, rules.CookieRunning, st)
 			txn.HasRes = true
 			txn.Res.Add([]byte("Set-Cookie"), []byte(setCookie))
 			ck.Response(txn.ResHeaders(), "s1", st)

@@ -24,7 +24,12 @@ type State struct {
 	// Cookie persistence: codes for %tsc (configuration.txt §8.5).
 	CookieReq byte // N, I, D, V, E, O or '-'
 	CookieRes byte // N, I, U, P, R, D or '-'
-	cookieOK  bool // the request's cookie named the chosen server
+	// direct says persistence chose the server (a cookie, use-server or
+	// stick match: HAProxy's SF_DIRECT), so no cookie is inserted;
+	// ignorePrst is ignore-persist (SF_IGNORE_PRST): the cookies are left
+	// unprocessed; forcePrst is force-persist (SF_FORCE_PRST): stopped
+	// servers are taken too.
+	direct, ignorePrst, forcePrst bool
 
 	Stats bool // the stats page answered (logged as <STATS>)
 	// LogLevel is the severity set by set-log-level: -1 silent, 0..7, or
@@ -49,7 +54,8 @@ func (st *State) Reset(t Txn) {
 	st.Entry = logging.Entry{Ctx: &st.Ctx}
 	st.ReqCaps = st.ReqCaps[:0]
 	st.ResCaps = st.ResCaps[:0]
-	st.CookieReq, st.CookieRes, st.cookieOK = '-', '-', false
+	st.CookieReq, st.CookieRes = '-', '-'
+	st.direct, st.ignorePrst, st.forcePrst = false, false, false
 	st.Stats = false
 	st.LogLevel, st.LogLevelSet = 6, false
 }

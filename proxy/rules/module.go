@@ -34,6 +34,20 @@ type useBackend struct {
 	line    int
 }
 
+// useServer is a compiled `use-server` rule: a fixed server, or a
+// log-format naming it per request.
+type useServer struct {
+	cond    *acl.Cond
+	server  *proxy.Server
+	dynamic *logging.Format
+}
+
+// persistRule is a compiled force-persist (force) or ignore-persist rule.
+type persistRule struct {
+	cond  *acl.Cond
+	force bool
+}
+
 type capture struct {
 	name []byte
 	len  int
@@ -50,6 +64,8 @@ type compiled struct {
 	monitorURI  []byte
 	monitorFail []*acl.Cond
 	cookie      *Cookie
+	useServers  []useServer
+	persist     []persistRule
 	stick       []stickRule             // stick match/on/store rules (persist_stick.go)
 	errReplies  map[*proxy.Reply]*reply // http-error pages built per transaction
 	stats       StatsPage
@@ -379,6 +395,26 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	}
 	c.reqCapLens, c.resCapLens = p.ReqCaptureLens, p.ResCaptureLens
 	if p.Cap&proxy.CapBE != 0 {
+		for _, us := range p.UseServers {
+			cond, err := cp.Cond(us.Cond)
+			if err != nil {
+				return nil, fmt.Errorf("use-server (line %d): %w", us.Line, err)
+			}
+			u := useServer{cond: cond, server: us.Server}
+			if us.Server == nil {
+				if u.dynamic, err = logging.Compile(us.Dynamic, logging.CtxAction, opts); err != nil {
+					return nil, fmt.Errorf("use-server (line %d): %w", us.Line, err)
+				}
+			}
+			c.useServers = append(c.useServers, u)
+		}
+		for _, pr := range p.PersistRules {
+			cond, err := cp.Cond(pr.Cond)
+			if err != nil {
+				return nil, fmt.Errorf("persist rule (line %d): %w", pr.Line, err)
+			}
+			c.persist = append(c.persist, persistRule{cond: cond, force: pr.Force})
+		}
 		c.cookie = NewCookie(p.Cookie)
 		if c.stick, err = compileStickRules(p, env); err != nil {
 			return nil, err
@@ -518,10 +554,12 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 		tx.Term = [2]byte{'P', 'R'}
 		return proxy.Reject
 	}
-	if tx.Req == nil { // TCP mode: only use_backend and stick rules apply
+	if tx.Req == nil { // TCP mode: only switching, use-server and stick rules apply
 		if feStage {
 			l.useBackend(tx, c, st)
+			l.persistStage(tx, px, st)
 		}
+		l.serverStage(tx, px, c, st, feStage)
 		l.stickStage(tx, px, c, st, feStage)
 		return proxy.Continue
 	}
@@ -571,22 +609,33 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	if feStage {
 		l.useBackend(tx, c, st)
+		l.persistStage(tx, px, st)
 		if c.uidHdr != nil {
 			if hl := st.v.ReqHeaders(); hl != nil {
 				hl.Add(c.uidHdr, st.Ctx.UniqueID)
 			}
 		}
 	}
+	l.serverStage(tx, px, c, st, feStage)
 	// Cookie persistence belongs to the backend stage; a listen section
-	// that keeps its own servers has only the frontend stage.
-	if c.cookie != nil && tx.Server == nil && (!feStage || l.effectiveBackend(tx, px) == px) {
+	// that keeps its own servers has only the frontend stage. A server
+	// chosen already (use-server) or ignore-persist leaves the cookie
+	// unused, yet stripped as its mode wants.
+	if c.cookie != nil && (!feStage || l.effectiveBackend(tx, px) == px) {
 		be := tx.Backend
 		if be == nil {
 			be = l.rt.Backend(px)
 		}
 		if be != nil {
+			use := CookieRunning
+			switch {
+			case tx.Server != nil || st.ignorePrst:
+				use = CookieUnused
+			case st.forcePrst || px.Persist:
+				use = CookieAny
+			}
 			refs := serverRefs(be, st)
-			if i := c.cookie.Request(st.v.ReqHeaders(), refs, &st.State); i >= 0 {
+			if i := c.cookie.Request(st.v.ReqHeaders(), refs, use, &st.State); i >= 0 {
 				// The engine takes the server's slot (Picker.Take):
 				// its maxconn and queue apply.
 				tx.Server = be.Servers[i]
@@ -595,6 +644,87 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	}
 	l.stickStage(tx, px, c, st, feStage)
 	return proxy.Continue
+}
+
+// persistStage runs the force-persist / ignore-persist rules of the
+// backend that will serve tx, once it is known (HAProxy's
+// process_switching_rules): the first whose condition holds applies.
+func (l *L7) persistStage(tx *proxy.Txn, fe *proxy.Proxy, st *txnState) {
+	bp := l.effectiveBackend(tx, fe)
+	if bp == nil {
+		return
+	}
+	bc := l.px[bp]
+	if bc == nil {
+		return
+	}
+	for i := range bc.persist {
+		r := &bc.persist[i]
+		if r.cond.Eval(&st.Ctx) {
+			st.forcePrst, st.ignorePrst = r.force, !r.force
+			return
+		}
+	}
+}
+
+// serverStage runs the use-server rules (HAProxy's process_server_rules)
+// in the backend stage, before cookie and stick persistence: the first
+// rule whose condition holds and whose server runs (or any server with
+// option persist or force-persist) chooses it. A dynamic name that names
+// no server ends the rules.
+func (l *L7) serverStage(tx *proxy.Txn, px *proxy.Proxy, c *compiled, st *txnState, feStage bool) {
+	if len(c.useServers) == 0 || tx.Server != nil || (feStage && l.effectiveBackend(tx, px) != px) {
+		return
+	}
+	be := tx.Backend
+	if be == nil {
+		be = l.rt.Backend(px)
+	}
+	if be == nil {
+		return
+	}
+	for i := range c.useServers {
+		u := &c.useServers[i]
+		if !u.cond.Eval(&st.Ctx) {
+			continue
+		}
+		var s *proxy.ServerState
+		if u.dynamic != nil {
+			st.val = u.dynamic.Append(st.val[:0], &st.Entry)
+			for _, bs := range be.Servers {
+				if bs.Server.Name == string(st.val) {
+					s = bs
+					break
+				}
+			}
+		} else {
+			for _, bs := range be.Servers {
+				if bs.Server == u.server {
+					s = bs
+					break
+				}
+			}
+		}
+		if s == nil {
+			return
+		}
+		if stoppedServer(s) && !px.Persist && !st.forcePrst {
+			continue // down: a later rule may name a running one
+		}
+		tx.Server = s
+		st.direct = true
+		return
+	}
+}
+
+// stoppedServer says HAProxy counts the server as stopped (cur_state
+// SRV_ST_STOPPED: down or in maintenance; draining servers run).
+func stoppedServer(s *proxy.ServerState) bool {
+	switch s.Status() {
+	case proxy.SrvDown, proxy.SrvMaint:
+		return true
+	}
+	return false
 }
 
 // stickStage runs the stick rules: after cookie persistence (a cookie's
@@ -630,10 +760,7 @@ func (l *L7) effectiveBackend(tx *proxy.Txn, fe *proxy.Proxy) *proxy.Proxy {
 type srvRef struct{ s *proxy.ServerState }
 
 func (r srvRef) CookieValue() string { return r.s.Server.Cookie }
-func (r srvRef) Persistable() bool {
-	st := r.s.Status()
-	return st == proxy.SrvUp || st == proxy.SrvDrain || st == proxy.SrvNoLB
-}
+func (r srvRef) Persistable() bool { return !stoppedServer(r.s) }
 
 // serverRefs views a backend's servers for persistence, reusing st's
 // slice.

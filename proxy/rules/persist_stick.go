@@ -101,8 +101,9 @@ func (l *L7) stickRequest(tx *proxy.Txn, be *proxy.Backend, rules []stickRule, s
 		if r.match {
 			if ref := r.table.Lookup(key); ref != 0 {
 				if tx.Server == nil {
-					if s := stuckServer(be, r.table, ref); s != nil {
+					if s := stuckServer(be, r.table, ref, st.forcePrst); s != nil {
 						tx.Server = s
+						st.direct = true
 					}
 				}
 				r.table.Touch(ref)
@@ -117,8 +118,8 @@ func (l *L7) stickRequest(tx *proxy.Txn, be *proxy.Backend, rules []stickRule, s
 
 // stuckServer is the server an entry names: by server_key (its name or
 // address, per the table's srvkey) when stored, else by server_id. A
-// down server is only taken with option persist.
-func stuckServer(be *proxy.Backend, t *stick.Table, ref stick.Ref) *proxy.ServerState {
+// down server is only taken with option persist or force-persist.
+func stuckServer(be *proxy.Backend, t *stick.Table, ref stick.Ref, force bool) *proxy.ServerState {
 	id, key := t.Server(ref)
 	var found *proxy.ServerState
 	if key != "" {
@@ -145,11 +146,8 @@ func stuckServer(be *proxy.Backend, t *stick.Table, ref stick.Ref) *proxy.Server
 	if found == nil {
 		return nil
 	}
-	switch found.Status() {
-	case proxy.SrvDown, proxy.SrvMaint:
-		if !be.Proxy.Persist {
-			return nil
-		}
+	if stoppedServer(found) && !be.Proxy.Persist && !force {
+		return nil
 	}
 	return found
 }
