@@ -760,7 +760,7 @@ func (l *L7) effectiveBackend(tx *proxy.Txn, fe *proxy.Proxy) *proxy.Proxy {
 type srvRef struct{ s *proxy.ServerState }
 
 func (r srvRef) CookieValue() string { return r.s.Server.Cookie }
-func (r srvRef) Persistable() bool { return !stoppedServer(r.s) }
+func (r srvRef) Persistable() bool   { return !stoppedServer(r.s) }
 
 // serverRefs views a backend's servers for persistence, reusing st's
 // slice.
