@@ -1253,14 +1253,17 @@ func decodeUseServer(c *hctx, d *parser.Directive, a []parser.Word) error {
 // samples must be valid at the backend's tcp-request content stage.
 func decodePersistRule(what string) hdecode {
 	return func(c *hctx, d *parser.Directive, a []parser.Word) error {
-		if !c.notInDefaults(d, what) || !c.needCap(d, capBE, what) {
+		if !c.notInDefaults(d, what) {
 			return nil
 		}
+		// Without backend capability HAProxy warns the rule is ignored,
+		// yet still parses its condition.
+		be := c.needCap(d, capBE, what)
 		if len(a) == 0 || (a[0].Value != "if" && a[0].Value != "unless") {
 			return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", what)
 		}
 		_, cond, err := c.conditionAt(d, a, "a '"+what+"' rule", ctxBeReqCnt)
-		if err != nil {
+		if err != nil || !be {
 			return err
 		}
 		c.cur.p.PersistRules = append(c.cur.p.PersistRules, proxy.PersistRule{Force: what == "force-persist", Cond: cond, Line: d.Pos.Line})
