@@ -103,6 +103,9 @@ type hctx struct {
 	// sampleWhere is the rule context (ctx* bits) samples of the rule
 	// being decoded must be valid in; 0 when not checked.
 	sampleWhere uint32
+	// neverIn names the rule in "will never match" warnings when HAProxy
+	// does (tcp-request/tcp-response rules: "in 'tcp-request content'").
+	neverIn string
 
 	abort bool // an error HAProxy treats as ERR_ABORT: stop reading
 
@@ -688,6 +691,7 @@ func newProxyState(kind, name string, pos parser.Pos, from *pstate) *pstate {
 		p.HTTPResponse = append([]*proxy.HTTPRule(nil), from.p.HTTPResponse...)
 		p.HTTPAfterResponse = append([]*proxy.HTTPRule(nil), from.p.HTTPAfterResponse...)
 		p.TCPRequest = append([]*proxy.TCPRule(nil), from.p.TCPRequest...)
+		p.TCPResponse = append([]*proxy.TCPRule(nil), from.p.TCPResponse...)
 		p.CaptureReqHeaders = append([]proxy.Capture(nil), from.p.CaptureReqHeaders...)
 		p.CaptureResHeaders = append([]proxy.Capture(nil), from.p.CaptureResHeaders...)
 		p.ReqCaptureLens = append([]int(nil), from.p.ReqCaptureLens...)

@@ -348,10 +348,14 @@ func (c *hctx) conditionAt(d *parser.Directive, args []parser.Word, what string,
 			}
 			if kw, never := neverMatches(acl, where); never && !warned {
 				warned = true
+				in := ""
+				if c.neverIn != "" {
+					in = " in '" + c.neverIn + "'"
+				}
 				if acl.Name != "" && t.Anon == nil {
-					c.rep.Warnf(d.Pos, "acl '%s' will never match because it only involves keywords that are incompatible with '%s'", acl.Name, ctxName(where))
+					c.rep.Warnf(d.Pos, "acl '%s' will never match%s because it only involves keywords that are incompatible with '%s'", acl.Name, in, ctxName(where))
 				} else {
-					c.rep.Warnf(d.Pos, "anonymous acl will never match because it uses keyword '%s' which is incompatible with '%s'", kw, ctxName(where))
+					c.rep.Warnf(d.Pos, "anonymous acl will never match%s because it uses keyword '%s' which is incompatible with '%s'", in, kw, ctxName(where))
 				}
 			}
 			terms = append(terms, proxy.CondTerm{Neg: t.Neg, ACL: acl})
@@ -683,7 +687,9 @@ func decodeTCPRequest(c *hctx, d *parser.Directive, a []parser.Word) error {
 		c.status, c.note = k.Status, k.Note
 	}
 	where := map[string]uint32{"connection": ctxFeConAcc, "session": ctxFeSesAcc, "content": c.where(ctxFeReqCnt, ctxBeReqCnt)}[stage]
+	c.neverIn = "tcp-request " + stage
 	before, cond, err := c.conditionAt(d, a[2:], fmt.Sprintf("'tcp-request %s %s' rule", stage, act), where)
+	c.neverIn = ""
 	if err != nil {
 		return err
 	}
@@ -722,12 +728,18 @@ func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
 		return fmt.Errorf("tcp-response %s is only allowed in 'backend' sections or 'defaults' section with a name", stage)
 	}
 	if stage == "inspect-delay" {
+		c.statusKey = "tcp-response inspect-delay"
+		if k := c.table.Get(c.statusKey); k != nil {
+			c.status, c.note = k.Status, k.Note
+		}
 		if len(a) < 2 {
 			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s", in)
 		}
-		if _, _, err := parseHATime(a[1].Value, time.Millisecond); err != nil {
+		t, _, err := parseHATime(a[1].Value, time.Millisecond)
+		if err != nil {
 			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s", in)
 		}
+		c.cur.p.TCPResponse = append(c.cur.p.TCPResponse, &proxy.TCPRule{Stage: "inspect-delay", Args: []string{t.String()}, Line: d.Pos.Line})
 		return nil
 	}
 	if len(a) < 2 || !tcpResponseAction(a[1].Value) {
@@ -745,8 +757,22 @@ func decodeTCPResponse(c *hctx, d *parser.Directive, a []parser.Word) error {
 		return fmt.Errorf("'tcp-response content' expects %s in %s (got '%s').", strings.Join(names, ", "), in, got)
 	}
 	c.noteRule(ruleTCPRes)
-	_, _, err := c.condition(d, a[2:], "'tcp-response content' rule")
-	return err
+	act := a[1].Value
+	if i := strings.IndexByte(act, '('); i >= 0 {
+		act = act[:i]
+	}
+	c.statusKey = "tcp-response content " + act
+	if k := c.table.Get(c.statusKey); k != nil {
+		c.status, c.note = k.Status, k.Note
+	}
+	c.neverIn = "tcp-response content"
+	before, cond, err := c.conditionAt(d, a[2:], "'tcp-response content' rule", ctxBeResCnt)
+	c.neverIn = ""
+	if err != nil {
+		return err
+	}
+	c.cur.p.TCPResponse = append(c.cur.p.TCPResponse, &proxy.TCPRule{Stage: "content", Action: a[1].Value, Args: values(before), Cond: cond, Line: d.Pos.Line})
+	return nil
 }
 
 func tcpResponseAction(w string) bool {
@@ -826,6 +852,28 @@ func (c *hctx) checkSample(expr, shown string) string {
 	return ""
 }
 
+// sampleEnd is the index of the ']' closing a log-format's %[expr]: the
+// first one outside the fetch's and converters' parentheses (an argument
+// may hold brackets, as str([::1]:80)), or -1.
+func sampleEnd(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ']':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 // checkLogFormat validates every %[expr] of a log-format string.
 func (c *hctx) checkLogFormat(s string) string {
 	for {
@@ -834,7 +882,11 @@ func (c *hctx) checkLogFormat(s string) string {
 			return ""
 		}
 		rest := s[i+2:]
-		j := strings.IndexByte(rest, ']')
+		j := sampleEnd(rest)
+		if j < 0 {
+			// an unclosed '(': the expression's own parser reports it
+			j = strings.IndexByte(rest, ']')
+		}
 		if j < 0 {
 			return fmt.Sprintf("missing ']' after '%s'.", rest)
 		}

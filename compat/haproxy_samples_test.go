@@ -61,6 +61,9 @@ func TestRuntimeVocabularyIsHAProxys(t *testing.T) {
 				tcp = true
 			}
 		}
+		if tcpResponseAction(a.Name) {
+			tcp = true
+		}
 		if !http && !tcp {
 			t.Errorf("the runtime registers action %q, unknown to HAProxy 2.6", a.Name)
 		}

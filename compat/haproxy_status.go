@@ -82,7 +82,7 @@ var haproxyProxyStatus = map[string]struct {
 	"hash-balance-factor":                 {Ignored, "bounded-load consistent hashing is not applied"},
 	"error-log-format":                    {Supported, ""},
 	"monitor fail":                        {Supported, ""},
-	"tcp-response":                        {Ignored, "tcp-response rules are not executed"},
+	"tcp-response":                        {Supported, ""},
 	"stats show-modules":                  {Ignored, "no module statistics"},
 	"option abortonclose":                 {Ignored, "not applied"},
 	"option accept-invalid-http-request":  {Ignored, "halo's parser stays strict"},
@@ -249,6 +249,12 @@ func init() {
 			proxyTable.Add(hrow{Name: "tcp-request " + stage + " " + name, Status: st, Note: note, Sub: true})
 		}
 	}
+	for _, a := range tcpResponseActions {
+		name := strings.TrimSuffix(a, "*")
+		st, note := actionStatus(rules.TCPResponseContent, name, runtime)
+		proxyTable.Add(hrow{Name: "tcp-response content " + name, Status: st, Note: note, Sub: true})
+	}
+	proxyTable.Add(hrow{Name: "tcp-response inspect-delay", Status: Supported, Note: "in mode tcp, content rules wait for the server's first bytes (res.len, res.payload, res.ssl_hello_type)", Sub: true})
 	for _, a := range httpActions["http-after-response"] {
 		key := "http-after-response " + strings.TrimSuffix(a, "*")
 		if proxyTable.Get(key) == nil {

@@ -232,16 +232,18 @@ type Proxy struct {
 	// response, haproxy's own (errors, redirects, stats) included.
 	HTTPAfterResponse []*HTTPRule
 	TCPRequest        []*TCPRule
-	Redirects         []*HTTPRule
-	MonitorURI        string
-	Stats             *StatsPage // nil when `stats enable` is absent
-	Logs              []LogTarget
-	LogFormat         string // resolved: httplog/tcplog/custom
-	DontLogNull       bool
-	ConnMode          ConnMode
-	Forwardfor        Forwardfor
-	Originalto        Originalto
-	ErrorFiles        map[int][]byte // status → full raw response (errorfile/errorfiles); empty: close without an answer
+	// TCPResponse are the tcp-response inspect-delay and content rules.
+	TCPResponse []*TCPRule
+	Redirects   []*HTTPRule
+	MonitorURI  string
+	Stats       *StatsPage // nil when `stats enable` is absent
+	Logs        []LogTarget
+	LogFormat   string // resolved: httplog/tcplog/custom
+	DontLogNull bool
+	ConnMode    ConnMode
+	Forwardfor  Forwardfor
+	Originalto  Originalto
+	ErrorFiles  map[int][]byte // status → full raw response (errorfile/errorfiles); empty: close without an answer
 	// ErrorReplies are the http-error answers built per transaction
 	// (log-format bodies or headers); a status has an entry in at most
 	// one of ErrorFiles and ErrorReplies.

@@ -292,6 +292,12 @@ type Txn struct {
 	// will be read (see MorePayload).
 	Payload      []byte
 	PayloadFinal bool
+	// ResPayload is the server's first bytes read while tcp-response
+	// content rules wait for them (mode tcp); they are forwarded to the
+	// client unchanged. ResPayloadFinal: no more will be read (see
+	// MoreResPayload).
+	ResPayload      []byte
+	ResPayloadFinal bool
 
 	// Applet, set by a Request hook, answers the request instead of a
 	// server (a cache hit); Cache is the cache's state for the
@@ -308,6 +314,15 @@ type Txn struct {
 	loop        *evloop.Loop // the event loop running the transaction
 	payUntil    time.Time    // inspect-delay expiry
 	payMax      int          // buffer size (tune.bufsize)
+	resConn     net.Conn     // server connection MoreResPayload reads from
+	resEC       *evloop.Conn // its socket (deadlines)
+	resUntil    time.Time    // tcp-response inspect-delay expiry
+	resOnce     bool         // no inspect-delay: the first bytes are final
+	resCli      net.Conn     // the client, relayed to the server meanwhile
+	resCliEC    *evloop.Conn
+	resCliBuf   []byte
+	resCliDone  bool  // the client's side ended while relayed
+	resCliIn    int64 // client bytes relayed meanwhile
 	firstReq    bool
 	held        bool        // a slot is held on Server (Pick or Take): Release is owed
 	released    bool        // the picked server was released

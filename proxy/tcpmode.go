@@ -93,16 +93,55 @@ func (rt *Runtime) serveTCP(l *listener, ls *loopState, ec *evloop.Conn, c net.C
 		return
 	}
 	t.sc = sc
-	// the response side starts: its analysers (stick store rules) run
-	rt.runResponse(tx, be.Proxy)
 	cliTO := pick(fe.Proxy.Timeouts.Tunnel, fe.Proxy.Timeouts.Client)
 	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
 	if be.Proxy.Timeouts.Tunnel > 0 {
 		cliTO = be.Proxy.Timeouts.Tunnel
 	}
+	cpre := tx.Payload
+	if hasTCPResponseContent(be.Proxy) {
+		// tcp-response content rules wait for the server's first bytes
+		// (MoreResPayload): what the client sent so far goes first, or
+		// the server would have nothing to answer.
+		if len(cpre) > 0 {
+			n, err := sc.c.Write(cpre)
+			if err != nil {
+				tx.setTerm('S', 'D')
+				t.tunnelEnd(int64(n), 0, 0)
+				return
+			}
+		}
+		d := tcpResponseDelay(be.Proxy)
+		tx.resConn, tx.resEC, tx.payMax = sc.c, sc.ec, rt.bufsize
+		tx.resCli, tx.resCliEC = c, ec
+		if d > 0 {
+			tx.resUntil = time.Now().Add(d)
+		} else {
+			// Without a delay HAProxy decides on the first bytes, which
+			// the server timeout bounds.
+			tx.resUntil, tx.resOnce = time.Now().Add(pick(srvTO, 24*time.Hour)), true
+		}
+	}
+	// the response side starts: its analysers (tcp-response content and
+	// stick store rules) run
+	if v := rt.runResponse(tx, be.Proxy); v != Continue {
+		// rejected or closed by a tcp-response rule: both sides close
+		tx.setTerm('P', 'D')
+		// HAProxy counts what it read from both sides, forwarded or not.
+		var in int64
+		if tx.resConn != nil {
+			in = int64(len(cpre))
+		}
+		t.tunnelEnd(in, int64(len(tx.ResPayload)), 0)
+		return
+	}
+	if tx.resConn != nil {
+		cpre = nil // sent already
+		tx.resConn, tx.resEC, tx.resCli, tx.resCliEC = nil, nil, nil, nil
+	}
 	t.tun = &tunnel{
 		cli: c, srv: sc.c, cliEC: ec, srvEC: sc.ec,
-		cpre: tx.Payload, cliTO: cliTO, srvTO: srvTO,
+		cpre: cpre, spre: tx.ResPayload, cliTO: cliTO, srvTO: srvTO,
 		cliFin: pick(fe.Proxy.Timeouts.ClientFin, cliTO), srvFin: pick(be.Proxy.Timeouts.ServerFin, srvTO),
 		end: t.tunnelEnd, ls: ls,
 	}
@@ -114,6 +153,7 @@ func (t *tcpSession) tunnelEnd(in, out int64, cause byte) {
 	tx, be := &t.tx, t.be
 	fe := t.l.fe
 	srv := tx.Server
+	in += tx.resCliIn // relayed while tcp-response rules waited
 	tx.BytesIn, tx.BytesOut = in, out
 	fe.Counters.BytesIn.Add(in)
 	fe.Counters.BytesOut.Add(out)
@@ -160,6 +200,113 @@ func inspectDelay(px *Proxy) time.Duration {
 		}
 	}
 	return d
+}
+
+// hasTCPResponseContent says the backend has tcp-response content rules.
+func hasTCPResponseContent(px *Proxy) bool {
+	for _, r := range px.TCPResponse {
+		if r.Stage == "content" {
+			return true
+		}
+	}
+	return false
+}
+
+// tcpResponseDelay is the backend's tcp-response inspect-delay (0 when
+// unset).
+func tcpResponseDelay(px *Proxy) time.Duration {
+	var d time.Duration
+	for _, r := range px.TCPResponse {
+		if r.Stage == "inspect-delay" && len(r.Args) > 0 {
+			if v, err := time.ParseDuration(r.Args[0]); err == nil {
+				d = v
+			}
+		}
+	}
+	return d
+}
+
+// ResPayloadState returns the server bytes read so far (mode tcp, while
+// tcp-response content rules inspect them) and whether no more will be
+// read.
+func (tx *Txn) ResPayloadState() ([]byte, bool) {
+	return tx.ResPayload, tx.ResPayloadFinal || tx.resConn == nil
+}
+
+// MoreResPayload waits for more of the server's first bytes, until
+// tcp-response inspect-delay expires, the buffer (tune.bufsize) is full or
+// the server closes (without a delay, the first bytes are final, as
+// HAProxy's tcp_inspect_response takes them); the bytes are kept in
+// tx.ResPayload and forwarded to the client unchanged. It reports whether
+// anything changed, i.e. whether the rules are worth evaluating again.
+func (tx *Txn) MoreResPayload() bool {
+	if tx.resConn == nil || tx.ResPayloadFinal {
+		return false
+	}
+	if tx.ResPayload == nil {
+		tx.ResPayload = make([]byte, 0, tx.payMax)
+	}
+	max := cap(tx.ResPayload)
+	for {
+		now := time.Now()
+		if len(tx.ResPayload) >= max || !now.Before(tx.resUntil) {
+			tx.ResPayloadFinal = true
+			return true
+		}
+		// Meanwhile the client's bytes go on to the server (HAProxy
+		// forwards the request side while the response is inspected):
+		// the server may wait for them before it says anything.
+		tx.relayClient()
+		until := now.Add(resPoll)
+		if until.After(tx.resUntil) || tx.resCliDone {
+			until = tx.resUntil
+		}
+		tx.resEC.SetReadDeadline(until)
+		n, err := tx.resConn.Read(tx.ResPayload[len(tx.ResPayload):max])
+		tx.resEC.SetReadDeadline(time.Time{})
+		tx.ResPayload = tx.ResPayload[:len(tx.ResPayload)+n]
+		if n == 0 && isTimeout(err) && time.Now().Before(tx.resUntil) {
+			continue // nothing yet: relay the client again
+		}
+		if err != nil || (tx.resOnce && n > 0) {
+			tx.ResPayloadFinal = true
+		}
+		return true
+	}
+}
+
+// resPoll is how often the client is relayed while the server's first
+// bytes are awaited.
+const resPoll = 10 * time.Millisecond
+
+// relayClient forwards what the client sent so far to the server, while
+// tcp-response content rules wait for the server (MoreResPayload). A
+// client that closed is remembered: the tunnel sees its end again.
+func (tx *Txn) relayClient() {
+	if tx.resCli == nil || tx.resCliDone {
+		return
+	}
+	if tx.resCliBuf == nil {
+		tx.resCliBuf = make([]byte, 16384)
+	}
+	for {
+		tx.resCliEC.SetReadDeadline(time.Now().Add(time.Millisecond))
+		n, err := tx.resCli.Read(tx.resCliBuf)
+		tx.resCliEC.SetReadDeadline(time.Time{})
+		if n > 0 {
+			tx.resCliIn += int64(n)
+			if _, werr := tx.resConn.Write(tx.resCliBuf[:n]); werr != nil {
+				tx.resCliDone = true
+				return
+			}
+		}
+		if err != nil {
+			if !isTimeout(err) {
+				tx.resCliDone = true
+			}
+			return
+		}
+	}
 }
 
 // PayloadState returns the client bytes read so far and whether no more

@@ -195,7 +195,7 @@ func TestCompileErrors(t *testing.T) {
 		{"bad userlist", "http_auth(none)", "unable to find userlist 'none'"},
 		{"bad converter", "path,nope x", "unknown converter 'nope'"},
 		{"unclosed", "hdr(host x", "missing closing parenthesis"},
-		{"payload fetch not implemented", "res.len", "unknown fetch method"},
+		{"payload fetch not implemented", "res.payload_lv(0,1)", "unknown fetch method"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

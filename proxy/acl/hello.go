@@ -193,6 +193,58 @@ func (c *Ctx) payloadMiss(final bool) {
 	}
 }
 
+// payloadSlice is payload(offset,length) of b: from offset, length bytes
+// (0: the rest of the buffer, which may still grow).
+func payloadSlice(c *Ctx, f *fetch, b []byte, final bool) (Value, bool) {
+	off, n := int(f.num), int(f.num2)
+	if n == 0 {
+		c.payloadMiss(final)
+		if off > len(b) {
+			return Value{}, false
+		}
+		return Value{Kind: KBin, B: b[off:]}, true
+	}
+	if off+n > len(b) {
+		c.payloadMiss(final)
+		return Value{}, false
+	}
+	return Value{Kind: KBin, B: b[off : off+n]}, true
+}
+
+// resPayload returns the server's first bytes buffered for tcp-response
+// content rules; without them there is nothing and nothing will come.
+func (c *Ctx) resPayload() ([]byte, bool) {
+	if p, ok := c.T.(ResPayloadTxn); ok {
+		return p.ResPayload()
+	}
+	return nil, true
+}
+
+// resPayloadFetches read the server's first bytes in mode tcp while
+// tcp-response content rules inspect them (configuration.txt §7.3.5);
+// in mode http nothing is buffered there (res.len is 0, as HAProxy's).
+func resPayloadFetches() []*fetchDef {
+	return []*fetchDef{
+		{name: "res.len", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.resPayload()
+			c.payloadMiss(final)
+			return intVal(int64(len(b))), true
+		})},
+		{name: "res.payload", out: KBin, minArgs: 2, maxArgs: 2, compile: payloadArgs, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.resPayload()
+			return payloadSlice(c, f, b, final)
+		})},
+		{name: "res.ssl_hello_type", aliases: []string{"rep_ssl_hello_type"}, out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
+			b, final := c.resPayload()
+			t, r := helloType(b)
+			if r == helloShort {
+				c.payloadMiss(final)
+			}
+			return intVal(t), r == helloOK
+		})},
+	}
+}
+
 // payloadFetches read the client's first bytes in mode tcp
 // (configuration.txt §7.3.5).
 func payloadFetches() []*fetchDef {
@@ -208,26 +260,10 @@ func payloadFetches() []*fetchDef {
 			c.payloadMiss(final)
 			return Value{Kind: KInt, I: int64(len(b))}, true
 		}},
-		{name: "req.payload", aliases: []string{"payload"}, out: KBin, minArgs: 2, maxArgs: 2, compile: payloadArgs, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
-			if !once(st) {
-				return Value{}, false
-			}
-			off, n := int(f.num), int(f.num2)
+		{name: "req.payload", aliases: []string{"payload"}, out: KBin, minArgs: 2, maxArgs: 2, compile: payloadArgs, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			b, final := c.payload()
-			if n == 0 {
-				if off > len(b) {
-					c.payloadMiss(final)
-					return Value{}, false
-				}
-				c.payloadMiss(final) // the rest of the buffer may grow
-				return Value{Kind: KBin, B: b[off:]}, true
-			}
-			if off+n > len(b) {
-				c.payloadMiss(final)
-				return Value{}, false
-			}
-			return Value{Kind: KBin, B: b[off : off+n]}, true
-		}},
+			return payloadSlice(c, f, b, final)
+		})},
 		{name: "req.ssl_hello_type", aliases: []string{"req_ssl_hello_type"}, out: KInt, fn: func(c *Ctx, f *fetch, st *int) (Value, bool) {
 			if !once(st) {
 				return Value{}, false

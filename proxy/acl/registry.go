@@ -29,17 +29,18 @@ type Registry struct {
 // vocabulary, each implemented in its own file.
 func fetchTables() [][]*fetchDef {
 	return [][]*fetchDef{
-		internalFetches(), // fetch_internal.go: constants, environment, variables, process
-		proxyFetches(),    // fetch_proxy.go: frontend, backend, server identities and state
-		l4Fetches(),       // fetch_l4.go: addresses, ports, sockets, connections
-		httpFetches(),     // fetch_http.go: the HTTP request and response
-		payloadFetches(),  // hello.go: the client's first bytes (mode tcp)
-		rdpFetches(),      // rdp.go: the RDP cookie of the client's first bytes
-		sslFetches(),      // fetch_ssl.go: the client's TLS connection and SNI
-		sslCertFetches(),  // ssl.go: the TLS session and the client certificate
-		authFetches(),     // fetch_auth.go: http_auth and userlists
-		stickFetches(),    // fetch_stick.go: stick counters, src_*, table_cnt/avl
-		filterFetches(),   // fetch_filters.go: res.cache_hit/name, res.comp/comp_algo
+		internalFetches(),   // fetch_internal.go: constants, environment, variables, process
+		proxyFetches(),      // fetch_proxy.go: frontend, backend, server identities and state
+		l4Fetches(),         // fetch_l4.go: addresses, ports, sockets, connections
+		httpFetches(),       // fetch_http.go: the HTTP request and response
+		payloadFetches(),    // hello.go: the client's first bytes (mode tcp)
+		resPayloadFetches(), // hello.go: the server's first bytes (mode tcp)
+		rdpFetches(),        // rdp.go: the RDP cookie of the client's first bytes
+		sslFetches(),        // fetch_ssl.go: the client's TLS connection and SNI
+		sslCertFetches(),    // ssl.go: the TLS session and the client certificate
+		authFetches(),       // fetch_auth.go: http_auth and userlists
+		stickFetches(),      // fetch_stick.go: stick counters, src_*, table_cnt/avl
+		filterFetches(),     // fetch_filters.go: res.cache_hit/name, res.comp/comp_algo
 	}
 }
 

@@ -53,6 +53,13 @@ type PayloadTxn interface {
 	Payload() (b []byte, final bool)
 }
 
+// ResPayloadTxn is implemented by views that can show the server's first
+// bytes (mode tcp with tcp-response content rules), as PayloadTxn does the
+// client's.
+type ResPayloadTxn interface {
+	ResPayload() (b []byte, final bool)
+}
+
 // Ctx is the per-transaction evaluation state. The runtime keeps one per
 // connection and calls Reset between transactions, so evaluation reuses
 // its buffers.

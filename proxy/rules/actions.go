@@ -19,6 +19,7 @@ const (
 	TCPRequestConnection
 	TCPRequestSession
 	TCPRequestContent
+	TCPResponseContent
 )
 
 // ActionInfo describes an action the runtime executes.
@@ -56,6 +57,7 @@ func actionTable() map[string]*actionDef {
 		res  = HTTPResponse
 		both = HTTPRequest | HTTPResponse
 		tcp  = TCPRequestConnection | TCPRequestSession | TCPRequestContent
+		tres = TCPResponseContent
 	)
 	defs := []*actionDef{
 		{ActionInfo{Name: "allow", Rulesets: both}, func(r *Rule, a *actionCtx) error {
@@ -124,9 +126,9 @@ func actionTable() map[string]*actionDef {
 		{ActionInfo{Name: "replace-path", Rulesets: req}, compileReplaceURI(kReplacePath)},
 		{ActionInfo{Name: "replace-pathq", Rulesets: req}, compileReplaceURI(kReplacePathQ)},
 		{ActionInfo{Name: "replace-uri", Rulesets: req}, compileReplaceURI(kReplaceURI)},
-		{ActionInfo{Name: "set-var", Rulesets: both | tcp}, compileSetVar},
-		{ActionInfo{Name: "set-var-fmt", Rulesets: both | tcp}, compileSetVar},
-		{ActionInfo{Name: "unset-var", Rulesets: both | tcp}, func(r *Rule, a *actionCtx) error {
+		{ActionInfo{Name: "set-var", Rulesets: both | tcp | tres}, compileSetVar},
+		{ActionInfo{Name: "set-var-fmt", Rulesets: both | tcp | tres}, compileSetVar},
+		{ActionInfo{Name: "unset-var", Rulesets: both | tcp | tres}, func(r *Rule, a *actionCtx) error {
 			if err := acl.CheckVarName(a.param); err != nil {
 				return err
 			}
@@ -171,9 +173,10 @@ func actionTable() map[string]*actionDef {
 			}
 			return nil
 		}},
-		{ActionInfo{Name: "silent-drop", Rulesets: both | tcp, Note: "the connection is closed without the TTL trick"}, compileDrop},
-		{ActionInfo{Name: "reject", Rulesets: req | tcp}, compileDrop},
-		{ActionInfo{Name: "accept", Rulesets: tcp}, nil},
+		{ActionInfo{Name: "silent-drop", Rulesets: both | tcp | tres, Note: "the connection is closed without the TTL trick"}, compileDrop},
+		{ActionInfo{Name: "reject", Rulesets: req | tcp | tres}, compileDrop},
+		{ActionInfo{Name: "accept", Rulesets: tcp | tres}, nil},
+		{ActionInfo{Name: "close", Rulesets: tres}, nil},
 		{ActionInfo{Name: "use-service", Rulesets: req}, func(r *Rule, a *actionCtx) error {
 			if err := a.need(1, "a service name"); err != nil {
 				return err

@@ -75,6 +75,7 @@ type compiled struct {
 	reqCapLens  []int // every capture slot's length (the frontend's)
 	resCapLens  []int
 	tcpReq      []tcpRule
+	tcpRes      []tcpRule // tcp-response content rules (backend)
 
 	logger     *logging.Logger
 	logFmt     *logging.Format
@@ -332,6 +333,11 @@ func (l *L7) compileProxy(p *proxy.Proxy, cfg *proxy.Config, rt *proxy.Runtime, 
 	}
 	if c.tcpReq, err = compileTCP(p.TCPRequest, env); err != nil {
 		return nil, err
+	}
+	if p.Cap&proxy.CapBE != 0 {
+		if c.tcpRes, err = compileTCPList("tcp-response", p.TCPResponse, env); err != nil {
+			return nil, err
+		}
 	}
 	for code, r := range p.ErrorReplies {
 		rp, err := compileErrorReply(r, env)
@@ -838,16 +844,39 @@ func (l *L7) Response(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 	if c == nil {
 		return proxy.Continue
 	}
+	beStage := tx.Backend == nil || tx.Backend.Proxy == px
 	if tx.Resp == nil {
-		// mode tcp: the server connection is established; the keys of
-		// stick rules are stored with its server
-		if len(c.stick) > 0 && (tx.Backend == nil || tx.Backend.Proxy == px) {
+		// mode tcp: the server connection is established; tcp-response
+		// content rules inspect the server's first bytes, then the keys
+		// of stick rules are stored with its server
+		if len(c.tcpRes) > 0 && beStage {
+			st := l.state(tx)
+			st.v.bind(tx)
+			if v := runResContent(c.tcpRes, &st.Ctx, tx); v == tcpReject || v == tcpClose {
+				return proxy.Reject
+			}
+		}
+		if len(c.stick) > 0 && beStage {
 			l.stickResponse(tx, c.stick, l.state(tx))
 		}
 		return proxy.Continue
 	}
 	st := l.state(tx)
 	st.v.bind(tx)
+	if len(c.tcpRes) > 0 && beStage {
+		// tcp-response content rules run before the HTTP analysers: a
+		// reject closes the client's connection without an answer; close
+		// shuts the server's, which the client sees as a 502.
+		switch runTCP(c.tcpRes, &st.Ctx, "content") {
+		case tcpReject:
+			tx.Term = [2]byte{'P', 'D'}
+			return proxy.Reject
+		case tcpClose:
+			tx.Term = [2]byte{'S', 'H'}
+			tx.SetReply(st.errPage(502), false)
+			return proxy.Replied
+		}
+	}
 	if !st.resCounted {
 		// the server's answer, once (http_wait_for_response): 4xx are the
 		// client's errors, 5xx but 501 and 505 the server's failures

@@ -18,6 +18,7 @@ const (
 	tcpNext tcpVerdict = iota
 	tcpAccept
 	tcpReject
+	tcpClose // tcp-response content close: the server side closes
 )
 
 // tcpRule is a compiled tcp-request connection/session/content rule:
@@ -27,6 +28,7 @@ const (
 type tcpRule struct {
 	stage  string
 	accept bool
+	close  bool
 	cond   *acl.Cond
 	// set is non-nil for a variable action, which runs and goes on.
 	set *Rule
@@ -40,13 +42,21 @@ type tcpRule struct {
 // later rule of the same stage rejects, and then the configuration is
 // refused rather than rejecting what HAProxy would accept.
 func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
+	return compileTCPList("tcp-request", list, env)
+}
+
+// compileTCPList compiles the tcp-request (kind) or tcp-response rules.
+func compileTCPList(kind string, list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 	cp := env.ACL
 	var out []tcpRule
 	skipped := map[string]error{}
 	for _, r := range list {
 		var set *Rule
+		if r.Stage == "inspect-delay" {
+			continue
+		}
 		switch name, param, _ := strings.Cut(r.Action, "("); name {
-		case "accept", "reject", "silent-drop":
+		case "accept", "reject", "silent-drop", "close":
 		case "set-var", "set-var-fmt", "unset-var":
 			set = &Rule{line: r.Line}
 			a := &actionCtx{action: r.Action, param: strings.TrimSuffix(param, ")"), args: r.Args, env: &Env{Opts: cp.Opts}}
@@ -57,10 +67,10 @@ func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 				err = compileSetVar(set, a)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
+				return nil, fmt.Errorf("line %d: '%s %s %s': %w", r.Line, kind, r.Stage, r.Action, err)
 			}
 		default:
-			if r.Stage == "content" || r.Stage == "connection" || r.Stage == "session" {
+			if kind == "tcp-request" && (r.Stage == "content" || r.Stage == "connection" || r.Stage == "session") {
 				sr, err := compileTCPStick(r, env)
 				if err != nil {
 					return nil, err
@@ -72,7 +82,7 @@ func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 			continue
 		}
 		if err, ok := skipped[r.Stage]; ok && r.Action != "accept" {
-			return nil, fmt.Errorf("line %d: 'tcp-request %s %s' follows an accept rule halo cannot evaluate (%v)", r.Line, r.Stage, r.Action, err)
+			return nil, fmt.Errorf("line %d: '%s %s %s' follows an accept rule halo cannot evaluate (%v)", r.Line, kind, r.Stage, r.Action, err)
 		}
 		cond, err := cp.Cond(r.Cond)
 		if err != nil {
@@ -80,9 +90,9 @@ func compileTCP(list []*proxy.TCPRule, env *Env) ([]tcpRule, error) {
 				skipped[r.Stage] = err
 				continue
 			}
-			return nil, fmt.Errorf("line %d: 'tcp-request %s %s': %w", r.Line, r.Stage, r.Action, err)
+			return nil, fmt.Errorf("line %d: '%s %s %s': %w", r.Line, kind, r.Stage, r.Action, err)
 		}
-		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", cond: cond, set: set})
+		out = append(out, tcpRule{stage: r.Stage, accept: r.Action == "accept", close: r.Action == "close", cond: cond, set: set})
 	}
 	return out, nil
 }
@@ -130,6 +140,29 @@ func runContent(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn) tcpVerdict {
 	}
 }
 
+// runResContent runs the tcp-response content rules, waiting for more of
+// the server's bytes (tx.MoreResPayload) while a condition cannot be
+// decided yet, as HAProxy's tcp_inspect_response does.
+func runResContent(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn) tcpVerdict {
+	// HAProxy first looks at the rules once the server said something
+	// (or the delay expired).
+	if b, final := tx.ResPayloadState(); len(b) == 0 && !final {
+		tx.MoreResPayload()
+	}
+	from := 0
+	for {
+		v, at := runTCPPartial(rules[from:], ctx, tx, "content")
+		if at < 0 {
+			return v
+		}
+		from += at
+		if !tx.MoreResPayload() {
+			v, _ := runTCPPartial(rules[from:], ctx, nil, "content")
+			return v
+		}
+	}
+}
+
 // runTCPPartial is runTCP; with tx set, a condition missing data stops it
 // and at is that rule's index (-1 otherwise).
 func runTCPPartial(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn, stages ...string) (v tcpVerdict, at int) {
@@ -161,8 +194,11 @@ func runTCPPartial(rules []tcpRule, ctx *acl.Ctx, tx *proxy.Txn, stages ...strin
 			}
 			continue
 		}
-		if r.accept {
+		switch {
+		case r.accept:
 			return tcpAccept, -1
+		case r.close:
+			return tcpClose, -1
 		}
 		return tcpReject, -1
 	}

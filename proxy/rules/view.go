@@ -212,3 +212,7 @@ func arena(m *http1.Message, b []byte) []byte {
 // Payload shows the client's first bytes to the payload fetches (mode tcp
 // with tcp-request inspect-delay).
 func (v *view) Payload() ([]byte, bool) { return v.tx.PayloadState() }
+
+// ResPayload shows the server's first bytes to the res.payload fetches
+// (mode tcp with tcp-response content rules).
+func (v *view) ResPayload() ([]byte, bool) { return v.tx.ResPayloadState() }
