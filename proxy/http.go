@@ -194,7 +194,7 @@ func (s *session) transaction() bool {
 		if try == 0 {
 			tx.Server.Counters.Requests.Add(1)
 		}
-		reqSent = time.Now()
+		reqSent = s.lp.Now()
 		// 100-continue: the client waits for the interim answer before
 		// sending the body, so read the server's answer first.
 		expectPending = req.Expect100 && !bodyDone
@@ -255,7 +255,7 @@ func (s *session) transaction() bool {
 		s.dropConn(sc)
 		return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
 	}
-	tx.Tr = time.Since(reqSent)
+	tx.Tr = s.lp.Now().Sub(reqSent)
 	// told once the session has left the server: HAProxy's messages then
 	// count it no more ("0 sessions active", recorded in observe.case)
 	tx.observed = statusObservation(resp.Status)
@@ -377,10 +377,14 @@ func (s *session) transaction() bool {
 	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
 	if n >= headLen {
+		// The head's size from the parsed message (no second parse of
+		// what was written); a 101's Connection header goes out as the
+		// server wrote it, so its head is measured from the bytes.
+		head := htxHeadSizeOf(resp, s.out[:headLen], upgrade)
 		if resp.Chunked && !noBody && !upgrade {
-			tx.BytesOut += htxHeadSize(s.out[:headLen]) + s.chunkBytes(respDone)
+			tx.BytesOut += head + s.chunkBytes(respDone)
 		} else {
-			tx.BytesOut += htxHeadSize(s.out[:headLen]) + int64(n-headLen)
+			tx.BytesOut += head + int64(n-headLen)
 		}
 	}
 	if err == nil && len(pre) > 0 {
@@ -404,7 +408,7 @@ func (s *session) transaction() bool {
 			return false
 		}
 	}
-	tx.Ta = time.Since(tx.ReqAt)
+	tx.Ta = s.lp.Now().Sub(tx.ReqAt)
 	s.countBytes(be)
 	if srvKeep && sc.r == sc.w {
 		// Idle server connections do not hold a buffer.
@@ -531,12 +535,12 @@ func (s *session) serverConn(key *PickKey) (*serverConn, error) {
 	if !tx.held {
 		// Queueing for a server slot lasts timeout queue (default:
 		// timeout connect), as HAProxy; Tw is the time spent there.
-		t0 := time.Now()
+		t0 := s.lp.Now()
 		if q := pick(be.Proxy.Timeouts.Queue, be.Proxy.Timeouts.Connect); q > 0 && key.Deadline.IsZero() {
 			key.Deadline = t0.Add(q)
 		}
 		err := be.hold(tx, key)
-		tx.Tw = time.Since(t0)
+		tx.Tw = s.lp.Now().Sub(t0)
 		if err != nil {
 			tx.setTerm('S', 'C')
 			if errors.Is(err, ErrQueueTimeout) {
@@ -728,7 +732,7 @@ func (s *session) reply(raw []byte, keep bool, status int) bool {
 		tx.BytesOut += htxHeadSize(raw[:m.HeadLen]) + int64(n-headLen)
 	}
 	if tx.Ta < 0 && !tx.ReqAt.IsZero() {
-		tx.Ta = time.Since(tx.ReqAt)
+		tx.Ta = s.lp.Now().Sub(tx.ReqAt)
 	}
 	return keep
 }
@@ -929,6 +933,31 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
 	s.tunSC, s.tunBE = sc, be
 	s.tun = &tunnel{}
+}
+
+// htxHeadSizeOf is htxHeadSize(head), head being what the engine wrote
+// for m: computed from the message, except for a 101 whose Connection
+// header is forwarded as the server wrote it.
+func htxHeadSizeOf(m *http1.Message, head []byte, upgrade bool) int64 {
+	if upgrade {
+		return htxHeadSize(head)
+	}
+	return htxRespSize(m)
+}
+
+// htxRespSize is htxHeadSize of the head AppendResponseHead writes for
+// m, computed from the parsed message instead of rescanning the bytes
+// (per request: TestHTXRespSize checks they agree).
+func htxRespSize(m *http1.Message) int64 {
+	n := 21 + m.ResponseLineWords()
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if http1.EqualFold(h.Name, "connection") {
+			continue
+		}
+		n += len(h.Name) + len(bytes.Trim(h.Value, " \t"))
+	}
+	return int64(n)
 }
 
 // htxHeadSize is how HAProxy's byte counters (the log's bytes_read, stats'

@@ -72,6 +72,9 @@ type Frontend struct {
 	rt       *Runtime
 	slots    *slots   // per-frontend maxconn (nil: unlimited)
 	filters  []Filter // the proxy's filters (filter.go)
+	// defaultBackend: default_backend, else the proxy itself for a
+	// listen section (resolved once: no map lookup per request).
+	defaultBackend *Backend
 }
 
 // Backend is the runtime side of a proxy with servers.
@@ -273,6 +276,13 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 				return nil, err
 			}
 			b.filters = fs
+		}
+	}
+	for _, f := range rt.Frontends {
+		if p := f.Proxy.DefaultBackend; p != nil {
+			f.defaultBackend = rt.backends[p]
+		} else if f.Proxy.Cap&CapBE != 0 {
+			f.defaultBackend = rt.backends[f.Proxy]
 		}
 	}
 	// The event loops exist from here (what modules start in Init may

@@ -91,7 +91,7 @@ func (s *session) init(rt *Runtime, l *listener, ls *loopState, ec *evloop.Conn,
 	s.rt, s.fe, s.l, s.ls, s.lp = rt, l.fe, l, ls, ec.Loop()
 	s.ec, s.c, s.src, s.dst, s.tls = ec, ec, src, dst, tlsState
 	s.cf.init(ec, ec)
-	s.acceptAt = time.Now()
+	s.acceptAt = s.lp.Now()
 	s.idleAt = s.acceptAt
 	ls.track(s)
 }
@@ -198,9 +198,9 @@ func (s *session) serve() {
 		s.partIn = 0 // pipelined bytes counted with the request that read them
 		s.first = time.Time{}
 		if n > 0 {
-			s.first = time.Now()
+			s.first = s.lp.Now()
 		}
-		s.idleAt = time.Now()
+		s.idleAt = s.lp.Now()
 	}
 }
 
@@ -248,7 +248,7 @@ func (s *session) readRequest() reqState {
 		s.ec.SetNonblock(false)
 		if n > 0 {
 			if s.w == s.r && s.first.IsZero() {
-				s.first = time.Now()
+				s.first = s.lp.Now()
 			}
 			s.w += n
 			tx.BytesIn += int64(n)
@@ -265,7 +265,7 @@ func (s *session) readRequest() reqState {
 		return reqEnd
 	}
 	tx.ReqAt = s.first
-	now := time.Now()
+	now := s.lp.Now()
 	tx.Ti = s.first.Sub(s.idleAt)
 	tx.Th = 0
 	tx.TR = now.Sub(s.first)
@@ -453,7 +453,7 @@ func (s *session) reqError(status int, first time.Time) {
 	}
 	if !first.IsZero() {
 		tx.ReqAt = first
-		tx.Ta = time.Since(first)
+		tx.Ta = s.lp.Now().Sub(first)
 	}
 	s.rt.logTxn(tx)
 }
@@ -490,7 +490,7 @@ func (s *session) tunnelEnd(in, out int64, cause byte) {
 	if cause != 0 {
 		tx.setTerm(cause, 'D')
 	}
-	tx.Ta = time.Since(tx.ReqAt)
+	tx.Ta = s.lp.Now().Sub(tx.ReqAt)
 	s.countBytes(be)
 	sc.hard = false // a tunnel ends with both sides shut, as in mode tcp
 	s.dropConn(sc)

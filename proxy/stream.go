@@ -35,12 +35,7 @@ func (rt *Runtime) chooseBackend(tx *Txn) *Backend {
 	if tx.Backend != nil {
 		return tx.Backend
 	}
-	fe := tx.Frontend.Proxy
-	if fe.DefaultBackend != nil {
-		tx.Backend = rt.backends[fe.DefaultBackend]
-	} else if fe.Cap&CapBE != 0 {
-		tx.Backend = rt.backends[fe]
-	}
+	tx.Backend = tx.Frontend.defaultBackend
 	return tx.Backend
 }
 
@@ -100,7 +95,7 @@ func (be *Backend) hold(tx *Txn, key *PickKey) error {
 	}
 	tx.Server, tx.held = s, true
 	s.Counters.TotConns.Add(1)
-	s.Counters.LastSess.Store(time.Now().Unix())
+	s.Counters.LastSess.Store(tx.Now().Unix())
 	if n := s.Counters.CurConns.Load(); n > s.Counters.MaxConns.Load() {
 		s.Counters.MaxConns.Store(n)
 	}
@@ -139,7 +134,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 	if retries < 0 {
 		retries = 0
 	}
-	start := time.Now()
+	start := tx.Now()
 	direct := tx.Server != nil && !tx.picked // chosen by persistence (HAProxy's SF_DIRECT)
 	if px.Timeouts.Queue > 0 {
 		key.Deadline = start.Add(px.Timeouts.Queue)
@@ -150,7 +145,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		if !tx.held {
 			if err := be.hold(tx, key); err != nil {
 				if tx.Tw < 0 {
-					tx.Tw = time.Since(start)
+					tx.Tw = tx.Now().Sub(start)
 				}
 				if errors.Is(err, ErrQueueTimeout) {
 					tx.setTerm('s', 'Q')
@@ -161,12 +156,12 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 			}
 		}
 		if tx.Tw < 0 {
-			tx.Tw = time.Since(start)
+			tx.Tw = tx.Now().Sub(start)
 		}
-		t0 := time.Now()
+		t0 := tx.Now()
 		sc, err := rt.dial(tx.loop, tx.Server, tx.Src, tx.Dst, px.Timeouts.Connect)
 		if err == nil {
-			tx.Tc = time.Since(t0)
+			tx.Tc = tx.Now().Sub(t0)
 			observe(tx.Server, ObsL4OK)
 			return sc, nil
 		}
@@ -193,7 +188,7 @@ func (rt *Runtime) connect(tx *Txn, key *PickKey) (*serverConn, error) {
 		// redispatch.go: HAProxy redispatches at the last retry, or at once
 		// in a round-robin farm, and then does not wait.
 		redisp := px.Redispatch && (attempt+1 == retries || redispatchEarly(be, tx.Server, direct))
-		if el := time.Since(t0); (!redisp || !rrSpread(be)) && (el < px.Timeouts.Connect || px.Timeouts.Connect <= 0) {
+		if el := tx.Now().Sub(t0); (!redisp || !rrSpread(be)) && (el < px.Timeouts.Connect || px.Timeouts.Connect <= 0) {
 			tx.loop.Sleep(turnAround(px.Timeouts.Connect))
 		}
 		if redisp {
@@ -217,4 +212,14 @@ func (tx *Txn) Offload(fn func()) {
 		return
 	}
 	fn()
+}
+
+// Now is the time as the event loop read it at its last iteration
+// (HAProxy's now_ms): what the transaction's timers and the modules' rate
+// counters use, without a clock read each. Outside a loop, time.Now.
+func (tx *Txn) Now() time.Time {
+	if tx.loop != nil {
+		return tx.loop.Now()
+	}
+	return time.Now()
 }

@@ -199,7 +199,7 @@ func (s *Stats) connection(fe *proxy.Frontend) bool {
 // logged records a finished transaction: request rate, backend and server
 // session rates and timers.
 func (s *Stats) logged(tx *proxy.Txn) {
-	now := time.Now()
+	now := tx.Now() // the event loop's clock: no clock read per request
 	http := tx.Req != nil
 	if tx.BytesOut > 0 {
 		s.m.out.addN(now, uint32(min(tx.BytesOut, 1<<31)))
