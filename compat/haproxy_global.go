@@ -90,6 +90,7 @@ func buildGlobalTable() *Table[*hctx] {
 			c.cfg.Global.Nbthread = n
 			return nil
 		}),
+		row("cpu-map", decodeCPUMap),
 		row("pidfile", func(c *hctx, d *parser.Directive, a []parser.Word) error {
 			if len(a) == 0 {
 				return fmt.Errorf("'pidfile' expects a file name as an argument.")

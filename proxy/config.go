@@ -43,9 +43,12 @@ type Global struct {
 	MworkerMaxReloads int
 	Maxconn           int
 	Nbthread          int
-	PidFile           string
-	User, Group       string
-	Chroot            string
+	// CPUMap is cpu-map, thread by thread (index: thread number - 1):
+	// the CPUs that thread is bound to (none: unbound).
+	CPUMap      [][]int
+	PidFile     string
+	User, Group string
+	Chroot      string
 	// UID and GID are the ids `user`/`uid` and `group`/`gid` resolve to
 	// (0: unset, as in HAProxy, which never switches to root).
 	UID, GID       int

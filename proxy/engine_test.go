@@ -19,10 +19,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // backend is a test origin server (net/http is fine here: it is not the
@@ -838,5 +841,63 @@ func TestNbthreadSetsGOMAXPROCS(t *testing.T) {
 				t.Errorf("GOMAXPROCS = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCPUMap: cpu-map binds each loop's thread to its CPUs (HAProxy's
+// threads), and traffic still flows through both loops.
+func TestCPUMap(t *testing.T) {
+	var allowed unix.CPUSet
+	if unix.SchedGetaffinity(0, &allowed) != nil || allowed.Count() < 2 {
+		t.Skip("needs two CPUs the process may use")
+	}
+	var cpus []int
+	for c := 0; len(cpus) < 2; c++ {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	b1 := newBackend(t, "b1", nil)
+	cfg := httpConfig(testServer("s1", b1.addr()))
+	cfg.Global.Nbthread = 2
+	cfg.Global.CPUMap = [][]int{{cpus[1]}, {cpus[0]}}
+	prev := runtime.GOMAXPROCS(0)
+	defer func() {
+		runtime.GOMAXPROCS(prev)
+		evloopBindAll(allowed)
+	}()
+	rt, addr := startProxy(t, cfg)
+	for i, want := range []int{cpus[1], cpus[0]} {
+		got := make(chan unix.CPUSet, 1)
+		rt.loops[i].l.Post(func() {
+			var s unix.CPUSet
+			unix.SchedGetaffinity(0, &s)
+			got <- s
+		})
+		s := <-got
+		if s.Count() != 1 || !s.IsSet(want) {
+			t.Errorf("loop %d runs on %d CPUs, want only CPU %d", i, s.Count(), want)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := roundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		c.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// evloopBindAll gives every thread of the test process the CPUs back.
+func evloopBindAll(s unix.CPUSet) {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, e := range tasks {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			_ = unix.SchedSetaffinity(tid, &s)
+		}
 	}
 }

@@ -372,6 +372,7 @@ func (rt *Runtime) Start() error {
 		}
 	}
 	g := rt.group
+	rt.applyCPUMap()
 	g.Start()
 	rt.started.Store(true)
 	for _, ls := range rt.loops {
@@ -630,4 +631,31 @@ func (p *purgeTimer) Expire(*evloop.Timer) {
 		}
 	}
 	p.arm()
+}
+
+// applyCPUMap binds loop i to the CPUs cpu-map gives thread i+1; when
+// every loop is bound, the process's other threads (Go's garbage
+// collector, timers, offloaded work) are bound to their union, as all of
+// HAProxy's threads would be.
+func (rt *Runtime) applyCPUMap() {
+	m := rt.Cfg.Global.CPUMap
+	all := rt.group.Len() > 0
+	var union []int
+	seen := map[int]bool{}
+	for i := 0; i < rt.group.Len(); i++ {
+		if i >= len(m) || len(m[i]) == 0 {
+			all = false
+			continue
+		}
+		rt.group.SetCPUs(i, m[i])
+		for _, c := range m[i] {
+			if !seen[c] {
+				seen[c] = true
+				union = append(union, c)
+			}
+		}
+	}
+	if all {
+		_ = evloop.BindProcess(union)
+	}
 }

@@ -3,6 +3,7 @@ package evloop
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +49,11 @@ func (g *Group) Loop(i int) *Loop { return g.loops[i] }
 func (g *Group) Any() *Loop {
 	return g.loops[int(g.next.Add(1))%len(g.loops)]
 }
+
+// SetCPUs binds loop i to the CPUs listed (cpu-map), before Start: its
+// goroutine keeps one OS thread, whose affinity is set to those of the
+// CPUs the process may use (none of them: the loop stays unbound).
+func (g *Group) SetCPUs(i int, cpus []int) { g.loops[i].cpus = cpus }
 
 // Start runs every loop on its own goroutine.
 func (g *Group) Start() {
@@ -110,6 +116,8 @@ type Loop struct {
 	dead     bool // exited: Post runs functions itself
 
 	pipes []pipe // spare splice pipes (tunnels)
+
+	cpus []int // cpu-map: the CPUs the loop's thread is bound to
 
 	stopping bool
 	// Callbacks run once per iteration after the events (engine
@@ -285,6 +293,9 @@ func (l *Loop) Busy() int { return l.ntasks - len(l.idle) }
 
 func (l *Loop) run() {
 	defer l.finish()
+	if len(l.cpus) > 0 {
+		bindThread(l.cpus)
+	}
 	for {
 		if l.wakeSent.Load() {
 			l.drainInbox()
@@ -412,4 +423,51 @@ func (l *Loop) finish() {
 	for _, fn := range in {
 		fn()
 	}
+}
+
+// bindThread locks the calling goroutine to its OS thread and binds the
+// thread to the CPUs listed that the process may use. The tasks the loop
+// resumes are coroutines: they run on the same thread.
+func bindThread(cpus []int) {
+	var allowed, set unix.CPUSet
+	if unix.SchedGetaffinity(0, &allowed) != nil {
+		return
+	}
+	for _, c := range cpus {
+		if allowed.IsSet(c) {
+			set.Set(c)
+		}
+	}
+	if set.Count() == 0 {
+		return // HAProxy: an empty intersection binds nothing
+	}
+	runtime.LockOSThread()
+	_ = unix.SchedSetaffinity(0, &set)
+}
+
+// BindProcess binds every thread of the process to the CPUs listed that
+// it may use (threads created later inherit it).
+func BindProcess(cpus []int) error {
+	var allowed, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return err
+	}
+	for _, c := range cpus {
+		if allowed.IsSet(c) {
+			set.Set(c)
+		}
+	}
+	if set.Count() == 0 {
+		return nil
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			_ = unix.SchedSetaffinity(tid, &set)
+		}
+	}
+	return nil
 }
