@@ -487,6 +487,8 @@ func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.raddr) }
 
 var _ net.Conn = (*Conn)(nil)
 
+func errClosed() error { return net.ErrClosed }
+
 // Dial connects to dst from the running task within timeout (0: none).
 // The connection is registered with the task's loop.
 func (l *Loop) Dial(dst netip.AddrPort, timeout time.Duration) (*Conn, error) {

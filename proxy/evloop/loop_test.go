@@ -690,3 +690,122 @@ func TestCond(t *testing.T) {
 		t.Fatalf("woken %q then %q, want a then b", a, b)
 	}
 }
+
+// TestSplice: Loop.Splice moves exactly n bytes (what follows stays in
+// the source), everything until the end of stream (n < 0), reports a
+// source that ends early (io.ErrUnexpectedEOF) and a destination that
+// does not read (its write deadline).
+func TestSplice(t *testing.T) {
+	g := testGroup(t, 1)
+	l := g.Loop(0)
+	const size = 3 << 20
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	// Origin: sends what the first line asks for ("<bytes> <close>"),
+	// then "tail" unless it closes.
+	origin, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer origin.Close()
+	go func() {
+		for {
+			c, err := origin.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var n int
+				var closeAfter bool
+				// Read exactly the line: unread bytes would make the
+				// close a reset.
+				var line []byte
+				for b := make([]byte, 1); len(line) == 0 || line[len(line)-1] != '\n'; {
+					if _, err := c.Read(b); err != nil {
+						return
+					}
+					line = append(line, b[0])
+				}
+				fmt.Sscan(string(line), &n, &closeAfter)
+				for n > len(payload) { // the stalled client's case
+					if _, err := c.Write(payload); err != nil {
+						return
+					}
+					n -= len(payload)
+				}
+				c.Write(payload[:n])
+				if !closeAfter {
+					c.Write([]byte("tail"))
+					io.Copy(io.Discard, c)
+				}
+			}()
+		}
+	}()
+	dst := netip.MustParseAddrPort(origin.Addr().String())
+	type result struct {
+		moved      int64
+		rerr, werr error
+		rest       string
+	}
+	type job struct {
+		ask string
+		n   int64
+		wto time.Duration
+	}
+	jobs := make(chan job, 1)
+	res := make(chan result, 1)
+	addr := serve(t, g, func(c *Conn) {
+		defer c.Close()
+		j := <-jobs
+		o, err := l.Dial(dst, time.Second)
+		if err != nil {
+			res <- result{rerr: err}
+			return
+		}
+		defer o.Close()
+		o.Write([]byte(j.ask))
+		var r result
+		r.moved, r.rerr, r.werr = l.Splice(c, o, j.n, 5*time.Second, j.wto)
+		if r.rerr == nil && r.werr == nil && j.n >= 0 {
+			// What follows the n bytes is still in the source.
+			o.SetReadTimeout(5 * time.Second)
+			var b [4]byte
+			k, _ := io.ReadFull(o, b[:])
+			r.rest = string(b[:k])
+		}
+		res <- r
+	})
+	run := func(j job, read bool) ([]byte, result) {
+		t.Helper()
+		jobs <- j
+		cl, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var got []byte
+		if read {
+			cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, _ = io.ReadAll(cl)
+		}
+		return got, <-res
+	}
+	got, r := run(job{ask: fmt.Sprintf("%d false\n", size), n: size}, true)
+	if !bytes.Equal(got, payload) || r.moved != size || r.rerr != nil || r.werr != nil || r.rest != "tail" {
+		t.Fatalf("exact n: got %d bytes (equal %v), %+v", len(got), bytes.Equal(got, payload), r)
+	}
+	got, r = run(job{ask: fmt.Sprintf("%d true\n", size), n: -1}, true)
+	if !bytes.Equal(got, payload) || r.moved != size || r.rerr != nil || r.werr != nil {
+		t.Fatalf("until close: got %d bytes, %+v %v", len(got), r, r.rerr)
+	}
+	got, r = run(job{ask: "1000 true\n", n: 5000}, true)
+	if len(got) != 1000 || r.moved != 1000 || r.rerr != io.ErrUnexpectedEOF || r.werr != nil {
+		t.Fatalf("short source: got %d bytes, %+v", len(got), r)
+	}
+	// The client never reads: its socket fills up and the write deadline
+	// ends the splice.
+	_, r = run(job{ask: fmt.Sprintf("%d false\n", 16*size), n: 16 * size, wto: 200 * time.Millisecond}, false)
+	if !errors.Is(r.werr, os.ErrDeadlineExceeded) || r.rerr != nil || r.moved >= 16*size {
+		t.Fatalf("stalled client: %+v", r)
+	}
+}
