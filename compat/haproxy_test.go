@@ -159,7 +159,7 @@ func TestDiagnostics(t *testing.T) {
 		{"forwardfor tcp", "backend b\n    mode tcp\n    option forwardfor\n", "WARNING 0: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode."},
 		{"tcplog in backend", "backend b\n    option tcplog\n", "WARNING 2: backend 'b' : 'option tcplog' directive is ignored in backends."},
 		{"lua missing", "global\n    lua-load /nonexistent.lua\n", "ALERT 2: error in Lua file '/nonexistent.lua': cannot open /nonexistent.lua: No such file or directory"},
-		{"ignored keyword warns", "global\n    cpu-map 1 0\n", "WARNING 2: halo: 'cpu-map' is accepted but not executed (ignored): CPU pinning is not applied"},
+		{"ignored keyword warns", "global\n    lua-prepend-path /usr/share/lua/?.lua\n", "WARNING 2: halo: 'lua-prepend-path' is accepted but not executed (ignored): halo has no Lua interpreter"},
 		{"unknown option", "defaults\n    option nosuch\n", "ALERT 2: unknown option 'nosuch'."},
 		{"tcpka count", "frontend f\n    clitcpka-cnt 4x\n", "ALERT 2: 'clitcpka-cnt' : unexpected character 'x' in integer value '4x'"},
 		{"tcpka time", "frontend f\n    clitcpka-idle 3q\n", "ALERT 2: unexpected character 'q' in argument to <clitcpka-idle>."},
@@ -242,11 +242,11 @@ func TestSendProxyVersions(t *testing.T) {
 }
 
 func TestFindings(t *testing.T) {
-	_, rep := load(t, "global\n    cpu-map 1 0\n    maxconn 5\nbackend b\n    persist rdp-cookie\n")
+	_, rep := load(t, "global\n    lua-prepend-path /usr/share/lua/?.lua\n    maxconn 5\nbackend b\n    persist rdp-cookie\n")
 	if rep.Summary.Ignored != 2 || rep.Summary.Supported < 2 {
 		t.Fatalf("summary %+v", rep.Summary)
 	}
-	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "cpu-map" || rep.Findings[1].Keyword != "persist rdp-cookie" {
+	if len(rep.Findings) != 2 || rep.Findings[0].Keyword != "lua-prepend-path" || rep.Findings[1].Keyword != "persist rdp-cookie" {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
 }

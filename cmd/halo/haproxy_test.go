@@ -255,7 +255,8 @@ func TestCompatKeywords(t *testing.T) {
 	for _, want := range []string{
 		"| global | `maxconn` | supported |",
 		"| global | `ulimit-n` | supported |",
-		"| global | `cpu-map` | ignored |",
+		"| global | `cpu-map` | supported |",
+		"| global | `lua-prepend-path` | ignored |",
 		"| defaults/frontend/backend/listen | `option forwardfor` | supported |",
 		"| server/default-server | `agent-check` | supported |",
 		"| server/default-server | `check-via-socks4` | unsupported |",
