@@ -378,10 +378,7 @@ func (s *session) transaction() bool {
 	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
 	if n >= headLen {
-		// The head's size from the parsed message (no second parse of
-		// what was written); a 101's Connection header goes out as the
-		// server wrote it, so its head is measured from the bytes.
-		head := htxHeadSizeOf(resp, s.out[:headLen], upgrade)
+		head := htxHeadSize(s.out[:headLen])
 		if resp.Chunked && !noBody && !upgrade {
 			tx.BytesOut += head + s.chunkBytes(respDone)
 		} else {
@@ -973,31 +970,6 @@ func (s *session) spliceResponseBody(sc *serverConn, untilClose bool, remain int
 func (s *session) upgradeTunnel(sc *serverConn, be *Backend) {
 	s.tunSC, s.tunBE = sc, be
 	s.tun = &tunnel{}
-}
-
-// htxHeadSizeOf is htxHeadSize(head), head being what the engine wrote
-// for m: computed from the message, except for a 101 whose Connection
-// header is forwarded as the server wrote it.
-func htxHeadSizeOf(m *http1.Message, head []byte, upgrade bool) int64 {
-	if upgrade {
-		return htxHeadSize(head)
-	}
-	return htxRespSize(m)
-}
-
-// htxRespSize is htxHeadSize of the head AppendResponseHead writes for
-// m, computed from the parsed message instead of rescanning the bytes
-// (per request: TestHTXRespSize checks they agree).
-func htxRespSize(m *http1.Message) int64 {
-	n := 21 + m.ResponseLineWords()
-	for i := range m.Headers {
-		h := &m.Headers[i]
-		if http1.EqualFold(h.Name, "connection") {
-			continue
-		}
-		n += len(h.Name) + len(bytes.Trim(h.Value, " \t"))
-	}
-	return int64(n)
 }
 
 // htxHeadSize is how HAProxy's byte counters (the log's bytes_read, stats'

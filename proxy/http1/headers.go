@@ -172,24 +172,6 @@ func (m *Message) AppendResponseHead(dst []byte) []byte {
 	return m.appendHeaders(dst)
 }
 
-// ResponseLineWords is the length of the status line AppendResponseHead
-// writes without its two separating spaces: version, status, reason.
-func (m *Message) ResponseLineWords() int {
-	n := len(m.VersionString()) + len(m.Reason)
-	if m.statusTextValid() {
-		return n + len(m.StatusText)
-	}
-	switch {
-	case m.Status < 10:
-		return n + 1
-	case m.Status < 100:
-		return n + 2
-	case m.Status < 1000:
-		return n + 3
-	}
-	return n + len(strconv.Itoa(m.Status))
-}
-
 func (m *Message) appendHeaders(dst []byte) []byte {
 	for i := range m.Headers {
 		h := &m.Headers[i]
