@@ -136,7 +136,6 @@ var notExecutedActions = map[string]struct {
 	"set-mark": {Ignored, "not executed"}, "set-nice": {Ignored, "not executed"},
 	"set-tos": {Ignored, "not executed"}, "disable-l7-retry": {Ignored, "not executed"}, "strict-mode": {Ignored, "not executed"},
 	"set-priority-class": {Ignored, "not executed"}, "set-priority-offset": {Ignored, "not executed"},
-	"set-timeout":   {Ignored, "not executed"},
 	"wait-for-body": {Ignored, "the body is not waited for"}, "wait-for-handshake": {Ignored, "no TLS 0-RTT"},
 }
 

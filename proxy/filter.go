@@ -352,7 +352,7 @@ func (s *session) filteredBody(sc *serverConn, inChunked bool, remain int64, dat
 			buf = big
 		}
 	}
-	srvTO := tx.Backend.Proxy.Timeouts.Server
+	srvTO := tx.serverTimeout()
 	for !done {
 		if err := s.filterFlush(); err != nil {
 			return s.filterAbort(err)

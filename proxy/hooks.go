@@ -292,6 +292,9 @@ type Txn struct {
 	// will be read (see MorePayload).
 	Payload      []byte
 	PayloadFinal bool
+	// SrvTimeout and TunTimeout are the stream's own server and tunnel
+	// timeouts, set by http-request set-timeout (0: the backend's).
+	SrvTimeout, TunTimeout time.Duration
 	// ResPayload is the server's first bytes read while tcp-response
 	// content rules wait for them (mode tcp); they are forwarded to the
 	// client unchanged. ResPayloadFinal: no more will be read (see
@@ -414,6 +417,15 @@ func (tx *Txn) reset() {
 	tx.Th, tx.Ti, tx.TR, tx.Tw, tx.Tc, tx.Tr, tx.Ta, tx.Tt = -1, -1, -1, -1, -1, -1, -1, -1
 	tx.Status = -1
 	tx.Term = [2]byte{'-', '-'}
+}
+
+// serverTimeout is the server timeout of the stream: set-timeout's, else
+// the backend's.
+func (tx *Txn) serverTimeout() time.Duration {
+	if tx.SrvTimeout > 0 {
+		return tx.SrvTimeout
+	}
+	return tx.Backend.Proxy.Timeouts.Server
 }
 
 func (tx *Txn) setTerm(cause, state byte) {

@@ -179,7 +179,7 @@ func (s *session) transaction() bool {
 		// connection while the whole request is still in our buffers.
 		canRetry := reused && try == 0 && replayable
 		sc.reqs++
-		sc.f.writeTimeout(be.Proxy.Timeouts.Server)
+		sc.f.writeTimeout(tx.serverTimeout())
 		_, err = sc.c.Write(s.out)
 		if err == nil && len(bodyBuf) > 0 {
 			_, err = sc.c.Write(bodyBuf)
@@ -205,7 +205,7 @@ func (s *session) transaction() bool {
 			}
 			bodyDone = true
 		}
-		err = s.readResponseHead(sc, be.Proxy.Timeouts.Server)
+		err = s.readResponseHead(sc, tx.serverTimeout())
 		if err == nil {
 			break
 		}
@@ -240,7 +240,7 @@ func (s *session) transaction() bool {
 			}
 			bodyDone = true
 		}
-		if err := s.readResponseHead(sc, be.Proxy.Timeouts.Server); err != nil {
+		if err := s.readResponseHead(sc, tx.serverTimeout()); err != nil {
 			s.dropConn(sc)
 			observeReadError(tx.Server, err)
 			if isTimeout(err) {
@@ -776,7 +776,7 @@ func (s *session) streamRequestBody(sc *serverConn, req *http1.Message) error {
 		remain = req.ContentLength - int64(s.w-(s.r+req.HeadLen))
 	}
 	cliTO := s.timeouts().Client
-	srvTO := tx.Backend.Proxy.Timeouts.Server
+	srvTO := tx.serverTimeout()
 	// Use the server buffer's free end as scratch: bytes the server may
 	// already have sent (after a 100 Continue) stay untouched.
 	if sc.r > 0 {
@@ -849,7 +849,7 @@ func (s *session) streamResponseBody(sc *serverConn, resp *http1.Message, untilC
 	if !resp.Chunked && !untilClose {
 		remain = resp.ContentLength - sent
 	}
-	srvTO := tx.Backend.Proxy.Timeouts.Server
+	srvTO := tx.serverTimeout()
 	cliTO := s.timeouts().Client
 	sc.r, sc.w = 0, 0
 	if !resp.Chunked && (untilClose || remain >= spliceMin) && s.c == net.Conn(s.ec) && sc.c == net.Conn(sc.ec) {

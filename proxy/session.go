@@ -464,8 +464,9 @@ func (s *session) reqError(status int, first time.Time) {
 func (s *session) startTunnel() {
 	sc, be := s.tunSC, s.tunBE
 	fe := s.fe.Proxy
-	cliTO := pick(be.Proxy.Timeouts.Tunnel, pick(fe.Timeouts.Tunnel, fe.Timeouts.Client))
-	srvTO := pick(be.Proxy.Timeouts.Tunnel, be.Proxy.Timeouts.Server)
+	tunTO := pick(s.tx.TunTimeout, be.Proxy.Timeouts.Tunnel) // set-timeout tunnel first
+	cliTO := pick(tunTO, pick(fe.Timeouts.Tunnel, fe.Timeouts.Client))
+	srvTO := pick(tunTO, s.tx.serverTimeout())
 	// Bytes the client sent after the upgrade request go first; copied,
 	// as the tunnel may hold them past this task.
 	var cpre []byte

@@ -114,15 +114,18 @@ func proxyFetches() []*fetchDef {
 		})},
 		{name: "be_server_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Server })},
 		{name: "be_tunnel_timeout", out: KInt, fn: beTimeout(func(t *proxy.Timeouts) time.Duration { return t.Tunnel })},
-		// The stream's current timeouts (halo does not execute
-		// set-timeout): the server timeout applies once a server is
-		// chosen (0 before, as in HAProxy 2.6.12's request rules); the
-		// stream's own tunnel timeout is only ever set by set-timeout.
+		// The stream's current timeouts: set-timeout's once it ran, else
+		// the server timeout applies once a server is chosen (0 before,
+		// as in HAProxy 2.6.12's request rules); the stream's own tunnel
+		// timeout is only ever set by set-timeout.
 		{name: "cur_server_timeout", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			tx := c.engine()
 			p := c.curBackendProxy()
 			if tx == nil || p == nil {
 				return Value{}, false
+			}
+			if tx.SrvTimeout > 0 {
+				return ms(tx.SrvTimeout), true
 			}
 			if tx.Server == nil {
 				return intVal(0), true
@@ -132,6 +135,9 @@ func proxyFetches() []*fetchDef {
 		{name: "cur_tunnel_timeout", out: KInt, fn: single(func(c *Ctx, f *fetch) (Value, bool) {
 			if c.curBackendProxy() == nil {
 				return Value{}, false
+			}
+			if tx := c.engine(); tx != nil && tx.TunTimeout > 0 {
+				return ms(tx.TunTimeout), true
 			}
 			return intVal(0), true
 		})},

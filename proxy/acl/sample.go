@@ -48,6 +48,10 @@ func (v Value) AppendText(dst []byte) []byte {
 	return dst
 }
 
+// Int is the value as an integer sample (a string is parsed), as
+// actions taking a number read their expression.
+func (v Value) Int() (int64, bool) { return v.asInt() }
+
 // asInt converts a sample to an integer the way HAProxy's casts do: a
 // string is read as an optional sign and the decimal digits that follow
 // (none read as 0); an empty string does not convert.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"halo/proxy/acl"
 )
@@ -203,6 +204,7 @@ func actionTable() map[string]*actionDef {
 			return nil
 		}},
 	}
+	defs = append(defs, &actionDef{ActionInfo{Name: "set-timeout", Rulesets: req}, compileSetTimeout})
 	defs = append(defs, stickActions()...) // actions_stick.go
 	defs = append(defs, cacheActions()...) // actions_cache.go
 	m := make(map[string]*actionDef, len(defs))
@@ -321,4 +323,53 @@ func compileSetVar(r *Rule, a *actionCtx) error {
 	e, err := acl.ParseExpr(a.args[0], a.env.Opts)
 	r.expr = e
 	return err
+}
+
+// compileSetTimeout compiles `http-request set-timeout server|tunnel
+// <timeout>|<expr>`: a time (milliseconds by default) or a sample whose
+// integer is milliseconds, as HAProxy 2.6 reads it.
+func compileSetTimeout(r *Rule, a *actionCtx) error {
+	if err := a.need(2, "'server' or 'tunnel' and a timeout or an expression"); err != nil {
+		return err
+	}
+	switch a.args[0] {
+	case "server", "tunnel":
+		r.name = a.args[0]
+	default:
+		return fmt.Errorf("'set-timeout' expects 'server' or 'tunnel', got '%s'", a.args[0])
+	}
+	r.kind = kSetTimeout
+	if d, ok := parseTimeout(a.args[1]); ok {
+		r.status = int(d / time.Millisecond)
+		return nil
+	}
+	e, err := acl.ParseExpr(a.args[1], a.env.Opts)
+	if err != nil {
+		return err
+	}
+	r.expr = e
+	return nil
+}
+
+// parseTimeout reads an HAProxy time: digits and a unit (us, ms, s, m,
+// h, d; milliseconds without one).
+func parseTimeout(s string) (time.Duration, bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
+		"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	u, ok := unit[s[i:]]
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(n) * u, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strconv"
+	"time"
 
 	"halo/proxy/acl"
 	"halo/proxy/logging"
@@ -412,6 +413,8 @@ func (st *State) apply(r *Rule, response bool) {
 		runCache(r, st)
 	case kSetLogLevel:
 		st.LogLevel, st.LogLevelSet = r.status, true
+	case kSetTimeout:
+		setTimeout(r, st)
 	}
 }
 
@@ -469,4 +472,37 @@ func regsubTemplate(s []byte) []byte {
 		}
 	}
 	return out
+}
+
+// setTimeout runs set-timeout on the engine's stream: a time, or the
+// sample's integer in milliseconds (a sample that is not a positive
+// integer leaves the timeout alone, as HAProxy does).
+func setTimeout(r *Rule, st *State) {
+	e, ok := st.T.(acl.EngineTxn)
+	if !ok {
+		return
+	}
+	tx := e.Engine()
+	if tx == nil {
+		return
+	}
+	ms := int64(r.status)
+	if r.expr != nil {
+		v, ok := r.expr.Eval(&st.Ctx)
+		if !ok {
+			return
+		}
+		if ms, ok = v.Int(); !ok {
+			return
+		}
+	}
+	if ms <= 0 {
+		return
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if r.name == "server" {
+		tx.SrvTimeout = d
+	} else {
+		tx.TunTimeout = d
+	}
 }

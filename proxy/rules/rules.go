@@ -89,6 +89,7 @@ const (
 	kSilentDrop
 	kService
 	kSetLogLevel
+	kSetTimeout
 	kStick      // track-sc, sc-inc-gpc, sc-set-gpt (actions_stick.go)
 	kCacheUse   // cache-use (actions_cache.go)
 	kCacheStore // cache-store
