@@ -861,6 +861,8 @@ func decodeOption(c *hctx, d *parser.Directive, a []parser.Word) error {
 		p.CliTCPKA.On = on
 	case "srvtcpka":
 		p.SrvTCPKA.On = on
+	case "disable-h2-upgrade":
+		p.DisableH2Upgrade = on
 	case "forwardfor":
 		ff := proxy.Forwardfor{Enabled: on, Header: "X-Forwarded-For"}
 		for i := 0; i < len(rest); i++ {

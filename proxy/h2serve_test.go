@@ -1,7 +1,13 @@
 package proxy
 
 import (
+	"io"
+	"net"
+	"net/netip"
 	"testing"
+	"time"
+
+	"halo/proxy/h2"
 )
 
 func TestChunkDecoder(t *testing.T) {
@@ -59,4 +65,48 @@ func FuzzChunkDecoder(f *testing.F) {
 			t.Fatal("more data than input")
 		}
 	})
+}
+
+// TestH2PriorKnowledgeUpgrade: the HTTP/2 preface as the first request on
+// a clear HTTP/1 bind makes the connection HTTP/2 (SETTINGS first), unless
+// option disable-h2-upgrade or proto h1 keep it HTTP/1 (400), as HAProxy.
+func TestH2PriorKnowledgeUpgrade(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+		proto   string
+		want    string
+	}{
+		{"upgrade", false, "", "\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"},
+		{"option disable-h2-upgrade", true, "", "HTTP/1.1 400 Bad request\r\n"},
+		{"proto h1", false, "h1", "HTTP/1.1 400 Bad request\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lo := netip.MustParseAddr("127.0.0.1")
+			to := Timeouts{Connect: time.Second, Client: 2 * time.Second, Server: 2 * time.Second, HTTPRequest: time.Second}
+			fe := &Proxy{Name: "fe", Cap: CapFE | CapBE, Mode: ModeHTTP, DisableH2Upgrade: tc.disable,
+				Binds: []Bind{{Network: "tcp", Addr: netip.AddrPortFrom(lo, 0), Proto: tc.proto}}, Timeouts: to}
+			rt, err := New(&Config{Global: Global{TuneBufsize: 16384}, Proxies: []*Proxy{fe}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer rt.HardStop()
+			c, err := net.Dial("tcp", rt.listeners[0].el.Local().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, h2.Preface); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got := make([]byte, len(tc.want))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != tc.want {
+				t.Fatalf("got %q (%v), want %q", got, err, tc.want)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"halo/proxy/evloop"
+	"halo/proxy/h2"
 	"halo/proxy/http1"
 	"halo/proxy/rawtcp"
 )
@@ -175,6 +176,9 @@ func (s *session) serve() {
 		case reqEnd:
 			s.end()
 			return
+		case reqH2:
+			s.upgradeH2()
+			return
 		}
 		keep := s.transaction()
 		s.nreq++
@@ -210,6 +214,7 @@ const (
 	reqReady reqState = iota // a request head is parsed in s.req
 	reqPark                  // nothing more to read now: park
 	reqEnd                   // close (after an error answer if any)
+	reqH2                    // the HTTP/2 preface: the connection speaks HTTP/2
 )
 
 // readRequest reads until a complete request head is parsed. On a bad
@@ -228,6 +233,9 @@ func (s *session) readRequest() reqState {
 		return reqEnd
 	}
 	for {
+		if s.nreq == 0 && s.w-s.r >= len(h2.Preface) && string(s.buf[s.r:s.r+len(h2.Preface)]) == h2.Preface && s.h2Upgrade() {
+			return reqH2
+		}
 		if s.w > s.r {
 			err := http1.ParseRequest(&s.req, s.buf[s.r:s.w], s.rt.headLimit)
 			if err == nil {
@@ -271,6 +279,26 @@ func (s *session) readRequest() reqState {
 	tx.TR = now.Sub(s.first)
 	s.partIn = 0
 	return reqReady
+}
+
+// h2Upgrade says whether an HTTP/2 preface as the connection's first
+// request makes it HTTP/2, as HAProxy does on a clear HTTP/1 bind (prior
+// knowledge) unless `option disable-h2-upgrade` or `proto h1` says
+// otherwise. HAProxy checks the whole preface as the first request's
+// bytes: a part of it ("PRI * HTTP/2.0" alone) is a bad HTTP/1 request.
+func (s *session) h2Upgrade() bool {
+	return s.tls == nil && !s.stream && s.l.bind.Proto != "h1" && !s.fe.Proxy.DisableH2Upgrade
+}
+
+// upgradeH2 hands the connection, with what it read, to HTTP/2
+// (h2serve.go). The session is not recycled: its Conn (s.conn) is the
+// socket the HTTP/2 connection keeps.
+func (s *session) upgradeH2() {
+	s.ls.untrack(s)
+	s.rt.serveH2(s.l, s.ls, s.ec, s.ec, nil, &s.cc, nil, s.buf[s.r:s.w])
+	s.releaseWork()
+	s.ls.putPart(s.part)
+	s.part = nil
 }
 
 // park releases the task and the buffers until the client sends more;

@@ -151,16 +151,22 @@ func (c *Conn) writeSettings() {
 	o := c.out
 	start := len(o)
 	o = appendFrameHeader(o, 0, frameSettings, 0, 0)
-	if c.client {
-		o = appendSetting(o, settingEnablePush, 0)
-	} else {
-		o = appendSetting(o, settingMaxConcurrentStreams, c.set.MaxConcurrentStreams)
-	}
-	o = appendSetting(o, settingInitialWindowSize, c.set.InitialWindowSize)
-	o = appendSetting(o, settingMaxFrameSize, c.set.MaxFrameSize)
-	o = appendSetting(o, settingMaxHeaderListSize, c.set.MaxHeaderListSize)
+	// As HAProxy 2.6 (h2_send_settings): the values that differ from the
+	// protocol's defaults, and the stream limit (a server's).
 	if c.set.HeaderTableSize != 4096 {
 		o = appendSetting(o, settingHeaderTableSize, c.set.HeaderTableSize)
+	}
+	if c.client {
+		o = appendSetting(o, settingEnablePush, 0)
+	}
+	if c.set.InitialWindowSize != 65535 {
+		o = appendSetting(o, settingInitialWindowSize, c.set.InitialWindowSize)
+	}
+	if !c.client {
+		o = appendSetting(o, settingMaxConcurrentStreams, c.set.MaxConcurrentStreams)
+	}
+	if c.set.MaxFrameSize != 16384 {
+		o = appendSetting(o, settingMaxFrameSize, c.set.MaxFrameSize)
 	}
 	n := len(o) - start - frameHeaderLen
 	o[start], o[start+1], o[start+2] = byte(n>>16), byte(n>>8), byte(n)

@@ -367,9 +367,14 @@ func (d *driver) timeout() {
 		d.closeSocket()
 	case d.writeBlocked:
 		d.kill(os.ErrDeadlineExceeded)
-	case !d.settled:
+	case !d.settled && (d.client || d.preface > 0):
 		// No preface in time: closed without a word.
 		d.kill(os.ErrDeadlineExceeded)
+	case !d.settled:
+		// The preface but no SETTINGS in time: GOAWAY (NO_ERROR), then
+		// close, as HAProxy ends a connection that timed out.
+		d.Conn.Shutdown()
+		d.close()
 	case d.Idle():
 		// timeout http-keep-alive (else client): GOAWAY, then close.
 		d.Conn.Shutdown()
