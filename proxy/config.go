@@ -269,11 +269,11 @@ type Proxy struct {
 	ResCaptureLens []int
 	// IgnoreProbes is `option http-ignore-probes`: a connection closed or
 	// timed out before sending any byte gets no 408/400 and no log.
+	IgnoreProbes bool
 	// DisableH2Upgrade is `option disable-h2-upgrade`: an HTTP/2 preface
 	// as the first request on a clear HTTP/1 bind stays a (bad) HTTP/1
 	// request instead of turning the connection into HTTP/2.
 	DisableH2Upgrade bool
-	IgnoreProbes bool
 	// CliTCPKA is the frontend's TCP keep-alive on client connections
 	// (`option clitcpka` or `tcpka`, `clitcpka-cnt|idle|intvl`); SrvTCPKA
 	// the backend's on server connections (`option srvtcpka` or `tcpka`,
