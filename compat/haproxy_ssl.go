@@ -3,6 +3,7 @@ package compat
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -391,6 +392,16 @@ func (c *hctx) bindTLS(d *parser.Directive, o *sslOpts, addr string, entries []c
 	// The runtime API's `add ssl crt-list` resolves its lines here, with
 	// HAProxy's CLI wording.
 	bt.CrtListLine = func(opts []string, loaded func(string) bool) (*proxy.BindTLS, error) {
+		// A file the runtime holds (maybe created by `new ssl crl-file`)
+		// need not exist on disk.
+		stat := c.opt.Stat
+		c.opt.Stat = func(p string) (os.FileInfo, error) {
+			if loaded(p) {
+				return nil, nil
+			}
+			return stat(p)
+		}
+		defer func() { c.opt.Stat = stat }()
 		lo, err := lineOpts(opts)
 		if err != nil {
 			return nil, fmt.Errorf("parsing [CLI:1]: %v", err)

@@ -53,6 +53,7 @@ type Runtime struct {
 	listeners   []*listener
 	tlsBinds    []*tlsBind        // every ssl bind, for the certificate commands
 	certs       certStore         // tlscli.go
+	cas         caStore           // tlscafile.go
 	inherited   []sockxfer.Socket // a previous process's sockets (handover.go)
 	stopping    atomic.Bool
 	hardStopped atomic.Bool
@@ -341,7 +342,7 @@ func (rt *Runtime) Start() error {
 			if !b.SSL {
 				continue
 			}
-			t, err := newTLSBind(b, f.Proxy.Mode, rt.Cfg.Global.SSLLoadExtraDelExt)
+			t, err := newTLSBind(b, f.Proxy.Mode, rt.Cfg.Global.SSLLoadExtraDelExt, rt.readTLSFile)
 			if err != nil {
 				return &StartError{Msg: fmt.Sprintf("Proxy '%s': %v", f.Proxy.Name, err)}
 			}

@@ -359,7 +359,7 @@ func (s *ServerState) tlsClientConfig() (*tls.Config, error) {
 		return c, nil
 	}
 	s.tlsOnce.Do(func() {
-		s.tlsConf, s.tlsErr = serverTLSConfig(s.Server, s.Backend.Proxy.Mode)
+		s.tlsConf, s.tlsErr = serverTLSConfig(s.Server, s.Backend.Proxy.Mode, s.Backend.rt.readTLSFile)
 	})
 	return s.tlsConf, s.tlsErr
 }

@@ -36,6 +36,7 @@ type tlsBind struct {
 	sessions  *sessionCache
 	// lists are the crt-list files the bind loads (tlscrtlist.go).
 	lists []string
+	read  fileReader // CA and CRL files
 }
 
 // tlsBindState is what a ClientHello is matched against.
@@ -75,12 +76,12 @@ func defaultBindTLS(b *Bind) *BindTLS {
 
 // newTLSBind loads a bind's certificates and builds its configurations.
 // Errors use HAProxy's wording where it has one.
-func newTLSBind(b *Bind, mode Mode, delExt bool) (*tlsBind, error) {
+func newTLSBind(b *Bind, mode Mode, delExt bool, read fileReader) (*tlsBind, error) {
 	conf := b.TLS
 	if conf == nil {
 		conf = defaultBindTLS(b)
 	}
-	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt, ticketKey: newTicketKey(),
+	t := &tlsBind{bind: b, conf: conf, mode: mode, delExt: delExt, read: read, ticketKey: newTicketKey(),
 		sessions: newSessionCache(defaultSSLCacheSize, defaultSSLLifetime)}
 	for _, e := range conf.Certs {
 		if e.List != "" && !slices.Contains(t.lists, e.List) {
@@ -298,7 +299,7 @@ func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config
 		c.NextProtos = append(c.NextProtos, p)
 	}
 	if o.Verify == "optional" || o.Verify == "required" {
-		v, err := newClientVerifier(o)
+		v, err := newClientVerifier(o, st.bind.read)
 		if err != nil {
 			return nil, err
 		}

@@ -203,7 +203,7 @@ func (rt *Runtime) CommitSSLCert(path string) string {
 		if s.Server.TLS.Crt != path {
 			continue
 		}
-		conf, err := serverTLSConfig(s.Server, s.Backend.Proxy.Mode)
+		conf, err := serverTLSConfig(s.Server, s.Backend.Proxy.Mode, rt.readTLSFile)
 		if err != nil {
 			return out + fmt.Sprintf("\nFailed!\n%v\n", err)
 		}

@@ -167,14 +167,7 @@ func (rt *Runtime) AddCrtList(listArg, line string) string {
 	if !rt.storeExists(path) || rt.certs.empty[path] {
 		return fail + fmt.Sprintf("certificate '%s' does not exist!\n", path)
 	}
-	loaded := func(p string) bool {
-		for _, t := range rt.tlsBinds {
-			if t.conf.CAFile == p || t.conf.CAVerifyFile == p || t.conf.CRLFile == p {
-				return true
-			}
-		}
-		return false
-	}
+	loaded := rt.caLoaded
 	next := 0
 	for _, e := range binds[0].conf.Certs {
 		if e.List == list {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 )
 
@@ -31,7 +30,7 @@ func sessionClock() time.Time { return sessionEpoch.Add(time.Since(sessionStart)
 // required`: against ca-file (the system roots without one), crl-file,
 // and the name of verifyhost, else of sni, else none (HAProxy checks a
 // name only when one of them gives it).
-func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
+func serverTLSConfig(s *Server, mode Mode, read fileReader) (*tls.Config, error) {
 	t := s.TLS
 	if t == nil {
 		t = &ServerTLS{Verify: s.Verify, TLSParams: TLSParams{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}}
@@ -70,12 +69,20 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
+	// OpenSSL presents the configured certificate whatever CAs the
+	// server names; crypto/tls would send none when they do not match.
+	c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if len(c.Certificates) == 0 {
+			return &tls.Certificate{}, nil
+		}
+		return &c.Certificates[0], nil
+	}
 	if t.Verify != "required" {
 		return c, nil
 	}
 	var roots *x509.CertPool
 	if t.CAFile != "" {
-		data, err := os.ReadFile(t.CAFile)
+		data, err := read(t.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("unable to load CA file '%s': %v", t.CAFile, err)
 		}
@@ -86,7 +93,7 @@ func serverTLSConfig(s *Server, mode Mode) (*tls.Config, error) {
 	}
 	var crls *clientVerifier
 	if t.CRLFile != "" {
-		v, err := newClientVerifier(&BindTLS{CRLFile: t.CRLFile})
+		v, err := newClientVerifier(&BindTLS{CRLFile: t.CRLFile}, read)
 		if err != nil {
 			return nil, err
 		}

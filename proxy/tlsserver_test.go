@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"os"
 	"testing"
 	"time"
 )
@@ -67,7 +68,7 @@ func TestServerSessionReuse(t *testing.T) {
 				}
 			}()
 			st := tc.tls
-			conf, err := serverTLSConfig(&Server{Name: "s1", SSL: true, TLS: &st}, ModeHTTP)
+			conf, err := serverTLSConfig(&Server{Name: "s1", SSL: true, TLS: &st}, ModeHTTP, os.ReadFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +110,7 @@ func TestBindSessionResumption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &Bind{TLS: &BindTLS{TLSParams: TLSParams{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, NoTickets: tc.noTickets},
 				Certs: []CertEntry{{Path: pemPath}}}}
-			tb, err := newTLSBind(b, ModeHTTP, false)
+			tb, err := newTLSBind(b, ModeHTTP, false, os.ReadFile)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"slices"
 	"time"
 )
@@ -155,13 +154,17 @@ func sigAlgoOf(oid asn1.ObjectIdentifier) x509.SignatureAlgorithm {
 	return x509.UnknownSignatureAlgorithm
 }
 
-func newClientVerifier(o *BindTLS) (*clientVerifier, error) {
+// fileReader reads a CA or CRL file: from disk, or the runtime API's
+// version of it (tlscafile.go).
+type fileReader func(path string) ([]byte, error)
+
+func newClientVerifier(o *BindTLS, read fileReader) (*clientVerifier, error) {
 	v := &clientVerifier{conf: o}
 	for _, f := range []string{o.CAFile, o.CAVerifyFile} {
 		if f == "" {
 			continue
 		}
-		data, err := os.ReadFile(f)
+		data, err := read(f)
 		if err != nil {
 			return nil, fmt.Errorf("unable to load CA file '%s': %v", f, err)
 		}
@@ -177,7 +180,7 @@ func newClientVerifier(o *BindTLS) (*clientVerifier, error) {
 		}
 	}
 	if o.CRLFile != "" {
-		data, err := os.ReadFile(o.CRLFile)
+		data, err := read(o.CRLFile)
 		if err != nil {
 			return nil, fmt.Errorf("unable to load CRL file '%s': %v", o.CRLFile, err)
 		}

@@ -52,7 +52,7 @@ func TestCAVerifyFile(t *testing.T) {
 	os.WriteFile(named, namedPEM, 0o600)
 	b := &Bind{TLS: &BindTLS{TLSParams: TLSParams{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13},
 		Certs: []CertEntry{{Path: writeSelfSigned(t)}}, Verify: "required", CAFile: named, CAVerifyFile: root}}
-	tb, err := newTLSBind(b, ModeHTTP, false)
+	tb, err := newTLSBind(b, ModeHTTP, false, os.ReadFile)
 	if err != nil {
 		t.Fatal(err)
 	}

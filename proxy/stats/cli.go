@@ -139,6 +139,88 @@ func init() {
 			}
 			return endAnswer(s.rt.DelSSLCert(args[0]))
 		}},
+		{[]string{"show", "ssl", "ca-file"}, "show ssl ca-file [<ca-file>[:<index>]]", "display the SSL CA files used in memory, or the details of a <ca-file>, or a single certificate of index <index> of a CA file <ca-file>", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			arg := ""
+			if len(args) > 0 {
+				arg = args[0]
+			}
+			return endAnswer(s.rt.ShowCAFile(false, arg))
+		}},
+		{[]string{"new", "ssl", "ca-file"}, "new ssl ca-file <ca-file>", "create a new CA file to be used in a crt-list", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'new ssl ca-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.NewCAFile(false, args[0]))
+		}},
+		{[]string{"set", "ssl", "ca-file"}, "set ssl ca-file <ca-file> <payload>", "replace a CA file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 || sess.Payload == "" && len(args) < 2 {
+				return "'set ssl ca-file' expects a filename and a payload\n\n"
+			}
+			payload := sess.Payload
+			if payload == "" {
+				payload = strings.Join(args[1:], " ")
+			}
+			return endAnswer(s.rt.SetCAFile(false, args[0], []byte(payload)))
+		}},
+		{[]string{"commit", "ssl", "ca-file"}, "commit ssl ca-file <ca-file>", "commit a CA file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'commit ssl ca-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.CommitCAFile(false, args[0]))
+		}},
+		{[]string{"abort", "ssl", "ca-file"}, "abort ssl ca-file <ca-file>", "abort a transaction for a CA file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'abort ssl ca-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.AbortCAFile(false, args[0]))
+		}},
+		{[]string{"del", "ssl", "ca-file"}, "del ssl ca-file <ca-file>", "delete an unused CA file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'del ssl ca-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.DelCAFile(false, args[0]))
+		}},
+		{[]string{"show", "ssl", "crl-file"}, "show ssl crl-file [<crl-file>[:<index>]]", "display the SSL CRL files used in memory, or the details of a <crl-file>, or a single certificate of index <index> of a CRL file <crl-file>", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			arg := ""
+			if len(args) > 0 {
+				arg = args[0]
+			}
+			return endAnswer(s.rt.ShowCAFile(true, arg))
+		}},
+		{[]string{"new", "ssl", "crl-file"}, "new ssl crl-file <crl-file>", "create a new CRL file to be used in a crt-list", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'new ssl crl-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.NewCAFile(true, args[0]))
+		}},
+		{[]string{"set", "ssl", "crl-file"}, "set ssl crl-file <crl-file> <payload>", "replace a CRL file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 || sess.Payload == "" && len(args) < 2 {
+				return "'set ssl crl-file' expects a filename and a payload\n\n"
+			}
+			payload := sess.Payload
+			if payload == "" {
+				payload = strings.Join(args[1:], " ")
+			}
+			return endAnswer(s.rt.SetCAFile(true, args[0], []byte(payload)))
+		}},
+		{[]string{"commit", "ssl", "crl-file"}, "commit ssl crl-file <crl-file>", "commit a CRL file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'commit ssl crl-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.CommitCAFile(true, args[0]))
+		}},
+		{[]string{"abort", "ssl", "crl-file"}, "abort ssl crl-file <crl-file>", "abort a transaction for a CRL file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'abort ssl crl-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.AbortCAFile(true, args[0]))
+		}},
+		{[]string{"del", "ssl", "crl-file"}, "del ssl crl-file <crl-file>", "delete an unused CRL file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
+			if len(args) == 0 {
+				return "'del ssl crl-file' expects a filename\n\n"
+			}
+			return endAnswer(s.rt.DelCAFile(true, args[0]))
+		}},
 		{[]string{"abort", "ssl", "cert"}, "abort ssl cert <certfile>", "abort a transaction for a certificate file", LevelAdmin, func(s *Stats, sess *Session, args []string) string {
 			if len(args) == 0 {
 				return "'abort ssl cert' expects a filename\n\n"
