@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/tls"
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -47,7 +50,8 @@ var sslReasons = map[uint32]string{
 	sslLib | 1116: "tlsv13 alert certificate required",
 	sslLib | 199:  "peer did not return a certificate",
 	sslLib | 134:  "certificate verify failed",
-	sslLib | 101:  "bad key share",
+	sslLib | 101:  "no suitable key share",
+	sslLib | 378:  "wrong curve",
 	sslLib | 1:    "handshake failure",
 }
 
@@ -83,6 +87,9 @@ func handshakeError(err error) (int, uint32) {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return ConnErrSSLHandshake, 0
 	}
+	if errors.Is(err, errWrongCurve) {
+		return ConnErrSSLHandshake, sslLib | 378
+	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
 		// OpenSSL recognizes a plain HTTP request on a TLS port
@@ -106,4 +113,34 @@ func handshakeError(err error) (int, uint32) {
 		return ConnErrSSLHandshake, sslLib | 134
 	}
 	return ConnErrSSLHandshake, 0
+}
+
+// errWrongCurve: in TLS 1.2 OpenSSL refuses a peer certificate whose EC
+// key is on a curve the `curves`/`ecdhe` list leaves out; crypto/tls does
+// not check it (checkPeerCurve does).
+var errWrongCurve = errors.New("tls: the peer's certificate key is on a curve the configuration does not allow")
+
+func checkPeerCurve(cs *tls.ConnectionState, curves []tls.CurveID) error {
+	if len(curves) == 0 || cs.Version > tls.VersionTLS12 || len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	k, ok := cs.PeerCertificates[0].PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil
+	}
+	var id tls.CurveID
+	switch k.Curve {
+	case elliptic.P256():
+		id = tls.CurveP256
+	case elliptic.P384():
+		id = tls.CurveP384
+	case elliptic.P521():
+		id = tls.CurveP521
+	default:
+		return nil
+	}
+	if slices.Contains(curves, id) {
+		return nil
+	}
+	return errWrongCurve
 }

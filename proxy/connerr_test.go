@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -33,5 +37,29 @@ func TestHandshakeError(t *testing.T) {
 	}
 	if ConnErrString(0) != "Success" {
 		t.Errorf("fc_err_str of no error: %q", ConnErrString(0))
+	}
+}
+
+func TestCheckPeerCurve(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := &x509.Certificate{PublicKey: &p256.PublicKey}
+	for _, tc := range []struct {
+		version uint16
+		curves  []tls.CurveID
+		ok      bool
+	}{
+		{tls.VersionTLS12, nil, true},
+		{tls.VersionTLS12, []tls.CurveID{tls.CurveP256, tls.CurveP384}, true},
+		{tls.VersionTLS12, []tls.CurveID{tls.CurveP384}, false},
+		{tls.VersionTLS12, []tls.CurveID{tls.CurveP521}, false},
+		{tls.VersionTLS13, []tls.CurveID{tls.CurveP384}, true}, // 1.3 does not tie key curves to groups
+	} {
+		cs := &tls.ConnectionState{Version: tc.version, PeerCertificates: []*x509.Certificate{cert}}
+		if err := checkPeerCurve(cs, tc.curves); (err == nil) != tc.ok {
+			t.Errorf("version %x curves %v: %v", tc.version, tc.curves, err)
+		}
+	}
+	if c, s := handshakeError(errWrongCurve); c != ConnErrSSLHandshake || SSLErrString(s) != "error:0A00017A:SSL routines::wrong curve" {
+		t.Errorf("wrong curve: %d %q", c, SSLErrString(s))
 	}
 }

@@ -313,7 +313,11 @@ func (st *tlsBindState) serveConfig(certs []*loadedCert, mode Mode) (*tls.Config
 			c.ClientCAs = v.names
 		}
 		st.verifiers[c] = v
+		curves := o.Curves
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if err := checkPeerCurve(&cs, curves); err != nil {
+				return err
+			}
 			if _, fatal := v.check(cs.PeerCertificates); fatal != nil {
 				return fatal
 			}
