@@ -276,6 +276,12 @@ func buildGlobalTable() *Table[*hctx] {
 		}),
 	}
 	rows = append(rows, sslGlobalRows()...)
+	// strict-limits is on by default in 2.6: a descriptor limit that
+	// cannot be set stops the start; `no strict-limits` only warns.
+	rows = append(rows, row("strict-limits", func(c *hctx, d *parser.Directive, a []parser.Word) error {
+		c.cfg.Global.NoStrictLimits = c.neg
+		return nil
+	}))
 	// Keywords haproxy 2.6 knows whose arguments halo only checks for
 	// presence; their status (haproxy_status.go) says what halo does.
 	for _, kw := range []string{

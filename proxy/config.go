@@ -87,6 +87,9 @@ type Global struct {
 	// UlimitN is `ulimit-n`: the process's descriptor limit (its soft
 	// RLIMIT_NOFILE); 0: what the process needs (maxsock).
 	UlimitN int
+	// NoStrictLimits is `no strict-limits`: a descriptor limit that
+	// cannot be set is a warning instead of a fatal error.
+	NoStrictLimits bool
 	// Node and Description are `node` (default: the host name) and
 	// `description`: the stats page and `show info` show them.
 	Node        string

@@ -62,10 +62,17 @@ func runProxy(cfg *proxy.Config, o proxyRunOpts) int {
 	if n := cfg.Global.UlimitN; n > 0 {
 		// `ulimit-n` sets it, raising the hard limit when allowed
 		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
-			old := rl.Cur
-			rl.Cur, rl.Max = uint64(n), max(rl.Max, uint64(n))
-			if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
-				fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : [haproxy.main()] Cannot raise FD limit to %d, limit is %d.\n", os.Getpid(), n, old)
+			want := syscall.Rlimit{Cur: uint64(n), Max: max(rl.Max, uint64(n))}
+			if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
+				if !cfg.Global.NoStrictLimits {
+					proxyAlert("[haproxy.main()] Cannot raise FD limit to %d, limit is %d.", n, rl.Cur)
+					return 1
+				}
+				// at least the hard limit
+				rl.Cur = rl.Max
+				_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+				_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+				fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : [haproxy.main()] Cannot raise FD limit to %d, limit is %d.\n", os.Getpid(), n, rl.Cur)
 			}
 		}
 	} else if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rt.Maxsock > 0 && uint64(rt.Maxsock) <= rl.Max {
