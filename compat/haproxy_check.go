@@ -202,7 +202,7 @@ func (c *hctx) assignServerIDs(st *pstate) {
 			continue
 		}
 		used[ex.id] = srv
-		srv.ID = ex.id
+		srv.ID, srv.IDForced = ex.id, true
 	}
 	// The candidate advances past every server, explicit or not (haproxy
 	// 2.6.12: ids 2,1,4,7 for `s1`, `s2 id 1`, `s3`, `s4 id 7`).

@@ -414,8 +414,10 @@ const (
 type Server struct {
 	Name string
 	ID   int
-	Host string // as written, before resolution
-	Addr netip.Addr
+	// IDForced: the ID was given (`id`), not assigned by position.
+	IDForced bool
+	Host     string // as written, before resolution
+	Addr     netip.Addr
 	// Path is set for a server on a UNIX socket (unix@PATH, /PATH, or
 	// abns@NAME as "@NAME"); Addr and Port are then unused.
 	Path      string

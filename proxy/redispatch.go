@@ -13,7 +13,7 @@ func rrSpread(be *Backend) bool {
 		return false
 	}
 	n := 0
-	for _, s := range be.Servers {
+	for _, s := range be.Servers() {
 		if !s.Server.Backup && s.Usable() {
 			if n++; n > 1 {
 				return true

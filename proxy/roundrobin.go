@@ -29,7 +29,7 @@ func (r *RoundRobin) Pick(k *PickKey) (*ServerState, error) {
 }
 
 func (r *RoundRobin) pick(k *PickKey, backup bool) *ServerState {
-	srv := r.b.Servers
+	srv := r.b.Servers()
 	total := 0
 	for _, s := range srv {
 		if s.Server.Backup == backup && r.ok(s, k) {

@@ -80,8 +80,12 @@ type Frontend struct {
 
 // Backend is the runtime side of a proxy with servers.
 type Backend struct {
-	Proxy    *Proxy
-	Servers  []*ServerState
+	Proxy *Proxy
+	// servers is the list Servers returns; `add server` and `del
+	// server` (dynamic.go) replace it, so readers never lock.
+	servers  atomic.Pointer[[]*ServerState]
+	slots    int        // ServerState.idx values handed out (never reused)
+	dynMu    sync.Mutex // orders AddServer and DelServer
 	Counters Counters
 	Picker   Picker
 	rt       *Runtime
@@ -90,7 +94,7 @@ type Backend struct {
 	states ServerStates
 	// mayQueue: a server has maxconn, so Pick may wait for a slot (then
 	// off the event loop).
-	mayQueue bool
+	mayQueue atomic.Bool
 	filters  []Filter // the proxy's filters (filter.go)
 }
 
@@ -101,7 +105,7 @@ type ServerState struct {
 	Server   *Server
 	Backend  *Backend
 	Counters Counters
-	idx      int // position in Backend.Servers
+	idx      int // slot in the backend's ServerStates tables (position in Servers until a `del server`)
 
 	// Idle connections, per event loop (server.go).
 	pools []idlePool
@@ -225,16 +229,19 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		}
 		if p.Cap&CapBE != 0 {
 			b := &Backend{Proxy: p, rt: rt}
+			var list []*ServerState
 			for _, s := range p.Servers {
-				ss := &ServerState{Server: s, Backend: b, idx: len(b.Servers)}
+				ss := &ServerState{Server: s, Backend: b, idx: len(list)}
 				if ss.h2Mode() {
 					ss.h2pool = &h2Pool{}
 				}
 				if s.Maxconn > 0 {
-					b.mayQueue = true
+					b.mayQueue.Store(true)
 				}
-				b.Servers = append(b.Servers, ss)
+				list = append(list, ss)
 			}
+			b.servers.Store(&list)
+			b.slots = len(list)
 			rt.Backends = append(rt.Backends, b)
 			rt.backends[p] = b
 			rt.byName[p.Name] = b
@@ -256,7 +263,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		if o, ok := b.Picker.(ServerStates); ok {
 			b.states = o
 		} else {
-			b.states = newLocalStates(b.Servers)
+			b.states = newLocalStates(b.Servers())
 		}
 	}
 	// Filters (filter.go): one set per proxy, shared by its two sides.
@@ -303,7 +310,7 @@ func New(cfg *Config, modules ...Module) (*Runtime, error) {
 		rt.loops = append(rt.loops, ls)
 	}
 	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			s.pools = make([]idlePool, g.Len())
 		}
 	}
@@ -364,7 +371,7 @@ func (rt *Runtime) Start() error {
 		runtime.GOMAXPROCS(n)
 	}
 	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			if s.Server.SSL {
 				if _, err := s.tlsClientConfig(); err != nil {
 					return &StartError{Msg: fmt.Sprintf("Proxy '%s', server '%s': %v", b.Proxy.Name, s.Server.Name, err)}
@@ -569,7 +576,7 @@ func (rt *Runtime) finish() {
 			}
 		}
 		for _, b := range rt.Backends {
-			for _, s := range b.Servers {
+			for _, s := range b.Servers() {
 				s.closeIdle()
 			}
 		}
@@ -621,7 +628,7 @@ func (p *purgeTimer) Expire(*evloop.Timer) {
 	}
 	before := p.ls.l.Now().Add(-5 * time.Second)
 	for _, b := range p.rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			s.purgeIdleOn(p.ls.l, before)
 			if p.ls.l.ID() == 0 {
 				s.h2Purge(before)

@@ -79,7 +79,7 @@ var errConnect = errors.New("cannot connect to server")
 func (be *Backend) hold(tx *Txn, key *PickKey) error {
 	var s *ServerState
 	var err error
-	if be.mayQueue && tx.loop != nil && tx.loop.Current() != nil {
+	if be.mayQueue.Load() && tx.loop != nil && tx.loop.Current() != nil {
 		// With a maxconn the Picker may wait for a slot: then off the
 		// event loop, which serves the others meanwhile (one of them
 		// may free it).

@@ -141,7 +141,7 @@ backend be
   server s1 %s maxconn 1 cookie s1
   server s2 %s cookie s2
 `, fe, s1.ln.Addr(), s2.ln.Addr()))
-	srv := rt.BackendByName("be").Servers[0]
+	srv := rt.BackendByName("be").Servers()[0]
 	var wg sync.WaitGroup
 	got := make(chan string, 2)
 	for range 2 {

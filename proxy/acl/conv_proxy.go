@@ -50,7 +50,7 @@ func proxyConvs() []*convDef {
 			if b == nil {
 				return Value{}, false
 			}
-			for _, s := range b.Servers {
+			for _, s := range b.Servers() {
 				if s.Server.Name == string(name) {
 					return intVal(s.Counters.CurQueue.Load()), true
 				}
@@ -73,7 +73,7 @@ func convSlot(cv *conv, o *Options) error {
 // usable backups (all with allbackups, one otherwise).
 func usableServers(b *proxy.Backend) int64 {
 	act, bck := 0, 0
-	for _, s := range b.Servers {
+	for _, s := range b.Servers() {
 		if s.Usable() {
 			if s.Server.Backup {
 				bck++

@@ -165,7 +165,7 @@ func proxyFetches() []*fetchDef {
 		{name: "queue", out: KInt, maxArgs: 1, compile: compileBackendArg, fn: backendInt(totalQueue)},
 		{name: "avg_queue", out: KInt, maxArgs: 1, compile: compileBackendArg, fn: backendInt(func(b *proxy.Backend) int64 {
 			act := 0
-			for _, s := range b.Servers {
+			for _, s := range b.Servers() {
 				if s.Usable() && !s.Server.Backup {
 					act++
 				}
@@ -303,7 +303,7 @@ func compileServerArg(f *fetch, o *Options) error {
 		if s.Name == sname {
 			if o.Runtime != nil {
 				if b := o.Runtime.Backend(p); b != nil {
-					for _, ss := range b.Servers {
+					for _, ss := range b.Servers() {
 						if ss.Server == s {
 							f.ref = ss
 						}
@@ -334,7 +334,7 @@ func serverInt(get func(s *proxy.ServerState) int64) fetchFn {
 		s, _ := f.ref.(*proxy.ServerState)
 		if s == nil {
 			if b := c.curBackend(); b != nil {
-				for _, ss := range b.Servers {
+				for _, ss := range b.Servers() {
 					if ss.Server.Name == string(f.str) {
 						s = ss
 						break
@@ -351,7 +351,7 @@ func serverInt(get func(s *proxy.ServerState) int64) fetchFn {
 
 func totalQueue(b *proxy.Backend) int64 {
 	q := b.Counters.CurQueue.Load()
-	for _, s := range b.Servers {
+	for _, s := range b.Servers() {
 		q += s.Counters.CurQueue.Load()
 	}
 	return q
@@ -361,7 +361,7 @@ func totalQueue(b *proxy.Backend) int64 {
 // the running servers, -1 when one of them is unlimited.
 func connSlots(b *proxy.Backend) int64 {
 	var n int64
-	for _, s := range b.Servers {
+	for _, s := range b.Servers() {
 		if !s.Usable() {
 			continue
 		}
@@ -378,14 +378,14 @@ func connSlots(b *proxy.Backend) int64 {
 // unlimited.
 func beConnFree(b *proxy.Backend) int64 {
 	act := false
-	for _, s := range b.Servers {
+	for _, s := range b.Servers() {
 		if s.Usable() && !s.Server.Backup {
 			act = true
 		}
 	}
 	var n int64
 	firstBck := true
-	for _, s := range b.Servers {
+	for _, s := range b.Servers() {
 		if !s.Usable() {
 			continue
 		}

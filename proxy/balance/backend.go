@@ -181,10 +181,20 @@ func (b *Backend) Name() string { return b.cfg.Name }
 func (b *Backend) Config() Config { return b.cfg }
 
 // Servers returns the servers in declaration order.
-func (b *Backend) Servers() []*Server { return b.servers }
+// The slice must not be modified; `add server` and `del server` replace
+// it, so it stays valid after they run.
+func (b *Backend) Servers() []*Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.servers
+}
 
 // Server finds a server by name.
-func (b *Backend) Server(name string) *Server { return b.byName[name] }
+func (b *Backend) Server(name string) *Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.byName[name]
+}
 
 // weightOf computes next_eweight from the user weight, the way
 // server_recalc_eweight does (slowstart ramp included).

@@ -85,7 +85,7 @@ func (m *Module) init(rt *proxy.Runtime) error {
 		m.sections = append(m.sections, s)
 	}
 	for _, be := range rt.Backends {
-		for _, ss := range be.Servers {
+		for _, ss := range be.Servers() {
 			sv := ss.Server
 			sec := byName[sv.Resolvers]
 			if sec == nil || sv.Path != "" {
@@ -383,7 +383,7 @@ func (r *resolution) applyOne(ss *proxy.ServerState, ips []netip.Addr, port int,
 // usedByOther reports whether another server of the backend resolving
 // the same name has ip (snr_check_ip_callback).
 func usedByOther(ss *proxy.ServerState, fqdn string, ip netip.Addr) bool {
-	for _, o := range ss.Backend.Servers {
+	for _, o := range ss.Backend.Servers() {
 		if o == ss || o.FQDN() != fqdn {
 			continue
 		}

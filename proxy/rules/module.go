@@ -644,7 +644,7 @@ func (l *L7) Request(tx *proxy.Txn, px *proxy.Proxy) proxy.Verdict {
 			if i := c.cookie.Request(st.v.ReqHeaders(), refs, use, &st.State); i >= 0 {
 				// The engine takes the server's slot (Picker.Take):
 				// its maxconn and queue apply.
-				tx.Server = be.Servers[i]
+				tx.Server = refs[i].(srvRef).s
 			}
 		}
 	}
@@ -772,7 +772,7 @@ func (r srvRef) Persistable() bool   { return !stoppedServer(r.s) }
 // slice.
 func serverRefs(be *proxy.Backend, st *txnState) []ServerRef {
 	refs := st.refs[:0]
-	for _, s := range be.Servers {
+	for _, s := range be.Servers() {
 		refs = append(refs, srvRef{s})
 	}
 	st.refs = refs

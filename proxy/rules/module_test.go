@@ -159,7 +159,7 @@ func TestModuleEndToEnd(t *testing.T) {
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/st;st=DONE" {
 		t.Errorf("admin POST: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if st := rt.BackendByName("b_a").Servers[0].Status(); st != proxy.SrvMaint {
+	if st := rt.BackendByName("b_a").Servers()[0].Status(); st != proxy.SrvMaint {
 		t.Errorf("server status after maint: %v", st)
 	}
 	_, body = get(t, addr, "GET /st;st=DONE HTTP/1.1\r\nHost: a\r\n\r\n")

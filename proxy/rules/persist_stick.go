@@ -123,7 +123,7 @@ func stuckServer(be *proxy.Backend, t *stick.Table, ref stick.Ref, force bool) *
 	id, key := t.Server(ref)
 	var found *proxy.ServerState
 	if key != "" {
-		for _, s := range be.Servers {
+		for _, s := range be.Servers() {
 			if t.Spec.SrvKey == stick.SrvKeyAddr {
 				if serverAddrKey(s.Server) == key {
 					found = s
@@ -136,7 +136,7 @@ func stuckServer(be *proxy.Backend, t *stick.Table, ref stick.Ref, force bool) *
 		}
 	}
 	if found == nil {
-		for _, s := range be.Servers {
+		for _, s := range be.Servers() {
 			if int32(s.Server.ID) == id {
 				found = s
 				break

@@ -228,9 +228,10 @@ func init() {
 			return endAnswer(s.rt.AbortSSLCert(args[0]))
 		}},
 	}
-	commands = append(commands, tableCommands()...) // table_cli.go
-	commands = append(commands, mapCommands()...)   // map_cli.go
-	commands = append(commands, cacheCommands()...) // cache_cli.go
+	commands = append(commands, tableCommands()...)  // table_cli.go
+	commands = append(commands, mapCommands()...)    // map_cli.go
+	commands = append(commands, cacheCommands()...)  // cache_cli.go
+	commands = append(commands, serverCommands()...) // server_cli.go
 }
 
 // Execute runs one command line (possibly several commands separated by
@@ -357,7 +358,7 @@ func cmdClearCounters(s *Stats, sess *Session, args []string) string {
 	}
 	for _, be := range s.rt.Backends {
 		list = append(list, &be.Counters)
-		for _, ss := range be.Servers {
+		for _, ss := range be.Servers() {
 			list = append(list, &ss.Counters)
 		}
 	}
@@ -450,7 +451,7 @@ func (s *Stats) findServer(arg string) (*proxy.ServerState, string) {
 	if be == nil {
 		return nil, "No such backend.\n\n"
 	}
-	for _, ss := range be.Servers {
+	for _, ss := range be.Servers() {
 		if ss.Server.Name == sv || (strings.HasPrefix(sv, "#") && "#"+strconv.Itoa(ss.Server.ID) == sv) {
 			return ss, ""
 		}
@@ -770,7 +771,7 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 		if len(args) > 0 && be.Proxy.Name != args[0] {
 			continue
 		}
-		for _, ss := range be.Servers {
+		for _, ss := range be.Servers() {
 			sv := ss.Server
 			m := s.mark(ss, now)
 			// srv_op_state (0 stopped, 2 running, 3 stopping) and
@@ -842,6 +843,10 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			if sv.SSL {
 				ssl = 1
 			}
+			forced := 0
+			if sv.IDForced {
+				forced = 1
+			}
 			checkAddr := "-"
 			if sv.CheckAddr.IsValid() {
 				checkAddr = sv.CheckAddr.String()
@@ -858,9 +863,9 @@ func cmdShowServersState(s *Stats, sess *Session, args []string) string {
 			if srvrec == "" {
 				srvrec = "-"
 			}
-			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 %s %d %s %d %d %s - 0\n",
+			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 %d %s %d %s %d %d %s - 0\n",
 				be.Proxy.ID, be.Proxy.Name, sv.ID, sv.Name, addrText, op, admin, ss.Weight(), sv.Weight,
-				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, fqdn, port, srvrec, ssl, sv.CheckPort, checkAddr)
+				int64(now.Sub(m.at)/time.Second), cs, cr, health, chs, forced, fqdn, port, srvrec, ssl, sv.CheckPort, checkAddr)
 		}
 	}
 	b.WriteString("\n")

@@ -246,7 +246,7 @@ func (s *Stats) Rows(f Filter) []Row {
 			continue
 		}
 		if f.Types&4 != 0 {
-			for _, ss := range be.Servers {
+			for _, ss := range be.Servers() {
 				if f.SID >= 0 && ss.Server.ID != f.SID {
 					continue
 				}
@@ -659,7 +659,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	// Drained, stopping and down servers are not counted (HAProxy 2.6.12
 	// on this box: act 1 with one server up beside drained, NOLB, DOWN
 	// and MAINT ones).
-	for _, ss := range be.Servers {
+	for _, ss := range be.Servers() {
 		if !ss.Usable() {
 			continue
 		}
@@ -679,7 +679,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	// A backend without servers (a stats-only listen) is UP, as in
 	// HAProxy, and has no downtime.
 	status := "UP"
-	if act+bck == 0 && len(be.Servers) > 0 {
+	if act+bck == 0 && len(be.Servers()) > 0 {
 		status = "DOWN"
 	}
 	r.set("status", status)
@@ -703,7 +703,7 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	s.beMark[be] = m
 	r.setI("chkdown", m.downs)
 	r.setI("lastchg", int64(now.Sub(m.at)/time.Second))
-	if len(be.Servers) > 0 {
+	if len(be.Servers()) > 0 {
 		down := m.down
 		if !up {
 			down += now.Sub(m.downAt)
@@ -746,13 +746,13 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	}
 	r.set("mode", modeName(p))
 	var uw int64
-	for _, ss := range be.Servers {
+	for _, ss := range be.Servers() {
 		if ss.Usable() && !ss.Server.Backup {
 			uw += int64(ss.Server.Weight)
 		}
 	}
 	if act == 0 {
-		for _, ss := range be.Servers {
+		for _, ss := range be.Servers() {
 			if ss.Usable() {
 				uw += int64(ss.Server.Weight)
 			}

@@ -452,7 +452,7 @@ func (p *Page) apply(t acl.Txn) string {
 	total, altered := 0, 0
 	for _, name := range servers {
 		var ss *proxy.ServerState
-		for _, x := range be.Servers {
+		for _, x := range be.Servers() {
 			if x.Server.Name == name {
 				ss = x
 				break

@@ -257,7 +257,7 @@ func (p *Page) htmlProxy(b *bytes.Buffer, px *proxy.Proxy, rows []Row, admin boo
 	w := b.WriteString
 	lg := p.cfg.ShowLegends
 	be := p.st.rt.Backend(px)
-	form := admin && be != nil && len(be.Servers) > 0
+	form := admin && be != nil && len(be.Servers()) > 0
 	if form {
 		w("<form method=\"post\">")
 	}

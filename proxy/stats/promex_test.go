@@ -52,7 +52,7 @@ func TestPrometheusMatchesHAProxy(t *testing.T) {
 		}
 		return stats.CheckState{Enabled: true, Status: "L4CON", Desc: "Layer4 connection problem"}, true
 	}
-	rt.BackendByName("app").Servers[0].SetHealth(proxy.SrvDown)
+	rt.BackendByName("app").Servers()[0].SetHealth(proxy.SrvDown)
 	got := metricKeys(string(stats.NewPrometheus(stats.New(rt, checks)).Render(nil)))
 	wantB, err := os.ReadFile("testdata/promex.golden")
 	if err != nil {

@@ -144,7 +144,7 @@ func newMeasures(rt *proxy.Runtime) *measures {
 	}
 	for _, b := range rt.Backends {
 		m.be[b] = &objStats{}
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			m.srv[s] = &objStats{}
 		}
 	}

@@ -34,7 +34,7 @@ func SIGHUPDump(rt *proxy.Runtime) []ProxyDump {
 			beAct, beTot = be.Counters.CurConns.Load(), be.Counters.TotConns.Load()
 			unass = be.Counters.CurQueue.Load()
 			pend = unass
-			for _, ss := range be.Servers {
+			for _, ss := range be.Servers() {
 				// A server in maintenance is stopped; a drained one keeps
 				// its operational state.
 				state := "UP"
@@ -49,11 +49,11 @@ func SIGHUPDump(rt *proxy.Runtime) []ProxyDump {
 		}
 		conn := fmt.Sprintf("Conn: act(FE+BE): %d+%d, %d pend (%d unass), tot(FE+BE): %d+%d.", feAct, beAct, pend, unass, feTot, beTot)
 		switch {
-		case be == nil || len(be.Servers) == 0:
+		case be == nil || len(be.Servers()) == 0:
 			d.Lines = append(d.Lines, fmt.Sprintf("SIGHUP: Proxy %s has no servers. %s", p.Name, conn))
 		default:
 			act, bck := 0, 0
-			for _, ss := range be.Servers {
+			for _, ss := range be.Servers() {
 				if ss.Usable() {
 					if ss.Server.Backup {
 						bck++

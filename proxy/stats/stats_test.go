@@ -136,7 +136,7 @@ func TestCLI(t *testing.T) {
 	if fc.TotConns.Load() != 0 {
 		t.Errorf("clear counters all left stot %d", fc.TotConns.Load())
 	}
-	if s := rt.BackendByName("btcp").Servers[0].Status(); s != proxy.SrvMaint {
+	if s := rt.BackendByName("btcp").Servers()[0].Status(); s != proxy.SrvMaint {
 		t.Errorf("t1 status %v, want MAINT", s)
 	}
 	state := st.Execute("show servers state btcp", admin)
@@ -189,7 +189,7 @@ func TestRatesAndTimers(t *testing.T) {
 	be := rt.BackendByName("lhttp")
 	for _, rtime := range []time.Duration{100, 200, 300} {
 		st.Connection(fe)
-		tx := &proxy.Txn{Frontend: fe, Backend: be, Server: be.Servers[0], Req: &http1.Message{},
+		tx := &proxy.Txn{Frontend: fe, Backend: be, Server: be.Servers()[0], Req: &http1.Message{},
 			Tw: 0, Tc: time.Millisecond, Tr: rtime * time.Millisecond, Ta: (rtime + 10) * time.Millisecond, Tt: -1}
 		st.Logged(tx)
 	}
@@ -327,7 +327,7 @@ func TestServerStateColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := rt.Backends[0].Servers
+	ss := rt.Backends[0].Servers()
 	ss[0].SetAdmin(proxy.AdminMaint)
 	ss[1].SetHealth(proxy.SrvDown)
 	ss[1].SetAdmin(proxy.AdminDrain)
@@ -383,7 +383,7 @@ func TestSIGHUPDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := rt.Backends[0].Servers
+	ss := rt.Backends[0].Servers()
 	ss[0].SetAdmin(proxy.AdminDrain)
 	ss[1].SetHealth(proxy.SrvDown)
 	var got []string

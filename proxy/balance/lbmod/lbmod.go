@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"halo/proxy"
@@ -38,15 +39,14 @@ type Balancer struct {
 // Picker is a backend's proxy.Picker backed by a balance.Backend; it
 // owns the servers' states (proxy.ServerStates).
 type Picker struct {
-	be     *balance.Backend
-	pb     *proxy.Backend
-	states []*proxy.ServerState
-	srvs   []*balance.Server
-	// checks are the servers' checks: health, agent, track (nil: none).
-	checks []*health.ServerChecks
-	rdp    string     // balance rdp-cookie: the cookie name
-	mu     sync.Mutex // orders runtime API changes and their messages
-	sink   health.Sink
+	be *balance.Backend
+	pb *proxy.Backend
+	// tab holds the per-server tables, indexed by ServerState.Index();
+	// `add server` publishes a longer copy (dynamic.go).
+	tab  atomic.Pointer[table]
+	rdp  string     // balance rdp-cookie: the cookie name
+	mu   sync.Mutex // orders runtime API changes and their messages
+	sink health.Sink
 }
 
 var (
@@ -116,15 +116,15 @@ func (m *Balancer) newPicker(pb *proxy.Backend) proxy.Picker {
 	if err != nil {
 		return nil // the built-in round robin takes over; Check refuses such a configuration
 	}
-	p := &Picker{be: be, pb: pb, states: pb.Servers, srvs: be.Servers(),
-		checks: make([]*health.ServerChecks, len(pb.Servers)), sink: health.StderrSink}
+	p := &Picker{be: be, pb: pb, sink: health.StderrSink}
+	p.tab.Store(&table{states: pb.Servers(), srvs: be.Servers(), checks: make([]*health.ServerChecks, len(pb.Servers()))})
 	if cfg.Algo == balance.RDPCookie {
 		p.rdp = pb.Proxy.Balance.Param
 	}
 	be.SetQueueHook(func(s *balance.Server, n int) {
 		c := &pb.Counters
 		if s != nil {
-			c = &pb.Servers[s.Index()].Counters
+			c = &p.t().states[s.Index()].Counters
 		}
 		c.CurQueue.Store(int64(n))
 		if int64(n) > c.MaxQueue.Load() {
@@ -159,7 +159,7 @@ func Server(ss *proxy.ServerState) (*balance.Server, bool) {
 	if !ok {
 		return nil, false
 	}
-	return p.srvs[ss.Index()], true
+	return p.t().srvs[ss.Index()], true
 }
 
 // Balance returns the picker's balance.Backend (stats, tests).
@@ -196,7 +196,7 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 	}
 	var prev *balance.Server
 	if k.Exclude != nil {
-		prev = p.srvs[k.Exclude.Index()]
+		prev = p.t().srvs[k.Exclude.Index()]
 	}
 	var pos balance.QueuePos
 	s, err := p.be.TakeUntilPos(&req, prev, k.Deadline, &pos)
@@ -211,7 +211,7 @@ func (p *Picker) Pick(k *proxy.PickKey) (*proxy.ServerState, error) {
 // request fails as HAProxy's does (503).
 func (p *Picker) Take(ss *proxy.ServerState, k *proxy.PickKey) (*proxy.ServerState, error) {
 	var pos balance.QueuePos
-	s, err := p.be.TakeServerUntilPos(p.srvs[ss.Index()], k.Deadline, &pos)
+	s, err := p.be.TakeServerUntilPos(p.t().srvs[ss.Index()], k.Deadline, &pos)
 	k.SrvQueue, k.BeQueue = k.SrvQueue+pos.Srv, k.BeQueue+pos.Be
 	if errors.Is(err, balance.ErrQueueFull) && p.pb.Proxy.Redispatch {
 		return p.Pick(k)
@@ -226,7 +226,7 @@ func (p *Picker) taken(s *balance.Server, err error) (*proxy.ServerState, error)
 		}
 		return nil, proxy.ErrQueueTimeout
 	}
-	ss := p.states[s.Index()]
+	ss := p.t().states[s.Index()]
 	ss.Counters.CurConns.Add(1)
 	return ss, nil
 }
@@ -237,12 +237,12 @@ func (p *Picker) Release(ss *proxy.ServerState) {
 		return
 	}
 	ss.Counters.CurConns.Add(-1)
-	p.be.Release(p.srvs[ss.Index()])
+	p.be.Release(p.t().srvs[ss.Index()])
 }
 
 // Health implements proxy.ServerStates.
 func (p *Picker) Health(i int) proxy.ServerStatus {
-	switch st, _ := p.srvs[i].Current(); st {
+	switch st, _ := p.t().srvs[i].Current(); st {
 	case balance.StateStopped:
 		return proxy.SrvDown
 	case balance.StateStopping:
@@ -253,7 +253,7 @@ func (p *Picker) Health(i int) proxy.ServerStatus {
 
 // Status implements proxy.ServerStates.
 func (p *Picker) Status(i int) proxy.ServerStatus {
-	st, adm := p.srvs[i].Current()
+	st, adm := p.t().srvs[i].Current()
 	switch {
 	case adm&balance.AdminMaint != 0:
 		return proxy.SrvMaint
@@ -284,7 +284,7 @@ type inheritStep struct{ maint, on bool }
 func (p *Picker) setAdmin(i int, a proxy.AdminAction) []inheritStep {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	st0, adm0 := s.Current()
 	wasMaint, wasDrain := adm0&balance.AdminMaint != 0, adm0&balance.AdminDrain != 0
@@ -312,7 +312,7 @@ func (p *Picker) setAdmin(i int, a proxy.AdminAction) []inheritStep {
 		if wasMaint {
 			return steps // already in (inherited) maintenance: no message
 		}
-		if sc := p.checks[i]; sc != nil {
+		if sc := p.t().checks[i]; sc != nil {
 			sc.AdminChanged() // checks pause, health 0
 		}
 		switch {
@@ -372,7 +372,7 @@ func (p *Picker) setAdmin(i int, a proxy.AdminAction) []inheritStep {
 
 // via is " via be/srv" naming the server i tracks ("" when none).
 func (p *Picker) via(i int) string {
-	if s := p.pb.Proxy.Servers[i]; s.TrackServer != "" {
+	if s := p.t().states[i].Server; s.TrackServer != "" {
 		be := s.TrackBackend
 		if be == "" {
 			be = p.pb.Proxy.Name
@@ -385,7 +385,7 @@ func (p *Picker) via(i int) string {
 // leaveForcedMaint clears forced maintenance with HAProxy's messages:
 // the server leaves maintenance unless it inherits it.
 func (p *Picker) leaveForcedMaint(i int) []inheritStep {
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	s.SetAdmin(balance.AdminForcedMaint|balance.AdminCfgMaint, false)
 	if _, adm := s.Current(); adm&balance.AdminMaint != 0 {
@@ -400,7 +400,7 @@ func (p *Picker) leaveForcedMaint(i int) []inheritStep {
 // leftMaintMessages are the lines of a server that left maintenance:
 // its state, and whether it stays drained.
 func (p *Picker) leftMaintMessages(i int, forced string) {
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	st, adm := s.Current()
 	ready := "READY"
@@ -421,8 +421,8 @@ func (p *Picker) leftMaintMessages(i int, forced string) {
 // its agent is down): a checked one starts at health rise, an unchecked
 // one is simply running.
 func (p *Picker) leaveMaint(i int) {
-	s := p.srvs[i]
-	sc := p.checks[i]
+	s := p.t().srvs[i]
+	sc := p.t().checks[i]
 	if sc != nil {
 		sc.AdminChanged()
 	}
@@ -442,7 +442,7 @@ func (p *Picker) inherit(i int, maint, on bool, via string) {
 func (p *Picker) inheritLocked(i int, maint, on bool, via string) (pass bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	st0, adm0 := s.Current()
 	flag, kind := balance.AdminInheritedDrain, balance.AdminDrain
@@ -460,7 +460,7 @@ func (p *Picker) inheritLocked(i int, maint, on bool, via string) (pass bool) {
 		if adm0&kind != 0 {
 			return false // already in maintenance: silent, not passed on
 		}
-		if sc := p.checks[i]; sc != nil {
+		if sc := p.t().checks[i]; sc != nil {
 			sc.AdminChanged()
 		}
 		if st0 == balance.StateStopped {
@@ -508,11 +508,11 @@ func (p *Picker) inheritLocked(i int, maint, on bool, via string) (pass bool) {
 
 // propagate passes server i's changes to its trackers, depth first.
 func (p *Picker) propagate(i int, steps []inheritStep) {
-	sc := p.checks[i]
+	sc := p.t().checks[i]
 	if sc == nil || len(steps) == 0 {
 		return
 	}
-	via := p.pb.Proxy.Name + "/" + p.srvs[i].Name
+	via := p.pb.Proxy.Name + "/" + p.t().srvs[i].Name
 	for _, st := range steps {
 		for _, tr := range sc.Trackers() {
 			tr.InheritAdmin(st.maint, st.on, via)
@@ -524,7 +524,7 @@ func (p *Picker) propagate(i int, steps []inheritStep) {
 // HAProxy's "changed from CLI" messages.
 func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
 	p.mu.Lock()
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	next, word := balance.StateRunning, "UP"
 	switch st {
@@ -552,18 +552,18 @@ func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
 // markedDown applies `on-marked-down shutdown-sessions` to a server that
 // is now down.
 func (p *Picker) markedDown(i int) {
-	if p.Status(i) == proxy.SrvDown && p.states[i].Server.OnMarkedDown == "shutdown-sessions" {
-		p.states[i].ShutdownSessions()
+	if p.Status(i) == proxy.SrvDown && p.t().states[i].Server.OnMarkedDown == "shutdown-sessions" {
+		p.t().states[i].ShutdownSessions()
 	}
 }
 
 // Weight implements proxy.ServerStates.
-func (p *Picker) Weight(i int) int { return p.srvs[i].UserWeight() }
+func (p *Picker) Weight(i int) int { return p.t().srvs[i].UserWeight() }
 
 // SetWeight implements proxy.ServerStates. Static algorithms accept only
 // 0 and the configured weight, with HAProxy's answer otherwise.
 func (p *Picker) SetWeight(i int, w int) error {
-	if _, err := p.srvs[i].SetWeight(w); err != nil {
+	if _, err := p.t().srvs[i].SetWeight(w); err != nil {
 		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
 	}
 	return nil
@@ -574,20 +574,20 @@ func (p *Picker) SetWeight(i int, w int) error {
 func (p *Picker) SetAddr(i int, a netip.Addr, port int, fqdn, by string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ss := p.states[i]
+	ss := p.t().states[i]
 	old, _ := ss.CurrentAddr()
 	oldFQDN := ss.FQDN()
 	name := p.pb.Proxy.Name
 	if old != a && a.IsValid() {
 		p.sink(health.Event{Proxy: name, Severity: health.SevNotice,
-			Msg: fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", name, p.srvs[i].Name, addrText(old), a, by)})
+			Msg: fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", name, p.t().srvs[i].Name, addrText(old), a, by)})
 	}
 	if fqdn != oldFQDN && fqdn != "" && ss.Server.SRV != "" {
 		if oldFQDN == "" {
 			oldFQDN = "(null)"
 		}
 		p.sink(health.Event{Proxy: name, Severity: health.SevNotice,
-			Msg: fmt.Sprintf("%s/%s changed its FQDN from %s to %s by 'SRV record'", name, p.srvs[i].Name, oldFQDN, fqdn)})
+			Msg: fmt.Sprintf("%s/%s changed its FQDN from %s to %s by 'SRV record'", name, p.t().srvs[i].Name, oldFQDN, fqdn)})
 	}
 	ss.ApplyAddr(a, port, fqdn)
 }
@@ -602,7 +602,7 @@ func addrText(a netip.Addr) string {
 
 // ResolveMaint implements proxy.ServerStates.
 func (p *Picker) ResolveMaint(i int) bool {
-	_, adm := p.srvs[i].Current()
+	_, adm := p.t().srvs[i].Current()
 	return adm&balance.AdminResolveMaint != 0
 }
 
@@ -610,7 +610,7 @@ func (p *Picker) ResolveMaint(i int) bool {
 // (srv_set_admin_flag / srv_clr_admin_flag with SRV_ADMF_RMAINT).
 func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
 	p.mu.Lock()
-	s := p.srvs[i]
+	s := p.t().srvs[i]
 	name, bk := p.pb.Proxy.Name, s.Backup
 	st0, adm0 := s.Current()
 	if (adm0&balance.AdminResolveMaint != 0) == on {
@@ -623,7 +623,7 @@ func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
 	if on {
 		if !wasMaint {
 			steps = append(steps, inheritStep{true, true})
-			if sc := p.checks[i]; sc != nil {
+			if sc := p.t().checks[i]; sc != nil {
 				sc.AdminChanged()
 			}
 			if st0 == balance.StateStopped {
@@ -643,21 +643,21 @@ func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
 		if adm&balance.AdminDrain != 0 {
 			ready = "DRAIN"
 		}
-		p.sink(event(name, s.Name, bk, false, "('%s') is %s/%s (resolves again).", p.states[i].FQDN(), upOrDown(st), ready))
-		if p.states[i].Server.SRV == "" {
+		p.sink(event(name, s.Name, bk, false, "('%s') is %s/%s (resolves again).", p.t().states[i].FQDN(), upOrDown(st), ready))
+		if p.t().states[i].Server.SRV == "" {
 			p.sink(event(name, s.Name, bk, false, "administratively READY thanks to valid DNS answer."))
 		}
 		steps = append(steps, inheritStep{true, false})
 	}
 	p.mu.Unlock()
 	p.propagate(i, steps)
-	p.states[i].StatusChanged()
+	p.t().states[i].StatusChanged()
 }
 
 // healthChanged is a health check's change: the engine closes what it
 // must, and the sessions go on `on-marked-down shutdown-sessions`.
 func (p *Picker) healthChanged(i int) {
-	p.states[i].StatusChanged()
+	p.t().states[i].StatusChanged()
 	p.markedDown(i)
 }
 
@@ -693,9 +693,9 @@ func (p *Picker) Checks(g *proxy.Global, set *health.Set, sink health.Sink) erro
 			}
 		}
 		cfg.Inherit = func(maint, on bool, via string) { p.inherit(idx, maint, on, via) }
-		cfg.Engine = &proxy.Txn{Backend: p.pb, Server: p.states[i]}
-		sc := health.New(cfg, p.srvs[i], sink)
-		p.checks[i] = sc
+		cfg.Engine = &proxy.Txn{Backend: p.pb, Server: p.t().states[i]}
+		sc := health.New(cfg, p.t().srvs[i], sink)
+		p.t().checks[i] = sc
 		set.Add(sc)
 	}
 	return nil
@@ -708,7 +708,7 @@ func ServerChecks(ss *proxy.ServerState) *health.ServerChecks {
 	if !ok {
 		return nil
 	}
-	return p.checks[ss.Index()]
+	return p.t().checks[ss.Index()]
 }
 
 func (m *Balancer) init(rt *proxy.Runtime) error {
@@ -778,7 +778,7 @@ func (m *Balancer) stop() {
 // Observe implements proxy.Observer: the traffic's outcomes reach the
 // server's `observe` (health_adjust).
 func (p *Picker) Observe(s *proxy.ServerState, o proxy.Observation) {
-	if sc := p.checks[s.Index()]; sc != nil {
+	if sc := p.t().checks[s.Index()]; sc != nil {
 		sc.Observe(health.Observed(o))
 	}
 }

@@ -209,7 +209,7 @@ func TestKillBackendUnderLoad(t *testing.T) {
 	if st := pk.Balance().Server("s2").Stats(); st.Status != "DOWN" || st.Check.Status != "L4CON" {
 		t.Fatalf("s2 stats %+v", st)
 	}
-	if rt.Backends[0].Servers[1].Status() != proxy.SrvDown {
+	if rt.Backends[0].Servers()[1].Status() != proxy.SrvDown {
 		t.Fatal("engine view of s2 not DOWN")
 	}
 }
@@ -260,7 +260,7 @@ func TestRuntimeAPIState(t *testing.T) {
 	pk.mu.Lock()
 	pk.sink = func(e health.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	pk.mu.Unlock()
-	ss2 := rt.Backends[0].Servers[1]
+	ss2 := rt.Backends[0].Servers()[1]
 	ss2.SetAdmin(proxy.AdminMaint)
 	if bs := pk.Balance().Server("s2"); bs.Usable() || ss2.Status() != proxy.SrvMaint {
 		t.Fatalf("after disable, before any pick: balance usable %v, engine status %v", bs.Usable(), ss2.Status())
@@ -497,7 +497,7 @@ func TestTakePersistentServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	pk := rt.Backends[0].Picker
-	ss1 := rt.Backends[0].Servers[0]
+	ss1 := rt.Backends[0].Servers()[0]
 	first, err := pk.Take(ss1, &proxy.PickKey{})
 	if err != nil || first != ss1 {
 		t.Fatalf("reserve: %v %v", first, err)
@@ -548,7 +548,7 @@ func TestRuntimeAPIMessages(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%s %d %s", tag, 128+int(e.Severity), health.SyslogText(e)))
 	}
-	s1, s2 := rt.Backends[0].Servers[0], rt.Backends[0].Servers[1]
+	s1, s2 := rt.Backends[0].Servers()[0], rt.Backends[0].Servers()[1]
 	s2.SetHealth(proxy.SrvDown)
 	s2.SetHealth(proxy.SrvUp)
 	s2.SetHealth(proxy.SrvNoLB)
@@ -584,7 +584,7 @@ func TestLeavingMaintenanceChecksAtOnce(t *testing.T) {
 	be := &proxy.Proxy{Name: "app", Cap: proxy.CapBE, Mode: proxy.ModeHTTP, Servers: []*proxy.Server{s},
 		Timeouts: proxy.Timeouts{Connect: time.Second}}
 	rt, _ := start(t, be)
-	ss := rt.Backends[0].Servers[0]
+	ss := rt.Backends[0].Servers()[0]
 	waitStatus := func(want proxy.ServerStatus, within time.Duration) {
 		t.Helper()
 		for deadline := time.Now().Add(within); ss.Status() != want; time.Sleep(5 * time.Millisecond) {
