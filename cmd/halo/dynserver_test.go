@@ -81,8 +81,7 @@ func get(addr, path string) (string, error) {
 // TestDynamicServerUnderLoad: a server added and enabled on the runtime
 // API while clients keep sending takes traffic at once (round robin over
 // two servers: one of the next two requests), no request fails meanwhile;
-// `del server` refuses while a request is in flight on it, the request
-// completes, then the server is deleted and gets nothing more.
+// once in maintenance it is deleted and gets nothing more.
 func TestDynamicServerUnderLoad(t *testing.T) {
 	s1, d1 := newNamedOrigin(t, "s1"), newNamedOrigin(t, "d1")
 	sock := filepath.Join(t.TempDir(), "s.sock")
@@ -131,7 +130,7 @@ backend be
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
+				t.Fatalf("timed out waiting for %s (d1 took %d requests)", what, d1.hits.Load())
 			}
 		}
 	}
@@ -162,11 +161,66 @@ backend be
 		t.Fatalf("the added server took no request (saw %v)", seen)
 	}
 	waitFor("d1 traffic under load", func() bool { return d1.hits.Load() > 20 })
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed under load, first: %v", n, sent.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests under load, none failed", sent.Load())
 
-	// drain: a request in flight on d1 holds its deletion
+	if got := cli("disable server be/d1"); got != "\n" {
+		t.Fatalf("disable server: %q", got)
+	}
+	// the last sessions of the load may still be closing: del server
+	// refuses until they are gone, as HAProxy's
+	waitFor("d1 drained", func() bool { return strings.Contains(cli("show stat"), "be,d1,0,0,0,") })
+	if got := cli("del server be/d1"); got != "Server deleted.\n" {
+		t.Fatalf("del server: %q", got)
+	}
+	before := d1.hits.Load()
+	for i := 0; i < 10; i++ {
+		if name, err := get(addr, "/"); err != nil || name != "s1" {
+			t.Fatalf("after del server: %q %v", name, err)
+		}
+	}
+	if d1.hits.Load() != before {
+		t.Errorf("the deleted server took %d more requests", d1.hits.Load()-before)
+	}
+	if strings.Contains(cli("show servers state be"), " d1 ") {
+		t.Error("show servers state still lists the deleted server")
+	}
+}
+
+// TestDelServerDrains: `del server` refuses while a request is in flight
+// on the server (in maintenance already), the request completes, then the
+// deletion succeeds.
+func TestDelServerDrains(t *testing.T) {
+	s1, d1 := newNamedOrigin(t, "s1"), newNamedOrigin(t, "d1")
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	addr := freeAddr(t)
+	runEngine(t, `
+global
+    stats socket `+sock+` level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind `+addr+`
+    default_backend be
+backend be
+    balance roundrobin
+    server s1 `+s1.ln.Addr().String()+`
+`)
+	cli := func(cmd string) string { return mcli(t, sock, cmd+"\n") }
+	if got := cli("add server be/d1 " + d1.ln.Addr().String() + ";enable server be/d1"); got != "New server registered.\n\n\n" {
+		t.Fatalf("add and enable server: %q", got)
+	}
+	close(s1.gate) // only d1 holds /slow
 	slow := make(chan error, 1)
 	go func() {
-		// /slow requests hit whichever server; only d1's is held
+		// /slow requests go to either server; only d1 holds them
 		for {
 			name, err := get(addr, "/slow")
 			if err != nil || name == "d1" {
@@ -175,9 +229,15 @@ backend be
 			}
 		}
 	}()
-	waitFor("a held request on d1", func() bool {
-		return strings.Contains(cli("show stat"), "be,d1,0,0,1,")
-	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st := cli("show stat")
+		if strings.Contains(st, "be,d1,0,0,1,") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no request held on d1:\n%q %q", st, cli("show servers state"))
+		}
+	}
 	if got := cli("disable server be/d1"); got != "\n" {
 		t.Fatalf("disable server: %q", got)
 	}
@@ -188,26 +248,15 @@ backend be
 	if err := <-slow; err != nil {
 		t.Fatalf("the request in flight on the drained server failed: %v", err)
 	}
-	waitFor("d1 released", func() bool { return strings.Contains(cli("show stat"), "be,d1,0,0,0,") })
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(cli("show stat"), "be,d1,0,0,0,"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("d1 keeps its session after the answer")
+		}
+	}
 	if got := cli("del server be/d1"); got != "Server deleted.\n" {
 		t.Fatalf("del server: %q", got)
 	}
-	before := d1.hits.Load()
-	for i := 0; i < 10; i++ {
-		if name, err := get(addr, "/"); err != nil || name != "s1" {
-			t.Fatalf("after del server: %q %v", name, err)
-		}
+	if name, err := get(addr, "/"); err != nil || name != "s1" {
+		t.Fatalf("after del server: %q %v", name, err)
 	}
-	close(stop)
-	wg.Wait()
-	if d1.hits.Load() != before {
-		t.Errorf("the deleted server took %d more requests", d1.hits.Load()-before)
-	}
-	if strings.Contains(cli("show servers state be"), " d1 ") {
-		t.Error("show servers state still lists the deleted server")
-	}
-	if n := failed.Load(); n != 0 {
-		t.Fatalf("%d of %d requests failed under load, first: %v", n, sent.Load(), firstErr.Load())
-	}
-	t.Logf("%d requests under load, none failed", sent.Load())
 }

@@ -452,6 +452,9 @@ var workerCLICases = []string{
 	"del server nope/x", "del server be", "del server", "show servers state be",
 	"show env HOME", "show env HALO_NOT_SET", "user;show env HOME",
 	"shutdown sessions server be/s1", "shutdown sessions server be/nope", "shutdown sessions server", "operator;shutdown sessions server be/s1",
+	"set server be/s1 addr 1.2.3.4", "set server be/s1 addr 1.2.3.4 port 81", "set server be/s1 addr 1.2.3.4 port 81",
+	"set server be/s1 addr", "set server be/s1 addr foo", "set server be/s1 addr 1.2.3.5 port", "set server be/s1 addr 1.2.3.5 port x",
+	"set server be/s1 addr ::1 port 82", "show servers state be",
 }
 
 var (

@@ -582,6 +582,8 @@ func cmdSetServer(s *Stats, sess *Session, args []string) string {
 			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n"
 		}
 		return "\n"
+	case "addr":
+		return setServerAddr(ss, args[2:]) // server_cli.go
 	}
 	return fmt.Sprintf("'set server <srv> %s' is not supported by halo.\n\n", args[1])
 }

@@ -283,3 +283,53 @@ func cmdDelServer(s *Stats, sess *Session, args []string) string {
 	}
 	return "Server deleted.\n"
 }
+
+// setServerAddr is `set server B/S addr IP [port P]`: the address for the
+// connections opened from now on, answered as HAProxy 2.6's
+// srv_update_addr_port (each part says what changed; a bad port still
+// lets the address change).
+func setServerAddr(ss *proxy.ServerState, args []string) string {
+	const by = " by 'stats socket command'\n\n"
+	if len(args) == 0 {
+		return "set server <b>/<s> addr requires an address and optionally a port.\n\n"
+	}
+	a, err := netip.ParseAddr(args[0])
+	if err != nil {
+		return "Invalid addr '" + args[0] + "'" + by
+	}
+	a = a.Unmap()
+	old, port := ss.CurrentAddr()
+	var msg string
+	if old == a {
+		msg = "no need to change the addr"
+	} else {
+		msg = fmt.Sprintf("IP changed from '%s' to '%s'", addrText(old), a)
+	}
+	if len(args) > 1 && args[1] == "port" {
+		v := ""
+		if len(args) > 2 {
+			v = args[2]
+		}
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 0 || n > 65535 || v[0] == '+' || v[0] == '-':
+			// port maps (+N/-N) are not applied by halo
+			msg += fmt.Sprintf(", problem converting port '%s' to an int", v)
+		case n == port:
+			msg += ", no need to change the port"
+		default:
+			msg += fmt.Sprintf(", port changed from '%d' to '%d'", port, n)
+			port = n
+		}
+	}
+	ss.SetAddr(a, port, ss.FQDN(), "stats socket command")
+	return msg + by
+}
+
+// addrText prints an address as HAProxy does, "(none)" for none.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(none)"
+	}
+	return a.String()
+}
