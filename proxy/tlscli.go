@@ -62,7 +62,7 @@ func (rt *Runtime) SSLCertFiles() []string {
 func (rt *Runtime) sslServers() []*ServerState {
 	var out []*ServerState
 	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			if s.Server.SSL && s.Server.TLS != nil && s.Server.TLS.Crt != "" {
 				out = append(out, s)
 			}

@@ -697,14 +697,14 @@ func (l *L7) serverStage(tx *proxy.Txn, px *proxy.Proxy, c *compiled, st *txnSta
 		var s *proxy.ServerState
 		if u.dynamic != nil {
 			st.val = u.dynamic.Append(st.val[:0], &st.Entry)
-			for _, bs := range be.Servers {
+			for _, bs := range be.Servers() {
 				if bs.Server.Name == string(st.val) {
 					s = bs
 					break
 				}
 			}
 		} else {
-			for _, bs := range be.Servers {
+			for _, bs := range be.Servers() {
 				if bs.Server == u.server {
 					s = bs
 					break
