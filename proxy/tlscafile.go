@@ -93,7 +93,7 @@ func (rt *Runtime) configuredCAFiles(k caKind) (all []string, used map[string]bo
 		}
 	}
 	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			if t := s.Server.TLS; s.Server.SSL && t != nil {
 				if k == caFile {
 					add(t.CAFile, false)
@@ -236,7 +236,7 @@ func (rt *Runtime) reloadTLSFor(path string) string {
 		return msg
 	}
 	for _, b := range rt.Backends {
-		for _, s := range b.Servers {
+		for _, s := range b.Servers() {
 			if tt := s.Server.TLS; !s.Server.SSL || tt == nil || (tt.CAFile != path && tt.CRLFile != path) {
 				continue
 			}
