@@ -165,6 +165,8 @@ type Counters struct {
 	// Rate/queue figures a picker may maintain.
 	CurQueue atomic.Int64
 	MaxQueue atomic.Int64
+	// Downs counts a backend's transitions to no usable server.
+	Downs atomic.Int64
 	// Filters' figures (frontends and backends): the cache's lookups and
 	// hits, the compression's bytes in and out and compressed responses.
 	CacheLookups, CacheHits  atomic.Int64

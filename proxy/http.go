@@ -101,18 +101,28 @@ func (s *session) transaction() bool {
 	}
 
 	// Frontend rules, backend choice, backend rules.
+	// A transaction answered before reaching a backend (deny, return,
+	// the stats page) counts its bytes on the frontend and, as HAProxy's
+	// stream starts with the frontend as its backend, on the frontend
+	// proxy's own backend side (a listen's BACKEND row).
 	if v := rt.runRequest(tx, s.fe.Proxy); v != Continue {
-		return s.verdict(v, cliKeep && bodyDone)
+		keep := s.verdict(v, cliKeep && bodyDone)
+		s.countBytes(rt.backends[s.fe.Proxy])
+		return keep
 	}
 	be := rt.chooseBackend(tx)
 	if be == nil {
 		tx.setTerm('S', 'C')
-		return s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
+		keep := s.reply(tx.ErrorPage(503), cliKeep && bodyDone, 503)
+		s.countBytes(rt.backends[s.fe.Proxy])
+		return keep
 	}
 	if be.Proxy != s.fe.Proxy {
 		tx.attachFilters(be.Proxy, be.filters)
 		if v := rt.runRequest(tx, be.Proxy); v != Continue {
-			return s.verdict(v, cliKeep && bodyDone)
+			keep := s.verdict(v, cliKeep && bodyDone)
+			s.countBytes(be)
+			return keep
 		}
 	}
 	be.Counters.connOpen()
@@ -257,6 +267,10 @@ func (s *session) transaction() bool {
 		return s.serverFail(be, 502, 'S', 'H', cliKeep && bodyDone)
 	}
 	tx.Tr = s.lp.Now().Sub(reqSent)
+	// HAProxy counts the response head as it came in from the server:
+	// what its rules add or change (a cookie inserted, set-header) is
+	// not in the byte counters.
+	srvHead := htxHeadSize(sc.buf[sc.r : sc.r+resp.HeadLen])
 	// told once the session has left the server: HAProxy's messages then
 	// count it no more ("0 sessions active", recorded in observe.case)
 	tx.observed = statusObservation(resp.Status)
@@ -378,11 +392,10 @@ func (s *session) transaction() bool {
 	s.cf.writeTimeout(s.timeouts().Client)
 	n, err := s.c.Write(s.out)
 	if n >= headLen {
-		head := htxHeadSize(s.out[:headLen])
 		if resp.Chunked && !noBody && !upgrade {
-			tx.BytesOut += head + s.chunkBytes(respDone)
+			tx.BytesOut += srvHead + s.chunkBytes(respDone)
 		} else {
-			tx.BytesOut += head + int64(n-headLen)
+			tx.BytesOut += srvHead + int64(n-headLen)
 		}
 	}
 	if err == nil && len(pre) > 0 {
@@ -449,6 +462,9 @@ func (s *session) countBytes(be *Backend) {
 	tx := &s.tx
 	s.fe.Counters.BytesIn.Add(tx.BytesIn)
 	s.fe.Counters.BytesOut.Add(tx.BytesOut)
+	if be == nil {
+		return
+	}
 	be.Counters.BytesIn.Add(tx.BytesIn)
 	be.Counters.BytesOut.Add(tx.BytesOut)
 	if tx.Server != nil {

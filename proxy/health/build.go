@@ -14,7 +14,7 @@ import (
 // and its agent check.
 func ForServer(g *proxy.Global, px *proxy.Proxy, s *proxy.Server, rs *Ruleset) ServerConfig {
 	sc := ServerConfig{
-		Proxy: px.Name, Server: s.Name, Backup: s.Backup,
+		Proxy: px.Name, ProxyKind: ProxyKind(px), Server: s.Name, Backup: s.Backup,
 		LogHealthChecks: px.LogHealthChecks,
 		ShutdownOnDown:  s.OnMarkedDown == "shutdown-sessions",
 		TrackBackend:    s.TrackBackend, TrackServer: s.TrackServer,

@@ -75,6 +75,12 @@ type ServerConfig struct {
 	Slowstart time.Duration
 	// OnChange runs after each state change was applied.
 	OnChange func()
+	// OnBackendDown runs when a change leaves the backend without a
+	// usable server (its DOWN transitions are counted).
+	OnBackendDown func()
+	// ProxyKind names the proxy in messages ("proxy" for a listen;
+	// "" is "backend").
+	ProxyKind string
 	// Engine names the server and its backend to the checks' sample
 	// fetches (nil: only be_name, from Proxy).
 	Engine *proxy.Txn
@@ -458,7 +464,14 @@ func (sc *ServerChecks) event(sev Severity, msg string) {
 
 func (sc *ServerChecks) backendDown(t balance.Transition) {
 	if t.BackendDown {
-		sc.sink(Event{Proxy: sc.cfg.Proxy, Alert: true, Severity: SevEmerg, Msg: NoServerMessage(sc.cfg.Proxy)})
+		if sc.cfg.OnBackendDown != nil {
+			sc.cfg.OnBackendDown()
+		}
+		kind := sc.cfg.ProxyKind
+		if kind == "" {
+			kind = "backend"
+		}
+		sc.sink(Event{Proxy: sc.cfg.Proxy, Alert: true, Severity: SevEmerg, Msg: NoServerMessage(kind, sc.cfg.Proxy)})
 	}
 }
 

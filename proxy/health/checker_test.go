@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"halo/proxy"
 	"halo/proxy/balance"
 )
 
@@ -119,7 +120,9 @@ func TestMessages(t *testing.T) {
 			`Server a/r is DOWN, reason: Health analyze, info: "Detected 10 consecutive errors, last one was: L4 unsuccessful connection". 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
 		{"info escaped", DownMessage("a", "r", false, why(Result{Status: StatusL7Rsp, Info: "a\"b<c>\x01"}), balance.Transition{}),
 			`Server a/r is DOWN, reason: Layer7 invalid response, info: "a<22>b<3C>c<3E><01>", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`},
-		{"no server", NoServerMessage("nginx"), `backend 'nginx' has no server available!`},
+		{"no server", NoServerMessage("backend", "nginx"), `backend 'nginx' has no server available!`},
+		// a listen section is a "proxy" in HAProxy 2.6.12's alert
+		{"no server, listen", NoServerMessage(ProxyKind(&proxy.Proxy{Cap: proxy.CapFE | proxy.CapBE}), "tcpx"), `proxy 'tcpx' has no server available!`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +131,10 @@ func TestMessages(t *testing.T) {
 			}
 		})
 	}
-	if s := SyslogText(Event{Proxy: "nginx", Alert: true, Severity: SevEmerg, Msg: NoServerMessage("nginx")}); s != "backend nginx has no server available!" {
+	if s := SyslogText(Event{Proxy: "nginx", Alert: true, Severity: SevEmerg, Msg: NoServerMessage("backend", "nginx")}); s != "backend nginx has no server available!" {
+		t.Fatal(s)
+	}
+	if s := SyslogText(Event{Proxy: "tcpx", Alert: true, Severity: SevEmerg, Msg: NoServerMessage("proxy", "tcpx")}); s != "proxy tcpx has no server available!" {
 		t.Fatal(s)
 	}
 }

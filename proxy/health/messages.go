@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"halo/proxy"
 	"halo/proxy/balance"
 )
 
@@ -126,21 +127,29 @@ func StoppingMessage(proxy, server string, backup bool, w Why, t balance.Transit
 		serverKind(backup), proxy, server, w, t.Active, t.Backup, onBackup(t), t.Requeued, t.Queued)
 }
 
-// NoServerMessage is the alert when a backend loses its last server.
-func NoServerMessage(proxy string) string {
-	return "backend '" + proxy + "' has no server available!"
+// NoServerMessage is the alert when a backend loses its last server;
+// kind is ProxyKind's word.
+func NoServerMessage(kind, proxy string) string {
+	return kind + " '" + proxy + "' has no server available!"
 }
 
-// noServerLog is the syslog form of NoServerMessage (no quotes there).
-func noServerLog(proxy string) string {
-	return "backend " + proxy + " has no server available!"
+// ProxyKind is how HAProxy names a proxy in its messages
+// (proxy_type_str): "proxy" for a listen section, else "backend".
+func ProxyKind(px *proxy.Proxy) string {
+	if px != nil && px.Cap&proxy.CapFE != 0 {
+		return "proxy"
+	}
+	return "backend"
 }
+
+const noServerTail = "' has no server available!"
 
 // SyslogText is the text sent to log targets for an event: HAProxy quotes
 // the backend name on stderr only.
 func SyslogText(e Event) string {
-	if e.Alert && e.Severity == SevEmerg && strings.HasPrefix(e.Msg, "backend '") {
-		return noServerLog(e.Proxy)
+	if e.Alert && e.Severity == SevEmerg && strings.HasSuffix(e.Msg, noServerTail) {
+		kind, _, _ := strings.Cut(e.Msg, " '")
+		return kind + " " + e.Proxy + " has no server available!"
 	}
 	return e.Msg
 }

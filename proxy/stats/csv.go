@@ -180,6 +180,10 @@ var (
 	ReleaseDate = "2026/11/25"
 )
 
+// stopped: a server down or in maintenance is stopped for HAProxy
+// (SRV_ST_STOPPED), and its downtime runs (srv_downtime).
+func stopped(st proxy.ServerStatus) bool { return st == proxy.SrvDown || st == proxy.SrvMaint }
+
 func (s *Stats) mark(ss *proxy.ServerState, now time.Time) stateMark {
 	st := ss.Status()
 	m, ok := s.changed[ss]
@@ -188,10 +192,12 @@ func (s *Stats) mark(ss *proxy.ServerState, now time.Time) stateMark {
 	}
 	if m.status != st {
 		if st == proxy.SrvDown && m.status != proxy.SrvDown {
-			m.downAt = now
 			m.downs++
 		}
-		if m.status == proxy.SrvDown && st != proxy.SrvDown {
+		if stopped(st) && !stopped(m.status) {
+			m.downAt = now
+		}
+		if stopped(m.status) && !stopped(st) {
 			m.down += now.Sub(m.downAt)
 		}
 		m.status, m.at = st, now
@@ -505,7 +511,7 @@ func (s *Stats) serverRow(ss *proxy.ServerState, now time.Time, admin bool) Row 
 		}
 		r.setI("chkdown", downs)
 		down := m.down
-		if m.status == proxy.SrvDown {
+		if stopped(m.status) {
 			down += now.Sub(m.downAt)
 		}
 		if hasChk && chk.Downtime > 0 {
@@ -694,14 +700,13 @@ func (s *Stats) backendRow(be *proxy.Backend, now time.Time, admin bool) Row {
 	if m.up != up {
 		if !up {
 			m.downAt = now
-			m.downs++
 		} else {
 			m.down += now.Sub(m.downAt)
 		}
 		m.up, m.at = up, now
 	}
 	s.beMark[be] = m
-	r.setI("chkdown", m.downs)
+	r.setI("chkdown", c.Downs.Load())
 	r.setI("lastchg", int64(now.Sub(m.at)/time.Second))
 	if len(be.Servers()) > 0 {
 		down := m.down

@@ -19,8 +19,10 @@ import (
 //go:embed assets/page.css
 var pageCSS string
 
-// u2h prints a counter as HAProxy's page does (U2H): thousands grouped
-// by letter-spaced spans, "0" for an empty field.
+// u2h prints a counter as HAProxy's page does (ulltoh_r): the digit
+// before each group of three, counted from the right, is alone in a
+// letter-spaced span (124067 is "12<span class="rls">4</span>067", seen
+// as "124 067"); "0" for an empty field.
 func u2h(v string) string {
 	if v == "" {
 		return "0"
@@ -29,15 +31,13 @@ func u2h(v string) string {
 		return v
 	}
 	var b strings.Builder
-	head := len(v) % 3
-	if head == 0 {
-		head = 3
+	for i := 0; i < len(v); i++ {
+		if k := len(v) - 1 - i; k >= 3 && k%3 == 0 {
+			b.WriteString(`<span class="rls">` + v[i:i+1] + `</span>`)
+			continue
+		}
+		b.WriteByte(v[i])
 	}
-	b.WriteString(`<span class="rls">` + v[:head] + `</span>`)
-	for i := head; i+3 < len(v); i += 3 {
-		b.WriteString(`<span class="rls">` + v[i:i+3] + `</span>`)
-	}
-	b.WriteString(v[len(v)-3:])
 	return b.String()
 }
 

@@ -365,7 +365,7 @@ func (p *Picker) setAdmin(i int, a proxy.AdminAction) []inheritStep {
 		return steps
 	}
 	if t.BackendDown {
-		p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+		p.noServer(name)
 	}
 	return steps
 }
@@ -501,7 +501,7 @@ func (p *Picker) inheritLocked(i int, maint, on bool, via string) (pass bool) {
 		}
 	}
 	if t.BackendDown {
-		p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+		p.noServer(name)
 	}
 	return true
 }
@@ -542,7 +542,7 @@ func (p *Picker) SetHealth(i int, st proxy.ServerStatus) {
 			p.sink(event(name, s.Name, bk, false, "is %s, changed from CLI. %s", word, online(t)))
 		}
 		if t.BackendDown {
-			p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+			p.noServer(name)
 		}
 	}
 	p.mu.Unlock()
@@ -633,7 +633,7 @@ func (p *Picker) SetResolveMaint(i int, on bool, reason string) {
 				p.sink(event(name, s.Name, bk, taking, "is going DOWN for maintenance (%s). %s", reason, left(t)))
 			}
 			if t.BackendDown {
-				p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(name)})
+				p.noServer(name)
 			}
 		}
 	} else if _, adm := s.Current(); adm&balance.AdminMaint == 0 {
@@ -680,6 +680,7 @@ func (p *Picker) Checks(g *proxy.Global, set *health.Set, sink health.Sink) erro
 		cfg := health.ForServer(g, px, s, rs)
 		idx := i
 		cfg.OnChange = func() { p.healthChanged(idx) }
+		cfg.OnBackendDown = func() { p.pb.Counters.Downs.Add(1) }
 		// An agent's ready/drain/maint is the runtime API's change, with
 		// its messages.
 		cfg.SetAdmin = func(a string) {
@@ -781,4 +782,12 @@ func (p *Picker) Observe(s *proxy.ServerState, o proxy.Observation) {
 	if sc := p.t().checks[s.Index()]; sc != nil {
 		sc.Observe(health.Observed(o))
 	}
+}
+
+// noServer reports that the backend lost its last usable server: the
+// alert, and one more DOWN transition on its counters (the stats'
+// chkdown of the BACKEND row, HAProxy's down_trans).
+func (p *Picker) noServer(name string) {
+	p.pb.Counters.Downs.Add(1)
+	p.sink(health.Event{Proxy: name, Alert: true, Severity: health.SevEmerg, Msg: health.NoServerMessage(health.ProxyKind(p.pb.Proxy), name)})
 }
