@@ -224,8 +224,12 @@ type soakClient struct {
 }
 
 var (
+	// The keep-alive client drops an idle connection well before the
+	// proxy's timeout http-keep-alive (1 s) does, as browsers do:
+	// otherwise a request sent on it as the proxy closes it meets a reset
+	// (TCP's own race, HAProxy's too), which a POST cannot retry.
 	soakHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConnsPerHost: 8, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		MaxIdleConnsPerHost: 8, IdleConnTimeout: 500 * time.Millisecond, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	soakHTTPClose = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 )

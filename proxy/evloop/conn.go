@@ -402,6 +402,7 @@ func (c *Conn) Close() error {
 	if c.fd < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
 		l.nconns--
+		l.load.Add(-1)
 	}
 	l.wheel.del(&c.rtm)
 	l.wheel.del(&c.wtm)

@@ -58,7 +58,8 @@
 // Listener serves a listening socket on every loop (EPOLLEXCLUSIVE), asks
 // its Acceptor to Admit each connection (maxconn: a refusal pauses the
 // listener until Resume, so connections wait in the kernel's backlog) and
-// hands it to Accepted on the loop that took it. Tunnel moves bytes both
+// hands it to Accepted on the loop with the fewest connections (the one
+// that took it, or another one it is passed to). Tunnel moves bytes both
 // ways between two Conns of a loop with splice(2), driven by their events,
 // with half-close and inactivity timeouts. Timers (Loop.AddTimer) are
 // intrusive wheel nodes embedded in what they time.

@@ -31,7 +31,14 @@ type Acceptor interface {
 
 // Listener is a listening socket served by every loop of a group: each
 // loop has it in its epoll set with EPOLLEXCLUSIVE, so a new connection
-// wakes one waiting loop, which accepts it and serves it.
+// wakes a loop, which accepts it. The connection is then served by the
+// loop with the fewest connections: the accepting one, or another one it
+// hands the socket to (as HAProxy's listeners dispatch accepted
+// connections to the least loaded thread). The kernel alone spreads them
+// badly: the loops wait in Go's poller, on their epoll descriptors, so
+// EPOLLEXCLUSIVE wakes them all and the one that is already running takes
+// the whole burst (62 of 64 connections of a wrk start-up on one loop of
+// two, which then saturates while the other idles).
 type Listener struct {
 	fd    int
 	g     *Group
@@ -125,6 +132,7 @@ func (p *listenLoop) detach() {
 	if l.conns[ln.fd] == c {
 		l.conns[ln.fd] = nil
 		l.nconns--
+		l.load.Add(-1)
 	}
 	c.closed = true
 }
@@ -157,7 +165,11 @@ func (p *listenLoop) Ready(c *Conn, ev Event) {
 			l.wheel.add(&p.retry, l.now+int64(100*time.Millisecond))
 			return
 		}
-		ln.a.Accepted(l, fd, ln.local, rawtcp.AddrOf(&rsa))
+		remote := rawtcp.AddrOf(&rsa)
+		if t := ln.g.lightest(l); t != l && t.handoff(ln, fd, remote) {
+			continue
+		}
+		ln.a.Accepted(l, fd, ln.local, remote)
 	}
 }
 

@@ -1,6 +1,7 @@
 package evloop
 
 import (
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -94,6 +95,9 @@ type Loop struct {
 	conns    []*Conn // by descriptor
 	gen      uint32
 	nconns   int
+	// load is nconns plus the connections handed off to the loop and
+	// not registered yet: what an accepting loop compares (lightest).
+	load atomic.Int32
 
 	base time.Time // monotonic origin of now
 	now  int64     // nanoseconds since base, updated once per iteration
@@ -112,6 +116,8 @@ type Loop struct {
 	mu       sync.Mutex
 	inbox    []func()
 	inbox2   []func()
+	hand     []handoff // accepted connections other loops handed over
+	hand2    []handoff
 	wakeSent atomic.Bool
 	dead     bool // exited: Post runs functions itself
 
@@ -216,10 +222,52 @@ func (l *Loop) Post(fn func()) {
 	}
 	l.inbox = append(l.inbox, fn)
 	l.mu.Unlock()
+	l.wake()
+}
+
+// wake makes the loop drain its inbox soon.
+func (l *Loop) wake() {
 	if l.wakeSent.CompareAndSwap(false, true) {
 		var one = [8]byte{1}
 		unix.Write(l.evfd, one[:])
 	}
+}
+
+// handoff is an accepted connection on its way to the loop that serves it.
+type handoff struct {
+	ln     *Listener
+	fd     int
+	remote netip.AddrPort
+}
+
+// lightest is the loop an accepted connection goes to: the one with the
+// fewest connections, unless l (the accepting loop) has at most one more
+// (a hand-off costs a wake-up of the other loop).
+func (g *Group) lightest(l *Loop) *Loop {
+	best, min := l, l.load.Load()-1
+	for _, o := range g.loops {
+		if v := o.load.Load(); v < min {
+			best, min = o, v
+		}
+	}
+	return best
+}
+
+// handoff queues an accepted connection for the loop (from another
+// loop): it joins the loop's load at once, so that the rest of a burst
+// spreads, and its Acceptor gets it on this loop. False if the loop has
+// exited.
+func (l *Loop) handoff(ln *Listener, fd int, remote netip.AddrPort) bool {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	l.hand = append(l.hand, handoff{ln: ln, fd: fd, remote: remote})
+	l.load.Add(1)
+	l.mu.Unlock()
+	l.wake()
+	return true
 }
 
 // OnTick registers fn to run on the loop once per iteration, after the
@@ -234,7 +282,16 @@ func (l *Loop) drainInbox() {
 	in := l.inbox
 	l.inbox = l.inbox2[:0]
 	l.inbox2 = nil
+	hand := l.hand
+	l.hand = l.hand2[:0]
+	l.hand2 = nil
 	l.mu.Unlock()
+	for i := range hand {
+		h := &hand[i]
+		l.load.Add(-1) // Accepted registers it
+		h.ln.a.Accepted(l, h.fd, h.ln.local, h.remote)
+		*h = handoff{}
+	}
 	for i, fn := range in {
 		fn()
 		in[i] = nil
@@ -242,6 +299,9 @@ func (l *Loop) drainInbox() {
 	l.mu.Lock()
 	if l.inbox2 == nil {
 		l.inbox2 = in[:0]
+	}
+	if l.hand2 == nil {
+		l.hand2 = hand[:0]
 	}
 	l.mu.Unlock()
 }
@@ -270,6 +330,7 @@ func (l *Loop) register(c *Conn, events uint32) error {
 	}
 	l.conns[fd] = c
 	l.nconns++
+	l.load.Add(1)
 	return nil
 }
 
@@ -419,7 +480,14 @@ func (l *Loop) finish() {
 	l.dead = true
 	in := l.inbox
 	l.inbox = nil
+	hand := l.hand
+	l.hand = nil
 	l.mu.Unlock()
+	for _, h := range hand {
+		// Handed over as the loop stopped: nobody serves it.
+		unix.Close(h.fd)
+		h.ln.a.Unadmit()
+	}
 	for _, fn := range in {
 		fn()
 	}

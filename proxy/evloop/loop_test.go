@@ -809,3 +809,57 @@ func TestSplice(t *testing.T) {
 		t.Fatalf("stalled client: %+v", r)
 	}
 }
+
+// TestAcceptSpread: a burst of connections (a load generator starting)
+// is spread over the loops by their load, whichever loop the kernel
+// wakes: the kernel alone gave one loop 62 of 64.
+func TestAcceptSpread(t *testing.T) {
+	g := testGroup(t, 2)
+	var per [2]atomic.Int32
+	var wrong atomic.Int32
+	fd, addr := listenFd(t)
+	ln, err := g.Listen(fd, acceptFunc(func(l *Loop, fd int, remote netip.AddrPort) {
+		if g.Loop(l.ID()) != l || l.Current() != nil {
+			wrong.Add(1)
+		}
+		per[l.ID()].Add(1)
+		c, err := l.Register(fd, netip.AddrPort{}, remote)
+		if err != nil {
+			unix.Close(fd)
+			return
+		}
+		l.Go(func() { echo(c) })
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ln.Close(); <-ln.Gone() }()
+	const n = 64
+	var cs []net.Conn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	// Every connection is served (an echo through each proves it).
+	for i, c := range cs {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		msg := []byte(fmt.Sprintf("conn %d", i))
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("conn %d: echo %q, %v", i, got, err)
+		}
+	}
+	a, b := per[0].Load(), per[1].Load()
+	if a+b != n || a-b > 4 || b-a > 4 || wrong.Load() != 0 {
+		t.Fatalf("connections per loop: %d and %d (want %d in all, at most 4 apart); %d accepted off their loop", a, b, n, wrong.Load())
+	}
+}
