@@ -499,6 +499,9 @@ backend tcp
 		t.Fatal(err)
 	}
 	cmd := exec.Command(argv[0], append(argv[1:], "-db", "-f", cfg)...)
+	// `show env HOME` is in the golden: the process gets the HOME it was
+	// recorded with, whatever the runner's (CI runs with an empty one).
+	cmd.Env = append(os.Environ(), "HOME=/root")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out lockedLog
 	cmd.Stdout, cmd.Stderr = &out, &out
