@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -218,21 +217,17 @@ func (rt *Runtime) reloadTLSFor(path string) string {
 	uses := func(c *BindTLS) bool {
 		return c != nil && (c.CAFile == path || c.CAVerifyFile == path || c.CRLFile == path)
 	}
-	var edits []*tlsBind
+	var edits []certEdit
 	for _, t := range rt.tlsBinds {
 		use := uses(t.conf)
 		for _, e := range t.conf.Certs {
 			use = use || uses(e.Opts)
 		}
 		if use {
-			edits = append(edits, t)
+			edits = append(edits, certEdit{t, t.conf})
 		}
 	}
-	if msg := rt.applyCertEdits(func(yield func(*tlsBind, *BindTLS)) {
-		for _, t := range edits {
-			yield(t, t.conf)
-		}
-	}); msg != "" {
+	if msg := rt.applyCertEdits(edits); msg != "" {
 		return msg
 	}
 	for _, b := range rt.Backends {
@@ -391,19 +386,7 @@ func (rt *Runtime) ShowCAFile(crl bool, arg string) string {
 			b.WriteString(" \n")
 		}
 		fmt.Fprintf(&b, "Certificate #%d:\n", i+1)
-		fmt.Fprintf(&b, "Serial: %X\n", c.SerialNumber.Bytes())
-		fmt.Fprintf(&b, "notBefore: %s\n", c.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
-		fmt.Fprintf(&b, "notAfter: %s\n", c.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
-		var sans []string
-		for _, n := range c.DNSNames {
-			sans = append(sans, "DNS:"+n)
-		}
-		fmt.Fprintf(&b, "Subject Alternative Name: %s\n", strings.Join(sans, ", "))
-		fmt.Fprintf(&b, "Algorithm: %s\n", keyAlgorithm(c))
-		sum := sha1.Sum(c.Raw)
-		fmt.Fprintf(&b, "SHA1 FingerPrint: %X\n", sum[:])
-		fmt.Fprintf(&b, "Subject: %s\n", onelineDN(c.RawSubject))
-		fmt.Fprintf(&b, "Issuer: %s\n", onelineDN(c.RawIssuer))
+		writeCertDetails(&b, c, true)
 	}
 	if index > len(certs) {
 		return "" // HAProxy answers nothing for an index past the end

@@ -314,21 +314,7 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 		status = "Unused"
 	}
 	fmt.Fprintf(&b, "Status: %s\n", status)
-	fmt.Fprintf(&b, "Serial: %X\n", leaf.SerialNumber.Bytes())
-	fmt.Fprintf(&b, "notBefore: %s\n", leaf.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
-	fmt.Fprintf(&b, "notAfter: %s\n", leaf.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
-	if len(leaf.DNSNames) > 0 {
-		var sans []string
-		for _, n := range leaf.DNSNames {
-			sans = append(sans, "DNS:"+n)
-		}
-		fmt.Fprintf(&b, "Subject Alternative Name: %s\n", strings.Join(sans, ", "))
-	}
-	fmt.Fprintf(&b, "Algorithm: %s\n", keyAlgorithm(leaf))
-	sum := sha1.Sum(leaf.Raw)
-	fmt.Fprintf(&b, "SHA1 FingerPrint: %X\n", sum[:])
-	fmt.Fprintf(&b, "Subject: %s\n", onelineDN(leaf.RawSubject))
-	fmt.Fprintf(&b, "Issuer: %s\n", onelineDN(leaf.RawIssuer))
+	writeCertDetails(&b, leaf, false)
 	for _, der := range cert.Certificate[1:] {
 		if ic, err := x509.ParseCertificate(der); err == nil {
 			fmt.Fprintf(&b, "Chain Subject: %s\n", onelineDN(ic.RawSubject))
@@ -338,6 +324,27 @@ func (rt *Runtime) ShowSSLCert(arg string) string {
 	// halo staples no OCSP response; HAProxy prints the line empty then
 	b.WriteString("OCSP Response Key: \n\n")
 	return b.String()
+}
+
+// writeCertDetails prints a certificate's lines as HAProxy's show ssl
+// cert and show ssl ca-file do; the CA files' always have a Subject
+// Alternative Name line, empty when there is none.
+func writeCertDetails(b *strings.Builder, c *x509.Certificate, emptySAN bool) {
+	fmt.Fprintf(b, "Serial: %X\n", c.SerialNumber.Bytes())
+	fmt.Fprintf(b, "notBefore: %s\n", c.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+	fmt.Fprintf(b, "notAfter: %s\n", c.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+	if len(c.DNSNames) > 0 || emptySAN {
+		var sans []string
+		for _, n := range c.DNSNames {
+			sans = append(sans, "DNS:"+n)
+		}
+		fmt.Fprintf(b, "Subject Alternative Name: %s\n", strings.Join(sans, ", "))
+	}
+	fmt.Fprintf(b, "Algorithm: %s\n", keyAlgorithm(c))
+	sum := sha1.Sum(c.Raw)
+	fmt.Fprintf(b, "SHA1 FingerPrint: %X\n", sum[:])
+	fmt.Fprintf(b, "Subject: %s\n", onelineDN(c.RawSubject))
+	fmt.Fprintf(b, "Issuer: %s\n", onelineDN(c.RawIssuer))
 }
 
 // keyAlgorithm is HAProxy's "RSA2048", "EC256", "ED25519".

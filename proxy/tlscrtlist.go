@@ -174,11 +174,7 @@ func (rt *Runtime) AddCrtList(listArg, line string) string {
 			next = max(next, e.Line)
 		}
 	}
-	type edit struct {
-		t    *tlsBind
-		conf *BindTLS
-	}
-	var edits []edit
+	var edits []certEdit
 	for _, t := range binds {
 		e := CertEntry{Path: path, SNI: rest, Line: next + 1, List: list, OptText: opts}
 		if len(opts) > 0 {
@@ -193,13 +189,9 @@ func (rt *Runtime) AddCrtList(listArg, line string) string {
 		}
 		nc := *t.conf
 		nc.Certs = append(slices.Clone(t.conf.Certs), e)
-		edits = append(edits, edit{t, &nc})
+		edits = append(edits, certEdit{t, &nc})
 	}
-	if msg := rt.applyCertEdits(func(yield func(*tlsBind, *BindTLS)) {
-		for _, e := range edits {
-			yield(e.t, e.conf)
-		}
-	}); msg != "" {
+	if msg := rt.applyCertEdits(edits); msg != "" {
 		return fail + msg
 	}
 	return fmt.Sprintf("Inserting certificate '%s' in crt-list '%s'.\nSuccess!\n", path, list)
@@ -263,53 +255,38 @@ func (rt *Runtime) DelCrtList(listArg, spec string) string {
 	if len(users) > 0 {
 		return fail + fmt.Sprintf("certificate '%s' cannot be deleted, it is used as default certificate by the following frontends:\n%s", path, strings.Join(users, ""))
 	}
-	type edit struct {
-		t    *tlsBind
-		conf *BindTLS
-	}
-	var edits []edit
+	var edits []certEdit
 	for _, t := range binds {
 		nc := *t.conf
 		nc.Certs = slices.DeleteFunc(slices.Clone(t.conf.Certs), match)
-		edits = append(edits, edit{t, &nc})
+		edits = append(edits, certEdit{t, &nc})
 	}
-	if msg := rt.applyCertEdits(func(yield func(*tlsBind, *BindTLS)) {
-		for _, e := range edits {
-			yield(e.t, e.conf)
-		}
-	}); msg != "" {
+	if msg := rt.applyCertEdits(edits); msg != "" {
 		return fail + msg
 	}
 	return fmt.Sprintf("Entry '%s' deleted in crtlist '%s'!\n", path, list)
 }
 
+// certEdit is a bind's edited TLS settings.
+type certEdit struct {
+	t    *tlsBind
+	conf *BindTLS
+}
+
 // applyCertEdits loads each bind's new certificate set, then swaps them
 // all in: either every bind takes the edit or none does.
-func (rt *Runtime) applyCertEdits(edits func(yield func(*tlsBind, *BindTLS))) string {
-	type ready struct {
-		t    *tlsBind
-		conf *BindTLS
-		st   *tlsBindState
-	}
-	var all []ready
-	var msg string
-	edits(func(t *tlsBind, conf *BindTLS) {
-		if msg != "" {
-			return
-		}
-		st, err := t.loadConf(conf, rt.certs.committed)
+func (rt *Runtime) applyCertEdits(edits []certEdit) string {
+	states := make([]*tlsBindState, len(edits))
+	for i, e := range edits {
+		st, err := e.t.loadConf(e.conf, rt.certs.committed)
 		if err != nil {
-			msg = err.Error() + "\n"
-			return
+			return err.Error() + "\n"
 		}
-		all = append(all, ready{t, conf, st})
-	})
-	if msg != "" {
-		return msg
+		states[i] = st
 	}
-	for _, r := range all {
-		r.t.conf = r.conf
-		r.t.state.Store(r.st)
+	for i, e := range edits {
+		e.t.conf = e.conf
+		e.t.state.Store(states[i])
 	}
 	return ""
 }

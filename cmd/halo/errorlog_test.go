@@ -6,12 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -60,23 +58,7 @@ listen b
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append(args, cfg)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out lockedLog
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	}()
+	out, exited := startLogged(t, append(append([]string{bin}, args...), cfg)...)
 	for _, p := range []int{pa, pb} {
 		if err := wirecase.WaitListening(p, exited); err != nil {
 			t.Fatalf("%v\n%s", err, out.String())

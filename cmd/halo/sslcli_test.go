@@ -125,23 +125,7 @@ backend be
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append(args, cfg)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out lockedLog
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	}()
+	out, exited := startLogged(t, append(append([]string{bin}, args...), cfg)...)
 	if err := wirecase.WaitListening(port, exited); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -180,4 +164,29 @@ backend be
 	if got.String() != string(want) {
 		t.Errorf("answers differ from HAProxy 2.6.12's:\n%s", lineDiff(string(want), got.String()))
 	}
+}
+
+// startLogged runs a proxy (halo or the real haproxy) in its own process
+// group with its output collected, stopped (SIGTERM, then SIGKILL to the
+// group) when the test ends.
+func startLogged(t *testing.T, argv ...string) (*lockedLog, chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lockedLog{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	return out, exited
 }
